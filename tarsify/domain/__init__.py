@@ -1,0 +1,1 @@
+"""Domain rules of Tarsify: entities, input merging, the execution state machine, errors."""

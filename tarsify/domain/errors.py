@@ -1,0 +1,215 @@
+"""One error hierarchy for the whole core, each error carrying a stable code.
+
+Entrypoints map ``code`` to an HTTP status and the error envelope in one place; adapters
+translate foreign failures into these classes at their boundary.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+class TarsifyError(Exception):
+    """Base of every error the core raises on purpose."""
+
+    code = "ERR_5001"
+    http_status = 500
+    default_message = "Internal error"
+
+    def __init__(self, message: str | None = None, *, details: Any = None) -> None:
+        self.message = message or self.default_message
+        self.details = details
+        super().__init__(self.message)
+
+
+# --- authentication (ERR_1xxx) -------------------------------------------------------
+
+
+class AuthenticationRequired(TarsifyError):
+    """No or malformed Authorization header."""
+
+    code, http_status, default_message = "ERR_1001", 401, "Authentication required"
+
+
+class InvalidToken(TarsifyError):
+    """Token invalid, expired or issued for the other audience."""
+
+    code, http_status, default_message = "ERR_1002", 401, "Invalid or expired token"
+
+
+class NotAdmin(TarsifyError):
+    """Valid developer token whose uid is not an admin."""
+
+    code, http_status, default_message = "ERR_1003", 403, "Admin access required"
+
+
+class UserNotRegistered(TarsifyError):
+    """Valid token, but the user has not registered yet."""
+
+    code, http_status, default_message = "ERR_1004", 404, "User not registered"
+
+
+class AlreadyRegistered(TarsifyError):
+    """The user for this token is already registered."""
+
+    code, http_status, default_message = "ERR_1005", 409, "User already registered"
+
+
+# --- request validation (ERR_2xxx) ---------------------------------------------------
+
+
+class InvalidBody(TarsifyError):
+    """Malformed JSON, wrong types or unknown fields in a request body."""
+
+    code, http_status, default_message = "ERR_2001", 400, "Invalid request body"
+
+
+class InvalidQuery(TarsifyError):
+    """Invalid query parameters (including an unreadable cursor)."""
+
+    code, http_status, default_message = "ERR_2002", 400, "Invalid query parameters"
+
+
+class InvalidPath(TarsifyError):
+    """Invalid path parameter, such as an id that is not a UUID."""
+
+    code, http_status, default_message = "ERR_2003", 400, "Invalid path parameter"
+
+
+class InputValidationFailed(TarsifyError):
+    """Merged inputs do not satisfy the base model's input schema.
+
+    ``details`` is a list of ``{"field": path, "message": text}``.
+    """
+
+    code, http_status, default_message = "ERR_2005", 422, "Inputs do not satisfy the model's schema"
+
+
+# --- resources (ERR_3xxx) ------------------------------------------------------------
+
+
+class NotFound(TarsifyError):
+    """Generic resource not found."""
+
+    code, http_status, default_message = "ERR_3001", 404, "Resource not found"
+
+
+class AlreadyExists(TarsifyError):
+    """A resource with the same identity exists."""
+
+    code, http_status, default_message = "ERR_3002", 409, "Resource already exists"
+
+
+class Conflict(TarsifyError):
+    """The request conflicts with the current state (e.g. idempotency key reuse)."""
+
+    code, http_status, default_message = "ERR_3003", 409, "Resource conflict"
+
+
+class BodyTooLarge(TarsifyError):
+    """Request body over the configured limit."""
+
+    code, http_status, default_message = "ERR_4130", 413, "Request body too large"
+
+
+# --- infrastructure (ERR_50xx) -------------------------------------------------------
+
+
+class InternalError(TarsifyError):
+    """Unexpected failure; the cause is logged, never shown."""
+
+
+class StorageError(TarsifyError):
+    """The database is unreachable or failed; adapters raise this for any storage fault."""
+
+    code, http_status, default_message = "ERR_5002", 503, "Service unavailable"
+
+
+# --- engine (ERR_55xx) ---------------------------------------------------------------
+
+
+class TarsModelNotFound(TarsifyError):
+    """No such Tars model, or not visible to the caller."""
+
+    code, http_status, default_message = "ERR_5500", 404, "Tars model not found"
+
+
+class ModelNotPublished(TarsifyError):
+    """The Tars model exists but is not published."""
+
+    code, http_status, default_message = "ERR_5501", 400, "Model is not published"
+
+
+class EndpointNotActive(TarsifyError):
+    """The GPU endpoint behind the model is deactivated."""
+
+    code, http_status, default_message = "ERR_5502", 400, "GPU endpoint is not active"
+
+
+class SlugAlreadyExists(TarsifyError):
+    """Slug taken by another model."""
+
+    code, http_status, default_message = "ERR_5503", 409, "Slug already exists"
+
+
+class InvalidStatusTransition(TarsifyError):
+    """Tars model status change not allowed (``details`` lists the reasons)."""
+
+    code, http_status, default_message = "ERR_5504", 400, "Invalid status transition"
+
+
+class ExecutionNotFound(TarsifyError):
+    """No such execution, or not owned by the caller."""
+
+    code, http_status, default_message = "ERR_5505", 404, "Execution not found"
+
+
+class ExecutionNotCancellable(TarsifyError):
+    """The execution is already terminal."""
+
+    code, http_status, default_message = "ERR_5507", 409, "Execution is not cancellable"
+
+
+class BaseModelNotFound(TarsifyError):
+    """No such base model."""
+
+    code, http_status, default_message = "ERR_5508", 404, "Base model not found"
+
+
+class BaseModelNotActive(TarsifyError):
+    """The base model is deactivated."""
+
+    code, http_status, default_message = "ERR_5509", 400, "Base model is not active"
+
+
+class GpuProviderError(TarsifyError):
+    """The GPU provider failed after retries.
+
+    ``definite`` is True when the provider certainly did not accept the job (a 4xx
+    refusal, a connection that was never established); False when the request may have
+    reached it (timeout, dropped connection, 5xx after sending). ``status_code`` is the
+    provider's HTTP status when there was one.
+    """
+
+    code, http_status, default_message = "ERR_5510", 502, "GPU provider error"
+
+    def __init__(
+        self,
+        message: str | None = None,
+        *,
+        definite: bool = False,
+        status_code: int | None = None,
+        details: Any = None,
+    ) -> None:
+        super().__init__(message, details=details)
+        self.definite = definite
+        self.status_code = status_code
+
+
+class ProviderJobNotFound(GpuProviderError):
+    """The provider no longer knows the job (expired results, unknown id)."""
+
+    default_message = "GPU provider does not know the job"
+
+    def __init__(self, message: str | None = None, *, status_code: int | None = 404) -> None:
+        super().__init__(message, definite=True, status_code=status_code)

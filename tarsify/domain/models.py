@@ -1,0 +1,252 @@
+"""Entities and enums of the marketplace.
+
+Plain dataclasses: adapters map them to rows, entrypoints to JSON. Mutating methods
+that carry rules live here or in the sibling modules (``states``, ``merge``).
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass, field
+from datetime import datetime
+from enum import StrEnum
+from typing import Any
+
+JsonObject = dict[str, Any]
+
+
+class EndpointSource(StrEnum):
+    """Where a GPU endpoint's worker image comes from."""
+
+    HUB = "HUB"
+    CUSTOM = "CUSTOM"
+
+
+class ModelCategory(StrEnum):
+    """Marketplace category of a base model."""
+
+    IMAGE = "IMAGE"
+    AUDIO = "AUDIO"
+    TEXT = "TEXT"
+    VIDEO = "VIDEO"
+    DOCUMENT = "DOCUMENT"
+
+
+class OutputType(StrEnum):
+    """What a base model returns."""
+
+    IMAGE = "IMAGE"
+    AUDIO = "AUDIO"
+    TEXT = "TEXT"
+    FILE = "FILE"
+    JSON = "JSON"
+
+
+class TarsModelStatus(StrEnum):
+    """Lifecycle of a Tars model."""
+
+    DRAFT = "DRAFT"
+    PUBLISHED = "PUBLISHED"
+    ARCHIVED = "ARCHIVED"
+
+
+class ExecutionStatus(StrEnum):
+    """Lifecycle of an execution (``EngineExecutionStatus`` of the original plan)."""
+
+    PENDING = "PENDING"
+    QUEUED = "QUEUED"
+    RUNNING = "RUNNING"
+    COMPLETED = "COMPLETED"
+    FAILED = "FAILED"
+    TIMED_OUT = "TIMED_OUT"
+    CANCELLED = "CANCELLED"
+
+    @property
+    def is_terminal(self) -> bool:
+        """True for the four final statuses."""
+        return self in TERMINAL_STATUSES
+
+
+EngineExecutionStatus = ExecutionStatus
+
+TERMINAL_STATUSES = frozenset(
+    {
+        ExecutionStatus.COMPLETED,
+        ExecutionStatus.FAILED,
+        ExecutionStatus.TIMED_OUT,
+        ExecutionStatus.CANCELLED,
+    }
+)
+
+
+def new_id() -> uuid.UUID:
+    """A fresh random id for a new entity."""
+    return uuid.uuid4()
+
+
+@dataclass(slots=True)
+class Developer:
+    """A developer account, keyed by the identity provider's uid."""
+
+    id: uuid.UUID
+    uid: str
+    email: str
+    name: str | None
+    created_at: datetime
+    updated_at: datetime
+    earnings_balance: int = 0
+
+
+@dataclass(slots=True)
+class Consumer:
+    """A consumer account, keyed by the identity provider's uid."""
+
+    id: uuid.UUID
+    uid: str
+    email: str
+    name: str | None
+    created_at: datetime
+    updated_at: datetime
+    credits_balance: int = 0
+
+
+@dataclass(slots=True)
+class GpuEndpoint:
+    """A serverless GPU endpoint at a provider (a RunPod endpoint today).
+
+    ``provider_endpoint_id`` is the provider's own id (``runpod_endpoint_id``): internal,
+    shown to admins only.
+    """
+
+    id: uuid.UUID
+    provider_endpoint_id: str
+    name: str
+    gpu_type: str
+    created_at: datetime
+    updated_at: datetime
+    source: EndpointSource = EndpointSource.HUB
+    docker_image: str | None = None
+    is_active: bool = True
+
+
+@dataclass(slots=True)
+class BaseModel:
+    """A platform model served by one GPU endpoint, with the JSON Schema of its inputs."""
+
+    id: uuid.UUID
+    endpoint_id: uuid.UUID
+    slug: str
+    name: str
+    category: ModelCategory
+    input_schema: JsonObject
+    output_type: OutputType
+    output_format: str
+    created_at: datetime
+    updated_at: datetime
+    description: str | None = None
+    estimated_seconds: int = 30
+    is_active: bool = True
+
+
+@dataclass(slots=True)
+class TarsModel:
+    """A developer's branded wrapper around a base model.
+
+    ``config_overrides`` is kept as the JSON object of api-contract.md (camelCase keys);
+    ``tarsify.domain.merge.ConfigOverrides.parse`` reads it.
+    """
+
+    id: uuid.UUID
+    developer_id: uuid.UUID
+    base_model_id: uuid.UUID
+    title: str
+    slug: str
+    created_at: datetime
+    updated_at: datetime
+    description: str | None = None
+    config_overrides: JsonObject | None = None
+    status: TarsModelStatus = TarsModelStatus.DRAFT
+    published_at: datetime | None = None
+
+
+@dataclass(slots=True)
+class Execution:
+    """One run of a Tars model by a consumer.
+
+    ``version`` increases with every stored change; repositories update an execution only
+    if the stored version still equals the one read (compare-and-set), so two writers can
+    never both apply a change computed from the same state.
+    """
+
+    id: uuid.UUID
+    consumer_id: uuid.UUID
+    tars_model_id: uuid.UUID
+    endpoint_id: uuid.UUID
+    created_at: datetime
+    updated_at: datetime
+    status: ExecutionStatus = ExecutionStatus.PENDING
+    provider_job_id: str | None = None
+    input_payload: JsonObject | None = None
+    output_payload: Any = None
+    error_code: str | None = None
+    error_message: str | None = None
+    started_at: datetime | None = None
+    completed_at: datetime | None = None
+    execution_time_ms: int | None = None
+    queue_time_ms: int | None = None
+    deadline_at: datetime | None = None
+    last_polled_at: datetime | None = None
+    submit_attempts: int = 0
+    idempotency_key: str | None = None
+    request_hash: str | None = None
+    version: int = 1
+
+    @property
+    def is_terminal(self) -> bool:
+        """True once the execution reached a final status."""
+        return self.status.is_terminal
+
+
+@dataclass(slots=True, frozen=True)
+class EndpointWithCount:
+    """Admin listing row: an endpoint and how many base models use it."""
+
+    endpoint: GpuEndpoint
+    base_model_count: int
+
+
+@dataclass(slots=True, frozen=True)
+class BaseModelWithEndpoint:
+    """A base model together with the endpoint that serves it."""
+
+    base_model: BaseModel
+    endpoint: GpuEndpoint
+
+
+@dataclass(slots=True, frozen=True)
+class MarketplaceEntry:
+    """A published Tars model with what the marketplace shows next to it."""
+
+    tars_model: TarsModel
+    base_model: BaseModel
+    developer_name: str | None
+
+
+@dataclass(slots=True, frozen=True)
+class ExecutionView:
+    """An execution with the slug and title of its Tars model, for consumer responses."""
+
+    execution: Execution
+    model_slug: str
+    model_title: str
+
+
+@dataclass(slots=True, frozen=True)
+class Identity:
+    """Who a verified token belongs to."""
+
+    uid: str
+    email: str
+    audience: str
+    name: str | None = None
+    claims: JsonObject = field(default_factory=dict)

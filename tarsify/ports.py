@@ -1,0 +1,342 @@
+"""Ports: the interfaces the core needs from the outside world.
+
+Adapters implement them (``adapters/memory`` for tests, ``adapters/sql``,
+``adapters/runpod``, ``adapters/simulator``, ``adapters/auth``); the composition root
+(``entrypoints/container.py``) picks which. Every adapter translates its own failures
+into ``tarsify.domain.errors`` (``StorageError``, ``GpuProviderError``, ``InvalidToken``).
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from datetime import datetime
+from enum import StrEnum
+from types import TracebackType
+from typing import Any, Protocol, Self
+
+from tarsify.domain.models import (
+    BaseModel,
+    BaseModelWithEndpoint,
+    Consumer,
+    Developer,
+    EndpointWithCount,
+    Execution,
+    ExecutionStatus,
+    ExecutionView,
+    GpuEndpoint,
+    Identity,
+    MarketplaceEntry,
+    ModelCategory,
+    OutputType,
+    TarsModel,
+)
+from tarsify.domain.pagination import Page, PageRequest
+
+# --- GPU provider --------------------------------------------------------------------
+
+
+@dataclass(slots=True, frozen=True)
+class JobRequest:
+    """A job to run on a provider endpoint.
+
+    ``execution_timeout_ms`` caps the run time and ``ttl_ms`` the whole life of the job
+    (queue included) at the provider. ``output_type`` is a hint that only simulated
+    providers use to shape their output.
+    """
+
+    endpoint_id: str
+    input: dict[str, Any]
+    execution_timeout_ms: int
+    ttl_ms: int
+    output_type: OutputType = OutputType.JSON
+
+
+@dataclass(slots=True, frozen=True)
+class JobSnapshot:
+    """What the provider says about a job right now.
+
+    ``status`` is the provider's raw status text (``IN_QUEUE``, ``IN_PROGRESS``, ...);
+    ``tarsify.domain.states.map_provider_status`` turns it into an execution status.
+    Times are milliseconds. ``error`` is a human-readable message, never a traceback.
+    """
+
+    job_id: str
+    status: str
+    output: Any = None
+    error: str | None = None
+    delay_time_ms: int | None = None
+    execution_time_ms: int | None = None
+
+
+class GpuProvider(Protocol):
+    """A serverless GPU provider (RunPod, the local simulator, a test fake).
+
+    Every method raises ``GpuProviderError`` (``ProviderJobNotFound`` for an unknown or
+    expired job) and nothing else.
+    """
+
+    async def submit(self, request: JobRequest) -> JobSnapshot:
+        """Queue a job; returns its id and first status."""
+        ...
+
+    async def submit_and_wait(self, request: JobRequest, wait_ms: int) -> JobSnapshot:
+        """Queue a job and wait up to ``wait_ms`` for it; may return a non-terminal status."""
+        ...
+
+    async def status(self, endpoint_id: str, job_id: str) -> JobSnapshot:
+        """Current status of a job, with output or error once it is final."""
+        ...
+
+    async def cancel(self, endpoint_id: str, job_id: str) -> JobSnapshot:
+        """Ask the provider to cancel a job; returns the status it reports."""
+        ...
+
+
+# --- persistence ---------------------------------------------------------------------
+
+
+class DeveloperRepository(Protocol):
+    """Developers by id and by identity-provider uid."""
+
+    async def add(self, developer: Developer) -> None:
+        """Insert; raises ``AlreadyExists`` when the uid is taken."""
+        ...
+
+    async def get(self, developer_id: uuid.UUID) -> Developer | None:
+        """By id."""
+        ...
+
+    async def get_by_uid(self, uid: str) -> Developer | None:
+        """By the identity provider's uid."""
+        ...
+
+
+class ConsumerRepository(Protocol):
+    """Consumers by id and by identity-provider uid."""
+
+    async def add(self, consumer: Consumer) -> None:
+        """Insert; raises ``AlreadyExists`` when the uid is taken."""
+        ...
+
+    async def get(self, consumer_id: uuid.UUID) -> Consumer | None:
+        """By id."""
+        ...
+
+    async def get_by_uid(self, uid: str) -> Consumer | None:
+        """By the identity provider's uid."""
+        ...
+
+
+class EndpointRepository(Protocol):
+    """GPU endpoints."""
+
+    async def add(self, endpoint: GpuEndpoint) -> None:
+        """Insert; raises ``AlreadyExists`` when the provider endpoint id is taken."""
+        ...
+
+    async def get(self, endpoint_id: uuid.UUID) -> GpuEndpoint | None:
+        """By id."""
+        ...
+
+    async def get_by_provider_id(self, provider_endpoint_id: str) -> GpuEndpoint | None:
+        """By the provider's endpoint id."""
+        ...
+
+    async def update(self, endpoint: GpuEndpoint) -> None:
+        """Store every field; raises ``AlreadyExists`` on a provider id clash."""
+        ...
+
+    async def list(self, page: PageRequest) -> Page[EndpointWithCount]:
+        """All endpoints (active or not), newest first, with their base model counts."""
+        ...
+
+
+class BaseModelRepository(Protocol):
+    """Base models."""
+
+    async def add(self, base_model: BaseModel) -> None:
+        """Insert; raises ``AlreadyExists`` when the slug is taken."""
+        ...
+
+    async def get(self, base_model_id: uuid.UUID) -> BaseModel | None:
+        """By id."""
+        ...
+
+    async def get_by_slug(self, slug: str) -> BaseModel | None:
+        """By slug."""
+        ...
+
+    async def update(self, base_model: BaseModel) -> None:
+        """Store every field; raises ``AlreadyExists`` on a slug clash."""
+        ...
+
+    async def list(self, page: PageRequest, *, browsable_only: bool = False) -> Page[
+        BaseModelWithEndpoint
+    ]:
+        """Newest first with endpoints; ``browsable_only`` keeps active models on active
+        endpoints."""
+        ...
+
+
+class TarsModelRepository(Protocol):
+    """Tars models."""
+
+    async def add(self, tars_model: TarsModel) -> None:
+        """Insert; raises ``AlreadyExists`` when the slug is taken."""
+        ...
+
+    async def get(self, tars_model_id: uuid.UUID) -> TarsModel | None:
+        """By id."""
+        ...
+
+    async def get_by_slug(self, slug: str) -> TarsModel | None:
+        """By slug."""
+        ...
+
+    async def update(self, tars_model: TarsModel) -> None:
+        """Store every field; raises ``AlreadyExists`` on a slug clash."""
+        ...
+
+    async def list_for_developer(
+        self, developer_id: uuid.UUID, page: PageRequest
+    ) -> Page[TarsModel]:
+        """A developer's models (every status), newest created first."""
+        ...
+
+    async def list_published(
+        self, page: PageRequest, *, category: ModelCategory | None = None
+    ) -> Page[MarketplaceEntry]:
+        """PUBLISHED models whose base model and endpoint are active, newest published
+        first (cursor over ``published_at, id``); ``category`` filters on the base model."""
+        ...
+
+
+class ExecutionRepository(Protocol):
+    """Executions, with compare-and-set updates."""
+
+    async def add(self, execution: Execution) -> None:
+        """Insert; raises ``AlreadyExists`` when (consumer, idempotency key) is taken."""
+        ...
+
+    async def get(self, execution_id: uuid.UUID) -> Execution | None:
+        """By id."""
+        ...
+
+    async def get_by_idempotency_key(self, consumer_id: uuid.UUID, key: str) -> Execution | None:
+        """The consumer's execution created with this Idempotency-Key."""
+        ...
+
+    async def update(self, execution: Execution) -> bool:
+        """Store every field if the stored ``version`` still equals ``execution.version``.
+
+        On success the stored and the given version both become ``version + 1`` and True
+        is returned; False means another writer changed it first (nothing was written).
+        """
+        ...
+
+    async def try_mark_polled(
+        self, execution_id: uuid.UUID, now: datetime, polled_before: datetime
+    ) -> bool:
+        """Set ``last_polled_at = now`` if the execution is non-terminal and was last
+        polled at or before ``polled_before`` (or never). Does not change ``version``.
+        True means the caller may ask the provider now."""
+        ...
+
+    async def claim_due(
+        self, now: datetime, polled_before: datetime, limit: int
+    ) -> list[Execution]:
+        """Claim up to ``limit`` non-terminal executions last polled at or before
+        ``polled_before`` (or never), oldest created first, setting their
+        ``last_polled_at = now`` (version unchanged). On PostgreSQL rows locked by
+        another claimer are skipped (``FOR UPDATE SKIP LOCKED``)."""
+        ...
+
+    async def list_for_consumer(
+        self,
+        consumer_id: uuid.UUID,
+        page: PageRequest,
+        *,
+        status: ExecutionStatus | None = None,
+        tars_model_id: uuid.UUID | None = None,
+    ) -> Page[ExecutionView]:
+        """The consumer's executions, newest created first, with model slug and title."""
+        ...
+
+
+class UnitOfWork(Protocol):
+    """One transaction over all repositories.
+
+    ``async with uow:`` opens it; leaving the block without ``commit()`` rolls back.
+    Repositories never commit.
+    """
+
+    developers: DeveloperRepository
+    consumers: ConsumerRepository
+    endpoints: EndpointRepository
+    base_models: BaseModelRepository
+    tars_models: TarsModelRepository
+    executions: ExecutionRepository
+
+    async def __aenter__(self) -> Self:
+        """Begin the transaction."""
+        ...
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        """Roll back anything not committed and release the connection."""
+        ...
+
+    async def commit(self) -> None:
+        """Make the changes durable."""
+        ...
+
+    async def rollback(self) -> None:
+        """Discard the changes."""
+        ...
+
+
+class UnitOfWorkFactory(Protocol):
+    """Makes a fresh unit of work for each use case call."""
+
+    def __call__(self) -> UnitOfWork:
+        """A new, not yet entered, unit of work."""
+        ...
+
+
+class HealthCheck(Protocol):
+    """Readiness probe of the storage."""
+
+    async def ping(self) -> None:
+        """Return when the database answers; raise ``StorageError`` otherwise."""
+        ...
+
+
+# --- identity and time ---------------------------------------------------------------
+
+
+class Audience(StrEnum):
+    """The two user populations; a token of one never authenticates on the other."""
+
+    CONSUMERS = "tarsify-consumers"
+    DEVELOPERS = "tarsify-developers"
+
+
+class IdentityVerifier(Protocol):
+    """Verifies bearer tokens (HS256 JWT, Firebase ID tokens)."""
+
+    async def verify(self, token: str, audience: Audience) -> Identity:
+        """The identity behind ``token`` for ``audience``; raises ``InvalidToken``."""
+        ...
+
+
+class Clock(Protocol):
+    """Source of the current time (timezone-aware UTC)."""
+
+    def now(self) -> datetime:
+        """The current instant."""
+        ...
