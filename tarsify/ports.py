@@ -171,9 +171,9 @@ class BaseModelRepository(Protocol):
         """Store every field; raises ``AlreadyExists`` on a slug clash."""
         ...
 
-    async def list(self, page: PageRequest, *, browsable_only: bool = False) -> Page[
-        BaseModelWithEndpoint
-    ]:
+    async def list(
+        self, page: PageRequest, *, browsable_only: bool = False
+    ) -> Page[BaseModelWithEndpoint]:
         """Newest first with endpoints; ``browsable_only`` keeps active models on active
         endpoints."""
         ...
@@ -221,6 +221,10 @@ class ExecutionRepository(Protocol):
 
     async def get(self, execution_id: uuid.UUID) -> Execution | None:
         """By id."""
+        ...
+
+    async def get_view(self, execution_id: uuid.UUID) -> ExecutionView | None:
+        """By id, with the slug and title of its Tars model (one query)."""
         ...
 
     async def get_by_idempotency_key(self, consumer_id: uuid.UUID, key: str) -> Execution | None:

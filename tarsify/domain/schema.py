@@ -1,0 +1,88 @@
+"""JSON Schema checks: is a schema usable as an input schema, does a payload satisfy it.
+
+jsonschema is a pure computation library (no I/O), used here the way the core uses the
+standard library's ``json``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
+from jsonschema import Draft202012Validator
+from jsonschema.exceptions import SchemaError, ValidationError
+
+from tarsify.domain.models import JsonObject
+
+Violation = dict[str, str]
+
+
+def _path(parts: Iterable[Any]) -> str:
+    return ".".join(str(p) for p in parts)
+
+
+def input_schema_problems(schema: Any) -> list[Violation]:
+    """Why ``schema`` cannot be a base model's input schema (empty list when it can).
+
+    It must be a valid JSON Schema (draft 2020-12) of ``"type": "object"`` whose
+    ``properties`` is an object.
+    """
+    if not isinstance(schema, dict):
+        return [{"field": "inputSchema", "message": "must be a JSON object"}]
+    problems: list[Violation] = []
+    try:
+        Draft202012Validator.check_schema(schema)
+    except SchemaError as exc:
+        where = _path(exc.absolute_path)
+        problems.append(
+            {"field": f"inputSchema.{where}" if where else "inputSchema", "message": exc.message}
+        )
+    if schema.get("type") != "object":
+        problems.append({"field": "inputSchema.type", "message": "must be 'object'"})
+    props = schema.get("properties", {})
+    if not isinstance(props, dict):
+        problems.append({"field": "inputSchema.properties", "message": "must be an object"})
+    required = schema.get("required", [])
+    if isinstance(props, dict) and isinstance(required, list):
+        for name in required:
+            if (
+                isinstance(name, str)
+                and name not in props
+                and schema.get("additionalProperties", True) is False
+            ):
+                problems.append(
+                    {
+                        "field": "inputSchema.required",
+                        "message": f"'{name}' is required but not a property",
+                    }
+                )
+    return problems
+
+
+def _violation(error: ValidationError) -> list[Violation]:
+    base = list(error.absolute_path)
+    if error.validator == "required" and isinstance(error.instance, dict):
+        wanted = error.validator_value if isinstance(error.validator_value, list) else []
+        missing = [name for name in wanted if isinstance(name, str) and name not in error.instance]
+        return [{"field": _path([*base, name]), "message": "is required"} for name in missing] or [
+            {"field": _path(base), "message": error.message}
+        ]
+    if error.validator == "additionalProperties" and isinstance(error.instance, dict):
+        allowed = error.schema.get("properties", {}) if isinstance(error.schema, dict) else {}
+        extra = [k for k in error.instance if k not in allowed]
+        if extra:
+            return [{"field": _path([*base, k]), "message": "is not allowed"} for k in extra]
+    return [{"field": _path(base) or "$", "message": error.message}]
+
+
+def validate_payload(schema: JsonObject, payload: Any) -> list[Violation]:
+    """Every violation of ``schema`` by ``payload``, each with its dotted field path.
+
+    The list is sorted and de-duplicated so the answer is stable across runs.
+    """
+    validator = Draft202012Validator(schema)
+    found: dict[tuple[str, str], Violation] = {}
+    for error in validator.iter_errors(payload):
+        for v in _violation(error):
+            found[(v["field"], v["message"])] = v
+    return [found[k] for k in sorted(found)]

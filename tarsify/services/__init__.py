@@ -1,0 +1,1 @@
+"""Use cases. Each call opens its own unit of work and owns its transaction."""

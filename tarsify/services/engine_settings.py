@@ -1,0 +1,47 @@
+"""Tunables of the execution engine, with the derivation of provider time limits."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import timedelta
+
+from tarsify.domain.models import BaseModel
+
+
+@dataclass(slots=True, frozen=True)
+class EngineSettings:
+    """Timing rules of submit, status polling and reconciliation.
+
+    A job may run ``timeout_factor`` times its base model's estimate (bounded), may wait
+    ``queue_allowance_s`` in the provider's queue, and is abandoned (cancelled, TIMED_OUT)
+    ``deadline_grace_s`` after both have passed.
+    """
+
+    poll_min_interval_s: float = 1.0
+    pending_grace_s: float = 15.0
+    timeout_factor: int = 10
+    min_timeout_s: int = 60
+    max_timeout_s: int = 3600
+    queue_allowance_s: int = 600
+    deadline_grace_s: int = 60
+    max_wait_s: float = 60.0
+    reconcile_batch: int = 100
+    reconcile_concurrency: int = 8
+
+    def execution_timeout_ms(self, base_model: BaseModel) -> int:
+        """The provider's ``executionTimeout`` for a job of ``base_model``."""
+        seconds = base_model.estimated_seconds * self.timeout_factor
+        return max(self.min_timeout_s, min(self.max_timeout_s, seconds)) * 1000
+
+    def ttl_ms(self, base_model: BaseModel) -> int:
+        """The provider's ``ttl`` (whole life of the job, queue included)."""
+        return self.execution_timeout_ms(base_model) + self.queue_allowance_s * 1000
+
+    def deadline(self, base_model: BaseModel) -> timedelta:
+        """How long after creation an execution is given up on."""
+        return timedelta(milliseconds=self.ttl_ms(base_model), seconds=self.deadline_grace_s)
+
+    @property
+    def poll_interval(self) -> timedelta:
+        """``poll_min_interval_s`` as a timedelta."""
+        return timedelta(seconds=self.poll_min_interval_s)

@@ -1,0 +1,246 @@
+"""Consumer use cases: run a Tars model, read, list and cancel executions."""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import json
+import logging
+import uuid
+from dataclasses import dataclass
+
+from tarsify.domain.config import ConfigOverrides
+from tarsify.domain.errors import (
+    AlreadyExists,
+    BaseModelNotActive,
+    Conflict,
+    EndpointNotActive,
+    ExecutionNotCancellable,
+    ExecutionNotFound,
+    InputValidationFailed,
+    ModelNotPublished,
+    TarsModelNotFound,
+)
+from tarsify.domain.merge import merge_inputs
+from tarsify.domain.models import (
+    Execution,
+    ExecutionStatus,
+    ExecutionView,
+    JsonObject,
+    TarsModelStatus,
+    new_id,
+)
+from tarsify.domain.pagination import Page, PageRequest
+from tarsify.domain.policies import visible_execution
+from tarsify.domain.schema import validate_payload
+from tarsify.ports import JobRequest, UnitOfWorkFactory
+from tarsify.services.dispatch import Dispatcher
+from tarsify.services.engine_settings import EngineSettings
+
+log = logging.getLogger("tarsify.engine")
+
+
+@dataclass(slots=True, frozen=True)
+class RunResult:
+    """The execution a run produced (or found, for a repeated idempotency key)."""
+
+    view: ExecutionView
+    replayed: bool = False
+
+
+def request_fingerprint(slug: str, inputs: JsonObject) -> str:
+    """A stable hash of what a run asked for, to detect idempotency-key reuse."""
+    canonical = json.dumps({"model": slug, "inputs": inputs}, sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+class ExecutionService:
+    """Runs Tars models for consumers and keeps executions in step with the provider."""
+
+    def __init__(self, uow: UnitOfWorkFactory, dispatcher: Dispatcher) -> None:
+        self._uow = uow
+        self._dispatch = dispatcher
+        self._inflight: dict[uuid.UUID, asyncio.Task[Execution]] = {}
+
+    @property
+    def settings(self) -> EngineSettings:
+        """The engine settings in force."""
+        return self._dispatch.settings
+
+    async def run(
+        self,
+        consumer_id: uuid.UUID,
+        slug: str,
+        inputs: JsonObject,
+        *,
+        idempotency_key: str | None = None,
+        wait_s: float = 0.0,
+    ) -> RunResult:
+        """Validate, store (PENDING, committed first) and submit one execution.
+
+        With ``idempotency_key``, a repeat of the same request returns the first
+        execution; a different request under the same key raises ``Conflict``.
+        ``wait_s`` > 0 waits (bounded by the settings) for a terminal status.
+        """
+        fingerprint = request_fingerprint(slug, inputs)
+        if idempotency_key:
+            replay = await self._replay(consumer_id, idempotency_key, fingerprint)
+            if replay is not None:
+                return RunResult(await self._wait(replay, wait_s), replayed=True)
+        clock, settings = self._dispatch.clock, self._dispatch.settings
+        async with self._uow() as uow:
+            model = await uow.tars_models.get_by_slug(slug)
+            if model is None:
+                raise TarsModelNotFound()
+            if model.status is not TarsModelStatus.PUBLISHED:
+                raise ModelNotPublished()
+            base = await uow.base_models.get(model.base_model_id)
+            if base is None:
+                raise TarsModelNotFound()
+            if not base.is_active:
+                raise BaseModelNotActive()
+            endpoint = await uow.endpoints.get(base.endpoint_id)
+            if endpoint is None or not endpoint.is_active:
+                raise EndpointNotActive()
+            payload = merge_inputs(inputs, ConfigOverrides.parse(model.config_overrides))
+            violations = validate_payload(base.input_schema, payload)
+            if violations:
+                raise InputValidationFailed(details=violations)
+            now = clock.now()
+            execution = Execution(
+                id=new_id(),
+                consumer_id=consumer_id,
+                tars_model_id=model.id,
+                endpoint_id=endpoint.id,
+                created_at=now,
+                updated_at=now,
+                input_payload=payload,
+                deadline_at=now + settings.deadline(base),
+                idempotency_key=idempotency_key,
+                request_hash=fingerprint,
+            )
+            try:
+                await uow.executions.add(execution)
+                await uow.commit()
+            except AlreadyExists:
+                execution = None  # type: ignore[assignment]
+        if execution is None:
+            # Lost a race with the same idempotency key: answer with the winner.
+            assert idempotency_key is not None
+            replay = await self._replay(consumer_id, idempotency_key, fingerprint)
+            if replay is None:
+                raise Conflict("Idempotency key in use")
+            return RunResult(await self._wait(replay, wait_s), replayed=True)
+        job = JobRequest(
+            endpoint_id=endpoint.provider_endpoint_id,
+            input=payload,
+            execution_timeout_ms=settings.execution_timeout_ms(base),
+            ttl_ms=settings.ttl_ms(base),
+            output_type=base.output_type,
+        )
+        stored = await self._dispatch.submit(execution, job)
+        view = ExecutionView(stored, model.slug, model.title)
+        return RunResult(await self._wait(view, wait_s))
+
+    async def _replay(
+        self, consumer_id: uuid.UUID, key: str, fingerprint: str
+    ) -> ExecutionView | None:
+        async with self._uow() as uow:
+            existing = await uow.executions.get_by_idempotency_key(consumer_id, key)
+            if existing is None:
+                return None
+            if existing.request_hash != fingerprint:
+                raise Conflict(
+                    "Idempotency-Key was already used with a different request",
+                    details=[{"field": "Idempotency-Key", "message": "reused with another body"}],
+                )
+            return await uow.executions.get_view(existing.id)
+
+    async def _wait(self, view: ExecutionView, wait_s: float) -> ExecutionView:
+        wait_s = min(max(wait_s, 0.0), self._dispatch.settings.max_wait_s)
+        if wait_s <= 0 or view.execution.is_terminal:
+            return view
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + wait_s
+        interval = self._dispatch.settings.poll_min_interval_s
+        while not view.execution.is_terminal:
+            remaining = deadline - loop.time()
+            if remaining <= 0:
+                break
+            await asyncio.sleep(min(interval, remaining))
+            view = await self.get(view.execution.consumer_id, view.execution.id)
+        return view
+
+    async def get(self, consumer_id: uuid.UUID, execution_id: uuid.UUID) -> ExecutionView:
+        """The consumer's execution, refreshed from the provider when due.
+
+        Terminal executions come from the database alone. Otherwise the provider is asked
+        at most once per poll interval per execution: one request in flight per process
+        (others await it) and a stored last-poll time shared by all processes.
+        """
+        async with self._uow() as uow:
+            view = await uow.executions.get_view(execution_id)
+        if view is None:
+            raise ExecutionNotFound()
+        execution = visible_execution(view.execution, consumer_id)
+        if execution.is_terminal or execution.provider_job_id is None:
+            return view
+        refreshed = await self._refresh(execution)
+        return ExecutionView(refreshed, view.model_slug, view.model_title)
+
+    async def _refresh(self, execution: Execution) -> Execution:
+        task = self._inflight.get(execution.id)
+        if task is None:
+            task = asyncio.ensure_future(self._poll_if_due(execution))
+            self._inflight[execution.id] = task
+            task.add_done_callback(lambda _: self._inflight.pop(execution.id, None))
+        return await asyncio.shield(task)
+
+    async def _poll_if_due(self, execution: Execution) -> Execution:
+        now = self._dispatch.clock.now()
+        async with self._uow() as uow:
+            due = await uow.executions.try_mark_polled(
+                execution.id, now, now - self._dispatch.settings.poll_interval
+            )
+            await uow.commit()
+        if not due:
+            return execution
+        return await self._dispatch.poll(execution)
+
+    async def list(
+        self,
+        consumer_id: uuid.UUID,
+        page: PageRequest,
+        *,
+        status: ExecutionStatus | None = None,
+        model_slug: str | None = None,
+    ) -> Page[ExecutionView]:
+        """The consumer's executions, newest first, optionally by status and model slug."""
+        async with self._uow() as uow:
+            model_id = None
+            if model_slug is not None:
+                model = await uow.tars_models.get_by_slug(model_slug)
+                if model is None:
+                    return Page(items=[], next_cursor=None)
+                model_id = model.id
+            return await uow.executions.list_for_consumer(
+                consumer_id, page, status=status, tars_model_id=model_id
+            )
+
+    async def cancel(self, consumer_id: uuid.UUID, execution_id: uuid.UUID) -> ExecutionView:
+        """Cancel the consumer's execution; ``ExecutionNotCancellable`` once terminal."""
+        async with self._uow() as uow:
+            view = await uow.executions.get_view(execution_id)
+        if view is None:
+            raise ExecutionNotFound()
+        execution = visible_execution(view.execution, consumer_id)
+        if execution.is_terminal:
+            raise ExecutionNotCancellable()
+        stored = await self._dispatch.cancel(execution)
+        if stored.status is not ExecutionStatus.CANCELLED:
+            # It finished first; that outcome (with its output) is what was recorded.
+            raise ExecutionNotCancellable(
+                f"The execution is already {stored.status}",
+                details={"status": str(stored.status)},
+            )
+        return ExecutionView(stored, view.model_slug, view.model_title)

@@ -1,0 +1,57 @@
+"""Marketplace use cases: browse published Tars models and read one with its input schema."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from tarsify.domain.errors import TarsModelNotFound
+from tarsify.domain.merge import processed_input_schema
+from tarsify.domain.models import JsonObject, MarketplaceEntry, ModelCategory, TarsModelStatus
+from tarsify.domain.pagination import Page, PageRequest
+from tarsify.ports import UnitOfWork, UnitOfWorkFactory
+
+
+@dataclass(slots=True, frozen=True)
+class MarketplaceDetail:
+    """A published model with the input schema consumers fill in."""
+
+    entry: MarketplaceEntry
+    input_schema: JsonObject
+
+
+class MarketplaceService:
+    """Read-only views of what consumers can run."""
+
+    def __init__(self, uow: UnitOfWorkFactory) -> None:
+        self._uow = uow
+
+    async def list(
+        self, page: PageRequest, category: ModelCategory | None = None
+    ) -> Page[MarketplaceEntry]:
+        """PUBLISHED models on active base models and endpoints, newest published first."""
+        async with self._uow() as uow:
+            return await uow.tars_models.list_published(page, category=category)
+
+    async def detail(self, slug: str) -> MarketplaceDetail:
+        """A published model by slug; anything else answers ``TarsModelNotFound``."""
+        async with self._uow() as uow:
+            entry = await published_entry(uow, slug)
+        schema = processed_input_schema(
+            entry.base_model.input_schema, entry.tars_model.config_overrides
+        )
+        return MarketplaceDetail(entry, schema)
+
+
+async def published_entry(uow: UnitOfWork, slug: str) -> MarketplaceEntry:
+    """The marketplace entry for ``slug`` if it is published and runnable-visible."""
+    model = await uow.tars_models.get_by_slug(slug)
+    if model is None or model.status is not TarsModelStatus.PUBLISHED:
+        raise TarsModelNotFound()
+    base = await uow.base_models.get(model.base_model_id)
+    if base is None or not base.is_active:
+        raise TarsModelNotFound()
+    endpoint = await uow.endpoints.get(base.endpoint_id)
+    if endpoint is None or not endpoint.is_active:
+        raise TarsModelNotFound()
+    developer = await uow.developers.get(model.developer_id)
+    return MarketplaceEntry(model, base, developer.name if developer else None)

@@ -1,0 +1,180 @@
+"""Developer use cases: Tars models (create, read, configure, publish, archive)."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from typing import Any
+
+from tarsify.domain.config import ConfigOverrides, config_problems
+from tarsify.domain.errors import (
+    AlreadyExists,
+    BaseModelNotActive,
+    BaseModelNotFound,
+    InvalidStatusTransition,
+    SlugAlreadyExists,
+)
+from tarsify.domain.models import JsonObject, TarsModel, TarsModelStatus, new_id
+from tarsify.domain.pagination import Page, PageRequest
+from tarsify.domain.policies import owned_tars_model
+from tarsify.domain.schema import Violation
+from tarsify.ports import Clock, UnitOfWork, UnitOfWorkFactory
+from tarsify.services.common import apply_changes, check_slug, slugify
+
+TARS_FIELDS = ("title", "slug", "description", "config_overrides", "status")
+_STATUS_MOVES = {
+    TarsModelStatus.DRAFT: {
+        TarsModelStatus.DRAFT,
+        TarsModelStatus.PUBLISHED,
+        TarsModelStatus.ARCHIVED,
+    },
+    TarsModelStatus.PUBLISHED: {
+        TarsModelStatus.PUBLISHED,
+        TarsModelStatus.DRAFT,
+        TarsModelStatus.ARCHIVED,
+    },
+    TarsModelStatus.ARCHIVED: {TarsModelStatus.ARCHIVED, TarsModelStatus.DRAFT},
+}
+
+
+@dataclass(slots=True, frozen=True)
+class NewTarsModel:
+    """What a developer gives to create a Tars model (slug generated when None)."""
+
+    base_model_id: uuid.UUID
+    title: str
+    slug: str | None = None
+    description: str | None = None
+    config_overrides: JsonObject | None = None
+
+
+@dataclass(slots=True, frozen=True)
+class StudioModel:
+    """A Tars model with what stops it from being published (empty when publishable)."""
+
+    model: TarsModel
+    problems: list[Violation]
+
+
+class StudioService:
+    """A developer's own Tars models; other developers' models answer not found."""
+
+    def __init__(self, uow: UnitOfWorkFactory, clock: Clock) -> None:
+        self._uow = uow
+        self._clock = clock
+
+    async def create(self, developer_id: uuid.UUID, data: NewTarsModel) -> StudioModel:
+        """Create a DRAFT model on an active base model; slug from the title when absent."""
+        config = ConfigOverrides.parse(data.config_overrides)
+        now = self._clock.now()
+        async with self._uow() as uow:
+            base = await uow.base_models.get(data.base_model_id)
+            if base is None:
+                raise BaseModelNotFound(details=[{"field": "baseModelId"}])
+            if not base.is_active:
+                raise BaseModelNotActive()
+            slug = await self._slug_for(uow, data.slug, data.title)
+            model = TarsModel(
+                id=new_id(),
+                developer_id=developer_id,
+                base_model_id=base.id,
+                title=data.title,
+                slug=slug,
+                description=data.description,
+                config_overrides=config.to_json(),
+                created_at=now,
+                updated_at=now,
+            )
+            try:
+                await uow.tars_models.add(model)
+                await uow.commit()
+            except AlreadyExists as exc:
+                raise SlugAlreadyExists() from exc
+            return StudioModel(model, config_problems(config, base.input_schema))
+
+    async def list(self, developer_id: uuid.UUID, page: PageRequest) -> Page[TarsModel]:
+        """The developer's models, newest first, every status."""
+        async with self._uow() as uow:
+            return await uow.tars_models.list_for_developer(developer_id, page)
+
+    async def get(self, developer_id: uuid.UUID, model_id: uuid.UUID) -> StudioModel:
+        """One of the developer's models with its publish problems."""
+        async with self._uow() as uow:
+            model = owned_tars_model(await uow.tars_models.get(model_id), developer_id)
+            return StudioModel(model, await _problems(uow, model))
+
+    async def update(
+        self, developer_id: uuid.UUID, model_id: uuid.UUID, changes: dict[str, Any]
+    ) -> StudioModel:
+        """Change a model. Moving to PUBLISHED sets ``published_at`` and is refused with
+        ``InvalidStatusTransition`` (details = the problems) when the config cannot produce
+        a valid payload; a published model cannot be changed into such a config either."""
+        changes = dict(changes)
+        if "config_overrides" in changes:
+            changes["config_overrides"] = ConfigOverrides.parse(
+                changes["config_overrides"]
+            ).to_json()
+        if changes.get("slug") is not None:
+            check_slug(changes["slug"], max_length=200)
+        async with self._uow() as uow:
+            model = owned_tars_model(await uow.tars_models.get(model_id), developer_id)
+            before = model.status
+            target = TarsModelStatus(changes.get("status", before))
+            if target not in _STATUS_MOVES[before]:
+                raise InvalidStatusTransition(
+                    f"A {before} model cannot become {target}",
+                    details=[{"field": "status", "message": f"{before} -> {target} not allowed"}],
+                )
+            if "slug" in changes and changes["slug"] is None:
+                del changes["slug"]
+            if changes.get("slug") not in (None, model.slug):
+                if await uow.tars_models.get_by_slug(changes["slug"]):
+                    raise SlugAlreadyExists()
+            apply_changes(model, changes, TARS_FIELDS)
+            problems = await _problems(uow, model)
+            if target is TarsModelStatus.PUBLISHED:
+                base = await uow.base_models.get(model.base_model_id)
+                if base is not None and not base.is_active:
+                    problems.append({"field": "baseModelId", "message": "base model is not active"})
+                if problems:
+                    raise InvalidStatusTransition(
+                        "The model cannot be published: its configuration cannot produce a "
+                        "valid payload",
+                        details=problems,
+                    )
+                if before is not TarsModelStatus.PUBLISHED or model.published_at is None:
+                    model.published_at = self._clock.now()
+            model.updated_at = self._clock.now()
+            try:
+                await uow.tars_models.update(model)
+                await uow.commit()
+            except AlreadyExists as exc:
+                raise SlugAlreadyExists() from exc
+            return StudioModel(model, problems)
+
+    async def archive(self, developer_id: uuid.UUID, model_id: uuid.UUID) -> StudioModel:
+        """DELETE: archive the model; it leaves the marketplace, executions are kept."""
+        return await self.update(developer_id, model_id, {"status": TarsModelStatus.ARCHIVED})
+
+    async def _slug_for(self, uow: UnitOfWork, wanted: str | None, title: str) -> str:
+        if wanted is not None:
+            check_slug(wanted, max_length=200)
+            if await uow.tars_models.get_by_slug(wanted):
+                raise SlugAlreadyExists()
+            return wanted
+        base = slugify(title, max_length=190)
+        if len(base) < 2:
+            base = f"{base}-model".strip("-")
+        candidate = base
+        for n in range(2, 50):
+            if await uow.tars_models.get_by_slug(candidate) is None:
+                return candidate
+            candidate = f"{base}-{n}"
+        return f"{base}-{uuid.uuid4().hex[:8]}"
+
+
+async def _problems(uow: UnitOfWork, model: TarsModel) -> list[Violation]:
+    base = await uow.base_models.get(model.base_model_id)
+    if base is None:
+        return [{"field": "baseModelId", "message": "base model no longer exists"}]
+    return config_problems(ConfigOverrides.parse(model.config_overrides), base.input_schema)
