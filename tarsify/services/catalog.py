@@ -107,6 +107,16 @@ class CatalogService:
         async with self._uow() as uow:
             return await _endpoint(uow, endpoint_id)
 
+    async def find_endpoint(self, provider_endpoint_id: str) -> GpuEndpoint | None:
+        """The endpoint registered with this provider id, if any."""
+        async with self._uow() as uow:
+            return await uow.endpoints.get_by_provider_id(provider_endpoint_id)
+
+    async def find_base_model(self, slug: str) -> BaseModel | None:
+        """The base model with this slug, if any."""
+        async with self._uow() as uow:
+            return await uow.base_models.get_by_slug(slug)
+
     async def update_endpoint(self, endpoint_id: uuid.UUID, changes: dict[str, Any]) -> GpuEndpoint:
         """Change some fields of an endpoint."""
         async with self._uow() as uow:

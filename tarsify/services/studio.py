@@ -92,6 +92,12 @@ class StudioService:
                 raise SlugAlreadyExists() from exc
             return StudioModel(model, config_problems(config, base.input_schema))
 
+    async def find_by_slug(self, developer_id: uuid.UUID, slug: str) -> TarsModel | None:
+        """The developer's own model with this slug, if any."""
+        async with self._uow() as uow:
+            model = await uow.tars_models.get_by_slug(slug)
+        return model if model is not None and model.developer_id == developer_id else None
+
     async def list(self, developer_id: uuid.UUID, page: PageRequest) -> Page[TarsModel]:
         """The developer's models, newest first, every status."""
         async with self._uow() as uow:

@@ -1,0 +1,1 @@
+"""The engine seed: GPU endpoints and base models for the public RunPod workers."""

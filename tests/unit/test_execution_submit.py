@@ -1,0 +1,166 @@
+"""Submitting executions: validation, commit-before-submit, refusals, ambiguity, idempotency."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+
+from adapters.memory.clock import ManualClock
+from tarsify.domain.errors import (
+    BaseModelNotActive,
+    Conflict,
+    EndpointNotActive,
+    GpuProviderError,
+    InputValidationFailed,
+    ModelNotPublished,
+    TarsModelNotFound,
+)
+from tarsify.domain.models import ExecutionStatus, TarsModelStatus
+from tarsify.domain.pagination import PageRequest
+from tests.unit.world import World, make_world
+
+
+async def test_run_merges_stores_and_submits_once() -> None:
+    w = await make_world()
+    result = await w.executions.run(w.alice.id, w.model.slug, {"prompt": "a cat", "seed": 5})
+    e = result.view.execution
+    assert e.status is ExecutionStatus.QUEUED
+    assert e.input_payload == {"prompt": "art: a cat", "width": 768, "num_images": 1}
+    [job] = w.gpu.submitted
+    assert job.endpoint_id == "rp-endpoint-secret"
+    assert job.input == e.input_payload
+    assert job.execution_timeout_ms == 300_000  # 30 s estimate x 10
+    assert job.ttl_ms == 300_000 + 600_000
+    stored = await w.stored(e.id)
+    assert stored.provider_job_id == e.provider_job_id and stored.status is ExecutionStatus.QUEUED
+    assert result.view.model_slug == w.model.slug
+
+
+async def test_execution_is_committed_before_the_provider_is_called() -> None:
+    w = await make_world()
+    seen: list[ExecutionStatus] = []
+
+    async def spy_submit(request):  # type: ignore[no-untyped-def]
+        page = await w.executions.list(
+            w.alice.id,
+            PageRequest(),
+        )
+        seen.extend(v.execution.status for v in page.items)
+        return await original(request)
+
+    original = w.gpu.submit
+    w.gpu.submit = spy_submit  # type: ignore[method-assign]
+    await w.executions.run(w.alice.id, w.model.slug, {"prompt": "x"})
+    assert seen == [ExecutionStatus.PENDING]
+
+
+async def test_invalid_inputs_list_every_violation_and_store_nothing() -> None:
+    w = await make_world()
+    with pytest.raises(InputValidationFailed) as info:
+        await w.executions.run(w.alice.id, w.model.slug, {"width": 5, "extra": True})
+    fields = sorted(d["field"] for d in info.value.details)
+    assert fields == ["extra", "prompt", "width"]
+    assert await w.count_executions() == 0
+    assert w.gpu.calls["submit"] == 0
+
+
+async def test_unknown_and_unpublished_models_are_refused() -> None:
+    w = await make_world()
+    with pytest.raises(TarsModelNotFound):
+        await w.executions.run(w.alice.id, "no-such-model", {"prompt": "x"})
+    await w.studio.update(w.developer.id, w.model.id, {"status": TarsModelStatus.DRAFT})
+    with pytest.raises(ModelNotPublished):
+        await w.executions.run(w.alice.id, w.model.slug, {"prompt": "x"})
+    assert await w.count_executions() == 0
+
+
+async def test_inactive_base_model_or_endpoint_stops_runs() -> None:
+    w = await make_world()
+    await w.catalog.deactivate_endpoint(w.endpoint.id)
+    with pytest.raises(EndpointNotActive):
+        await w.executions.run(w.alice.id, w.model.slug, {"prompt": "x"})
+    await w.catalog.update_endpoint(w.endpoint.id, {"is_active": True})
+    await w.catalog.deactivate_base_model(w.base.id)
+    with pytest.raises(BaseModelNotActive):
+        await w.executions.run(w.alice.id, w.model.slug, {"prompt": "x"})
+    assert await w.count_executions() == 0
+
+
+async def test_definite_refusal_fails_the_execution_cleanly() -> None:
+    w = await make_world()
+    w.gpu.fail_next("submit", GpuProviderError("bad request", definite=True, status_code=400))
+    e = (await w.executions.run(w.alice.id, w.model.slug, {"prompt": "x"})).view.execution
+    assert e.status is ExecutionStatus.FAILED
+    assert e.error_code == "PROVIDER_REJECTED"
+    assert (await w.stored(e.id)).status is ExecutionStatus.FAILED
+
+
+async def test_ambiguous_submit_stays_pending_until_the_reconciler_resolves_it() -> None:
+    clock = ManualClock()
+    w = await make_world(clock)
+    w.gpu.fail_next("submit", GpuProviderError("timeout", definite=False))
+    e = (await w.executions.run(w.alice.id, w.model.slug, {"prompt": "x"})).view.execution
+    assert e.status is ExecutionStatus.PENDING and e.submit_attempts == 1
+    clock.advance(120)
+    await w.reconciler.run_once()
+    assert (await w.stored(e.id)).status is ExecutionStatus.PENDING
+    assert w.gpu.calls["submit"] == 1  # never resent: it may be running already
+    clock.advance(w.settings.deadline(w.base).total_seconds())
+    await w.reconciler.run_once()
+    final = await w.stored(e.id)
+    assert final.status is ExecutionStatus.FAILED
+    assert final.error_code == "SUBMIT_UNCONFIRMED"
+    assert w.gpu.calls["submit"] == 1
+
+
+async def test_crash_between_commit_and_submit_is_resubmitted_by_the_reconciler() -> None:
+    clock = ManualClock()
+    w = await make_world(clock)
+
+    async def crash(*_: object, **__: object) -> None:
+        raise RuntimeError("process killed")
+
+    real_submit = w.dispatcher.submit
+    w.dispatcher.submit = crash  # type: ignore[method-assign]
+    with pytest.raises(RuntimeError):
+        await w.executions.run(w.alice.id, w.model.slug, {"prompt": "x"})
+    w.dispatcher.submit = real_submit  # type: ignore[method-assign]
+    page = await w.executions.list(w.alice.id, PageRequest())
+    [view] = page.items
+    assert view.execution.status is ExecutionStatus.PENDING
+    assert view.execution.submit_attempts == 0
+    await w.reconciler.run_once()  # within the grace period: left alone
+    assert w.gpu.calls["submit"] == 0
+    clock.advance(w.settings.pending_grace_s + 1)
+    await w.reconciler.run_once()
+    stored = await w.stored(view.execution.id)
+    assert stored.status is ExecutionStatus.QUEUED and stored.provider_job_id
+    assert w.gpu.calls["submit"] == 1
+
+
+async def test_idempotency_key_replays_and_conflicts() -> None:
+    w = await make_world()
+    first = await w.executions.run(w.alice.id, w.model.slug, {"prompt": "x"}, idempotency_key="k1")
+    again = await w.executions.run(w.alice.id, w.model.slug, {"prompt": "x"}, idempotency_key="k1")
+    assert again.replayed and again.view.execution.id == first.view.execution.id
+    assert w.gpu.calls["submit"] == 1
+    with pytest.raises(Conflict):
+        await w.executions.run(w.alice.id, w.model.slug, {"prompt": "y"}, idempotency_key="k1")
+    other = await w.executions.run(w.bob.id, w.model.slug, {"prompt": "x"}, idempotency_key="k1")
+    assert other.view.execution.id != first.view.execution.id
+    assert w.gpu.calls["submit"] == 2
+
+
+async def test_concurrent_runs_with_one_key_make_one_job() -> None:
+    w: World = await make_world()
+    w.gpu.latency["submit"] = 0.02
+    results = await asyncio.gather(
+        *(
+            w.executions.run(w.alice.id, w.model.slug, {"prompt": "x"}, idempotency_key="same")
+            for _ in range(5)
+        )
+    )
+    assert len({r.view.execution.id for r in results}) == 1
+    assert w.gpu.calls["submit"] == 1
+    assert await w.count_executions() == 1
