@@ -1,0 +1,128 @@
+"""GpuProvider over RunPod serverless: request bodies in, ``JobSnapshot``s out."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Awaitable
+from typing import Any
+
+import structlog
+
+from adapters.runpod.client import RunPodClient, RunPodError, RunPodJobNotFound
+from tarsify.domain.errors import GpuProviderError, ProviderJobNotFound
+from tarsify.ports import JobRequest, JobSnapshot
+
+log = structlog.get_logger(__name__)
+
+KNOWN_STATUSES = frozenset(
+    {"IN_QUEUE", "IN_PROGRESS", "RUNNING", "COMPLETED", "FAILED", "CANCELLED", "TIMED_OUT"}
+)
+_FINAL_WITHOUT_RESULT = frozenset({"COMPLETED", "FAILED", "TIMED_OUT"})
+MAX_ERROR_CHARS = 1000
+
+
+def build_body(request: JobRequest) -> dict[str, Any]:
+    """The ``/run`` body: the input plus the job's execution timeout and ttl in ms."""
+    return {
+        "input": request.input,
+        "policy": {"executionTimeout": request.execution_timeout_ms, "ttl": request.ttl_ms},
+    }
+
+
+def clean_error(error: Any) -> str | None:
+    """A human-readable message from RunPod's ``error``, never a traceback."""
+    if error is None or error == "":
+        return None
+    parsed: Any = error
+    if isinstance(error, str):
+        try:
+            parsed = json.loads(error)
+        except ValueError:
+            parsed = error
+    if isinstance(parsed, dict):
+        message = parsed.get("error_message") or parsed.get("message") or parsed.get("error")
+        text = message if isinstance(message, str) else "The worker failed"
+    else:
+        text = str(parsed)
+    # Plain-text errors from custom workers sometimes embed a Python traceback.
+    text = text.split("Traceback (most recent call last)")[0].strip() or "The worker failed"
+    return text[:MAX_ERROR_CHARS]
+
+
+def snapshot_from_status(data: dict[str, Any], job_id: str | None = None) -> JobSnapshot:
+    """Map a RunPod status object to the port's snapshot; unknown statuses pass through."""
+    found_id = data.get("id")
+    if not isinstance(found_id, str) or not found_id:
+        if job_id is None:
+            raise GpuProviderError("RunPod answered without a job id", definite=False)
+        found_id = job_id
+    status = data.get("status")
+    if not isinstance(status, str) or status not in KNOWN_STATUSES:
+        log.warning("runpod.unknown_status", job_id=found_id, status=status)
+        status = status if isinstance(status, str) else "UNKNOWN"
+    return JobSnapshot(
+        job_id=found_id,
+        status=status,
+        output=data.get("output"),
+        error=clean_error(data.get("error")),
+        delay_time_ms=_ms(data.get("delayTime")),
+        execution_time_ms=_ms(data.get("executionTime")),
+    )
+
+
+class RunPodGpuProvider:
+    """The GpuProvider port over a ``RunPodClient``; every failure becomes GpuProviderError."""
+
+    def __init__(self, client: RunPodClient) -> None:
+        self._client = client
+
+    async def submit(self, request: JobRequest) -> JobSnapshot:
+        """Queue a job with ``/run``."""
+        data = await self._guard(self._client.run(request.endpoint_id, build_body(request)))
+        return snapshot_from_status(data)
+
+    async def submit_and_wait(self, request: JobRequest, wait_ms: int) -> JobSnapshot:
+        """Queue a job with ``/runsync``; a non-terminal answer means keep polling."""
+        call = self._client.runsync(request.endpoint_id, build_body(request), wait_ms)
+        return snapshot_from_status(await self._guard(call))
+
+    async def status(self, endpoint_id: str, job_id: str) -> JobSnapshot:
+        """Current status with output or error."""
+        data = await self._guard(self._client.status(endpoint_id, job_id))
+        return snapshot_from_status(data, job_id)
+
+    async def cancel(self, endpoint_id: str, job_id: str) -> JobSnapshot:
+        """Cancel; when the job had already finished, read its full status."""
+        data = await self._guard(self._client.cancel(endpoint_id, job_id))
+        snapshot = snapshot_from_status(data, job_id)
+        if (
+            snapshot.status in _FINAL_WITHOUT_RESULT
+            and "output" not in data
+            and "error" not in data
+        ):
+            # /cancel of a finished job reports only the status; the result is on /status.
+            try:
+                return await self.status(endpoint_id, job_id)
+            except GpuProviderError as exc:
+                log.warning("runpod.cancel_followup_failed", job_id=job_id, error=str(exc))
+        return snapshot
+
+    @staticmethod
+    async def _guard(call: Awaitable[dict[str, Any]]) -> dict[str, Any]:
+        """Await a client call, translating its failures into the core's errors."""
+        try:
+            return await call
+        except RunPodJobNotFound as exc:
+            raise ProviderJobNotFound("RunPod does not know the job (unknown or expired)") from exc
+        except RunPodError as exc:
+            # The message may reach consumers: no endpoint or job ids in it.
+            message = f"RunPod {exc.method} failed: {exc.message}"
+            raise GpuProviderError(
+                message, definite=exc.definite, status_code=exc.http_status
+            ) from exc
+
+
+def _ms(value: Any) -> int | None:
+    if isinstance(value, int | float) and not isinstance(value, bool) and value >= 0:
+        return int(value)
+    return None

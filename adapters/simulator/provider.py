@@ -1,0 +1,76 @@
+"""GpuProvider that runs jobs on the in-process simulator engine (no HTTP, no GPU)."""
+
+from __future__ import annotations
+
+from collections.abc import Collection
+
+from adapters.simulator.engine import IN_QUEUE, JobView, SimulatorEngine
+from tarsify.domain.errors import GpuProviderError, ProviderJobNotFound
+from tarsify.ports import JobRequest, JobSnapshot
+
+
+def snapshot_from_view(view: JobView) -> JobSnapshot:
+    """The port's snapshot of an engine job; the error keeps the message, not the traceback."""
+    return JobSnapshot(
+        job_id=view.id,
+        status=view.status,
+        output=view.output,
+        error=view.failure.message if view.failure else None,
+        delay_time_ms=view.delay_time_ms,
+        execution_time_ms=view.execution_time_ms,
+    )
+
+
+class SimulatedGpuProvider:
+    """Local GPU provider for development and demos; every output is labelled simulated."""
+
+    def __init__(
+        self, engine: SimulatorEngine, *, known_endpoints: Collection[str] | None = None
+    ) -> None:
+        self._engine = engine
+        self._known = None if known_endpoints is None else frozenset(known_endpoints)
+
+    async def submit(self, request: JobRequest) -> JobSnapshot:
+        """Queue a job; like RunPod's ``/run`` the first status is always IN_QUEUE."""
+        view = self._submit(request, sync=False)
+        return JobSnapshot(job_id=view.id, status=IN_QUEUE)
+
+    async def submit_and_wait(self, request: JobRequest, wait_ms: int) -> JobSnapshot:
+        """Queue a job and wait up to ``wait_ms`` for it to finish."""
+        view = self._submit(request, sync=True)
+        waited = await self._engine.wait(request.endpoint_id, view.id, max(wait_ms, 0) / 1000)
+        if waited is None:
+            raise ProviderJobNotFound("The simulated job expired while waiting")
+        return snapshot_from_view(waited)
+
+    async def status(self, endpoint_id: str, job_id: str) -> JobSnapshot:
+        """Current status of a job."""
+        self._check_endpoint(endpoint_id)
+        return snapshot_from_view(self._found(self._engine.get(endpoint_id, job_id)))
+
+    async def cancel(self, endpoint_id: str, job_id: str) -> JobSnapshot:
+        """Cancel a job; a finished job keeps its status."""
+        self._check_endpoint(endpoint_id)
+        return snapshot_from_view(self._found(self._engine.cancel(endpoint_id, job_id)))
+
+    def _submit(self, request: JobRequest, *, sync: bool) -> JobView:
+        self._check_endpoint(request.endpoint_id)
+        return self._engine.submit(
+            request.endpoint_id,
+            request.input,
+            output_type=request.output_type,
+            execution_timeout_ms=request.execution_timeout_ms,
+            ttl_ms=request.ttl_ms,
+            sync=sync,
+        )
+
+    def _check_endpoint(self, endpoint_id: str) -> None:
+        if self._known is not None and endpoint_id not in self._known:
+            # Same answer as RunPod for an unknown endpoint: a definite 404 refusal.
+            raise GpuProviderError("Unknown GPU endpoint", definite=True, status_code=404)
+
+    @staticmethod
+    def _found(view: JobView | None) -> JobView:
+        if view is None:
+            raise ProviderJobNotFound("The simulator does not know the job (unknown or expired)")
+        return view

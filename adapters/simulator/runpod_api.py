@@ -1,0 +1,337 @@
+"""A faithful fake of RunPod's serverless HTTP API, backed by the simulator engine.
+
+Routes are those of ``https://api.runpod.ai/v2`` without the ``/v2`` prefix (pass
+``base_path="/v2"`` to keep it). A mutable ``FaultPlan`` injects 5xx bursts, 429s, slow
+answers and dropped connections per route, and logs every request so tests can count
+calls. Run it standalone with ``python -m adapters.simulator.runpod_api --port 8089``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import time
+from collections import defaultdict, deque
+from collections.abc import Awaitable, Callable, Collection, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from aiohttp import web
+
+from adapters.simulator.engine import IN_QUEUE, NotRetryable, SimulatorEngine
+from tarsify.domain.models import OutputType
+
+RUN_LIMIT_BYTES = 10 * 1024 * 1024
+RUNSYNC_LIMIT_BYTES = 20 * 1024 * 1024
+DEFAULT_WAIT_MS = 90_000
+MAX_WAIT_MS = 300_000
+ROUTES = ("run", "runsync", "status", "cancel", "retry", "health")
+
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+
+@dataclass(slots=True, frozen=True)
+class Fault:
+    """One injected fault: an error status (with optional Retry-After), a delay, or a drop."""
+
+    kind: str  # "status" | "slow" | "drop"
+    status: int = 500
+    retry_after: float | None = None
+    delay_s: float = 0.0
+
+
+@dataclass(slots=True)
+class RequestRecord:
+    """A request the fake received; the Authorization value is never kept."""
+
+    method: str
+    path: str
+    route: str
+    headers: dict[str, str]
+    at: float
+    status: int | None = None
+
+
+@dataclass
+class FaultPlan:
+    """Faults to inject, consumed in order per route (``"*"`` matches every route).
+
+    Tests may change it while the server runs. ``latency_s`` delays every answer.
+    """
+
+    latency_s: float = 0.0
+    requests: list[RequestRecord] = field(default_factory=list)
+    _queues: dict[str, deque[Fault]] = field(default_factory=lambda: defaultdict(deque))
+
+    def fail_next(self, route: str = "*", times: int = 1, status: int = 500) -> None:
+        """Answer the next ``times`` requests with ``status`` (500, 502, 503, ...)."""
+        self._add(route, times, Fault("status", status=status))
+
+    def throttle_next(
+        self, route: str = "*", times: int = 1, retry_after: float | None = None
+    ) -> None:
+        """Answer the next ``times`` requests with 429, with Retry-After when given."""
+        self._add(route, times, Fault("status", status=429, retry_after=retry_after))
+
+    def slow_next(self, route: str = "*", times: int = 1, delay_s: float = 1.0) -> None:
+        """Do the work, then wait ``delay_s`` before answering."""
+        self._add(route, times, Fault("slow", delay_s=delay_s))
+
+    def drop_next(self, route: str = "*", times: int = 1) -> None:
+        """Do the work, then close the connection without any response."""
+        self._add(route, times, Fault("drop"))
+
+    def clear(self) -> None:
+        """Forget pending faults and the request log."""
+        self._queues.clear()
+        self.requests.clear()
+        self.latency_s = 0.0
+
+    def calls(self, route: str | None = None) -> int:
+        """How many requests reached the fake, for one route or all."""
+        return sum(1 for r in self.requests if route is None or r.route == route)
+
+    def take(self, route: str) -> Fault | None:
+        """The next fault for this route, if any."""
+        for key in (route, "*"):
+            queue = self._queues.get(key)
+            if queue:
+                return queue.popleft()
+        return None
+
+    def _add(self, route: str, times: int, fault: Fault) -> None:
+        if route != "*" and route not in ROUTES:
+            raise ValueError(f"unknown route {route!r}; use one of {ROUTES} or '*'")
+        self._queues[route].extend([fault] * times)
+
+
+ENGINE_KEY = web.AppKey("engine", SimulatorEngine)
+FAULTS_KEY = web.AppKey("faults", FaultPlan)
+API_KEY = web.AppKey("api_key", str)
+KNOWN_KEY = web.AppKey[frozenset[str] | None]("known_endpoints")
+OUTPUT_TYPES_KEY = web.AppKey[dict[str, OutputType]]("output_types")
+
+
+class _ApiError(Exception):
+    """An error answer, raised from a handler and rendered by the middleware."""
+
+    def __init__(self, status: int, message: str) -> None:
+        super().__init__(message)
+        self.status = status
+        self.message = message
+
+
+def _error(status: int, message: str, headers: dict[str, str] | None = None) -> web.Response:
+    return web.json_response({"error": message}, status=status, headers=headers)
+
+
+@web.middleware
+async def _faults_and_auth(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """Log the request, apply the next fault, then check the API key."""
+    plan = request.app[FAULTS_KEY]
+    route = request.match_info.route.name or "other"
+    headers = {
+        k: ("<redacted>" if k.lower() == "authorization" else v) for k, v in request.headers.items()
+    }
+    record = RequestRecord(request.method, request.path, route, headers, time.monotonic())
+    plan.requests.append(record)
+    fault = plan.take(route)
+    if plan.latency_s:
+        await asyncio.sleep(plan.latency_s)
+    if fault is not None and fault.kind == "status":
+        # Like a gateway in front of RunPod: refuse before any work is done.
+        extra = {} if fault.retry_after is None else {"Retry-After": f"{fault.retry_after:g}"}
+        record.status = fault.status
+        return _error(fault.status, f"simulated HTTP {fault.status}", extra)
+    if request.headers.get("Authorization") != f"Bearer {request.app[API_KEY]}":
+        response: web.StreamResponse = _error(401, "Unauthorized")
+    else:
+        try:
+            response = await handler(request)
+        except _ApiError as exc:
+            response = _error(exc.status, exc.message)
+    if fault is not None and fault.kind == "slow":
+        await asyncio.sleep(fault.delay_s)
+    if fault is not None and fault.kind == "drop":
+        # The work is done (a job may exist) but the caller never hears about it.
+        if request.transport is not None:
+            request.transport.close()
+        return response
+    record.status = response.status
+    return response
+
+
+def _endpoint(request: web.Request) -> str:
+    endpoint_id = request.match_info["endpoint_id"]
+    known = request.app[KNOWN_KEY]
+    if known is not None and endpoint_id not in known:
+        raise _ApiError(404, "endpoint not found")
+    return endpoint_id
+
+
+async def _read_job_body(request: web.Request, limit: int) -> dict[str, Any]:
+    """The ``/run`` body as RunPod validates it: a JSON object with an ``input`` object."""
+    if (request.content_length or 0) > limit:
+        raise _ApiError(413, f"payload over {limit} bytes")
+    try:
+        raw = await request.read()
+    except web.HTTPRequestEntityTooLarge:
+        raise _ApiError(413, f"payload over {limit} bytes") from None
+    if len(raw) > limit:
+        raise _ApiError(413, f"payload over {limit} bytes")
+    try:
+        body = json.loads(raw)
+    except ValueError:
+        raise _bad_request("body is not valid JSON") from None
+    if not isinstance(body, dict) or not isinstance(body.get("input"), dict):
+        raise _bad_request("body must be a JSON object with an 'input' object")
+    policy = body.get("policy", {})
+    if not isinstance(policy, dict) or not all(
+        _positive_int(policy.get(key, 1)) for key in ("executionTimeout", "ttl")
+    ):
+        raise _bad_request("policy.executionTimeout and policy.ttl must be positive integers (ms)")
+    return body
+
+
+def _positive_int(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and value > 0
+
+
+def _bad_request(message: str) -> _ApiError:
+    return _ApiError(400, message)
+
+
+def _submit(request: web.Request, endpoint_id: str, body: dict[str, Any], sync: bool) -> str:
+    policy = body.get("policy") or {}
+    # RunPod has no output type: the fake knows one per endpoint (JSON when not told).
+    output_type = request.app[OUTPUT_TYPES_KEY].get(endpoint_id, OutputType.JSON)
+    view = request.app[ENGINE_KEY].submit(
+        endpoint_id,
+        body["input"],
+        output_type=output_type,
+        execution_timeout_ms=policy.get("executionTimeout"),
+        ttl_ms=policy.get("ttl"),
+        sync=sync,
+    )
+    return view.id
+
+
+async def _run(request: web.Request) -> web.Response:
+    endpoint_id = _endpoint(request)
+    body = await _read_job_body(request, RUN_LIMIT_BYTES)
+    return web.json_response({"id": _submit(request, endpoint_id, body, False), "status": IN_QUEUE})
+
+
+async def _runsync(request: web.Request) -> web.Response:
+    endpoint_id = _endpoint(request)
+    try:
+        wait_ms = min(int(request.query.get("wait", DEFAULT_WAIT_MS)), MAX_WAIT_MS)
+    except ValueError:
+        raise _bad_request("wait must be an integer number of milliseconds") from None
+    if wait_ms < 0:
+        raise _bad_request("wait must not be negative")
+    body = await _read_job_body(request, RUNSYNC_LIMIT_BYTES)
+    job_id = _submit(request, endpoint_id, body, True)
+    view = await request.app[ENGINE_KEY].wait(endpoint_id, job_id, wait_ms / 1000)
+    if view is None:
+        return _error(404, "job not found")
+    answer = view.to_runpod() if view.is_terminal else {"id": view.id, "status": view.status}
+    return web.json_response(answer)
+
+
+async def _status(request: web.Request) -> web.Response:
+    view = request.app[ENGINE_KEY].get(_endpoint(request), request.match_info["job_id"])
+    return _error(404, "job not found") if view is None else web.json_response(view.to_runpod())
+
+
+async def _cancel(request: web.Request) -> web.Response:
+    view = request.app[ENGINE_KEY].cancel(_endpoint(request), request.match_info["job_id"])
+    if view is None:
+        return _error(404, "job not found")
+    return web.json_response({"id": view.id, "status": view.status})
+
+
+async def _retry(request: web.Request) -> web.Response:
+    try:
+        view = request.app[ENGINE_KEY].retry(_endpoint(request), request.match_info["job_id"])
+    except NotRetryable as exc:
+        return _error(400, str(exc))
+    if view is None:
+        return _error(404, "job not found")
+    return web.json_response({"id": view.id, "status": IN_QUEUE})
+
+
+async def _health(request: web.Request) -> web.Response:
+    return web.json_response(request.app[ENGINE_KEY].health(_endpoint(request)))
+
+
+def create_fake_runpod_app(
+    engine: SimulatorEngine,
+    api_key: str = "test-api-key",
+    known_endpoints: Collection[str] | None = None,
+    faults: FaultPlan | None = None,
+    *,
+    output_types: Mapping[str, OutputType] | None = None,
+    base_path: str = "",
+) -> web.Application:
+    """The fake RunPod API over ``engine``; ``app[FAULTS_KEY]`` is the live fault plan.
+
+    ``output_types`` says which simulated output each endpoint returns (default JSON).
+    """
+    app = web.Application(middlewares=[_faults_and_auth], client_max_size=RUNSYNC_LIMIT_BYTES)
+    app[ENGINE_KEY] = engine
+    app[FAULTS_KEY] = faults if faults is not None else FaultPlan()
+    app[API_KEY] = api_key
+    app[KNOWN_KEY] = None if known_endpoints is None else frozenset(known_endpoints)
+    app[OUTPUT_TYPES_KEY] = dict(output_types or {})
+    prefix = base_path.rstrip("/")
+    job = prefix + "/{endpoint_id}/{op}/{job_id}"
+    app.router.add_post(prefix + "/{endpoint_id}/run", _run, name="run")
+    app.router.add_post(prefix + "/{endpoint_id}/runsync", _runsync, name="runsync")
+    app.router.add_get(job.replace("{op}", "status"), _status, name="status")
+    app.router.add_post(job.replace("{op}", "cancel"), _cancel, name="cancel")
+    app.router.add_post(job.replace("{op}", "retry"), _retry, name="retry")
+    app.router.add_get(prefix + "/{endpoint_id}/health", _health, name="health")
+    return app
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Serve the fake RunPod API until interrupted."""
+    parser = argparse.ArgumentParser(description="Fake RunPod serverless API (simulated jobs)")
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, default=8089)
+    parser.add_argument("--api-key", default=os.environ.get("FAKE_RUNPOD_API_KEY", "test-api-key"))
+    parser.add_argument("--base-path", default="", help='e.g. "/v2" to mimic the real URL')
+    parser.add_argument("--endpoint", action="append", help="known endpoint id (repeatable)")
+    parser.add_argument("--queue-delay", type=float, default=0.5, help="seconds in queue")
+    parser.add_argument("--run-time", type=float, default=2.0, help="seconds of simulated run")
+    parser.add_argument("--id-suffix", default="-u1")
+    parser.add_argument("--failure-rate", type=float, default=0.0)
+    parser.add_argument(
+        "--output-type",
+        action="append",
+        default=[],
+        metavar="ENDPOINT=TYPE",
+        help="simulated output of an endpoint: IMAGE, AUDIO, TEXT, FILE or JSON (repeatable)",
+    )
+    args = parser.parse_args(argv)
+    output_types = {}
+    for item in args.output_type:
+        endpoint_id, _, kind = item.partition("=")
+        output_types[endpoint_id] = OutputType(kind.upper())
+    engine = SimulatorEngine(
+        queue_delay_s=args.queue_delay,
+        run_time_s=args.run_time,
+        id_suffix=args.id_suffix,
+        failure_rate=args.failure_rate,
+    )
+    app = create_fake_runpod_app(
+        engine, args.api_key, args.endpoint, output_types=output_types, base_path=args.base_path
+    )
+    web.run_app(app, host=args.host, port=args.port)
+
+
+if __name__ == "__main__":
+    main()
