@@ -1,0 +1,130 @@
+"""In-memory execution repository: compare-and-set, row locks, poll claims."""
+
+from __future__ import annotations
+
+import copy
+import uuid
+from collections.abc import Callable
+from datetime import datetime
+
+from adapters.memory.repositories import Repository, keyset
+from tarsify.domain.models import Execution, ExecutionStatus, ExecutionView
+from tarsify.domain.pagination import Page, PageRequest
+
+
+def _due(execution: Execution, polled_before: datetime) -> bool:
+    return not execution.is_terminal and (
+        execution.last_polled_at is None or execution.last_polled_at <= polled_before
+    )
+
+
+class MemoryExecutionRepository(Repository):
+    """Executions, with compare-and-set updates and row locks."""
+
+    table = "executions"
+
+    async def add(self, execution: Execution) -> None:
+        """Insert; ``AlreadyExists`` when (consumer, idempotency key) is taken."""
+        await self._add(execution)
+
+    async def get(self, execution_id: uuid.UUID) -> Execution | None:
+        """By id."""
+        return self._get(execution_id)  # type: ignore[no-any-return]
+
+    async def get_view(self, execution_id: uuid.UUID) -> ExecutionView | None:
+        """By id, with the slug and title of its Tars model."""
+        execution = self._get(execution_id)
+        return None if execution is None else self._view(execution)
+
+    def _view(self, execution: Execution) -> ExecutionView:
+        model = self._tx.row("tars_models", execution.tars_model_id)
+        return ExecutionView(execution, model.slug, model.title)
+
+    async def get_by_idempotency_key(self, consumer_id: uuid.UUID, key: str) -> Execution | None:
+        """The consumer's execution created with this Idempotency-Key."""
+        return self._find(  # type: ignore[no-any-return]
+            lambda x: x.consumer_id == consumer_id and x.idempotency_key == key
+        )
+
+    async def update(self, execution: Execution) -> bool:
+        """Compare-and-set on ``version``; False when another writer got there first."""
+        stored = copy.deepcopy(execution)
+        stored.version += 1
+        written = await self._locked_write(
+            execution.id,
+            lambda current: current.version == execution.version,
+            lambda current: stored,
+        )
+        if written:
+            execution.version = stored.version
+        return written
+
+    async def try_mark_polled(
+        self, execution_id: uuid.UUID, now: datetime, polled_before: datetime
+    ) -> bool:
+        """Take the right to poll the provider for one unfinished execution."""
+        return await self._locked_write(
+            execution_id,
+            lambda current: _due(current, polled_before),
+            lambda current: _polled(current, now),
+        )
+
+    async def claim_due(
+        self, now: datetime, polled_before: datetime, limit: int
+    ) -> list[Execution]:
+        """Claim up to ``limit`` due executions, oldest first, skipping locked rows."""
+        due = [
+            x
+            for x in self._rows()
+            if _due(x, polled_before) and not self._tx.is_locked_by_other(self.table, x.id)
+        ]
+        due.sort(key=lambda x: (x.created_at, x.id))
+        claimed = []
+        for execution in due[:limit]:
+            await self._tx.lock(self.table, execution.id)
+            claimed.append(_polled(execution, now))
+            self._tx.put(self.table, claimed[-1], insert=False)
+        return claimed
+
+    async def list_for_consumer(
+        self,
+        consumer_id: uuid.UUID,
+        page: PageRequest,
+        *,
+        status: ExecutionStatus | None = None,
+        tars_model_id: uuid.UUID | None = None,
+    ) -> Page[ExecutionView]:
+        """The consumer's executions, newest created first, with model slug and title."""
+        rows = []
+        for x in self._rows():
+            if x.consumer_id != consumer_id or (status is not None and x.status != status):
+                continue
+            if tars_model_id is not None and x.tars_model_id != tars_model_id:
+                continue
+            rows.append(self._view(copy.deepcopy(x)))
+        return keyset(rows, page, lambda v: (v.execution.created_at, v.execution.id))
+
+    async def _locked_write(
+        self,
+        execution_id: uuid.UUID,
+        condition: Callable[[Execution], bool],
+        change: Callable[[Execution], Execution],
+    ) -> bool:
+        """UPDATE ... WHERE id AND condition: wait for the row lock, then re-check."""
+        self._tx.check()
+        if self._tx.row(self.table, execution_id) is None:
+            return False
+        newly_locked = await self._tx.lock(self.table, execution_id)
+        current = self._tx.row(self.table, execution_id)
+        if not condition(current):
+            if newly_locked:
+                self._tx.unlock(self.table, execution_id)
+            return False
+        self._tx.put(self.table, change(current), insert=False)
+        return True
+
+
+def _polled(execution: Execution, now: datetime) -> Execution:
+    polled = copy.deepcopy(execution)
+    polled.last_polled_at = now
+    return polled

@@ -1,0 +1,82 @@
+"""Translation of driver and SQLAlchemy failures into the core's errors."""
+
+from __future__ import annotations
+
+import functools
+import logging
+import sqlite3
+from collections.abc import Awaitable, Callable
+from typing import Any, TypeVar, cast
+
+import asyncpg
+from sqlalchemy import Executable, Result
+from sqlalchemy.exc import IntegrityError, SQLAlchemyError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from tarsify.domain.errors import AlreadyExists, StorageError
+
+logger = logging.getLogger("tarsify.storage")
+
+F = TypeVar("F", bound=Callable[..., Awaitable[Any]])
+
+# Everything a database call can raise besides our own errors.
+FOREIGN_ERRORS: tuple[type[BaseException], ...] = (
+    SQLAlchemyError,
+    OSError,
+    asyncpg.PostgresError,
+    asyncpg.InterfaceError,
+    sqlite3.Error,
+)
+
+PG_UNIQUE_VIOLATION = "23505"
+
+
+def is_unique_violation(exc: IntegrityError) -> bool:
+    """True when the integrity error comes from a unique or primary key constraint."""
+    orig = exc.orig
+    code = getattr(orig, "sqlstate", None) or getattr(orig, "pgcode", None)
+    if code == PG_UNIQUE_VIOLATION:
+        return True
+    cause = getattr(orig, "__cause__", None)
+    if isinstance(cause, asyncpg.UniqueViolationError):
+        return True
+    name = getattr(orig, "sqlite_errorname", "")
+    return name in ("SQLITE_CONSTRAINT_UNIQUE", "SQLITE_CONSTRAINT_PRIMARYKEY")
+
+
+def translate(exc: BaseException, operation: str) -> StorageError | AlreadyExists:
+    """The core error for a foreign one, logging the cause (SQL text stays in the log)."""
+    if isinstance(exc, IntegrityError) and is_unique_violation(exc):
+        logger.info("unique constraint violated during %s: %s", operation, exc.orig)
+        return AlreadyExists()
+    logger.error("storage failure during %s: %r", operation, exc, exc_info=exc)
+    return StorageError()
+
+
+def guarded(operation: str) -> Callable[[F], F]:
+    """Decorate an async repository method so it raises only core errors."""
+
+    def decorate(func: F) -> F:
+        @functools.wraps(func)
+        async def wrapper(*args: Any, **kwargs: Any) -> Any:
+            try:
+                return await func(*args, **kwargs)
+            except FOREIGN_ERRORS as exc:
+                raise translate(exc, operation) from exc
+
+        return cast(F, wrapper)
+
+    return decorate
+
+
+async def execute_isolated(session: AsyncSession, statement: Executable) -> Result[Any]:
+    """Execute a write that may violate a constraint without dooming the transaction.
+
+    PostgreSQL aborts the whole transaction on any error, so the write runs inside a
+    SAVEPOINT there; SQLite only undoes the failed statement (and pysqlite savepoints
+    would end its implicit transaction), so it runs directly.
+    """
+    if session.get_bind().dialect.name == "postgresql":
+        async with session.begin_nested():
+            return await session.execute(statement)
+    return await session.execute(statement)

@@ -1,0 +1,198 @@
+"""SQLAlchemy Core tables; ``migrations/versions`` creates exactly this schema."""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    Boolean,
+    Column,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+    Uuid,
+    func,
+    text,
+    true,
+)
+
+from adapters.sql.types import UtcDateTime, json_type, str_enum
+from tarsify.domain.models import (
+    EndpointSource,
+    ExecutionStatus,
+    ModelCategory,
+    OutputType,
+    TarsModelStatus,
+)
+
+# Stable constraint names, so migrations can refer to them on every backend.
+NAMING_CONVENTION = {
+    "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+metadata = MetaData(naming_convention=NAMING_CONVENTION)
+
+NON_TERMINAL_STATUSES = (
+    ExecutionStatus.PENDING,
+    ExecutionStatus.QUEUED,
+    ExecutionStatus.RUNNING,
+)
+# The partial index predicate; queries must repeat it literally for the planner to use it.
+ACTIVE_EXECUTION_PREDICATE = "status IN ({})".format(
+    ", ".join(f"'{status.value}'" for status in NON_TERMINAL_STATUSES)
+)
+
+
+def _timestamps() -> list[Column[object]]:
+    return [
+        Column("created_at", UtcDateTime(), nullable=False, server_default=func.now()),
+        Column("updated_at", UtcDateTime(), nullable=False, server_default=func.now()),
+    ]
+
+
+developers = Table(
+    "developers",
+    metadata,
+    Column("id", Uuid(), primary_key=True),
+    Column("uid", String(128), nullable=False, unique=True),
+    Column("email", String(320), nullable=False),
+    Column("name", String(200)),
+    Column("earnings_balance", Integer, nullable=False, server_default=text("0")),
+    *_timestamps(),
+)
+
+consumers = Table(
+    "consumers",
+    metadata,
+    Column("id", Uuid(), primary_key=True),
+    Column("uid", String(128), nullable=False, unique=True),
+    Column("email", String(320), nullable=False),
+    Column("name", String(200)),
+    Column("credits_balance", Integer, nullable=False, server_default=text("0")),
+    *_timestamps(),
+)
+
+runpod_endpoints = Table(
+    "runpod_endpoints",
+    metadata,
+    Column("id", Uuid(), primary_key=True),
+    Column("runpod_endpoint_id", String(255), nullable=False, unique=True),
+    Column("name", String(100), nullable=False),
+    Column(
+        "source",
+        str_enum(EndpointSource, "endpoint_source"),
+        nullable=False,
+        server_default=EndpointSource.HUB.value,
+    ),
+    Column("docker_image", Text),
+    Column("gpu_type", String(50), nullable=False),
+    Column("is_active", Boolean(create_constraint=False), nullable=False, server_default=true()),
+    *_timestamps(),
+)
+
+base_models = Table(
+    "base_models",
+    metadata,
+    Column("id", Uuid(), primary_key=True),
+    Column("endpoint_id", Uuid(), ForeignKey("runpod_endpoints.id"), nullable=False, index=True),
+    Column("slug", String(100), nullable=False, unique=True),
+    Column("name", String(200), nullable=False),
+    Column("description", Text),
+    Column("category", str_enum(ModelCategory, "model_category"), nullable=False),
+    Column("input_schema", json_type(), nullable=False),
+    Column("output_type", str_enum(OutputType, "output_type"), nullable=False),
+    Column("output_format", String(20), nullable=False),
+    Column("estimated_seconds", Integer, nullable=False, server_default=text("30")),
+    Column("is_active", Boolean(create_constraint=False), nullable=False, server_default=true()),
+    *_timestamps(),
+)
+
+tars_models = Table(
+    "tars_models",
+    metadata,
+    Column("id", Uuid(), primary_key=True),
+    Column("developer_id", Uuid(), ForeignKey("developers.id"), nullable=False),
+    Column("base_model_id", Uuid(), ForeignKey("base_models.id"), nullable=False),
+    Column("title", String(200), nullable=False),
+    Column("slug", String(200), nullable=False, unique=True),
+    Column("description", Text),
+    Column("config_overrides", json_type()),
+    Column(
+        "status",
+        str_enum(TarsModelStatus, "tars_model_status"),
+        nullable=False,
+        server_default=TarsModelStatus.DRAFT.value,
+    ),
+    *_timestamps(),
+    Column("published_at", UtcDateTime()),
+)
+# These two serve the developer's list and the marketplace page by page; they also cover
+# the plan's single-column (developer_id) and (status) indexes, which would be redundant.
+Index(
+    "ix_tars_models_developer_created",
+    tars_models.c.developer_id,
+    tars_models.c.created_at.desc(),
+    tars_models.c.id.desc(),
+)
+Index(
+    "ix_tars_models_status_published",
+    tars_models.c.status,
+    tars_models.c.published_at.desc(),
+    tars_models.c.id.desc(),
+)
+
+executions = Table(
+    "executions",
+    metadata,
+    Column("id", Uuid(), primary_key=True),
+    Column("consumer_id", Uuid(), ForeignKey("consumers.id"), nullable=False),
+    Column("tars_model_id", Uuid(), ForeignKey("tars_models.id"), nullable=False, index=True),
+    Column("endpoint_id", Uuid(), ForeignKey("runpod_endpoints.id"), nullable=False),
+    Column(
+        "status",
+        str_enum(ExecutionStatus, "execution_status"),
+        nullable=False,
+        server_default=ExecutionStatus.PENDING.value,
+        index=True,
+    ),
+    Column("runpod_job_id", Text, unique=True),
+    Column("input_payload", json_type()),
+    Column("output_payload", json_type()),
+    Column("error_code", String(50)),
+    Column("error_message", Text),
+    *_timestamps(),
+    Column("started_at", UtcDateTime()),
+    Column("completed_at", UtcDateTime()),
+    Column("execution_time_ms", Integer),
+    Column("queue_time_ms", Integer),
+    Column("deadline_at", UtcDateTime()),
+    Column("last_polled_at", UtcDateTime()),
+    Column("submit_attempts", Integer, nullable=False, server_default=text("0")),
+    Column("idempotency_key", String(255)),
+    Column("request_hash", String(128)),
+    Column("version", Integer, nullable=False, server_default=text("1")),
+    UniqueConstraint("consumer_id", "idempotency_key"),
+)
+# History pages: equality on consumer, then the keyset order (created_at, id) both DESC.
+Index(
+    "ix_executions_consumer_created",
+    executions.c.consumer_id,
+    executions.c.created_at.desc(),
+    executions.c.id.desc(),
+)
+# The reconciler scans only unfinished executions, oldest first; terminal rows (the vast
+# majority) stay out of this index.
+Index(
+    "ix_executions_active_created",
+    executions.c.created_at,
+    executions.c.id,
+    postgresql_where=text(ACTIVE_EXECUTION_PREDICATE),
+    sqlite_where=text(ACTIVE_EXECUTION_PREDICATE),
+)

@@ -1,0 +1,86 @@
+"""Contract: storage failures surface as ``StorageError`` only, without SQL text."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from adapters.memory.uow import MemoryHealthCheck, MemoryStore, MemoryUnitOfWork
+from adapters.sql.engine import create_engine, session_factory
+from adapters.sql.uow import SqlHealthCheck, SqlUnitOfWork
+from tarsify.domain.errors import StorageError
+from tarsify.ports import UnitOfWorkFactory
+from tests.contract.factories import developer
+
+UNREACHABLE = "postgresql+asyncpg://postgres@127.0.0.1:1/tarsify"
+SQL_WORDS = ("SELECT", "INSERT", "UPDATE", "FROM", "executions", "developers")
+
+
+def _no_sql(error: StorageError) -> None:
+    text = f"{error} {error.message} {error.details}"
+    assert not any(word in text for word in SQL_WORDS), text
+
+
+async def test_unreachable_postgres_raises_storage_error_quickly() -> None:
+    engine = create_engine(UNREACHABLE)
+    started = time.monotonic()
+    try:
+        with pytest.raises(StorageError) as info:
+            async with SqlUnitOfWork(session_factory(engine)) as uow:
+                await uow.developers.get_by_uid("x")
+        _no_sql(info.value)
+        assert type(info.value) is StorageError
+        with pytest.raises(StorageError) as ping:
+            await SqlHealthCheck(engine).ping()
+        _no_sql(ping.value)
+        with pytest.raises(StorageError):
+            async with SqlUnitOfWork(session_factory(engine)) as uow:
+                await uow.developers.add(developer())
+                await uow.commit()
+    finally:
+        await engine.dispose()
+    assert time.monotonic() - started < 5
+
+
+async def test_health_check_answers(sql_engine: AsyncEngine) -> None:
+    await SqlHealthCheck(sql_engine).ping()
+
+
+async def test_constraint_errors_do_not_leak_sql(uow_factory: UnitOfWorkFactory) -> None:
+    bad = developer()
+    bad.created_at = bad.created_at.replace(tzinfo=None)  # naive: refused by every backend
+    async with uow_factory() as uow:
+        with pytest.raises(StorageError) as info:
+            await uow.developers.add(bad)
+    _no_sql(info.value)
+
+
+async def test_memory_store_can_be_switched_down() -> None:
+    store = MemoryStore()
+    health = MemoryHealthCheck(store)
+    await health.ping()
+    dev = developer()
+    async with MemoryUnitOfWork(store) as uow:
+        await uow.developers.add(dev)
+        await uow.commit()
+    store.down = True
+    with pytest.raises(StorageError):
+        await health.ping()
+    async with MemoryUnitOfWork(store) as uow:
+        with pytest.raises(StorageError):
+            await uow.developers.get(dev.id)
+        with pytest.raises(StorageError):
+            await uow.commit()
+    store.down = False
+    store.fail_commits = True
+    async with MemoryUnitOfWork(store) as uow:
+        await uow.developers.add(developer())
+        with pytest.raises(StorageError):
+            await uow.commit()
+    assert store.commits == 1
+    standalone = MemoryHealthCheck()
+    standalone.down = True
+    with pytest.raises(StorageError):
+        await standalone.ping()
