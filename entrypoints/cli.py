@@ -1,0 +1,154 @@
+"""``tarsify``: serve the API, run the reconciler, migrate, seed, mint development tokens."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import signal
+import sys
+from collections.abc import Sequence
+
+from pydantic import ValidationError
+
+from entrypoints.config import Settings, configure_logging
+from tarsify.domain.errors import StorageError
+
+EXIT_USAGE = 2
+EXIT_UNAVAILABLE = 3
+
+
+def _settings() -> Settings:
+    try:
+        return Settings()
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"{'.'.join(str(p) for p in e['loc']) or 'settings'}: {e['msg']}" for e in exc.errors()
+        )
+        raise SystemExit(f"tarsify: invalid configuration: {problems}") from None
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="tarsify",
+        description="Tarsify: a marketplace API for GPU AI models. Configuration comes from "
+        "the environment (see README.md).",
+    )
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    serve = sub.add_parser("serve", help="serve the HTTP API (and the reconciler)")
+    serve.add_argument("--host", help="bind address (default: HOST)")
+    serve.add_argument("--port", type=int, help="port (default: PORT)")
+    serve.add_argument("--workers", type=int, default=1, help="processes sharing the port")
+    serve.add_argument("--no-migrate", action="store_true", help="do not migrate on start")
+    serve.add_argument("--no-reconciler", action="store_true", help="no in-process reconciler")
+    serve.add_argument(
+        "--demo", action="store_true", help="seed the catalog and demo users, print tokens"
+    )
+
+    sub.add_parser("worker", help="run the reconciler only (no HTTP)")
+
+    migrate = sub.add_parser("migrate", help="apply database migrations")
+    migrate.add_argument("--revision", default="head", help="target revision (default: head)")
+    migrate.add_argument("--downgrade", metavar="REV", help="downgrade to REV instead")
+
+    seed = sub.add_parser("seed", help="register the RunPod endpoints and base models")
+    seed.add_argument("--demo", action="store_true", help="also demo users and models, tokens")
+
+    token = sub.add_parser("token", help="print a development JWT (AUTH_BACKEND=jwt)")
+    token.add_argument("--audience", choices=["consumers", "developers"], required=True)
+    token.add_argument("--uid", required=True)
+    token.add_argument("--email", required=True)
+    token.add_argument("--name")
+    token.add_argument("--ttl", type=int, default=24 * 3600, help="seconds (default: 1 day)")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run one command; returns the process exit status."""
+    args = _parser().parse_args(argv)
+    if args.command == "token":
+        return _token(args)
+    settings = _settings()
+    configure_logging(settings.log_level, settings.log_format)
+    try:
+        if args.command == "serve":
+            from entrypoints.serve import serve
+
+            return serve(settings, args)
+        if args.command == "worker":
+            return asyncio.run(_worker(settings))
+        if args.command == "migrate":
+            return asyncio.run(_migrate(settings, args.revision, args.downgrade))
+        if args.command == "seed":
+            from entrypoints.serve import run_seed
+
+            return asyncio.run(run_seed(settings, demo=args.demo))
+    except StorageError as exc:
+        print(f"tarsify: database unavailable: {exc.message}", file=sys.stderr)
+        return EXIT_UNAVAILABLE
+    except KeyboardInterrupt:
+        return 130
+    return EXIT_USAGE
+
+
+def _token(args: argparse.Namespace) -> int:
+    settings = _settings()
+    if settings.auth_backend != "jwt":
+        print("tarsify: tokens can only be minted with AUTH_BACKEND=jwt", file=sys.stderr)
+        return EXIT_USAGE
+    from adapters.auth.jwt import mint_token
+
+    audience = f"tarsify-{args.audience}"
+    print(
+        mint_token(
+            settings.tarsify_jwt_secret, audience, args.uid, args.email, args.name, ttl_s=args.ttl
+        )
+    )
+    return 0
+
+
+async def _migrate(settings: Settings, revision: str, downgrade_to: str | None) -> int:
+    if settings.storage_backend == "memory":
+        print("tarsify: nothing to migrate for a memory:// database")
+        return 0
+    from adapters.sql.migrate import current, downgrade, upgrade
+
+    try:
+        if downgrade_to:
+            print(f"downgrading to {downgrade_to} ...", flush=True)
+            await downgrade(settings.database_url, downgrade_to)
+        else:
+            print(f"migrating to {revision} ...", flush=True)
+            await upgrade(settings.database_url, revision)
+        print(f"database at revision {await current(settings.database_url)}")
+    except Exception as exc:  # alembic and drivers raise many types; the cause is printed
+        print(f"tarsify: migration failed: {type(exc).__name__}: {exc}", file=sys.stderr)
+        return EXIT_UNAVAILABLE
+    return 0
+
+
+async def _worker(settings: Settings) -> int:
+    from entrypoints.container import build_container, resolve
+
+    container = build_container(settings)
+    await resolve(container.init_resources)
+    try:
+        reconciler = await resolve(container.reconciler)
+        task = asyncio.create_task(reconciler.run_forever(settings.reconciler_interval))
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, stop.set)
+        print("reconciler running; Ctrl-C to stop", flush=True)
+        await stop.wait()
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+    finally:
+        await resolve(container.shutdown_resources)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

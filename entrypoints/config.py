@@ -1,0 +1,138 @@
+"""Process settings, read from the environment (and ``.env`` when present)."""
+
+from __future__ import annotations
+
+import logging
+from typing import Literal
+
+from pydantic import Field, SecretStr, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+log = logging.getLogger("tarsify.config")
+
+DEV_JWT_SECRET = "dev-only-insecure-tarsify-jwt-secret-change-me"
+MEMORY_URL_PREFIX = "memory://"
+MIB = 1024 * 1024
+
+
+def _split_csv(raw: str) -> list[str]:
+    return [part.strip() for part in raw.split(",") if part.strip()]
+
+
+class Settings(BaseSettings):
+    """Every tunable of the service; field names are the environment variable names."""
+
+    model_config = SettingsConfigDict(
+        env_file=".env", env_file_encoding="utf-8", extra="ignore", case_sensitive=False
+    )
+
+    database_url: str = "sqlite+aiosqlite:///./tarsify.db"
+    gpu_provider: Literal["simulator", "runpod"] = "simulator"
+    runpod_api_key: SecretStr | None = None
+    runpod_base_url: str = "https://api.runpod.ai/v2"
+    auth_backend: Literal["jwt", "firebase"] = "jwt"
+    tarsify_jwt_secret: SecretStr = SecretStr(DEV_JWT_SECRET)
+    firebase_consumers_project_id: str | None = None
+    firebase_developers_project_id: str | None = None
+    admin_uids: str = ""
+    host: str = "127.0.0.1"
+    port: int = Field(default=8000, ge=1, le=65535)
+    log_level: str = "INFO"
+    log_format: Literal["json", "console"] = "json"
+    cors_origins: str = ""
+    max_body_bytes: int = Field(default=MIB, ge=1024)
+    status_poll_min_interval: float = Field(default=1.0, ge=0.0)
+    reconciler_enabled: bool = True
+    reconciler_interval: float = Field(default=2.0, gt=0.0)
+    simulator_queue_seconds: float = Field(default=0.5, ge=0.0)
+    simulator_run_seconds: float = Field(default=2.0, ge=0.0)
+
+    @model_validator(mode="after")
+    def _check_backends(self) -> Settings:
+        if self.gpu_provider == "runpod" and not self._secret_set(self.runpod_api_key):
+            raise ValueError("RUNPOD_API_KEY is required when GPU_PROVIDER=runpod")
+        if self.auth_backend == "firebase" and not (
+            self.firebase_consumers_project_id and self.firebase_developers_project_id
+        ):
+            raise ValueError(
+                "FIREBASE_CONSUMERS_PROJECT_ID and FIREBASE_DEVELOPERS_PROJECT_ID are required "
+                "when AUTH_BACKEND=firebase"
+            )
+        if (
+            self.auth_backend == "firebase"
+            and self.firebase_consumers_project_id == self.firebase_developers_project_id
+        ):
+            raise ValueError("the consumers' and developers' Firebase projects must differ")
+        if self.auth_backend == "jwt" and len(self.tarsify_jwt_secret.get_secret_value()) < 32:
+            raise ValueError("TARSIFY_JWT_SECRET must be at least 32 characters")
+        return self
+
+    @staticmethod
+    def _secret_set(value: SecretStr | None) -> bool:
+        return value is not None and bool(value.get_secret_value().strip())
+
+    @property
+    def storage_backend(self) -> Literal["memory", "sql"]:
+        """``memory`` for a ``memory://`` DATABASE_URL (tests, demos), else ``sql``."""
+        return "memory" if self.database_url.startswith(MEMORY_URL_PREFIX) else "sql"
+
+    @property
+    def admin_uid_list(self) -> list[str]:
+        """ADMIN_UIDS as a list."""
+        return _split_csv(self.admin_uids)
+
+    @property
+    def cors_origin_list(self) -> list[str]:
+        """CORS_ORIGINS as a list (empty: CORS disabled)."""
+        return _split_csv(self.cors_origins)
+
+    @property
+    def uses_dev_jwt_secret(self) -> bool:
+        """True when the built-in development secret signs tokens."""
+        return self.tarsify_jwt_secret.get_secret_value() == DEV_JWT_SECRET
+
+    def warn_if_insecure(self) -> None:
+        """Log a warning for settings only acceptable on a developer machine."""
+        if self.auth_backend == "jwt" and self.uses_dev_jwt_secret:
+            log.warning(
+                "config.dev_jwt_secret",
+                extra={"hint": "set TARSIFY_JWT_SECRET; the built-in secret is public"},
+            )
+
+
+def configure_logging(level: str = "INFO", fmt: str = "json") -> None:
+    """Route stdlib and structlog records through one renderer: JSON lines or console."""
+    import structlog  # local: only processes that serve or work need it
+
+    timestamper = structlog.processors.TimeStamper(fmt="iso", utc=True)
+    shared: list[structlog.types.Processor] = [
+        structlog.contextvars.merge_contextvars,
+        structlog.stdlib.add_log_level,
+        structlog.stdlib.add_logger_name,
+        timestamper,
+    ]
+    structlog.configure(
+        processors=[*shared, structlog.stdlib.ProcessorFormatter.wrap_for_formatter],
+        logger_factory=structlog.stdlib.LoggerFactory(),
+        wrapper_class=structlog.stdlib.BoundLogger,
+        cache_logger_on_first_use=True,
+    )
+    renderer: structlog.types.Processor = (
+        structlog.processors.JSONRenderer()
+        if fmt == "json"
+        else structlog.dev.ConsoleRenderer(colors=False)
+    )
+    formatter = structlog.stdlib.ProcessorFormatter(
+        # The core logs with stdlib ``extra=``; ExtraAdder turns those into fields.
+        foreign_pre_chain=[*shared, structlog.stdlib.ExtraAdder()],
+        processors=[
+            structlog.stdlib.ProcessorFormatter.remove_processors_meta,
+            structlog.processors.format_exc_info,
+            renderer,
+        ],
+    )
+    handler = logging.StreamHandler()
+    handler.setFormatter(formatter)
+    root = logging.getLogger()
+    root.handlers = [handler]
+    root.setLevel(level.upper())

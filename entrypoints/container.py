@@ -1,0 +1,159 @@
+"""The composition root: the only module that names concrete adapter classes.
+
+``Container(settings=Settings(...))`` (or ``build_container()``) wires everything from the
+settings. Resources (the SQL engine, the RunPod client) are opened by
+``await container.init_resources()`` and closed by ``await container.shutdown_resources()``;
+the HTTP app does both in its startup and cleanup hooks. Tests swap any provider with
+``container.<name>.override(providers.Object(fake))`` and ``reset_override()`` afterwards.
+"""
+
+from __future__ import annotations
+
+import inspect
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime
+from functools import partial
+from typing import Any, TypeVar
+
+from dependency_injector import containers, providers
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from adapters.auth.firebase import FirebaseVerifier
+from adapters.auth.jwt import JwtVerifier
+from adapters.memory.uow import MemoryHealthCheck, MemoryStore, MemoryUnitOfWork
+from adapters.runpod.client import RunPodClient
+from adapters.runpod.provider import RunPodGpuProvider
+from adapters.simulator.engine import SimulatorEngine
+from adapters.simulator.provider import SimulatedGpuProvider
+from adapters.sql.engine import create_engine, session_factory
+from adapters.sql.uow import SqlHealthCheck, SqlUnitOfWork
+from entrypoints.config import Settings
+from tarsify.domain.policies import AdminPolicy
+from tarsify.ports import UnitOfWorkFactory
+from tarsify.services.accounts import AccountService
+from tarsify.services.catalog import CatalogService
+from tarsify.services.dispatch import Dispatcher
+from tarsify.services.engine_settings import EngineSettings
+from tarsify.services.executions import ExecutionService
+from tarsify.services.marketplace import MarketplaceService
+from tarsify.services.reconciler import Reconciler
+from tarsify.services.studio import StudioService
+
+T = TypeVar("T")
+
+
+class SystemClock:
+    """The real time, timezone-aware UTC."""
+
+    def now(self) -> datetime:
+        """The current instant."""
+        return datetime.now(UTC)
+
+
+async def open_db_engine(settings: Settings) -> AsyncIterator[AsyncEngine | None]:
+    """The process's SQL engine, disposed on shutdown; None for a ``memory://`` URL."""
+    if settings.storage_backend == "memory":
+        yield None
+        return
+    engine = create_engine(settings.database_url)
+    try:
+        yield engine
+    finally:
+        await engine.dispose()
+
+
+async def open_runpod_client(settings: Settings) -> AsyncIterator[RunPodClient | None]:
+    """One long-lived RunPod client (one connection pool), closed on shutdown."""
+    if settings.gpu_provider != "runpod" or settings.runpod_api_key is None:
+        yield None
+        return
+    client = RunPodClient(
+        settings.runpod_api_key.get_secret_value(), base_url=settings.runpod_base_url
+    )
+    try:
+        yield client
+    finally:
+        await client.close()
+
+
+def sql_uow_factory(engine: AsyncEngine) -> UnitOfWorkFactory:
+    """A factory of SQL units of work sharing the engine's session factory."""
+    return partial(SqlUnitOfWork, session_factory(engine))
+
+
+def memory_uow_factory(store: MemoryStore) -> UnitOfWorkFactory:
+    """A factory of in-memory units of work over one store."""
+    return partial(MemoryUnitOfWork, store)
+
+
+def firebase_verifier(settings: Settings) -> FirebaseVerifier:
+    """The Firebase verifier for the two configured projects."""
+    return FirebaseVerifier(
+        settings.firebase_consumers_project_id or "",
+        settings.firebase_developers_project_id or "",
+    )
+
+
+def make_engine_settings(settings: Settings) -> EngineSettings:
+    """Engine tunables taken from the settings."""
+    return EngineSettings(poll_min_interval_s=settings.status_poll_min_interval)
+
+
+class Container(containers.DeclarativeContainer):
+    """Every long-lived object of a process, built from ``settings``."""
+
+    settings = providers.Dependency(instance_of=Settings)
+
+    clock = providers.Singleton(SystemClock)
+
+    db_engine = providers.Resource(open_db_engine, settings)
+    memory_store = providers.Singleton(MemoryStore)
+    uow_factory = providers.Selector(
+        settings.provided.storage_backend,
+        memory=providers.Singleton(memory_uow_factory, memory_store),
+        sql=providers.Singleton(sql_uow_factory, db_engine),
+    )
+    health_check = providers.Selector(
+        settings.provided.storage_backend,
+        memory=providers.Singleton(MemoryHealthCheck, memory_store),
+        sql=providers.Singleton(SqlHealthCheck, db_engine),
+    )
+
+    simulator_engine = providers.Singleton(
+        SimulatorEngine,
+        queue_delay_s=settings.provided.simulator_queue_seconds,
+        run_time_s=settings.provided.simulator_run_seconds,
+    )
+    runpod_client = providers.Resource(open_runpod_client, settings)
+    gpu_provider = providers.Selector(
+        settings.provided.gpu_provider,
+        simulator=providers.Singleton(SimulatedGpuProvider, simulator_engine),
+        runpod=providers.Singleton(RunPodGpuProvider, runpod_client),
+    )
+
+    identity_verifier = providers.Selector(
+        settings.provided.auth_backend,
+        jwt=providers.Singleton(JwtVerifier, settings.provided.tarsify_jwt_secret),
+        firebase=providers.Singleton(firebase_verifier, settings),
+    )
+    admin_policy = providers.Singleton(AdminPolicy, settings.provided.admin_uid_list)
+
+    engine_settings = providers.Singleton(make_engine_settings, settings)
+    dispatcher = providers.Singleton(Dispatcher, uow_factory, gpu_provider, clock, engine_settings)
+    account_service = providers.Singleton(AccountService, uow_factory, clock)
+    catalog_service = providers.Singleton(CatalogService, uow_factory, clock)
+    studio_service = providers.Singleton(StudioService, uow_factory, clock)
+    marketplace_service = providers.Singleton(MarketplaceService, uow_factory)
+    execution_service = providers.Singleton(ExecutionService, uow_factory, dispatcher)
+    reconciler = providers.Singleton(Reconciler, uow_factory, dispatcher)
+
+
+def build_container(settings: Settings | None = None) -> Container:
+    """A container for ``settings`` (read from the environment when None)."""
+    return Container(settings=settings if settings is not None else Settings())
+
+
+async def resolve(provider: Any) -> Any:
+    """The provider's object, awaiting it when an async resource is on its path."""
+    value = provider()
+    return await value if inspect.isawaitable(value) else value

@@ -1,0 +1,98 @@
+"""The aiohttp application: middlewares, routes, OpenAPI, and the container's lifecycle."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator
+
+from aiohttp import web
+
+from entrypoints.container import Container, resolve
+
+from . import (
+    openapi,
+    routes_admin,
+    routes_auth,
+    routes_consumer,
+    routes_developer,
+    routes_health,
+    routes_marketplace,
+)
+from .middleware import (
+    access_log_middleware,
+    cors_middleware,
+    error_middleware,
+    request_id_middleware,
+)
+from .routing import SERVICES, Route, Services, register
+from .visible_input import VisibleInputs
+
+log = logging.getLogger("tarsify.http")
+
+CONTAINER = web.AppKey("container", Container)
+RECONCILER_TASK = web.AppKey("reconciler_task", asyncio.Task[None])
+
+ROUTES: list[Route] = [
+    *routes_health.ROUTES,
+    *routes_auth.ROUTES,
+    *routes_admin.ROUTES,
+    *routes_developer.ROUTES,
+    *routes_marketplace.ROUTES,
+    *routes_consumer.ROUTES,
+]
+
+
+async def _services(container: Container) -> Services:
+    marketplace = await resolve(container.marketplace_service)
+    return Services(
+        settings=container.settings(),
+        accounts=await resolve(container.account_service),
+        catalog=await resolve(container.catalog_service),
+        studio=await resolve(container.studio_service),
+        marketplace=marketplace,
+        executions=await resolve(container.execution_service),
+        verifier=await resolve(container.identity_verifier),
+        admins=await resolve(container.admin_policy),
+        health=await resolve(container.health_check),
+        inputs=VisibleInputs(marketplace),
+    )
+
+
+async def _lifecycle(app: web.Application) -> AsyncIterator[None]:
+    """Open the container's resources, resolve the services, run the reconciler."""
+    container = app[CONTAINER]
+    settings = container.settings()
+    try:
+        await resolve(container.init_resources)
+        app[SERVICES] = await _services(container)
+        if settings.reconciler_enabled:
+            reconciler = await resolve(container.reconciler)
+            app[RECONCILER_TASK] = asyncio.create_task(
+                reconciler.run_forever(settings.reconciler_interval), name="tarsify-reconciler"
+            )
+        yield
+    finally:
+        task = app.get(RECONCILER_TASK)
+        if task is not None:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        await resolve(container.shutdown_resources)
+
+
+def create_app(container: Container) -> web.Application:
+    """The HTTP application over ``container`` (its resources open on startup)."""
+    settings = container.settings()
+    settings.warn_if_insecure()
+    middlewares = [request_id_middleware, access_log_middleware]
+    if settings.cors_origin_list:
+        middlewares.append(cors_middleware(settings.cors_origin_list))
+    middlewares.append(error_middleware)
+    app = web.Application(middlewares=middlewares, client_max_size=settings.max_body_bytes)
+    app[CONTAINER] = container
+    register(app, ROUTES)
+    openapi.install(app, ROUTES)
+    app.cleanup_ctx.append(_lifecycle)
+    return app

@@ -1,0 +1,148 @@
+"""Middlewares: request id, access log, CORS and the single error-to-envelope mapping."""
+
+from __future__ import annotations
+
+import asyncio
+import re
+import time
+import uuid
+from collections.abc import Iterable
+
+import structlog
+from aiohttp import web
+from aiohttp.typedefs import Middleware
+
+from tarsify.domain.errors import TarsifyError
+
+from .envelope import error_response
+from .routing import Handler
+
+REQUEST_ID_HEADER = "X-Request-Id"
+REQUEST_ID_KEY = web.RequestKey("request_id", str)
+REQUEST_ID_RE = re.compile(r"^[A-Za-z0-9._-]{1,128}$")
+
+access_log = structlog.get_logger("tarsify.access")
+error_log = structlog.get_logger("tarsify.http")
+
+# HTTP errors raised by aiohttp itself (routing, body limits) -> (code, message).
+# 405 and other statuses outside the contract follow ERR_4130's pattern: ERR_ + status + 0.
+HTTP_ERROR_CODES: dict[int, tuple[str, str]] = {
+    400: ("ERR_2001", "Invalid request"),
+    401: ("ERR_1001", "Authentication required"),
+    403: ("ERR_1003", "Forbidden"),
+    404: ("ERR_3001", "Resource not found"),
+    405: ("ERR_4050", "Method not allowed"),
+    413: ("ERR_4130", "Request body too large"),
+}
+
+
+@web.middleware
+async def request_id_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """Echo a well-formed incoming X-Request-Id or make one; bind it to every log line."""
+    incoming = request.headers.get(REQUEST_ID_HEADER, "")
+    request_id = incoming if REQUEST_ID_RE.fullmatch(incoming) else uuid.uuid4().hex
+    request[REQUEST_ID_KEY] = request_id
+    with structlog.contextvars.bound_contextvars(request_id=request_id):
+        response = await handler(request)
+    response.headers[REQUEST_ID_HEADER] = request_id
+    return response
+
+
+@web.middleware
+async def access_log_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """One structured line per request; never headers, so never the Authorization value."""
+    started = time.perf_counter()
+    status = 500
+    try:
+        response = await handler(request)
+        status = response.status
+        return response
+    finally:
+        access_log.info(
+            "http.request",
+            method=request.method,
+            path=request.path,
+            status=status,
+            duration_ms=round((time.perf_counter() - started) * 1000, 2),
+            request_id=request.get(REQUEST_ID_KEY),
+        )
+
+
+def _error_for_http(exc: web.HTTPException) -> web.Response:
+    code, message = HTTP_ERROR_CODES.get(
+        exc.status, (f"ERR_{exc.status}0" if exc.status < 500 else "ERR_5001", exc.reason)
+    )
+    headers: dict[str, str] = {}
+    details = None
+    if isinstance(exc, web.HTTPMethodNotAllowed):
+        allowed = sorted(exc.allowed_methods)
+        headers["Allow"] = ", ".join(allowed)
+        details = {"method": exc.method, "allowed": allowed}
+    if exc.status == 404:
+        message = "No route matches this path"
+    return error_response(exc.status, code, message, details, headers=headers)
+
+
+@web.middleware
+async def error_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """Map every failure to the error envelope; unexpected ones are logged, never shown."""
+    try:
+        return await handler(request)
+    except TarsifyError as exc:
+        if exc.http_status >= 500:
+            error_log.warning(
+                "http.service_error",
+                code=exc.code,
+                error=exc.message,
+                path=request.path,
+                exc_info=exc.code == "ERR_5001",
+            )
+        return error_response(exc.http_status, exc.code, exc.message, exc.details)
+    except web.HTTPException as exc:
+        if exc.status < 400:
+            raise
+        return _error_for_http(exc)
+    except asyncio.CancelledError:
+        raise
+    except Exception:
+        error_log.exception("http.unhandled_exception", method=request.method, path=request.path)
+        return error_response(500, "ERR_5001", "Internal error")
+
+
+ALLOWED_HEADERS = "Authorization, Content-Type, Idempotency-Key, X-Request-Id"
+ALLOWED_METHODS = "GET, POST, PATCH, DELETE, OPTIONS"
+
+
+def cors_middleware(origins: Iterable[str]) -> Middleware:
+    """CORS for the configured origins (``*`` allows any); answers preflight requests."""
+    allowed = frozenset(origins)
+    any_origin = "*" in allowed
+
+    def allow_origin(origin: str) -> str | None:
+        if any_origin:
+            return "*"
+        return origin if origin in allowed else None
+
+    @web.middleware
+    async def middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+        origin = request.headers.get("Origin")
+        granted = allow_origin(origin) if origin else None
+        if granted is None:
+            return await handler(request)
+        preflight = request.method == "OPTIONS" and (
+            "Access-Control-Request-Method" in request.headers
+        )
+        if preflight:
+            response: web.StreamResponse = web.Response(status=204)
+            response.headers["Access-Control-Allow-Methods"] = ALLOWED_METHODS
+            response.headers["Access-Control-Allow-Headers"] = ALLOWED_HEADERS
+            response.headers["Access-Control-Max-Age"] = "600"
+        else:
+            response = await handler(request)
+            response.headers["Access-Control-Expose-Headers"] = REQUEST_ID_HEADER
+        response.headers["Access-Control-Allow-Origin"] = granted
+        if not any_origin:
+            response.headers["Vary"] = "Origin"
+        return response
+
+    return middleware

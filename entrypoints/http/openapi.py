@@ -1,0 +1,211 @@
+"""The OpenAPI 3.1 document, generated from the route table and the pydantic models.
+
+Served at ``GET /openapi.json``; ``GET /docs`` renders the same document as a plain HTML
+route table (no scripts, nothing loaded from elsewhere).
+"""
+
+from __future__ import annotations
+
+import html
+import json
+import re
+from typing import Any
+
+from aiohttp import web
+from pydantic import BaseModel
+from pydantic.json_schema import models_json_schema
+
+from .routing import Auth, Route
+from .views import PageMeta
+
+REF = "#/components/schemas/{model}"
+PATH_PARAM_RE = re.compile(r"{(\w+)}")
+OPENAPI_KEY = web.AppKey("openapi", bytes)
+DOCS_KEY = web.AppKey("docs", bytes)
+
+ERROR_SCHEMAS: dict[str, Any] = {
+    "ErrorBody": {
+        "type": "object",
+        "required": ["code", "message"],
+        "properties": {
+            "code": {"type": "string", "pattern": "^ERR_[0-9]{4}$"},
+            "message": {"type": "string"},
+            "details": {},
+        },
+    },
+    "ErrorEnvelope": {
+        "type": "object",
+        "required": ["success", "error"],
+        "properties": {
+            "success": {"const": False},
+            "error": {"$ref": REF.format(model="ErrorBody")},
+        },
+    },
+}
+AUTH_ERRORS = {
+    Auth.NONE: (),
+    Auth.CONSUMER: ("ERR_1001", "ERR_1002", "ERR_1004"),
+    Auth.DEVELOPER: ("ERR_1001", "ERR_1002", "ERR_1004"),
+    Auth.ADMIN: ("ERR_1001", "ERR_1002", "ERR_1003"),
+}
+
+
+def _models(routes: list[Route]) -> list[tuple[type[BaseModel], Any]]:
+    found: dict[tuple[type[BaseModel], str], None] = {(PageMeta, "serialization"): None}
+    for route in routes:
+        found[(route.response, "serialization")] = None
+        if route.request is not None:
+            found[(route.request, "validation")] = None
+    return list(found)
+
+
+def _ref(model: type[BaseModel]) -> dict[str, str]:
+    return {"$ref": REF.format(model=model.__name__)}
+
+
+def _success(route: Route) -> dict[str, Any]:
+    data = {"type": "array", "items": _ref(route.response)} if route.many else _ref(route.response)
+    props: dict[str, Any] = {"success": {"const": True}, "data": data}
+    required = ["success", "data"]
+    if route.many:
+        props["meta"] = _ref(PageMeta)
+        required.append("meta")
+    schema = {"type": "object", "required": required, "properties": props}
+    return {"description": "Success", "content": {"application/json": {"schema": schema}}}
+
+
+def _error(description: str) -> dict[str, Any]:
+    schema = {"$ref": REF.format(model="ErrorEnvelope")}
+    return {"description": description, "content": {"application/json": {"schema": schema}}}
+
+
+def _error_codes(route: Route) -> list[str]:
+    codes = [c for c in AUTH_ERRORS[route.auth] if route.registered or c != "ERR_1004"]
+    if route.request is not None:
+        codes += ["ERR_2001", "ERR_4130"]
+    if route.many:
+        codes.append("ERR_2002")
+    if "{id}" in route.path:
+        codes.append("ERR_2003")
+    return [*codes, *route.errors]
+
+
+def _parameters(route: Route) -> list[dict[str, Any]]:
+    params: list[dict[str, Any]] = []
+    for name in PATH_PARAM_RE.findall(route.path):
+        schema = {"type": "string", "format": "uuid"} if name == "id" else {"type": "string"}
+        params.append({"name": name, "in": "path", "required": True, "schema": schema})
+    for p in route.params:
+        params.append(
+            {
+                "name": p.name,
+                "in": p.where,
+                "required": False,
+                "schema": p.schema,
+                "description": p.description,
+            }
+        )
+    return params
+
+
+def _operation(route: Route) -> dict[str, Any]:
+    op: dict[str, Any] = {
+        "operationId": f"{route.tag}_{route.handler.__name__}",
+        "summary": route.summary,
+        "tags": [route.tag],
+        "x-auth": route.auth.value,
+        "x-error-codes": _error_codes(route),
+        "parameters": _parameters(route),
+        "responses": {str(s): _success(route) for s in (route.status, *route.also)},
+    }
+    if route.request is not None:
+        optional = not route.request.model_json_schema().get("required")
+        op["requestBody"] = {
+            "required": not optional,
+            "content": {"application/json": {"schema": _ref(route.request)}},
+        }
+    op["responses"]["default"] = _error("Error (see x-error-codes)")
+    if route.auth is not Auth.NONE:
+        op["security"] = [{"bearer": []}]
+    return op
+
+
+def build_document(
+    routes: list[Route], *, title: str = "Tarsify API", version: str = "1.0.0"
+) -> dict[str, Any]:
+    """The OpenAPI 3.1 document of ``routes``."""
+    _, defs = models_json_schema(_models(routes), ref_template=REF)
+    schemas = {**defs.get("$defs", {}), **ERROR_SCHEMAS}
+    paths: dict[str, dict[str, Any]] = {}
+    for route in routes:
+        paths.setdefault(route.path, {})[route.method.lower()] = _operation(route)
+    return {
+        "openapi": "3.1.0",
+        "info": {"title": title, "version": version},
+        "paths": paths,
+        "components": {
+            "schemas": schemas,
+            "securitySchemes": {
+                "bearer": {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"}
+            },
+        },
+    }
+
+
+def _data_name(op: dict[str, Any]) -> str:
+    ok_status = next(s for s in op["responses"] if s != "default")
+    data = op["responses"][ok_status]["content"]["application/json"]["schema"]["properties"]
+    ref = data["data"].get("$ref") or data["data"]["items"]["$ref"] + "[]"
+    return str(ref).rsplit("/", 1)[-1]
+
+
+def _row(cells: list[str]) -> str:
+    return "<tr>" + "".join(f"<td>{html.escape(c)}</td>" for c in cells) + "</tr>"
+
+
+def render_docs(document: dict[str, Any]) -> str:
+    """A self-contained HTML page listing every operation and schema of ``document``."""
+    rows = []
+    for path, methods in document["paths"].items():
+        for method, op in methods.items():
+            request = op.get("requestBody", {}).get("content", {}).get("application/json", {})
+            req_name = request.get("schema", {}).get("$ref", "").rsplit("/", 1)[-1]
+            statuses = ", ".join(s for s in op["responses"] if s != "default")
+            errors = ", ".join(op["x-error-codes"]) or "-"
+            cells = [method.upper(), path, op["summary"], op["x-auth"], req_name or "-"]
+            rows.append(_row([*cells, _data_name(op), statuses, errors]))
+    columns = ("Method", "Path", "Summary", "Auth", "Request", "Response", "Status", "Errors")
+    head = "".join(f"<th>{h}</th>" for h in columns)
+    schemas = "".join(
+        f"<details id='{html.escape(name)}'><summary>{html.escape(name)}</summary><pre>"
+        f"{html.escape(json.dumps(schema, indent=2))}</pre></details>"
+        for name, schema in document["components"]["schemas"].items()
+    )
+    title = html.escape(document["info"]["title"])
+    return (
+        f"<!doctype html><html><head><meta charset='utf-8'><title>{title}</title>"
+        "<style>body{font-family:sans-serif;margin:2em}table{border-collapse:collapse}"
+        "td,th{border:1px solid #ccc;padding:4px 8px;text-align:left;font-size:14px}"
+        "</style></head><body>"
+        f"<h1>{title}</h1><p>Machine-readable document: <a href='/openapi.json'>"
+        '/openapi.json</a>. Responses are wrapped in <code>{"success": true, "data": '
+        "...}</code> (lists add <code>meta</code>); errors in <code>ErrorEnvelope</code>.</p>"
+        f"<table><thead><tr>{head}</tr></thead><tbody>{''.join(rows)}</tbody></table>"
+        f"<h2>Schemas</h2>{schemas}</body></html>"
+    )
+
+
+def install(app: web.Application, routes: list[Route]) -> None:
+    """Build the document once and serve it at /openapi.json and /docs."""
+    document = build_document(routes)
+    app[OPENAPI_KEY] = json.dumps(document, separators=(",", ":")).encode()
+    app[DOCS_KEY] = render_docs(document).encode()
+
+    async def openapi_json(request: web.Request) -> web.Response:
+        return web.Response(body=request.app[OPENAPI_KEY], content_type="application/json")
+
+    async def docs(request: web.Request) -> web.Response:
+        return web.Response(body=request.app[DOCS_KEY], content_type="text/html")
+
+    app.router.add_get("/openapi.json", openapi_json)
+    app.router.add_get("/docs", docs)

@@ -1,0 +1,187 @@
+"""Admin routes: GPU endpoints and base models."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aiohttp import web
+
+from tarsify.services.catalog import NewBaseModel, NewEndpoint
+
+from . import serialize
+from .auth import require_admin
+from .envelope import ok, ok_page
+from .params import LIST_PARAMS, body, page_request, path_id
+from .routing import Auth, Route, services
+from .schemas import BaseModelCreate, BaseModelUpdate, EndpointCreate, EndpointUpdate
+from .views import AdminBaseModelView, EndpointListItem, EndpointView
+
+
+def _endpoint_changes(changes: dict[str, Any]) -> dict[str, Any]:
+    # The API names the provider's id after RunPod; the core keeps it provider-neutral.
+    if "runpod_endpoint_id" in changes:
+        changes["provider_endpoint_id"] = changes.pop("runpod_endpoint_id")
+    return changes
+
+
+async def create_endpoint(request: web.Request) -> web.Response:
+    """Register a GPU endpoint."""
+    await require_admin(request)
+    data = await body(request, EndpointCreate)
+    endpoint = await services(request).catalog.create_endpoint(
+        NewEndpoint(**_endpoint_changes(data.model_dump()))
+    )
+    return ok(serialize.endpoint(endpoint), status=201)
+
+
+async def list_endpoints(request: web.Request) -> web.Response:
+    """All endpoints, newest first, with their base model counts."""
+    await require_admin(request)
+    page_req = page_request(request)
+    page = await services(request).catalog.list_endpoints(page_req)
+    return ok_page(page, [serialize.endpoint_item(row) for row in page.items], page_req.limit)
+
+
+async def update_endpoint(request: web.Request) -> web.Response:
+    """Change some fields of an endpoint."""
+    await require_admin(request)
+    endpoint_id = path_id(request)
+    data = await body(request, EndpointUpdate)
+    endpoint = await services(request).catalog.update_endpoint(
+        endpoint_id, _endpoint_changes(data.changes())
+    )
+    return ok(serialize.endpoint(endpoint))
+
+
+async def delete_endpoint(request: web.Request) -> web.Response:
+    """Soft delete: the endpoint becomes inactive."""
+    await require_admin(request)
+    endpoint = await services(request).catalog.deactivate_endpoint(path_id(request))
+    return ok(serialize.endpoint(endpoint))
+
+
+async def create_base_model(request: web.Request) -> web.Response:
+    """Register a base model on an existing endpoint."""
+    await require_admin(request)
+    data = await body(request, BaseModelCreate)
+    row = await services(request).catalog.create_base_model(NewBaseModel(**data.model_dump()))
+    return ok(serialize.admin_base_model(row), status=201)
+
+
+async def list_base_models(request: web.Request) -> web.Response:
+    """All base models, newest first, with their endpoints."""
+    await require_admin(request)
+    page_req = page_request(request)
+    page = await services(request).catalog.list_base_models(page_req)
+    return ok_page(page, [serialize.admin_base_model(row) for row in page.items], page_req.limit)
+
+
+async def update_base_model(request: web.Request) -> web.Response:
+    """Change some fields of a base model."""
+    await require_admin(request)
+    base_model_id = path_id(request)
+    data = await body(request, BaseModelUpdate)
+    row = await services(request).catalog.update_base_model(base_model_id, data.changes())
+    return ok(serialize.admin_base_model(row))
+
+
+async def delete_base_model(request: web.Request) -> web.Response:
+    """Soft delete: the base model becomes inactive."""
+    await require_admin(request)
+    row = await services(request).catalog.deactivate_base_model(path_id(request))
+    return ok(serialize.admin_base_model(row))
+
+
+_ENDPOINT = "/api/admin/endpoints"
+_BASE = "/api/admin/base-models"
+
+ROUTES = [
+    Route(
+        "POST",
+        _ENDPOINT,
+        create_endpoint,
+        "Register a GPU endpoint",
+        Auth.ADMIN,
+        EndpointView,
+        EndpointCreate,
+        status=201,
+        tag="admin",
+        errors=("ERR_3002",),
+    ),
+    Route(
+        "GET",
+        _ENDPOINT,
+        list_endpoints,
+        "List GPU endpoints",
+        Auth.ADMIN,
+        EndpointListItem,
+        many=True,
+        params=LIST_PARAMS,
+        tag="admin",
+    ),
+    Route(
+        "PATCH",
+        _ENDPOINT + "/{id}",
+        update_endpoint,
+        "Change a GPU endpoint",
+        Auth.ADMIN,
+        EndpointView,
+        EndpointUpdate,
+        tag="admin",
+        errors=("ERR_3001", "ERR_3002"),
+    ),
+    Route(
+        "DELETE",
+        _ENDPOINT + "/{id}",
+        delete_endpoint,
+        "Deactivate a GPU endpoint",
+        Auth.ADMIN,
+        EndpointView,
+        tag="admin",
+        errors=("ERR_3001",),
+    ),
+    Route(
+        "POST",
+        _BASE,
+        create_base_model,
+        "Register a base model",
+        Auth.ADMIN,
+        AdminBaseModelView,
+        BaseModelCreate,
+        status=201,
+        tag="admin",
+        errors=("ERR_3001", "ERR_3002"),
+    ),
+    Route(
+        "GET",
+        _BASE,
+        list_base_models,
+        "List base models",
+        Auth.ADMIN,
+        AdminBaseModelView,
+        many=True,
+        params=LIST_PARAMS,
+        tag="admin",
+    ),
+    Route(
+        "PATCH",
+        _BASE + "/{id}",
+        update_base_model,
+        "Change a base model",
+        Auth.ADMIN,
+        AdminBaseModelView,
+        BaseModelUpdate,
+        tag="admin",
+        errors=("ERR_5508", "ERR_3001", "ERR_3002"),
+    ),
+    Route(
+        "DELETE",
+        _BASE + "/{id}",
+        delete_base_model,
+        "Deactivate a base model",
+        Auth.ADMIN,
+        AdminBaseModelView,
+        tag="admin",
+        errors=("ERR_5508",),
+    ),
+]

@@ -1,0 +1,93 @@
+"""Registration and "who am I" for developers and consumers."""
+
+from __future__ import annotations
+
+from aiohttp import web
+
+from . import serialize
+from .auth import consumer_identity, developer_identity
+from .envelope import ok
+from .params import body
+from .routing import Auth, Route, services
+from .schemas import RegisterRequest
+from .views import ConsumerView, DeveloperView
+
+
+async def register_developer(request: web.Request) -> web.Response:
+    """Create the developer row for this token (uid and email from the token)."""
+    identity = await developer_identity(request)
+    data = await body(request, RegisterRequest, empty_ok=True)
+    developer = await services(request).accounts.register_developer(identity, data.name)
+    return ok(serialize.developer(developer), status=201)
+
+
+async def developer_me(request: web.Request) -> web.Response:
+    """The developer row of this token."""
+    identity = await developer_identity(request)
+    developer = await services(request).accounts.get_developer(identity)
+    return ok(serialize.developer(developer))
+
+
+async def register_consumer(request: web.Request) -> web.Response:
+    """Create the consumer row for this token (uid and email from the token)."""
+    identity = await consumer_identity(request)
+    data = await body(request, RegisterRequest, empty_ok=True)
+    consumer = await services(request).accounts.register_consumer(identity, data.name)
+    return ok(serialize.consumer(consumer), status=201)
+
+
+async def consumer_me(request: web.Request) -> web.Response:
+    """The consumer row of this token."""
+    identity = await consumer_identity(request)
+    consumer = await services(request).accounts.get_consumer(identity)
+    return ok(serialize.consumer(consumer))
+
+
+ROUTES = [
+    Route(
+        "POST",
+        "/api/developer/auth/register",
+        register_developer,
+        "Register as a developer",
+        Auth.DEVELOPER,
+        DeveloperView,
+        RegisterRequest,
+        status=201,
+        tag="developer",
+        errors=("ERR_1005",),
+        registered=False,
+    ),
+    Route(
+        "GET",
+        "/api/developer/auth/me",
+        developer_me,
+        "The calling developer",
+        Auth.DEVELOPER,
+        DeveloperView,
+        tag="developer",
+        errors=("ERR_1004",),
+    ),
+    Route(
+        "POST",
+        "/api/consumer/auth/register",
+        register_consumer,
+        "Register as a consumer",
+        Auth.CONSUMER,
+        ConsumerView,
+        RegisterRequest,
+        status=201,
+        tag="consumer",
+        errors=("ERR_1005",),
+        registered=False,
+    ),
+    Route(
+        "GET",
+        "/api/consumer/auth/me",
+        consumer_me,
+        "The calling consumer",
+        Auth.CONSUMER,
+        ConsumerView,
+        tag="consumer",
+        errors=("ERR_1004",),
+    ),
+]

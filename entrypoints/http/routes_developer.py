@@ -1,0 +1,152 @@
+"""Developer routes: browse base models, manage own Tars models."""
+
+from __future__ import annotations
+
+from aiohttp import web
+
+from tarsify.domain.errors import BaseModelNotFound
+from tarsify.domain.models import BaseModel
+from tarsify.services.studio import NewTarsModel, StudioModel
+
+from . import serialize
+from .auth import developer_id
+from .envelope import ok, ok_page
+from .params import LIST_PARAMS, body, page_request, path_id
+from .routing import Auth, Route, Services, services
+from .schemas import TarsModelCreate, TarsModelUpdate
+from .views import DeveloperBaseModelView, TarsModelSummary, TarsModelView
+
+
+async def _with_base(svc: Services, studio: StudioModel, status: int = 200) -> web.Response:
+    base: BaseModel | None = None
+    try:
+        base = (await svc.catalog.get_base_model(studio.model.base_model_id)).base_model
+    except BaseModelNotFound:
+        base = None
+    return ok(serialize.tars_model(studio, base), status=status)
+
+
+async def list_base_models(request: web.Request) -> web.Response:
+    """Active base models on active endpoints, newest first."""
+    await developer_id(request)
+    page_req = page_request(request)
+    page = await services(request).catalog.list_base_models(page_req, browsable_only=True)
+    items = [serialize.developer_base_model(row) for row in page.items]
+    return ok_page(page, items, page_req.limit)
+
+
+async def create_tars_model(request: web.Request) -> web.Response:
+    """Create a DRAFT Tars model; the slug comes from the title when not given."""
+    owner = await developer_id(request)
+    data = await body(request, TarsModelCreate)
+    new = NewTarsModel(
+        base_model_id=data.base_model_id,
+        title=data.title,
+        slug=data.slug,
+        description=data.description,
+        config_overrides=None if data.config_overrides is None else data.config_overrides.to_json(),
+    )
+    svc = services(request)
+    return await _with_base(svc, await svc.studio.create(owner, new), status=201)
+
+
+async def list_tars_models(request: web.Request) -> web.Response:
+    """The developer's own Tars models, newest first, every status."""
+    owner = await developer_id(request)
+    page_req = page_request(request)
+    page = await services(request).studio.list(owner, page_req)
+    return ok_page(page, [serialize.tars_summary(t) for t in page.items], page_req.limit)
+
+
+async def get_tars_model(request: web.Request) -> web.Response:
+    """One of the developer's Tars models with its publish problems."""
+    owner = await developer_id(request)
+    svc = services(request)
+    return await _with_base(svc, await svc.studio.get(owner, path_id(request)))
+
+
+async def update_tars_model(request: web.Request) -> web.Response:
+    """Change a Tars model; ``status: PUBLISHED`` publishes it when its config is valid."""
+    owner = await developer_id(request)
+    model_id = path_id(request)
+    data = await body(request, TarsModelUpdate)
+    svc = services(request)
+    return await _with_base(svc, await svc.studio.update(owner, model_id, data.changes()))
+
+
+async def archive_tars_model(request: web.Request) -> web.Response:
+    """Archive a Tars model: it leaves the marketplace, its executions are kept."""
+    owner = await developer_id(request)
+    svc = services(request)
+    return await _with_base(svc, await svc.studio.archive(owner, path_id(request)))
+
+
+_TARS = "/api/developer/tars-models"
+
+ROUTES = [
+    Route(
+        "GET",
+        "/api/developer/base-models",
+        list_base_models,
+        "Browse base models",
+        Auth.DEVELOPER,
+        DeveloperBaseModelView,
+        many=True,
+        params=LIST_PARAMS,
+        tag="developer",
+    ),
+    Route(
+        "POST",
+        _TARS,
+        create_tars_model,
+        "Create a Tars model",
+        Auth.DEVELOPER,
+        TarsModelView,
+        TarsModelCreate,
+        status=201,
+        tag="developer",
+        errors=("ERR_5508", "ERR_5509", "ERR_5503"),
+    ),
+    Route(
+        "GET",
+        _TARS,
+        list_tars_models,
+        "List own Tars models",
+        Auth.DEVELOPER,
+        TarsModelSummary,
+        many=True,
+        params=LIST_PARAMS,
+        tag="developer",
+    ),
+    Route(
+        "GET",
+        _TARS + "/{id}",
+        get_tars_model,
+        "Get an own Tars model",
+        Auth.DEVELOPER,
+        TarsModelView,
+        tag="developer",
+        errors=("ERR_5500",),
+    ),
+    Route(
+        "PATCH",
+        _TARS + "/{id}",
+        update_tars_model,
+        "Change or publish an own Tars model",
+        Auth.DEVELOPER,
+        TarsModelView,
+        TarsModelUpdate,
+        tag="developer",
+        errors=("ERR_5500", "ERR_5503", "ERR_5504"),
+    ),
+    Route(
+        "DELETE",
+        _TARS + "/{id}",
+        archive_tars_model,
+        "Archive an own Tars model",
+        Auth.DEVELOPER,
+        TarsModelView,
+        tag="developer",
+        errors=("ERR_5500", "ERR_5504"),
+    ),
+]

@@ -1,0 +1,99 @@
+"""The route table type shared by the route modules, the app and the OpenAPI document."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import TYPE_CHECKING, Any
+
+from aiohttp import web
+from pydantic import BaseModel
+
+if TYPE_CHECKING:
+    from entrypoints.config import Settings
+    from entrypoints.http.visible_input import VisibleInputs
+    from tarsify.domain.policies import AdminPolicy
+    from tarsify.ports import HealthCheck, IdentityVerifier
+    from tarsify.services.accounts import AccountService
+    from tarsify.services.catalog import CatalogService
+    from tarsify.services.executions import ExecutionService
+    from tarsify.services.marketplace import MarketplaceService
+    from tarsify.services.studio import StudioService
+
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+
+class Auth(StrEnum):
+    """Who may call a route."""
+
+    NONE = "none"
+    CONSUMER = "consumer"
+    DEVELOPER = "developer"
+    ADMIN = "admin"
+
+
+@dataclass(frozen=True, slots=True)
+class Param:
+    """A documented query parameter or request header."""
+
+    name: str
+    schema: dict[str, Any]
+    description: str
+    where: str = "query"
+
+
+@dataclass(frozen=True, slots=True)
+class Route:
+    """One operation: how aiohttp dispatches it and how OpenAPI documents it.
+
+    ``response`` is the model of ``data``; ``many`` makes it a paginated list. ``errors``
+    lists the route's own error codes (authentication and validation codes are implied);
+    ``registered=False`` marks the routes a not yet registered user may call.
+    ``also`` lists other success statuses (run answers 200 after a finished wait).
+    """
+
+    method: str
+    path: str
+    handler: Handler
+    summary: str
+    auth: Auth
+    response: type[BaseModel]
+    request: type[BaseModel] | None = None
+    status: int = 200
+    many: bool = False
+    params: tuple[Param, ...] = ()
+    also: tuple[int, ...] = ()
+    tag: str = ""
+    errors: tuple[str, ...] = ()
+    registered: bool = True
+
+
+@dataclass(frozen=True, slots=True)
+class Services:
+    """What handlers call: the use cases, the identity verifier and the policies."""
+
+    settings: Settings
+    accounts: AccountService
+    catalog: CatalogService
+    studio: StudioService
+    marketplace: MarketplaceService
+    executions: ExecutionService
+    verifier: IdentityVerifier
+    admins: AdminPolicy
+    health: HealthCheck
+    inputs: VisibleInputs
+
+
+SERVICES = web.AppKey("services", Services)
+
+
+def services(request: web.Request) -> Services:
+    """The services of the app serving ``request``."""
+    return request.app[SERVICES]
+
+
+def register(app: web.Application, routes: list[Route]) -> None:
+    """Add every route to the app's router."""
+    for route in routes:
+        app.router.add_route(route.method, route.path, route.handler)

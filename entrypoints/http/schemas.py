@@ -1,0 +1,155 @@
+"""Request bodies: pydantic models with camelCase JSON names; unknown fields are refused."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+from pydantic.alias_generators import to_camel
+
+from tarsify.domain.models import (
+    EndpointSource,
+    ModelCategory,
+    OutputType,
+    TarsModelStatus,
+)
+
+SLUG_PATTERN = r"^[a-z0-9]+(?:-[a-z0-9]+)*$"
+PROVIDER_ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._-]*$"
+
+
+def _drop_null_defaults(schema: dict[str, Any]) -> None:
+    # PATCH fields default to "absent"; a documented ``default: null`` would wrongly
+    # suggest that null is an accepted value for non-nullable fields.
+    for prop in schema.get("properties", {}).values():
+        if "default" in prop and prop["default"] is None:
+            del prop["default"]
+
+
+class RequestModel(BaseModel):
+    """Base of request bodies: camelCase names only, no unknown fields, no type coercion."""
+
+    model_config = ConfigDict(
+        alias_generator=to_camel,
+        validate_by_alias=True,
+        validate_by_name=False,
+        extra="forbid",
+        strict=True,
+        json_schema_extra=_drop_null_defaults,
+    )
+
+    def changes(self) -> dict[str, Any]:
+        """The fields the client sent (PATCH semantics), by their Python names."""
+        return {name: getattr(self, name) for name in self.model_fields_set}
+
+
+def absent(**constraints: Any) -> Any:
+    """A PATCH field that may be left out but, when sent, must have its declared type."""
+    return Field(default=None, **constraints)
+
+
+class RegisterRequest(RequestModel):
+    """Body of ``POST /api/{developer,consumer}/auth/register``; may be empty."""
+
+    name: str | None = Field(default=None, min_length=1, max_length=200)
+
+
+class EndpointCreate(RequestModel):
+    """Register a GPU endpoint (admin)."""
+
+    runpod_endpoint_id: str = Field(min_length=1, max_length=100, pattern=PROVIDER_ID_PATTERN)
+    name: str = Field(min_length=1, max_length=100)
+    gpu_type: str = Field(min_length=1, max_length=50)
+    source: EndpointSource = EndpointSource.HUB
+    docker_image: str | None = Field(default=None, max_length=500)
+    is_active: bool = True
+
+
+class EndpointUpdate(RequestModel):
+    """Change some fields of a GPU endpoint (admin)."""
+
+    runpod_endpoint_id: str = absent(min_length=1, max_length=100, pattern=PROVIDER_ID_PATTERN)
+    name: str = absent(min_length=1, max_length=100)
+    gpu_type: str = absent(min_length=1, max_length=50)
+    source: EndpointSource = absent()
+    docker_image: str | None = Field(default=None, max_length=500)
+    is_active: bool = absent()
+
+
+class BaseModelCreate(RequestModel):
+    """Register a base model on an endpoint (admin)."""
+
+    endpoint_id: uuid.UUID
+    slug: str = Field(min_length=2, max_length=100, pattern=SLUG_PATTERN)
+    name: str = Field(min_length=1, max_length=200)
+    description: str | None = Field(default=None, max_length=10_000)
+    category: ModelCategory
+    input_schema: dict[str, Any]
+    output_type: OutputType
+    output_format: str = Field(min_length=1, max_length=20)
+    estimated_seconds: int = Field(default=30, ge=1, le=86_400)
+    is_active: bool = True
+
+
+class BaseModelUpdate(RequestModel):
+    """Change some fields of a base model (admin)."""
+
+    endpoint_id: uuid.UUID = absent()
+    slug: str = absent(min_length=2, max_length=100, pattern=SLUG_PATTERN)
+    name: str = absent(min_length=1, max_length=200)
+    description: str | None = Field(default=None, max_length=10_000)
+    category: ModelCategory = absent()
+    input_schema: dict[str, Any] = absent()
+    output_type: OutputType = absent()
+    output_format: str = absent(min_length=1, max_length=20)
+    estimated_seconds: int = absent(ge=1, le=86_400)
+    is_active: bool = absent()
+
+
+class ConfigOverridesBody(RequestModel):
+    """A Tars model's configuration; every key optional, null allowed."""
+
+    default_inputs: dict[str, Any] | None = None
+    locked_inputs: dict[str, Any] | None = None
+    hidden_fields: list[str] | None = None
+    prompt_prefix: str | None = Field(default=None, max_length=10_000)
+    prompt_suffix: str | None = Field(default=None, max_length=10_000)
+
+    def to_json(self) -> dict[str, Any]:
+        """The stored JSON form (camelCase keys), keeping only what was sent."""
+        return self.model_dump(by_alias=True, exclude_unset=True)
+
+
+class TarsModelCreate(RequestModel):
+    """Create a DRAFT Tars model on a base model (developer)."""
+
+    base_model_id: uuid.UUID
+    title: str = Field(min_length=1, max_length=200)
+    slug: str | None = Field(default=None, min_length=2, max_length=200, pattern=SLUG_PATTERN)
+    description: str | None = Field(default=None, max_length=10_000)
+    config_overrides: ConfigOverridesBody | None = None
+
+
+class TarsModelUpdate(RequestModel):
+    """Change a Tars model; ``status: PUBLISHED`` publishes it (developer)."""
+
+    title: str = absent(min_length=1, max_length=200)
+    slug: str = absent(min_length=2, max_length=200, pattern=SLUG_PATTERN)
+    description: str | None = Field(default=None, max_length=10_000)
+    config_overrides: ConfigOverridesBody | None = None
+    status: TarsModelStatus = absent()
+
+    def changes(self) -> dict[str, Any]:
+        """The sent fields, with ``configOverrides`` in its stored JSON form."""
+        changes = super().changes()
+        if "config_overrides" in changes:
+            config = changes["config_overrides"]
+            changes["config_overrides"] = None if config is None else config.to_json()
+        return changes
+
+
+class RunRequest(RequestModel):
+    """Run a published Tars model (consumer)."""
+
+    inputs: dict[str, Any]

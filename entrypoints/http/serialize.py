@@ -1,0 +1,187 @@
+"""Domain objects to response views, one function per resource and audience."""
+
+from __future__ import annotations
+
+from tarsify.domain import models as m
+from tarsify.services.marketplace import MarketplaceDetail
+from tarsify.services.studio import StudioModel
+
+from . import views as v
+
+
+def developer(dev: m.Developer) -> v.DeveloperView:
+    """The developer's own account."""
+    return v.DeveloperView(
+        id=dev.id,
+        uid=dev.uid,
+        email=dev.email,
+        name=dev.name,
+        earnings_balance=dev.earnings_balance,
+        created_at=dev.created_at,
+        updated_at=dev.updated_at,
+    )
+
+
+def consumer(con: m.Consumer) -> v.ConsumerView:
+    """The consumer's own account."""
+    return v.ConsumerView(
+        id=con.id,
+        uid=con.uid,
+        email=con.email,
+        name=con.name,
+        credits_balance=con.credits_balance,
+        created_at=con.created_at,
+        updated_at=con.updated_at,
+    )
+
+
+def _endpoint_fields(e: m.GpuEndpoint) -> dict[str, object]:
+    return {
+        "id": e.id,
+        "runpod_endpoint_id": e.provider_endpoint_id,
+        "name": e.name,
+        "source": e.source,
+        "docker_image": e.docker_image,
+        "gpu_type": e.gpu_type,
+        "is_active": e.is_active,
+        "created_at": e.created_at,
+        "updated_at": e.updated_at,
+    }
+
+
+def endpoint(e: m.GpuEndpoint) -> v.EndpointView:
+    """An endpoint for admins."""
+    return v.EndpointView.model_validate(_endpoint_fields(e))
+
+
+def endpoint_item(row: m.EndpointWithCount) -> v.EndpointListItem:
+    """An endpoint row of the admin list, with its base model count."""
+    fields = _endpoint_fields(row.endpoint) | {"base_model_count": row.base_model_count}
+    return v.EndpointListItem.model_validate(fields)
+
+
+def _base_fields(b: m.BaseModel) -> dict[str, object]:
+    return {
+        "id": b.id,
+        "slug": b.slug,
+        "name": b.name,
+        "description": b.description,
+        "category": b.category,
+        "input_schema": b.input_schema,
+        "output_type": b.output_type,
+        "output_format": b.output_format,
+        "estimated_seconds": b.estimated_seconds,
+    }
+
+
+def admin_base_model(row: m.BaseModelWithEndpoint) -> v.AdminBaseModelView:
+    """A base model for admins, with its endpoint."""
+    b, e = row.base_model, row.endpoint
+    summary = v.EndpointSummary(
+        id=e.id,
+        runpod_endpoint_id=e.provider_endpoint_id,
+        name=e.name,
+        gpu_type=e.gpu_type,
+        is_active=e.is_active,
+    )
+    fields = _base_fields(b) | {
+        "endpoint_id": b.endpoint_id,
+        "endpoint": summary,
+        "is_active": b.is_active,
+        "created_at": b.created_at,
+        "updated_at": b.updated_at,
+    }
+    return v.AdminBaseModelView.model_validate(fields)
+
+
+def developer_base_model(row: m.BaseModelWithEndpoint) -> v.DeveloperBaseModelView:
+    """A base model for developers: no endpoint identifiers."""
+    fields = _base_fields(row.base_model) | {"gpu_type": row.endpoint.gpu_type}
+    return v.DeveloperBaseModelView.model_validate(fields)
+
+
+def _tars_fields(t: m.TarsModel) -> dict[str, object]:
+    return {
+        "id": t.id,
+        "slug": t.slug,
+        "title": t.title,
+        "description": t.description,
+        "status": t.status,
+        "base_model_id": t.base_model_id,
+        "config_overrides": t.config_overrides,
+        "published_at": t.published_at,
+        "created_at": t.created_at,
+        "updated_at": t.updated_at,
+    }
+
+
+def tars_summary(t: m.TarsModel) -> v.TarsModelSummary:
+    """A Tars model in its developer's list."""
+    return v.TarsModelSummary.model_validate(_tars_fields(t))
+
+
+def tars_model(studio: StudioModel, base: m.BaseModel | None) -> v.TarsModelView:
+    """One Tars model with its base model and publish problems."""
+    ref = (
+        None
+        if base is None
+        else v.BaseModelRef(id=base.id, slug=base.slug, name=base.name, category=base.category)
+    )
+    fields = _tars_fields(studio.model) | {
+        "base_model": ref,
+        "problems": [
+            v.Problem(field=str(p.get("field", "")), message=str(p.get("message", "")))
+            for p in studio.problems
+        ],
+    }
+    return v.TarsModelView.model_validate(fields)
+
+
+def _market_fields(entry: m.MarketplaceEntry) -> dict[str, object]:
+    t, b = entry.tars_model, entry.base_model
+    return {
+        "slug": t.slug,
+        "title": t.title,
+        "description": t.description,
+        "category": b.category,
+        "output_type": b.output_type,
+        "estimated_seconds": b.estimated_seconds,
+        "developer_name": entry.developer_name,
+        "published_at": t.published_at,
+    }
+
+
+def marketplace_item(entry: m.MarketplaceEntry) -> v.MarketplaceItem:
+    """A published model in the marketplace list."""
+    return v.MarketplaceItem.model_validate(_market_fields(entry))
+
+
+def marketplace_detail(detail: MarketplaceDetail) -> v.MarketplaceDetailView:
+    """A published model with its processed input schema."""
+    fields = _market_fields(detail.entry) | {"input_schema": detail.input_schema}
+    return v.MarketplaceDetailView.model_validate(fields)
+
+
+def execution(view: m.ExecutionView, visible_input: m.JsonObject | None) -> v.ExecutionView:
+    """An execution for its consumer: never the provider job or endpoint ids.
+
+    ``visible_input`` is what the consumer may see of the stored payload (see
+    ``visible_input.py``).
+    """
+    e = view.execution
+    error = None
+    if e.error_code is not None or e.error_message is not None:
+        error = v.ExecutionError(code=e.error_code or "ERROR", message=e.error_message or "")
+    return v.ExecutionView(
+        id=e.id,
+        status=e.status,
+        model=v.ModelRef(slug=view.model_slug, title=view.model_title),
+        input=visible_input,
+        output=e.output_payload,
+        error=error,
+        created_at=e.created_at,
+        started_at=e.started_at,
+        completed_at=e.completed_at,
+        execution_time_ms=e.execution_time_ms,
+        queue_time_ms=e.queue_time_ms,
+    )

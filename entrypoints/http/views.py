@@ -1,0 +1,226 @@
+"""Response bodies: what each audience may see of the domain, as camelCase JSON.
+
+Developer, consumer and marketplace views never carry the provider's endpoint id or a
+provider job id; only the admin endpoint views do.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime
+from typing import Annotated, Any
+
+from pydantic import BaseModel, ConfigDict, PlainSerializer
+from pydantic.alias_generators import to_camel
+
+from tarsify.domain.models import (
+    EndpointSource,
+    ExecutionStatus,
+    ModelCategory,
+    OutputType,
+    TarsModelStatus,
+)
+
+
+def _iso(value: datetime) -> str:
+    # Rows read back from SQLite may be naive; every stored instant is UTC.
+    aware = value if value.tzinfo is not None else value.replace(tzinfo=UTC)
+    return aware.isoformat()
+
+
+Timestamp = Annotated[datetime, PlainSerializer(_iso, return_type=str)]
+
+
+class View(BaseModel):
+    """Base of response bodies."""
+
+    model_config = ConfigDict(
+        alias_generator=to_camel,
+        validate_by_name=True,
+        validate_by_alias=True,
+        serialize_by_alias=True,
+    )
+
+
+class Problem(View):
+    """One reason a request or a configuration is not acceptable."""
+
+    field: str
+    message: str
+
+
+class PageMeta(View):
+    """``meta`` of list responses."""
+
+    limit: int
+    next_cursor: str | None
+
+
+class DeveloperView(View):
+    """The developer account behind the token."""
+
+    id: uuid.UUID
+    uid: str
+    email: str
+    name: str | None
+    earnings_balance: int
+    created_at: Timestamp
+    updated_at: Timestamp
+
+
+class ConsumerView(View):
+    """The consumer account behind the token."""
+
+    id: uuid.UUID
+    uid: str
+    email: str
+    name: str | None
+    credits_balance: int
+    created_at: Timestamp
+    updated_at: Timestamp
+
+
+class EndpointView(View):
+    """A GPU endpoint as admins see it (with the provider's endpoint id)."""
+
+    id: uuid.UUID
+    runpod_endpoint_id: str
+    name: str
+    source: EndpointSource
+    docker_image: str | None
+    gpu_type: str
+    is_active: bool
+    created_at: Timestamp
+    updated_at: Timestamp
+
+
+class EndpointListItem(EndpointView):
+    """An endpoint in the admin list, with how many base models use it."""
+
+    base_model_count: int
+
+
+class EndpointSummary(View):
+    """The endpoint embedded in an admin base model."""
+
+    id: uuid.UUID
+    runpod_endpoint_id: str
+    name: str
+    gpu_type: str
+    is_active: bool
+
+
+class BaseModelFields(View):
+    """What every audience that sees base models may see of one."""
+
+    id: uuid.UUID
+    slug: str
+    name: str
+    description: str | None
+    category: ModelCategory
+    input_schema: dict[str, Any]
+    output_type: OutputType
+    output_format: str
+    estimated_seconds: int
+
+
+class AdminBaseModelView(BaseModelFields):
+    """A base model as admins see it, with its endpoint."""
+
+    endpoint_id: uuid.UUID
+    endpoint: EndpointSummary
+    is_active: bool
+    created_at: Timestamp
+    updated_at: Timestamp
+
+
+class DeveloperBaseModelView(BaseModelFields):
+    """A browsable base model for developers (no endpoint identifiers)."""
+
+    gpu_type: str
+
+
+class BaseModelRef(View):
+    """The base model a Tars model wraps."""
+
+    id: uuid.UUID
+    slug: str
+    name: str
+    category: ModelCategory
+
+
+class TarsModelSummary(View):
+    """A developer's Tars model in their list."""
+
+    id: uuid.UUID
+    slug: str
+    title: str
+    description: str | None
+    status: TarsModelStatus
+    base_model_id: uuid.UUID
+    config_overrides: dict[str, Any] | None
+    published_at: Timestamp | None
+    created_at: Timestamp
+    updated_at: Timestamp
+
+
+class TarsModelView(TarsModelSummary):
+    """One Tars model with its base model and what stops it from being published."""
+
+    base_model: BaseModelRef | None
+    problems: list[Problem]
+
+
+class MarketplaceItem(View):
+    """A published model in the marketplace."""
+
+    slug: str
+    title: str
+    description: str | None
+    category: ModelCategory
+    output_type: OutputType
+    estimated_seconds: int
+    developer_name: str | None
+    published_at: Timestamp | None
+
+
+class MarketplaceDetailView(MarketplaceItem):
+    """A published model with the input schema consumers fill in."""
+
+    input_schema: dict[str, Any]
+
+
+class ModelRef(View):
+    """The Tars model an execution ran."""
+
+    slug: str
+    title: str
+
+
+class ExecutionError(View):
+    """Why an execution did not complete."""
+
+    code: str
+    message: str
+
+
+class ExecutionView(View):
+    """An execution as its consumer sees it."""
+
+    id: uuid.UUID
+    status: ExecutionStatus
+    model: ModelRef
+    input: dict[str, Any] | None
+    output: Any
+    error: ExecutionError | None
+    created_at: Timestamp
+    started_at: Timestamp | None
+    completed_at: Timestamp | None
+    execution_time_ms: int | None
+    queue_time_ms: int | None
+
+
+class Health(View):
+    """Liveness and readiness answers."""
+
+    status: str

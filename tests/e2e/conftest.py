@@ -1,0 +1,70 @@
+"""Fixtures of the HTTP end-to-end tests: a container on the memory store and the simulator."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import Any
+
+import pytest
+from aiohttp import web
+from aiohttp.test_utils import TestClient
+
+from entrypoints.config import Settings
+from entrypoints.container import Container, build_container
+from entrypoints.http.app import create_app
+
+from .support import ADMIN_UID, JWT_SECRET, Api, World, seed, tokens
+
+ClientFactory = Callable[[web.Application], Awaitable[TestClient]]
+
+
+def make_settings(**overrides: Any) -> Settings:
+    """Test settings: memory store, instant simulator, no background reconciler."""
+    values: dict[str, Any] = {
+        "database_url": "memory://",
+        "gpu_provider": "simulator",
+        "simulator_queue_seconds": 0.0,
+        "simulator_run_seconds": 0.0,
+        "auth_backend": "jwt",
+        "tarsify_jwt_secret": JWT_SECRET,
+        "admin_uids": f"{ADMIN_UID}, other-admin",
+        "reconciler_enabled": False,
+        "status_poll_min_interval": 0.0,
+        "max_body_bytes": 64 * 1024,
+        "log_format": "console",
+    }
+    values.update(overrides)
+    return Settings(_env_file=None, **values)  # type: ignore[call-arg]
+
+
+@pytest.fixture
+def settings() -> Settings:
+    """The settings the container is built from."""
+    return make_settings()
+
+
+@pytest.fixture
+def container(settings: Settings) -> Any:
+    """The container; every provider override is reset after the test."""
+    built: Container = build_container(settings)
+    yield built
+    for provider in built.traverse():
+        provider.reset_override()
+
+
+@pytest.fixture
+async def client(container: Container, aiohttp_client: ClientFactory) -> TestClient:
+    """A test client of the app over ``container``."""
+    return await aiohttp_client(create_app(container))
+
+
+@pytest.fixture
+def api(client: TestClient) -> Api:
+    """The recording API helper with every test identity's token."""
+    return Api(client, tokens())
+
+
+@pytest.fixture
+async def world(api: Api) -> AsyncIterator[World]:
+    """A seeded catalog with registered users."""
+    yield await seed(api)

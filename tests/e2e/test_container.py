@@ -1,0 +1,116 @@
+"""The composition root picks adapters from the settings and closes what it opens."""
+
+from __future__ import annotations
+
+import json
+import logging
+
+import pytest
+import structlog
+from pydantic import ValidationError
+
+from adapters.auth.firebase import FirebaseVerifier
+from adapters.auth.jwt import JwtVerifier
+from adapters.memory.uow import MemoryUnitOfWork
+from adapters.runpod.client import RunPodClient
+from adapters.runpod.provider import RunPodGpuProvider
+from adapters.simulator.provider import SimulatedGpuProvider
+from adapters.sql.uow import SqlHealthCheck, SqlUnitOfWork
+from entrypoints.config import DEV_JWT_SECRET, Settings, configure_logging
+from entrypoints.container import build_container, resolve
+
+from .conftest import make_settings
+
+
+async def test_memory_store_and_simulator_by_default_in_tests() -> None:
+    container = build_container(make_settings())
+    await resolve(container.init_resources)
+    try:
+        assert isinstance((await resolve(container.uow_factory))(), MemoryUnitOfWork)
+        assert isinstance(await resolve(container.gpu_provider), SimulatedGpuProvider)
+        assert isinstance(await resolve(container.identity_verifier), JwtVerifier)
+        assert (await resolve(container.engine_settings)).poll_min_interval_s == 0.0
+        assert (await resolve(container.admin_policy)).is_admin("other-admin")
+    finally:
+        await resolve(container.shutdown_resources)
+
+
+async def test_sql_runpod_and_firebase_when_configured() -> None:
+    settings = make_settings(
+        database_url="sqlite+aiosqlite:///:memory:",
+        gpu_provider="runpod",
+        runpod_api_key="rp-key",
+        runpod_base_url="http://127.0.0.1:9/v2",
+        auth_backend="firebase",
+        firebase_consumers_project_id="cons-project",
+        firebase_developers_project_id="dev-project",
+    )
+    container = build_container(settings)
+    await resolve(container.init_resources)
+    try:
+        assert isinstance((await resolve(container.uow_factory))(), SqlUnitOfWork)
+        assert isinstance(await resolve(container.health_check), SqlHealthCheck)
+        await (await resolve(container.health_check)).ping()
+        assert isinstance(await resolve(container.gpu_provider), RunPodGpuProvider)
+        assert isinstance(await resolve(container.runpod_client), RunPodClient)
+        assert isinstance(await resolve(container.identity_verifier), FirebaseVerifier)
+    finally:
+        await resolve(container.shutdown_resources)
+
+
+@pytest.mark.parametrize(
+    "overrides",
+    [
+        {"gpu_provider": "runpod"},
+        {"gpu_provider": "runpod", "runpod_api_key": " "},
+        {"auth_backend": "firebase", "firebase_consumers_project_id": "c"},
+        {
+            "auth_backend": "firebase",
+            "firebase_consumers_project_id": "p",
+            "firebase_developers_project_id": "p",
+        },
+        {"tarsify_jwt_secret": "short"},
+        {"gpu_provider": "gpu-cloud"},
+        {"log_format": "xml"},
+    ],
+)
+def test_invalid_settings_are_refused(overrides: dict[str, object]) -> None:
+    with pytest.raises(ValidationError):
+        make_settings(**overrides)
+
+
+def test_settings_come_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("DATABASE_URL", "memory://")
+    monkeypatch.setenv("ADMIN_UIDS", "a, b,,c")
+    monkeypatch.setenv("CORS_ORIGINS", "https://x.example")
+    monkeypatch.setenv("RECONCILER_ENABLED", "false")
+    monkeypatch.setenv("MAX_BODY_BYTES", "2048")
+    monkeypatch.delenv("TARSIFY_JWT_SECRET", raising=False)
+    settings = Settings(_env_file=None)  # type: ignore[call-arg]
+    assert settings.storage_backend == "memory"
+    assert settings.admin_uid_list == ["a", "b", "c"]
+    assert settings.cors_origin_list == ["https://x.example"]
+    assert settings.reconciler_enabled is False and settings.max_body_bytes == 2048
+    assert settings.uses_dev_jwt_secret
+    assert settings.tarsify_jwt_secret.get_secret_value() == DEV_JWT_SECRET
+    assert "dev-only" not in repr(settings)
+
+
+def test_logging_renders_json_lines_with_context(capsys: pytest.CaptureFixture[str]) -> None:
+    root = logging.getLogger()
+    saved_handlers, saved_level = root.handlers[:], root.level
+    try:
+        configure_logging("INFO", "json")
+        with structlog.contextvars.bound_contextvars(request_id="r-1"):
+            structlog.get_logger("tarsify.test").info("native", answer=42)
+            logging.getLogger("tarsify.core").warning("stdlib", extra={"execution_id": "e-1"})
+        lines = [json.loads(line) for line in capsys.readouterr().err.splitlines()]
+    finally:
+        root.handlers[:] = saved_handlers
+        root.setLevel(saved_level)
+        structlog.reset_defaults()
+    native, stdlib = lines
+    assert native["event"] == "native" and native["answer"] == 42
+    assert native["request_id"] == "r-1" and native["level"] == "info"
+    assert stdlib["event"] == "stdlib" and stdlib["execution_id"] == "e-1"
+    assert stdlib["logger"] == "tarsify.core" and "timestamp" in stdlib

@@ -1,0 +1,27 @@
+"""Liveness and readiness."""
+
+from __future__ import annotations
+
+from entrypoints.container import Container
+
+from .support import Api
+
+
+async def test_liveness_and_readiness(api: Api) -> None:
+    assert await api.ok("GET", "/health") == {"status": "ok"}
+    assert await api.ok("GET", "/health/ready") == {"status": "ready"}
+
+
+async def test_readiness_is_503_err_5002_when_the_database_is_down(
+    api: Api, container: Container
+) -> None:
+    container.memory_store().down = True
+    reply = await api.call("GET", "/health/ready")
+    assert (reply.status, reply.code) == (503, "ERR_5002")
+    assert await api.ok("GET", "/health") == {"status": "ok"}
+
+
+async def test_storage_outage_on_a_route_is_503(api: Api, container: Container) -> None:
+    container.memory_store().down = True
+    reply = await api.call("GET", "/api/marketplace/models")
+    assert (reply.status, reply.code) == (503, "ERR_5002")

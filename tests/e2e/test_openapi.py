@@ -1,0 +1,140 @@
+"""The OpenAPI document: served, complete, offline docs, and honoured under generated input."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+from collections.abc import Iterator
+from typing import Any
+
+import hypothesis
+import pytest
+import requests
+import schemathesis
+from aiohttp import web
+from hypothesis import HealthCheck, Phase, given
+from schemathesis.checks import not_a_server_error
+from schemathesis.specs.openapi.checks import (
+    content_type_conformance,
+    response_schema_conformance,
+    status_code_conformance,
+)
+
+from entrypoints.container import build_container
+from entrypoints.http.app import ROUTES, create_app
+
+from .conftest import make_settings
+from .support import Api, base_model_body, endpoint_body, tokens
+
+EXAMPLES_PER_OPERATION = 12
+AUTH_IDENTITY = {"admin": "admin", "developer": "developer_x", "consumer": "consumer_a"}
+
+
+async def test_document_lists_every_route(api: Api) -> None:
+    doc = await api.ok_raw("/openapi.json")
+    assert doc["openapi"].startswith("3.1")
+    operations = {(m.upper(), p) for p, ops in doc["paths"].items() for m in ops}
+    assert operations == {(r.method, r.path) for r in ROUTES}
+    run = doc["paths"]["/api/marketplace/models/{slug}/run"]["post"]
+    assert set(run["responses"]) == {"202", "200", "default"}
+    assert run["security"] == [{"bearer": []}] and run["x-auth"] == "consumer"
+    schemas = doc["components"]["schemas"]
+    assert "runpodEndpointId" in schemas["EndpointView"]["properties"]
+    for name in (
+        "ExecutionView",
+        "TarsModelView",
+        "MarketplaceDetailView",
+        "DeveloperBaseModelView",
+    ):
+        assert "runpodEndpointId" not in schemas[name]["properties"], name
+    assert schemas["EndpointCreate"]["additionalProperties"] is False
+
+
+async def test_docs_page_is_self_contained(api: Api) -> None:
+    reply = await api.call("GET", "/docs")
+    assert reply.status == 200 and reply.headers["Content-Type"].startswith("text/html")
+    assert "/api/marketplace/models/{slug}/run" in reply.text
+    for remote in ("http://", "https://", "<script", "<link"):
+        assert remote not in reply.text
+
+
+@pytest.fixture
+def live_server() -> Iterator[str]:
+    """The app on a loopback port, served from its own thread and event loop."""
+    loop = asyncio.new_event_loop()
+    app = create_app(build_container(make_settings()))
+    runner = web.AppRunner(app, access_log=None)
+    loop.run_until_complete(runner.setup())
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    loop.run_until_complete(site.start())
+    host, port = runner.addresses[0][:2]
+    thread = threading.Thread(target=loop.run_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://{host}:{port}"
+    finally:
+        asyncio.run_coroutine_threadsafe(runner.cleanup(), loop).result(timeout=10)
+        loop.call_soon_threadsafe(loop.stop)
+        thread.join(timeout=10)
+        loop.close()
+
+
+def _seed(base: str, auth: dict[str, dict[str, str]]) -> None:
+    def post(path: str, who: str, body: Any) -> Any:
+        response = requests.post(base + path, json=body, headers=auth[who], timeout=10)
+        assert response.status_code == 201, response.text
+        return response.json()["data"]
+
+    endpoint = post("/api/admin/endpoints", "admin", endpoint_body())
+    base_model = post("/api/admin/base-models", "admin", base_model_body(endpoint["id"]))
+    post("/api/developer/auth/register", "developer_x", {})
+    post("/api/consumer/auth/register", "consumer_a", {})
+    model = post(
+        "/api/developer/tars-models",
+        "developer_x",
+        {"baseModelId": base_model["id"], "title": "Pixel Art"},
+    )
+    response = requests.patch(
+        f"{base}/api/developer/tars-models/{model['id']}",
+        json={"status": "PUBLISHED"},
+        headers=auth["developer_x"],
+        timeout=10,
+    )
+    assert response.status_code == 200, response.text
+
+
+def _fuzz(operation: Any, base_url: str, headers: dict[str, str]) -> None:
+    checks = [
+        not_a_server_error,
+        status_code_conformance,
+        content_type_conformance,
+        response_schema_conformance,
+    ]
+
+    @hypothesis.settings(
+        max_examples=EXAMPLES_PER_OPERATION,
+        deadline=None,
+        database=None,
+        derandomize=True,
+        phases=[Phase.explicit, Phase.generate],
+        suppress_health_check=list(HealthCheck),
+    )
+    @given(case=operation.as_strategy())
+    def check(case: schemathesis.Case) -> None:
+        response = case.call(base_url=base_url, headers=headers, timeout=10)
+        case.validate_response(response, checks=checks)
+
+    check()
+
+
+def test_generated_requests_never_break_the_contract(live_server: str) -> None:
+    auth = {who: {"Authorization": f"Bearer {token}"} for who, token in tokens().items()}
+    _seed(live_server, auth)
+    schema = schemathesis.openapi.from_url(f"{live_server}/openapi.json")
+    tested = 0
+    for result in schema.get_all_operations():
+        operation = result.ok()
+        identity = AUTH_IDENTITY.get(operation.definition.raw.get("x-auth", "none"))
+        _fuzz(operation, live_server, auth[identity] if identity else {})
+        tested += 1
+    assert tested == len(ROUTES)
