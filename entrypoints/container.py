@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import inspect
 from collections.abc import AsyncIterator
-from datetime import UTC, datetime
 from functools import partial
 from typing import Any, TypeVar
 
@@ -20,6 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from adapters.auth.firebase import FirebaseVerifier
 from adapters.auth.jwt import JwtVerifier
+from adapters.clock import SystemClock
 from adapters.memory.uow import MemoryHealthCheck, MemoryStore, MemoryUnitOfWork
 from adapters.runpod.client import RunPodClient
 from adapters.runpod.provider import RunPodGpuProvider
@@ -40,14 +40,6 @@ from tarsify.services.reconciler import Reconciler
 from tarsify.services.studio import StudioService
 
 T = TypeVar("T")
-
-
-class SystemClock:
-    """The real time, timezone-aware UTC."""
-
-    def now(self) -> datetime:
-        """The current instant."""
-        return datetime.now(UTC)
 
 
 async def open_db_engine(settings: Settings) -> AsyncIterator[AsyncEngine | None]:

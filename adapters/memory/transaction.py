@@ -33,7 +33,7 @@ UNIQUE: dict[str, Callable[[Any], list[tuple[Any, ...]]]] = {
 JSON_FIELDS: dict[str, tuple[str, ...]] = {
     "base_models": ("input_schema",),
     "tars_models": ("config_overrides",),
-    "executions": ("input_payload", "output_payload"),
+    "executions": ("consumer_input", "input_payload", "output_payload"),
 }
 # Foreign keys per table: (attribute, referenced table).
 FOREIGN_KEYS: dict[str, list[tuple[str, str]]] = {

@@ -284,6 +284,10 @@ class SimulatorEngine:
         self._sweep(force=True)
         return len(self._jobs)
 
+    def inputs(self) -> list[dict[str, Any]]:
+        """The input payload of every job not yet forgotten, oldest first."""
+        return [dict(job.input) for job in self._jobs.values()]
+
     # --- internals -----------------------------------------------------------------
 
     def _plan(self, job: _Job) -> None:

@@ -163,6 +163,7 @@ executions = Table(
         index=True,
     ),
     Column("runpod_job_id", Text, unique=True),
+    Column("consumer_input", json_type()),
     Column("input_payload", json_type()),
     Column("output_payload", json_type()),
     Column("error_code", String(50)),

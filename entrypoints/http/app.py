@@ -27,7 +27,6 @@ from .middleware import (
     request_id_middleware,
 )
 from .routing import SERVICES, Route, Services, register
-from .visible_input import VisibleInputs
 
 log = logging.getLogger("tarsify.http")
 
@@ -56,7 +55,6 @@ async def _services(container: Container) -> Services:
         verifier=await resolve(container.identity_verifier),
         admins=await resolve(container.admin_policy),
         health=await resolve(container.health_check),
-        inputs=VisibleInputs(marketplace),
     )
 
 

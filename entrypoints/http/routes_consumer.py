@@ -6,6 +6,7 @@ from aiohttp import web
 
 from tarsify.domain.models import ExecutionStatus
 
+from . import serialize
 from .auth import consumer_id
 from .envelope import ok, ok_page
 from .params import LIST_PARAMS, enum_query, page_request, path_id, slug_query
@@ -18,7 +19,7 @@ async def get_execution(request: web.Request) -> web.Response:
     owner = await consumer_id(request)
     svc = services(request)
     view = await svc.executions.get(owner, path_id(request))
-    return ok(await svc.inputs.execution(view))
+    return ok(serialize.execution(view))
 
 
 async def list_executions(request: web.Request) -> web.Response:
@@ -29,7 +30,7 @@ async def list_executions(request: web.Request) -> web.Response:
     model = slug_query(request, "model")
     svc = services(request)
     page = await svc.executions.list(owner, page_req, status=status, model_slug=model)
-    items = [await svc.inputs.execution(v) for v in page.items]
+    items = [serialize.execution(v) for v in page.items]
     return ok_page(page, items, page_req.limit)
 
 
@@ -38,7 +39,7 @@ async def cancel_execution(request: web.Request) -> web.Response:
     owner = await consumer_id(request)
     svc = services(request)
     view = await svc.executions.cancel(owner, path_id(request))
-    return ok(await svc.inputs.execution(view))
+    return ok(serialize.execution(view))
 
 
 _STATUS = Param(

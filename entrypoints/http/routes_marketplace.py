@@ -49,7 +49,7 @@ async def run_model(request: web.Request) -> web.Response:
     )
     view = result.view
     status = 200 if wait_s > 0 and view.execution.is_terminal else 202
-    return ok(await svc.inputs.execution(view), status=status)
+    return ok(serialize.execution(view), status=status)
 
 
 _CATEGORY = Param(

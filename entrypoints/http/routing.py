@@ -12,7 +12,6 @@ from pydantic import BaseModel
 
 if TYPE_CHECKING:
     from entrypoints.config import Settings
-    from entrypoints.http.visible_input import VisibleInputs
     from tarsify.domain.policies import AdminPolicy
     from tarsify.ports import HealthCheck, IdentityVerifier
     from tarsify.services.accounts import AccountService
@@ -82,7 +81,6 @@ class Services:
     verifier: IdentityVerifier
     admins: AdminPolicy
     health: HealthCheck
-    inputs: VisibleInputs
 
 
 SERVICES = web.AppKey("services", Services)

@@ -162,12 +162,10 @@ def marketplace_detail(detail: MarketplaceDetail) -> v.MarketplaceDetailView:
     return v.MarketplaceDetailView.model_validate(fields)
 
 
-def execution(view: m.ExecutionView, visible_input: m.JsonObject | None) -> v.ExecutionView:
-    """An execution for its consumer: never the provider job or endpoint ids.
-
-    ``visible_input`` is what the consumer may see of the stored payload (see
-    ``visible_input.py``).
-    """
+def execution(view: m.ExecutionView) -> v.ExecutionView:
+    """An execution for its consumer: never the provider job or endpoint ids, and as
+    ``input`` what the consumer sent — never the merged payload, which may hold the
+    developer's hidden values and prompt wrapping."""
     e = view.execution
     error = None
     if e.error_code is not None or e.error_message is not None:
@@ -176,7 +174,7 @@ def execution(view: m.ExecutionView, visible_input: m.JsonObject | None) -> v.Ex
         id=e.id,
         status=e.status,
         model=v.ModelRef(slug=view.model_slug, title=view.model_title),
-        input=visible_input,
+        input=e.consumer_input,
         output=e.output_payload,
         error=error,
         created_at=e.created_at,

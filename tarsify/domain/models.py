@@ -173,6 +173,10 @@ class TarsModel:
 class Execution:
     """One run of a Tars model by a consumer.
 
+    ``consumer_input`` is what the consumer sent (shown back to them); ``input_payload``
+    is the merged payload sent to the GPU worker, which may hold the developer's hidden
+    values and prompt wrapping and is never shown to consumers.
+
     ``version`` increases with every stored change; repositories update an execution only
     if the stored version still equals the one read (compare-and-set), so two writers can
     never both apply a change computed from the same state.
@@ -186,6 +190,7 @@ class Execution:
     updated_at: datetime
     status: ExecutionStatus = ExecutionStatus.PENDING
     provider_job_id: str | None = None
+    consumer_input: JsonObject | None = None
     input_payload: JsonObject | None = None
     output_payload: Any = None
     error_code: str | None = None

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import copy
 import hashlib
 import json
 import logging
@@ -38,6 +39,7 @@ from tarsify.services.dispatch import Dispatcher
 from tarsify.services.engine_settings import EngineSettings
 
 log = logging.getLogger("tarsify.engine")
+MIN_WAIT_STEP_S = 0.05
 
 
 @dataclass(slots=True, frozen=True)
@@ -114,6 +116,7 @@ class ExecutionService:
                 endpoint_id=endpoint.id,
                 created_at=now,
                 updated_at=now,
+                consumer_input=copy.deepcopy(inputs),
                 input_payload=payload,
                 deadline_at=now + settings.deadline(base),
                 idempotency_key=idempotency_key,
@@ -162,7 +165,8 @@ class ExecutionService:
             return view
         loop = asyncio.get_running_loop()
         deadline = loop.time() + wait_s
-        interval = self._dispatch.settings.poll_min_interval_s
+        # A floor keeps a zero poll interval from turning the wait into a busy loop.
+        interval = max(self._dispatch.settings.poll_min_interval_s, MIN_WAIT_STEP_S)
         while not view.execution.is_terminal:
             remaining = deadline - loop.time()
             if remaining <= 0:

@@ -51,17 +51,37 @@ async def _state(url: str) -> tuple[set[str], list[Any]]:
         await engine.dispose()
 
 
+def _revisions() -> list[str]:
+    """Every revision, oldest first."""
+    from alembic.script import ScriptDirectory
+
+    from adapters.sql.migrate import alembic_config
+
+    script = ScriptDirectory.from_config(alembic_config("sqlite://"))
+    return [rev.revision for rev in reversed(list(script.walk_revisions()))]
+
+
 async def test_stairway(empty_database: str) -> None:
     url = empty_database
+    revisions = _revisions()
+    assert revisions[0] == "0001_initial" and len(revisions) >= 2
     assert await current(url) is None
-    await upgrade(url)
-    assert await current(url) == "0001_initial"
+    # Each step goes up, down and up again: every downgrade really undoes its upgrade.
+    previous: str | None = None
+    for revision in revisions:
+        await upgrade(url, revision)
+        assert await current(url) == revision
+        await downgrade(url, previous or "base")
+        assert await current(url) == previous
+        await upgrade(url, revision)
+        previous = revision
     tables, diff = await _state(url)
     assert tables == TABLES
-    assert diff == []  # the migration builds exactly what adapters/sql/tables.py declares
+    assert diff == []  # the migrations build exactly what adapters/sql/tables.py declares
     await downgrade(url, "base")
     assert await current(url) is None
     assert (await _state(url))[0] == set()
     await upgrade(url, "head")
+    assert await current(url) == revisions[-1]
     tables, diff = await _state(url)
     assert tables == TABLES and diff == []

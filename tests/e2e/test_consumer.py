@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from adapters.auth.jwt import mint_token
 from entrypoints.container import Container
-from entrypoints.http.routing import SERVICES
 from tarsify.ports import Audience
 
 from .support import JWT_SECRET, Api, World, random_id
@@ -117,14 +116,21 @@ async def test_unregistered_consumer_is_404_err_1004(api: Api, world: World) -> 
         assert (reply.status, reply.code) == (404, "ERR_1004"), path
 
 
-async def test_input_is_withheld_once_the_model_leaves_the_marketplace(
+async def test_input_is_what_the_consumer_sent_never_the_worker_payload(
     api: Api, world: World
 ) -> None:
-    execution_id = await _run(api, world, wait=5)
-    shown = await api.ok("GET", f"{EXECUTIONS}/{execution_id}", "consumer_a")
-    assert shown["input"]["prompt"] == "cat"
+    sent = {"prompt": "cat", "seed": 7}
+    data = await api.ok(
+        "POST",
+        f"/api/marketplace/models/{world.slug}/run?wait=5",
+        "consumer_a",
+        {"inputs": sent},
+        200,
+    )
+    shown = await api.ok("GET", f"{EXECUTIONS}/{data['id']}", "consumer_a")
+    assert shown["input"] == sent
+    assert "SECRET" not in str(shown)
+    # Still the same after the developer archives the model.
     await api.ok("DELETE", f"/api/developer/tars-models/{world.model_id}", "developer_x")
-    api.client.app[SERVICES].inputs._configs.clear()
-    hidden = await api.call("GET", f"{EXECUTIONS}/{execution_id}", "consumer_a")
-    assert hidden.data["input"] is None and "SECRET" not in hidden.text
-    assert hidden.data["output"] is not None
+    again = await api.ok("GET", f"{EXECUTIONS}/{data['id']}", "consumer_a")
+    assert again["input"] == sent and again["output"] is not None

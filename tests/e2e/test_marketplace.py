@@ -79,14 +79,20 @@ async def test_detail_has_the_processed_schema(api: Api, world: World) -> None:
         assert (missing.status, missing.code) == (404, "ERR_5500")
 
 
-async def test_run_merges_and_validates(api: Api, world: World) -> None:
+async def test_run_merges_and_validates(api: Api, world: World, container: Container) -> None:
     run = f"{MODELS}/{world.slug}/run"
-    reply = await api.call(
-        "POST", run, "consumer_a", {"inputs": {"prompt": "cat", "seed": 5, "steps": 99}}
-    )
+    sent = {"prompt": "cat", "seed": 5, "steps": 99}
+    reply = await api.call("POST", run, "consumer_a", {"inputs": sent})
     assert reply.status == 202, reply.text
-    assert reply.data["input"] == {"prompt": "cat", "steps": 30, "width": 512}
+    assert reply.data["input"] == sent  # what the consumer sent, nothing of the developer's
     assert "SECRET" not in reply.text
+    assert container.simulator_engine().inputs() == [
+        {
+            "prompt": "PFX-SECRET cat SFX-SECRET",
+            "steps": 30,
+            "width": 512,
+        }
+    ]
     bad = await api.call("POST", run, "consumer_a", {"inputs": {"prompt": "cat", "width": 5}})
     assert (bad.status, bad.code) == (422, "ERR_2005")
     assert bad.body["error"]["details"][0]["field"] == "width"
