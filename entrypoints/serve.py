@@ -64,7 +64,12 @@ def serve(settings: Settings, args: argparse.Namespace) -> int:
     ]
     for proc in procs:
         proc.start()
-    signal.signal(signal.SIGTERM, lambda *_: [p.terminate() for p in procs])
+
+    def _terminate(*_: object) -> None:
+        for proc in procs:
+            proc.terminate()
+
+    signal.signal(signal.SIGTERM, _terminate)
     try:
         for proc in procs:
             proc.join()

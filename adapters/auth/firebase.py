@@ -42,7 +42,9 @@ def _app_for(project_id: str) -> firebase_admin.App:
         # Verifying ID tokens needs only the project id and Google's public keys, never a
         # service account: anonymous credentials keep startup free of credential lookups.
         return firebase_admin.initialize_app(
-            AnonymousCredentials(), options={"projectId": project_id}, name=name
+            AnonymousCredentials(),  # type: ignore[no-untyped-call]
+            options={"projectId": project_id},
+            name=name,
         )
 
 

@@ -8,6 +8,7 @@ import logging
 from collections.abc import AsyncIterator
 
 from aiohttp import web
+from aiohttp.typedefs import Middleware
 
 from entrypoints.container import Container, resolve
 
@@ -84,7 +85,7 @@ def create_app(container: Container) -> web.Application:
     """The HTTP application over ``container`` (its resources open on startup)."""
     settings = container.settings()
     settings.warn_if_insecure()
-    middlewares = [request_id_middleware, access_log_middleware]
+    middlewares: list[Middleware] = [request_id_middleware, access_log_middleware]
     if settings.cors_origin_list:
         middlewares.append(cors_middleware(settings.cors_origin_list))
     middlewares.append(error_middleware)

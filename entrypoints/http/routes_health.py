@@ -11,9 +11,14 @@ from .routing import Auth, Route, services
 from .views import Health
 
 
+def _health(request: web.Request, status: str) -> Health:
+    provider = services(request).settings.gpu_provider
+    return Health(status=status, gpu_provider=provider, simulated=provider == "simulator")
+
+
 async def live(request: web.Request) -> web.Response:
     """The process answers."""
-    return ok(Health(status="ok"))
+    return ok(_health(request, "ok"))
 
 
 async def ready(request: web.Request) -> web.Response:
@@ -25,7 +30,7 @@ async def ready(request: web.Request) -> web.Response:
     except Exception as exc:
         # A probe that fails in an unexpected way still means "not ready", not a 500.
         raise StorageError() from exc
-    return ok(Health(status="ready"))
+    return ok(_health(request, "ready"))
 
 
 ROUTES = [

@@ -221,6 +221,12 @@ class ExecutionView(View):
 
 
 class Health(View):
-    """Liveness and readiness answers."""
+    """Liveness and readiness answers, with the GPU provider in use.
+
+    ``simulated`` is true when executions run on the local GPU simulator: their outputs
+    are generated placeholders, not model results.
+    """
 
     status: str
+    gpu_provider: str
+    simulated: bool
