@@ -14,14 +14,8 @@ from typing import Any
 import pytest
 from aiohttp.test_utils import TestClient
 
-from adapters.simulator.engine import (
-    ManualClock,
-    NotRetryable,
-    SimulatorEngine,
-    png_bytes,
-    simulated_output,
-    wav_bytes,
-)
+from adapters.simulator.engine import ManualClock, NotRetryable, SimulatorEngine
+from adapters.simulator.media import png_bytes, simulated_output, wav_bytes
 from adapters.simulator.runpod_api import FAULTS_KEY, FaultPlan, create_fake_runpod_app
 from tarsify.domain.models import OutputType
 
