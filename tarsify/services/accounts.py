@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import uuid
 from collections import OrderedDict
+from typing import Protocol, TypeVar
 
 from tarsify.domain.errors import AlreadyExists, AlreadyRegistered, UserNotRegistered
 from tarsify.domain.models import Consumer, Developer, Identity, new_id
-from tarsify.ports import Clock, UnitOfWorkFactory
+from tarsify.ports import Clock, UnitOfWork, UnitOfWorkFactory
+
+U = TypeVar("U", Developer, Consumer)
 
 
 class _IdCache:
@@ -43,21 +46,11 @@ class AccountService:
         """Create the developer for ``identity``; ``AlreadyRegistered`` if it exists."""
         now = self._clock.now()
         developer = Developer(
-            id=new_id(),
-            uid=identity.uid,
-            email=identity.email,
-            name=name if name is not None else identity.name,
-            created_at=now,
-            updated_at=now,
+            new_id(), identity.uid, identity.email, _name(identity, name), now, now
         )
         async with self._uow() as uow:
-            if await uow.developers.get_by_uid(identity.uid) is not None:
-                raise AlreadyRegistered()
-            try:
-                await uow.developers.add(developer)
-                await uow.commit()
-            except AlreadyExists as exc:
-                raise AlreadyRegistered() from exc
+            await _register(uow.developers, developer, uow)
+        self._developer_ids.put(identity.uid, developer.id)
         return developer
 
     async def get_developer(self, identity: Identity) -> Developer:
@@ -72,29 +65,15 @@ class AccountService:
     async def developer_id(self, identity: Identity) -> uuid.UUID:
         """The developer row id for ``identity`` (cached); ``UserNotRegistered`` if none."""
         cached = self._developer_ids.get(identity.uid)
-        if cached is not None:
-            return cached
-        return (await self.get_developer(identity)).id
+        return cached if cached is not None else (await self.get_developer(identity)).id
 
     async def register_consumer(self, identity: Identity, name: str | None) -> Consumer:
         """Create the consumer for ``identity``; ``AlreadyRegistered`` if it exists."""
         now = self._clock.now()
-        consumer = Consumer(
-            id=new_id(),
-            uid=identity.uid,
-            email=identity.email,
-            name=name if name is not None else identity.name,
-            created_at=now,
-            updated_at=now,
-        )
+        consumer = Consumer(new_id(), identity.uid, identity.email, _name(identity, name), now, now)
         async with self._uow() as uow:
-            if await uow.consumers.get_by_uid(identity.uid) is not None:
-                raise AlreadyRegistered()
-            try:
-                await uow.consumers.add(consumer)
-                await uow.commit()
-            except AlreadyExists as exc:
-                raise AlreadyRegistered() from exc
+            await _register(uow.consumers, consumer, uow)
+        self._consumer_ids.put(identity.uid, consumer.id)
         return consumer
 
     async def get_consumer(self, identity: Identity) -> Consumer:
@@ -109,6 +88,25 @@ class AccountService:
     async def consumer_id(self, identity: Identity) -> uuid.UUID:
         """The consumer row id for ``identity`` (cached); ``UserNotRegistered`` if none."""
         cached = self._consumer_ids.get(identity.uid)
-        if cached is not None:
-            return cached
-        return (await self.get_consumer(identity)).id
+        return cached if cached is not None else (await self.get_consumer(identity)).id
+
+
+class _UserRepository(Protocol[U]):
+    async def add(self, user: U) -> None: ...
+
+    async def get_by_uid(self, uid: str) -> U | None: ...
+
+
+def _name(identity: Identity, name: str | None) -> str | None:
+    return name if name is not None else identity.name
+
+
+async def _register(repo: _UserRepository[U], user: U, uow: UnitOfWork) -> None:
+    """Insert ``user`` unless its uid is registered (also when a concurrent insert wins)."""
+    if await repo.get_by_uid(user.uid) is not None:
+        raise AlreadyRegistered()
+    try:
+        await repo.add(user)
+        await uow.commit()
+    except AlreadyExists as exc:
+        raise AlreadyRegistered() from exc
