@@ -47,7 +47,10 @@ class Cursor:
                 raise ValueError("naive timestamp")
             return cls(at=at, id=uuid.UUID(ident))
         except (ValueError, TypeError, binascii.Error, json.JSONDecodeError) as exc:
-            raise InvalidQuery("Invalid cursor", details=[{"field": "cursor"}]) from exc
+            raise InvalidQuery(
+                "Invalid cursor",
+                details=[{"field": "cursor", "message": "not a cursor from a previous page"}],
+            ) from exc
 
 
 @dataclass(slots=True, frozen=True)
@@ -60,7 +63,8 @@ class PageRequest:
     def __post_init__(self) -> None:
         if not 1 <= self.limit <= MAX_LIMIT:
             raise InvalidQuery(
-                f"limit must be between 1 and {MAX_LIMIT}", details=[{"field": "limit"}]
+                f"limit must be between 1 and {MAX_LIMIT}",
+                details=[{"field": "limit", "message": f"must be between 1 and {MAX_LIMIT}"}],
             )
 
 
