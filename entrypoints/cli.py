@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import logging
 import signal
 import sys
 from collections.abc import Sequence
@@ -70,7 +71,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.command == "token":
         return _token(args)
     settings = _settings()
-    configure_logging(settings.log_level, settings.log_format)
+    if args.command in ("serve", "worker"):
+        configure_logging(settings.log_level, settings.log_format)
+    else:
+        # One-shot commands print their own progress; logs would only repeat it.
+        configure_logging("WARNING", "console")
+        logging.getLogger("tarsify.storage").setLevel(logging.CRITICAL)
     try:
         if args.command == "serve":
             from entrypoints.serve import serve
@@ -85,11 +91,18 @@ def main(argv: Sequence[str] | None = None) -> int:
 
             return asyncio.run(run_seed(settings, demo=args.demo))
     except StorageError as exc:
-        print(f"tarsify: database unavailable: {exc.message}", file=sys.stderr)
+        print(f"tarsify: database unavailable: {_root_cause(exc)}", file=sys.stderr)
         return EXIT_UNAVAILABLE
     except KeyboardInterrupt:
         return 130
     return EXIT_USAGE
+
+
+def _root_cause(exc: BaseException) -> str:
+    """The innermost cause of ``exc``, as ``Type: message``."""
+    while exc.__cause__ is not None:
+        exc = exc.__cause__
+    return f"{type(exc).__name__}: {exc}"
 
 
 def _token(args: argparse.Namespace) -> int:
