@@ -90,6 +90,14 @@ class Dispatcher:
         try:
             snapshot = await self.provider.submit(job)
         except GpuProviderError as exc:
+            if exc.definite and exc.status_code is None:
+                # The request never reached the provider (connection refused): nothing
+                # runs, so the submit is handed back and the reconciler retries it.
+                log.warning(
+                    "execution.submit_unreachable",
+                    extra={"execution_id": str(execution.id), "error": exc.message},
+                )
+                return await self._release_claim(execution.id)
             if exc.definite:
                 log.warning(
                     "execution.submit_refused",
@@ -105,6 +113,17 @@ class Dispatcher:
             )
             return execution
         return await self._record_submitted(execution.id, job.endpoint_id, snapshot)
+
+    async def _release_claim(self, execution_id: uuid.UUID) -> Execution:
+        def release(e: Execution) -> bool:
+            if e.status is not ExecutionStatus.PENDING or e.provider_job_id is not None:
+                return False
+            e.submit_attempts = 0
+            e.updated_at = self.clock.now()
+            return True
+
+        stored, _ = await self.transition(execution_id, release)
+        return stored
 
     async def _record_submitted(
         self, execution_id: uuid.UUID, endpoint_id: str, snapshot: JobSnapshot

@@ -3,7 +3,9 @@
 Each pass claims a batch of executions not polled within the poll interval (oldest
 first; on PostgreSQL ``FOR UPDATE SKIP LOCKED`` lets several workers share the work) and:
 
-- sends PENDING executions whose submit was never sent (a crash after the commit);
+- sends PENDING executions whose submit was never sent (a crash after the commit, or a
+  provider that could not be reached), and fails them (PROVIDER_UNAVAILABLE) once their
+  deadline has passed;
 - fails PENDING executions whose submit may have been sent but was never confirmed, once
   their deadline has passed (by then the provider's ttl has ended any such job);
 - polls the provider for the others, storing outputs well within its retention window;
@@ -19,7 +21,12 @@ from dataclasses import dataclass, field
 
 from tarsify.domain.errors import StorageError, TarsifyError
 from tarsify.domain.models import Execution, ExecutionStatus
-from tarsify.domain.progress import DEADLINE_EXCEEDED, SUBMIT_UNCONFIRMED, finish
+from tarsify.domain.progress import (
+    DEADLINE_EXCEEDED,
+    PROVIDER_UNAVAILABLE,
+    SUBMIT_UNCONFIRMED,
+    finish,
+)
 from tarsify.ports import UnitOfWorkFactory
 from tarsify.services.dispatch import Dispatcher
 
@@ -79,7 +86,24 @@ class Reconciler:
         past_deadline = execution.deadline_at is not None and now >= execution.deadline_at
         if execution.provider_job_id is None:
             grace = self._dispatch.settings.pending_grace_s
-            if execution.submit_attempts == 0:
+            if execution.submit_attempts == 0 and past_deadline:
+                stored, changed = await self._dispatch.transition(
+                    execution.id,
+                    lambda e: (
+                        e.provider_job_id is None
+                        and e.submit_attempts == 0
+                        and finish(
+                            e,
+                            ExecutionStatus.FAILED,
+                            now,
+                            error_code=PROVIDER_UNAVAILABLE,
+                            error_message="The GPU provider could not be reached in time",
+                        )
+                    ),
+                )
+                report.failed += int(changed)
+                self._note(report, stored)
+            elif execution.submit_attempts == 0:
                 if (now - execution.created_at).total_seconds() >= grace:
                     stored = await self._dispatch.submit(execution)
                     report.submitted += 1

@@ -247,7 +247,7 @@ def test_execution_statuses_and_error_codes_are_documented() -> None:
     for status in ExecutionStatus:
         assert status.value in statuses, status
     codes = [v for k, v in vars(progress).items() if k.isupper() and isinstance(v, str)]
-    assert len(codes) == 7
+    assert "JOB_FAILED" in codes  # the scan found the constants
     for code in codes:
         assert code in statuses, code
 

@@ -164,3 +164,32 @@ async def test_concurrent_runs_with_one_key_make_one_job() -> None:
     assert len({r.view.execution.id for r in results}) == 1
     assert w.gpu.calls["submit"] == 1
     assert await w.count_executions() == 1
+
+
+async def test_unreachable_provider_hands_the_submit_back_for_a_retry() -> None:
+    clock = ManualClock()
+    w = await make_world(clock)
+    w.gpu.fail_next("submit", GpuProviderError("connection refused", definite=True))
+    e = (await w.executions.run(w.alice.id, w.model.slug, {"prompt": "x"})).view.execution
+    assert e.status is ExecutionStatus.PENDING and e.submit_attempts == 0
+    clock.advance(w.settings.pending_grace_s + 1)
+    await w.reconciler.run_once()
+    stored = await w.stored(e.id)
+    assert stored.status is ExecutionStatus.QUEUED and stored.provider_job_id
+    assert w.gpu.calls["submit"] == 2 and len(w.gpu.jobs) == 1
+
+
+async def test_provider_unreachable_until_the_deadline_fails_the_execution() -> None:
+    clock = ManualClock()
+    w = await make_world(clock)
+    w.gpu.fail_next("submit", GpuProviderError("connection refused", definite=True), times=100)
+    e = (await w.executions.run(w.alice.id, w.model.slug, {"prompt": "x"})).view.execution
+    clock.advance(w.settings.pending_grace_s + 1)
+    await w.reconciler.run_once()
+    assert (await w.stored(e.id)).status is ExecutionStatus.PENDING
+    clock.advance(w.settings.deadline(w.base).total_seconds())
+    await w.reconciler.run_once()
+    final = await w.stored(e.id)
+    assert final.status is ExecutionStatus.FAILED
+    assert final.error_code == "PROVIDER_UNAVAILABLE"
+    assert w.gpu.jobs == {}
