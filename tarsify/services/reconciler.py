@@ -4,8 +4,8 @@ Each pass claims a batch of executions not polled within the poll interval (olde
 first; on PostgreSQL ``FOR UPDATE SKIP LOCKED`` lets several workers share the work) and:
 
 - sends PENDING executions whose submit was never sent (a crash after the commit, or a
-  provider that could not be reached), and fails them (PROVIDER_UNAVAILABLE) once their
-  deadline has passed;
+  provider that could not be reached) — or, once their deadline has passed, marks them
+  TIMED_OUT without sending them;
 - fails PENDING executions whose submit may have been sent but was never confirmed, once
   their deadline has passed (by then the provider's ttl has ended any such job);
 - polls the provider for the others, storing outputs well within its retention window;
@@ -18,12 +18,12 @@ from __future__ import annotations
 import asyncio
 import logging
 from dataclasses import dataclass, field
+from datetime import datetime
 
 from tarsify.domain.errors import StorageError, TarsifyError
 from tarsify.domain.models import Execution, ExecutionStatus
 from tarsify.domain.progress import (
     DEADLINE_EXCEEDED,
-    PROVIDER_UNAVAILABLE,
     SUBMIT_UNCONFIRMED,
     finish,
 )
@@ -88,20 +88,9 @@ class Reconciler:
             grace = self._dispatch.settings.pending_grace_s
             if execution.submit_attempts == 0 and past_deadline:
                 stored, changed = await self._dispatch.transition(
-                    execution.id,
-                    lambda e: (
-                        e.provider_job_id is None
-                        and e.submit_attempts == 0
-                        and finish(
-                            e,
-                            ExecutionStatus.FAILED,
-                            now,
-                            error_code=PROVIDER_UNAVAILABLE,
-                            error_message="The GPU provider could not be reached in time",
-                        )
-                    ),
+                    execution.id, lambda e: _expire_unsent(e, now)
                 )
-                report.failed += int(changed)
+                report.timed_out += int(changed)
                 self._note(report, stored)
             elif execution.submit_attempts == 0:
                 if (now - execution.created_at).total_seconds() >= grace:
@@ -175,3 +164,16 @@ class Reconciler:
                 delay = min(max_backoff_s, delay * 2)
                 log.exception("reconcile.crashed")
             await asyncio.sleep(delay)
+
+
+def _expire_unsent(execution: Execution, now: datetime) -> bool:
+    """TIMED_OUT for an execution never sent before its deadline (nothing ran)."""
+    if execution.provider_job_id is not None or execution.submit_attempts != 0:
+        return False
+    return finish(
+        execution,
+        ExecutionStatus.TIMED_OUT,
+        now,
+        error_code=DEADLINE_EXCEEDED,
+        error_message="The execution could not be sent to the GPU provider before its deadline",
+    )

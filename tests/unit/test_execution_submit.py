@@ -179,7 +179,7 @@ async def test_unreachable_provider_hands_the_submit_back_for_a_retry() -> None:
     assert w.gpu.calls["submit"] == 2 and len(w.gpu.jobs) == 1
 
 
-async def test_provider_unreachable_until_the_deadline_fails_the_execution() -> None:
+async def test_provider_unreachable_until_the_deadline_times_out_unsent() -> None:
     clock = ManualClock()
     w = await make_world(clock)
     w.gpu.fail_next("submit", GpuProviderError("connection refused", definite=True), times=100)
@@ -190,6 +190,6 @@ async def test_provider_unreachable_until_the_deadline_fails_the_execution() -> 
     clock.advance(w.settings.deadline(w.base).total_seconds())
     await w.reconciler.run_once()
     final = await w.stored(e.id)
-    assert final.status is ExecutionStatus.FAILED
-    assert final.error_code == "PROVIDER_UNAVAILABLE"
+    assert final.status is ExecutionStatus.TIMED_OUT
+    assert final.error_code == "DEADLINE_EXCEEDED"
     assert w.gpu.jobs == {}

@@ -1,0 +1,385 @@
+"""The running service on PostgreSQL talking to a fake RunPod over real HTTP.
+
+The app is built exactly as in production (``build_container(settings)``,
+``create_app``) with ``GPU_PROVIDER=runpod``, ``RUNPOD_BASE_URL`` pointing at the fake
+RunPod API on loopback (``adapters/simulator/runpod_api.py``), a fresh migrated
+PostgreSQL database and the background reconciler running on a short interval. structlog
+is routed into stdlib logging, as ``configure_logging`` does, so ``caplog`` sees the
+RunPod client's records as well as the engine's.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import logging
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import pytest
+import structlog
+from aiohttp.test_utils import TestServer
+
+from adapters.simulator.engine import SimulatorEngine
+from adapters.simulator.runpod_api import FaultPlan, create_fake_runpod_app
+from adapters.sql.engine import create_engine, session_factory
+from adapters.sql.migrate import upgrade
+from adapters.sql.uow import SqlUnitOfWork
+from entrypoints.container import build_container
+from entrypoints.http.app import RECONCILER_TASK, create_app
+from tarsify.domain.models import OutputType
+from tarsify.domain.pagination import PageRequest
+from tests.contract.conftest import empty_all
+from tests.pg import create_test_database, drop_test_database, require_postgres
+
+from .conftest import ClientFactory, make_settings
+from .support import Api, Reply, base_model_body, endpoint_body, tokens
+
+pytestmark = pytest.mark.postgres
+
+API_KEY = "rpa_E2E" + uuid.uuid4().hex.upper()
+RUNPOD_ENDPOINT = "sdxl-e2e-q7x2kd9w"
+SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "properties": {
+        "prompt": {"type": "string", "minLength": 1},
+        "width": {"type": "integer", "minimum": 256, "maximum": 2048, "default": 1024},
+        "seed": {"type": "integer", "minimum": 0},
+        "simulate": {
+            "type": "string",
+            "enum": ["fail", "hang"],
+            "description": "Ask the worker for a failure or a job that never ends",
+        },
+    },
+    "required": ["prompt"],
+    "additionalProperties": False,
+}
+PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+TERMINAL = ("COMPLETED", "FAILED", "TIMED_OUT", "CANCELLED")
+
+
+# --- fixtures --------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def e2e_postgres_url() -> Iterator[str]:
+    """A fresh PostgreSQL database migrated to head for this module."""
+    require_postgres()
+    url = asyncio.run(create_test_database())
+    try:
+        asyncio.run(upgrade(url))
+        yield url
+    finally:
+        asyncio.run(drop_test_database(url))
+
+
+@pytest.fixture
+def logs(caplog: pytest.LogCaptureFixture) -> Iterator[pytest.LogCaptureFixture]:
+    """Every log record of the test: stdlib directly, structlog rendered through stdlib."""
+    caplog.set_level(logging.DEBUG)
+    structlog.configure(
+        processors=[
+            structlog.stdlib.add_log_level,
+            structlog.processors.format_exc_info,
+            structlog.processors.KeyValueRenderer(key_order=["event"]),
+        ],
+        logger_factory=structlog.stdlib.LoggerFactory(),
+        wrapper_class=structlog.stdlib.BoundLogger,
+        cache_logger_on_first_use=False,
+    )
+    try:
+        yield caplog
+    finally:
+        structlog.reset_defaults()
+
+
+@dataclass
+class FakeRunPod:
+    """The fake RunPod API on loopback, its job engine and its fault plan."""
+
+    engine: SimulatorEngine
+    faults: FaultPlan
+    server: TestServer
+
+    @property
+    def url(self) -> str:
+        return str(self.server.make_url(""))
+
+    def statuses(self, route: str) -> list[int | None]:
+        """HTTP statuses the fake answered on one route, in order."""
+        return [r.status for r in self.faults.requests if r.route == route]
+
+
+@pytest.fixture
+async def fake_runpod(logs: pytest.LogCaptureFixture) -> AsyncIterator[FakeRunPod]:
+    engine = SimulatorEngine(queue_delay_s=0.05, run_time_s=0.1)
+    faults = FaultPlan()
+    app = create_fake_runpod_app(
+        engine, API_KEY, {RUNPOD_ENDPOINT}, faults, output_types={RUNPOD_ENDPOINT: OutputType.IMAGE}
+    )
+    server = TestServer(app, host="127.0.0.1")
+    await server.start_server()
+    try:
+        yield FakeRunPod(engine, faults, server)
+    finally:
+        await server.close()
+
+
+@pytest.fixture
+async def database_url(e2e_postgres_url: str) -> str:
+    """This module's database, emptied for the test."""
+    engine = create_engine(e2e_postgres_url)
+    await empty_all(engine)
+    await engine.dispose()
+    return e2e_postgres_url
+
+
+@dataclass
+class Service:
+    """The app under test, the fake behind it and a side door into its database."""
+
+    api: Api
+    runpod: FakeRunPod
+    database_url: str
+    logs: pytest.LogCaptureFixture
+    slug: str = ""
+
+    async def job_ids(self) -> dict[str, str]:
+        """Execution id -> RunPod job id, read straight from the database."""
+        engine = create_engine(self.database_url)
+        try:
+            sessions = session_factory(engine)
+            async with SqlUnitOfWork(sessions) as uow:
+                consumer = await uow.consumers.get_by_uid("cons-a")
+                assert consumer is not None
+                page = await uow.executions.list_for_consumer(consumer.id, PageRequest(limit=100))
+        finally:
+            await engine.dispose()
+        return {
+            str(v.execution.id): v.execution.provider_job_id
+            for v in page.items
+            if v.execution.provider_job_id
+        }
+
+    async def run(self, inputs: dict[str, Any]) -> dict[str, Any]:
+        path = f"/api/marketplace/models/{self.slug}/run"
+        data: dict[str, Any] = await self.api.ok(
+            "POST", path, "consumer_a", {"inputs": inputs}, 202
+        )
+        return data
+
+    async def poll(self, execution_id: str, until: tuple[str, ...] = TERMINAL) -> dict[str, Any]:
+        for _ in range(300):
+            data: dict[str, Any] = await self.api.ok(
+                "GET", f"/api/consumer/executions/{execution_id}", "consumer_a"
+            )
+            if data["status"] in until:
+                return data
+            await asyncio.sleep(0.02)
+        raise AssertionError(f"execution never reached {until}: {data}")
+
+    async def assert_nothing_leaked(self) -> None:
+        """No key in any answer or log; no RunPod ids in non-admin answers."""
+        job_ids = list((await self.job_ids()).values())
+        assert job_ids, "the check needs jobs to look for"
+        for method, path, reply in self.api.log:
+            seen = _visible(reply)
+            assert API_KEY not in seen, (method, path)
+            if not path.startswith("/api/admin/"):
+                assert RUNPOD_ENDPOINT not in seen, (method, path)
+                for job_id in job_ids:
+                    assert job_id not in seen, (method, path)
+        records = self.logs.records
+        assert any("runpod.call" in r.getMessage() for r in records), "RunPod calls are logged"
+        for record in records:
+            assert API_KEY not in record.getMessage()
+            assert API_KEY not in repr(vars(record))
+        assert API_KEY not in self.logs.text
+        # The fake keeps no Authorization values either, only that one was sent.
+        assert all(
+            r.headers.get("Authorization") == "<redacted>" for r in self.runpod.faults.requests
+        )
+
+
+def _visible(reply: Reply) -> str:
+    return reply.text + "".join(f"{k}: {v}\n" for k, v in reply.headers.items())
+
+
+@pytest.fixture
+async def svc(
+    fake_runpod: FakeRunPod,
+    database_url: str,
+    logs: pytest.LogCaptureFixture,
+    aiohttp_client: ClientFactory,
+) -> Service:
+    settings = make_settings(
+        database_url=database_url,
+        gpu_provider="runpod",
+        runpod_base_url=fake_runpod.url,
+        runpod_api_key=API_KEY,
+        reconciler_enabled=True,
+        reconciler_interval=0.05,
+        status_poll_min_interval=0.05,
+        log_format="json",
+    )
+    app = create_app(build_container(settings))
+    api = Api(await aiohttp_client(app), tokens())
+    assert not app[RECONCILER_TASK].done()
+    service = Service(api, fake_runpod, database_url, logs)
+    service.slug = await publish(api)
+    return service
+
+
+async def publish(api: Api) -> str:
+    """Admin catalog on the fake's endpoint, a developer's published model, a consumer."""
+    endpoint = await api.ok(
+        "POST", "/api/admin/endpoints", "admin", endpoint_body(RUNPOD_ENDPOINT), 201
+    )
+    assert endpoint["runpodEndpointId"] == RUNPOD_ENDPOINT
+    base = await api.ok(
+        "POST",
+        "/api/admin/base-models",
+        "admin",
+        base_model_body(endpoint["id"], inputSchema=SCHEMA, estimatedSeconds=5),
+        201,
+    )
+    await api.ok("POST", "/api/developer/auth/register", "developer_x", {}, 201)
+    bases = await api.ok("GET", "/api/developer/base-models", "developer_x")
+    assert [b["id"] for b in bases] == [base["id"]]
+    model = await api.ok(
+        "POST",
+        "/api/developer/tars-models",
+        "developer_x",
+        {
+            "baseModelId": base["id"],
+            "title": "Harbour Lights",
+            "configOverrides": {"defaultInputs": {"width": 512}, "hiddenFields": ["seed"]},
+        },
+        201,
+    )
+    published = await api.ok(
+        "PATCH",
+        f"/api/developer/tars-models/{model['id']}",
+        "developer_x",
+        {"status": "PUBLISHED"},
+    )
+    assert published["status"] == "PUBLISHED"
+    await api.ok("POST", "/api/consumer/auth/register", "consumer_a", {}, 201)
+    detail = await api.ok("GET", f"/api/marketplace/models/{model['slug']}", "consumer_a")
+    assert detail["inputSchema"]["properties"]["simulate"]["enum"] == ["fail", "hang"]
+    return str(model["slug"])
+
+
+def first_png(output: dict[str, Any]) -> bytes:
+    uri = output["images"][0]
+    prefix = "data:image/png;base64,"
+    assert uri.startswith(prefix)
+    return base64.b64decode(uri[len(prefix) :], validate=True)
+
+
+# --- the marketplace loop --------------------------------------------------------------
+
+
+async def test_run_complete_cancel_and_fail_through_runpod(svc: Service) -> None:
+    # A run that completes, with a real PNG in its output.
+    run = await svc.run({"prompt": "a lighthouse at dusk"})
+    assert run["status"] in ("QUEUED", "RUNNING", "COMPLETED")
+    done = await svc.poll(run["id"])
+    assert done["status"] == "COMPLETED", done
+    png = first_png(done["output"])
+    assert png.startswith(PNG_SIGNATURE) and b"IHDR" in png[:16] and png.endswith(b"IEND\xaeB`\x82")
+    assert done["error"] is None and done["completedAt"]
+    assert done["queueTimeMs"] is not None and done["executionTimeMs"] is not None
+    assert done["input"] == {"prompt": "a lighthouse at dusk"}
+    [submitted] = svc.runpod.engine.inputs()
+    assert submitted == {"prompt": "a lighthouse at dusk", "width": 512}
+
+    # A run that hangs at the provider, cancelled by the consumer.
+    hanging = await svc.run({"prompt": "forever", "simulate": "hang"})
+    await svc.poll(hanging["id"], until=("RUNNING",))
+    cancelled = await svc.api.ok(
+        "POST", f"/api/consumer/executions/{hanging['id']}/cancel", "consumer_a"
+    )
+    assert cancelled["status"] == "CANCELLED" and cancelled["output"] is None
+    job_id = (await svc.job_ids())[hanging["id"]]
+    view = svc.runpod.engine.get(RUNPOD_ENDPOINT, job_id)
+    assert view is not None and view.status == "CANCELLED"
+    assert svc.runpod.statuses("cancel") == [200]
+    again = await svc.api.call(
+        "POST", f"/api/consumer/executions/{hanging['id']}/cancel", "consumer_a"
+    )
+    assert again.status == 409 and again.code == "ERR_5507"
+    assert (await svc.poll(hanging["id"]))["status"] == "CANCELLED"
+
+    # A run that fails in the worker: the message, never the traceback.
+    failing = await svc.run({"prompt": "boom", "simulate": "fail"})
+    failed = await svc.poll(failing["id"])
+    assert failed["status"] == "FAILED" and failed["output"] is None
+    assert failed["error"]["message"] == "Simulated failure requested by the input"
+    assert failed["error"]["code"] == "JOB_FAILED"
+    reply = svc.api.log[-1][2]
+    for secret in ("Traceback", "error_traceback", "handler.py", "sim-worker", "RuntimeError"):
+        assert secret not in reply.text
+
+    listed = await svc.api.ok("GET", "/api/consumer/executions", "consumer_a")
+    assert [e["status"] for e in listed] == ["FAILED", "CANCELLED", "COMPLETED"]
+    await svc.assert_nothing_leaked()
+
+
+# --- faults at the provider ------------------------------------------------------------
+
+
+async def test_a_burst_of_5xx_on_status_is_survived(svc: Service) -> None:
+    # At most two status calls are in flight (the reconciler's and a consumer's), each
+    # retrying twice: five faults in a row exhaust at least one call's budget.
+    svc.runpod.faults.fail_next("status", times=4, status=503)
+    svc.runpod.faults.fail_next("status", times=1, status=502)
+    run = await svc.run({"prompt": "through the storm"})
+    done = await svc.poll(run["id"])
+    assert done["status"] == "COMPLETED", done
+    assert first_png(done["output"]).startswith(PNG_SIGNATURE)
+    statuses = svc.runpod.statuses("status")
+    assert statuses[:5] == [503, 503, 503, 503, 502] and statuses[-1] == 200
+    messages = [r.getMessage() for r in svc.logs.records]
+    assert any("runpod.retry" in m for m in messages)
+    assert any(m == "execution.poll_failed" for m in messages)
+    await svc.assert_nothing_leaked()
+
+
+async def test_a_429_on_run_waits_for_retry_after(svc: Service) -> None:
+    svc.runpod.faults.throttle_next("run", times=1, retry_after=1.5)
+    loop = asyncio.get_running_loop()
+    started = loop.time()
+    run = await svc.run({"prompt": "patience"})
+    assert loop.time() - started >= 1.5
+    first, second = [r for r in svc.runpod.faults.requests if r.route == "run"]
+    assert (first.status, second.status) == (429, 200)
+    assert second.at - first.at >= 1.5
+    assert len(svc.runpod.engine.inputs()) == 1  # one job, not two
+    assert run["status"] in ("QUEUED", "RUNNING", "COMPLETED")
+    done = await svc.poll(run["id"])
+    assert done["status"] == "COMPLETED"
+    await svc.assert_nothing_leaked()
+
+
+# --- the reconciler --------------------------------------------------------------------
+
+
+async def test_output_survives_the_providers_retention_without_any_poll(svc: Service) -> None:
+    svc.runpod.engine.retention_s = 0.5
+    run = await svc.run({"prompt": "nobody is watching"})
+    job_id = (await svc.job_ids())[run["id"]]
+    # The consumer looks away; the fake forgets the job once its retention runs out.
+    for _ in range(300):
+        if svc.runpod.engine.get(RUNPOD_ENDPOINT, job_id) is None:
+            break
+        await asyncio.sleep(0.02)
+    else:
+        raise AssertionError("the fake never forgot the job")
+    assert svc.runpod.statuses("status"), "only the reconciler can have asked"
+    found = await svc.api.ok("GET", f"/api/consumer/executions/{run['id']}", "consumer_a")
+    assert found["status"] == "COMPLETED", found
+    assert first_png(found["output"]).startswith(PNG_SIGNATURE)
+    await svc.assert_nothing_leaked()
