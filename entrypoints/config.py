@@ -41,11 +41,15 @@ class Settings(BaseSettings):
     log_format: Literal["json", "console"] = "json"
     cors_origins: str = ""
     max_body_bytes: int = Field(default=MIB, ge=1024)
+    db_pool_size: int = Field(default=10, ge=1, le=1000)
+    db_max_overflow: int = Field(default=10, ge=0, le=1000)
     status_poll_min_interval: float = Field(default=1.0, ge=0.0)
     reconciler_enabled: bool = True
     reconciler_interval: float = Field(default=2.0, gt=0.0)
     simulator_queue_seconds: float = Field(default=0.5, ge=0.0)
     simulator_run_seconds: float = Field(default=2.0, ge=0.0)
+    public_base_url: str | None = None
+    webhook_secret: SecretStr | None = None
 
     @model_validator(mode="after")
     def _check_backends(self) -> Settings:
@@ -63,9 +67,22 @@ class Settings(BaseSettings):
             and self.firebase_consumers_project_id == self.firebase_developers_project_id
         ):
             raise ValueError("the consumers' and developers' Firebase projects must differ")
+        if self.public_base_url and self.webhook_secret is None and self.uses_dev_jwt_secret:
+            raise ValueError(
+                "PUBLIC_BASE_URL enables webhooks: set WEBHOOK_SECRET (or TARSIFY_JWT_SECRET)"
+            )
+        if self.public_base_url and not self.public_base_url.startswith(("http://", "https://")):
+            raise ValueError("PUBLIC_BASE_URL must be an http(s) URL")
         if self.auth_backend == "jwt" and len(self.tarsify_jwt_secret.get_secret_value()) < 32:
             raise ValueError("TARSIFY_JWT_SECRET must be at least 32 characters")
         return self
+
+    @property
+    def webhook_signing_secret(self) -> str:
+        """WEBHOOK_SECRET, or (when unset) the JWT secret, from which a distinct key is
+        derived; rotating it invalidates the webhooks of unfinished executions."""
+        chosen = self.webhook_secret or self.tarsify_jwt_secret
+        return chosen.get_secret_value()
 
     @staticmethod
     def _secret_set(value: SecretStr | None) -> bool:
@@ -112,7 +129,13 @@ def configure_logging(level: str = "INFO", fmt: str = "json") -> None:
         timestamper,
     ]
     structlog.configure(
-        processors=[*shared, structlog.stdlib.ProcessorFormatter.wrap_for_formatter],
+        # Filtering first: a line below the level (the access log at WARNING) costs a
+        # level check, not the whole chain.
+        processors=[
+            structlog.stdlib.filter_by_level,
+            *shared,
+            structlog.stdlib.ProcessorFormatter.wrap_for_formatter,
+        ],
         logger_factory=structlog.stdlib.LoggerFactory(),
         wrapper_class=structlog.stdlib.BoundLogger,
         cache_logger_on_first_use=True,

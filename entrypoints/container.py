@@ -10,14 +10,14 @@ the HTTP app does both in its startup and cleanup hooks. Tests swap any provider
 from __future__ import annotations
 
 import inspect
-from collections.abc import AsyncIterator
+import uuid
+from collections.abc import AsyncIterator, Callable
 from functools import partial
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from dependency_injector import containers, providers
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from adapters.auth.firebase import FirebaseVerifier
 from adapters.auth.jwt import JwtVerifier
 from adapters.clock import SystemClock
 from adapters.memory.uow import MemoryHealthCheck, MemoryStore, MemoryUnitOfWork
@@ -28,6 +28,7 @@ from adapters.simulator.provider import SimulatedGpuProvider
 from adapters.sql.engine import create_engine, session_factory
 from adapters.sql.uow import SqlHealthCheck, SqlUnitOfWork
 from entrypoints.config import Settings
+from entrypoints.webhooks import WebhookUrls
 from tarsify.domain.policies import AdminPolicy
 from tarsify.ports import UnitOfWorkFactory
 from tarsify.services.accounts import AccountService
@@ -39,6 +40,9 @@ from tarsify.services.marketplace import MarketplaceService
 from tarsify.services.reconciler import Reconciler
 from tarsify.services.studio import StudioService
 
+if TYPE_CHECKING:
+    from adapters.auth.firebase import FirebaseVerifier
+
 T = TypeVar("T")
 
 
@@ -47,7 +51,11 @@ async def open_db_engine(settings: Settings) -> AsyncIterator[AsyncEngine | None
     if settings.storage_backend == "memory":
         yield None
         return
-    engine = create_engine(settings.database_url)
+    engine = create_engine(
+        settings.database_url,
+        pool_size=settings.db_pool_size,
+        max_overflow=settings.db_max_overflow,
+    )
     try:
         yield engine
     finally:
@@ -80,10 +88,26 @@ def memory_uow_factory(store: MemoryStore) -> UnitOfWorkFactory:
 
 def firebase_verifier(settings: Settings) -> FirebaseVerifier:
     """The Firebase verifier for the two configured projects."""
+    # Imported here: firebase_admin and its HTTP stack cost ~10 MB per process, which only
+    # AUTH_BACKEND=firebase needs.
+    from adapters.auth.firebase import FirebaseVerifier
+
     return FirebaseVerifier(
         settings.firebase_consumers_project_id or "",
         settings.firebase_developers_project_id or "",
     )
+
+
+def make_webhook_urls(settings: Settings) -> WebhookUrls | None:
+    """Per-execution webhook URLs when PUBLIC_BASE_URL is set; None disables webhooks."""
+    if not settings.public_base_url:
+        return None
+    return WebhookUrls(settings.public_base_url, settings.webhook_signing_secret)
+
+
+def webhook_callback(urls: WebhookUrls | None) -> Callable[[uuid.UUID], str] | None:
+    """What the dispatcher calls to put a webhook URL on each job (None: no webhooks)."""
+    return urls.url_for if urls is not None else None
 
 
 def make_engine_settings(settings: Settings) -> EngineSettings:
@@ -131,7 +155,15 @@ class Container(containers.DeclarativeContainer):
     admin_policy = providers.Singleton(AdminPolicy, settings.provided.admin_uid_list)
 
     engine_settings = providers.Singleton(make_engine_settings, settings)
-    dispatcher = providers.Singleton(Dispatcher, uow_factory, gpu_provider, clock, engine_settings)
+    webhook_urls = providers.Singleton(make_webhook_urls, settings)
+    dispatcher = providers.Singleton(
+        Dispatcher,
+        uow_factory,
+        gpu_provider,
+        clock,
+        engine_settings,
+        providers.Callable(webhook_callback, webhook_urls),
+    )
     account_service = providers.Singleton(AccountService, uow_factory, clock)
     catalog_service = providers.Singleton(CatalogService, uow_factory, clock)
     studio_service = providers.Singleton(StudioService, uow_factory, clock)

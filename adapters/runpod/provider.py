@@ -22,11 +22,15 @@ MAX_ERROR_CHARS = 1000
 
 
 def build_body(request: JobRequest) -> dict[str, Any]:
-    """The ``/run`` body: the input plus the job's execution timeout and ttl in ms."""
-    return {
+    """The ``/run`` body: the input, the job's execution timeout and ttl in ms, and the
+    webhook when there is one."""
+    body: dict[str, Any] = {
         "input": request.input,
         "policy": {"executionTimeout": request.execution_timeout_ms, "ttl": request.ttl_ms},
     }
+    if request.webhook_url:
+        body["webhook"] = request.webhook_url
+    return body
 
 
 def clean_error(error: Any) -> str | None:

@@ -21,6 +21,7 @@ from typing import Any
 from aiohttp import web
 
 from adapters.simulator.engine import IN_QUEUE, NotRetryable, SimulatorEngine
+from adapters.simulator.webhooks import SENDER_KEY, WebhookSender, install
 from tarsify.domain.models import OutputType
 
 RUN_LIMIT_BYTES = 10 * 1024 * 1024
@@ -215,6 +216,11 @@ def _submit(request: web.Request, endpoint_id: str, body: dict[str, Any], sync: 
         ttl_ms=policy.get("ttl"),
         sync=sync,
     )
+    webhook = body.get("webhook")
+    if webhook is not None:
+        if not isinstance(webhook, str) or not webhook.startswith(("http://", "https://")):
+            raise _bad_request("webhook must be an http(s) URL")
+        request.app[SENDER_KEY].register(endpoint_id, view.id, webhook)
     return view.id
 
 
@@ -275,10 +281,12 @@ def create_fake_runpod_app(
     *,
     output_types: Mapping[str, OutputType] | None = None,
     base_path: str = "",
+    webhooks: WebhookSender | None = None,
 ) -> web.Application:
     """The fake RunPod API over ``engine``; ``app[FAULTS_KEY]`` is the live fault plan.
 
-    ``output_types`` says which simulated output each endpoint returns (default JSON).
+    ``output_types`` says which simulated output each endpoint returns (default JSON);
+    ``webhooks`` delivers the ``webhook`` of submitted jobs (``app[SENDER_KEY]``).
     """
     app = web.Application(middlewares=[_faults_and_auth], client_max_size=RUNSYNC_LIMIT_BYTES)
     app[ENGINE_KEY] = engine
@@ -286,6 +294,7 @@ def create_fake_runpod_app(
     app[API_KEY] = api_key
     app[KNOWN_KEY] = None if known_endpoints is None else frozenset(known_endpoints)
     app[OUTPUT_TYPES_KEY] = dict(output_types or {})
+    install(app, webhooks if webhooks is not None else WebhookSender(engine))
     prefix = base_path.rstrip("/")
     job = prefix + "/{endpoint_id}/{op}/{job_id}"
     app.router.add_post(prefix + "/{endpoint_id}/run", _run, name="run")

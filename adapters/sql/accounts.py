@@ -5,11 +5,11 @@ from __future__ import annotations
 import uuid
 from typing import Generic, TypeVar
 
-from sqlalchemy import Table, insert, select
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy import Insert, Table, bindparam, insert, select
 
-from adapters.sql.errors import execute_isolated, guarded
-from adapters.sql.mapping import from_row, to_values
+from adapters.sql.db import Db, Query
+from adapters.sql.errors import guarded
+from adapters.sql.mapping import Shape, to_values
 from adapters.sql.tables import consumers, developers
 from tarsify.domain.models import Consumer, Developer
 
@@ -19,25 +19,36 @@ A = TypeVar("A", Developer, Consumer)
 class _AccountRepository(Generic[A]):
     """Accounts keyed by id and by the identity provider's uid."""
 
-    table: Table
-    entity: type[A]
+    shape: Shape[A]
+    by: dict[str, Query]  # column -> SELECT of the entity WHERE column = :value
+    inserting: Insert
 
-    def __init__(self, session: AsyncSession) -> None:
-        self._session = session
+    def __init__(self, db: Db) -> None:
+        self._db = db
 
     async def _add(self, account: A) -> None:
-        await execute_isolated(self._session, insert(self.table).values(to_values(account)))
+        await self._db.execute_isolated(self.inserting, to_values(account))
 
     async def _get_where(self, column: str, value: object) -> A | None:
-        stmt = select(self.table).where(self.table.c[column] == value)
-        row = (await self._session.execute(stmt)).mappings().first()
-        return None if row is None else from_row(self.entity, row)
+        row = await self._db.fetch_one(self.by[column], {"p_value": value})
+        return None if row is None else self.shape.load(row)
+
+
+def _lookups(shape: Shape[A], table: Table) -> dict[str, Query]:
+    return {
+        column: Query(select(*shape.columns).where(table.c[column] == bindparam("p_value")))
+        for column in ("id", "uid")
+    }
+
+
+_DEVELOPER = Shape(Developer, developers)
+_CONSUMER = Shape(Consumer, consumers)
 
 
 class SqlDeveloperRepository(_AccountRepository[Developer]):
     """Developers in the ``developers`` table."""
 
-    table, entity = developers, Developer
+    shape, by, inserting = _DEVELOPER, _lookups(_DEVELOPER, developers), insert(developers)
 
     @guarded("developers.add")
     async def add(self, developer: Developer) -> None:
@@ -58,7 +69,7 @@ class SqlDeveloperRepository(_AccountRepository[Developer]):
 class SqlConsumerRepository(_AccountRepository[Consumer]):
     """Consumers in the ``consumers`` table."""
 
-    table, entity = consumers, Consumer
+    shape, by, inserting = _CONSUMER, _lookups(_CONSUMER, consumers), insert(consumers)
 
     @guarded("consumers.add")
     async def add(self, consumer: Consumer) -> None:

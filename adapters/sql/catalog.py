@@ -4,33 +4,40 @@ from __future__ import annotations
 
 import uuid
 
-from sqlalchemy import func, insert, select, update
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy import bindparam, func, insert, select, update
 
-from adapters.sql.errors import execute_isolated, guarded
-from adapters.sql.mapping import from_row, keyset_page, labelled, to_values
+from adapters.sql.db import Db, Query
+from adapters.sql.errors import guarded
+from adapters.sql.mapping import Shape, from_row, keyset_page, labelled, to_values
 from adapters.sql.tables import base_models, runpod_endpoints
 from tarsify.domain.models import BaseModel, BaseModelWithEndpoint, EndpointWithCount, GpuEndpoint
 from tarsify.domain.pagination import Cursor, Page, PageRequest, page_from_rows
+
+_ENDPOINT = Shape(GpuEndpoint, runpod_endpoints)
+_ENDPOINT_BY_ID = Query(
+    select(*_ENDPOINT.columns).where(runpod_endpoints.c.id == bindparam("p_id"))
+)
+_BASE = Shape(BaseModel, base_models)
+_BASE_BY_ID = Query(select(*_BASE.columns).where(base_models.c.id == bindparam("p_id")))
+_BASE_BY_SLUG = Query(select(*_BASE.columns).where(base_models.c.slug == bindparam("p_slug")))
 
 
 class SqlEndpointRepository:
     """GPU endpoints in the ``runpod_endpoints`` table."""
 
-    def __init__(self, session: AsyncSession) -> None:
-        self._session = session
+    def __init__(self, db: Db) -> None:
+        self._db = db
 
     @guarded("endpoints.add")
     async def add(self, endpoint: GpuEndpoint) -> None:
         """Insert; ``AlreadyExists`` when the provider endpoint id is taken."""
-        await execute_isolated(self._session, insert(runpod_endpoints).values(to_values(endpoint)))
+        await self._db.execute_isolated(insert(runpod_endpoints).values(to_values(endpoint)))
 
     @guarded("endpoints.get")
     async def get(self, endpoint_id: uuid.UUID) -> GpuEndpoint | None:
         """By id."""
-        stmt = select(runpod_endpoints).where(runpod_endpoints.c.id == endpoint_id)
-        row = (await self._session.execute(stmt)).mappings().first()
-        return None if row is None else from_row(GpuEndpoint, row)
+        row = await self._db.fetch_one(_ENDPOINT_BY_ID, {"p_id": endpoint_id})
+        return None if row is None else _ENDPOINT.load(row)
 
     @guarded("endpoints.get_by_provider_id")
     async def get_by_provider_id(self, provider_endpoint_id: str) -> GpuEndpoint | None:
@@ -38,7 +45,7 @@ class SqlEndpointRepository:
         stmt = select(runpod_endpoints).where(
             runpod_endpoints.c.runpod_endpoint_id == provider_endpoint_id
         )
-        row = (await self._session.execute(stmt)).mappings().first()
+        row = (await self._db.execute(stmt)).mappings().first()
         return None if row is None else from_row(GpuEndpoint, row)
 
     @guarded("endpoints.update")
@@ -47,7 +54,7 @@ class SqlEndpointRepository:
         values = to_values(endpoint)
         del values["id"]
         stmt = update(runpod_endpoints).where(runpod_endpoints.c.id == endpoint.id)
-        await execute_isolated(self._session, stmt.values(values))
+        await self._db.execute_isolated(stmt.values(values))
 
     @guarded("endpoints.list")
     async def list(self, page: PageRequest) -> Page[EndpointWithCount]:
@@ -60,7 +67,7 @@ class SqlEndpointRepository:
         stmt = select(runpod_endpoints, func.coalesce(counts.c.n, 0).label("base_model_count"))
         stmt = stmt.outerjoin(counts, counts.c.endpoint_id == runpod_endpoints.c.id)
         stmt = keyset_page(stmt, runpod_endpoints.c.created_at, runpod_endpoints.c.id, page)
-        rows = (await self._session.execute(stmt)).mappings().all()
+        rows = (await self._db.execute(stmt)).mappings().all()
         items = [
             EndpointWithCount(from_row(GpuEndpoint, row), int(row["base_model_count"]))
             for row in rows
@@ -73,27 +80,25 @@ class SqlEndpointRepository:
 class SqlBaseModelRepository:
     """Base models in the ``base_models`` table."""
 
-    def __init__(self, session: AsyncSession) -> None:
-        self._session = session
+    def __init__(self, db: Db) -> None:
+        self._db = db
 
     @guarded("base_models.add")
     async def add(self, base_model: BaseModel) -> None:
         """Insert; ``AlreadyExists`` when the slug is taken."""
-        await execute_isolated(self._session, insert(base_models).values(to_values(base_model)))
+        await self._db.execute_isolated(insert(base_models).values(to_values(base_model)))
 
     @guarded("base_models.get")
     async def get(self, base_model_id: uuid.UUID) -> BaseModel | None:
         """By id."""
-        stmt = select(base_models).where(base_models.c.id == base_model_id)
-        row = (await self._session.execute(stmt)).mappings().first()
-        return None if row is None else from_row(BaseModel, row)
+        row = await self._db.fetch_one(_BASE_BY_ID, {"p_id": base_model_id})
+        return None if row is None else _BASE.load(row)
 
     @guarded("base_models.get_by_slug")
     async def get_by_slug(self, slug: str) -> BaseModel | None:
         """By slug."""
-        stmt = select(base_models).where(base_models.c.slug == slug)
-        row = (await self._session.execute(stmt)).mappings().first()
-        return None if row is None else from_row(BaseModel, row)
+        row = await self._db.fetch_one(_BASE_BY_SLUG, {"p_slug": slug})
+        return None if row is None else _BASE.load(row)
 
     @guarded("base_models.update")
     async def update(self, base_model: BaseModel) -> None:
@@ -101,7 +106,7 @@ class SqlBaseModelRepository:
         values = to_values(base_model)
         del values["id"]
         stmt = update(base_models).where(base_models.c.id == base_model.id)
-        await execute_isolated(self._session, stmt.values(values))
+        await self._db.execute_isolated(stmt.values(values))
 
     @guarded("base_models.list")
     async def list(
@@ -114,7 +119,7 @@ class SqlBaseModelRepository:
         if browsable_only:
             stmt = stmt.where(base_models.c.is_active, runpod_endpoints.c.is_active)
         stmt = keyset_page(stmt, base_models.c.created_at, base_models.c.id, page)
-        rows = (await self._session.execute(stmt)).mappings().all()
+        rows = (await self._db.execute(stmt)).mappings().all()
         items = [
             BaseModelWithEndpoint(from_row(BaseModel, row, "b_"), from_row(GpuEndpoint, row, "e_"))
             for row in rows

@@ -1,17 +1,53 @@
-"""The process-wide async engine and the session factory built on it."""
+"""The process-wide async engine and the session factory built on it.
+
+On PostgreSQL two things keep a short read at one round trip, where it would otherwise
+take six (BEGIN, SELECT ";" and ROLLBACK for the pre-ping, then BEGIN, the query and
+ROLLBACK):
+
+- Connections are checked for liveness at checkout only when they sat idle in the pool
+  longer than ``PING_AFTER_IDLE_S`` (or when asyncpg already saw them close), like
+  HikariCP's alive-bypass window: a connection used a moment ago is known to be alive.
+- Units of work begin their transaction lazily, at the first statement that is not a plain
+  ``SELECT`` (a write, a SAVEPOINT or a locking read); plain reads before it run on their
+  own, as SQLite's driver also does. Under READ COMMITTED every statement takes its own
+  snapshot anyway, so this changes no result; it only saves the BEGIN and ROLLBACK of
+  read-only units of work.
+"""
 
 from __future__ import annotations
 
-from typing import Any
+import json
+import re
+import time
+from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import event
+import orjson
+from sqlalchemy import event, exc
 from sqlalchemy.engine import make_url
-from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlalchemy.ext.asyncio import create_async_engine as _create_async_engine
 from sqlalchemy.pool import StaticPool
 
+if TYPE_CHECKING:
+    from adapters.sql.db import ConnectionSource
+
 SQLITE_BUSY_TIMEOUT_MS = 5000
 PG_CONNECT_TIMEOUT_S = 5
+PING_AFTER_IDLE_S = 1.0
+# A connection per concurrent request: with fewer, requests beyond the pool open and close
+# overflow connections (a PostgreSQL backend start each) under steady load.
+DEFAULT_POOL_SIZE = 10
+DEFAULT_MAX_OVERFLOW = 10
+# Execution option of the sessions' engine: begin transactions lazily (PostgreSQL only).
+LAZY_BEGIN = "tarsify_lazy_begin"
+_LAST_USED = "tarsify_last_used"
+# Connection.info key: a transaction is open on the server (set by lazy connections).
+TRANSACTION_OPEN = "tarsify_transaction_open"
+# A statement that needs no transaction: a SELECT without a row-locking clause.
+_PLAIN_READ = re.compile(
+    r"\s*SELECT\b(?!.*\bFOR\s+(?:NO\s+KEY\s+UPDATE|UPDATE|KEY\s+SHARE|SHARE)\b)",
+    re.IGNORECASE | re.DOTALL,
+)
 
 
 # Plain URLs (as in DATABASE_URL) get the async driver this adapter is built on.
@@ -30,11 +66,21 @@ def async_url(url: str) -> str:
     return parsed.render_as_string(hide_password=False)
 
 
-def create_engine(url: str, *, echo: bool = False) -> AsyncEngine:
-    """One engine per process; SQLite gets WAL, foreign keys and a busy timeout."""
+def create_engine(
+    url: str,
+    *,
+    echo: bool = False,
+    pool_size: int = DEFAULT_POOL_SIZE,
+    max_overflow: int = DEFAULT_MAX_OVERFLOW,
+) -> AsyncEngine:
+    """One engine per process; SQLite gets WAL, foreign keys and a busy timeout.
+
+    On a server database ``pool_size`` connections stay open; up to ``max_overflow`` more
+    are opened under bursts and closed when given back.
+    """
     url = async_url(url)
     parsed = make_url(url)
-    kwargs: dict[str, Any] = {"echo": echo}
+    kwargs: dict[str, Any] = {"echo": echo, "json_deserializer": json_loads}
     if parsed.get_backend_name() == "sqlite":
         if parsed.database in (None, "", ":memory:"):
             # Every connection to ":memory:" is a new empty database: share one.
@@ -42,10 +88,96 @@ def create_engine(url: str, *, echo: bool = False) -> AsyncEngine:
         engine = _create_async_engine(url, **kwargs)
         event.listen(engine.sync_engine, "connect", _sqlite_on_connect)
         return engine
-    if parsed.get_driver_name() == "asyncpg":
-        # Fail fast when the server is unreachable instead of asyncpg's 60 s default.
-        kwargs["connect_args"] = {"timeout": PG_CONNECT_TIMEOUT_S}
-    return _create_async_engine(url, pool_pre_ping=True, **kwargs)
+    kwargs |= {"pool_size": pool_size, "max_overflow": max_overflow}
+    if parsed.get_driver_name() != "asyncpg":
+        return _create_async_engine(url, pool_pre_ping=True, **kwargs)
+    # Fail fast when the server is unreachable instead of asyncpg's 60 s default.
+    kwargs["connect_args"] = {"timeout": PG_CONNECT_TIMEOUT_S}
+    engine = _create_async_engine(url, **kwargs)
+    sync_engine = engine.sync_engine
+    event.listen(sync_engine, "connect", _stamp_used)
+    event.listen(sync_engine, "checkout", _check_alive)
+    event.listen(sync_engine, "checkin", _on_checkin)
+    event.listen(sync_engine, "before_cursor_execute", _begin_lazily)
+    event.listen(sync_engine, "commit", _transaction_ended)
+    event.listen(sync_engine, "rollback", _transaction_ended)
+    return engine
+
+
+def json_loads(text: str | bytes) -> Any:
+    """JSON columns' decoder: orjson, or the standard library for what orjson refuses
+    (integers beyond 64 bits, lone surrogates), so every value reads back as before."""
+    try:
+        return orjson.loads(text)
+    except orjson.JSONDecodeError:
+        return json.loads(text)
+
+
+def _stamp_used(_dbapi_connection: Any, record: Any) -> None:
+    record.info[_LAST_USED] = time.monotonic()
+
+
+def _check_alive(dbapi_connection: Any, record: Any, _proxy: Any) -> None:
+    """Ping a connection that sat idle; a dead one is replaced by the pool."""
+    if record.driver_connection.is_closed():
+        raise exc.DisconnectionError("connection closed while idle in the pool")
+    if time.monotonic() - record.info.get(_LAST_USED, 0.0) <= PING_AFTER_IDLE_S:
+        return
+    # Outside a transaction the ping is one round trip (";") instead of three.
+    dbapi_connection.autocommit = True
+    try:
+        dbapi_connection.ping()
+    except Exception as error:
+        raise exc.DisconnectionError("connection failed its ping") from error
+    finally:
+        dbapi_connection.autocommit = False
+
+
+def _on_checkin(dbapi_connection: Any, record: Any) -> None:
+    if dbapi_connection is None:  # invalidated
+        return
+    record.info[_LAST_USED] = time.monotonic()
+    record.info.pop(TRANSACTION_OPEN, None)
+    # Back to the driver's default for whoever checks the connection out next.
+    dbapi_connection.autocommit = False
+
+
+def _begin_lazily(
+    connection: Any,
+    _cursor: Any,
+    statement: str,
+    _parameters: Any,
+    _context: Any,
+    _executemany: bool,
+) -> None:
+    """On lazy connections, let only non-plain-read statements open the transaction.
+
+    The asyncpg adapter begins a transaction before a statement when none is open and the
+    connection is not in autocommit mode; a statement inside an open transaction stays
+    in it whatever the flag says, and commit/rollback with none open are no-ops.
+    """
+    if connection.get_execution_options().get(LAZY_BEGIN):
+        plain_read = _is_plain_read(statement)
+        connection.connection.dbapi_connection.autocommit = plain_read
+        if not plain_read:
+            connection.info[TRANSACTION_OPEN] = True
+
+
+def _transaction_ended(connection: Any) -> None:
+    connection.info.pop(TRANSACTION_OPEN, None)
+
+
+_plain_reads: dict[str, bool] = {}
+
+
+def _is_plain_read(statement: str) -> bool:
+    """Whether ``statement`` is a SELECT without a row-locking clause (memoised)."""
+    known = _plain_reads.get(statement)
+    if known is None:
+        if len(_plain_reads) >= 2048:  # statements with expanded IN lists vary
+            _plain_reads.clear()
+        known = _plain_reads[statement] = _PLAIN_READ.match(statement) is not None
+    return known
 
 
 def _sqlite_on_connect(dbapi_connection: Any, _record: Any) -> None:
@@ -59,6 +191,10 @@ def _sqlite_on_connect(dbapi_connection: Any, _record: Any) -> None:
         cursor.close()
 
 
-def session_factory(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
-    """Sessions whose loaded values stay readable after commit."""
-    return async_sessionmaker(engine, expire_on_commit=False, autoflush=False)
+def session_factory(engine: AsyncEngine) -> ConnectionSource:
+    """What units of work open their connection from (with lazy BEGIN on PostgreSQL)."""
+    from adapters.sql.db import ConnectionSource
+
+    if engine.dialect.driver == "asyncpg":
+        engine = engine.execution_options(**{LAZY_BEGIN: True})
+    return ConnectionSource(engine)

@@ -9,9 +9,7 @@ from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar, cast
 
 import asyncpg
-from sqlalchemy import Executable, Result
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from tarsify.domain.errors import AlreadyExists, StorageError
 
@@ -67,16 +65,3 @@ def guarded(operation: str) -> Callable[[F], F]:
         return cast(F, wrapper)
 
     return decorate
-
-
-async def execute_isolated(session: AsyncSession, statement: Executable) -> Result[Any]:
-    """Execute a write that may violate a constraint without dooming the transaction.
-
-    PostgreSQL aborts the whole transaction on any error, so the write runs inside a
-    SAVEPOINT there; SQLite only undoes the failed statement (and pysqlite savepoints
-    would end its implicit transaction), so it runs directly.
-    """
-    if session.get_bind().dialect.name == "postgresql":
-        async with session.begin_nested():
-            return await session.execute(statement)
-    return await session.execute(statement)

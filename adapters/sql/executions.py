@@ -2,16 +2,19 @@
 
 from __future__ import annotations
 
+import functools
 import uuid
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import RowMapping, Select, and_, insert, or_, select, text, update
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy import Select, and_, bindparam, insert, or_, select, text, update
 
-from adapters.sql.errors import execute_isolated, guarded
-from adapters.sql.mapping import from_row, keyset_page, labelled, to_values
+from adapters.sql.db import Db, Query
+from adapters.sql.errors import guarded
+from adapters.sql.mapping import Shape, from_row, keyset_params, keyset_template, to_values
 from adapters.sql.tables import ACTIVE_EXECUTION_PREDICATE, executions, tars_models
+from adapters.sql.types import UtcDateTime
 from tarsify.domain.models import Execution, ExecutionStatus, ExecutionView
 from tarsify.domain.pagination import Cursor, Page, PageRequest, page_from_rows
 
@@ -20,22 +23,80 @@ from tarsify.domain.pagination import Cursor, Page, PageRequest, page_from_rows
 _due_to_poll = text(ACTIVE_EXECUTION_PREDICATE)
 
 
-def _polled_at_or_before(polled_before: datetime) -> Any:
+def _polled_at_or_before(polled_before: Any) -> Any:
     return or_(
         executions.c.last_polled_at.is_(None),
         executions.c.last_polled_at <= polled_before,
     )
 
 
-def _views() -> Select[Any]:
-    """Executions joined with the slug and title of their Tars model."""
-    return select(*labelled(executions, "x_"), tars_models.c.slug, tars_models.c.title).join(
-        tars_models, tars_models.c.id == executions.c.tars_model_id
+_EXECUTION = Shape(Execution, executions)
+_VIEW = Shape(Execution, executions, "x_")
+# Executions joined with the slug and title of their Tars model.
+_VIEWS = select(*_VIEW.columns, tars_models.c.slug, tars_models.c.title).join(
+    tars_models, tars_models.c.id == executions.c.tars_model_id
+)
+_ID, _CONSUMER, _STATUS, _MODEL = "p_id", "p_consumer", "p_status", "p_model"
+_GET = Query(select(*_EXECUTION.columns).where(executions.c.id == bindparam(_ID)))
+_GET_VIEW = Query(_VIEWS.where(executions.c.id == bindparam(_ID)))
+_GET_BY_KEY = Query(
+    select(*_EXECUTION.columns).where(
+        executions.c.consumer_id == bindparam(_CONSUMER),
+        executions.c.idempotency_key == bindparam("p_key"),
+    )
+)
+_INSERT = insert(executions)
+# Compare-and-set: every column but the id, and the version moves on by one.
+_WRITABLE = [c.name for c in executions.columns if c.name not in ("id", "version")]
+_UPDATE = (
+    update(executions)
+    .where(executions.c.id == bindparam(_ID), executions.c.version == bindparam("p_version"))
+    .values({name: bindparam("v_" + name) for name in _WRITABLE})
+    .values(version=executions.c.version + 1)
+)
+_DUE = (
+    executions.c.id == bindparam(_ID),
+    _due_to_poll,
+    _polled_at_or_before(bindparam("p_polled_before", type_=UtcDateTime())),
+)
+_IS_DUE = Query(select(executions.c.id).where(*_DUE))
+_MARK_POLLED = (
+    update(executions).where(*_DUE).values(last_polled_at=bindparam("p_now", type_=UtcDateTime()))
+)
+
+
+def _view_of(row: Sequence[Any]) -> ExecutionView:
+    width = _VIEW.width
+    return ExecutionView(_VIEW.load(row), row[width], row[width + 1])
+
+
+@functools.cache
+def _history_template(status: bool, model: bool, after: bool, limit: int) -> Query:
+    stmt = _VIEWS.where(executions.c.consumer_id == bindparam(_CONSUMER))
+    if status:
+        stmt = stmt.where(executions.c.status == bindparam(_STATUS))
+    if model:
+        stmt = stmt.where(executions.c.tars_model_id == bindparam(_MODEL))
+    return Query(
+        keyset_template(stmt, executions.c.created_at, executions.c.id, after=after, limit=limit)
     )
 
 
-def _view_of(row: RowMapping) -> ExecutionView:
-    return ExecutionView(from_row(Execution, row, "x_"), row["slug"], row["title"])
+def _history(
+    consumer_id: uuid.UUID,
+    page: PageRequest,
+    status: ExecutionStatus | None,
+    tars_model_id: uuid.UUID | None,
+) -> tuple[Query, dict[str, Any]]:
+    stmt = _history_template(
+        status is not None, tars_model_id is not None, page.after is not None, page.limit + 1
+    )
+    params = keyset_params(page) | {_CONSUMER: consumer_id}
+    if status is not None:
+        params[_STATUS] = status
+    if tars_model_id is not None:
+        params[_MODEL] = tars_model_id
+    return stmt, params
 
 
 def consumer_history_query(
@@ -45,13 +106,9 @@ def consumer_history_query(
     status: ExecutionStatus | None = None,
     tars_model_id: uuid.UUID | None = None,
 ) -> Select[Any]:
-    """The statement behind ``list_for_consumer`` (also explained by the benchmarks)."""
-    stmt = _views().where(executions.c.consumer_id == consumer_id)
-    if status is not None:
-        stmt = stmt.where(executions.c.status == status)
-    if tars_model_id is not None:
-        stmt = stmt.where(executions.c.tars_model_id == tars_model_id)
-    return keyset_page(stmt, executions.c.created_at, executions.c.id, page)
+    """The statement behind ``list_for_consumer``, with its values bound (for EXPLAIN)."""
+    query, params = _history(consumer_id, page, status, tars_model_id)
+    return query.statement.params(params)
 
 
 def claim_due_query(polled_before: datetime, limit: int) -> Select[Any]:
@@ -72,49 +129,40 @@ def claim_due_query(polled_before: datetime, limit: int) -> Select[Any]:
 class SqlExecutionRepository:
     """Executions in the ``executions`` table."""
 
-    def __init__(self, session: AsyncSession) -> None:
-        self._session = session
+    def __init__(self, db: Db) -> None:
+        self._db = db
 
     @guarded("executions.add")
     async def add(self, execution: Execution) -> None:
         """Insert; ``AlreadyExists`` when (consumer, idempotency key) is taken."""
-        await execute_isolated(self._session, insert(executions).values(to_values(execution)))
+        await self._db.execute_isolated(_INSERT, to_values(execution))
 
     @guarded("executions.get")
     async def get(self, execution_id: uuid.UUID) -> Execution | None:
         """By id."""
-        stmt = select(executions).where(executions.c.id == execution_id)
-        row = (await self._session.execute(stmt)).mappings().first()
-        return None if row is None else from_row(Execution, row)
+        row = await self._db.fetch_one(_GET, {_ID: execution_id})
+        return None if row is None else _EXECUTION.load(row)
 
     @guarded("executions.get_view")
     async def get_view(self, execution_id: uuid.UUID) -> ExecutionView | None:
         """By id, with the slug and title of its Tars model."""
-        stmt = _views().where(executions.c.id == execution_id)
-        row = (await self._session.execute(stmt)).mappings().first()
+        row = await self._db.fetch_one(_GET_VIEW, {_ID: execution_id})
         return None if row is None else _view_of(row)
 
     @guarded("executions.get_by_idempotency_key")
     async def get_by_idempotency_key(self, consumer_id: uuid.UUID, key: str) -> Execution | None:
         """The consumer's execution created with this Idempotency-Key."""
-        stmt = select(executions).where(
-            executions.c.consumer_id == consumer_id, executions.c.idempotency_key == key
-        )
-        row = (await self._session.execute(stmt)).mappings().first()
-        return None if row is None else from_row(Execution, row)
+        params = {_CONSUMER: consumer_id, "p_key": key}
+        row = await self._db.fetch_one(_GET_BY_KEY, params)
+        return None if row is None else _EXECUTION.load(row)
 
     @guarded("executions.update")
     async def update(self, execution: Execution) -> bool:
         """Compare-and-set on ``version``; False when another writer got there first."""
         values = to_values(execution)
-        del values["id"]
-        values["version"] = executions.c.version + 1
-        stmt = (
-            update(executions)
-            .where(executions.c.id == execution.id, executions.c.version == execution.version)
-            .values(values)
-        )
-        result: Any = await execute_isolated(self._session, stmt)
+        params = {"v_" + name: values[name] for name in _WRITABLE}
+        params[_ID], params["p_version"] = execution.id, execution.version
+        result: Any = await self._db.execute_isolated(_UPDATE, params)
         if result.rowcount != 1:
             return False
         execution.version += 1
@@ -124,17 +172,17 @@ class SqlExecutionRepository:
     async def try_mark_polled(
         self, execution_id: uuid.UUID, now: datetime, polled_before: datetime
     ) -> bool:
-        """Take the right to poll the provider for one unfinished execution."""
-        stmt = (
-            update(executions)
-            .where(
-                executions.c.id == execution_id,
-                _due_to_poll,
-                _polled_at_or_before(polled_before),
-            )
-            .values(last_polled_at=now)
-        )
-        result: Any = await self._session.execute(stmt)
+        """Take the right to poll the provider for one unfinished execution.
+
+        A plain read first: while many clients poll one execution, it is almost never
+        due, and a read answers that without a transaction. A due execution is then
+        claimed by the conditional UPDATE, which alone decides (a row that was not due
+        cannot become due again: ``last_polled_at`` only moves forward).
+        """
+        params = {_ID: execution_id, "p_polled_before": polled_before}
+        if await self._db.fetch_one(_IS_DUE, params) is None:
+            return False
+        result: Any = await self._db.execute(_MARK_POLLED, params | {"p_now": now})
         return bool(result.rowcount == 1)
 
     @guarded("executions.claim_due")
@@ -142,7 +190,7 @@ class SqlExecutionRepository:
         self, now: datetime, polled_before: datetime, limit: int
     ) -> list[Execution]:
         """Claim up to ``limit`` unfinished executions due for a poll, oldest first."""
-        rows = (await self._session.execute(claim_due_query(polled_before, limit))).mappings()
+        rows = (await self._db.execute(claim_due_query(polled_before, limit))).mappings()
         candidates = [from_row(Execution, row) for row in rows]
         if not candidates:
             return []
@@ -155,7 +203,7 @@ class SqlExecutionRepository:
             .values(last_polled_at=now)
             .returning(executions.c.id)
         )
-        claimed = set((await self._session.execute(stmt)).scalars())
+        claimed = set((await self._db.execute(stmt)).scalars())
         result = [c for c in candidates if c.id in claimed]
         for execution in result:
             execution.last_polled_at = now
@@ -171,9 +219,7 @@ class SqlExecutionRepository:
         tars_model_id: uuid.UUID | None = None,
     ) -> Page[ExecutionView]:
         """The consumer's executions, newest created first, with model slug and title."""
-        stmt = consumer_history_query(consumer_id, page, status=status, tars_model_id=tars_model_id)
-        rows = (await self._session.execute(stmt)).mappings().all()
-        items = [
-            ExecutionView(from_row(Execution, row, "x_"), row["slug"], row["title"]) for row in rows
-        ]
+        query, params = _history(consumer_id, page, status, tars_model_id)
+        rows = await self._db.fetch(query, params)
+        items = [_view_of(row) for row in rows]
         return page_from_rows(items, page, lambda v: Cursor(v.execution.created_at, v.execution.id))

@@ -1,11 +1,29 @@
-"""Rows <-> domain dataclasses, and the keyset pagination clauses shared by queries."""
+"""Rows <-> domain dataclasses, and the keyset pagination clauses shared by queries.
+
+Hot queries are built once, with bound parameters, and executed with a parameter dict:
+the statement object, its labels and its cache key are then made once per process rather
+than once per request. ``Shape`` reads an entity from a plain row by column position.
+"""
 
 from __future__ import annotations
 
 import dataclasses
-from typing import Any, TypeVar
+from collections.abc import Sequence
+from typing import Any, Generic, TypeVar
 
-from sqlalchemy import ColumnElement, Label, RowMapping, Select, Table, literal, tuple_
+from sqlalchemy import (
+    ColumnElement,
+    Enum,
+    Integer,
+    Label,
+    RowMapping,
+    Select,
+    Table,
+    bindparam,
+    literal,
+    literal_column,
+    tuple_,
+)
 
 from tarsify.domain.models import Execution, GpuEndpoint
 from tarsify.domain.pagination import PageRequest
@@ -24,10 +42,21 @@ def _column_of(cls: type, field: str) -> str:
     return RENAMES.get(cls, {}).get(field, field)
 
 
+_COLUMNS_OF: dict[type, tuple[tuple[str, str], ...]] = {}
+
+
+def _columns_of(cls: type) -> tuple[tuple[str, str], ...]:
+    """(field, column) pairs of an entity class (memoised)."""
+    pairs = _COLUMNS_OF.get(cls)
+    if pairs is None:
+        fields = dataclasses.fields(cls)
+        pairs = _COLUMNS_OF[cls] = tuple((f.name, _column_of(cls, f.name)) for f in fields)
+    return pairs
+
+
 def to_values(entity: Any) -> dict[str, Any]:
     """Column values of an entity, keyed by column name."""
-    cls = type(entity)
-    return {_column_of(cls, f.name): getattr(entity, f.name) for f in dataclasses.fields(entity)}
+    return {column: getattr(entity, name) for name, column in _columns_of(type(entity))}
 
 
 def labelled(table: Table, prefix: str) -> list[Label[Any]]:
@@ -42,6 +71,71 @@ def from_row(cls: type[E], row: RowMapping, prefix: str = "") -> E:
         for f in dataclasses.fields(cls)  # type: ignore[arg-type]
     }
     return cls(**values)
+
+
+class Shape(Generic[E]):
+    """Which columns of ``table`` build an entity, and how to build it from a row.
+
+    ``columns`` go into a select (labelled ``prefix + name`` when a prefix is given);
+    ``load(row, offset)`` builds the entity from the row's values at ``offset`` onwards.
+    """
+
+    def __init__(self, cls: type[E], table: Table, prefix: str = "") -> None:
+        fields = dataclasses.fields(cls)  # type: ignore[arg-type]
+        if not all(f.init and not f.kw_only for f in fields):
+            raise TypeError(f"{cls.__name__} must take every field positionally")
+        self.cls = cls
+        self.columns: list[Any] = [
+            column.label(prefix + column.name) if prefix else column for column in table.columns
+        ]
+        names = [column.name for column in table.columns]
+        self._positions = tuple(names.index(_column_of(cls, f.name)) for f in fields)
+        self.width = len(names)
+        # Rows read through the driver carry enum columns as their text value.
+        types = [table.columns[i].type for i in self._positions]
+        self._enums = tuple(
+            (at, type_.enum_class)
+            for at, type_ in enumerate(types)
+            if isinstance(type_, Enum) and type_.enum_class is not None
+        )
+
+    def load(self, row: Sequence[Any], offset: int = 0) -> E:
+        """The entity held by ``row`` (processed or straight from the driver) from column
+        ``offset`` on."""
+        values = [row[offset + i] for i in self._positions]
+        for at, enum_class in self._enums:
+            value = values[at]
+            if value is not None:
+                values[at] = enum_class(value)
+        return self.cls(*values)
+
+
+# Bound parameter names used by keyset templates.
+AFTER_AT, AFTER_ID = "after_at", "after_id"
+
+
+def keyset_template(
+    stmt: S, at: ColumnElement[Any], ident: ColumnElement[Any], *, after: bool, limit: int
+) -> S:
+    """``keyset_page`` with the cursor as bound parameters (``keyset_params``).
+
+    ``limit`` rows are written into the SQL: with ``LIMIT $n`` PostgreSQL cannot cost a
+    generic plan for a prepared statement and plans every execution anew, which on a large
+    table costs more than running the query.
+    """
+    if after:
+        stmt = stmt.where(
+            tuple_(at, ident)
+            < tuple_(bindparam(AFTER_AT, type_=at.type), bindparam(AFTER_ID, type_=ident.type))
+        )
+    return stmt.order_by(at.desc(), ident.desc()).limit(literal_column(str(int(limit)), Integer()))
+
+
+def keyset_params(page: PageRequest) -> dict[str, Any]:
+    """Parameters of a ``keyset_template`` for ``page``."""
+    if page.after is None:
+        return {}
+    return {AFTER_AT: page.after.at, AFTER_ID: page.after.id}
 
 
 def keyset_page(stmt: S, at: ColumnElement[Any], ident: ColumnElement[Any], page: PageRequest) -> S:

@@ -2,43 +2,97 @@
 
 from __future__ import annotations
 
+import functools
 import uuid
+from collections.abc import Sequence
+from typing import Any
 
-from sqlalchemy import insert, select, update
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy import bindparam, insert, select, update
 
-from adapters.sql.errors import execute_isolated, guarded
-from adapters.sql.mapping import from_row, keyset_page, labelled, to_values
+from adapters.sql.db import Db, Query
+from adapters.sql.errors import guarded
+from adapters.sql.mapping import (
+    Shape,
+    from_row,
+    keyset_page,
+    keyset_params,
+    keyset_template,
+    to_values,
+)
 from adapters.sql.tables import base_models, developers, runpod_endpoints, tars_models
 from tarsify.domain.models import BaseModel, MarketplaceEntry, ModelCategory, TarsModel
 from tarsify.domain.models import TarsModelStatus as Status
 from tarsify.domain.pagination import Cursor, Page, PageRequest, page_from_rows
 
+_TARS = Shape(TarsModel, tars_models)
+_GET = Query(select(*_TARS.columns).where(tars_models.c.id == bindparam("p_id")))
+_GET_BY_SLUG = Query(select(*_TARS.columns).where(tars_models.c.slug == bindparam("p_slug")))
+_INSERT = insert(tars_models)
+
+_MARKET_TARS = Shape(TarsModel, tars_models, "t_")
+_MARKET_BASE = Shape(BaseModel, base_models, "b_")
+_PUBLISHED = (
+    select(
+        *_MARKET_TARS.columns,
+        *_MARKET_BASE.columns,
+        developers.c.name.label("developer_name"),
+    )
+    .join(base_models, base_models.c.id == tars_models.c.base_model_id)
+    .join(runpod_endpoints, runpod_endpoints.c.id == base_models.c.endpoint_id)
+    .join(developers, developers.c.id == tars_models.c.developer_id)
+    .where(
+        tars_models.c.status == Status.PUBLISHED,
+        # A published model always has published_at; the keyset cannot order NULLs.
+        tars_models.c.published_at.is_not(None),
+        base_models.c.is_active,
+        runpod_endpoints.c.is_active,
+    )
+)
+
+
+@functools.cache
+def _published_template(category: bool, after: bool, limit: int) -> Query:
+    stmt = _PUBLISHED
+    if category:
+        stmt = stmt.where(base_models.c.category == bindparam("p_category"))
+    return Query(
+        keyset_template(
+            stmt, tars_models.c.published_at, tars_models.c.id, after=after, limit=limit
+        )
+    )
+
+
+def _market_entry(row: Sequence[Any]) -> MarketplaceEntry:
+    base_at = _MARKET_TARS.width
+    return MarketplaceEntry(
+        _MARKET_TARS.load(row),
+        _MARKET_BASE.load(row, base_at),
+        row[base_at + _MARKET_BASE.width],
+    )
+
 
 class SqlTarsModelRepository:
     """Tars models in the ``tars_models`` table."""
 
-    def __init__(self, session: AsyncSession) -> None:
-        self._session = session
+    def __init__(self, db: Db) -> None:
+        self._db = db
 
     @guarded("tars_models.add")
     async def add(self, tars_model: TarsModel) -> None:
         """Insert; ``AlreadyExists`` when the slug is taken."""
-        await execute_isolated(self._session, insert(tars_models).values(to_values(tars_model)))
+        await self._db.execute_isolated(_INSERT, to_values(tars_model))
 
     @guarded("tars_models.get")
     async def get(self, tars_model_id: uuid.UUID) -> TarsModel | None:
         """By id."""
-        stmt = select(tars_models).where(tars_models.c.id == tars_model_id)
-        row = (await self._session.execute(stmt)).mappings().first()
-        return None if row is None else from_row(TarsModel, row)
+        row = await self._db.fetch_one(_GET, {"p_id": tars_model_id})
+        return None if row is None else _TARS.load(row)
 
     @guarded("tars_models.get_by_slug")
     async def get_by_slug(self, slug: str) -> TarsModel | None:
         """By slug."""
-        stmt = select(tars_models).where(tars_models.c.slug == slug)
-        row = (await self._session.execute(stmt)).mappings().first()
-        return None if row is None else from_row(TarsModel, row)
+        row = await self._db.fetch_one(_GET_BY_SLUG, {"p_slug": slug})
+        return None if row is None else _TARS.load(row)
 
     @guarded("tars_models.update")
     async def update(self, tars_model: TarsModel) -> None:
@@ -46,7 +100,7 @@ class SqlTarsModelRepository:
         values = to_values(tars_model)
         del values["id"]
         stmt = update(tars_models).where(tars_models.c.id == tars_model.id)
-        await execute_isolated(self._session, stmt.values(values))
+        await self._db.execute_isolated(stmt.values(values))
 
     @guarded("tars_models.list_for_developer")
     async def list_for_developer(
@@ -55,7 +109,7 @@ class SqlTarsModelRepository:
         """A developer's models of every status, newest created first."""
         stmt = select(tars_models).where(tars_models.c.developer_id == developer_id)
         stmt = keyset_page(stmt, tars_models.c.created_at, tars_models.c.id, page)
-        rows = (await self._session.execute(stmt)).mappings().all()
+        rows = (await self._db.execute(stmt)).mappings().all()
         items = [from_row(TarsModel, row) for row in rows]
         return page_from_rows(items, page, lambda m: Cursor(m.created_at, m.id))
 
@@ -64,35 +118,12 @@ class SqlTarsModelRepository:
         self, page: PageRequest, *, category: ModelCategory | None = None
     ) -> Page[MarketplaceEntry]:
         """Published models on active base models and endpoints, newest published first."""
-        stmt = (
-            select(
-                *labelled(tars_models, "t_"),
-                *labelled(base_models, "b_"),
-                developers.c.name.label("developer_name"),
-            )
-            .join(base_models, base_models.c.id == tars_models.c.base_model_id)
-            .join(runpod_endpoints, runpod_endpoints.c.id == base_models.c.endpoint_id)
-            .join(developers, developers.c.id == tars_models.c.developer_id)
-            .where(
-                tars_models.c.status == Status.PUBLISHED,
-                # A published model always has published_at; the keyset cannot order NULLs.
-                tars_models.c.published_at.is_not(None),
-                base_models.c.is_active,
-                runpod_endpoints.c.is_active,
-            )
-        )
+        stmt = _published_template(category is not None, page.after is not None, page.limit + 1)
+        params = keyset_params(page)
         if category is not None:
-            stmt = stmt.where(base_models.c.category == category)
-        stmt = keyset_page(stmt, tars_models.c.published_at, tars_models.c.id, page)
-        rows = (await self._session.execute(stmt)).mappings().all()
-        items = [
-            MarketplaceEntry(
-                from_row(TarsModel, row, "t_"),
-                from_row(BaseModel, row, "b_"),
-                row["developer_name"],
-            )
-            for row in rows
-        ]
+            params["p_category"] = category
+        rows = await self._db.fetch(stmt, params)
+        items = [_market_entry(row) for row in rows]
         return page_from_rows(items, page, _published_key)
 
 

@@ -1,4 +1,5 @@
-"""Unit of work over one ``AsyncSession``, and the readiness probe."""
+"""Unit of work over one database connection (a Core ``AsyncConnection``), and the
+readiness probe."""
 
 from __future__ import annotations
 
@@ -6,10 +7,11 @@ from types import TracebackType
 from typing import Self
 
 from sqlalchemy import text
-from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from adapters.sql.accounts import SqlConsumerRepository, SqlDeveloperRepository
 from adapters.sql.catalog import SqlBaseModelRepository, SqlEndpointRepository
+from adapters.sql.db import ConnectionSource, Db
 from adapters.sql.errors import FOREIGN_ERRORS, guarded, translate
 from adapters.sql.executions import SqlExecutionRepository
 from adapters.sql.studio import SqlTarsModelRepository
@@ -33,27 +35,27 @@ class SqlUnitOfWork:
     tars_models: TarsModelRepository
     executions: ExecutionRepository
 
-    def __init__(self, session_factory: async_sessionmaker[AsyncSession]) -> None:
-        self._session_factory = session_factory
-        self._session: AsyncSession | None = None
+    def __init__(self, connections: ConnectionSource) -> None:
+        self._connections = connections
+        self._db: Db | None = None
 
     @property
-    def session(self) -> AsyncSession:
-        """The open session (only inside ``async with``)."""
-        if self._session is None:
+    def db(self) -> Db:
+        """The open unit of work's database handle (only inside ``async with``)."""
+        if self._db is None:
             raise RuntimeError("unit of work used outside 'async with'")
-        return self._session
+        return self._db
 
     async def __aenter__(self) -> Self:
-        """Open a session; the connection is taken on first use."""
-        session = self._session_factory()
-        self._session = session
-        self.developers = SqlDeveloperRepository(session)
-        self.consumers = SqlConsumerRepository(session)
-        self.endpoints = SqlEndpointRepository(session)
-        self.base_models = SqlBaseModelRepository(session)
-        self.tars_models = SqlTarsModelRepository(session)
-        self.executions = SqlExecutionRepository(session)
+        """Start the unit of work; the connection is taken on first use."""
+        db = self._connections()
+        self._db = db
+        self.developers = SqlDeveloperRepository(db)
+        self.consumers = SqlConsumerRepository(db)
+        self.endpoints = SqlEndpointRepository(db)
+        self.base_models = SqlBaseModelRepository(db)
+        self.tars_models = SqlTarsModelRepository(db)
+        self.executions = SqlExecutionRepository(db)
         return self
 
     async def __aexit__(
@@ -63,9 +65,9 @@ class SqlUnitOfWork:
         tb: TracebackType | None,
     ) -> None:
         """Roll back whatever was not committed and give the connection back."""
-        session, self._session = self.session, None
+        db, self._db = self.db, None
         try:
-            await session.close()  # rolls back an open transaction
+            await db.close()  # rolls back an open transaction
         except FOREIGN_ERRORS as cleanup_exc:
             error = translate(cleanup_exc, "unit_of_work.exit")
             # The block's own exception is the one the caller must see; ours is logged.
@@ -75,12 +77,12 @@ class SqlUnitOfWork:
     @guarded("unit_of_work.commit")
     async def commit(self) -> None:
         """Make the changes durable."""
-        await self.session.commit()
+        await self.db.commit()
 
     @guarded("unit_of_work.rollback")
     async def rollback(self) -> None:
         """Discard the changes."""
-        await self.session.rollback()
+        await self.db.rollback()
 
 
 class SqlHealthCheck:

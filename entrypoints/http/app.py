@@ -20,6 +20,7 @@ from . import (
     routes_developer,
     routes_health,
     routes_marketplace,
+    routes_webhooks,
 )
 from .middleware import (
     access_log_middleware,
@@ -41,6 +42,7 @@ ROUTES: list[Route] = [
     *routes_developer.ROUTES,
     *routes_marketplace.ROUTES,
     *routes_consumer.ROUTES,
+    *routes_webhooks.ROUTES,
 ]
 
 
@@ -56,6 +58,7 @@ async def _services(container: Container) -> Services:
         verifier=await resolve(container.identity_verifier),
         admins=await resolve(container.admin_policy),
         health=await resolve(container.health_check),
+        webhooks=await resolve(container.webhook_urls),
     )
 
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from aiohttp import web
@@ -11,6 +11,7 @@ from pydantic import BaseModel
 
 from tarsify.domain.pagination import Page
 
+from . import render
 from .views import PageMeta
 
 JSON = "application/json"
@@ -37,6 +38,30 @@ def ok_list(items: Sequence[BaseModel], meta: PageMeta | None = None) -> web.Res
 def ok_page(page: Page[Any], items: Sequence[BaseModel], limit: int) -> web.Response:
     """A success envelope for one page of a list."""
     return ok_list(items, PageMeta(limit=limit, next_cursor=page.next_cursor))
+
+
+def ok_fast(
+    data: render.Json, fallback: Callable[[], BaseModel], *, status: int = 200
+) -> web.Response:
+    """``ok(fallback())`` from plain data (``render``); the view when orjson cannot."""
+    body = render.dumps({"success": True, "data": data})
+    if body is None:
+        return ok(fallback(), status=status)
+    return _respond(body, status)
+
+
+def ok_page_fast(
+    page: Page[Any],
+    items: list[render.Json],
+    limit: int,
+    fallback: Callable[[], Sequence[BaseModel]],
+) -> web.Response:
+    """``ok_page(page, fallback(), limit)`` from plain data (``render``)."""
+    meta = {"limit": limit, "nextCursor": page.next_cursor}
+    body = render.dumps({"success": True, "data": items, "meta": meta})
+    if body is None:
+        return ok_page(page, fallback(), limit)
+    return _respond(body, 200)
 
 
 def error_body(code: str, message: str, details: Any = None) -> dict[str, Any]:

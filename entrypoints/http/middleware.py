@@ -42,8 +42,13 @@ async def request_id_middleware(request: web.Request, handler: Handler) -> web.S
     incoming = request.headers.get(REQUEST_ID_HEADER, "")
     request_id = incoming if REQUEST_ID_RE.fullmatch(incoming) else uuid.uuid4().hex
     request[REQUEST_ID_KEY] = request_id
-    with structlog.contextvars.bound_contextvars(request_id=request_id):
+    # bind + reset restores the previous value like ``bound_contextvars`` does, without
+    # copying the whole context on every request.
+    tokens = structlog.contextvars.bind_contextvars(request_id=request_id)
+    try:
         response = await handler(request)
+    finally:
+        structlog.contextvars.reset_contextvars(**tokens)
     response.headers[REQUEST_ID_HEADER] = request_id
     return response
 

@@ -6,9 +6,9 @@ from aiohttp import web
 
 from tarsify.domain.models import ModelCategory
 
-from . import serialize
+from . import render, serialize
 from .auth import consumer_id
-from .envelope import ok, ok_page
+from .envelope import ok, ok_fast, ok_page_fast
 from .params import (
     LIST_PARAMS,
     MAX_WAIT_S,
@@ -28,7 +28,10 @@ async def list_models(request: web.Request) -> web.Response:
     page_req = page_request(request)
     category = enum_query(request, "category", ModelCategory)
     page = await services(request).marketplace.list(page_req, category=category)
-    return ok_page(page, [serialize.marketplace_item(e) for e in page.items], page_req.limit)
+    items = [render.marketplace_item(e) for e in page.items]
+    return ok_page_fast(
+        page, items, page_req.limit, lambda: [serialize.marketplace_item(e) for e in page.items]
+    )
 
 
 async def model_detail(request: web.Request) -> web.Response:
@@ -49,7 +52,7 @@ async def run_model(request: web.Request) -> web.Response:
     )
     view = result.view
     status = 200 if wait_s > 0 and view.execution.is_terminal else 202
-    return ok(serialize.execution(view), status=status)
+    return ok_fast(render.execution(view), lambda: serialize.execution(view), status=status)
 
 
 _CATEGORY = Param(

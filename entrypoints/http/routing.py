@@ -12,6 +12,7 @@ from pydantic import BaseModel
 
 if TYPE_CHECKING:
     from entrypoints.config import Settings
+    from entrypoints.webhooks import WebhookUrls
     from tarsify.domain.policies import AdminPolicy
     from tarsify.ports import HealthCheck, IdentityVerifier
     from tarsify.services.accounts import AccountService
@@ -81,6 +82,7 @@ class Services:
     verifier: IdentityVerifier
     admins: AdminPolicy
     health: HealthCheck
+    webhooks: WebhookUrls | None = None
 
 
 SERVICES = web.AppKey("services", Services)

@@ -22,13 +22,14 @@ from tarsify.domain.models import (
 )
 
 
-def _iso(value: datetime) -> str:
+def iso_timestamp(value: datetime) -> str:
+    """How responses write an instant: ISO 8601 with its UTC offset."""
     # Rows read back from SQLite may be naive; every stored instant is UTC.
     aware = value if value.tzinfo is not None else value.replace(tzinfo=UTC)
     return aware.isoformat()
 
 
-Timestamp = Annotated[datetime, PlainSerializer(_iso, return_type=str)]
+Timestamp = Annotated[datetime, PlainSerializer(iso_timestamp, return_type=str)]
 
 
 class View(BaseModel):

@@ -12,7 +12,7 @@ import uuid
 from collections.abc import Callable
 
 from tarsify.domain.errors import ExecutionNotFound, GpuProviderError, ProviderJobNotFound
-from tarsify.domain.models import Execution, ExecutionStatus
+from tarsify.domain.models import BaseModel, Execution, ExecutionStatus, GpuEndpoint
 from tarsify.domain.progress import (
     JOB_LOST,
     PROVIDER_REJECTED,
@@ -37,11 +37,13 @@ class Dispatcher:
         provider: GpuProvider,
         clock: Clock,
         settings: EngineSettings,
+        webhook_url: Callable[[uuid.UUID], str | None] | None = None,
     ) -> None:
         self._uow = uow
         self.provider = provider
         self.clock = clock
         self.settings = settings
+        self._webhook_url = webhook_url
 
     async def transition(self, execution_id: uuid.UUID, mutate: Mutation) -> tuple[Execution, bool]:
         """Apply ``mutate`` with compare-and-set, retrying on concurrent changes.
@@ -194,6 +196,26 @@ class Dispatcher:
         stored, _ = await self.transition(execution.id, lambda e: self._apply(e, snapshot))
         return stored
 
+    async def adopt(self, execution: Execution, job_id: str) -> Execution:
+        """Record ``job_id`` for an execution whose submit answer was lost, if the provider
+        confirms it knows that job; anything else changes nothing."""
+        endpoint_id = await self._provider_endpoint_id(execution)
+        if endpoint_id is None:
+            return execution
+        try:
+            snapshot = await self.provider.status(endpoint_id, job_id)
+        except GpuProviderError as exc:
+            log.warning(
+                "execution.adopt_failed",
+                extra={"execution_id": str(execution.id), "error": exc.message},
+            )
+            return execution
+        stored, _ = await self.transition(
+            execution.id,
+            lambda e: e.provider_job_id is None and self._apply(e, snapshot, default_queued=True),
+        )
+        return stored
+
     async def cancel(self, execution: Execution) -> Execution:
         """Cancel the job at the provider, then record what the provider reports.
 
@@ -257,6 +279,20 @@ class Dispatcher:
             endpoint = await uow.endpoints.get(execution.endpoint_id)
         return endpoint.provider_endpoint_id if endpoint else None
 
+    def job_request(
+        self, execution: Execution, base: BaseModel, endpoint: GpuEndpoint
+    ) -> JobRequest:
+        """The provider job for ``execution``: time limits from the base model, and the
+        webhook URL when webhooks are configured."""
+        return JobRequest(
+            endpoint_id=endpoint.provider_endpoint_id,
+            input=dict(execution.input_payload or {}),
+            execution_timeout_ms=self.settings.execution_timeout_ms(base),
+            ttl_ms=self.settings.ttl_ms(base),
+            output_type=base.output_type,
+            webhook_url=self._webhook_url(execution.id) if self._webhook_url else None,
+        )
+
     async def _job_request(self, execution: Execution) -> JobRequest | None:
         async with self._uow() as uow:
             model = await uow.tars_models.get(execution.tars_model_id)
@@ -264,10 +300,4 @@ class Dispatcher:
             endpoint = await uow.endpoints.get(execution.endpoint_id)
         if base is None or endpoint is None:
             return None
-        return JobRequest(
-            endpoint_id=endpoint.provider_endpoint_id,
-            input=dict(execution.input_payload or {}),
-            execution_timeout_ms=self.settings.execution_timeout_ms(base),
-            ttl_ms=self.settings.ttl_ms(base),
-            output_type=base.output_type,
-        )
+        return self.job_request(execution, base, endpoint)

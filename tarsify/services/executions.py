@@ -34,7 +34,7 @@ from tarsify.domain.models import (
 from tarsify.domain.pagination import Page, PageRequest
 from tarsify.domain.policies import visible_execution
 from tarsify.domain.schema import validate_payload
-from tarsify.ports import JobRequest, UnitOfWorkFactory
+from tarsify.ports import UnitOfWorkFactory
 from tarsify.services.dispatch import Dispatcher
 from tarsify.services.engine_settings import EngineSettings
 
@@ -134,13 +134,7 @@ class ExecutionService:
             if replay is None:
                 raise Conflict("Idempotency key in use")
             return RunResult(await self._wait(replay, wait_s), replayed=True)
-        job = JobRequest(
-            endpoint_id=endpoint.provider_endpoint_id,
-            input=payload,
-            execution_timeout_ms=settings.execution_timeout_ms(base),
-            ttl_ms=settings.ttl_ms(base),
-            output_type=base.output_type,
-        )
+        job = self._dispatch.job_request(execution, base, endpoint)
         stored = await self._dispatch.submit(execution, job)
         view = ExecutionView(stored, model.slug, model.title)
         return RunResult(await self._wait(view, wait_s))
@@ -210,6 +204,31 @@ class ExecutionService:
         if not due:
             return execution
         return await self._dispatch.poll(execution)
+
+    async def notify(self, execution_id: uuid.UUID, job_id: str | None = None) -> bool:
+        """A provider announced that the execution's job changed (a webhook).
+
+        The announcement is not trusted: the job's status is read from the provider now,
+        past the poll interval, and recorded like any poll. When the submit's answer was
+        lost (a timeout), ``job_id`` from the announcement is checked with the provider
+        and adopted, which resolves the ambiguity. Returns False for an unknown execution.
+        """
+        async with self._uow() as uow:
+            execution = await uow.executions.get(execution_id)
+        if execution is None:
+            return False
+        if execution.is_terminal:
+            return True
+        if execution.provider_job_id is None:
+            if job_id and execution.submit_attempts > 0:
+                await self._dispatch.adopt(execution, job_id)
+            return True
+        now = self._dispatch.clock.now()
+        async with self._uow() as uow:
+            await uow.executions.try_mark_polled(execution_id, now, now)
+            await uow.commit()
+        await self._dispatch.poll(execution)
+        return True
 
     async def list(
         self,

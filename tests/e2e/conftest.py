@@ -32,6 +32,7 @@ def make_settings(**overrides: Any) -> Settings:
         "status_poll_min_interval": 0.0,
         "max_body_bytes": 64 * 1024,
         "log_format": "console",
+        "public_base_url": "http://tarsify.test",
     }
     values.update(overrides)
     return Settings(_env_file=None, **values)  # type: ignore[call-arg]

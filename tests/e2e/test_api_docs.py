@@ -14,6 +14,7 @@ from __future__ import annotations
 import functools
 import json
 import re
+import uuid
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -337,6 +338,9 @@ async def test_documented_example_answers_as_documented(
     world = await build_world(api, container)
     values = {doc: world[role] for doc, role in documented_values().items()}
     values |= tokens_for(key)
+    webhooks = container.webhook_urls()
+    assert webhooks is not None, "the e2e settings enable webhooks"
+    values["<webhook-token>"] = webhooks.token(uuid.UUID(world["execution"]))
 
     def real(text: str) -> str:
         for documented, actual in values.items():

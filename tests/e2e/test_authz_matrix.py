@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 from typing import Any
 
 from entrypoints.container import Container
@@ -84,7 +85,12 @@ async def _cases(api: Api, world: World, container: Container) -> list[tuple[Any
     run_body = {"inputs": {"prompt": "x"}}
     e, b, d = world.endpoint_id, world.base_model_id, world.draft_id
     x = execution["id"]
+    webhooks = container.webhook_urls()
+    assert webhooks is not None
+    hook = f"/webhooks/runpod/{x}/{webhooks.token(uuid.UUID(x))}"
     return [
+        # The URL token is the credential: any (or no) bearer token is irrelevant.
+        ("POST", hook, {"id": "job-1"}, public()),
         ("GET", "/health", None, public()),
         ("GET", "/health/ready", None, public()),
         ("POST", "/api/admin/endpoints", endpoint_body("matrix-endpoint"), admin(201)),
@@ -122,6 +128,8 @@ async def _cases(api: Api, world: World, container: Container) -> list[tuple[Any
 
 def _template(path: str, world: World) -> str:
     parts = path.split("/")
+    if path.startswith("/webhooks/"):
+        parts[-1] = "{token}"
     return "/".join(
         "{slug}" if p == world.slug else "{id}" if len(p) == 36 and p.count("-") == 4 else p
         for p in parts

@@ -20,16 +20,17 @@ from typing import Any
 
 import pytest
 import structlog
-from aiohttp.test_utils import TestServer
+from aiohttp.test_utils import TestClient, TestServer, unused_port
 
 from adapters.simulator.engine import SimulatorEngine
 from adapters.simulator.runpod_api import FaultPlan, create_fake_runpod_app
+from adapters.simulator.webhooks import SENDER_KEY
 from adapters.sql.engine import create_engine, session_factory
 from adapters.sql.migrate import upgrade
 from adapters.sql.uow import SqlUnitOfWork
 from entrypoints.container import build_container
 from entrypoints.http.app import RECONCILER_TASK, create_app
-from tarsify.domain.models import OutputType
+from tarsify.domain.models import Execution, ExecutionStatus, OutputType
 from tarsify.domain.pagination import PageRequest
 from tests.contract.conftest import empty_all
 from tests.pg import create_test_database, drop_test_database, require_postgres
@@ -383,3 +384,86 @@ async def test_output_survives_the_providers_retention_without_any_poll(svc: Ser
     assert found["status"] == "COMPLETED", found
     assert first_png(found["output"]).startswith(PNG_SIGNATURE)
     await svc.assert_nothing_leaked()
+
+
+# --- webhooks ------------------------------------------------------------------------
+# No reconciler and a poll interval of an hour: the only way these executions can learn
+# that their job finished is the webhook, which makes the service re-read the job.
+
+PROMPT = {"inputs": {"prompt": "x"}}
+
+
+@pytest.fixture
+async def served(fake_runpod: FakeRunPod, database_url: str) -> AsyncIterator[Api]:
+    port = unused_port()
+    settings = make_settings(
+        database_url=database_url,
+        gpu_provider="runpod",
+        runpod_base_url=fake_runpod.url,
+        runpod_api_key=API_KEY,
+        reconciler_enabled=False,
+        status_poll_min_interval=3600.0,
+        public_base_url=f"http://127.0.0.1:{port}",
+    )
+    server = TestServer(create_app(build_container(settings)), host="127.0.0.1", port=port)
+    client = TestClient(server)
+    await client.start_server()
+    try:
+        yield Api(client, tokens())
+    finally:
+        await client.close()
+
+
+async def stored_execution(database_url: str, execution_id: str) -> Execution:
+    engine = create_engine(database_url)
+    try:
+        async with SqlUnitOfWork(session_factory(engine)) as uow:
+            execution = await uow.executions.get(uuid.UUID(execution_id))
+    finally:
+        await engine.dispose()
+    assert execution is not None
+    return execution
+
+
+async def test_a_webhook_completes_the_execution_without_any_poll(
+    served: Api, fake_runpod: FakeRunPod, database_url: str
+) -> None:
+    slug = await publish(served)
+    run = await served.ok(
+        "POST",
+        f"/api/marketplace/models/{slug}/run",
+        "consumer_a",
+        {"inputs": {"prompt": "x"}},
+        202,
+    )
+    sender = fake_runpod.server.app[SENDER_KEY]
+    [delivery] = sender.deliveries
+    assert delivery.url.startswith(f"http://127.0.0.1:{served.client.port}/webhooks/runpod/")
+    assert run["id"] in delivery.url
+    for _ in range(200):
+        if delivery.delivered:
+            break
+        await asyncio.sleep(0.02)
+    assert delivery.statuses == [200]
+    execution = await stored_execution(database_url, run["id"])
+    assert execution.status is ExecutionStatus.COMPLETED
+    assert execution.output_payload["images"][0].startswith("data:image/png;base64,")
+    status_calls = [r for r in fake_runpod.faults.requests if r.route == "status"]
+    assert len(status_calls) == 1  # the one re-read the webhook asked for
+
+
+async def test_a_forged_webhook_is_refused(served: Api, fake_runpod: FakeRunPod) -> None:
+    slug = await publish(served)
+    fake_runpod.engine.hang_next()
+    run = await served.ok(
+        "POST",
+        f"/api/marketplace/models/{slug}/run",
+        "consumer_a",
+        {"inputs": {"prompt": "x"}},
+        202,
+    )
+    forged = await served.call(
+        "POST", f"/webhooks/runpod/{run['id']}/{'A' * 43}", json_body={"status": "COMPLETED"}
+    )
+    assert (forged.status, forged.code) == (404, "ERR_3001")
+    assert not [r for r in fake_runpod.faults.requests if r.route == "status"]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -47,6 +48,7 @@ class World:
     store: MemoryStore = field(default_factory=MemoryStore)
     gpu: FakeGpuProvider = field(default_factory=FakeGpuProvider)
     settings: EngineSettings = field(default_factory=EngineSettings)
+    webhook_url: Callable[[uuid.UUID], str | None] | None = None
 
     def __post_init__(self) -> None:
         uow = self.store.unit_of_work
@@ -54,7 +56,7 @@ class World:
         self.catalog = CatalogService(uow, self.clock)
         self.studio = StudioService(uow, self.clock)
         self.marketplace = MarketplaceService(uow)
-        self.dispatcher = Dispatcher(uow, self.gpu, self.clock, self.settings)
+        self.dispatcher = Dispatcher(uow, self.gpu, self.clock, self.settings, self.webhook_url)
         self.executions = ExecutionService(uow, self.dispatcher)
         self.reconciler = Reconciler(uow, self.dispatcher)
 

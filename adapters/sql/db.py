@@ -1,0 +1,160 @@
+"""The database handle of one unit of work: a Core connection taken on first use.
+
+A unit of work runs its statements on one ``AsyncConnection`` (one transaction), checked
+out of the engine's pool on the first statement and given back when the unit of work
+ends. Core connections carry none of the ORM session's identity map and state tracking,
+which the repositories (plain tables in, dataclasses out) never use.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Sequence
+from typing import Any
+
+from sqlalchemy import Dialect, Executable, Result, Select
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+
+from adapters.sql.engine import TRANSACTION_OPEN
+from adapters.sql.errors import FOREIGN_ERRORS
+
+
+class Query:
+    """A read built once; on asyncpg it runs on the driver connection directly.
+
+    SQLAlchemy compiles it once per process (SQL text, parameter order, bind processors);
+    each run then only binds values and fetches, skipping the execution context and
+    result processing, which cost more than the query on a small read. Rows come back as
+    the driver's records (``Shape.load`` converts enum columns); reads only: no expanding
+    or literal parameters.
+    """
+
+    __slots__ = ("_plan", "statement")
+
+    def __init__(self, statement: Select[Any]) -> None:
+        self.statement = statement
+        self._plan: tuple[Any, str, tuple[tuple[str, Any], ...]] | None = None
+
+    def bind(self, dialect: Dialect, params: dict[str, Any]) -> tuple[str, list[Any]]:
+        """The SQL text and positional arguments for ``params``."""
+        plan = self._plan
+        if plan is None:
+            plan = self._plan = self._compile(dialect)
+        compiled, sql, binds = plan
+        values = compiled.construct_params(params)
+        return sql, [
+            value if process is None else process(value)
+            for value, process in ((values[name], process) for name, process in binds)
+        ]
+
+    def _compile(self, dialect: Dialect) -> tuple[Any, str, tuple[tuple[str, Any], ...]]:
+        compiled = self.statement.compile(dialect=dialect)
+        if compiled.literal_execute_params or any(b.expanding for b in compiled.binds.values()):
+            raise ValueError("Query cannot hold expanding or literal parameters")
+        binds = tuple(
+            (name, compiled.binds[name].type.dialect_impl(dialect).bind_processor(dialect))
+            for name in compiled.positiontup or ()
+        )
+        return compiled, compiled.string, binds
+
+
+class ConnectionSource:
+    """Where units of work get their connections: the engine's pool."""
+
+    __slots__ = ("engine",)
+
+    def __init__(self, engine: AsyncEngine) -> None:
+        self.engine = engine
+
+    def __call__(self) -> Db:
+        """A handle for one unit of work (no connection taken yet)."""
+        return Db(self.engine)
+
+
+class Db:
+    """One unit of work's connection, opened on the first statement."""
+
+    __slots__ = ("_connection", "_driver", "_engine", "dialect_name")
+
+    def __init__(self, engine: AsyncEngine) -> None:
+        self._engine = engine
+        self._connection: AsyncConnection | None = None
+        self._driver: Any = None
+        self.dialect_name = engine.dialect.name
+
+    async def _open(self) -> AsyncConnection:
+        connection = self._engine.connect()
+        await connection.start()
+        self._connection = connection
+        return connection
+
+    async def fetch(self, query: Query, params: dict[str, Any]) -> Sequence[Sequence[Any]]:
+        """Every row of a read, in the unit of work's transaction if one is open."""
+        connection = self._connection or await self._open()
+        if self._engine.dialect.driver != "asyncpg":
+            result = await connection.execute(query.statement, params)
+            processed: Sequence[Sequence[Any]] = result.all()
+            return processed
+        driver = self._driver
+        if driver is None:
+            driver = self._driver = (await connection.get_raw_connection()).driver_connection
+        sql, args = query.bind(self._engine.dialect, params)
+        rows: Sequence[Sequence[Any]] = await driver.fetch(sql, *args)
+        return rows
+
+    async def fetch_one(self, query: Query, params: dict[str, Any]) -> Sequence[Any] | None:
+        """The first row of a read, or None."""
+        rows = await self.fetch(query, params)
+        return rows[0] if rows else None
+
+    async def execute(self, statement: Executable, params: dict[str, Any] | None = None) -> Any:
+        """Run ``statement`` (with ``params``) in the unit of work's transaction."""
+        connection = self._connection or await self._open()
+        result: Result[Any] = await connection.execute(statement, params)
+        return result
+
+    async def execute_isolated(
+        self, statement: Executable, params: dict[str, Any] | None = None
+    ) -> Any:
+        """Execute a write that may violate a constraint without dooming the transaction.
+
+        PostgreSQL aborts the whole transaction on any error, so there the write runs in
+        a SAVEPOINT, unless it opens the transaction: then undoing the transaction leaves
+        exactly what rolling back to a savepoint would (reads ran outside it), for two
+        round trips less. SQLite only undoes the failed statement (and pysqlite
+        savepoints would end its implicit transaction), so there it runs directly.
+        """
+        connection = self._connection or await self._open()
+        if self.dialect_name != "postgresql":
+            return await connection.execute(statement, params)
+        if self.in_server_transaction():
+            async with connection.begin_nested():
+                return await connection.execute(statement, params)
+        try:
+            return await connection.execute(statement, params)
+        except Exception:
+            # The statement's own error is the one the caller must see.
+            with contextlib.suppress(*FOREIGN_ERRORS):
+                await connection.rollback()
+            raise
+
+    def in_server_transaction(self) -> bool:
+        """True when a transaction is open on the server (a write or locking read ran)."""
+        return self._connection is not None and bool(self._connection.info.get(TRANSACTION_OPEN))
+
+    async def commit(self) -> None:
+        """Commit the transaction, if a statement ran."""
+        if self._connection is not None:
+            await self._connection.commit()
+
+    async def rollback(self) -> None:
+        """Roll back the transaction, if a statement ran."""
+        if self._connection is not None:
+            await self._connection.rollback()
+
+    async def close(self) -> None:
+        """Roll back what was not committed and give the connection back to the pool."""
+        connection, self._connection = self._connection, None
+        self._driver = None
+        if connection is not None:
+            await connection.close()

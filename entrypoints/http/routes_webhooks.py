@@ -1,0 +1,66 @@
+"""Provider webhooks: RunPod announces finished jobs; the status is then re-read."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aiohttp import web
+from pydantic import BaseModel, ConfigDict
+
+from tarsify.domain.errors import NotFound
+
+from .envelope import ok
+from .params import path_id
+from .routing import Auth, Route, services
+from .views import View
+
+
+class ProviderNotice(BaseModel):
+    """RunPod's status object as posted to a webhook; only ``id`` is read, as a hint."""
+
+    model_config = ConfigDict(extra="allow")
+
+    id: str | None = None
+    status: str | None = None
+
+
+class NoticeAccepted(View):
+    """The notice was taken: the job's status has been re-read from the provider."""
+
+    accepted: bool
+
+
+async def runpod_webhook(request: web.Request) -> web.Response:
+    """A job of this execution finished at RunPod: re-read it (the body is not trusted)."""
+    svc = services(request)
+    execution_id = path_id(request)
+    token = request.match_info["token"]
+    if svc.webhooks is None or not svc.webhooks.verify(execution_id, token):
+        raise NotFound()
+    notice = await _notice(request)
+    if not await svc.executions.notify(execution_id, notice.id):
+        raise NotFound()
+    return ok(NoticeAccepted(accepted=True))
+
+
+async def _notice(request: web.Request) -> ProviderNotice:
+    # A malformed body still means "look at this execution": the status is re-read anyway.
+    try:
+        raw: Any = await request.json()
+        return ProviderNotice.model_validate(raw if isinstance(raw, dict) else {})
+    except ValueError:
+        return ProviderNotice()
+
+
+ROUTES = [
+    Route(
+        "POST",
+        "/webhooks/runpod/{id}/{token}",
+        runpod_webhook,
+        "RunPod job notification (the URL is the credential)",
+        Auth.NONE,
+        NoticeAccepted,
+        tag="webhooks",
+        errors=("ERR_3001",),
+    ),
+]
