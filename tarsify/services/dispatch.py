@@ -7,6 +7,7 @@ otherwise re-read and re-apply. A terminal execution is never changed again.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import uuid
 from collections.abc import Callable
@@ -45,17 +46,26 @@ class Dispatcher:
         self.settings = settings
         self._webhook_url = webhook_url
 
-    async def transition(self, execution_id: uuid.UUID, mutate: Mutation) -> tuple[Execution, bool]:
+    async def transition(
+        self, execution_id: uuid.UUID, mutate: Mutation, *, known: Execution | None = None
+    ) -> tuple[Execution, bool]:
         """Apply ``mutate`` with compare-and-set, retrying on concurrent changes.
 
-        Returns the stored execution and whether this call changed it.
+        ``known`` is a state this process just stored: the first attempt starts from it
+        (the compare-and-set still checks its version) and saves a read. Returns the
+        stored execution and whether this call changed it.
         """
-        for _ in range(_CAS_ATTEMPTS):
+        for attempt in range(_CAS_ATTEMPTS):
             async with self._uow() as uow:
-                execution = await uow.executions.get(execution_id)
+                if attempt == 0 and known is not None:
+                    execution: Execution | None = dataclasses.replace(known)
+                else:
+                    execution = await uow.executions.get(execution_id)
                 if execution is None:
                     raise ExecutionNotFound()
                 if not mutate(execution):
+                    if attempt == 0 and known is not None:
+                        continue  # a "no change" decided on a possibly stale state: re-read
                     return execution, False
                 if await uow.executions.update(execution):
                     await uow.commit()
@@ -83,7 +93,7 @@ class Dispatcher:
             e.updated_at = self.clock.now()
             return True
 
-        execution, claimed = await self.transition(execution.id, claim)
+        execution, claimed = await self.transition(execution.id, claim, known=execution)
         if not claimed:
             return execution
         job = job or await self._job_request(execution)
@@ -114,7 +124,7 @@ class Dispatcher:
                 extra={"execution_id": str(execution.id), "error": exc.message},
             )
             return execution
-        return await self._record_submitted(execution.id, job.endpoint_id, snapshot)
+        return await self._record_submitted(execution, job.endpoint_id, snapshot)
 
     async def _release_claim(self, execution_id: uuid.UUID) -> Execution:
         def release(e: Execution) -> bool:
@@ -128,10 +138,10 @@ class Dispatcher:
         return stored
 
     async def _record_submitted(
-        self, execution_id: uuid.UUID, endpoint_id: str, snapshot: JobSnapshot
+        self, claimed: Execution, endpoint_id: str, snapshot: JobSnapshot
     ) -> Execution:
         stored, _ = await self.transition(
-            execution_id, lambda e: self._apply(e, snapshot, default_queued=True)
+            claimed.id, lambda e: self._apply(e, snapshot, default_queued=True), known=claimed
         )
         if stored.status is ExecutionStatus.CANCELLED and stored.provider_job_id == snapshot.job_id:
             # Cancelled while the submit was in flight: stop the job we just started.

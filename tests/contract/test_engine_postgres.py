@@ -251,14 +251,16 @@ def record_terminal_writes(dispatcher: Dispatcher, writes: list[ExecutionStatus]
     """Note every compare-and-set that moved an execution to a terminal status."""
     real = dispatcher.transition
 
-    async def spy(execution_id: uuid.UUID, mutate: Callable[[Execution], bool]) -> Any:
+    async def spy(
+        execution_id: uuid.UUID, mutate: Callable[[Execution], bool], **kwargs: Any
+    ) -> Any:
         before: list[bool] = []
 
         def watched(e: Execution) -> bool:
             before.append(e.is_terminal)
             return mutate(e)
 
-        stored, changed = await real(execution_id, watched)
+        stored, changed = await real(execution_id, watched, **kwargs)
         if changed and stored.is_terminal and not before[-1]:
             writes.append(stored.status)
         return stored, changed
