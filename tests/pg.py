@@ -6,9 +6,11 @@ Tests that need it fail when it is down, unless ``TARSIFY_SKIP_POSTGRES=1``.
 
 from __future__ import annotations
 
+import asyncio
 import os
 import socket
 import uuid
+from collections.abc import Iterator
 
 import asyncpg
 import pytest
@@ -70,3 +72,19 @@ async def drop_test_database(url: str) -> None:
         await connection.execute(f'DROP DATABASE IF EXISTS "{name}"')
     finally:
         await connection.close()
+
+
+def migrated_postgres() -> Iterator[str]:
+    """A fresh PostgreSQL database migrated to head, dropped when the generator ends.
+
+    Meant as the body of a pytest fixture of any scope: ``yield from migrated_postgres()``.
+    """
+    from adapters.sql.migrate import upgrade
+
+    require_postgres()
+    url = asyncio.run(create_test_database())
+    try:
+        asyncio.run(upgrade(url))
+        yield url
+    finally:
+        asyncio.run(drop_test_database(url))

@@ -20,7 +20,7 @@ from adapters.sql.migrate import upgrade
 from adapters.sql.tables import metadata
 from adapters.sql.uow import SqlUnitOfWork
 from tarsify.ports import UnitOfWorkFactory
-from tests.pg import create_test_database, drop_test_database, require_postgres
+from tests.pg import migrated_postgres
 
 BACKENDS = ["memory", "sqlite", pytest.param("postgres", marks=pytest.mark.postgres)]
 
@@ -41,13 +41,7 @@ def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture(scope="session")
 def postgres_url() -> Iterator[str]:
     """A fresh PostgreSQL database migrated to head, dropped after the session."""
-    require_postgres()
-    url = asyncio.run(create_test_database())
-    try:
-        asyncio.run(upgrade(url))
-        yield url
-    finally:
-        asyncio.run(drop_test_database(url))
+    yield from migrated_postgres()
 
 
 async def empty_all(engine: AsyncEngine) -> None:

@@ -28,7 +28,6 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from adapters.memory.clock import ManualClock
 from adapters.memory.gpu import FakeGpuProvider
 from adapters.sql.engine import create_engine, session_factory
-from adapters.sql.migrate import upgrade
 from adapters.sql.uow import SqlUnitOfWork
 from tarsify.domain.errors import (
     Conflict,
@@ -45,7 +44,7 @@ from tarsify.services.executions import ExecutionService
 from tarsify.services.reconciler import Reconciler
 from tests.contract.conftest import empty_all, sqlite_url
 from tests.contract.factories import base_model, consumer, developer, endpoint, published
-from tests.pg import create_test_database, drop_test_database, require_postgres
+from tests.pg import migrated_postgres
 from tests.unit.world import CONFIG, SCHEMA, World
 
 IMAGE = {"images": ["data:image/png;base64,iVBORw0KGgo="], "seed": 7}
@@ -60,13 +59,7 @@ EAGER = EngineSettings(poll_min_interval_s=0.0)
 @pytest.fixture(scope="module")
 def module_postgres_url() -> Iterator[str]:
     """A fresh PostgreSQL database migrated to head for this module, dropped afterwards."""
-    require_postgres()
-    url = asyncio.run(create_test_database())
-    try:
-        asyncio.run(upgrade(url))
-        yield url
-    finally:
-        asyncio.run(drop_test_database(url))
+    yield from migrated_postgres()
 
 
 @dataclass

@@ -26,14 +26,13 @@ from adapters.simulator.engine import SimulatorEngine
 from adapters.simulator.runpod_api import FaultPlan, create_fake_runpod_app
 from adapters.simulator.webhooks import SENDER_KEY
 from adapters.sql.engine import create_engine, session_factory
-from adapters.sql.migrate import upgrade
 from adapters.sql.uow import SqlUnitOfWork
 from entrypoints.container import build_container
 from entrypoints.http.app import RECONCILER_TASK, create_app
 from tarsify.domain.models import Execution, ExecutionStatus, OutputType
 from tarsify.domain.pagination import PageRequest
 from tests.contract.conftest import empty_all
-from tests.pg import create_test_database, drop_test_database, require_postgres
+from tests.pg import migrated_postgres
 
 from .conftest import ClientFactory, make_settings
 from .support import Api, Reply, base_model_body, endpoint_body, tokens
@@ -67,13 +66,7 @@ TERMINAL = ("COMPLETED", "FAILED", "TIMED_OUT", "CANCELLED")
 @pytest.fixture(scope="module")
 def e2e_postgres_url() -> Iterator[str]:
     """A fresh PostgreSQL database migrated to head for this module."""
-    require_postgres()
-    url = asyncio.run(create_test_database())
-    try:
-        asyncio.run(upgrade(url))
-        yield url
-    finally:
-        asyncio.run(drop_test_database(url))
+    yield from migrated_postgres()
 
 
 @pytest.fixture
