@@ -41,8 +41,8 @@ class Settings(BaseSettings):
     log_format: Literal["json", "console"] = "json"
     cors_origins: str = ""
     max_body_bytes: int = Field(default=MIB, ge=1024)
-    db_pool_size: int = Field(default=10, ge=1, le=1000)
-    db_max_overflow: int = Field(default=10, ge=0, le=1000)
+    db_pool_size: int = Field(default=20, ge=1, le=1000)
+    db_max_overflow: int = Field(default=0, ge=0, le=1000)
     status_poll_min_interval: float = Field(default=1.0, ge=0.0)
     reconciler_enabled: bool = True
     reconciler_interval: float = Field(default=2.0, gt=0.0)

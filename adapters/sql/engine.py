@@ -34,10 +34,11 @@ if TYPE_CHECKING:
 SQLITE_BUSY_TIMEOUT_MS = 5000
 PG_CONNECT_TIMEOUT_S = 5
 PING_AFTER_IDLE_S = 1.0
-# A connection per concurrent request: with fewer, requests beyond the pool open and close
-# overflow connections (a PostgreSQL backend start each) under steady load.
-DEFAULT_POOL_SIZE = 10
-DEFAULT_MAX_OVERFLOW = 10
+# A fixed pool: overflow connections are closed as soon as they are given back, so under
+# steady load beyond the pool every few requests would start (and end) a PostgreSQL
+# backend. Requests beyond the pool wait for a connection instead.
+DEFAULT_POOL_SIZE = 20
+DEFAULT_MAX_OVERFLOW = 0
 # Execution option of the sessions' engine: begin transactions lazily (PostgreSQL only).
 LAZY_BEGIN = "tarsify_lazy_begin"
 _LAST_USED = "tarsify_last_used"
