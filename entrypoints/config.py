@@ -159,3 +159,5 @@ def configure_logging(level: str = "INFO", fmt: str = "json") -> None:
     root = logging.getLogger()
     root.handlers = [handler]
     root.setLevel(level.upper())
+    # Alembic announces every plugin it loads at INFO; only its migration steps matter.
+    logging.getLogger("alembic.runtime.plugins").setLevel(logging.WARNING)
