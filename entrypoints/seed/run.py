@@ -91,11 +91,11 @@ async def seed_catalog(
     endpoint_ids = {}
     for spec in ENDPOINTS:
         real = env.get(spec.env, "").strip()
-        provider_id = real or f"{PLACEHOLDER_PREFIX}{spec.env.lower().replace('_', '-')}"
+        placeholder_id = f"{PLACEHOLDER_PREFIX}{spec.env.lower().replace('_', '-')}"
+        provider_id = real or placeholder_id
         if not real:
             report.placeholders.append(spec.env)
         existing = await catalog.find_endpoint(provider_id)
-        placeholder_id = f"{PLACEHOLDER_PREFIX}{spec.env.lower().replace('_', '-')}"
         if existing is None and real:
             stale = await catalog.find_endpoint(placeholder_id)
             if stale is not None:

@@ -20,6 +20,7 @@ from tarsify.domain.progress import (
     apply_snapshot,
     finish,
 )
+from tarsify.domain.states import map_provider_status
 from tarsify.ports import Clock, GpuProvider, JobRequest, JobSnapshot, UnitOfWorkFactory
 from tarsify.services.engine_settings import EngineSettings
 
@@ -150,18 +151,11 @@ class Dispatcher:
 
     def _apply(self, e: Execution, snapshot: JobSnapshot, *, default_queued: bool = False) -> bool:
         status = snapshot.status
+        # A submit answer with an unknown status still means the job is queued.
         if (
             default_queued
             and e.status is ExecutionStatus.PENDING
-            and status
-            not in (
-                "IN_PROGRESS",
-                "RUNNING",
-                "COMPLETED",
-                "FAILED",
-                "CANCELLED",
-                "TIMED_OUT",
-            )
+            and (map_provider_status(status) is None)
         ):
             status = "IN_QUEUE"
         if e.is_terminal:
@@ -203,6 +197,7 @@ class Dispatcher:
                 extra={"execution_id": str(execution.id), "error": exc.message},
             )
             return execution
+        # Read afresh, not from ``execution``: its poll lease (last_polled_at) is stale.
         stored, _ = await self.transition(execution.id, lambda e: self._apply(e, snapshot))
         return stored
 

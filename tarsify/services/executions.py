@@ -125,9 +125,10 @@ class ExecutionService:
             try:
                 await uow.executions.add(execution)
                 await uow.commit()
+                lost_race = False
             except AlreadyExists:
-                execution = None  # type: ignore[assignment]
-        if execution is None:
+                lost_race = True
+        if lost_race:
             # Lost a race with the same idempotency key: answer with the winner.
             assert idempotency_key is not None
             replay = await self._replay(consumer_id, idempotency_key, fingerprint)
