@@ -10,8 +10,7 @@ the HTTP app does both in its startup and cleanup hooks. Tests swap any provider
 from __future__ import annotations
 
 import inspect
-import uuid
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from functools import partial
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -105,11 +104,6 @@ def make_webhook_urls(settings: Settings) -> WebhookUrls | None:
     return WebhookUrls(settings.public_base_url, settings.webhook_signing_secret)
 
 
-def webhook_callback(urls: WebhookUrls | None) -> Callable[[uuid.UUID], str] | None:
-    """What the dispatcher calls to put a webhook URL on each job (None: no webhooks)."""
-    return urls.url_for if urls is not None else None
-
-
 def make_engine_settings(settings: Settings) -> EngineSettings:
     """Engine tunables taken from the settings."""
     return EngineSettings(poll_min_interval_s=settings.status_poll_min_interval)
@@ -162,14 +156,16 @@ class Container(containers.DeclarativeContainer):
         gpu_provider,
         clock,
         engine_settings,
-        providers.Callable(webhook_callback, webhook_urls),
+        webhook_urls,
     )
     account_service = providers.Singleton(AccountService, uow_factory, clock)
     catalog_service = providers.Singleton(CatalogService, uow_factory, clock)
     studio_service = providers.Singleton(StudioService, uow_factory, clock)
     marketplace_service = providers.Singleton(MarketplaceService, uow_factory)
-    execution_service = providers.Singleton(ExecutionService, uow_factory, dispatcher)
-    reconciler = providers.Singleton(Reconciler, uow_factory, dispatcher)
+    execution_service = providers.Singleton(
+        ExecutionService, uow_factory, dispatcher, clock, engine_settings
+    )
+    reconciler = providers.Singleton(Reconciler, uow_factory, dispatcher, clock, engine_settings)
 
 
 def build_container(settings: Settings | None = None) -> Container:

@@ -9,67 +9,33 @@ into ``tarsify.domain.errors`` (``StorageError``, ``GpuProviderError``, ``Invali
 from __future__ import annotations
 
 import uuid
-from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
 from types import TracebackType
-from typing import Any, Protocol, Self
+from typing import Protocol, Self
 
+from tarsify.domain.execution import Execution
+from tarsify.domain.jobs import JobReport, JobRequest
 from tarsify.domain.models import (
     BaseModel,
     BaseModelWithEndpoint,
     Consumer,
     Developer,
     EndpointWithCount,
-    Execution,
     ExecutionStatus,
     ExecutionView,
     GpuEndpoint,
     Identity,
     MarketplaceEntry,
     ModelCategory,
-    OutputType,
+    RunTarget,
     TarsModel,
 )
 from tarsify.domain.pagination import Page, PageRequest
 
+__all__ = ["JobReport", "JobRequest"]  # re-exported: adapters implement the ports with them
+
 # --- GPU provider --------------------------------------------------------------------
-
-
-@dataclass(slots=True, frozen=True)
-class JobRequest:
-    """A job to run on a provider endpoint.
-
-    ``execution_timeout_ms`` caps the run time and ``ttl_ms`` the whole life of the job
-    (queue included) at the provider. ``output_type`` is a hint that only simulated
-    providers use to shape their output. ``webhook_url``, when set, is where the
-    provider may announce that the job finished (the announcement is only a hint to
-    re-read the job's status).
-    """
-
-    endpoint_id: str
-    input: dict[str, Any]
-    execution_timeout_ms: int
-    ttl_ms: int
-    output_type: OutputType = OutputType.JSON
-    webhook_url: str | None = None
-
-
-@dataclass(slots=True, frozen=True)
-class JobSnapshot:
-    """What the provider says about a job right now.
-
-    ``status`` is the provider's raw status text (``IN_QUEUE``, ``IN_PROGRESS``, ...);
-    ``tarsify.domain.states.map_provider_status`` turns it into an execution status.
-    Times are milliseconds. ``error`` is a human-readable message, never a traceback.
-    """
-
-    job_id: str
-    status: str
-    output: Any = None
-    error: str | None = None
-    delay_time_ms: int | None = None
-    execution_time_ms: int | None = None
 
 
 class GpuProvider(Protocol):
@@ -79,19 +45,19 @@ class GpuProvider(Protocol):
     expired job) and nothing else.
     """
 
-    async def submit(self, request: JobRequest) -> JobSnapshot:
+    async def submit(self, request: JobRequest) -> JobReport:
         """Queue a job; returns its id and first status."""
         ...
 
-    async def submit_and_wait(self, request: JobRequest, wait_ms: int) -> JobSnapshot:
+    async def submit_and_wait(self, request: JobRequest, wait_ms: int) -> JobReport:
         """Queue a job and wait up to ``wait_ms`` for it; may return a non-terminal status."""
         ...
 
-    async def status(self, endpoint_id: str, job_id: str) -> JobSnapshot:
+    async def status(self, endpoint_id: str, job_id: str) -> JobReport:
         """Current status of a job, with output or error once it is final."""
         ...
 
-    async def cancel(self, endpoint_id: str, job_id: str) -> JobSnapshot:
+    async def cancel(self, endpoint_id: str, job_id: str) -> JobReport:
         """Ask the provider to cancel a job; returns the status it reports."""
         ...
 
@@ -195,6 +161,10 @@ class TarsModelRepository(Protocol):
 
     async def get_by_slug(self, slug: str) -> TarsModel | None:
         """By slug."""
+        ...
+
+    async def get_run_target(self, slug: str) -> RunTarget | None:
+        """The model with its base model, endpoint and developer's name, in one read."""
         ...
 
     async def update(self, tars_model: TarsModel) -> None:
@@ -346,4 +316,12 @@ class Clock(Protocol):
 
     def now(self) -> datetime:
         """The current instant."""
+        ...
+
+
+class WebhookUrlBuilder(Protocol):
+    """Builds the URL a provider calls when a job changes (configured only with webhooks)."""
+
+    def url_for(self, execution_id: uuid.UUID) -> str:
+        """The webhook URL to put on the job of ``execution_id``."""
         ...

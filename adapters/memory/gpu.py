@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from tarsify.domain.errors import GpuProviderError, ProviderJobNotFound
-from tarsify.ports import JobRequest, JobSnapshot
+from tarsify.ports import JobReport, JobRequest
 
 METHODS = ("submit", "submit_and_wait", "status", "cancel")
 _TERMINAL = frozenset({"COMPLETED", "FAILED", "CANCELLED", "TIMED_OUT"})
@@ -29,9 +29,9 @@ class FakeJob:
     delay_time_ms: int | None = None
     execution_time_ms: int | None = None
 
-    def snapshot(self) -> JobSnapshot:
+    def snapshot(self) -> JobReport:
         """What the provider reports for this job now."""
-        return JobSnapshot(
+        return JobReport(
             job_id=self.job_id,
             status=self.status,
             output=self.output,
@@ -94,22 +94,22 @@ class FakeGpuProvider:
 
     # --- the port --------------------------------------------------------------------
 
-    async def submit(self, request: JobRequest) -> JobSnapshot:
+    async def submit(self, request: JobRequest) -> JobReport:
         """Record a new IN_QUEUE job."""
         async with self._call("submit"):
             return self._create(request).snapshot()
 
-    async def submit_and_wait(self, request: JobRequest, wait_ms: int) -> JobSnapshot:
+    async def submit_and_wait(self, request: JobRequest, wait_ms: int) -> JobReport:
         """Record a new job and report it as ``on_submit`` left it."""
         async with self._call("submit_and_wait"):
             return self._create(request).snapshot()
 
-    async def status(self, endpoint_id: str, job_id: str) -> JobSnapshot:
+    async def status(self, endpoint_id: str, job_id: str) -> JobReport:
         """The scripted status of a job."""
         async with self._call("status"):
             return self._get(endpoint_id, job_id).snapshot()
 
-    async def cancel(self, endpoint_id: str, job_id: str) -> JobSnapshot:
+    async def cancel(self, endpoint_id: str, job_id: str) -> JobReport:
         """CANCELLED unless the job had already finished."""
         async with self._call("cancel"):
             job = self._get(endpoint_id, job_id)

@@ -21,6 +21,7 @@ from tarsify.domain.models import (
     GpuEndpoint,
     MarketplaceEntry,
     ModelCategory,
+    RunTarget,
     TarsModel,
     TarsModelStatus,
 )
@@ -192,6 +193,21 @@ class MemoryTarsModelRepository(Repository):
     async def get_by_slug(self, slug: str) -> TarsModel | None:
         """By slug."""
         return self._find(lambda t: t.slug == slug)  # type: ignore[no-any-return]
+
+    async def get_run_target(self, slug: str) -> RunTarget | None:
+        """The model with its base model, endpoint and developer's name."""
+        model = self._find(lambda t: t.slug == slug)
+        if model is None:
+            return None
+        base = self._tx.row("base_models", model.base_model_id)
+        endpoint = self._tx.row("endpoints", base.endpoint_id)
+        developer = self._tx.row("developers", model.developer_id)
+        return RunTarget(
+            model,
+            copy.deepcopy(base),
+            copy.deepcopy(endpoint),
+            developer.name if developer is not None else None,
+        )
 
     async def update(self, tars_model: TarsModel) -> None:
         """Store every field; ``AlreadyExists`` on a slug clash."""

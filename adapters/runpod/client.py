@@ -1,10 +1,21 @@
 """HTTP client for RunPod's serverless API, with retries that never duplicate a GPU job.
 
-Retry rules: 5xx answers are retried ``retries_5xx`` times; 429 waits for Retry-After (or
-backs off exponentially) while the call's deadline allows; timeouts and dropped
-connections are retried only for idempotent calls (status, cancel, health), because a
-repeated submit could start a second paid job. A connection that could not be opened
-sent nothing, so it is retried for every call.
+What a failure means for the job (``ProviderOutcome``): a connection that could not be
+opened, a 429 and a 5xx answer mean RunPod did not create a job (NOT_SENT: safe to send
+again); a 4xx is a refusal (REFUSED); a timeout or a dropped connection after the request
+was sent may hide a created job (UNKNOWN).
+
+Treating a 5xx as "not created" is a choice: RunPod documents no case in which it
+answers 5xx to ``/run`` after queueing a job, and the alternative (never resending after
+a 5xx) turns every passing gateway error into a failed run. At worst a duplicate job runs
+at the provider; the consumer's execution still records one result and is charged once.
+
+Retry rules: 5xx answers are retried ``retries_5xx`` times; a 429 is waited out in the
+call only when its Retry-After is short (``max_inline_wait_s``), otherwise it fails at once
+with ``retry_after_s`` so that the caller can send later instead of holding a request;
+timeouts and dropped connections are retried only for idempotent calls (status, cancel,
+health), because a repeated submit could start a second paid job. A connection that
+could not be opened sent nothing, so it is retried for every call.
 """
 
 from __future__ import annotations
@@ -19,7 +30,15 @@ from urllib.parse import quote
 import aiohttp
 import structlog
 
+from tarsify.domain.errors import ProviderOutcome
+
 log = structlog.get_logger(__name__)
+
+_NOT_SENT, _REFUSED, _UNKNOWN = (
+    ProviderOutcome.NOT_SENT,
+    ProviderOutcome.REFUSED,
+    ProviderOutcome.UNKNOWN,
+)
 
 _MAX_MESSAGE = 300
 
@@ -27,8 +46,8 @@ _MAX_MESSAGE = 300
 class RunPodError(Exception):
     """A RunPod call failed after retries.
 
-    ``definite`` is True when the job certainly was not created (a 4xx refusal, or no
-    connection at all), False when the request may have reached RunPod.
+    ``outcome`` says whether a job may have been created (see the module docstring);
+    ``retry_after_s`` is RunPod's Retry-After on a 429.
     """
 
     def __init__(
@@ -38,14 +57,16 @@ class RunPodError(Exception):
         job_id: str | None,
         http_status: int | None,
         message: str,
-        definite: bool,
+        outcome: ProviderOutcome,
+        retry_after_s: float | None = None,
     ) -> None:
         self.method = method
         self.endpoint_id = endpoint_id
         self.job_id = job_id
         self.http_status = http_status
         self.message = message
-        self.definite = definite
+        self.outcome = outcome
+        self.retry_after_s = retry_after_s
         where = f"endpoint={endpoint_id}" + (f" job={job_id}" if job_id else "")
         super().__init__(f"RunPod {method} failed ({where}): {message}")
 
@@ -60,7 +81,7 @@ class _Attempt:
 
     http_status: int | None
     message: str
-    definite: bool
+    outcome: ProviderOutcome
     retryable: bool
     wait_s: float | None = None  # set for 429: how long to wait before the next try
 
@@ -81,6 +102,7 @@ class RunPodClient:
         max_backoff_s: float = 30.0,
         deadline_s: float = 60,
         max_connections: int = 100,
+        max_inline_wait_s: float = 2.0,
     ) -> None:
         self._api_key = api_key
         self._base_url = base_url.rstrip("/")
@@ -93,6 +115,7 @@ class RunPodClient:
         self._max_backoff_s = max_backoff_s
         self._deadline_s = deadline_s
         self._max_connections = max_connections
+        self._max_inline_wait_s = max_inline_wait_s
 
     def __repr__(self) -> str:
         return f"RunPodClient(base_url={self._base_url!r})"
@@ -175,7 +198,7 @@ class RunPodClient:
             data = None if body is None else json.dumps(body).encode()
         except (TypeError, ValueError) as exc:
             raise RunPodError(
-                method, endpoint_id, job_id, None, f"body is not JSON: {exc}", True
+                method, endpoint_id, job_id, None, f"body is not JSON: {exc}", _REFUSED
             ) from exc
         budget = {"5xx": self._retries_5xx, "network": self._retries_network}
         attempt, throttled, reached = 0, 0, False
@@ -211,11 +234,17 @@ class RunPodClient:
                 )
                 error_cls = RunPodJobNotFound if result.http_status == 404 and job_id else None
                 # An earlier attempt that may have reached RunPod keeps the outcome ambiguous.
-                definite = result.definite and not reached
+                outcome = _UNKNOWN if reached else result.outcome
                 raise (error_cls or RunPodError)(
-                    method, endpoint_id, job_id, result.http_status, result.message, definite
+                    method,
+                    endpoint_id,
+                    job_id,
+                    result.http_status,
+                    result.message,
+                    outcome,
+                    result.wait_s,
                 )
-            reached = reached or not result.definite
+            reached = reached or result.outcome is _UNKNOWN
             log.warning(
                 "runpod.retry",
                 **ctx,
@@ -232,8 +261,11 @@ class RunPodClient:
         if result.http_status == 429:
             if result.wait_s is not None:
                 # Honour Retry-After, but never hammer a server that answers "0".
-                return max(result.wait_s, self._retry_delay_s)
-            return min(self._retry_delay_s * 2.0**throttled, self._max_backoff_s)
+                wait = max(result.wait_s, self._retry_delay_s)
+            else:
+                wait = min(self._retry_delay_s * 2.0**throttled, self._max_backoff_s)
+            # A long rate limit is the caller's to wait out, not a held request's.
+            return wait if wait <= self._max_inline_wait_s else None
         kind = "5xx" if result.http_status is not None else "network"
         if budget[kind] <= 0:
             return None
@@ -268,13 +300,13 @@ class RunPodClient:
                 retry_after = response.headers.get("Retry-After")
         except aiohttp.ClientConnectorError as exc:
             # The connection was never opened, so nothing reached RunPod.
-            return _Attempt(None, f"cannot connect: {_short(exc)}", True, True)
+            return _Attempt(None, f"cannot connect: {_short(exc)}", _NOT_SENT, True)
         except aiohttp.ConnectionTimeoutError as exc:
-            return _Attempt(None, f"cannot connect: {_short(exc)}", True, True)
+            return _Attempt(None, f"cannot connect: {_short(exc)}", _NOT_SENT, True)
         except TimeoutError:
-            return _Attempt(None, f"no answer within {timeout_s:g}s", False, idempotent)
+            return _Attempt(None, f"no answer within {timeout_s:g}s", _UNKNOWN, idempotent)
         except aiohttp.ClientError as exc:
-            return _Attempt(None, f"connection lost: {_short(exc)}", False, idempotent)
+            return _Attempt(None, f"connection lost: {_short(exc)}", _UNKNOWN, idempotent)
         return _interpret(status, raw, retry_after, method, idempotent)
 
 
@@ -289,19 +321,19 @@ def _interpret(
             parsed = None
         if isinstance(parsed, dict):
             return parsed
-        return _Attempt(status, "answer is not a JSON object", False, idempotent)
+        return _Attempt(status, "answer is not a JSON object", _UNKNOWN, idempotent)
     text = _body_message(raw)
     if status == 429:
         return _Attempt(
-            status, f"HTTP 429 rate limited {text}".strip(), True, True, _seconds(retry_after)
+            status, f"HTTP 429 rate limited {text}".strip(), _NOT_SENT, True, _seconds(retry_after)
         )
     if status >= 500:
-        return _Attempt(status, f"HTTP {status} {text}".strip(), False, True)
+        return _Attempt(status, f"HTTP {status} {text}".strip(), _NOT_SENT, True)
     if status == 404 and method in ("run", "runsync", "health"):
-        return _Attempt(status, "HTTP 404: unknown endpoint", True, False)
+        return _Attempt(status, "HTTP 404: unknown endpoint", _REFUSED, False)
     if 400 <= status < 500:
-        return _Attempt(status, f"HTTP {status} {text}".strip(), True, False)
-    return _Attempt(status, f"unexpected HTTP {status}", False, False)
+        return _Attempt(status, f"HTTP {status} {text}".strip(), _REFUSED, False)
+    return _Attempt(status, f"unexpected HTTP {status}", _UNKNOWN, False)
 
 
 def _seconds(retry_after: str | None) -> float | None:

@@ -1,4 +1,4 @@
-"""GpuProvider over RunPod serverless: request bodies in, ``JobSnapshot``s out."""
+"""GpuProvider over RunPod serverless: request bodies in, ``JobReport``s out."""
 
 from __future__ import annotations
 
@@ -9,8 +9,8 @@ from typing import Any
 import structlog
 
 from adapters.runpod.client import RunPodClient, RunPodError, RunPodJobNotFound
-from tarsify.domain.errors import GpuProviderError, ProviderJobNotFound
-from tarsify.ports import JobRequest, JobSnapshot
+from tarsify.domain.errors import GpuProviderError, ProviderJobNotFound, ProviderOutcome
+from tarsify.ports import JobReport, JobRequest
 
 log = structlog.get_logger(__name__)
 
@@ -53,18 +53,20 @@ def clean_error(error: Any) -> str | None:
     return text[:MAX_ERROR_CHARS]
 
 
-def snapshot_from_status(data: dict[str, Any], job_id: str | None = None) -> JobSnapshot:
+def snapshot_from_status(data: dict[str, Any], job_id: str | None = None) -> JobReport:
     """Map a RunPod status object to the port's snapshot; unknown statuses pass through."""
     found_id = data.get("id")
     if not isinstance(found_id, str) or not found_id:
         if job_id is None:
-            raise GpuProviderError("RunPod answered without a job id", definite=False)
+            raise GpuProviderError(
+                "RunPod answered without a job id", outcome=ProviderOutcome.UNKNOWN
+            )
         found_id = job_id
     status = data.get("status")
     if not isinstance(status, str) or status not in KNOWN_STATUSES:
         log.warning("runpod.unknown_status", job_id=found_id, status=status)
         status = status if isinstance(status, str) else "UNKNOWN"
-    return JobSnapshot(
+    return JobReport(
         job_id=found_id,
         status=status,
         output=data.get("output"),
@@ -80,22 +82,22 @@ class RunPodGpuProvider:
     def __init__(self, client: RunPodClient) -> None:
         self._client = client
 
-    async def submit(self, request: JobRequest) -> JobSnapshot:
+    async def submit(self, request: JobRequest) -> JobReport:
         """Queue a job with ``/run``."""
         data = await self._guard(self._client.run(request.endpoint_id, build_body(request)))
         return snapshot_from_status(data)
 
-    async def submit_and_wait(self, request: JobRequest, wait_ms: int) -> JobSnapshot:
+    async def submit_and_wait(self, request: JobRequest, wait_ms: int) -> JobReport:
         """Queue a job with ``/runsync``; a non-terminal answer means keep polling."""
         call = self._client.runsync(request.endpoint_id, build_body(request), wait_ms)
         return snapshot_from_status(await self._guard(call))
 
-    async def status(self, endpoint_id: str, job_id: str) -> JobSnapshot:
+    async def status(self, endpoint_id: str, job_id: str) -> JobReport:
         """Current status with output or error."""
         data = await self._guard(self._client.status(endpoint_id, job_id))
         return snapshot_from_status(data, job_id)
 
-    async def cancel(self, endpoint_id: str, job_id: str) -> JobSnapshot:
+    async def cancel(self, endpoint_id: str, job_id: str) -> JobReport:
         """Cancel; when the job had already finished, read its full status."""
         data = await self._guard(self._client.cancel(endpoint_id, job_id))
         snapshot = snapshot_from_status(data, job_id)
@@ -122,7 +124,10 @@ class RunPodGpuProvider:
             # The message may reach consumers: no endpoint or job ids in it.
             message = f"RunPod {exc.method} failed: {exc.message}"
             raise GpuProviderError(
-                message, definite=exc.definite, status_code=exc.http_status
+                message,
+                outcome=exc.outcome,
+                status_code=exc.http_status,
+                retry_after_s=exc.retry_after_s,
             ) from exc
 
 

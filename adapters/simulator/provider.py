@@ -5,13 +5,13 @@ from __future__ import annotations
 from collections.abc import Collection
 
 from adapters.simulator.engine import IN_QUEUE, JobView, SimulatorEngine
-from tarsify.domain.errors import GpuProviderError, ProviderJobNotFound
-from tarsify.ports import JobRequest, JobSnapshot
+from tarsify.domain.errors import GpuProviderError, ProviderJobNotFound, ProviderOutcome
+from tarsify.ports import JobReport, JobRequest
 
 
-def snapshot_from_view(view: JobView) -> JobSnapshot:
+def snapshot_from_view(view: JobView) -> JobReport:
     """The port's snapshot of an engine job; the error keeps the message, not the traceback."""
-    return JobSnapshot(
+    return JobReport(
         job_id=view.id,
         status=view.status,
         output=view.output,
@@ -30,12 +30,12 @@ class SimulatedGpuProvider:
         self._engine = engine
         self._known = None if known_endpoints is None else frozenset(known_endpoints)
 
-    async def submit(self, request: JobRequest) -> JobSnapshot:
+    async def submit(self, request: JobRequest) -> JobReport:
         """Queue a job; like RunPod's ``/run`` the first status is always IN_QUEUE."""
         view = self._submit(request, sync=False)
-        return JobSnapshot(job_id=view.id, status=IN_QUEUE)
+        return JobReport(job_id=view.id, status=IN_QUEUE)
 
-    async def submit_and_wait(self, request: JobRequest, wait_ms: int) -> JobSnapshot:
+    async def submit_and_wait(self, request: JobRequest, wait_ms: int) -> JobReport:
         """Queue a job and wait up to ``wait_ms`` for it to finish."""
         view = self._submit(request, sync=True)
         waited = await self._engine.wait(request.endpoint_id, view.id, max(wait_ms, 0) / 1000)
@@ -43,12 +43,12 @@ class SimulatedGpuProvider:
             raise ProviderJobNotFound("The simulated job expired while waiting")
         return snapshot_from_view(waited)
 
-    async def status(self, endpoint_id: str, job_id: str) -> JobSnapshot:
+    async def status(self, endpoint_id: str, job_id: str) -> JobReport:
         """Current status of a job."""
         self._check_endpoint(endpoint_id)
         return snapshot_from_view(self._found(self._engine.get(endpoint_id, job_id)))
 
-    async def cancel(self, endpoint_id: str, job_id: str) -> JobSnapshot:
+    async def cancel(self, endpoint_id: str, job_id: str) -> JobReport:
         """Cancel a job; a finished job keeps its status."""
         self._check_endpoint(endpoint_id)
         return snapshot_from_view(self._found(self._engine.cancel(endpoint_id, job_id)))
@@ -67,7 +67,9 @@ class SimulatedGpuProvider:
     def _check_endpoint(self, endpoint_id: str) -> None:
         if self._known is not None and endpoint_id not in self._known:
             # Same answer as RunPod for an unknown endpoint: a definite 404 refusal.
-            raise GpuProviderError("Unknown GPU endpoint", definite=True, status_code=404)
+            raise GpuProviderError(
+                "Unknown GPU endpoint", outcome=ProviderOutcome.REFUSED, status_code=404
+            )
 
     @staticmethod
     def _found(view: JobView | None) -> JobView:

@@ -25,7 +25,8 @@ from sqlalchemy import (
     tuple_,
 )
 
-from tarsify.domain.models import Execution, GpuEndpoint
+from tarsify.domain.execution import Execution
+from tarsify.domain.models import GpuEndpoint
 from tarsify.domain.pagination import PageRequest
 
 E = TypeVar("E")
@@ -34,7 +35,10 @@ S = TypeVar("S", bound=Select[Any])
 # Domain field -> column, where the provider-neutral name differs from the plan's column.
 RENAMES: dict[type, dict[str, str]] = {
     GpuEndpoint: {"provider_endpoint_id": "runpod_endpoint_id"},
-    Execution: {"provider_job_id": "runpod_job_id"},
+    Execution: {
+        "provider_job_id": "runpod_job_id",
+        "provider_endpoint_id": "runpod_endpoint_id",
+    },
 }
 
 

@@ -20,7 +20,14 @@ from adapters.sql.mapping import (
     to_values,
 )
 from adapters.sql.tables import base_models, developers, runpod_endpoints, tars_models
-from tarsify.domain.models import BaseModel, MarketplaceEntry, ModelCategory, TarsModel
+from tarsify.domain.models import (
+    BaseModel,
+    GpuEndpoint,
+    MarketplaceEntry,
+    ModelCategory,
+    RunTarget,
+    TarsModel,
+)
 from tarsify.domain.models import TarsModelStatus as Status
 from tarsify.domain.pagination import Cursor, Page, PageRequest, page_from_rows
 
@@ -30,6 +37,7 @@ _GET_BY_SLUG = Query(select(*_TARS.columns).where(tars_models.c.slug == bindpara
 _INSERT = insert(tars_models)
 
 _MARKET_TARS = Shape(TarsModel, tars_models, "t_")
+_RUN_ENDPOINT = Shape(GpuEndpoint, runpod_endpoints, "e_")
 _MARKET_BASE = Shape(BaseModel, base_models, "b_")
 _PUBLISHED = (
     select(
@@ -48,6 +56,31 @@ _PUBLISHED = (
         runpod_endpoints.c.is_active,
     )
 )
+
+
+_RUN_TARGET = Query(
+    select(
+        *_MARKET_TARS.columns,
+        *Shape(BaseModel, base_models, "b_").columns,
+        *_RUN_ENDPOINT.columns,
+        developers.c.name.label("developer_name"),
+    )
+    .join(base_models, base_models.c.id == tars_models.c.base_model_id)
+    .join(runpod_endpoints, runpod_endpoints.c.id == base_models.c.endpoint_id)
+    .outerjoin(developers, developers.c.id == tars_models.c.developer_id)
+    .where(tars_models.c.slug == bindparam("p_slug"))
+)
+
+
+def _run_target(row: Sequence[Any]) -> RunTarget:
+    base_at = _MARKET_TARS.width
+    endpoint_at = base_at + _MARKET_BASE.width
+    return RunTarget(
+        _MARKET_TARS.load(row),
+        _MARKET_BASE.load(row, base_at),
+        _RUN_ENDPOINT.load(row, endpoint_at),
+        row[endpoint_at + _RUN_ENDPOINT.width],
+    )
 
 
 @functools.cache
@@ -93,6 +126,12 @@ class SqlTarsModelRepository:
         """By slug."""
         row = await self._db.fetch_one(_GET_BY_SLUG, {"p_slug": slug})
         return None if row is None else _TARS.load(row)
+
+    @guarded("tars_models.get_run_target")
+    async def get_run_target(self, slug: str) -> RunTarget | None:
+        """The model with its base model, endpoint and developer's name, in one query."""
+        row = await self._db.fetch_one(_RUN_TARGET, {"p_slug": slug})
+        return None if row is None else _run_target(row)
 
     @guarded("tars_models.update")
     async def update(self, tars_model: TarsModel) -> None:

@@ -179,6 +179,10 @@ executions = Table(
     Column("idempotency_key", String(255)),
     Column("request_hash", String(128)),
     Column("version", Integer, nullable=False, server_default=text("1")),
+    Column("runpod_endpoint_id", String(255)),
+    Column("wake_at", UtcDateTime()),
+    Column("pending_reason", String(32)),
+    Column("output_repairs", Integer, nullable=False, server_default=text("0")),
     UniqueConstraint("consumer_id", "idempotency_key"),
 )
 # History pages: equality on consumer, then the keyset order (created_at, id) both DESC.

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from typing import Any
 
 from aiohttp import web
@@ -41,27 +41,16 @@ def ok_page(page: Page[Any], items: Sequence[BaseModel], limit: int) -> web.Resp
 
 
 def ok_fast(
-    data: render.Json, fallback: Callable[[], BaseModel], *, status: int = 200
+    data: render.Json, *, status: int = 200, headers: dict[str, str] | None = None
 ) -> web.Response:
-    """``ok(fallback())`` from plain data (``render``); the view when orjson cannot."""
-    body = render.dumps({"success": True, "data": data})
-    if body is None:
-        return ok(fallback(), status=status)
-    return _respond(body, status)
+    """A success envelope around one resource rendered as plain data (``render``)."""
+    return _respond(render.dumps({"success": True, "data": data}), status, headers)
 
 
-def ok_page_fast(
-    page: Page[Any],
-    items: list[render.Json],
-    limit: int,
-    fallback: Callable[[], Sequence[BaseModel]],
-) -> web.Response:
-    """``ok_page(page, fallback(), limit)`` from plain data (``render``)."""
+def ok_page_fast(page: Page[Any], items: list[render.Json], limit: int) -> web.Response:
+    """A success envelope for one page of plain-data items (``render``)."""
     meta = {"limit": limit, "nextCursor": page.next_cursor}
-    body = render.dumps({"success": True, "data": items, "meta": meta})
-    if body is None:
-        return ok_page(page, fallback(), limit)
-    return _respond(body, 200)
+    return _respond(render.dumps({"success": True, "data": items, "meta": meta}), 200)
 
 
 def error_body(code: str, message: str, details: Any = None) -> dict[str, Any]:

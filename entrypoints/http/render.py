@@ -1,16 +1,19 @@
-"""The hot responses (executions, the marketplace list) rendered straight to JSON bytes.
+"""The hot responses (executions, the marketplace list): the one representation of each.
 
 Building a pydantic view per item and dumping it costs more than the database read for a
-list page. These functions build the same documents as plain data, in the views' field
-order and with the views' value formats (``views.ExecutionView``, ``views.MarketplaceItem``),
-and orjson encodes them. When orjson cannot encode a value (an integer beyond 64 bits in a
-provider's output, say) the caller falls back to the pydantic views, so what clients get
-never depends on the fast path. ``tests/unit/test_render.py`` checks both agree byte for
-byte.
+list page, so these resources are built as plain data and encoded by orjson; the pydantic
+views (``views.ExecutionView``, ``views.MarketplaceItem``) only describe them in the
+OpenAPI document, and ``tests/unit/test_render.py`` validates every rendering against
+them. A value orjson cannot encode (an integer beyond 64 bits in a worker's output) is
+encoded by the standard library instead, in the same format.
 """
 
 from __future__ import annotations
 
+import json
+import uuid
+from datetime import UTC, datetime
+from enum import Enum
 from typing import Any
 
 import orjson
@@ -24,11 +27,16 @@ _OPTIONS = orjson.OPT_NAIVE_UTC
 
 
 def execution(view: m.ExecutionView) -> Json:
-    """``serialize.execution`` as plain data."""
+    """An execution for its consumer: never the provider job or endpoint ids, and as
+    ``input`` what the consumer sent — never the merged payload, which may hold the
+    developer's hidden values and prompt wrapping."""
     e = view.execution
     error = None
     if e.error_code is not None or e.error_message is not None:
         error = {"code": e.error_code or "ERROR", "message": e.error_message or ""}
+    pending = None
+    if e.pending_reason is not None and e.status is m.ExecutionStatus.PENDING:
+        pending = {"code": e.pending_reason.value, "message": e.pending_reason.message}
     return {
         "id": str(e.id),
         "status": e.status.value,
@@ -36,6 +44,7 @@ def execution(view: m.ExecutionView) -> Json:
         "input": e.consumer_input,
         "output": e.output_payload,
         "error": error,
+        "pendingReason": pending,
         "createdAt": e.created_at,
         "startedAt": e.started_at,
         "completedAt": e.completed_at,
@@ -45,7 +54,7 @@ def execution(view: m.ExecutionView) -> Json:
 
 
 def marketplace_item(entry: m.MarketplaceEntry) -> Json:
-    """``serialize.marketplace_item`` as plain data."""
+    """A published model in the marketplace list."""
     t, b = entry.tars_model, entry.base_model
     return {
         "slug": t.slug,
@@ -59,9 +68,22 @@ def marketplace_item(entry: m.MarketplaceEntry) -> Json:
     }
 
 
-def dumps(document: Json) -> bytes | None:
-    """The document as compact JSON, or None when orjson cannot encode one of its values."""
+def dumps(document: Json) -> bytes:
+    """The document as compact JSON."""
     try:
         return orjson.dumps(document, option=_OPTIONS)
-    except TypeError:  # orjson.JSONEncodeError included
-        return None
+    except TypeError:  # orjson.JSONEncodeError included: an integer beyond 64 bits
+        text = json.dumps(
+            document, separators=(",", ":"), ensure_ascii=False, default=_plain, allow_nan=False
+        )
+        return text.encode("utf-8", "surrogatepass")
+
+
+def _plain(value: Any) -> Any:
+    """What orjson writes for the non-JSON values these documents hold."""
+    if isinstance(value, datetime):
+        aware = value if value.tzinfo is not None else value.replace(tzinfo=UTC)
+        return aware.isoformat()
+    if isinstance(value, uuid.UUID | Enum):
+        return str(value)
+    raise TypeError(f"cannot encode {type(value).__name__}")

@@ -6,7 +6,7 @@ from aiohttp import web
 
 from tarsify.domain.models import ExecutionStatus
 
-from . import render, serialize
+from . import render
 from .auth import consumer_id
 from .envelope import ok_fast, ok_page_fast
 from .params import LIST_PARAMS, enum_query, page_request, path_id, slug_query
@@ -19,7 +19,7 @@ async def get_execution(request: web.Request) -> web.Response:
     owner = await consumer_id(request)
     svc = services(request)
     view = await svc.executions.get(owner, path_id(request))
-    return ok_fast(render.execution(view), lambda: serialize.execution(view))
+    return ok_fast(render.execution(view))
 
 
 async def list_executions(request: web.Request) -> web.Response:
@@ -31,9 +31,7 @@ async def list_executions(request: web.Request) -> web.Response:
     svc = services(request)
     page = await svc.executions.list(owner, page_req, status=status, model_slug=model)
     items = [render.execution(v) for v in page.items]
-    return ok_page_fast(
-        page, items, page_req.limit, lambda: [serialize.execution(v) for v in page.items]
-    )
+    return ok_page_fast(page, items, page_req.limit)
 
 
 async def cancel_execution(request: web.Request) -> web.Response:
@@ -41,7 +39,7 @@ async def cancel_execution(request: web.Request) -> web.Response:
     owner = await consumer_id(request)
     svc = services(request)
     view = await svc.executions.cancel(owner, path_id(request))
-    return ok_fast(render.execution(view), lambda: serialize.execution(view))
+    return ok_fast(render.execution(view))
 
 
 _STATUS = Param(

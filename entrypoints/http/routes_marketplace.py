@@ -29,9 +29,7 @@ async def list_models(request: web.Request) -> web.Response:
     category = enum_query(request, "category", ModelCategory)
     page = await services(request).marketplace.list(page_req, category=category)
     items = [render.marketplace_item(e) for e in page.items]
-    return ok_page_fast(
-        page, items, page_req.limit, lambda: [serialize.marketplace_item(e) for e in page.items]
-    )
+    return ok_page_fast(page, items, page_req.limit)
 
 
 async def model_detail(request: web.Request) -> web.Response:
@@ -52,7 +50,7 @@ async def run_model(request: web.Request) -> web.Response:
     )
     view = result.view
     status = 200 if wait_s > 0 and view.execution.is_terminal else 202
-    return ok_fast(render.execution(view), lambda: serialize.execution(view), status=status)
+    return ok_fast(render.execution(view), status=status)
 
 
 _CATEGORY = Param(

@@ -151,35 +151,7 @@ def _market_fields(entry: m.MarketplaceEntry) -> dict[str, object]:
     }
 
 
-def marketplace_item(entry: m.MarketplaceEntry) -> v.MarketplaceItem:
-    """A published model in the marketplace list."""
-    return v.MarketplaceItem.model_validate(_market_fields(entry))
-
-
 def marketplace_detail(detail: MarketplaceDetail) -> v.MarketplaceDetailView:
     """A published model with its processed input schema."""
     fields = _market_fields(detail.entry) | {"input_schema": detail.input_schema}
     return v.MarketplaceDetailView.model_validate(fields)
-
-
-def execution(view: m.ExecutionView) -> v.ExecutionView:
-    """An execution for its consumer: never the provider job or endpoint ids, and as
-    ``input`` what the consumer sent — never the merged payload, which may hold the
-    developer's hidden values and prompt wrapping."""
-    e = view.execution
-    error = None
-    if e.error_code is not None or e.error_message is not None:
-        error = v.ExecutionError(code=e.error_code or "ERROR", message=e.error_message or "")
-    return v.ExecutionView(
-        id=e.id,
-        status=e.status,
-        model=v.ModelRef(slug=view.model_slug, title=view.model_title),
-        input=e.consumer_input,
-        output=e.output_payload,
-        error=error,
-        created_at=e.created_at,
-        started_at=e.started_at,
-        completed_at=e.completed_at,
-        execution_time_ms=e.execution_time_ms,
-        queue_time_ms=e.queue_time_ms,
-    )

@@ -205,6 +205,15 @@ class ExecutionError(View):
     message: str
 
 
+class PendingReasonView(View):
+    """Why a PENDING execution still waits for the GPU provider (null otherwise):
+    PROVIDER_UNAVAILABLE and RATE_LIMITED are sent again automatically;
+    SUBMIT_UNCONFIRMED waits for the provider's confirmation, then fails."""
+
+    code: str
+    message: str
+
+
 class ExecutionView(View):
     """An execution as its consumer sees it."""
 
@@ -214,6 +223,7 @@ class ExecutionView(View):
     input: dict[str, Any] | None
     output: Any
     error: ExecutionError | None
+    pending_reason: PendingReasonView | None
     created_at: Timestamp
     started_at: Timestamp | None
     completed_at: Timestamp | None

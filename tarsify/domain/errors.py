@@ -6,6 +6,7 @@ translate foreign failures into these classes at their boundary.
 
 from __future__ import annotations
 
+from enum import StrEnum
 from typing import Any
 
 
@@ -182,13 +183,26 @@ class BaseModelNotActive(TarsifyError):
     code, http_status, default_message = "ERR_5509", 400, "Base model is not active"
 
 
+class ProviderOutcome(StrEnum):
+    """What a failed provider call means for the job it was about.
+
+    ``NOT_SENT``: the provider certainly did not create a job (no connection, a rate
+    limit, a 5xx answer): sending again later is safe. ``REFUSED``: the provider refused
+    the request (a 4xx): sending it again would be refused again. ``UNKNOWN``: the request
+    may have reached the provider (a timeout, a dropped connection): a job may exist.
+    """
+
+    NOT_SENT = "NOT_SENT"
+    REFUSED = "REFUSED"
+    UNKNOWN = "UNKNOWN"
+
+
 class GpuProviderError(TarsifyError):
     """The GPU provider failed after retries.
 
-    ``definite`` is True when the provider certainly did not accept the job (a 4xx
-    refusal, a connection that was never established); False when the request may have
-    reached it (timeout, dropped connection, 5xx after sending). ``status_code`` is the
-    provider's HTTP status when there was one.
+    ``outcome`` says whether a job may have been created (see ``ProviderOutcome``);
+    ``status_code`` is the provider's HTTP status when there was one; ``retry_after_s``
+    is how long the provider asked us to wait (a rate limit's Retry-After).
     """
 
     code, http_status, default_message = "ERR_5510", 502, "GPU provider error"
@@ -197,13 +211,15 @@ class GpuProviderError(TarsifyError):
         self,
         message: str | None = None,
         *,
-        definite: bool = False,
+        outcome: ProviderOutcome = ProviderOutcome.UNKNOWN,
         status_code: int | None = None,
+        retry_after_s: float | None = None,
         details: Any = None,
     ) -> None:
         super().__init__(message, details=details)
-        self.definite = definite
+        self.outcome = outcome
         self.status_code = status_code
+        self.retry_after_s = retry_after_s
 
 
 class ProviderJobNotFound(GpuProviderError):
@@ -212,4 +228,4 @@ class ProviderJobNotFound(GpuProviderError):
     default_message = "GPU provider does not know the job"
 
     def __init__(self, message: str | None = None, *, status_code: int | None = 404) -> None:
-        super().__init__(message, definite=True, status_code=status_code)
+        super().__init__(message, outcome=ProviderOutcome.REFUSED, status_code=status_code)

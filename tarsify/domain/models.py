@@ -10,7 +10,17 @@ import uuid
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+from tarsify.domain.errors import (
+    BaseModelNotActive,
+    EndpointNotActive,
+    ModelNotPublished,
+    TarsifyError,
+)
+
+if TYPE_CHECKING:
+    from tarsify.domain.execution import Execution
 
 JsonObject = dict[str, Any]
 
@@ -169,49 +179,6 @@ class TarsModel:
     published_at: datetime | None = None
 
 
-@dataclass(slots=True)
-class Execution:
-    """One run of a Tars model by a consumer.
-
-    ``consumer_input`` is what the consumer sent (shown back to them); ``input_payload``
-    is the merged payload sent to the GPU worker, which may hold the developer's hidden
-    values and prompt wrapping and is never shown to consumers.
-
-    ``version`` increases with every stored change; repositories update an execution only
-    if the stored version still equals the one read (compare-and-set), so two writers can
-    never both apply a change computed from the same state.
-    """
-
-    id: uuid.UUID
-    consumer_id: uuid.UUID
-    tars_model_id: uuid.UUID
-    endpoint_id: uuid.UUID
-    created_at: datetime
-    updated_at: datetime
-    status: ExecutionStatus = ExecutionStatus.PENDING
-    provider_job_id: str | None = None
-    consumer_input: JsonObject | None = None
-    input_payload: JsonObject | None = None
-    output_payload: Any = None
-    error_code: str | None = None
-    error_message: str | None = None
-    started_at: datetime | None = None
-    completed_at: datetime | None = None
-    execution_time_ms: int | None = None
-    queue_time_ms: int | None = None
-    deadline_at: datetime | None = None
-    last_polled_at: datetime | None = None
-    submit_attempts: int = 0
-    idempotency_key: str | None = None
-    request_hash: str | None = None
-    version: int = 1
-
-    @property
-    def is_terminal(self) -> bool:
-        """True once the execution reached a final status."""
-        return self.status.is_terminal
-
-
 @dataclass(slots=True, frozen=True)
 class EndpointWithCount:
     """Admin listing row: an endpoint and how many base models use it."""
@@ -235,6 +202,36 @@ class MarketplaceEntry:
     tars_model: TarsModel
     base_model: BaseModel
     developer_name: str | None
+
+
+@dataclass(slots=True, frozen=True)
+class RunTarget:
+    """A Tars model with the base model and endpoint that run it (read in one query)."""
+
+    tars_model: TarsModel
+    base_model: BaseModel
+    endpoint: GpuEndpoint
+    developer_name: str | None = None
+
+    def runnable_problem(self) -> TarsifyError | None:
+        """Why this model cannot run now (the one runnable-model rule), or None."""
+        if self.tars_model.status is not TarsModelStatus.PUBLISHED:
+            return ModelNotPublished()
+        if not self.base_model.is_active:
+            return BaseModelNotActive()
+        if not self.endpoint.is_active:
+            return EndpointNotActive()
+        return None
+
+    def check_runnable(self) -> None:
+        """Raise the reason this model cannot run, if any."""
+        problem = self.runnable_problem()
+        if problem is not None:
+            raise problem
+
+    def marketplace_entry(self) -> MarketplaceEntry:
+        """The marketplace entry of this model."""
+        return MarketplaceEntry(self.tars_model, self.base_model, self.developer_name)
 
 
 @dataclass(slots=True, frozen=True)

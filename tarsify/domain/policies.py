@@ -10,7 +10,8 @@ import uuid
 from collections.abc import Iterable
 
 from tarsify.domain.errors import ExecutionNotFound, NotAdmin, TarsModelNotFound
-from tarsify.domain.models import Execution, TarsModel
+from tarsify.domain.execution import Execution
+from tarsify.domain.models import TarsModel
 
 
 def visible_execution(execution: Execution | None, consumer_id: uuid.UUID) -> Execution:

@@ -1,8 +1,8 @@
 """Talking to the GPU provider on behalf of executions, shared by requests and the reconciler.
 
-Every state change is a compare-and-set: read the execution, compute the change with the
-pure rules of ``tarsify.domain.progress``, store it only if nobody changed it meanwhile,
-otherwise re-read and re-apply. A terminal execution is never changed again.
+The rules live on the ``Execution`` aggregate; this service loads an execution, asks it
+what a provider answer means, and stores the result with a compare-and-set on
+``version`` (re-reading and asking again when another writer got there first).
 """
 
 from __future__ import annotations
@@ -11,22 +11,25 @@ import dataclasses
 import logging
 import uuid
 from collections.abc import Callable
+from datetime import datetime, timedelta
+from typing import Any
 
-from tarsify.domain.errors import ExecutionNotFound, GpuProviderError, ProviderJobNotFound
-from tarsify.domain.models import BaseModel, Execution, ExecutionStatus, GpuEndpoint
-from tarsify.domain.progress import (
-    JOB_LOST,
-    PROVIDER_REJECTED,
-    apply_snapshot,
-    finish,
+from tarsify.domain.errors import (
+    ExecutionNotFound,
+    GpuProviderError,
+    ProviderJobNotFound,
+    ProviderOutcome,
 )
-from tarsify.domain.states import map_provider_status
-from tarsify.ports import Clock, GpuProvider, JobRequest, JobSnapshot, UnitOfWorkFactory
+from tarsify.domain.execution import Execution
+from tarsify.domain.failures import Failure, PendingReason
+from tarsify.domain.jobs import JobReport, JobRequest
+from tarsify.domain.models import ExecutionStatus, RunTarget
+from tarsify.ports import Clock, GpuProvider, UnitOfWorkFactory, WebhookUrlBuilder
 from tarsify.services.engine_settings import EngineSettings
 
 log = logging.getLogger("tarsify.engine")
 
-Mutation = Callable[[Execution], bool]
+Decision = Callable[..., bool]
 _CAS_ATTEMPTS = 5
 
 
@@ -39,22 +42,27 @@ class Dispatcher:
         provider: GpuProvider,
         clock: Clock,
         settings: EngineSettings,
-        webhook_url: Callable[[uuid.UUID], str | None] | None = None,
+        webhooks: WebhookUrlBuilder | None = None,
     ) -> None:
         self._uow = uow
-        self.provider = provider
-        self.clock = clock
-        self.settings = settings
-        self._webhook_url = webhook_url
+        self._provider = provider
+        self._clock = clock
+        self._settings = settings
+        self._webhooks = webhooks
 
-    async def transition(
-        self, execution_id: uuid.UUID, mutate: Mutation, *, known: Execution | None = None
+    async def store(
+        self,
+        execution_id: uuid.UUID,
+        decide: Decision,
+        *args: Any,
+        known: Execution | None = None,
+        **kwargs: Any,
     ) -> tuple[Execution, bool]:
-        """Apply ``mutate`` with compare-and-set, retrying on concurrent changes.
+        """Ask ``decide(execution, *args)`` (an ``Execution`` method) and store its change.
 
-        ``known`` is a state this process just stored: the first attempt starts from it
-        (the compare-and-set still checks its version) and saves a read. Returns the
-        stored execution and whether this call changed it.
+        ``known`` is a state just read or stored by this process: the first attempt
+        starts from it (the compare-and-set still checks its version) and saves a read.
+        Returns the stored execution and whether this call changed it.
         """
         for attempt in range(_CAS_ATTEMPTS):
             async with self._uow() as uow:
@@ -64,9 +72,9 @@ class Dispatcher:
                     execution = await uow.executions.get(execution_id)
                 if execution is None:
                     raise ExecutionNotFound()
-                if not mutate(execution):
+                if not decide(execution, *args, **kwargs):
                     if attempt == 0 and known is not None:
-                        continue  # a "no change" decided on a possibly stale state: re-read
+                        continue  # "no change" decided on a possibly stale state: re-read
                     return execution, False
                 if await uow.executions.update(execution):
                     await uow.commit()
@@ -79,147 +87,144 @@ class Dispatcher:
         log.warning("execution.cas_exhausted", extra={"execution_id": str(execution_id)})
         return current, False
 
-    async def submit(self, execution: Execution, job: JobRequest | None = None) -> Execution:
+    # --- submit ------------------------------------------------------------------------
+
+    async def submit(
+        self, execution: Execution, target: RunTarget | None = None, wait_ms: int = 0
+    ) -> Execution:
         """Claim the submit of a PENDING execution and send it to the provider.
 
-        The claim (``submit_attempts`` 0 -> 1) is committed before the provider call, so
-        after a crash the reconciler can tell "never sent" (safe to send) from "maybe
-        sent" (never resent: it would run a second GPU job).
+        The claim is committed before the provider call, so after a crash the reconciler
+        can tell "never sent" (safe to send) from "maybe sent" (never resent: it could
+        run a second GPU job). ``wait_ms`` > 0 sends with the provider's submit-and-wait.
         """
-
-        def claim(e: Execution) -> bool:
-            if e.status is not ExecutionStatus.PENDING or e.submit_attempts > 0:
-                return False
-            e.submit_attempts = 1
-            e.updated_at = self.clock.now()
-            return True
-
-        execution, claimed = await self.transition(execution.id, claim, known=execution)
+        target = target or await self._target_of(execution)
+        if target is None:
+            stored, _ = await self.store(
+                execution.id, Execution.fail, Failure.MODEL_UNAVAILABLE, self._clock.now()
+            )
+            return stored
+        now = self._clock.now()
+        endpoint_id = target.endpoint.provider_endpoint_id
+        execution, claimed = await self.store(
+            execution.id,
+            Execution.claim_submit,
+            now,
+            endpoint_id,
+            self._give_up_at(execution, now),
+            known=execution,
+        )
         if not claimed:
             return execution
-        job = job or await self._job_request(execution)
-        if job is None:
-            return await self._fail(execution.id, PROVIDER_REJECTED, "The model is not available")
+        job = self.job_request(execution, target)
         try:
-            snapshot = await self.provider.submit(job)
+            if wait_ms > 0:
+                report = await self._provider.submit_and_wait(job, wait_ms)
+            else:
+                report = await self._provider.submit(job)
         except GpuProviderError as exc:
-            if exc.definite and exc.status_code is None:
-                # The request never reached the provider (connection refused): nothing
-                # runs, so the submit is handed back and the reconciler retries it.
-                log.warning(
-                    "execution.submit_unreachable",
-                    extra={"execution_id": str(execution.id), "error": exc.message},
-                )
-                return await self._release_claim(execution.id)
-            if exc.definite:
-                log.warning(
-                    "execution.submit_refused",
-                    extra={"execution_id": str(execution.id), "status_code": exc.status_code},
-                )
-                return await self._fail(
-                    execution.id, PROVIDER_REJECTED, "The GPU provider refused the job"
-                )
-            # The job may exist at the provider: leave it PENDING for the reconciler.
-            log.warning(
-                "execution.submit_ambiguous",
-                extra={"execution_id": str(execution.id), "error": exc.message},
+            return await self._submit_failed(execution, exc)
+        return await self._record_submitted(execution, report)
+
+    def _give_up_at(self, execution: Execution, now: datetime) -> datetime:
+        """When an unanswered submit is abandoned: soon, unless webhooks may name the job."""
+        give_up = now + timedelta(seconds=self._settings.unconfirmed_wait_s)
+        deadline = execution.deadline_at or give_up
+        return deadline if self._webhooks is not None else min(give_up, deadline)
+
+    async def _submit_failed(self, execution: Execution, exc: GpuProviderError) -> Execution:
+        context = {
+            "execution_id": str(execution.id),
+            "outcome": str(exc.outcome),
+            "status_code": exc.status_code,
+            "error": exc.message,
+        }
+        now = self._clock.now()
+        if exc.outcome is ProviderOutcome.NOT_SENT:
+            # Nothing was created: hand the submit back for the reconciler to send later.
+            log.warning("execution.submit_not_sent", extra=context)
+            delay = max(exc.retry_after_s or 0.0, self._settings.resend_delay_s)
+            reason = PendingReason.PROVIDER_UNAVAILABLE
+            if exc.status_code == 429:
+                reason = PendingReason.RATE_LIMITED
+            retry_at = now + timedelta(seconds=delay)
+            stored, _ = await self.store(
+                execution.id, Execution.release_submit, now, retry_at, reason, known=execution
             )
-            return execution
-        return await self._record_submitted(execution, job.endpoint_id, snapshot)
-
-    async def _release_claim(self, execution_id: uuid.UUID) -> Execution:
-        def release(e: Execution) -> bool:
-            if e.status is not ExecutionStatus.PENDING or e.provider_job_id is not None:
-                return False
-            e.submit_attempts = 0
-            e.updated_at = self.clock.now()
-            return True
-
-        stored, _ = await self.transition(execution_id, release)
+            return stored
+        if exc.outcome is ProviderOutcome.REFUSED:
+            log.warning("execution.submit_refused", extra=context)
+            stored, _ = await self.store(
+                execution.id, Execution.fail, Failure.PROVIDER_REJECTED, now, known=execution
+            )
+            return stored
+        # The job may exist at the provider: never resent; given up at ``wake_at``.
+        log.warning("execution.submit_unconfirmed", extra=context)
+        stored, _ = await self.store(execution.id, Execution.mark_unconfirmed, now, known=execution)
         return stored
 
-    async def _record_submitted(
-        self, claimed: Execution, endpoint_id: str, snapshot: JobSnapshot
-    ) -> Execution:
-        stored, _ = await self.transition(
-            claimed.id, lambda e: self._apply(e, snapshot, default_queued=True), known=claimed
+    async def _record_submitted(self, claimed: Execution, report: JobReport) -> Execution:
+        stored, _ = await self.store(
+            claimed.id, Execution.apply, report, self._clock.now(), submitted=True, known=claimed
         )
-        if stored.status is ExecutionStatus.CANCELLED and stored.provider_job_id == snapshot.job_id:
+        if stored.status is ExecutionStatus.CANCELLED and stored.provider_job_id == report.job_id:
             # Cancelled while the submit was in flight: stop the job we just started.
-            await self._best_effort_cancel(endpoint_id, snapshot.job_id)
+            await self._best_effort_cancel(stored)
         return stored
 
-    def _apply(self, e: Execution, snapshot: JobSnapshot, *, default_queued: bool = False) -> bool:
-        status = snapshot.status
-        # A submit answer with an unknown status still means the job is queued.
-        if (
-            default_queued
-            and e.status is ExecutionStatus.PENDING
-            and (map_provider_status(status) is None)
-        ):
-            status = "IN_QUEUE"
-        if e.is_terminal:
-            if e.provider_job_id is None:
-                e.provider_job_id = snapshot.job_id
-                return True
-            return False
-        return apply_snapshot(
-            e,
-            job_id=snapshot.job_id,
-            status=status,
-            now=self.clock.now(),
-            output=snapshot.output,
-            error=snapshot.error,
-            delay_time_ms=snapshot.delay_time_ms,
-            execution_time_ms=snapshot.execution_time_ms,
-        )
+    # --- status ------------------------------------------------------------------------
 
     async def poll(self, execution: Execution) -> Execution:
         """Ask the provider about the job and record what it says.
 
-        Provider failures change nothing (logged; the next poll retries); a job the
-        provider no longer knows becomes FAILED with ``JOB_LOST``.
+        ``execution`` must be a state just read: its version guards the write. Provider
+        failures change nothing (logged; the next poll retries); a job the provider no
+        longer knows becomes FAILED (JOB_LOST).
         """
-        if execution.is_terminal or execution.provider_job_id is None:
+        job_id = execution.provider_job_id
+        if execution.is_terminal or job_id is None:
             return execution
-        endpoint_id = await self._provider_endpoint_id(execution)
+        endpoint_id = await self._endpoint_of(execution)
         if endpoint_id is None:
             return execution
         try:
-            snapshot = await self.provider.status(endpoint_id, execution.provider_job_id)
+            report = await self._provider.status(endpoint_id, job_id)
         except ProviderJobNotFound:
-            return await self._fail(
-                execution.id, JOB_LOST, "The GPU provider no longer knows this job"
+            stored, _ = await self.store(
+                execution.id, Execution.fail, Failure.JOB_LOST, self._clock.now(), known=execution
             )
+            return stored
         except GpuProviderError as exc:
             log.warning(
                 "execution.poll_failed",
                 extra={"execution_id": str(execution.id), "error": exc.message},
             )
             return execution
-        # Read afresh, not from ``execution``: its poll lease (last_polled_at) is stale.
-        stored, _ = await self.transition(execution.id, lambda e: self._apply(e, snapshot))
+        stored, _ = await self.store(
+            execution.id, Execution.apply, report, self._clock.now(), known=execution
+        )
         return stored
 
     async def adopt(self, execution: Execution, job_id: str) -> Execution:
         """Record ``job_id`` for an execution whose submit answer was lost, if the provider
         confirms it knows that job; anything else changes nothing."""
-        endpoint_id = await self._provider_endpoint_id(execution)
+        endpoint_id = await self._endpoint_of(execution)
         if endpoint_id is None:
             return execution
         try:
-            snapshot = await self.provider.status(endpoint_id, job_id)
+            report = await self._provider.status(endpoint_id, job_id)
         except GpuProviderError as exc:
             log.warning(
                 "execution.adopt_failed",
                 extra={"execution_id": str(execution.id), "error": exc.message},
             )
             return execution
-        stored, _ = await self.transition(
-            execution.id,
-            lambda e: e.provider_job_id is None and self._apply(e, snapshot, default_queued=True),
+        stored, _ = await self.store(
+            execution.id, Execution.apply, report, self._clock.now(), submitted=True
         )
         return stored
+
+    # --- endings -----------------------------------------------------------------------
 
     async def cancel(self, execution: Execution) -> Execution:
         """Cancel the job at the provider, then record what the provider reports.
@@ -227,82 +232,85 @@ class Dispatcher:
         A job that finished meanwhile is recorded with its real outcome (and output).
         Raises ``GpuProviderError`` when the provider cannot be reached.
         """
-        now = self.clock.now()
-        if execution.provider_job_id is None:
-            stored, _ = await self.transition(
-                execution.id, lambda e: finish(e, ExecutionStatus.CANCELLED, now)
-            )
-            return stored
-        endpoint_id = await self._provider_endpoint_id(execution)
         job_id = execution.provider_job_id
-        if endpoint_id is None:
-            stored, _ = await self.transition(
-                execution.id, lambda e: finish(e, ExecutionStatus.CANCELLED, now)
-            )
+        endpoint_id = await self._endpoint_of(execution)
+        if job_id is None or endpoint_id is None:
+            stored, _ = await self.store(execution.id, Execution.cancel, self._clock.now())
             return stored
         try:
-            report = await self.provider.cancel(endpoint_id, job_id)
-            if report.status in ("COMPLETED", "FAILED", "TIMED_OUT") and report.output is None:
-                report = await self.provider.status(endpoint_id, job_id)
+            report = await self._provider.cancel(endpoint_id, job_id)
+            if report.is_final and report.execution_status is not ExecutionStatus.CANCELLED:
+                if report.output is None and report.error is None:
+                    report = await self._provider.status(endpoint_id, job_id)
         except ProviderJobNotFound:
-            report = JobSnapshot(job_id=job_id, status="CANCELLED")
-
-        def record(e: Execution) -> bool:
-            if self._apply(e, report):
-                return True
-            return finish(e, ExecutionStatus.CANCELLED, self.clock.now())
-
-        stored, _ = await self.transition(execution.id, record)
-        return stored
-
-    async def _best_effort_cancel(self, endpoint_id: str, job_id: str) -> None:
-        try:
-            await self.provider.cancel(endpoint_id, job_id)
-        except GpuProviderError as exc:
-            log.warning("execution.cancel_failed", extra={"job_id": job_id, "error": exc.message})
-
-    async def cancel_quietly(self, execution: Execution) -> None:
-        """Best-effort provider cancel of the execution's job (used on deadline)."""
-        if execution.provider_job_id is None:
-            return
-        endpoint_id = await self._provider_endpoint_id(execution)
-        if endpoint_id is not None:
-            await self._best_effort_cancel(endpoint_id, execution.provider_job_id)
-
-    async def _fail(self, execution_id: uuid.UUID, code: str, message: str) -> Execution:
-        now = self.clock.now()
-        stored, _ = await self.transition(
-            execution_id,
-            lambda e: finish(
-                e, ExecutionStatus.FAILED, now, error_code=code, error_message=message
-            ),
+            report = JobReport(job_id=job_id, status="CANCELLED")
+        stored, _ = await self.store(
+            execution.id, Execution.record_cancel, report, self._clock.now()
         )
         return stored
 
-    async def _provider_endpoint_id(self, execution: Execution) -> str | None:
+    async def expire(self, execution: Execution) -> Execution:
+        """Past its deadline: stop the job at the provider (best effort) and record it.
+
+        A job that finished in time still gets its result: the provider is asked once
+        first, but nothing that call does (a failure, a result that cannot be stored)
+        can keep the execution from ending now.
+        """
+        if execution.provider_job_id is not None:
+            try:
+                polled = await self.poll(execution)
+            except Exception:  # the deadline wins over whatever went wrong
+                log.exception(
+                    "execution.final_poll_failed", extra={"execution_id": str(execution.id)}
+                )
+            else:
+                if polled.is_terminal:
+                    return polled
+                execution = polled
+        await self._best_effort_cancel(execution)
+        stored, _ = await self.store(execution.id, Execution.expire, self._clock.now())
+        return stored
+
+    async def fail(self, execution_id: uuid.UUID, failure: Failure) -> Execution:
+        """FAILED with ``failure``, unless already terminal."""
+        stored, _ = await self.store(execution_id, Execution.fail, failure, self._clock.now())
+        return stored
+
+    async def _best_effort_cancel(self, execution: Execution) -> None:
+        job_id = execution.provider_job_id
+        endpoint_id = await self._endpoint_of(execution)
+        if job_id is None or endpoint_id is None:
+            return
+        try:
+            await self._provider.cancel(endpoint_id, job_id)
+        except GpuProviderError as exc:
+            log.warning("execution.cancel_failed", extra={"job_id": job_id, "error": exc.message})
+
+    # --- reads -------------------------------------------------------------------------
+
+    async def _endpoint_of(self, execution: Execution) -> str | None:
+        """The provider endpoint the job was sent to (read from the endpoint only for
+        executions that have not been sent)."""
+        if execution.provider_endpoint_id is not None:
+            return execution.provider_endpoint_id
         async with self._uow() as uow:
             endpoint = await uow.endpoints.get(execution.endpoint_id)
         return endpoint.provider_endpoint_id if endpoint else None
 
-    def job_request(
-        self, execution: Execution, base: BaseModel, endpoint: GpuEndpoint
-    ) -> JobRequest:
-        """The provider job for ``execution``: time limits from the base model, and the
-        webhook URL when webhooks are configured."""
-        return JobRequest(
-            endpoint_id=endpoint.provider_endpoint_id,
-            input=dict(execution.input_payload or {}),
-            execution_timeout_ms=self.settings.execution_timeout_ms(base),
-            ttl_ms=self.settings.ttl_ms(base),
-            output_type=base.output_type,
-            webhook_url=self._webhook_url(execution.id) if self._webhook_url else None,
-        )
-
-    async def _job_request(self, execution: Execution) -> JobRequest | None:
+    async def _target_of(self, execution: Execution) -> RunTarget | None:
         async with self._uow() as uow:
             model = await uow.tars_models.get(execution.tars_model_id)
-            base = await uow.base_models.get(model.base_model_id) if model else None
-            endpoint = await uow.endpoints.get(execution.endpoint_id)
-        if base is None or endpoint is None:
-            return None
-        return self.job_request(execution, base, endpoint)
+            return await uow.tars_models.get_run_target(model.slug) if model else None
+
+    def job_request(self, execution: Execution, target: RunTarget) -> JobRequest:
+        """The provider job for ``execution``: time limits from the base model, and the
+        webhook URL when webhooks are configured."""
+        base = target.base_model
+        return JobRequest(
+            endpoint_id=execution.provider_endpoint_id or target.endpoint.provider_endpoint_id,
+            input=dict(execution.input_payload or {}),
+            execution_timeout_ms=self._settings.execution_timeout_ms(base),
+            ttl_ms=self._settings.ttl_ms(base),
+            output_type=base.output_type,
+            webhook_url=self._webhooks.url_for(execution.id) if self._webhooks else None,
+        )

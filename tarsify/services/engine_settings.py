@@ -12,6 +12,12 @@ from tarsify.domain.models import BaseModel
 class EngineSettings:
     """Timing rules of submit, status polling and reconciliation.
 
+    A submit whose answer was lost is given up (SUBMIT_UNCONFIRMED) ``unconfirmed_wait_s``
+    after it was sent, unless provider webhooks may still name its job; one the provider
+    certainly did not take is sent again after ``resend_delay_s`` (or its Retry-After).
+    An execution whose provider report cannot be recorded ``max_record_failures`` times in
+    a row is failed (RESULT_UNRECORDABLE) so that it cannot hold up the others.
+
     A job may run ``timeout_factor`` times its base model's estimate (bounded), may wait
     ``queue_allowance_s`` in the provider's queue, and is abandoned (cancelled, TIMED_OUT)
     ``deadline_grace_s`` after both have passed.
@@ -27,6 +33,9 @@ class EngineSettings:
     max_wait_s: float = 60.0
     reconcile_batch: int = 100
     reconcile_concurrency: int = 8
+    unconfirmed_wait_s: float = 120.0
+    resend_delay_s: float = 5.0
+    max_record_failures: int = 3
 
     def execution_timeout_ms(self, base_model: BaseModel) -> int:
         """The provider's ``executionTimeout`` for a job of ``base_model``."""

@@ -4,37 +4,36 @@ from __future__ import annotations
 
 import asyncio
 import copy
+import dataclasses
 import hashlib
 import json
 import logging
 import uuid
 from dataclasses import dataclass
+from datetime import timedelta
 
 from tarsify.domain.config import ConfigOverrides
 from tarsify.domain.errors import (
     AlreadyExists,
-    BaseModelNotActive,
     Conflict,
-    EndpointNotActive,
     ExecutionNotCancellable,
     ExecutionNotFound,
     InputValidationFailed,
-    ModelNotPublished,
     TarsModelNotFound,
 )
+from tarsify.domain.execution import Execution
 from tarsify.domain.merge import merge_inputs
 from tarsify.domain.models import (
-    Execution,
     ExecutionStatus,
     ExecutionView,
     JsonObject,
-    TarsModelStatus,
+    RunTarget,
     new_id,
 )
 from tarsify.domain.pagination import Page, PageRequest
 from tarsify.domain.policies import visible_execution
 from tarsify.domain.schema import validate_payload
-from tarsify.ports import UnitOfWorkFactory
+from tarsify.ports import Clock, UnitOfWorkFactory
 from tarsify.services.dispatch import Dispatcher
 from tarsify.services.engine_settings import EngineSettings
 
@@ -59,15 +58,23 @@ def request_fingerprint(slug: str, inputs: JsonObject) -> str:
 class ExecutionService:
     """Runs Tars models for consumers and keeps executions in step with the provider."""
 
-    def __init__(self, uow: UnitOfWorkFactory, dispatcher: Dispatcher) -> None:
+    def __init__(
+        self,
+        uow: UnitOfWorkFactory,
+        dispatcher: Dispatcher,
+        clock: Clock,
+        settings: EngineSettings,
+    ) -> None:
         self._uow = uow
         self._dispatch = dispatcher
+        self._clock = clock
+        self._settings = settings
         self._inflight: dict[uuid.UUID, asyncio.Task[Execution]] = {}
 
     @property
     def settings(self) -> EngineSettings:
         """The engine settings in force."""
-        return self._dispatch.settings
+        return self._settings
 
     async def run(
         self,
@@ -82,46 +89,23 @@ class ExecutionService:
 
         With ``idempotency_key``, a repeat of the same request returns the first
         execution; a different request under the same key raises ``Conflict``.
-        ``wait_s`` > 0 waits (bounded by the settings) for a terminal status.
+        ``wait_s`` > 0 waits (bounded by the settings) for a terminal status; when the
+        model's estimate fits the wait, the job is sent with the provider's
+        submit-and-wait (one call instead of a submit and several polls).
         """
         fingerprint = request_fingerprint(slug, inputs)
         if idempotency_key:
             replay = await self._replay(consumer_id, idempotency_key, fingerprint)
             if replay is not None:
                 return RunResult(await self._wait(replay, wait_s), replayed=True)
-        clock, settings = self._dispatch.clock, self._dispatch.settings
+        wait_s = min(max(wait_s, 0.0), self._settings.max_wait_s)
         async with self._uow() as uow:
-            model = await uow.tars_models.get_by_slug(slug)
-            if model is None:
+            target = await uow.tars_models.get_run_target(slug)
+            if target is None:
                 raise TarsModelNotFound()
-            if model.status is not TarsModelStatus.PUBLISHED:
-                raise ModelNotPublished()
-            base = await uow.base_models.get(model.base_model_id)
-            if base is None:
-                raise TarsModelNotFound()
-            if not base.is_active:
-                raise BaseModelNotActive()
-            endpoint = await uow.endpoints.get(base.endpoint_id)
-            if endpoint is None or not endpoint.is_active:
-                raise EndpointNotActive()
-            payload = merge_inputs(inputs, ConfigOverrides.parse(model.config_overrides))
-            violations = validate_payload(base.input_schema, payload)
-            if violations:
-                raise InputValidationFailed(details=violations)
-            now = clock.now()
-            execution = Execution(
-                id=new_id(),
-                consumer_id=consumer_id,
-                tars_model_id=model.id,
-                endpoint_id=endpoint.id,
-                created_at=now,
-                updated_at=now,
-                consumer_input=copy.deepcopy(inputs),
-                input_payload=payload,
-                deadline_at=now + settings.deadline(base),
-                idempotency_key=idempotency_key,
-                request_hash=fingerprint,
-            )
+            target.check_runnable()
+            execution = self._new_execution(consumer_id, target, inputs, fingerprint)
+            execution.idempotency_key = idempotency_key
             try:
                 await uow.executions.add(execution)
                 await uow.commit()
@@ -135,10 +119,36 @@ class ExecutionService:
             if replay is None:
                 raise Conflict("Idempotency key in use")
             return RunResult(await self._wait(replay, wait_s), replayed=True)
-        job = self._dispatch.job_request(execution, base, endpoint)
-        stored = await self._dispatch.submit(execution, job)
-        view = ExecutionView(stored, model.slug, model.title)
+        fits = 0 < target.base_model.estimated_seconds <= wait_s
+        wait_ms = int(wait_s * 1000) if fits else 0
+        stored = await self._dispatch.submit(execution, target, wait_ms)
+        view = ExecutionView(stored, target.tars_model.slug, target.tars_model.title)
         return RunResult(await self._wait(view, wait_s))
+
+    def _new_execution(
+        self, consumer_id: uuid.UUID, target: RunTarget, inputs: JsonObject, fingerprint: str
+    ) -> Execution:
+        """A PENDING execution of ``target`` for validated ``inputs``."""
+        base = target.base_model
+        payload = merge_inputs(inputs, ConfigOverrides.parse(target.tars_model.config_overrides))
+        violations = validate_payload(base.input_schema, payload)
+        if violations:
+            raise InputValidationFailed(details=violations)
+        now = self._clock.now()
+        return Execution(
+            id=new_id(),
+            consumer_id=consumer_id,
+            tars_model_id=target.tars_model.id,
+            endpoint_id=target.endpoint.id,
+            created_at=now,
+            updated_at=now,
+            consumer_input=copy.deepcopy(inputs),
+            input_payload=payload,
+            deadline_at=now + self._settings.deadline(base),
+            request_hash=fingerprint,
+            # Should this process die before sending it, the reconciler sends it then.
+            wake_at=now + timedelta(seconds=self._settings.pending_grace_s),
+        )
 
     async def _replay(
         self, consumer_id: uuid.UUID, key: str, fingerprint: str
@@ -155,13 +165,13 @@ class ExecutionService:
             return await uow.executions.get_view(existing.id)
 
     async def _wait(self, view: ExecutionView, wait_s: float) -> ExecutionView:
-        wait_s = min(max(wait_s, 0.0), self._dispatch.settings.max_wait_s)
+        wait_s = min(max(wait_s, 0.0), self._settings.max_wait_s)
         if wait_s <= 0 or view.execution.is_terminal:
             return view
         loop = asyncio.get_running_loop()
         deadline = loop.time() + wait_s
         # A floor keeps a zero poll interval from turning the wait into a busy loop.
-        interval = max(self._dispatch.settings.poll_min_interval_s, MIN_WAIT_STEP_S)
+        interval = max(self._settings.poll_min_interval_s, MIN_WAIT_STEP_S)
         while not view.execution.is_terminal:
             remaining = deadline - loop.time()
             if remaining <= 0:
@@ -196,15 +206,16 @@ class ExecutionService:
         return await asyncio.shield(task)
 
     async def _poll_if_due(self, execution: Execution) -> Execution:
-        now = self._dispatch.clock.now()
+        now = self._clock.now()
         async with self._uow() as uow:
             due = await uow.executions.try_mark_polled(
-                execution.id, now, now - self._dispatch.settings.poll_interval
+                execution.id, now, now - self._settings.poll_interval
             )
             await uow.commit()
         if not due:
             return execution
-        return await self._dispatch.poll(execution)
+        # The poll writes the whole row: it must carry the lease just taken.
+        return await self._dispatch.poll(dataclasses.replace(execution, last_polled_at=now))
 
     async def notify(self, execution_id: uuid.UUID, job_id: str | None = None) -> bool:
         """A provider announced that the execution's job changed (a webhook).
@@ -224,11 +235,11 @@ class ExecutionService:
             if job_id and execution.submit_attempts > 0:
                 await self._dispatch.adopt(execution, job_id)
             return True
-        now = self._dispatch.clock.now()
+        now = self._clock.now()
         async with self._uow() as uow:
             await uow.executions.try_mark_polled(execution_id, now, now)
             await uow.commit()
-        await self._dispatch.poll(execution)
+        await self._dispatch.poll(dataclasses.replace(execution, last_polled_at=now))
         return True
 
     async def list(

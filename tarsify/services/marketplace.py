@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 from tarsify.domain.errors import TarsModelNotFound
 from tarsify.domain.merge import processed_input_schema
-from tarsify.domain.models import JsonObject, MarketplaceEntry, ModelCategory, TarsModelStatus
+from tarsify.domain.models import JsonObject, MarketplaceEntry, ModelCategory
 from tarsify.domain.pagination import Page, PageRequest
 from tarsify.ports import UnitOfWork, UnitOfWorkFactory
 
@@ -43,15 +43,9 @@ class MarketplaceService:
 
 
 async def published_entry(uow: UnitOfWork, slug: str) -> MarketplaceEntry:
-    """The marketplace entry for ``slug`` if it is published and runnable-visible."""
-    model = await uow.tars_models.get_by_slug(slug)
-    if model is None or model.status is not TarsModelStatus.PUBLISHED:
+    """The marketplace entry for ``slug`` if it can run; the marketplace shows nothing
+    else, so any reason it cannot run answers ``TarsModelNotFound``."""
+    target = await uow.tars_models.get_run_target(slug)
+    if target is None or target.runnable_problem() is not None:
         raise TarsModelNotFound()
-    base = await uow.base_models.get(model.base_model_id)
-    if base is None or not base.is_active:
-        raise TarsModelNotFound()
-    endpoint = await uow.endpoints.get(base.endpoint_id)
-    if endpoint is None or not endpoint.is_active:
-        raise TarsModelNotFound()
-    developer = await uow.developers.get(model.developer_id)
-    return MarketplaceEntry(model, base, developer.name if developer else None)
+    return target.marketplace_entry()

@@ -1,34 +1,33 @@
 """The reconciler: advances every non-terminal execution, whether or not anyone polls.
 
 Each pass claims a batch of executions not polled within the poll interval (oldest
-first; on PostgreSQL ``FOR UPDATE SKIP LOCKED`` lets several workers share the work) and:
+first; on PostgreSQL ``FOR UPDATE SKIP LOCKED`` lets several workers share the work) and
+does what each one's ``Execution.next_step`` says: expire it past its deadline (checked
+before anything else), send it if it was never sent, give up on a submit never
+confirmed, or poll the provider.
 
-- sends PENDING executions whose submit was never sent (a crash after the commit, or a
-  provider that could not be reached) — or, once their deadline has passed, marks them
-  TIMED_OUT without sending them;
-- fails PENDING executions whose submit may have been sent but was never confirmed, once
-  their deadline has passed (by then the provider's ttl has ended any such job);
-- polls the provider for the others, storing outputs well within its retention window;
-- cancels and marks TIMED_OUT those past their deadline;
-- marks FAILED (``JOB_LOST``) jobs the provider no longer knows.
+One execution's trouble is that execution's problem only: an error while advancing it is
+counted against it, the pass goes on with the others, and after
+``max_record_failures`` failures in a row it is failed (RESULT_UNRECORDABLE). Only a
+pass in which the database answers nothing at all is treated as an outage (back-off).
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import time
+import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime
 
-from tarsify.domain.errors import StorageError, TarsifyError
-from tarsify.domain.models import Execution, ExecutionStatus
-from tarsify.domain.progress import (
-    DEADLINE_EXCEEDED,
-    SUBMIT_UNCONFIRMED,
-    finish,
-)
-from tarsify.ports import UnitOfWorkFactory
+from tarsify.domain.errors import StorageError
+from tarsify.domain.execution import Execution, Step
+from tarsify.domain.failures import Failure
+from tarsify.domain.models import ExecutionStatus
+from tarsify.ports import Clock, UnitOfWorkFactory
 from tarsify.services.dispatch import Dispatcher
+from tarsify.services.engine_settings import EngineSettings
 
 log = logging.getLogger("tarsify.reconciler")
 
@@ -43,92 +42,106 @@ class PassReport:
     timed_out: int = 0
     failed: int = 0
     errors: int = 0
+    storage_errors: int = 0
+    duration_s: float = 0.0
     finished: list[str] = field(default_factory=list)
+
+
+PassObserver = Callable[[PassReport | None, BaseException | None], None]
 
 
 class Reconciler:
     """Runs reconcile passes; ``run_forever`` loops until cancelled, surviving outages."""
 
-    def __init__(self, uow: UnitOfWorkFactory, dispatcher: Dispatcher) -> None:
+    def __init__(
+        self,
+        uow: UnitOfWorkFactory,
+        dispatcher: Dispatcher,
+        clock: Clock,
+        settings: EngineSettings,
+        observer: PassObserver | None = None,
+    ) -> None:
         self._uow = uow
         self._dispatch = dispatcher
+        self._clock = clock
+        self._settings = settings
+        self._observer = observer
+        self._failures: dict[uuid.UUID, int] = {}
 
     async def run_once(self) -> PassReport:
         """Claim one batch and advance each execution in it."""
-        clock, settings = self._dispatch.clock, self._dispatch.settings
-        now = clock.now()
+        started = time.perf_counter()
+        now = self._clock.now()
         async with self._uow() as uow:
             batch = await uow.executions.claim_due(
-                now, now - settings.poll_interval, settings.reconcile_batch
+                now, now - self._settings.poll_interval, self._settings.reconcile_batch
             )
             await uow.commit()
         report = PassReport(claimed=len(batch))
-        gate = asyncio.Semaphore(settings.reconcile_concurrency)
+        gate = asyncio.Semaphore(self._settings.reconcile_concurrency)
 
         async def one(execution: Execution) -> None:
             async with gate:
-                try:
-                    await self._advance(execution, report)
-                except StorageError:
-                    raise
-                except TarsifyError as exc:
-                    report.errors += 1
-                    log.warning(
-                        "reconcile.execution_failed",
-                        extra={"execution_id": str(execution.id), "error": exc.message},
-                    )
+                await self._guarded(execution, report)
 
         await asyncio.gather(*(one(e) for e in batch))
+        report.duration_s = time.perf_counter() - started
+        if batch and report.storage_errors == len(batch):
+            raise StorageError("The database failed for every execution of the pass")
         return report
 
-    async def _advance(self, execution: Execution, report: PassReport) -> None:
-        now = self._dispatch.clock.now()
-        past_deadline = execution.deadline_at is not None and now >= execution.deadline_at
-        if execution.provider_job_id is None:
-            grace = self._dispatch.settings.pending_grace_s
-            if execution.submit_attempts == 0 and past_deadline:
-                stored, changed = await self._dispatch.transition(
-                    execution.id, lambda e: _expire_unsent(e, now)
-                )
-                report.timed_out += int(changed)
-                self._note(report, stored)
-            elif execution.submit_attempts == 0:
-                if (now - execution.created_at).total_seconds() >= grace:
-                    stored = await self._dispatch.submit(execution)
-                    report.submitted += 1
-                    self._note(report, stored)
-            elif past_deadline:
-                stored, changed = await self._dispatch.transition(
-                    execution.id,
-                    lambda e: (
-                        e.provider_job_id is None
-                        and finish(
-                            e,
-                            ExecutionStatus.FAILED,
-                            now,
-                            error_code=SUBMIT_UNCONFIRMED,
-                            error_message="The GPU provider never confirmed the job",
-                        )
-                    ),
-                )
-                report.failed += int(changed)
-                self._note(report, stored)
-            return
-        stored = await self._dispatch.poll(execution)
-        report.polled += 1
-        if not stored.is_terminal and past_deadline:
-            await self._dispatch.cancel_quietly(stored)
-            stored, changed = await self._dispatch.transition(
-                execution.id,
-                lambda e: finish(
-                    e,
-                    ExecutionStatus.TIMED_OUT,
-                    now,
-                    error_code=DEADLINE_EXCEEDED,
-                    error_message="The execution did not finish before its deadline",
-                ),
+    async def _guarded(self, execution: Execution, report: PassReport) -> None:
+        """Advance one execution; its failures are counted against it alone."""
+        try:
+            await self._advance(execution, report)
+        except Exception as exc:  # one execution must never stop the pass
+            report.errors += 1
+            report.storage_errors += isinstance(exc, StorageError)
+            failures = self._failures.get(execution.id, 0) + 1
+            self._failures[execution.id] = failures
+            log.warning(
+                "reconcile.execution_failed",
+                extra={
+                    "execution_id": str(execution.id),
+                    "error": getattr(exc, "message", type(exc).__name__),
+                    "failures": failures,
+                },
+                exc_info=not isinstance(exc, StorageError),
             )
-            report.timed_out += int(changed)
+            if failures >= self._settings.max_record_failures:
+                await self._give_up(execution, report)
+        else:
+            self._failures.pop(execution.id, None)
+
+    async def _give_up(self, execution: Execution, report: PassReport) -> None:
+        try:
+            stored = await self._dispatch.fail(execution.id, Failure.RESULT_UNRECORDABLE)
+        except Exception:  # still failing: the next pass tries again
+            log.exception("reconcile.give_up_failed", extra={"execution_id": str(execution.id)})
+            return
+        self._failures.pop(execution.id, None)
+        report.failed += 1
+        self._note(report, stored)
+
+    async def _advance(self, execution: Execution, report: PassReport) -> None:
+        step = execution.next_step(self._clock.now())
+        if step is Step.NOTHING:
+            return
+        if step is Step.EXPIRE:
+            stored = await self._dispatch.expire(execution)
+            report.timed_out += int(stored.status is ExecutionStatus.TIMED_OUT)
+            report.failed += int(stored.status is ExecutionStatus.FAILED)
+        elif step is Step.SEND:
+            stored = await self._dispatch.submit(execution)
+            report.submitted += 1
+        elif step is Step.GIVE_UP:
+            stored, changed = await self._dispatch.store(
+                execution.id, Execution.give_up_unconfirmed, self._clock.now()
+            )
+            report.failed += int(changed)
+        else:
+            stored = await self._dispatch.poll(execution)
+            report.polled += 1
         self._note(report, stored)
 
     @staticmethod
@@ -142,6 +155,7 @@ class Reconciler:
         while True:
             try:
                 report = await self.run_once()
+                self._observe(report, None)
                 if report.claimed:
                     log.info(
                         "reconcile.pass",
@@ -155,25 +169,18 @@ class Reconciler:
                     )
                 delay = interval_s
             except StorageError as exc:
+                self._observe(None, exc)
                 delay = min(max_backoff_s, delay * 2)
                 log.error(
                     "reconcile.storage_unavailable",
                     extra={"error": exc.message, "retry_in_s": delay},
                 )
-            except Exception:  # a bug must not stop the loop; it is logged with its traceback
+            except Exception as exc:  # a bug must not stop the loop; logged with its traceback
+                self._observe(None, exc)
                 delay = min(max_backoff_s, delay * 2)
                 log.exception("reconcile.crashed")
             await asyncio.sleep(delay)
 
-
-def _expire_unsent(execution: Execution, now: datetime) -> bool:
-    """TIMED_OUT for an execution never sent before its deadline (nothing ran)."""
-    if execution.provider_job_id is not None or execution.submit_attempts != 0:
-        return False
-    return finish(
-        execution,
-        ExecutionStatus.TIMED_OUT,
-        now,
-        error_code=DEADLINE_EXCEEDED,
-        error_message="The execution could not be sent to the GPU provider before its deadline",
-    )
+    def _observe(self, report: PassReport | None, error: BaseException | None) -> None:
+        if self._observer is not None:
+            self._observer(report, error)

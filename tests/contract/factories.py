@@ -7,11 +7,11 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from tarsify.domain.execution import Execution
 from tarsify.domain.models import (
     BaseModel,
     Consumer,
     Developer,
-    Execution,
     ExecutionStatus,
     GpuEndpoint,
     ModelCategory,

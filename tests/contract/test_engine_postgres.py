@@ -33,11 +33,14 @@ from tarsify.domain.errors import (
     Conflict,
     ExecutionNotCancellable,
     GpuProviderError,
+    ProviderOutcome,
     StorageError,
 )
-from tarsify.domain.models import Execution, ExecutionStatus
+from tarsify.domain.execution import Execution
+from tarsify.domain.failures import PendingReason
+from tarsify.domain.models import ExecutionStatus
 from tarsify.domain.pagination import PageRequest
-from tarsify.ports import JobRequest, JobSnapshot
+from tarsify.ports import JobReport, JobRequest
 from tarsify.services.dispatch import Dispatcher
 from tarsify.services.engine_settings import EngineSettings
 from tarsify.services.executions import ExecutionService
@@ -230,8 +233,8 @@ def other_process(w: World, db: Db, provider: Any = None) -> Process:
     dispatcher = Dispatcher(store.unit_of_work, provider or w.gpu, w.clock, w.settings)
     return Process(
         dispatcher,
-        ExecutionService(store.unit_of_work, dispatcher),
-        Reconciler(store.unit_of_work, dispatcher),
+        ExecutionService(store.unit_of_work, dispatcher, w.clock, w.settings),
+        Reconciler(store.unit_of_work, dispatcher, w.clock, w.settings),
     )
 
 
@@ -242,23 +245,23 @@ async def start(w: World, **inputs: Any) -> Execution:
 
 def record_terminal_writes(dispatcher: Dispatcher, writes: list[ExecutionStatus]) -> None:
     """Note every compare-and-set that moved an execution to a terminal status."""
-    real = dispatcher.transition
+    real = dispatcher.store
 
     async def spy(
-        execution_id: uuid.UUID, mutate: Callable[[Execution], bool], **kwargs: Any
+        execution_id: uuid.UUID, decide: Callable[..., bool], *args: Any, **kwargs: Any
     ) -> Any:
         before: list[bool] = []
 
-        def watched(e: Execution) -> bool:
+        def watched(e: Execution, *a: Any, **kw: Any) -> bool:
             before.append(e.is_terminal)
-            return mutate(e)
+            return decide(e, *a, **kw)
 
-        stored, changed = await real(execution_id, watched, **kwargs)
+        stored, changed = await real(execution_id, watched, *args, **kwargs)
         if changed and stored.is_terminal and not before[-1]:
             writes.append(stored.status)
         return stored, changed
 
-    dispatcher.transition = spy  # type: ignore[method-assign]
+    dispatcher.store = spy  # type: ignore[method-assign]
 
 
 async def wait_for(predicate: Callable[[], bool], limit_s: float = 2.0) -> None:
@@ -298,7 +301,7 @@ async def test_cancel_while_the_submit_is_in_flight_stops_the_new_job(db: Db) ->
     arrived, release = asyncio.Event(), asyncio.Event()
     real_submit = w.gpu.submit
 
-    async def held_submit(request: JobRequest) -> JobSnapshot:
+    async def held_submit(request: JobRequest) -> JobReport:
         arrived.set()
         await asyncio.wait_for(release.wait(), 5.0)
         return await real_submit(request)
@@ -382,7 +385,7 @@ class GatedStatus:
         self.arrived = 0
         self._open = asyncio.Event()
 
-    async def __call__(self, endpoint_id: str, job_id: str) -> JobSnapshot:
+    async def __call__(self, endpoint_id: str, job_id: str) -> JobReport:
         index = self.arrived
         self.arrived += 1
         if self.arrived >= self._size:
@@ -559,19 +562,21 @@ async def test_a_never_sent_execution_past_its_deadline_is_not_sent(db: Db) -> N
     assert view.execution.error_code == "DEADLINE_EXCEEDED"
 
 
-async def test_an_ambiguous_submit_is_never_resent_and_fails_after_the_deadline(db: Db) -> None:
+async def test_an_ambiguous_submit_is_never_resent_and_fails_after_its_wait(db: Db) -> None:
     clock = ManualClock()
     w = await sql_world(db, clock=clock)
-    w.gpu.fail_next("submit", GpuProviderError("no answer", definite=False))
+    w.gpu.fail_next("submit", GpuProviderError("no answer", outcome=ProviderOutcome.UNKNOWN))
     e = await start(w)
     assert e.status is ExecutionStatus.PENDING and e.submit_attempts == 1
+    stored = await w.stored(e.id)
+    assert stored.pending_reason is PendingReason.SUBMIT_UNCONFIRMED
     for _ in range(2):
-        clock.advance(120)
+        clock.advance(w.settings.unconfirmed_wait_s / 2 - 1)
         await w.reconciler.run_once()
         view = await w.executions.get(w.alice.id, e.id)
         assert view.execution.status is ExecutionStatus.PENDING
     assert w.gpu.calls["submit"] == 1
-    clock.advance(w.settings.deadline(w.base).total_seconds())
+    clock.advance(3)
     report = await w.reconciler.run_once()
     assert report.failed == 1
     final = await w.stored(e.id)
@@ -583,26 +588,32 @@ async def test_an_ambiguous_submit_is_never_resent_and_fails_after_the_deadline(
 # --- provider errors (5xx, 429) --------------------------------------------------------
 
 
-async def test_provider_errors_on_submit(db: Db) -> None:
+async def test_provider_errors_on_submit_are_sent_again_later(db: Db) -> None:
     clock = ManualClock()
     w = await sql_world(db, clock=clock)
     outcomes = {}
-    for code, definite in ((502, False), (503, False), (429, True)):
-        error = GpuProviderError(f"HTTP {code}", definite=definite, status_code=code)
+    for code in (502, 503, 429):
+        error = GpuProviderError(
+            f"HTTP {code}", outcome=ProviderOutcome.NOT_SENT, status_code=code, retry_after_s=30
+        )
         w.gpu.fail_next("submit", error)
         outcomes[code] = await start(w)
-    # 5xx: the job may exist, so it stays PENDING (claimed) and is never resent.
-    for code in (502, 503):
-        assert outcomes[code].status is ExecutionStatus.PENDING
-        assert outcomes[code].submit_attempts == 1
-    # 429 is a refusal (the job was certainly not created): failed cleanly.
-    refused = outcomes[429]
-    assert refused.status is ExecutionStatus.FAILED
-    assert refused.error_code == "PROVIDER_REJECTED"
-    clock.advance(w.settings.pending_grace_s + 1)
+    # Nothing was created: each is handed back, saying why it waits.
+    for code, reason in (
+        (502, "PROVIDER_UNAVAILABLE"),
+        (503, "PROVIDER_UNAVAILABLE"),
+        (429, "RATE_LIMITED"),
+    ):
+        stored = await w.stored(outcomes[code].id)
+        assert (stored.status, stored.submit_attempts) == (ExecutionStatus.PENDING, 0)
+        assert stored.pending_reason == reason
+    clock.advance(29)
     await w.reconciler.run_once()
     assert w.gpu.calls["submit"] == 3 and not w.gpu.jobs
-    assert await w.statuses() == {ExecutionStatus.PENDING: 2, ExecutionStatus.FAILED: 1}
+    clock.advance(2)
+    await w.reconciler.run_once()
+    assert w.gpu.calls["submit"] == 6 and len(w.gpu.jobs) == 3
+    assert await w.statuses() == {ExecutionStatus.QUEUED: 3}
 
 
 async def test_provider_errors_while_polling_change_nothing(db: Db) -> None:
@@ -689,17 +700,17 @@ class RecordingProvider:
         self._gpu = gpu
         self.polled: list[str] = []
 
-    async def submit(self, request: JobRequest) -> JobSnapshot:
+    async def submit(self, request: JobRequest) -> JobReport:
         return await self._gpu.submit(request)
 
-    async def submit_and_wait(self, request: JobRequest, wait_ms: int) -> JobSnapshot:
+    async def submit_and_wait(self, request: JobRequest, wait_ms: int) -> JobReport:
         return await self._gpu.submit_and_wait(request, wait_ms)
 
-    async def status(self, endpoint_id: str, job_id: str) -> JobSnapshot:
+    async def status(self, endpoint_id: str, job_id: str) -> JobReport:
         self.polled.append(job_id)
         return await self._gpu.status(endpoint_id, job_id)
 
-    async def cancel(self, endpoint_id: str, job_id: str) -> JobSnapshot:
+    async def cancel(self, endpoint_id: str, job_id: str) -> JobReport:
         return await self._gpu.cancel(endpoint_id, job_id)
 
 
@@ -733,7 +744,9 @@ async def test_two_reconcilers_claim_disjoint_sets_and_poll_each_job_once(pg: Db
     def holding_uow() -> SqlUnitOfWork:
         return HoldingUnitOfWork(store_a.sessions, gate)
 
-    reconciler_a = Reconciler(holding_uow, Dispatcher(holding_uow, seen_a, clock, settings))
+    reconciler_a = Reconciler(
+        holding_uow, Dispatcher(holding_uow, seen_a, clock, settings), clock, settings
+    )
     b = other_process(w, pg, provider=seen_b)
 
     task_a = asyncio.create_task(reconciler_a.run_once())
@@ -789,9 +802,11 @@ async def test_storage_outage_raises_and_the_loop_keeps_going(
     # One pass (and any use case) on a dead database raises StorageError.
     dispatcher = Dispatcher(dead.unit_of_work, w.gpu, w.clock, w.settings)
     with pytest.raises(StorageError):
-        await Reconciler(dead.unit_of_work, dispatcher).run_once()
+        await Reconciler(dead.unit_of_work, dispatcher, w.clock, w.settings).run_once()
     with pytest.raises(StorageError):
-        await ExecutionService(dead.unit_of_work, dispatcher).get(w.alice.id, e.id)
+        await ExecutionService(dead.unit_of_work, dispatcher, w.clock, w.settings).get(
+            w.alice.id, e.id
+        )
 
     # The loop logs, backs off and resumes once the database answers again.
     current = {"store": dead}
@@ -799,7 +814,7 @@ async def test_storage_outage_raises_and_the_loop_keeps_going(
     def uow() -> SqlUnitOfWork:
         return current["store"].unit_of_work()
 
-    reconciler = Reconciler(uow, Dispatcher(uow, w.gpu, w.clock, w.settings))
+    reconciler = Reconciler(uow, Dispatcher(uow, w.gpu, w.clock, w.settings), w.clock, w.settings)
     caplog.set_level(logging.ERROR, logger="tarsify")
 
     def outages() -> int:

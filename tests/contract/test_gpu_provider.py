@@ -23,9 +23,9 @@ from adapters.runpod.provider import RunPodGpuProvider
 from adapters.simulator.engine import ManualClock, SimulatorEngine
 from adapters.simulator.provider import SimulatedGpuProvider
 from adapters.simulator.runpod_api import FaultPlan, create_fake_runpod_app
-from tarsify.domain.errors import GpuProviderError, ProviderJobNotFound
+from tarsify.domain.errors import GpuProviderError, ProviderJobNotFound, ProviderOutcome
 from tarsify.domain.models import OutputType
-from tarsify.ports import GpuProvider, JobRequest, JobSnapshot
+from tarsify.ports import GpuProvider, JobReport, JobRequest
 
 KEY = "contract-test-key"
 EP = "ep-json"
@@ -58,7 +58,7 @@ class Harness:
         }
         return JobRequest(**{**fields, **overrides})
 
-    async def submit(self, **overrides: Any) -> JobSnapshot:
+    async def submit(self, **overrides: Any) -> JobReport:
         return await self.provider.submit(self.request(**overrides))
 
 
@@ -195,11 +195,11 @@ async def test_unknown_job_is_not_found(h: Harness) -> None:
         await h.provider.cancel(EP, "no-such-job-u1")
 
 
-async def test_unknown_endpoint_is_a_definite_refusal(h: Harness) -> None:
+async def test_unknown_endpoint_is_a_refusal(h: Harness) -> None:
     with pytest.raises(GpuProviderError) as info:
         await h.submit(endpoint="ep-missing")
     assert not isinstance(info.value, ProviderJobNotFound)
-    assert (info.value.definite, info.value.status_code) == (True, 404)
+    assert (info.value.outcome, info.value.status_code) == (ProviderOutcome.REFUSED, 404)
 
 
 async def test_submit_and_wait_returns_the_result_when_fast(h: Harness) -> None:
@@ -219,18 +219,18 @@ async def test_submit_and_wait_returns_non_terminal_when_the_wait_runs_out(h: Ha
 # --- HTTP only: authentication and faults -----------------------------------------------
 
 
-async def test_bad_api_key_is_a_definite_refusal() -> None:
+async def test_bad_api_key_is_a_refusal() -> None:
     async with http_harness(api_key="wrong-key") as hh:
         with pytest.raises(GpuProviderError) as info:
             await hh.submit()
         with pytest.raises(GpuProviderError) as status_info:
             await hh.provider.status(EP, "any-u1")
-    assert (info.value.definite, info.value.status_code) == (True, 401)
+    assert (info.value.outcome, info.value.status_code) == (ProviderOutcome.REFUSED, 401)
     assert not isinstance(status_info.value, ProviderJobNotFound)
     assert len(hh.engine) == 0
 
 
-async def test_connection_refused_is_definite() -> None:
+async def test_connection_refused_is_not_sent() -> None:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
@@ -238,7 +238,7 @@ async def test_connection_refused_is_definite() -> None:
     with pytest.raises(GpuProviderError) as info:
         await RunPodGpuProvider(client).submit(JobRequest(EP, {}, 1000, 1000))
     await client.close()
-    assert (info.value.definite, info.value.status_code) == (True, None)
+    assert (info.value.outcome, info.value.status_code) == (ProviderOutcome.NOT_SENT, None)
 
 
 @pytest.mark.parametrize("status", [500, 502, 503])
@@ -252,14 +252,14 @@ async def test_5xx_burst_shorter_than_retries_recovers(status: int) -> None:
         assert hh.faults.calls("run") == 3 and hh.faults.calls("status") == 3
 
 
-async def test_5xx_burst_longer_than_retries_fails() -> None:
+async def test_5xx_burst_longer_than_retries_fails_as_not_sent() -> None:
     async with http_harness() as hh:
         assert hh.faults is not None
         hh.faults.fail_next("run", 3, status=503)
         with pytest.raises(GpuProviderError) as info:
             await hh.submit()
         assert hh.faults.calls("run") == 3
-    assert (info.value.definite, info.value.status_code) == (False, 503)
+    assert (info.value.outcome, info.value.status_code) == (ProviderOutcome.NOT_SENT, 503)
 
 
 async def test_429_with_retry_after_is_honoured() -> None:
@@ -283,14 +283,27 @@ async def test_429_without_retry_after_backs_off_then_succeeds() -> None:
         assert hh.faults.calls("status") == 4
 
 
-async def test_429_for_longer_than_the_deadline_is_definite() -> None:
+async def test_429_for_longer_than_the_deadline_is_not_sent() -> None:
     async with http_harness(deadline_s=0.5) as hh:
         assert hh.faults is not None
         hh.faults.throttle_next("run", 100)
         with pytest.raises(GpuProviderError) as info:
             await hh.submit()
         assert 2 <= hh.faults.calls("run") < 100
-    assert (info.value.definite, info.value.status_code) == (True, 429)
+    assert (info.value.outcome, info.value.status_code) == (ProviderOutcome.NOT_SENT, 429)
+
+
+async def test_long_retry_after_on_submit_fails_at_once_with_the_delay() -> None:
+    async with http_harness(deadline_s=600) as hh:
+        assert hh.faults is not None
+        hh.faults.throttle_next("run", 1, retry_after=120)
+        started = time.monotonic()
+        with pytest.raises(GpuProviderError) as info:
+            await hh.submit()
+        assert time.monotonic() - started < 5  # the request is not held for the wait
+        assert hh.faults.calls("run") == 1 and len(hh.engine) == 0
+    assert info.value.outcome is ProviderOutcome.NOT_SENT
+    assert (info.value.status_code, info.value.retry_after_s) == (429, 120.0)
 
 
 async def test_slow_submit_beyond_the_timeout_is_ambiguous() -> None:
@@ -302,7 +315,7 @@ async def test_slow_submit_beyond_the_timeout_is_ambiguous() -> None:
         assert hh.faults.calls("run") == 1  # a submit is never repeated after a timeout
         assert len(hh.engine) == 1  # ... because the job did reach the provider
         await asyncio.sleep(0.5)  # let the slow handler finish before the server closes
-    assert (info.value.definite, info.value.status_code) == (False, None)
+    assert (info.value.outcome, info.value.status_code) == (ProviderOutcome.UNKNOWN, None)
 
 
 async def test_slow_status_is_retried() -> None:
@@ -333,11 +346,11 @@ async def test_dropped_connection_on_submit_is_ambiguous_and_not_retried() -> No
         with pytest.raises(GpuProviderError) as info:
             await hh.submit()
         assert hh.faults.calls("run") == 1 and len(hh.engine) == 1
-    assert info.value.definite is False
+    assert info.value.outcome is ProviderOutcome.UNKNOWN
 
 
-async def test_payload_over_10_mb_is_refused_definitely() -> None:
+async def test_payload_over_10_mb_is_refused() -> None:
     async with http_harness() as hh:
         with pytest.raises(GpuProviderError) as info:
             await hh.submit(input={"blob": "x" * (10 * 1024 * 1024 + 1)})
-    assert (info.value.definite, info.value.status_code) == (True, 413)
+    assert (info.value.outcome, info.value.status_code) == (ProviderOutcome.REFUSED, 413)

@@ -5,7 +5,8 @@ from __future__ import annotations
 import uuid
 from datetime import timedelta, timezone
 
-from tarsify.domain.models import Execution, ExecutionStatus
+from tarsify.domain.execution import Execution
+from tarsify.domain.models import ExecutionStatus
 from tarsify.domain.pagination import Cursor, PageRequest
 from tarsify.ports import UnitOfWorkFactory
 from tests.contract.factories import Catalog, add_executions, at, consumer, seed_catalog, tars_model

@@ -11,7 +11,8 @@ import asyncio
 
 import pytest
 
-from tarsify.domain.models import Execution, ExecutionStatus
+from tarsify.domain.execution import Execution
+from tarsify.domain.models import ExecutionStatus
 from tarsify.ports import UnitOfWork, UnitOfWorkFactory
 from tests.contract.conftest import factory_for
 from tests.contract.factories import add_executions, at, seed_catalog

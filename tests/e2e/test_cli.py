@@ -65,7 +65,7 @@ def test_migrate_and_seed_are_idempotent(tmp_path: Path) -> None:
     env = {"DATABASE_URL": f"sqlite+aiosqlite:///{tmp_path / 'cli.db'}", "RUNPOD_EP_SDXL": "sdxl-1"}
     migrated = tarsify("migrate", env=env)
     assert migrated.returncode == 0, migrated.stderr
-    assert "database at revision 0002_consumer_input" in migrated.stdout
+    assert "database at revision 0003_execution_dispatch" in migrated.stdout
     first = tarsify("seed", "--demo", env=env)
     assert first.returncode == 0, first.stderr
     assert "seed: 10 created, 0 updated" in first.stdout

@@ -33,6 +33,7 @@ async def test_get_polls_until_completed(api: Api, world: World) -> None:
         "model",
         "input",
         "output",
+        "pendingReason",
         "error",
         "createdAt",
         "startedAt",

@@ -29,7 +29,8 @@ from adapters.sql.engine import create_engine, session_factory
 from adapters.sql.uow import SqlUnitOfWork
 from entrypoints.container import build_container
 from entrypoints.http.app import RECONCILER_TASK, create_app
-from tarsify.domain.models import Execution, ExecutionStatus, OutputType
+from tarsify.domain.execution import Execution
+from tarsify.domain.models import ExecutionStatus, OutputType
 from tarsify.domain.pagination import PageRequest
 from tests.contract.conftest import empty_all
 from tests.pg import migrated_postgres

@@ -15,7 +15,8 @@ from tarsify.domain.errors import (
     GpuProviderError,
     StorageError,
 )
-from tarsify.domain.models import Execution, ExecutionStatus
+from tarsify.domain.execution import Execution
+from tarsify.domain.models import ExecutionStatus
 from tarsify.domain.pagination import PageRequest
 from tarsify.services.engine_settings import EngineSettings
 from tests.unit.world import World, make_world

@@ -14,11 +14,16 @@ from tarsify.domain.errors import (
     GpuProviderError,
     InputValidationFailed,
     ModelNotPublished,
+    ProviderOutcome,
     TarsModelNotFound,
 )
+from tarsify.domain.failures import PendingReason
 from tarsify.domain.models import ExecutionStatus, TarsModelStatus
 from tarsify.domain.pagination import PageRequest
-from tests.unit.world import World, make_world
+from tests.unit.world import StaticWebhooks, World, make_world
+
+REFUSED_400 = GpuProviderError("bad request", outcome=ProviderOutcome.REFUSED, status_code=400)
+UNREACHABLE = GpuProviderError("connection refused", outcome=ProviderOutcome.NOT_SENT)
 
 
 async def test_run_merges_stores_and_submits_once() -> None:
@@ -87,31 +92,69 @@ async def test_inactive_base_model_or_endpoint_stops_runs() -> None:
     assert await w.count_executions() == 0
 
 
-async def test_definite_refusal_fails_the_execution_cleanly() -> None:
+async def test_a_refusal_fails_the_execution_cleanly() -> None:
     w = await make_world()
-    w.gpu.fail_next("submit", GpuProviderError("bad request", definite=True, status_code=400))
+    w.gpu.fail_next("submit", REFUSED_400)
     e = (await w.executions.run(w.alice.id, w.model.slug, {"prompt": "x"})).view.execution
     assert e.status is ExecutionStatus.FAILED
     assert e.error_code == "PROVIDER_REJECTED"
     assert (await w.stored(e.id)).status is ExecutionStatus.FAILED
 
 
-async def test_ambiguous_submit_stays_pending_until_the_reconciler_resolves_it() -> None:
+async def test_ambiguous_submit_says_why_it_waits_and_fails_after_the_unconfirmed_wait() -> None:
     clock = ManualClock()
     w = await make_world(clock)
-    w.gpu.fail_next("submit", GpuProviderError("timeout", definite=False))
+    w.gpu.fail_next("submit", GpuProviderError("timeout", outcome=ProviderOutcome.UNKNOWN))
     e = (await w.executions.run(w.alice.id, w.model.slug, {"prompt": "x"})).view.execution
     assert e.status is ExecutionStatus.PENDING and e.submit_attempts == 1
-    clock.advance(120)
+    assert e.pending_reason is PendingReason.SUBMIT_UNCONFIRMED
+    clock.advance(w.settings.unconfirmed_wait_s - 1)
     await w.reconciler.run_once()
     assert (await w.stored(e.id)).status is ExecutionStatus.PENDING
     assert w.gpu.calls["submit"] == 1  # never resent: it may be running already
-    clock.advance(w.settings.deadline(w.base).total_seconds())
+    clock.advance(2)
     await w.reconciler.run_once()
     final = await w.stored(e.id)
     assert final.status is ExecutionStatus.FAILED
     assert final.error_code == "SUBMIT_UNCONFIRMED"
+    assert final.pending_reason is None
     assert w.gpu.calls["submit"] == 1
+
+
+async def test_with_provider_webhooks_an_ambiguous_submit_waits_until_the_deadline() -> None:
+    clock = ManualClock()
+    w = await make_world(clock, webhooks=StaticWebhooks())
+    w.gpu.fail_next("submit", GpuProviderError("timeout", outcome=ProviderOutcome.UNKNOWN))
+    e = (await w.executions.run(w.alice.id, w.model.slug, {"prompt": "x"})).view.execution
+    clock.advance(w.settings.unconfirmed_wait_s + 1)
+    await w.reconciler.run_once()
+    assert (await w.stored(e.id)).status is ExecutionStatus.PENDING  # a webhook may name it
+    clock.advance(w.settings.deadline(w.base).total_seconds())
+    await w.reconciler.run_once()
+    final = await w.stored(e.id)
+    assert (final.status, final.error_code) == (ExecutionStatus.FAILED, "SUBMIT_UNCONFIRMED")
+    assert w.gpu.calls["submit"] == 1
+
+
+async def test_a_long_rate_limit_is_sent_again_after_its_retry_after() -> None:
+    clock = ManualClock()
+    w = await make_world(clock)
+    limited = GpuProviderError(
+        "HTTP 429", outcome=ProviderOutcome.NOT_SENT, status_code=429, retry_after_s=120
+    )
+    w.gpu.fail_next("submit", limited)
+    e = (await w.executions.run(w.alice.id, w.model.slug, {"prompt": "x"})).view.execution
+    assert (e.status, e.submit_attempts) == (ExecutionStatus.PENDING, 0)
+    assert e.pending_reason is PendingReason.RATE_LIMITED
+    clock.advance(119)
+    await w.reconciler.run_once()
+    assert w.gpu.calls["submit"] == 1  # the provider asked for 120 s
+    clock.advance(2)
+    await w.reconciler.run_once()
+    stored = await w.stored(e.id)
+    assert stored.status is ExecutionStatus.QUEUED and stored.provider_job_id
+    assert stored.pending_reason is None
+    assert w.gpu.calls["submit"] == 2 and len(w.gpu.jobs) == 1
 
 
 async def test_crash_between_commit_and_submit_is_resubmitted_by_the_reconciler() -> None:
@@ -169,9 +212,10 @@ async def test_concurrent_runs_with_one_key_make_one_job() -> None:
 async def test_unreachable_provider_hands_the_submit_back_for_a_retry() -> None:
     clock = ManualClock()
     w = await make_world(clock)
-    w.gpu.fail_next("submit", GpuProviderError("connection refused", definite=True))
+    w.gpu.fail_next("submit", UNREACHABLE)
     e = (await w.executions.run(w.alice.id, w.model.slug, {"prompt": "x"})).view.execution
     assert e.status is ExecutionStatus.PENDING and e.submit_attempts == 0
+    assert e.pending_reason is PendingReason.PROVIDER_UNAVAILABLE
     clock.advance(w.settings.pending_grace_s + 1)
     await w.reconciler.run_once()
     stored = await w.stored(e.id)
@@ -182,7 +226,11 @@ async def test_unreachable_provider_hands_the_submit_back_for_a_retry() -> None:
 async def test_provider_unreachable_until_the_deadline_times_out_unsent() -> None:
     clock = ManualClock()
     w = await make_world(clock)
-    w.gpu.fail_next("submit", GpuProviderError("connection refused", definite=True), times=100)
+    w.gpu.fail_next(
+        "submit",
+        UNREACHABLE,
+        times=100,
+    )
     e = (await w.executions.run(w.alice.id, w.model.slug, {"prompt": "x"})).view.execution
     clock.advance(w.settings.pending_grace_s + 1)
     await w.reconciler.run_once()

@@ -5,19 +5,19 @@ from __future__ import annotations
 import uuid
 
 from adapters.memory.clock import ManualClock
-from tarsify.domain.errors import GpuProviderError
+from tarsify.domain.errors import GpuProviderError, ProviderOutcome
 from tarsify.domain.models import ExecutionStatus, OutputType
 from tarsify.ports import JobRequest
-from tests.unit.world import make_world
+from tests.unit.world import StaticWebhooks, make_world
 
 IMAGE = {"images": ["data:image/png;base64,AAAA"]}
 
 
 async def test_jobs_carry_the_webhook_url_of_their_execution() -> None:
-    w = await make_world(webhook_url=lambda execution_id: f"https://hooks.example/{execution_id}")
+    w = await make_world(webhooks=StaticWebhooks())
     e = (await w.executions.run(w.alice.id, w.model.slug, {"prompt": "x"})).view.execution
     [job] = w.gpu.submitted
-    assert job.webhook_url == f"https://hooks.example/{e.id}"
+    assert job.webhook_url == f"https://tarsify.test/webhooks/{e.id}"
 
 
 async def test_without_webhooks_jobs_have_none() -> None:
@@ -41,7 +41,7 @@ async def test_a_notice_reads_the_status_at_once_despite_the_poll_interval() -> 
 
 async def test_a_notice_resolves_an_ambiguous_submit() -> None:
     w = await make_world()
-    w.gpu.fail_next("submit", GpuProviderError("read timeout", definite=False))
+    w.gpu.fail_next("submit", GpuProviderError("read timeout", outcome=ProviderOutcome.UNKNOWN))
     e = (await w.executions.run(w.alice.id, w.model.slug, {"prompt": "x"})).view.execution
     assert e.status is ExecutionStatus.PENDING and e.provider_job_id is None
     # The job did reach the provider; its webhook names it.
@@ -57,7 +57,7 @@ async def test_a_notice_resolves_an_ambiguous_submit() -> None:
 
 async def test_a_notice_naming_a_job_the_provider_does_not_know_changes_nothing() -> None:
     w = await make_world()
-    w.gpu.fail_next("submit", GpuProviderError("read timeout", definite=False))
+    w.gpu.fail_next("submit", GpuProviderError("read timeout", outcome=ProviderOutcome.UNKNOWN))
     e = (await w.executions.run(w.alice.id, w.model.slug, {"prompt": "x"})).view.execution
     assert await w.executions.notify(e.id, "forged-job-id")
     stored = await w.stored(e.id)

@@ -7,7 +7,7 @@ import asyncio
 import pytest
 
 from adapters.memory.gpu import FakeGpuProvider, FakeJob
-from tarsify.domain.errors import GpuProviderError, ProviderJobNotFound
+from tarsify.domain.errors import GpuProviderError, ProviderJobNotFound, ProviderOutcome
 from tarsify.ports import GpuProvider, JobRequest
 
 REQUEST = JobRequest("ep", {"prompt": "x"}, execution_timeout_ms=1000, ttl_ms=5000)
@@ -44,7 +44,7 @@ async def test_unknown_or_forgotten_jobs_are_not_found() -> None:
 
 async def test_fail_next_raises_then_recovers() -> None:
     fake = FakeGpuProvider()
-    fake.fail_next("submit", GpuProviderError("down", definite=True), times=2)
+    fake.fail_next("submit", GpuProviderError("down", outcome=ProviderOutcome.NOT_SENT), times=2)
     for _ in range(2):
         with pytest.raises(GpuProviderError):
             await fake.submit(REQUEST)

@@ -8,7 +8,8 @@ from datetime import UTC, datetime
 import pytest
 
 from tarsify.domain.errors import ExecutionNotFound, InvalidQuery, NotAdmin, TarsModelNotFound
-from tarsify.domain.models import Execution, TarsModel
+from tarsify.domain.execution import Execution
+from tarsify.domain.models import TarsModel
 from tarsify.domain.pagination import Cursor, PageRequest, page_from_rows
 from tarsify.domain.policies import AdminPolicy, owned_tars_model, visible_execution
 

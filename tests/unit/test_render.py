@@ -1,16 +1,20 @@
-"""The fast renderer writes exactly the bytes the pydantic views write."""
+"""The one rendering of executions and marketplace items matches its documented views."""
 
 from __future__ import annotations
 
+import json
 import uuid
 from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
 
 import pytest
 
-from entrypoints.http import render, serialize
-from entrypoints.http.envelope import ok, ok_fast, ok_page, ok_page_fast
+from entrypoints.http import render
+from entrypoints.http import views as v
+from entrypoints.http.envelope import ok_fast, ok_page_fast
 from tarsify.domain import models as m
+from tarsify.domain.execution import Execution
+from tarsify.domain.failures import PendingReason
 from tarsify.domain.pagination import Page
 
 NOW = datetime(2026, 3, 4, 5, 6, 7, 891011, tzinfo=UTC)
@@ -34,7 +38,7 @@ TRICKY: list[Any] = [
 
 
 def _execution(output: Any, **changes: Any) -> m.ExecutionView:
-    e = m.Execution(
+    e = Execution(
         id=uuid.uuid4(),
         consumer_id=uuid.uuid4(),
         tars_model_id=uuid.uuid4(),
@@ -54,32 +58,60 @@ def _execution(output: Any, **changes: Any) -> m.ExecutionView:
     return m.ExecutionView(e, "a-model", "A «model»")
 
 
+def _data(body: bytes | None) -> Any:
+    assert body is not None
+    document = json.loads(body)
+    assert document["success"] is True
+    return document["data"]
+
+
 @pytest.mark.parametrize("output", TRICKY)
-def test_execution_bytes_match_the_view(output: Any) -> None:
+def test_execution_renders_as_its_documented_view(output: Any) -> None:
     view = _execution(output)
-    expected = ok(serialize.execution(view)).body
-    assert ok_fast(render.execution(view), lambda: serialize.execution(view)).body == expected
+    data = _data(ok_fast(render.execution(view)).body)
+    parsed = v.ExecutionView.model_validate(data)  # the OpenAPI schema of the resource
+    assert data["output"] == output  # exact, whatever orjson can or cannot encode
+    assert parsed.id == view.execution.id and data["status"] == "COMPLETED"
+    assert data["model"] == {"slug": "a-model", "title": "A «model»"}
+    assert data["input"] == {"prompt": "ünïcode ✓", "n": 1.5}
+    assert data["createdAt"] == "2026-03-04T05:06:07.891011+00:00"
+    assert (data["executionTimeMs"], data["queueTimeMs"]) == (1000, 12)
+    assert data["error"] is None and data["pendingReason"] is None
+    assert "inputPayload" not in data and "providerJobId" not in data
 
 
 @pytest.mark.parametrize(
-    "changes",
+    ("changes", "field", "expected"),
     [
-        {"status": m.ExecutionStatus.FAILED, "error_code": "E1", "error_message": "boom"},
-        {"error_code": None, "error_message": "only a message"},
-        {"started_at": None, "completed_at": None, "execution_time_ms": None},
-        {"created_at": NOW.replace(tzinfo=None)},  # naive, as SQLite gives it back
-        {"created_at": NOW.replace(microsecond=0)},
-        {"created_at": NOW.astimezone(timezone(timedelta(hours=2)))},
-        {"created_at": NOW.astimezone(timezone(timedelta(hours=-5, minutes=-30)))},
-        {"created_at": datetime(1, 1, 1, tzinfo=UTC), "started_at": datetime(9999, 1, 1)},
-        {"consumer_input": None},
+        ({"status": m.ExecutionStatus.FAILED, "error_code": "E1", "error_message": "boom"},
+         "error", {"code": "E1", "message": "boom"}),
+        ({"error_code": None, "error_message": "only a message"},
+         "error", {"code": "ERROR", "message": "only a message"}),
+        ({"started_at": None, "completed_at": None}, "startedAt", None),
+        ({"created_at": NOW.replace(tzinfo=None)}, "createdAt", "2026-03-04T05:06:07.891011+00:00"),
+        ({"created_at": NOW.replace(microsecond=0)}, "createdAt", "2026-03-04T05:06:07+00:00"),
+        ({"created_at": NOW.astimezone(timezone(timedelta(hours=2)))},
+         "createdAt", "2026-03-04T07:06:07.891011+02:00"),
+        ({"consumer_input": None}, "input", None),
+        ({"status": m.ExecutionStatus.PENDING, "pending_reason": PendingReason.RATE_LIMITED},
+         "pendingReason", {"code": "RATE_LIMITED", "message": PendingReason.RATE_LIMITED.message}),
+        ({"status": m.ExecutionStatus.QUEUED, "pending_reason": PendingReason.RATE_LIMITED},
+         "pendingReason", None),
     ],
-)
-def test_execution_edge_cases_match_the_view(changes: dict[str, Any]) -> None:
+)  # fmt: skip
+def test_execution_fields(changes: dict[str, Any], field: str, expected: Any) -> None:
     view = _execution({"ok": True}, **changes)
-    expected = ok(serialize.execution(view), status=202).body
-    fast = ok_fast(render.execution(view), lambda: serialize.execution(view), status=202)
-    assert fast.body == expected and fast.status == 202
+    response = ok_fast(render.execution(view), status=202)
+    data = _data(response.body)
+    v.ExecutionView.model_validate(data)
+    assert response.status == 202 and data[field] == expected
+
+
+def test_integers_beyond_64_bits_keep_the_same_format() -> None:
+    naive = _execution({"big": 2**80}, created_at=NOW.replace(tzinfo=None))
+    data = _data(ok_fast(render.execution(naive)).body)
+    assert data["output"] == {"big": 2**80}
+    assert data["createdAt"] == "2026-03-04T05:06:07.891011+00:00"
 
 
 def _entry(i: int, description: str | None, name: str | None) -> m.MarketplaceEntry:
@@ -95,24 +127,21 @@ def _entry(i: int, description: str | None, name: str | None) -> m.MarketplaceEn
 
 
 @pytest.mark.parametrize("cursor", [None, "abc_-"])
-def test_pages_match_the_views(cursor: str | None) -> None:
+def test_pages_render_as_their_documented_views(cursor: str | None) -> None:
     entries = [_entry(0, None, None), _entry(1, 'with "quotes"', "Dev ✓")]
     page = Page(items=entries, next_cursor=cursor)
-    expected = ok_page(page, [serialize.marketplace_item(e) for e in entries], 20).body
-    fast = ok_page_fast(
-        page,
-        [render.marketplace_item(e) for e in entries],
-        20,
-        lambda: [serialize.marketplace_item(e) for e in entries],
-    )
-    assert fast.body == expected
+    body = ok_page_fast(page, [render.marketplace_item(e) for e in entries], 20).body
+    assert body is not None
+    document = json.loads(body)
+    assert document["meta"] == {"limit": 20, "nextCursor": cursor}
+    items = [v.MarketplaceItem.model_validate(item) for item in document["data"]]
+    assert [i.slug for i in items] == ["model-0", "model-1"]
+    assert document["data"][1]["developerName"] == "Dev ✓"
+    assert document["data"][1]["description"] == 'with "quotes"'
+    assert "inputSchema" not in document["data"][0]
     views = [_execution(o) for o in TRICKY]
     history = Page(items=views, next_cursor=cursor)
-    expected = ok_page(history, [serialize.execution(v) for v in views], 20).body
-    fast = ok_page_fast(
-        history,
-        [render.execution(v) for v in views],
-        20,
-        lambda: [serialize.execution(v) for v in views],
-    )
-    assert fast.body == expected
+    body = ok_page_fast(history, [render.execution(x) for x in views], 20).body
+    assert body is not None
+    outputs = [v.ExecutionView.model_validate(d).output for d in json.loads(body)["data"]]
+    assert outputs == TRICKY

@@ -19,8 +19,15 @@ from yarl import URL
 
 from adapters.runpod.client import RunPodClient, RunPodError, RunPodJobNotFound
 from adapters.runpod.provider import RunPodGpuProvider, clean_error, snapshot_from_status
-from tarsify.domain.errors import GpuProviderError, ProviderJobNotFound
+from tarsify.domain.errors import GpuProviderError, ProviderJobNotFound, ProviderOutcome
 from tarsify.ports import JobRequest
+
+NOT_SENT, REFUSED, UNKNOWN = (
+    ProviderOutcome.NOT_SENT,
+    ProviderOutcome.REFUSED,
+    ProviderOutcome.UNKNOWN,
+)
+
 
 BASE = "https://runpod.test/v2"
 KEY = "rp-unit-test-key-123"
@@ -93,12 +100,12 @@ async def test_5xx_burst_shorter_than_retries_recovers(client: RunPodClient) -> 
         assert len(calls(mock, "GET", STATUS)) == 3
 
 
-async def test_5xx_longer_than_retries_fails_ambiguous_on_run(client: RunPodClient) -> None:
+async def test_5xx_longer_than_retries_on_run_means_not_sent(client: RunPodClient) -> None:
     with aioresponses() as mock:
         mock.post(RUN, status=502, repeat=True)
         error = await fails(client.run("ep1", {"input": {}}))
         assert len(calls(mock, "POST", RUN)) == 3
-    assert (error.http_status, error.definite) == (502, False)
+    assert (error.http_status, error.outcome) == (502, NOT_SENT)
 
 
 async def test_429_honours_retry_after(client: RunPodClient) -> None:
@@ -131,8 +138,8 @@ async def test_429_without_retry_after_backs_off_exponentially(
     assert waits == pytest.approx([0.01, 0.02, 0.04])
 
 
-async def test_429_beyond_the_deadline_fails_fast_and_definite() -> None:
-    rp = RunPodClient(KEY, BASE, retry_delay_s=0.01, deadline_s=1)
+async def test_long_429_fails_at_once_as_not_sent_with_its_retry_after() -> None:
+    rp = RunPodClient(KEY, BASE, retry_delay_s=0.01, deadline_s=600)
     with aioresponses() as mock:
         mock.post(RUN, status=429, headers={"Retry-After": "30"})
         started = time.monotonic()
@@ -140,7 +147,7 @@ async def test_429_beyond_the_deadline_fails_fast_and_definite() -> None:
         assert time.monotonic() - started < 1
         assert len(calls(mock, "POST", RUN)) == 1
     await rp.close()
-    assert (error.http_status, error.definite) == (429, True)
+    assert (error.http_status, error.outcome, error.retry_after_s) == (429, NOT_SENT, 30.0)
 
 
 async def test_deadline_bounds_5xx_retries() -> None:
@@ -158,7 +165,7 @@ async def test_timeouts_are_not_retried_on_run(client: RunPodClient) -> None:
         mock.post(RUN, exception=TimeoutError(), repeat=True)
         error = await fails(client.run("ep1", {"input": {}}))
         assert len(calls(mock, "POST", RUN)) == 1
-    assert (error.http_status, error.definite) == (None, False)
+    assert (error.http_status, error.outcome) == (None, UNKNOWN)
 
 
 async def test_dropped_connections_are_not_retried_on_runsync(client: RunPodClient) -> None:
@@ -167,7 +174,7 @@ async def test_dropped_connections_are_not_retried_on_runsync(client: RunPodClie
         mock.post(url, exception=aiohttp.ServerDisconnectedError(), repeat=True)
         error = await fails(client.runsync("ep1", {"input": {}}, 1000))
         assert len(calls(mock, "POST", url)) == 1
-    assert error.definite is False
+    assert error.outcome is UNKNOWN
 
 
 async def test_timeouts_and_drops_are_retried_on_status_and_cancel(client: RunPodClient) -> None:
@@ -182,22 +189,31 @@ async def test_timeouts_and_drops_are_retried_on_status_and_cancel(client: RunPo
         assert len(calls(mock, "GET", STATUS)) == len(calls(mock, "POST", cancel)) == 2
 
 
-async def test_4xx_is_definite_and_not_retried(client: RunPodClient) -> None:
+async def test_4xx_is_a_refusal_and_not_retried(client: RunPodClient) -> None:
     with aioresponses() as mock:
         mock.post(RUN, status=400, payload={"error": "input is required"}, repeat=True)
         error = await fails(client.run("ep1", {}))
         assert len(calls(mock, "POST", RUN)) == 1
-    assert (error.http_status, error.definite) == (400, True)
+    assert (error.http_status, error.outcome) == (400, REFUSED)
     assert "input is required" in error.message
 
 
-async def test_refusal_after_a_5xx_on_run_stays_ambiguous(client: RunPodClient) -> None:
+async def test_refusal_after_a_5xx_on_run_is_a_refusal(client: RunPodClient) -> None:
     with aioresponses() as mock:
         mock.post(RUN, status=500)
         mock.post(RUN, status=400)
         error = await fails(client.run("ep1", {"input": {}}))
-    # The first attempt may have created a job, whatever the second one says.
-    assert (error.http_status, error.definite) == (400, False)
+    # A 5xx created nothing, so the 400 decides.
+    assert (error.http_status, error.outcome) == (400, REFUSED)
+
+
+async def test_refusal_after_a_timeout_on_status_stays_unknown(client: RunPodClient) -> None:
+    with aioresponses() as mock:
+        mock.get(STATUS, exception=TimeoutError())
+        mock.get(STATUS, status=400)
+        error = await fails(client.status("ep1", "job-1-u1"))
+    # The first attempt may have reached RunPod, whatever the second one says.
+    assert (error.http_status, error.outcome) == (400, UNKNOWN)
 
 
 async def test_404_on_status_is_job_not_found_but_not_on_run(client: RunPodClient) -> None:
@@ -208,10 +224,10 @@ async def test_404_on_status_is_job_not_found_but_not_on_run(client: RunPodClien
             await client.status("ep1", "job-1-u1")
         error = await fails(client.run("ep1", {"input": {}}))
     assert not isinstance(error, RunPodJobNotFound)
-    assert (error.http_status, error.definite) == (404, True)
+    assert (error.http_status, error.outcome) == (404, REFUSED)
 
 
-async def test_connection_refused_is_definite_and_retried() -> None:
+async def test_connection_refused_is_not_sent_and_retried() -> None:
     with socket.socket() as sock:  # a loopback port that nobody listens on
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
@@ -219,7 +235,7 @@ async def test_connection_refused_is_definite_and_retried() -> None:
     with capture_logs() as logs:
         error = await fails(rp.run("ep1", {"input": {}}))
     await rp.close()
-    assert (error.http_status, error.definite) == (None, True)
+    assert (error.http_status, error.outcome) == (None, NOT_SENT)
     assert [entry["attempt"] for entry in logs] == [1, 2]
 
 
@@ -232,7 +248,7 @@ async def test_provider_translates_client_errors(client: RunPodClient) -> None:
             await provider.status("ep1", "job-1-u1")
         with pytest.raises(GpuProviderError) as info:
             await provider.submit(REQUEST)
-    assert (info.value.definite, info.value.status_code) == (True, 401)
+    assert (info.value.outcome, info.value.status_code) == (REFUSED, 401)
     assert "ep1" not in info.value.message
 
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -11,7 +10,7 @@ from adapters.memory.clock import ManualClock
 from adapters.memory.gpu import FakeGpuProvider
 from adapters.memory.uow import MemoryStore
 from tarsify.domain.models import Identity, ModelCategory, OutputType, TarsModelStatus
-from tarsify.ports import Audience, Clock
+from tarsify.ports import Audience, Clock, WebhookUrlBuilder
 from tarsify.services.accounts import AccountService
 from tarsify.services.catalog import CatalogService, NewBaseModel, NewEndpoint
 from tarsify.services.dispatch import Dispatcher
@@ -40,6 +39,14 @@ CONFIG: dict[str, Any] = {
 }
 
 
+class StaticWebhooks:
+    """Provider webhooks switched on, with a fixed URL per execution."""
+
+    def url_for(self, execution_id: uuid.UUID) -> str:
+        """A webhook URL naming the execution."""
+        return f"https://tarsify.test/webhooks/{execution_id}"
+
+
 @dataclass
 class World:
     """Services wired on fakes, plus the ids of one published model and two consumers."""
@@ -48,7 +55,7 @@ class World:
     store: MemoryStore = field(default_factory=MemoryStore)
     gpu: FakeGpuProvider = field(default_factory=FakeGpuProvider)
     settings: EngineSettings = field(default_factory=EngineSettings)
-    webhook_url: Callable[[uuid.UUID], str | None] | None = None
+    webhooks: WebhookUrlBuilder | None = None
 
     def __post_init__(self) -> None:
         uow = self.store.unit_of_work
@@ -56,9 +63,9 @@ class World:
         self.catalog = CatalogService(uow, self.clock)
         self.studio = StudioService(uow, self.clock)
         self.marketplace = MarketplaceService(uow)
-        self.dispatcher = Dispatcher(uow, self.gpu, self.clock, self.settings, self.webhook_url)
-        self.executions = ExecutionService(uow, self.dispatcher)
-        self.reconciler = Reconciler(uow, self.dispatcher)
+        self.dispatcher = Dispatcher(uow, self.gpu, self.clock, self.settings, self.webhooks)
+        self.executions = ExecutionService(uow, self.dispatcher, self.clock, self.settings)
+        self.reconciler = Reconciler(uow, self.dispatcher, self.clock, self.settings)
 
     async def build(self) -> World:
         """Register an endpoint, a base model, a developer with a published model, consumers."""

@@ -1,0 +1,57 @@
+"""What is sent to a GPU provider and what it reports back: domain values."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from tarsify.domain.models import ExecutionStatus, OutputType
+from tarsify.domain.states import map_provider_status
+
+
+@dataclass(slots=True, frozen=True)
+class JobRequest:
+    """A job to run on a provider endpoint.
+
+    ``execution_timeout_ms`` caps the run time and ``ttl_ms`` the whole life of the job
+    (queue included) at the provider. ``output_type`` is a hint that only simulated
+    providers use to shape their output. ``webhook_url``, when set, is where the
+    provider may announce that the job finished (the announcement is only a hint to
+    re-read the job's status).
+    """
+
+    endpoint_id: str
+    input: dict[str, Any]
+    execution_timeout_ms: int
+    ttl_ms: int
+    output_type: OutputType = OutputType.JSON
+    webhook_url: str | None = None
+
+
+@dataclass(slots=True, frozen=True)
+class JobReport:
+    """What the provider says about a job right now.
+
+    ``status`` is the provider's raw status text (``IN_QUEUE``, ``IN_PROGRESS``, ...);
+    ``execution_status`` maps it (None when unknown: an unknown status changes nothing).
+    Times are milliseconds. ``error`` is a human-readable message, never a traceback.
+    ``output`` is whatever the worker returned: ``Execution.apply`` makes it storable.
+    """
+
+    job_id: str
+    status: str
+    output: Any = None
+    error: str | None = None
+    delay_time_ms: int | None = None
+    execution_time_ms: int | None = None
+
+    @property
+    def execution_status(self) -> ExecutionStatus | None:
+        """The execution status this report means, or None for an unknown status."""
+        return map_provider_status(self.status)
+
+    @property
+    def is_final(self) -> bool:
+        """True when the provider reports a terminal status."""
+        mapped = self.execution_status
+        return mapped is not None and mapped.is_terminal

@@ -1,0 +1,79 @@
+"""Making what a GPU worker returned storable and sendable as JSON.
+
+Python workers can emit values that are legal in Python's ``json`` but not in strict JSON
+or PostgreSQL's JSONB: NUL characters, lone UTF-16 surrogates, NaN and the infinities,
+non-string keys. ``json_safe`` is the one place that turns any such value into plain,
+strict JSON, and counts what it had to change so the change can be recorded.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Any
+
+REPLACEMENT = "\ufffd"
+MAX_DEPTH = 64
+
+
+@dataclass(slots=True)
+class Repairs:
+    """How many values ``json_safe`` had to change, by kind."""
+
+    strings: int = 0
+    numbers: int = 0
+    other: int = 0
+
+    @property
+    def total(self) -> int:
+        """All repairs together."""
+        return self.strings + self.numbers + self.other
+
+
+def safe_text(text: str, repairs: Repairs | None = None) -> str:
+    """``text`` without NUL characters and lone surrogates (each becomes U+FFFD)."""
+    if "\x00" not in text and text.isascii():
+        return text
+    try:
+        text.encode("utf-8")
+        clean = text
+    except UnicodeEncodeError:  # lone surrogates: one replacement character each
+        clean = "".join(REPLACEMENT if "\ud800" <= c <= "\udfff" else c for c in text)
+    clean = clean.replace("\x00", REPLACEMENT)
+    if repairs is not None and clean != text:
+        repairs.strings += 1
+    return clean
+
+
+def json_safe(value: Any, repairs: Repairs | None = None, _depth: int = 0) -> Any:
+    """A copy of ``value`` that strict JSON and JSONB accept.
+
+    NUL and lone surrogates in strings (and keys) become U+FFFD; NaN and the infinities
+    become ``None``; tuples become lists; anything that is not JSON (bytes, objects) and
+    nesting deeper than ``MAX_DEPTH`` become their string form.
+    """
+    repairs = repairs if repairs is not None else Repairs()
+    if value is None or isinstance(value, bool | int):
+        return value
+    if isinstance(value, float):
+        if math.isfinite(value):
+            return value
+        repairs.numbers += 1
+        return None
+    if isinstance(value, str):
+        return safe_text(value, repairs)
+    if _depth >= MAX_DEPTH:
+        repairs.other += 1
+        return REPLACEMENT
+    if isinstance(value, dict):
+        out: dict[str, Any] = {}
+        for key, item in value.items():
+            if not isinstance(key, str):
+                repairs.other += 1
+                key = str(key)
+            out[safe_text(key, repairs)] = json_safe(item, repairs, _depth + 1)
+        return out
+    if isinstance(value, list | tuple):
+        return [json_safe(item, repairs, _depth + 1) for item in value]
+    repairs.other += 1
+    return safe_text(str(value), repairs)

@@ -1,0 +1,159 @@
+"""One execution's trouble stays that execution's: poisoned outputs, failing writes,
+providers that crash, endpoints changed under running jobs — on SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+import math
+import uuid
+from typing import Any
+
+from adapters.memory.clock import ManualClock
+from tarsify.domain.errors import StorageError
+from tarsify.domain.models import ExecutionStatus
+from tarsify.domain.pagination import PageRequest
+from tarsify.services.engine_settings import EngineSettings
+
+# The fixtures are found by name, so they are imported and used as parameters.
+from .test_engine_postgres import (  # noqa: F401
+    Db,
+    db,
+    db_url,
+    module_postgres_url,
+    sql_world,
+    start,
+)
+
+EAGER = EngineSettings(poll_min_interval_s=0.0)
+POISON = {"images": ["data:image/png;base64,AAAA\x00"], "score": math.nan, "x": "\ud83d"}
+
+
+async def test_a_poisoned_output_is_recorded_and_holds_up_no_other_execution(db: Db) -> None:
+    w = await sql_world(db, settings=EAGER)
+    executions = [await start(w) for _ in range(5)]
+    poisoned, others = executions[0], executions[1:]
+    w.gpu.set_status(poisoned.provider_job_id, "COMPLETED", output=POISON)
+    for i, e in enumerate(others):
+        w.gpu.set_status(e.provider_job_id, "COMPLETED", output={"images": [f"img-{i}"]})
+    report = await w.reconciler.run_once()  # one pass, no exception, no back-off
+    assert (report.claimed, report.errors) == (5, 0)
+    for i, e in enumerate(others):
+        stored = await w.stored(e.id)
+        assert stored.status is ExecutionStatus.COMPLETED
+        assert stored.output_payload == {"images": [f"img-{i}"]}
+    stored = await w.stored(poisoned.id)
+    assert stored.status is ExecutionStatus.COMPLETED
+    assert stored.output_payload == {
+        "images": ["data:image/png;base64,AAAA\ufffd"],
+        "score": None,
+        "x": "\ufffd",
+    }
+    assert stored.output_repairs == 3
+    # And it reads back through the consumer's view and history.
+    view = await w.executions.get(w.alice.id, poisoned.id)
+    assert view.execution.output_payload["score"] is None
+    page = await w.executions.list(w.alice.id, PageRequest(limit=10))
+    assert len(page.items) == 5
+
+
+class FailingWrites:
+    """Wraps a unit of work so that updates of one execution always fail."""
+
+    def __init__(self, inner: Any, victim: uuid.UUID) -> None:
+        self._inner, self._victim = inner, victim
+
+    def __call__(self) -> Any:
+        uow = self._inner()
+        victim = self._victim
+
+        class Wrapped:
+            async def __aenter__(self) -> Any:
+                entered = await uow.__aenter__()
+                update = entered.executions.update
+
+                async def failing(execution: Any) -> bool:
+                    if execution.id == victim and execution.status is ExecutionStatus.COMPLETED:
+                        raise StorageError("value cannot be stored")
+                    return bool(await update(execution))
+
+                entered.executions.update = failing
+                return entered
+
+            async def __aexit__(self, *exc: Any) -> None:
+                await uow.__aexit__(*exc)
+
+        return Wrapped()
+
+
+async def test_an_execution_whose_result_cannot_be_stored_fails_after_bounded_retries(
+    db: Db,
+) -> None:
+    from tarsify.services.dispatch import Dispatcher
+    from tarsify.services.reconciler import Reconciler
+
+    clock = ManualClock()
+    w = await sql_world(db, clock=clock, settings=EAGER)
+    victim, other = await start(w), await start(w)
+    w.gpu.set_status(victim.provider_job_id, "COMPLETED", output={"ok": 1})
+    w.gpu.set_status(other.provider_job_id, "RUNNING")
+    uow = FailingWrites(w.store.unit_of_work, victim.id)
+    dispatcher = Dispatcher(uow, w.gpu, clock, EAGER)
+    reconciler = Reconciler(uow, dispatcher, clock, EAGER)
+    for attempt in range(1, EAGER.max_record_failures + 1):
+        report = await reconciler.run_once()  # never raises: not an outage
+        assert report.errors == 1, attempt
+        stored = await w.stored(other.id)
+        assert stored.status is ExecutionStatus.RUNNING  # the others keep moving
+        clock.advance(1)
+    final = await w.stored(victim.id)
+    assert final.status is ExecutionStatus.FAILED
+    assert final.error_code == "RESULT_UNRECORDABLE"
+
+
+class CrashingStatus:
+    """A provider whose status call crashes with a bug, not a provider error."""
+
+    def __init__(self, gpu: Any) -> None:
+        self._gpu = gpu
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._gpu, name)
+
+    async def status(self, endpoint_id: str, job_id: str) -> Any:
+        raise RuntimeError("bug while reading the answer")
+
+
+async def test_the_deadline_ends_an_execution_whose_polls_always_crash(db: Db) -> None:
+    from tarsify.services.dispatch import Dispatcher
+    from tarsify.services.reconciler import Reconciler
+
+    clock = ManualClock()
+    w = await sql_world(db, clock=clock)
+    e = await start(w)
+    provider = CrashingStatus(w.gpu)
+    dispatcher = Dispatcher(w.store.unit_of_work, provider, clock, w.settings)
+    reconciler = Reconciler(w.store.unit_of_work, dispatcher, clock, w.settings)
+    clock.advance(w.settings.deadline(w.base).total_seconds() + 1)
+    report = await reconciler.run_once()
+    assert report.timed_out == 1
+    stored = await w.stored(e.id)
+    assert (stored.status, stored.error_code) == (ExecutionStatus.TIMED_OUT, "DEADLINE_EXCEEDED")
+    assert w.gpu.jobs[e.provider_job_id].status == "CANCELLED"
+
+
+async def test_changing_the_endpoints_provider_id_loses_no_job_in_flight(db: Db) -> None:
+    w = await sql_world(db, settings=EAGER)
+    running = [await start(w) for _ in range(3)]
+    assert {(await w.stored(e.id)).provider_endpoint_id for e in running} == {"rp-endpoint-secret"}
+    await w.catalog.update_endpoint(w.endpoint.id, {"provider_endpoint_id": "rp-new-endpoint"})
+    w.gpu.set_status(running[0].provider_job_id, "COMPLETED", output={"ok": 0})
+    w.gpu.set_status(running[1].provider_job_id, "IN_PROGRESS")
+    await w.reconciler.run_once()
+    assert (await w.stored(running[0].id)).status is ExecutionStatus.COMPLETED
+    assert (await w.stored(running[1].id)).status is ExecutionStatus.RUNNING
+    cancelled = await w.executions.cancel(w.alice.id, running[2].id)
+    assert cancelled.execution.status is ExecutionStatus.CANCELLED
+    assert w.gpu.jobs[running[2].provider_job_id].status == "CANCELLED"
+    # New runs go to the new endpoint.
+    fresh = await start(w)
+    assert (await w.stored(fresh.id)).provider_endpoint_id == "rp-new-endpoint"
+    assert w.gpu.jobs[fresh.provider_job_id].endpoint_id == "rp-new-endpoint"
