@@ -11,7 +11,8 @@ from datetime import UTC, datetime, timedelta
 import asyncpg
 from sqlalchemy.engine import make_url
 
-from adapters.sql.engine import create_engine, session_factory
+from adapters.sql.db import session_factory
+from adapters.sql.engine import create_engine
 from adapters.sql.uow import SqlUnitOfWork
 from tarsify.domain.models import (
     BaseModel,

@@ -24,7 +24,8 @@ from adapters.runpod.client import RunPodClient
 from adapters.runpod.provider import RunPodGpuProvider
 from adapters.simulator.engine import SimulatorEngine
 from adapters.simulator.provider import SimulatedGpuProvider
-from adapters.sql.engine import create_engine, session_factory
+from adapters.sql.db import session_factory
+from adapters.sql.engine import create_engine
 from adapters.sql.uow import SqlHealthCheck, SqlUnitOfWork
 from entrypoints.config import Settings
 from entrypoints.webhooks import WebhookUrls

@@ -14,7 +14,7 @@ from enum import StrEnum
 from types import TracebackType
 from typing import Protocol, Self
 
-from tarsify.domain.execution import Execution
+from tarsify.domain.execution import Execution, ExecutionView
 from tarsify.domain.jobs import JobReport, JobRequest
 from tarsify.domain.models import (
     BaseModel,
@@ -23,7 +23,6 @@ from tarsify.domain.models import (
     Developer,
     EndpointWithCount,
     ExecutionStatus,
-    ExecutionView,
     GpuEndpoint,
     Identity,
     MarketplaceEntry,

@@ -8,8 +8,8 @@ from collections.abc import Callable
 from datetime import datetime
 
 from adapters.memory.repositories import Repository, keyset
-from tarsify.domain.execution import Execution
-from tarsify.domain.models import ExecutionStatus, ExecutionView
+from tarsify.domain.execution import Execution, ExecutionView
+from tarsify.domain.models import ExecutionStatus
 from tarsify.domain.pagination import Page, PageRequest
 
 

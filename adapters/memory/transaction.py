@@ -8,12 +8,32 @@ import json
 import uuid
 from collections.abc import Callable
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 from tarsify.domain.errors import AlreadyExists, StorageError
 
-if TYPE_CHECKING:
-    from adapters.memory.uow import MemoryStore
+
+class Store(Protocol):
+    """What a transaction needs of the store it works on (``uow.MemoryStore``)."""
+
+    tables: dict[str, dict[uuid.UUID, Any]]
+    locks: dict[RowKey, object]
+    down: bool
+    fail_commits: bool
+    commits: int
+
+    async def wait_for_release(self, key: RowKey, owner: object) -> None:
+        """Take the row lock, waiting while another owner holds it."""
+        ...
+
+    def release(self, key: RowKey, owner: object) -> None:
+        """Drop one row lock of ``owner``."""
+        ...
+
+    def release_all(self, owner: object) -> None:
+        """Drop every row lock of ``owner``."""
+        ...
+
 
 RowKey = tuple[str, uuid.UUID]
 
@@ -67,7 +87,7 @@ def _as_stored(table: str, entity: Any) -> Any:
 class MemoryTransaction:
     """The staged writes and row locks of one unit of work."""
 
-    def __init__(self, store: MemoryStore) -> None:
+    def __init__(self, store: Store) -> None:
         self.store = store
         self.staged: dict[str, dict[uuid.UUID, Any]] = {name: {} for name in store.tables}
         self.inserted: set[RowKey] = set()

@@ -15,7 +15,7 @@ from typing import Any
 from sqlalchemy import Dialect, Executable, Result, Select
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from adapters.sql.engine import TRANSACTION_OPEN
+from adapters.sql.engine import LAZY_BEGIN, TRANSACTION_OPEN
 from adapters.sql.errors import FOREIGN_ERRORS
 
 
@@ -158,3 +158,10 @@ class Db:
         self._driver = None
         if connection is not None:
             await connection.close()
+
+
+def session_factory(engine: AsyncEngine) -> ConnectionSource:
+    """What units of work open their connection from (with lazy BEGIN on PostgreSQL)."""
+    if engine.dialect.driver == "asyncpg":
+        engine = engine.execution_options(**{LAZY_BEGIN: True})
+    return ConnectionSource(engine)

@@ -19,7 +19,7 @@ from __future__ import annotations
 import json
 import re
 import time
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import orjson
 from sqlalchemy import event, exc
@@ -27,9 +27,6 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlalchemy.ext.asyncio import create_async_engine as _create_async_engine
 from sqlalchemy.pool import StaticPool
-
-if TYPE_CHECKING:
-    from adapters.sql.db import ConnectionSource
 
 SQLITE_BUSY_TIMEOUT_MS = 5000
 PG_CONNECT_TIMEOUT_S = 5
@@ -190,12 +187,3 @@ def _sqlite_on_connect(dbapi_connection: Any, _record: Any) -> None:
         cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
     finally:
         cursor.close()
-
-
-def session_factory(engine: AsyncEngine) -> ConnectionSource:
-    """What units of work open their connection from (with lazy BEGIN on PostgreSQL)."""
-    from adapters.sql.db import ConnectionSource
-
-    if engine.dialect.driver == "asyncpg":
-        engine = engine.execution_options(**{LAZY_BEGIN: True})
-    return ConnectionSource(engine)

@@ -15,8 +15,8 @@ from adapters.sql.errors import guarded
 from adapters.sql.mapping import Shape, from_row, keyset_params, keyset_template, to_values
 from adapters.sql.tables import ACTIVE_EXECUTION_PREDICATE, executions, tars_models
 from adapters.sql.types import UtcDateTime
-from tarsify.domain.execution import Execution
-from tarsify.domain.models import ExecutionStatus, ExecutionView
+from tarsify.domain.execution import Execution, ExecutionView
+from tarsify.domain.models import ExecutionStatus
 from tarsify.domain.pagination import Cursor, Page, PageRequest, page_from_rows
 
 # Spelled exactly like the partial index predicate: with bound parameters instead of

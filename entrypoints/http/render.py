@@ -19,6 +19,7 @@ from typing import Any
 import orjson
 
 from tarsify.domain import models as m
+from tarsify.domain.execution import ExecutionView
 
 Json = dict[str, Any]
 # orjson writes an aware datetime as ``isoformat()`` does, and a naive one (SQLite) as UTC,
@@ -26,7 +27,7 @@ Json = dict[str, Any]
 _OPTIONS = orjson.OPT_NAIVE_UTC
 
 
-def execution(view: m.ExecutionView) -> Json:
+def execution(view: ExecutionView) -> Json:
     """An execution for its consumer: never the provider job or endpoint ids, and as
     ``input`` what the consumer sent — never the merged payload, which may hold the
     developer's hidden values and prompt wrapping."""

@@ -273,3 +273,12 @@ class Execution:
         if self.provider_job_id is None:
             failure = Failure.DEADLINE_EXCEEDED_UNSENT
         return self.finish(_S.TIMED_OUT, now, failure=failure)
+
+
+@dataclass(slots=True, frozen=True)
+class ExecutionView:
+    """An execution with the slug and title of its Tars model, for consumer responses."""
+
+    execution: Execution
+    model_slug: str
+    model_title: str

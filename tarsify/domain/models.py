@@ -10,7 +10,7 @@ import uuid
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from tarsify.domain.errors import (
     BaseModelNotActive,
@@ -18,9 +18,6 @@ from tarsify.domain.errors import (
     ModelNotPublished,
     TarsifyError,
 )
-
-if TYPE_CHECKING:
-    from tarsify.domain.execution import Execution
 
 JsonObject = dict[str, Any]
 
@@ -232,15 +229,6 @@ class RunTarget:
     def marketplace_entry(self) -> MarketplaceEntry:
         """The marketplace entry of this model."""
         return MarketplaceEntry(self.tars_model, self.base_model, self.developer_name)
-
-
-@dataclass(slots=True, frozen=True)
-class ExecutionView:
-    """An execution with the slug and title of its Tars model, for consumer responses."""
-
-    execution: Execution
-    model_slug: str
-    model_title: str
 
 
 @dataclass(slots=True, frozen=True)

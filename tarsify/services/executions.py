@@ -21,11 +21,10 @@ from tarsify.domain.errors import (
     InputValidationFailed,
     TarsModelNotFound,
 )
-from tarsify.domain.execution import Execution
+from tarsify.domain.execution import Execution, ExecutionView
 from tarsify.domain.merge import merge_inputs
 from tarsify.domain.models import (
     ExecutionStatus,
-    ExecutionView,
     JsonObject,
     RunTarget,
     new_id,

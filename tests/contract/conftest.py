@@ -15,7 +15,8 @@ import pytest
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from adapters.memory.uow import MemoryStore, MemoryUnitOfWork
-from adapters.sql.engine import create_engine, session_factory
+from adapters.sql.db import session_factory
+from adapters.sql.engine import create_engine
 from adapters.sql.migrate import upgrade
 from adapters.sql.tables import metadata
 from adapters.sql.uow import SqlUnitOfWork

@@ -27,7 +27,8 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from adapters.memory.clock import ManualClock
 from adapters.memory.gpu import FakeGpuProvider
-from adapters.sql.engine import create_engine, session_factory
+from adapters.sql.db import session_factory
+from adapters.sql.engine import create_engine
 from adapters.sql.uow import SqlUnitOfWork
 from tarsify.domain.errors import (
     Conflict,

@@ -8,7 +8,8 @@ import pytest
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from adapters.memory.uow import MemoryHealthCheck, MemoryStore, MemoryUnitOfWork
-from adapters.sql.engine import create_engine, session_factory
+from adapters.sql.db import session_factory
+from adapters.sql.engine import create_engine
 from adapters.sql.uow import SqlHealthCheck, SqlUnitOfWork
 from tarsify.domain.errors import StorageError
 from tarsify.ports import UnitOfWorkFactory

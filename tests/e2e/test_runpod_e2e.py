@@ -25,7 +25,8 @@ from aiohttp.test_utils import TestClient, TestServer, unused_port
 from adapters.simulator.engine import SimulatorEngine
 from adapters.simulator.runpod_api import FaultPlan, create_fake_runpod_app
 from adapters.simulator.webhooks import SENDER_KEY
-from adapters.sql.engine import create_engine, session_factory
+from adapters.sql.db import session_factory
+from adapters.sql.engine import create_engine
 from adapters.sql.uow import SqlUnitOfWork
 from entrypoints.container import build_container
 from entrypoints.http.app import RECONCILER_TASK, create_app

@@ -13,7 +13,7 @@ from entrypoints.http import render
 from entrypoints.http import views as v
 from entrypoints.http.envelope import ok_fast, ok_page_fast
 from tarsify.domain import models as m
-from tarsify.domain.execution import Execution
+from tarsify.domain.execution import Execution, ExecutionView
 from tarsify.domain.failures import PendingReason
 from tarsify.domain.pagination import Page
 
@@ -37,7 +37,7 @@ TRICKY: list[Any] = [
 ]
 
 
-def _execution(output: Any, **changes: Any) -> m.ExecutionView:
+def _execution(output: Any, **changes: Any) -> ExecutionView:
     e = Execution(
         id=uuid.uuid4(),
         consumer_id=uuid.uuid4(),
@@ -55,7 +55,7 @@ def _execution(output: Any, **changes: Any) -> m.ExecutionView:
     )
     for key, value in changes.items():
         setattr(e, key, value)
-    return m.ExecutionView(e, "a-model", "A «model»")
+    return ExecutionView(e, "a-model", "A «model»")
 
 
 def _data(body: bytes | None) -> Any:
