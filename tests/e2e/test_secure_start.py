@@ -7,6 +7,7 @@ import os
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -87,7 +88,7 @@ def test_worker_on_a_database_server_refuses_the_dev_secret(tmp_path: Path) -> N
 
 
 def test_worker_refuses_the_dev_secret_only_on_a_database_server() -> None:
-    def refusal(**values: str) -> str | None:
+    def refusal(**values: Any) -> str | None:
         return worker_refusal(Settings(_env_file=None, **values))  # type: ignore[call-arg]
 
     assert refusal(database_url=UNREACHABLE_DB) is not None
