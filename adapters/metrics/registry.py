@@ -8,7 +8,14 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+from prometheus_client import (
+    CollectorRegistry,
+    Counter,
+    Gauge,
+    Histogram,
+    disable_created_metrics,
+    generate_latest,
+)
 
 from tarsify.domain.models import ExecutionStatus
 
@@ -22,6 +29,9 @@ class Metrics:
     """The service's metrics and the registry holding them."""
 
     def __init__(self) -> None:
+        # The ``*_created`` series double the output and no dashboard uses them; the
+        # switch is process-wide, and this process exports nothing else.
+        disable_created_metrics()
         self.registry = CollectorRegistry()
         r = self.registry
         self.executions = Gauge(
@@ -63,6 +73,8 @@ class Metrics:
             ["kind"],
             registry=r,
         )
+        for kind in ("execution", "pass"):
+            self.reconcile_errors.labels(kind=kind)  # present (0) before the first failure
         self.http_requests = Counter(
             "tarsify_http_requests",
             "HTTP requests by method, route template and status",
