@@ -1,12 +1,13 @@
 """API.md stays true: every route is documented, and every documented example works.
 
 Each ``### METHOD /path`` section of API.md holds one ```http request and, after a
-``Response `NNN` `` line, one ```json (or ```html, or ```text for metrics) response. Every example is sent to an
-app on the memory store and the simulator, in a world built from the documented bodies
-themselves (the documented endpoint, base model, Tars model and run inputs), with the
-documented ids, slug and tokens replaced by real ones. The answer must have the documented
-status and the documented JSON *shape*: the same keys, recursively, and the same JSON
-types; lists are compared on their first element and ``null`` matches anything.
+``Response `NNN` `` line, one ```json (or ```html, or ```text for metrics) response.
+Every example is sent to an app on the memory store and the simulator, in a world built
+from the documented bodies themselves (the documented endpoint, base model, Tars model
+and run inputs), with the documented ids, slug and tokens replaced by real ones. The
+answer must have the documented status and the documented JSON *shape*: the same keys,
+recursively, and the same JSON types; lists are compared on their first element and
+``null`` matches anything.
 """
 
 from __future__ import annotations
