@@ -140,8 +140,7 @@ class Settings(BaseSettings):
             log.warning(
                 "config.dev_jwt_secret",
                 extra={
-                    "hint": "set TARSIFY_JWT_SECRET; the built-in secret is public and is "
-                    "refused on any address but loopback"
+                    "hint": "set TARSIFY_JWT_SECRET; the built-in one is public (loopback only)"
                 },
             )
 
