@@ -12,7 +12,7 @@ from collections.abc import Sequence
 
 from pydantic import ValidationError
 
-from entrypoints.config import Settings, configure_logging
+from entrypoints.config import Settings, config_problems, configure_logging
 from tarsify.domain.errors import StorageError
 
 EXIT_USAGE = 2
@@ -23,10 +23,8 @@ def _settings() -> Settings:
     try:
         return Settings()
     except ValidationError as exc:
-        problems = "; ".join(
-            f"{'.'.join(str(p) for p in e['loc']) or 'settings'}: {e['msg']}" for e in exc.errors()
-        )
-        raise SystemExit(f"tarsify: invalid configuration: {problems}") from None
+        print(f"tarsify: invalid configuration: {'; '.join(config_problems(exc))}", file=sys.stderr)
+        raise SystemExit(EXIT_USAGE) from None
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -48,6 +46,7 @@ def _parser() -> argparse.ArgumentParser:
     )
 
     sub.add_parser("worker", help="run the reconciler only (no HTTP)")
+    sub.add_parser("check", help="validate the configuration for production; exit 1 on any problem")
 
     migrate = sub.add_parser("migrate", help="apply database migrations")
     migrate.add_argument("--revision", default="head", help="target revision (default: head)")
@@ -70,6 +69,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     if args.command == "token":
         return _token(args)
+    if args.command == "check":
+        from entrypoints.check import run_check
+
+        configure_logging("WARNING", "console")
+        return asyncio.run(run_check())
     settings = _settings()
     if args.command in ("serve", "worker"):
         configure_logging(settings.log_level, settings.log_format)
@@ -143,7 +147,12 @@ async def _migrate(settings: Settings, revision: str, downgrade_to: str | None) 
 
 async def _worker(settings: Settings) -> int:
     from entrypoints.container import build_container, resolve
+    from entrypoints.security import worker_refusal
 
+    refusal = worker_refusal(settings)
+    if refusal is not None:
+        print(f"tarsify: {refusal}", file=sys.stderr)
+        return EXIT_USAGE
     container = build_container(settings)
     await resolve(container.init_resources)
     try:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 from typing import Literal
 
-from pydantic import Field, SecretStr, model_validator
+from pydantic import Field, SecretStr, ValidationError, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 log = logging.getLogger("tarsify.config")
@@ -13,10 +13,24 @@ log = logging.getLogger("tarsify.config")
 DEV_JWT_SECRET = "dev-only-insecure-tarsify-jwt-secret-change-me"
 MEMORY_URL_PREFIX = "memory://"
 MIB = 1024 * 1024
+# HS256 keys shorter than the hash output (32 bytes) are brute-forceable (RFC 7518 3.2).
+MIN_SECRET_BYTES = 32
 
 
 def _split_csv(raw: str) -> list[str]:
     return [part.strip() for part in raw.split(",") if part.strip()]
+
+
+def _short(secret: SecretStr) -> bool:
+    return len(secret.get_secret_value().encode()) < MIN_SECRET_BYTES
+
+
+class ConfigurationError(ValueError):
+    """Settings no command can run with; ``problems`` lists each one."""
+
+    def __init__(self, problems: list[str]) -> None:
+        super().__init__("; ".join(problems))
+        self.problems = problems
 
 
 class Settings(BaseSettings):
@@ -53,29 +67,41 @@ class Settings(BaseSettings):
 
     @model_validator(mode="after")
     def _check_backends(self) -> Settings:
+        problems = self._problems()
+        if problems:
+            raise ConfigurationError(problems)
+        return self
+
+    def _problems(self) -> list[str]:
+        """Every combination of settings no command can run with."""
+        problems: list[str] = []
         if self.gpu_provider == "runpod" and not self._secret_set(self.runpod_api_key):
-            raise ValueError("RUNPOD_API_KEY is required when GPU_PROVIDER=runpod")
+            problems.append("RUNPOD_API_KEY is required when GPU_PROVIDER=runpod")
         if self.auth_backend == "firebase" and not (
             self.firebase_consumers_project_id and self.firebase_developers_project_id
         ):
-            raise ValueError(
+            problems.append(
                 "FIREBASE_CONSUMERS_PROJECT_ID and FIREBASE_DEVELOPERS_PROJECT_ID are required "
                 "when AUTH_BACKEND=firebase"
             )
-        if (
+        elif (
             self.auth_backend == "firebase"
             and self.firebase_consumers_project_id == self.firebase_developers_project_id
         ):
-            raise ValueError("the consumers' and developers' Firebase projects must differ")
+            problems.append("the consumers' and developers' Firebase projects must differ")
         if self.public_base_url and self.webhook_secret is None and self.uses_dev_jwt_secret:
-            raise ValueError(
+            problems.append(
                 "PUBLIC_BASE_URL enables webhooks: set WEBHOOK_SECRET (or TARSIFY_JWT_SECRET)"
             )
         if self.public_base_url and not self.public_base_url.startswith(("http://", "https://")):
-            raise ValueError("PUBLIC_BASE_URL must be an http(s) URL")
-        if self.auth_backend == "jwt" and len(self.tarsify_jwt_secret.get_secret_value()) < 32:
-            raise ValueError("TARSIFY_JWT_SECRET must be at least 32 characters")
-        return self
+            problems.append("PUBLIC_BASE_URL must be an http(s) URL")
+        # A secret someone chose but made short is a mistake on any machine; only the
+        # built-in development secret is tolerated, and only on loopback (security.py).
+        if self.auth_backend == "jwt" and _short(self.tarsify_jwt_secret):
+            problems.append(f"TARSIFY_JWT_SECRET must be at least {MIN_SECRET_BYTES} bytes")
+        if self.webhook_secret is not None and _short(self.webhook_secret):
+            problems.append(f"WEBHOOK_SECRET must be at least {MIN_SECRET_BYTES} bytes")
+        return problems
 
     @property
     def webhook_signing_secret(self) -> str:
@@ -113,8 +139,23 @@ class Settings(BaseSettings):
         if self.auth_backend == "jwt" and self.uses_dev_jwt_secret:
             log.warning(
                 "config.dev_jwt_secret",
-                extra={"hint": "set TARSIFY_JWT_SECRET; the built-in secret is public"},
+                extra={
+                    "hint": "set TARSIFY_JWT_SECRET; the built-in one is public (loopback only)"
+                },
             )
+
+
+def config_problems(exc: ValidationError) -> list[str]:
+    """One line per problem of a settings ``ValidationError``."""
+    problems: list[str] = []
+    for error in exc.errors():
+        cause = error.get("ctx", {}).get("error")
+        if isinstance(cause, ConfigurationError):
+            problems += cause.problems
+        else:
+            field = ".".join(str(p) for p in error["loc"]).upper() or "settings"
+            problems.append(f"{field}: {error['msg']}")
+    return problems
 
 
 def configure_logging(level: str = "INFO", fmt: str = "json") -> None:

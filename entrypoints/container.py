@@ -10,7 +10,7 @@ the HTTP app does both in its startup and cleanup hooks. Tests swap any provider
 from __future__ import annotations
 
 import inspect
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from functools import partial
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -19,15 +19,21 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from adapters.auth.jwt import JwtVerifier
 from adapters.clock import SystemClock
+from adapters.memory.stats import MemoryExecutionStats
 from adapters.memory.uow import MemoryHealthCheck, MemoryStore, MemoryUnitOfWork
+from adapters.metrics.provider import MeteredGpuProvider
+from adapters.metrics.registry import Metrics
 from adapters.runpod.client import RunPodClient
 from adapters.runpod.provider import RunPodGpuProvider
 from adapters.simulator.engine import SimulatorEngine
 from adapters.simulator.provider import SimulatedGpuProvider
 from adapters.sql.db import session_factory
 from adapters.sql.engine import create_engine
+from adapters.sql.errors import on_storage_failure
+from adapters.sql.stats import SqlExecutionStats
 from adapters.sql.uow import SqlHealthCheck, SqlUnitOfWork
 from entrypoints.config import Settings
+from entrypoints.metered_reconciler import MeteredReconciler
 from entrypoints.webhooks import WebhookUrls
 from tarsify.domain.policies import AdminPolicy
 from tarsify.ports import UnitOfWorkFactory
@@ -37,7 +43,6 @@ from tarsify.services.dispatch import Dispatcher
 from tarsify.services.engine_settings import EngineSettings
 from tarsify.services.executions import ExecutionService
 from tarsify.services.marketplace import MarketplaceService
-from tarsify.services.reconciler import Reconciler
 from tarsify.services.studio import StudioService
 
 if TYPE_CHECKING:
@@ -74,6 +79,16 @@ async def open_runpod_client(settings: Settings) -> AsyncIterator[RunPodClient |
         yield client
     finally:
         await client.close()
+
+
+def open_metrics() -> Iterator[Metrics]:
+    """The process's metrics; database failures are counted while it is open."""
+    metrics = Metrics()
+    stop_counting = on_storage_failure(metrics.count_storage_error)
+    try:
+        yield metrics
+    finally:
+        stop_counting()
 
 
 def sql_uow_factory(engine: AsyncEngine) -> UnitOfWorkFactory:
@@ -116,6 +131,7 @@ class Container(containers.DeclarativeContainer):
     settings = providers.Dependency(instance_of=Settings)
 
     clock = providers.Singleton(SystemClock)
+    metrics = providers.Resource(open_metrics)
 
     db_engine = providers.Resource(open_db_engine, settings)
     memory_store = providers.Singleton(MemoryStore)
@@ -129,6 +145,11 @@ class Container(containers.DeclarativeContainer):
         memory=providers.Singleton(MemoryHealthCheck, memory_store),
         sql=providers.Singleton(SqlHealthCheck, db_engine),
     )
+    execution_stats = providers.Selector(
+        settings.provided.storage_backend,
+        memory=providers.Singleton(MemoryExecutionStats, memory_store),
+        sql=providers.Singleton(SqlExecutionStats, db_engine),
+    )
 
     simulator_engine = providers.Singleton(
         SimulatorEngine,
@@ -141,6 +162,9 @@ class Container(containers.DeclarativeContainer):
         simulator=providers.Singleton(SimulatedGpuProvider, simulator_engine),
         runpod=providers.Singleton(RunPodGpuProvider, runpod_client),
     )
+    # What the engine calls: the chosen provider (or a test's override of gpu_provider),
+    # counted and timed.
+    metered_gpu_provider = providers.Singleton(MeteredGpuProvider, gpu_provider, metrics)
 
     identity_verifier = providers.Selector(
         settings.provided.auth_backend,
@@ -154,7 +178,7 @@ class Container(containers.DeclarativeContainer):
     dispatcher = providers.Singleton(
         Dispatcher,
         uow_factory,
-        gpu_provider,
+        metered_gpu_provider,
         clock,
         engine_settings,
         webhook_urls,
@@ -166,7 +190,9 @@ class Container(containers.DeclarativeContainer):
     execution_service = providers.Singleton(
         ExecutionService, uow_factory, dispatcher, clock, engine_settings
     )
-    reconciler = providers.Singleton(Reconciler, uow_factory, dispatcher, clock, engine_settings)
+    reconciler = providers.Singleton(
+        MeteredReconciler, uow_factory, dispatcher, clock, engine_settings, metrics=metrics
+    )
 
 
 def build_container(settings: Settings | None = None) -> Container:

@@ -14,6 +14,7 @@ from aiohttp import web
 from entrypoints.config import Settings, configure_logging
 from entrypoints.container import Container, build_container, resolve
 from entrypoints.http.app import create_app
+from entrypoints.security import serve_refusal
 from entrypoints.seed.run import DEMO_CONSUMER, DEMO_DEVELOPER, SeedReport, seed_catalog, seed_demo
 
 DEMO_ADMIN_UID = "demo-admin"
@@ -31,6 +32,10 @@ def serve(settings: Settings, args: argparse.Namespace) -> int:
     if args.demo and not settings.admin_uid_list and settings.auth_backend == "jwt":
         updates["admin_uids"] = DEMO_ADMIN_UID
     settings = settings.model_copy(update=updates)
+    refusal = serve_refusal(settings, demo=args.demo)
+    if refusal is not None:
+        print(f"tarsify: {refusal}", file=sys.stderr)
+        return 2
     if settings.storage_backend == "sql" and not args.no_migrate:
         from adapters.sql.migrate import upgrade
 

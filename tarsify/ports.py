@@ -292,6 +292,15 @@ class HealthCheck(Protocol):
         ...
 
 
+class ExecutionStats(Protocol):
+    """Aggregate figures for operators (read at scrape time by ``GET /metrics``)."""
+
+    async def count_by_status(self) -> dict[ExecutionStatus, int]:
+        """How many executions are in each status (absent: none); ``StorageError`` when
+        the database does not answer."""
+        ...
+
+
 # --- identity and time ---------------------------------------------------------------
 
 

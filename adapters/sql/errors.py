@@ -28,6 +28,17 @@ FOREIGN_ERRORS: tuple[type[BaseException], ...] = (
 
 PG_UNIQUE_VIOLATION = "23505"
 
+FailureListener = Callable[[str], None]
+_failure_listeners: list[FailureListener] = []
+
+
+def on_storage_failure(listener: FailureListener) -> Callable[[], None]:
+    """Call ``listener(operation)`` on every failure translated to ``StorageError`` (the
+    storage error metric); returns the function that stops it. Listeners are
+    process-wide, like the translation itself."""
+    _failure_listeners.append(listener)
+    return lambda: _failure_listeners.remove(listener)
+
 
 def is_unique_violation(exc: IntegrityError) -> bool:
     """True when the integrity error comes from a unique or primary key constraint."""
@@ -48,6 +59,8 @@ def translate(exc: BaseException, operation: str) -> StorageError | AlreadyExist
         logger.info("unique constraint violated during %s: %s", operation, exc.orig)
         return AlreadyExists()
     logger.error("storage failure during %s: %r", operation, exc, exc_info=exc)
+    for listener in tuple(_failure_listeners):
+        listener(operation)
     return StorageError()
 
 

@@ -8,6 +8,7 @@ from pathlib import Path
 from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
 from sqlalchemy.ext.asyncio import create_async_engine
 from sqlalchemy.pool import NullPool
 
@@ -46,3 +47,8 @@ async def current(url: str) -> str | None:
             )
     finally:
         await engine.dispose()
+
+
+def head() -> str | None:
+    """The newest revision of the migrations shipped with this code."""
+    return ScriptDirectory.from_config(alembic_config("")).get_current_head()

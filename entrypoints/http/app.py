@@ -20,6 +20,7 @@ from . import (
     routes_developer,
     routes_health,
     routes_marketplace,
+    routes_metrics,
     routes_webhooks,
 )
 from .middleware import (
@@ -69,6 +70,8 @@ async def _lifecycle(app: web.Application) -> AsyncIterator[None]:
     try:
         await resolve(container.init_resources)
         app[SERVICES] = await _services(container)
+        app[routes_metrics.METRICS] = await resolve(container.metrics)
+        app[routes_metrics.EXECUTION_STATS] = await resolve(container.execution_stats)
         if settings.reconciler_enabled:
             reconciler = await resolve(container.reconciler)
             app[RECONCILER_TASK] = asyncio.create_task(
@@ -88,7 +91,11 @@ def create_app(container: Container) -> web.Application:
     """The HTTP application over ``container`` (its resources open on startup)."""
     settings = container.settings()
     settings.warn_if_insecure()
-    middlewares: list[Middleware] = [request_id_middleware, access_log_middleware]
+    middlewares: list[Middleware] = [
+        request_id_middleware,
+        access_log_middleware,
+        routes_metrics.http_metrics_middleware,
+    ]
     if settings.cors_origin_list:
         middlewares.append(cors_middleware(settings.cors_origin_list))
     middlewares.append(error_middleware)
@@ -96,5 +103,6 @@ def create_app(container: Container) -> web.Application:
     app[CONTAINER] = container
     register(app, ROUTES)
     openapi.install(app, ROUTES)
+    routes_metrics.install(app)
     app.cleanup_ctx.append(_lifecycle)
     return app

@@ -18,7 +18,6 @@ import asyncio
 import logging
 import time
 import uuid
-from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from tarsify.domain.errors import StorageError
@@ -47,9 +46,6 @@ class PassReport:
     finished: list[str] = field(default_factory=list)
 
 
-PassObserver = Callable[[PassReport | None, BaseException | None], None]
-
-
 class Reconciler:
     """Runs reconcile passes; ``run_forever`` loops until cancelled, surviving outages."""
 
@@ -59,13 +55,11 @@ class Reconciler:
         dispatcher: Dispatcher,
         clock: Clock,
         settings: EngineSettings,
-        observer: PassObserver | None = None,
     ) -> None:
         self._uow = uow
         self._dispatch = dispatcher
         self._clock = clock
         self._settings = settings
-        self._observer = observer
         self._failures: dict[uuid.UUID, int] = {}
 
     async def run_once(self) -> PassReport:
@@ -155,7 +149,6 @@ class Reconciler:
         while True:
             try:
                 report = await self.run_once()
-                self._observe(report, None)
                 if report.claimed:
                     log.info(
                         "reconcile.pass",
@@ -169,18 +162,12 @@ class Reconciler:
                     )
                 delay = interval_s
             except StorageError as exc:
-                self._observe(None, exc)
                 delay = min(max_backoff_s, delay * 2)
                 log.error(
                     "reconcile.storage_unavailable",
                     extra={"error": exc.message, "retry_in_s": delay},
                 )
-            except Exception as exc:  # a bug must not stop the loop; logged with its traceback
-                self._observe(None, exc)
+            except Exception:  # a bug must not stop the loop; it is logged with its traceback
                 delay = min(max_backoff_s, delay * 2)
                 log.exception("reconcile.crashed")
             await asyncio.sleep(delay)
-
-    def _observe(self, report: PassReport | None, error: BaseException | None) -> None:
-        if self._observer is not None:
-            self._observer(report, error)

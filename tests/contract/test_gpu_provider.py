@@ -1,6 +1,7 @@
 """One contract for the GpuProvider port, run against every implementation.
 
-``simulator`` runs the engine in-process; ``runpod-http`` runs RunPodGpuProvider over
+``simulator`` runs the engine in-process (``metered-simulator``: behind
+``MeteredGpuProvider``, which must change nothing); ``runpod-http`` runs RunPodGpuProvider over
 real HTTP against the fake RunPod API on loopback, where fault injection also applies.
 Both share one ``ManualClock``, so job transitions happen exactly when a test says.
 """
@@ -18,6 +19,8 @@ from typing import Any
 import pytest
 from aiohttp.test_utils import TestServer
 
+from adapters.metrics.provider import MeteredGpuProvider
+from adapters.metrics.registry import Metrics
 from adapters.runpod.client import RunPodClient
 from adapters.runpod.provider import RunPodGpuProvider
 from adapters.simulator.engine import ManualClock, SimulatorEngine
@@ -84,11 +87,14 @@ async def http_harness(api_key: str = KEY, **client_options: Any) -> AsyncIterat
         await server.close()
 
 
-@pytest.fixture(params=["simulator", "runpod-http"])
+@pytest.fixture(params=["simulator", "runpod-http", "metered-simulator"])
 async def h(request: pytest.FixtureRequest) -> AsyncIterator[Harness]:
-    if request.param == "simulator":
+    if request.param in ("simulator", "metered-simulator"):
         engine, clock = new_engine()
-        yield Harness(SimulatedGpuProvider(engine, known_endpoints=ENDPOINTS), engine, clock)
+        provider: GpuProvider = SimulatedGpuProvider(engine, known_endpoints=ENDPOINTS)
+        if request.param == "metered-simulator":
+            provider = MeteredGpuProvider(provider, Metrics())
+        yield Harness(provider, engine, clock)
         return
     async with http_harness() as harness:
         yield harness

@@ -1,12 +1,13 @@
 """API.md stays true: every route is documented, and every documented example works.
 
 Each ``### METHOD /path`` section of API.md holds one ```http request and, after a
-``Response `NNN` `` line, one ```json (or ```html) response. Every example is sent to an
-app on the memory store and the simulator, in a world built from the documented bodies
-themselves (the documented endpoint, base model, Tars model and run inputs), with the
-documented ids, slug and tokens replaced by real ones. The answer must have the documented
-status and the documented JSON *shape*: the same keys, recursively, and the same JSON
-types; lists are compared on their first element and ``null`` matches anything.
+``Response `NNN` `` line, one ```json (or ```html, or ```text for metrics) response.
+Every example is sent to an app on the memory store and the simulator, in a world built
+from the documented bodies themselves (the documented endpoint, base model, Tars model
+and run inputs), with the documented ids, slug and tokens replaced by real ones. The
+answer must have the documented status and the documented JSON *shape*: the same keys,
+recursively, and the same JSON types; lists are compared on their first element and
+``null`` matches anything.
 """
 
 from __future__ import annotations
@@ -55,7 +56,8 @@ WHO = {
     Auth.DEVELOPER: "developer",
     Auth.ADMIN: "admin",
 }
-UNENVELOPED = {"GET /openapi.json", "GET /docs"}
+UNENVELOPED = {"GET /openapi.json", "GET /docs", "GET /metrics"}
+METRIC_TYPE_RE = re.compile(r"^# TYPE \S+ \w+$", re.M)
 
 ENDPOINT_CREATE = "POST /api/admin/endpoints"
 BASE_MODEL_CREATE = "POST /api/admin/base-models"
@@ -69,8 +71,12 @@ def split_sections(text: str) -> dict[str, str]:
     sections: dict[str, str] = {}
     key: str | None = None
     lines: list[str] = []
+    in_fence = False
     for line in [*text.splitlines(), "# end"]:
-        if ANY_HEADING_RE.match(line):
+        if line.startswith("```"):
+            in_fence = not in_fence
+        # "# HELP" lines of the metrics example are not headings.
+        if ANY_HEADING_RE.match(line) and not in_fence:
             if key is not None:
                 assert key not in sections, f"{key} is documented twice"
                 sections[key] = "\n".join(lines) + "\n"
@@ -111,7 +117,7 @@ def parse(key: str) -> Example:
     responses = list(RESPONSE_RE.finditer(text))
     assert len(responses) == 1, f"{key}: needs exactly one 'Response `NNN`' line"
     after = [f for f in fences if f[0] > responses[0].end()]
-    assert after and after[0][1] in ("json", "html"), f"{key}: no response block"
+    assert after and after[0][1] in ("json", "html", "text"), f"{key}: no response block"
     _, kind, raw_response = after[0]
     head, _, body = requests[0][2].partition("\n\n")
     request_line, *header_lines = head.strip().splitlines()
@@ -131,6 +137,7 @@ def parse(key: str) -> Example:
         status=int(responses[0].group(1)),
         kind=kind,
         response=json.loads(raw_response) if kind == "json" else raw_response.strip(),
+        # ```text is the metrics exposition: compared on its metric families (# TYPE).
     )
 
 
@@ -360,6 +367,11 @@ async def test_documented_example_answers_as_documented(
     if example.kind == "html":
         assert reply.headers["Content-Type"].startswith("text/html"), key
         assert reply.text.startswith(example.response.removesuffix("...")), key
+        return
+    if example.kind == "text":
+        assert reply.headers["Content-Type"].startswith("text/plain"), key
+        documented = set(METRIC_TYPE_RE.findall(example.response))
+        assert documented == set(METRIC_TYPE_RE.findall(reply.text)), key
         return
     assert reply.body is not None, (key, reply.text[:500])
     if key not in UNENVELOPED:

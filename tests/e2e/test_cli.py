@@ -32,7 +32,9 @@ def tarsify(*args: str, env: dict[str, str] | None = None) -> subprocess.Complet
     )
 
 
-@pytest.mark.parametrize("command", [[], ["serve"], ["worker"], ["migrate"], ["seed"], ["token"]])
+@pytest.mark.parametrize(
+    "command", [[], ["serve"], ["worker"], ["check"], ["migrate"], ["seed"], ["token"]]
+)
 def test_every_command_has_help(command: list[str], capsys: pytest.CaptureFixture[str]) -> None:
     with pytest.raises(SystemExit) as exit_info:
         main([*command, "--help"])

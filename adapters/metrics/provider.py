@@ -1,0 +1,71 @@
+"""``MeteredGpuProvider``: any ``GpuProvider``, with every call counted and timed."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Awaitable, Callable
+from typing import TypeVar
+
+from adapters.metrics.registry import Metrics
+from tarsify.domain.errors import GpuProviderError, ProviderJobNotFound
+from tarsify.ports import GpuProvider, JobReport, JobRequest
+
+T = TypeVar("T")
+
+
+def outcome_of(exc: BaseException | None) -> str:
+    """The ``outcome`` label of a call that raised ``exc`` (None: it succeeded)."""
+    if exc is None:
+        return "ok"
+    if isinstance(exc, asyncio.CancelledError):
+        return "cancelled"
+    if isinstance(exc, ProviderJobNotFound):
+        return "not_found"
+    if isinstance(exc, GpuProviderError):
+        # not_sent: nothing was created (may be sent again); refused: a 4xx;
+        # unknown: the request may have reached the provider.
+        return exc.outcome.value.lower()
+    return "exception"
+
+
+class MeteredGpuProvider:
+    """Decorates a ``GpuProvider``: same answers and errors, plus metrics."""
+
+    def __init__(self, inner: GpuProvider, metrics: Metrics) -> None:
+        self.inner = inner
+        self._metrics = metrics
+
+    async def _measure(self, operation: str, call: Callable[[], Awaitable[T]]) -> T:
+        started = time.perf_counter()
+        failure: BaseException | None = None
+        try:
+            return await call()
+        except BaseException as exc:  # counted, then re-raised unchanged (cancels too)
+            failure = exc
+            raise
+        finally:
+            self._metrics.provider_seconds.labels(operation=operation).observe(
+                time.perf_counter() - started
+            )
+            self._metrics.provider_calls.labels(
+                operation=operation, outcome=outcome_of(failure)
+            ).inc()
+
+    async def submit(self, request: JobRequest) -> JobReport:
+        """``inner.submit``, measured."""
+        return await self._measure("submit", lambda: self.inner.submit(request))
+
+    async def submit_and_wait(self, request: JobRequest, wait_ms: int) -> JobReport:
+        """``inner.submit_and_wait``, measured."""
+        return await self._measure(
+            "submit_and_wait", lambda: self.inner.submit_and_wait(request, wait_ms)
+        )
+
+    async def status(self, endpoint_id: str, job_id: str) -> JobReport:
+        """``inner.status``, measured."""
+        return await self._measure("status", lambda: self.inner.status(endpoint_id, job_id))
+
+    async def cancel(self, endpoint_id: str, job_id: str) -> JobReport:
+        """``inner.cancel``, measured."""
+        return await self._measure("cancel", lambda: self.inner.cancel(endpoint_id, job_id))

@@ -1,0 +1,150 @@
+"""``tarsify check``: is this configuration fit for production? Every problem is printed.
+
+Each check returns findings; a ``problem`` makes the command exit 1. Checks only read:
+nothing is created, migrated or sent to the GPU provider.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Literal
+
+from pydantic import ValidationError
+from sqlalchemy.engine import make_url
+
+from entrypoints.config import Settings, config_problems
+from entrypoints.security import jwt_secret_problem
+
+DB_TIMEOUT_S = 10.0
+DEMO_ADMIN_UID = "demo-admin"
+
+
+@dataclass(frozen=True, slots=True)
+class Finding:
+    """One line of the report."""
+
+    verdict: Literal["ok", "problem", "skip"]
+    text: str
+
+    def line(self) -> str:
+        """The finding as printed."""
+        label = "PROBLEM" if self.verdict == "problem" else self.verdict
+        return f"{label:8} {self.text}"
+
+
+def _ok(text: str) -> Finding:
+    return Finding("ok", text)
+
+
+def _problem(text: str) -> Finding:
+    return Finding("problem", text)
+
+
+def check_identity(settings: Settings) -> list[Finding]:
+    """The token secret (or the Firebase projects) and the webhook key."""
+    found: list[Finding] = []
+    if settings.auth_backend == "firebase":
+        found.append(_ok("AUTH_BACKEND=firebase with two distinct projects"))
+    else:
+        problem = jwt_secret_problem(settings)
+        found.append(_problem(problem) if problem else _ok("TARSIFY_JWT_SECRET is set"))
+    if settings.public_base_url:
+        source = "WEBHOOK_SECRET" if settings.webhook_secret else "TARSIFY_JWT_SECRET"
+        found.append(_ok(f"webhook URL tokens are keyed by {source}"))
+    return found
+
+
+def check_admins(settings: Settings) -> list[Finding]:
+    """ADMIN_UIDS names somebody, and not the public demo user."""
+    uids = settings.admin_uid_list
+    if not uids:
+        return [_problem("ADMIN_UIDS is empty: nobody can manage endpoints and base models")]
+    if DEMO_ADMIN_UID in uids:
+        return [_problem(f"ADMIN_UIDS names {DEMO_ADMIN_UID}, the demo's public admin")]
+    return [_ok(f"ADMIN_UIDS names {len(uids)} admin(s)")]
+
+
+def check_provider(settings: Settings) -> list[Finding]:
+    """A real GPU provider with its key (the settings refuse runpod without one)."""
+    if settings.gpu_provider == "simulator":
+        return [_problem("GPU_PROVIDER=simulator: every output would be simulated")]
+    return [_ok("GPU_PROVIDER=runpod with RUNPOD_API_KEY set")]
+
+
+def check_public_url(settings: Settings) -> list[Finding]:
+    """PUBLIC_BASE_URL, when set, is https (RunPod sends results to it)."""
+    url = settings.public_base_url
+    if not url:
+        return [_ok("PUBLIC_BASE_URL unset: webhooks off, results are fetched by polling")]
+    if not url.startswith("https://"):
+        return [_problem(f"PUBLIC_BASE_URL must be https, not {url}")]
+    return [_ok(f"PUBLIC_BASE_URL is {url}")]
+
+
+def check_blob_store(settings: Settings) -> list[Finding]:
+    """Hook for the blob store: report whether it is reachable once there is one."""
+    # There is no blob store yet (outputs live in the database). When one is added,
+    # put its reachability check here: one read of a known key, or a bucket HEAD.
+    return [Finding("skip", "blob store: none configured yet (outputs live in the database)")]
+
+
+async def check_database(settings: Settings) -> list[Finding]:
+    """The database is durable, reachable and migrated to this code's head."""
+    if settings.storage_backend == "memory":
+        return [_problem("DATABASE_URL=memory:// keeps nothing across restarts")]
+    from adapters.sql.migrate import current, head
+
+    url = make_url(settings.database_url)
+    # Connecting would create a missing SQLite file: look before connecting.
+    if url.drivername.startswith("sqlite") and not _sqlite_file_exists(url.database):
+        return [_problem(f"the SQLite file {url.database} does not exist: tarsify migrate")]
+    try:
+        at = await asyncio.wait_for(current(settings.database_url), DB_TIMEOUT_S)
+    except Exception as exc:  # drivers raise many types; the cause is what matters
+        return [_problem(f"the database is unreachable: {type(exc).__name__}: {exc}")]
+    wanted = head()
+    if at != wanted:
+        return [_problem(f"the database is at revision {at}, not {wanted}: tarsify migrate")]
+    return [_ok(f"the database answers and is at revision {at}")]
+
+
+def _sqlite_file_exists(path: str | None) -> bool:
+    return bool(path) and path != ":memory:" and Path(path or "").is_file()
+
+
+SYNC_CHECKS: tuple[Callable[[Settings], list[Finding]], ...] = (
+    check_identity,
+    check_admins,
+    check_provider,
+    check_public_url,
+    check_blob_store,
+)
+
+
+async def findings(settings: Settings) -> list[Finding]:
+    """Every finding about ``settings``."""
+    found = [finding for check in SYNC_CHECKS for finding in check(settings)]
+    return found + await check_database(settings)
+
+
+async def run_check() -> int:
+    """``tarsify check``: print every finding; 0 when there is no problem, else 1."""
+    try:
+        settings = Settings()
+    except ValidationError as exc:
+        for problem in config_problems(exc):
+            print(_problem(problem).line())
+        print("the configuration is invalid; no command will start with it")
+        return 1
+    found = await findings(settings)
+    for finding in found:
+        print(finding.line())
+    problems = sum(finding.verdict == "problem" for finding in found)
+    if problems:
+        print(f"{problems} problem(s): not ready for production")
+        return 1
+    print("ready for production")
+    return 0

@@ -1,0 +1,65 @@
+"""``GET /metrics``: the Prometheus text exposition, and the HTTP request metrics.
+
+No authentication (like the probes): keep the port private or filter the path at the
+proxy if the figures must not be public. The answer is not an envelope.
+"""
+
+from __future__ import annotations
+
+import time
+
+from aiohttp import web
+from prometheus_client import CONTENT_TYPE_LATEST
+
+from adapters.metrics.registry import Metrics
+from tarsify.domain.errors import StorageError
+from tarsify.ports import ExecutionStats
+
+from .routing import Handler
+
+METRICS = web.AppKey("metrics", Metrics)
+EXECUTION_STATS = web.AppKey("execution_stats", ExecutionStats)
+UNMATCHED = "unmatched"
+
+
+async def metrics_view(request: web.Request) -> web.Response:
+    """Every metric; execution counts are read from the database now."""
+    metrics = request.app[METRICS]
+    try:
+        counts = await request.app[EXECUTION_STATS].count_by_status()
+    except StorageError:
+        # The adapter counted and logged the failure; the other figures still matter
+        # most while the database is down, so they are served without the counts.
+        counts = None
+    metrics.set_execution_counts(counts)
+    return web.Response(body=metrics.render(), headers={"Content-Type": CONTENT_TYPE_LATEST})
+
+
+def _route(request: web.Request) -> str:
+    # The route template, never the concrete path: ids would make a series per request.
+    resource = request.match_info.route.resource
+    return resource.canonical if resource is not None else UNMATCHED
+
+
+@web.middleware
+async def http_metrics_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """Count and time every request by method, route template and final status."""
+    started = time.perf_counter()
+    status = 500
+    try:
+        response = await handler(request)
+        status = response.status
+        return response
+    finally:
+        metrics = request.app.get(METRICS)
+        if metrics is not None:
+            route = _route(request)
+            metrics.http_requests.labels(request.method, route, str(status)).inc()
+            metrics.http_seconds.labels(request.method, route).observe(
+                time.perf_counter() - started
+            )
+
+
+def install(app: web.Application) -> None:
+    """Serve ``GET /metrics`` (and HEAD); the lifecycle sets METRICS and EXECUTION_STATS."""
+    app.router.add_get("/metrics", metrics_view)
