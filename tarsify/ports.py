@@ -15,6 +15,7 @@ from enum import StrEnum
 from types import TracebackType
 from typing import Any, Protocol, Self
 
+from tarsify.domain.files import ExecutionFile
 from tarsify.domain.models import (
     BaseModel,
     BaseModelWithEndpoint,
@@ -271,6 +272,18 @@ class ExecutionRepository(Protocol):
         ...
 
 
+class ExecutionFileRepository(Protocol):
+    """The files stored for executions (their bytes live in the ``BlobStore``)."""
+
+    async def add(self, file: ExecutionFile) -> None:
+        """Insert; raises ``AlreadyExists`` when the key is recorded already."""
+        ...
+
+    async def list_for_execution(self, execution_id: uuid.UUID) -> list[ExecutionFile]:
+        """The execution's files, oldest first (then by key)."""
+        ...
+
+
 class UnitOfWork(Protocol):
     """One transaction over all repositories.
 
@@ -284,6 +297,7 @@ class UnitOfWork(Protocol):
     base_models: BaseModelRepository
     tars_models: TarsModelRepository
     executions: ExecutionRepository
+    files: ExecutionFileRepository
 
     async def __aenter__(self) -> Self:
         """Begin the transaction."""

@@ -13,6 +13,7 @@ import re
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from tarsify.domain.errors import InvalidFileKey
@@ -34,6 +35,33 @@ class FileRecord:
     content_type: str
     size: int
     sha256: str
+
+
+@dataclass(slots=True)
+class ExecutionFile:
+    """A stored file of an execution, as the ``execution_files`` table keeps it (for
+    listing an execution's files and for retention sweeps)."""
+
+    id: uuid.UUID
+    execution_id: uuid.UUID
+    key: str
+    content_type: str
+    size_bytes: int
+    sha256: str
+    created_at: datetime
+
+    @classmethod
+    def of(cls, execution_id: uuid.UUID, record: FileRecord, created_at: datetime) -> ExecutionFile:
+        """The row for ``record``, stored for ``execution_id`` at ``created_at``."""
+        return cls(
+            uuid.uuid4(),
+            execution_id,
+            record.key,
+            record.content_type,
+            record.size,
+            record.sha256,
+            created_at,
+        )
 
 
 def check_key(key: str) -> str:

@@ -22,6 +22,10 @@ from tarsify.services.files import OutputFiles
 SECRET = "a-file-url-secret-that-is-long-enough"
 
 
+def entries(directory: Path) -> list[Path]:
+    return list(directory.iterdir())
+
+
 def settings(**values: Any) -> Settings:
     return Settings(_env_file=None, tarsify_jwt_secret=SECRET, **values)  # type: ignore[call-arg]
 
@@ -96,7 +100,7 @@ async def test_the_container_builds_the_chosen_store(
         assert (signer is None) == (values["blob_store"] == "s3")
     finally:
         await resolve(container.shutdown_resources)
-    assert list(tmp_path.iterdir()) == []  # nothing is written before a file is stored
+    assert entries(tmp_path) == []  # nothing is written before a file is stored
 
 
 def test_the_s3_sdk_is_imported_only_for_s3() -> None:
