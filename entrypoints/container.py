@@ -1,10 +1,11 @@
 """The composition root: the only module that names concrete adapter classes.
 
 ``Container(settings=Settings(...))`` (or ``build_container()``) wires everything from the
-settings. Resources (the SQL engine, the RunPod client) are opened by
-``await container.init_resources()`` and closed by ``await container.shutdown_resources()``;
-the HTTP app does both in its startup and cleanup hooks. Tests swap any provider with
-``container.<name>.override(providers.Object(fake))`` and ``reset_override()`` afterwards.
+settings. Resources (the SQL engine, the RunPod client, the blob store, the downloader) are
+opened by ``await container.init_resources()`` and closed by
+``await container.shutdown_resources()``; the HTTP app does both in its startup and cleanup
+hooks. Tests swap any provider with ``container.<name>.override(providers.Object(fake))``
+and ``reset_override()`` afterwards.
 """
 
 from __future__ import annotations
