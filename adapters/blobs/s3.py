@@ -118,6 +118,10 @@ async def open_s3_blob_store(settings: S3Settings) -> AsyncIterator[S3BlobStore]
         retries={"max_attempts": settings.max_attempts, "mode": "standard"},
         s3={"addressing_style": "path"} if settings.endpoint_url else None,
         signature_version="s3v4",
+        # Checksums only where S3 requires them: several S3-compatible stores refuse the
+        # SDK's default trailing checksums.
+        request_checksum_calculation="when_required",
+        response_checksum_validation="when_required",
     )
     client_context = get_session().create_client(
         "s3",
