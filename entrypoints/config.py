@@ -64,6 +64,19 @@ class Settings(BaseSettings):
     simulator_run_seconds: float = Field(default=2.0, ge=0.0)
     public_base_url: str | None = None
     webhook_secret: SecretStr | None = None
+    blob_store: Literal["filesystem", "s3", "memory"] = "filesystem"
+    blob_filesystem_root: str = "./data/files"
+    blob_s3_bucket: str | None = None
+    blob_s3_endpoint_url: str | None = None
+    blob_s3_region: str | None = None
+    blob_s3_access_key_id: str | None = None
+    blob_s3_secret_access_key: SecretStr | None = None
+    file_url_secret: SecretStr | None = None
+    # S3 presigned URLs cannot outlive 7 days.
+    file_url_ttl: int = Field(default=3600, ge=1, le=7 * 24 * 3600)
+    file_retention_days: int | None = Field(default=None, ge=1)
+    output_download_max_bytes: int = Field(default=100 * MIB, ge=1024)
+    output_download_timeout: float = Field(default=60.0, gt=0.0)
 
     @model_validator(mode="after")
     def _check_backends(self) -> Settings:
@@ -95,6 +108,8 @@ class Settings(BaseSettings):
             )
         if self.public_base_url and not self.public_base_url.startswith(("http://", "https://")):
             problems.append("PUBLIC_BASE_URL must be an http(s) URL")
+        if self.blob_store == "s3" and not (self.blob_s3_bucket or "").strip():
+            problems.append("BLOB_S3_BUCKET is required when BLOB_STORE=s3")
         # A secret someone chose but made short is a mistake on any machine; only the
         # built-in development secret is tolerated, and only on loopback (security.py).
         if self.auth_backend == "jwt" and _short(self.tarsify_jwt_secret):
@@ -109,6 +124,18 @@ class Settings(BaseSettings):
         derived; rotating it invalidates the webhooks of unfinished executions."""
         chosen = self.webhook_secret or self.tarsify_jwt_secret
         return chosen.get_secret_value()
+
+    @property
+    def file_url_signing_secret(self) -> str:
+        """FILE_URL_SECRET, or (when unset) the JWT secret, from which a distinct key is
+        derived; rotating it invalidates the file URLs already handed out."""
+        chosen = self.file_url_secret or self.tarsify_jwt_secret
+        return chosen.get_secret_value()
+
+    @property
+    def public_url(self) -> str:
+        """Where clients reach this service: PUBLIC_BASE_URL, else ``http://HOST:PORT``."""
+        return (self.public_base_url or f"http://{self.host}:{self.port}").rstrip("/")
 
     @staticmethod
     def _secret_set(value: SecretStr | None) -> bool:
@@ -141,6 +168,13 @@ class Settings(BaseSettings):
                 "config.dev_jwt_secret",
                 extra={
                     "hint": "set TARSIFY_JWT_SECRET; the built-in one is public (loopback only)"
+                },
+            )
+        if self.blob_store != "s3" and self.file_url_secret is None and self.uses_dev_jwt_secret:
+            log.warning(
+                "config.dev_file_url_secret",
+                extra={
+                    "hint": "set FILE_URL_SECRET or TARSIFY_JWT_SECRET: file links are forgeable"
                 },
             )
 

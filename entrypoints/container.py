@@ -1,10 +1,11 @@
 """The composition root: the only module that names concrete adapter classes.
 
 ``Container(settings=Settings(...))`` (or ``build_container()``) wires everything from the
-settings. Resources (the SQL engine, the RunPod client) are opened by
-``await container.init_resources()`` and closed by ``await container.shutdown_resources()``;
-the HTTP app does both in its startup and cleanup hooks. Tests swap any provider with
-``container.<name>.override(providers.Object(fake))`` and ``reset_override()`` afterwards.
+settings. Resources (the SQL engine, the RunPod client, the blob store, the downloader) are
+opened by ``await container.init_resources()`` and closed by
+``await container.shutdown_resources()``; the HTTP app does both in its startup and cleanup
+hooks. Tests swap any provider with ``container.<name>.override(providers.Object(fake))``
+and ``reset_override()`` afterwards.
 """
 
 from __future__ import annotations
@@ -18,6 +19,10 @@ from dependency_injector import containers, providers
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from adapters.auth.jwt import JwtVerifier
+from adapters.blobs.downloader import HttpDownloader
+from adapters.blobs.filesystem import FilesystemBlobStore
+from adapters.blobs.memory import MemoryBlobStore
+from adapters.blobs.signing import FileUrlSigner
 from adapters.clock import SystemClock
 from adapters.memory.stats import MemoryExecutionStats
 from adapters.memory.uow import MemoryHealthCheck, MemoryStore, MemoryUnitOfWork
@@ -36,12 +41,13 @@ from entrypoints.config import Settings
 from entrypoints.metered_reconciler import MeteredReconciler
 from entrypoints.webhooks import WebhookUrls
 from tarsify.domain.policies import AdminPolicy
-from tarsify.ports import UnitOfWorkFactory
+from tarsify.ports import BlobStore, UnitOfWorkFactory
 from tarsify.services.accounts import AccountService
 from tarsify.services.catalog import CatalogService
 from tarsify.services.dispatch import Dispatcher
 from tarsify.services.engine_settings import EngineSettings
 from tarsify.services.executions import ExecutionService
+from tarsify.services.files import OutputFiles
 from tarsify.services.marketplace import MarketplaceService
 from tarsify.services.studio import StudioService
 
@@ -89,6 +95,51 @@ def open_metrics() -> Iterator[Metrics]:
         yield metrics
     finally:
         stop_counting()
+
+
+def make_file_url_signer(settings: Settings) -> FileUrlSigner | None:
+    """Signer of the URLs of files the service serves itself; None with S3 (presigned)."""
+    if settings.blob_store == "s3":
+        return None
+    return FileUrlSigner(settings.file_url_signing_secret, settings.public_url)
+
+
+async def open_blob_store(
+    settings: Settings, signer: FileUrlSigner | None
+) -> AsyncIterator[BlobStore]:
+    """The process's blob store; the S3 client (and its connections) close on shutdown."""
+    if settings.blob_store == "s3":
+        # Imported here: aiobotocore is the optional ``s3`` extra.
+        from adapters.blobs.s3 import S3Settings, open_s3_blob_store
+
+        secret = settings.blob_s3_secret_access_key
+        s3 = S3Settings(
+            bucket=settings.blob_s3_bucket or "",
+            endpoint_url=settings.blob_s3_endpoint_url,
+            region=settings.blob_s3_region,
+            access_key_id=settings.blob_s3_access_key_id,
+            secret_access_key=secret.get_secret_value() if secret is not None else None,
+        )
+        async with open_s3_blob_store(s3) as store:
+            yield store
+        return
+    assert signer is not None  # make_file_url_signer gives one for every other store
+    if settings.blob_store == "memory":
+        yield MemoryBlobStore(signer)
+    else:
+        yield FilesystemBlobStore(settings.blob_filesystem_root, signer)
+
+
+async def open_downloader(settings: Settings) -> AsyncIterator[HttpDownloader]:
+    """The downloader of provider-hosted output files; its session closes on shutdown."""
+    downloader = HttpDownloader(
+        max_bytes=settings.output_download_max_bytes,
+        timeout_s=settings.output_download_timeout,
+    )
+    try:
+        yield downloader
+    finally:
+        await downloader.close()
 
 
 def sql_uow_factory(engine: AsyncEngine) -> UnitOfWorkFactory:
@@ -172,6 +223,13 @@ class Container(containers.DeclarativeContainer):
         firebase=providers.Singleton(firebase_verifier, settings),
     )
     admin_policy = providers.Singleton(AdminPolicy, settings.provided.admin_uid_list)
+
+    file_url_signer = providers.Singleton(make_file_url_signer, settings)
+    blob_store = providers.Resource(open_blob_store, settings, file_url_signer)
+    downloader = providers.Resource(open_downloader, settings)
+    output_files = providers.Singleton(
+        OutputFiles, blob_store, downloader, settings.provided.file_url_ttl
+    )
 
     engine_settings = providers.Singleton(make_engine_settings, settings)
     webhook_urls = providers.Singleton(make_webhook_urls, settings)

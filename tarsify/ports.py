@@ -9,12 +9,14 @@ into ``tarsify.domain.errors`` (``StorageError``, ``GpuProviderError``, ``Invali
 from __future__ import annotations
 
 import uuid
+from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
 from types import TracebackType
 from typing import Protocol, Self
 
 from tarsify.domain.execution import Execution, ExecutionView
+from tarsify.domain.files import ExecutionFile
 from tarsify.domain.jobs import JobReport, JobRequest
 from tarsify.domain.models import (
     BaseModel,
@@ -240,6 +242,18 @@ class ExecutionRepository(Protocol):
         ...
 
 
+class ExecutionFileRepository(Protocol):
+    """The files stored for executions (their bytes live in the ``BlobStore``)."""
+
+    async def add(self, file: ExecutionFile) -> None:
+        """Insert; raises ``AlreadyExists`` when the key is recorded already."""
+        ...
+
+    async def list_for_execution(self, execution_id: uuid.UUID) -> list[ExecutionFile]:
+        """The execution's files, oldest first (then by key)."""
+        ...
+
+
 class UnitOfWork(Protocol):
     """One transaction over all repositories.
 
@@ -253,6 +267,7 @@ class UnitOfWork(Protocol):
     base_models: BaseModelRepository
     tars_models: TarsModelRepository
     executions: ExecutionRepository
+    files: ExecutionFileRepository
 
     async def __aenter__(self) -> Self:
         """Begin the transaction."""
@@ -298,6 +313,69 @@ class ExecutionStats(Protocol):
     async def count_by_status(self) -> dict[ExecutionStatus, int]:
         """How many executions are in each status (absent: none); ``StorageError`` when
         the database does not answer."""
+        ...
+
+
+# --- files of outputs ----------------------------------------------------------------
+
+
+@dataclass(slots=True, frozen=True)
+class StoredFile:
+    """A file as a blob store holds it: its key, media type and size in bytes."""
+
+    key: str
+    content_type: str
+    size: int
+
+
+class BlobStore(Protocol):
+    """Where output files live (a directory, an S3 bucket, memory).
+
+    Keys are checked with ``tarsify.domain.files.check_key`` (``InvalidFileKey``).
+    Every method raises ``BlobStoreUnavailable`` when the store cannot be reached or
+    fails, so callers can retry later; ``read``/``head`` raise ``BlobNotFound`` for a
+    key that holds nothing.
+    """
+
+    async def put(self, key: str, data: bytes, content_type: str) -> StoredFile:
+        """Store ``data`` under ``key`` (replacing any previous file), all or nothing."""
+        ...
+
+    async def read(self, key: str) -> bytes:
+        """The exact bytes stored under ``key``."""
+        ...
+
+    async def head(self, key: str) -> StoredFile:
+        """Media type and size of the file under ``key``, without its bytes."""
+        ...
+
+    async def delete(self, key: str) -> None:
+        """Remove the file; deleting a missing key is not an error."""
+        ...
+
+    async def url(self, key: str, expires_in_s: int) -> str:
+        """An absolute URL that reads the file with a GET until ``expires_in_s`` from now."""
+        ...
+
+    async def ping(self) -> None:
+        """Return when the store answers; raise ``BlobStoreUnavailable`` otherwise."""
+        ...
+
+
+@dataclass(slots=True, frozen=True)
+class Download:
+    """A downloaded file: its bytes and the media type the server announced (if any)."""
+
+    data: bytes
+    content_type: str | None = None
+
+
+class Downloader(Protocol):
+    """Fetches files that providers return by URL, before those URLs expire."""
+
+    async def fetch(self, url: str) -> Download:
+        """GET an ``http(s)`` URL; raise ``OutputDownloadFailed`` for a refused URL, an
+        HTTP error, a timeout or a body over the adapter's size limit."""
         ...
 
 

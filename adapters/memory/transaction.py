@@ -48,6 +48,7 @@ UNIQUE: dict[str, Callable[[Any], list[tuple[Any, ...]]]] = {
         ("provider_job_id", x.provider_job_id),
         ("idempotency_key", x.consumer_id, x.idempotency_key),
     ],
+    "execution_files": lambda f: [("key", f.key)],
 }
 # Columns stored as JSON: values go through a JSON round trip, as in the database.
 JSON_FIELDS: dict[str, tuple[str, ...]] = {
@@ -64,6 +65,7 @@ FOREIGN_KEYS: dict[str, list[tuple[str, str]]] = {
         ("tars_model_id", "tars_models"),
         ("endpoint_id", "endpoints"),
     ],
+    "execution_files": [("execution_id", "executions")],
 }
 
 

@@ -13,6 +13,7 @@ from types import TracebackType
 from typing import Any, Self
 
 from adapters.memory.executions import MemoryExecutionRepository
+from adapters.memory.files import MemoryExecutionFileRepository
 from adapters.memory.repositories import (
     MemoryBaseModelRepository,
     MemoryConsumerRepository,
@@ -27,6 +28,7 @@ from tarsify.ports import (
     ConsumerRepository,
     DeveloperRepository,
     EndpointRepository,
+    ExecutionFileRepository,
     ExecutionRepository,
     TarsModelRepository,
 )
@@ -94,6 +96,7 @@ class MemoryUnitOfWork:
     base_models: BaseModelRepository
     tars_models: TarsModelRepository
     executions: ExecutionRepository
+    files: ExecutionFileRepository
 
     def __init__(self, store: MemoryStore) -> None:
         self.store = store
@@ -109,6 +112,7 @@ class MemoryUnitOfWork:
         self.base_models = MemoryBaseModelRepository(tx)
         self.tars_models = MemoryTarsModelRepository(tx)
         self.executions = MemoryExecutionRepository(tx)
+        self.files = MemoryExecutionFileRepository(tx)
         return self
 
     async def __aexit__(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from sqlalchemy import (
+    BigInteger,
     Boolean,
     Column,
     ForeignKey,
@@ -201,3 +202,24 @@ Index(
     postgresql_where=text(ACTIVE_EXECUTION_PREDICATE),
     sqlite_where=text(ACTIVE_EXECUTION_PREDICATE),
 )
+
+# Files stored for executions (the bytes are in the blob store); deleted with them.
+execution_files = Table(
+    "execution_files",
+    metadata,
+    Column("id", Uuid(), primary_key=True),
+    Column(
+        "execution_id",
+        Uuid(),
+        ForeignKey("executions.id", ondelete="CASCADE"),
+        nullable=False,
+        index=True,
+    ),
+    Column("key", String(512), nullable=False, unique=True),
+    Column("content_type", String(255), nullable=False),
+    Column("size_bytes", BigInteger, nullable=False),
+    Column("sha256", String(64), nullable=False),
+    Column("created_at", UtcDateTime(), nullable=False, server_default=func.now()),
+)
+# Retention sweeps read the oldest files first.
+Index("ix_execution_files_created_at", execution_files.c.created_at)

@@ -14,12 +14,14 @@ from adapters.sql.catalog import SqlBaseModelRepository, SqlEndpointRepository
 from adapters.sql.db import ConnectionSource, Db
 from adapters.sql.errors import FOREIGN_ERRORS, guarded, translate
 from adapters.sql.executions import SqlExecutionRepository
+from adapters.sql.files import SqlExecutionFileRepository
 from adapters.sql.studio import SqlTarsModelRepository
 from tarsify.ports import (
     BaseModelRepository,
     ConsumerRepository,
     DeveloperRepository,
     EndpointRepository,
+    ExecutionFileRepository,
     ExecutionRepository,
     TarsModelRepository,
 )
@@ -34,6 +36,7 @@ class SqlUnitOfWork:
     base_models: BaseModelRepository
     tars_models: TarsModelRepository
     executions: ExecutionRepository
+    files: ExecutionFileRepository
 
     def __init__(self, connections: ConnectionSource) -> None:
         self._connections = connections
@@ -56,6 +59,7 @@ class SqlUnitOfWork:
         self.base_models = SqlBaseModelRepository(db)
         self.tars_models = SqlTarsModelRepository(db)
         self.executions = SqlExecutionRepository(db)
+        self.files = SqlExecutionFileRepository(db)
         return self
 
     async def __aexit__(

@@ -18,6 +18,7 @@ from . import (
     routes_auth,
     routes_consumer,
     routes_developer,
+    routes_files,
     routes_health,
     routes_marketplace,
     routes_metrics,
@@ -60,6 +61,8 @@ async def _services(container: Container) -> Services:
         admins=await resolve(container.admin_policy),
         health=await resolve(container.health_check),
         webhooks=await resolve(container.webhook_urls),
+        blobs=await resolve(container.blob_store),
+        file_urls=await resolve(container.file_url_signer),
     )
 
 
@@ -102,6 +105,7 @@ def create_app(container: Container) -> web.Application:
     app = web.Application(middlewares=middlewares, client_max_size=settings.max_body_bytes)
     app[CONTAINER] = container
     register(app, ROUTES)
+    routes_files.install(app)
     openapi.install(app, ROUTES)
     routes_metrics.install(app)
     app.cleanup_ctx.append(_lifecycle)

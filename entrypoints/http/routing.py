@@ -11,10 +11,11 @@ from aiohttp import web
 from pydantic import BaseModel
 
 if TYPE_CHECKING:
+    from adapters.blobs.signing import FileUrlSigner
     from entrypoints.config import Settings
     from entrypoints.webhooks import WebhookUrls
     from tarsify.domain.policies import AdminPolicy
-    from tarsify.ports import HealthCheck, IdentityVerifier
+    from tarsify.ports import BlobStore, HealthCheck, IdentityVerifier
     from tarsify.services.accounts import AccountService
     from tarsify.services.catalog import CatalogService
     from tarsify.services.executions import ExecutionService
@@ -83,6 +84,8 @@ class Services:
     admins: AdminPolicy
     health: HealthCheck
     webhooks: WebhookUrls | None = None
+    blobs: BlobStore | None = None
+    file_urls: FileUrlSigner | None = None
 
 
 SERVICES = web.AppKey("services", Services)

@@ -56,6 +56,12 @@ class AlreadyRegistered(TarsifyError):
     code, http_status, default_message = "ERR_1005", 409, "User already registered"
 
 
+class FileLinkInvalid(TarsifyError):
+    """A file URL whose signature does not match, or whose expiry has passed."""
+
+    code, http_status, default_message = "ERR_1006", 403, "File link invalid or expired"
+
+
 # --- request validation (ERR_2xxx) ---------------------------------------------------
 
 
@@ -124,6 +130,34 @@ class StorageError(TarsifyError):
     """The database is unreachable or failed; adapters raise this for any storage fault."""
 
     code, http_status, default_message = "ERR_5002", 503, "Service unavailable"
+
+
+class BlobStoreUnavailable(StorageError):
+    """The blob store (files of outputs) is unreachable or failed; worth retrying later."""
+
+    default_message = "File storage unavailable"
+
+
+class BlobNotFound(NotFound):
+    """No file is stored under the key."""
+
+    default_message = "File not found"
+
+
+class InvalidFileKey(BlobNotFound):
+    """A key no file can have (absolute, ``..``, NUL, characters outside the key alphabet);
+    to a reader it is simply a file that does not exist."""
+
+    default_message = "File not found"
+
+
+class OutputDownloadFailed(TarsifyError):
+    """A file the provider returned by URL could not be downloaded (refused URL, HTTP
+    error, timeout, too large). It is the provider's output that failed, so it shares the
+    provider's code; the engine fails the execution with ``OUTPUT_DOWNLOAD_FAILED``."""
+
+    code, http_status, default_message = "ERR_5510", 502, "Output file download failed"
+    failure_code = "OUTPUT_DOWNLOAD_FAILED"
 
 
 # --- engine (ERR_55xx) ---------------------------------------------------------------

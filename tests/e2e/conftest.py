@@ -33,6 +33,7 @@ def make_settings(**overrides: Any) -> Settings:
         "max_body_bytes": 64 * 1024,
         "log_format": "console",
         "public_base_url": "http://tarsify.test",
+        "blob_store": "memory",
     }
     values.update(overrides)
     return Settings(_env_file=None, **values)  # type: ignore[call-arg]

@@ -1,0 +1,112 @@
+"""A ``BlobStore`` in a local directory (the embedded default, ``./data/files``).
+
+Layout under the root: ``blobs/<key>`` holds the bytes and ``meta/<key>.json`` the media
+type and size. Both are written to a temporary file in the same directory and renamed
+into place, so a reader never sees half a file; the bytes are written before the
+metadata, so a file without metadata (a crash in between) reads as absent and is simply
+written again. Keys pass ``check_key`` and the resolved path must stay under the root.
+URLs are served by the service itself (``GET /files/{key}``), signed by ``FileUrlSigner``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import tempfile
+from pathlib import Path
+
+from adapters.blobs.signing import FileUrlSigner
+from tarsify.domain.errors import BlobNotFound, BlobStoreUnavailable, InvalidFileKey
+from tarsify.domain.files import check_key
+from tarsify.ports import StoredFile
+
+
+class FilesystemBlobStore:
+    """Files under ``root``; every disk operation runs in a worker thread."""
+
+    def __init__(self, root: str | Path, signer: FileUrlSigner) -> None:
+        self.root = Path(root).resolve()
+        self.signer = signer
+
+    def _paths(self, key: str) -> tuple[Path, Path]:
+        check_key(key)
+        blob = (self.root / "blobs" / key).resolve()
+        meta = (self.root / "meta" / f"{key}.json").resolve()
+        # Defence in depth: check_key already refuses '..', but a symlink could still lead out.
+        if not (blob.is_relative_to(self.root) and meta.is_relative_to(self.root)):
+            raise InvalidFileKey()
+        return blob, meta
+
+    async def put(self, key: str, data: bytes, content_type: str) -> StoredFile:
+        """Write the bytes, then the metadata, each atomically."""
+        blob, meta = self._paths(key)
+        info = json.dumps({"contentType": content_type, "size": len(data)}).encode()
+        try:
+            await asyncio.to_thread(_write_atomically, blob, data)
+            await asyncio.to_thread(_write_atomically, meta, info)
+        except OSError as exc:
+            raise BlobStoreUnavailable(f"Cannot write file: {exc.strerror}") from exc
+        return StoredFile(key, content_type, len(data))
+
+    async def read(self, key: str) -> bytes:
+        """The stored bytes; ``BlobNotFound`` when absent."""
+        await self.head(key)
+        blob, _ = self._paths(key)
+        try:
+            return await asyncio.to_thread(blob.read_bytes)
+        except FileNotFoundError as exc:
+            raise BlobNotFound() from exc
+        except OSError as exc:
+            raise BlobStoreUnavailable(f"Cannot read file: {exc.strerror}") from exc
+
+    async def head(self, key: str) -> StoredFile:
+        """Type and size from the metadata; ``BlobNotFound`` when absent."""
+        _, meta = self._paths(key)
+        try:
+            info = json.loads(await asyncio.to_thread(meta.read_bytes))
+            return StoredFile(key, str(info["contentType"]), int(info["size"]))
+        except (FileNotFoundError, NotADirectoryError, IsADirectoryError) as exc:
+            raise BlobNotFound() from exc
+        except OSError as exc:
+            raise BlobStoreUnavailable(f"Cannot read file: {exc.strerror}") from exc
+        except (ValueError, KeyError, TypeError) as exc:
+            raise BlobNotFound() from exc
+
+    async def delete(self, key: str) -> None:
+        """Remove the metadata, then the bytes (no error when absent)."""
+        blob, meta = self._paths(key)
+        try:
+            await asyncio.to_thread(meta.unlink, missing_ok=True)
+            await asyncio.to_thread(blob.unlink, missing_ok=True)
+        except OSError as exc:
+            raise BlobStoreUnavailable(f"Cannot delete file: {exc.strerror}") from exc
+
+    async def url(self, key: str, expires_in_s: int) -> str:
+        """A signed URL of the service's own file route."""
+        self._paths(key)
+        return self.signer.url(key, expires_in_s)
+
+    async def ping(self) -> None:
+        """The root exists (created when missing) and is writable."""
+        try:
+            await asyncio.to_thread(self.root.mkdir, parents=True, exist_ok=True)
+            writable = await asyncio.to_thread(os.access, self.root, os.W_OK | os.X_OK)
+        except OSError as exc:
+            raise BlobStoreUnavailable(f"File storage root unusable: {exc.strerror}") from exc
+        if not writable:
+            raise BlobStoreUnavailable("File storage root is not writable")
+
+
+def _write_atomically(path: Path, data: bytes) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=".tmp-")
+    try:
+        with os.fdopen(handle, "wb") as out:
+            out.write(data)
+            out.flush()
+            os.fsync(out.fileno())
+        os.replace(temporary, path)
+    except BaseException:
+        Path(temporary).unlink(missing_ok=True)
+        raise

@@ -1,0 +1,135 @@
+"""A ``BlobStore`` on any S3-compatible service (AWS S3, Cloudflare R2, MinIO) through
+aiobotocore (the optional ``s3`` extra: ``pip install 'tarsify[s3]'``).
+
+URLs are the store's own presigned GET URLs, so files never pass through the service.
+Every failure of the store is ``BlobStoreUnavailable``, except a missing object
+(``BlobNotFound``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from typing import Any
+
+import aiohttp
+from aiobotocore.config import AioConfig
+from aiobotocore.session import get_session
+from botocore.exceptions import BotoCoreError, ClientError
+
+from tarsify.domain.errors import BlobNotFound, BlobStoreUnavailable
+from tarsify.domain.files import check_key
+from tarsify.ports import StoredFile
+
+MISSING_CODES = frozenset({"NoSuchKey", "NotFound", "404"})
+STORE_FAILURES = (BotoCoreError, aiohttp.ClientError, OSError, asyncio.TimeoutError)
+
+
+@dataclass(frozen=True, slots=True)
+class S3Settings:
+    """Where the bucket is and how to reach it (None: the SDK's defaults)."""
+
+    bucket: str
+    endpoint_url: str | None = None
+    region: str | None = None
+    access_key_id: str | None = None
+    secret_access_key: str | None = None
+    connect_timeout_s: float = 5.0
+    read_timeout_s: float = 60.0
+    max_attempts: int = 3
+
+
+class S3BlobStore:
+    """Objects in one bucket, through one long-lived client (see ``open_s3_blob_store``)."""
+
+    def __init__(self, client: Any, bucket: str) -> None:
+        self._client = client
+        self._bucket = bucket
+
+    async def put(self, key: str, data: bytes, content_type: str) -> StoredFile:
+        """PUT the object with its ``Content-Type``."""
+        check_key(key)
+        async with self._translated():
+            await self._client.put_object(
+                Bucket=self._bucket, Key=key, Body=data, ContentType=content_type
+            )
+        return StoredFile(key, content_type, len(data))
+
+    async def read(self, key: str) -> bytes:
+        """GET the object's bytes."""
+        check_key(key)
+        async with self._translated():
+            answer = await self._client.get_object(Bucket=self._bucket, Key=key)
+            async with answer["Body"] as body:
+                data: bytes = await body.read()
+        return data
+
+    async def head(self, key: str) -> StoredFile:
+        """HEAD the object: its ``Content-Type`` and ``Content-Length``."""
+        check_key(key)
+        async with self._translated():
+            answer = await self._client.head_object(Bucket=self._bucket, Key=key)
+        content_type = answer.get("ContentType") or "application/octet-stream"
+        return StoredFile(key, str(content_type), int(answer["ContentLength"]))
+
+    async def delete(self, key: str) -> None:
+        """DELETE the object (S3 answers success for a missing one too)."""
+        check_key(key)
+        async with self._translated():
+            await self._client.delete_object(Bucket=self._bucket, Key=key)
+
+    async def url(self, key: str, expires_in_s: int) -> str:
+        """A presigned GET URL (signed locally: no request is made)."""
+        check_key(key)
+        async with self._translated():
+            url: str = await self._client.generate_presigned_url(
+                "get_object",
+                Params={"Bucket": self._bucket, "Key": key},
+                ExpiresIn=max(int(expires_in_s), 1),
+            )
+        return url
+
+    async def ping(self) -> None:
+        """HEAD the bucket."""
+        async with self._translated():
+            await self._client.head_bucket(Bucket=self._bucket)
+
+    @contextlib.asynccontextmanager
+    async def _translated(self) -> AsyncIterator[None]:
+        try:
+            yield
+        except ClientError as exc:
+            error = exc.response.get("Error", {})
+            if str(error.get("Code")) in MISSING_CODES:
+                raise BlobNotFound() from exc
+            raise BlobStoreUnavailable(f"File storage refused: {error.get('Code')}") from exc
+        except STORE_FAILURES as exc:
+            raise BlobStoreUnavailable(f"File storage unreachable: {type(exc).__name__}") from exc
+
+
+@contextlib.asynccontextmanager
+async def open_s3_blob_store(settings: S3Settings) -> AsyncIterator[S3BlobStore]:
+    """An ``S3BlobStore`` whose client (and its connection pool) closes on exit."""
+    config = AioConfig(
+        connect_timeout=settings.connect_timeout_s,
+        read_timeout=settings.read_timeout_s,
+        retries={"max_attempts": settings.max_attempts, "mode": "standard"},
+        s3={"addressing_style": "path"} if settings.endpoint_url else None,
+        signature_version="s3v4",
+        # Checksums only where S3 requires them: several S3-compatible stores refuse the
+        # SDK's default trailing checksums.
+        request_checksum_calculation="when_required",
+        response_checksum_validation="when_required",
+    )
+    client_context = get_session().create_client(
+        "s3",
+        region_name=settings.region,
+        endpoint_url=settings.endpoint_url,
+        aws_access_key_id=settings.access_key_id,
+        aws_secret_access_key=settings.secret_access_key,
+        config=config,
+    )
+    async with client_context as client:
+        yield S3BlobStore(client, settings.bucket)
