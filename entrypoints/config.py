@@ -2,17 +2,30 @@
 
 from __future__ import annotations
 
+import importlib.util
 import logging
 from typing import Literal
 
 from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from tarsify.domain.api_keys import derive_pepper
+
 log = logging.getLogger("tarsify.config")
 
 DEV_JWT_SECRET = "dev-only-insecure-tarsify-jwt-secret-change-me"
 MEMORY_URL_PREFIX = "memory://"
 MIB = 1024 * 1024
+MIN_PEPPER_CHARS = 32
+FIREBASE_EXTRA_MISSING = (
+    "AUTH_BACKEND=firebase needs the 'firebase' extra: pip install 'tarsify[firebase]' "
+    "(or -e '.[firebase]' from a checkout)"
+)
+
+
+def firebase_installed() -> bool:
+    """True when firebase-admin (the optional ``firebase`` extra) can be imported."""
+    return importlib.util.find_spec("firebase_admin") is not None
 
 
 def _split_csv(raw: str) -> list[str]:
@@ -50,6 +63,7 @@ class Settings(BaseSettings):
     simulator_run_seconds: float = Field(default=2.0, ge=0.0)
     public_base_url: str | None = None
     webhook_secret: SecretStr | None = None
+    api_key_pepper: SecretStr | None = None
 
     @model_validator(mode="after")
     def _check_backends(self) -> Settings:
@@ -67,6 +81,12 @@ class Settings(BaseSettings):
             and self.firebase_consumers_project_id == self.firebase_developers_project_id
         ):
             raise ValueError("the consumers' and developers' Firebase projects must differ")
+        if self.auth_backend == "firebase" and not firebase_installed():
+            raise ValueError(FIREBASE_EXTRA_MISSING)
+        if self.api_key_pepper is not None and (
+            len(self.api_key_pepper.get_secret_value()) < MIN_PEPPER_CHARS
+        ):
+            raise ValueError(f"API_KEY_PEPPER must be at least {MIN_PEPPER_CHARS} characters")
         if self.public_base_url and self.webhook_secret is None and self.uses_dev_jwt_secret:
             raise ValueError(
                 "PUBLIC_BASE_URL enables webhooks: set WEBHOOK_SECRET (or TARSIFY_JWT_SECRET)"
@@ -83,6 +103,14 @@ class Settings(BaseSettings):
         derived; rotating it invalidates the webhooks of unfinished executions."""
         chosen = self.webhook_secret or self.tarsify_jwt_secret
         return chosen.get_secret_value()
+
+    @property
+    def api_key_pepper_bytes(self) -> bytes:
+        """The key of the API key hashes: API_KEY_PEPPER, or (when unset) a value derived
+        from TARSIFY_JWT_SECRET under its own label. Changing it invalidates every key."""
+        if self.api_key_pepper is not None:
+            return self.api_key_pepper.get_secret_value().encode()
+        return derive_pepper(self.tarsify_jwt_secret.get_secret_value())
 
     @staticmethod
     def _secret_set(value: SecretStr | None) -> bool:
@@ -114,6 +142,12 @@ class Settings(BaseSettings):
             log.warning(
                 "config.dev_jwt_secret",
                 extra={"hint": "set TARSIFY_JWT_SECRET; the built-in secret is public"},
+            )
+        elif self.api_key_pepper is None and self.uses_dev_jwt_secret:
+            # With Firebase the JWT secret is unused, but API key hashes still derive from it.
+            log.warning(
+                "config.dev_api_key_pepper",
+                extra={"hint": "set API_KEY_PEPPER; keys are hashed under a public default"},
             )
 
 

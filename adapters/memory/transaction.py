@@ -28,6 +28,7 @@ UNIQUE: dict[str, Callable[[Any], list[tuple[Any, ...]]]] = {
         ("provider_job_id", x.provider_job_id),
         ("idempotency_key", x.consumer_id, x.idempotency_key),
     ],
+    "api_keys": lambda k: [("key_hash", k.key_hash)],
 }
 # Columns stored as JSON: values go through a JSON round trip, as in the database.
 JSON_FIELDS: dict[str, tuple[str, ...]] = {
@@ -44,6 +45,7 @@ FOREIGN_KEYS: dict[str, list[tuple[str, str]]] = {
         ("tars_model_id", "tars_models"),
         ("endpoint_id", "endpoints"),
     ],
+    "api_keys": [("consumer_id", "consumers")],
 }
 
 

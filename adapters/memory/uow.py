@@ -12,6 +12,7 @@ import uuid
 from types import TracebackType
 from typing import Any, Self
 
+from adapters.memory.api_keys import MemoryApiKeyRepository
 from adapters.memory.executions import MemoryExecutionRepository
 from adapters.memory.repositories import (
     MemoryBaseModelRepository,
@@ -23,6 +24,7 @@ from adapters.memory.repositories import (
 from adapters.memory.transaction import UNIQUE, MemoryTransaction, RowKey
 from tarsify.domain.errors import StorageError
 from tarsify.ports import (
+    ApiKeyRepository,
     BaseModelRepository,
     ConsumerRepository,
     DeveloperRepository,
@@ -94,6 +96,7 @@ class MemoryUnitOfWork:
     base_models: BaseModelRepository
     tars_models: TarsModelRepository
     executions: ExecutionRepository
+    api_keys: ApiKeyRepository
 
     def __init__(self, store: MemoryStore) -> None:
         self.store = store
@@ -109,6 +112,7 @@ class MemoryUnitOfWork:
         self.base_models = MemoryBaseModelRepository(tx)
         self.tars_models = MemoryTarsModelRepository(tx)
         self.executions = MemoryExecutionRepository(tx)
+        self.api_keys = MemoryApiKeyRepository(tx)
         return self
 
     async def __aexit__(

@@ -10,12 +10,14 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from adapters.sql.accounts import SqlConsumerRepository, SqlDeveloperRepository
+from adapters.sql.api_keys import SqlApiKeyRepository
 from adapters.sql.catalog import SqlBaseModelRepository, SqlEndpointRepository
 from adapters.sql.db import ConnectionSource, Db
 from adapters.sql.errors import FOREIGN_ERRORS, guarded, translate
 from adapters.sql.executions import SqlExecutionRepository
 from adapters.sql.studio import SqlTarsModelRepository
 from tarsify.ports import (
+    ApiKeyRepository,
     BaseModelRepository,
     ConsumerRepository,
     DeveloperRepository,
@@ -34,6 +36,7 @@ class SqlUnitOfWork:
     base_models: BaseModelRepository
     tars_models: TarsModelRepository
     executions: ExecutionRepository
+    api_keys: ApiKeyRepository
 
     def __init__(self, connections: ConnectionSource) -> None:
         self._connections = connections
@@ -56,6 +59,7 @@ class SqlUnitOfWork:
         self.base_models = SqlBaseModelRepository(db)
         self.tars_models = SqlTarsModelRepository(db)
         self.executions = SqlExecutionRepository(db)
+        self.api_keys = SqlApiKeyRepository(db)
         return self
 
     async def __aexit__(

@@ -16,6 +16,7 @@ if TYPE_CHECKING:
     from tarsify.domain.policies import AdminPolicy
     from tarsify.ports import HealthCheck, IdentityVerifier
     from tarsify.services.accounts import AccountService
+    from tarsify.services.api_keys import ApiKeyService
     from tarsify.services.catalog import CatalogService
     from tarsify.services.executions import ExecutionService
     from tarsify.services.marketplace import MarketplaceService
@@ -79,6 +80,7 @@ class Services:
     studio: StudioService
     marketplace: MarketplaceService
     executions: ExecutionService
+    api_keys: ApiKeyService
     verifier: IdentityVerifier
     admins: AdminPolicy
     health: HealthCheck

@@ -9,6 +9,7 @@ import pytest
 import structlog
 from pydantic import ValidationError
 
+from adapters.auth.api_keys import CompositeVerifier
 from adapters.auth.firebase import FirebaseVerifier
 from adapters.auth.jwt import JwtVerifier
 from adapters.memory.uow import MemoryUnitOfWork
@@ -28,7 +29,8 @@ async def test_memory_store_and_simulator_by_default_in_tests() -> None:
     try:
         assert isinstance((await resolve(container.uow_factory))(), MemoryUnitOfWork)
         assert isinstance(await resolve(container.gpu_provider), SimulatedGpuProvider)
-        assert isinstance(await resolve(container.identity_verifier), JwtVerifier)
+        assert isinstance(await resolve(container.identity_verifier), CompositeVerifier)
+        assert isinstance(await resolve(container.token_verifier), JwtVerifier)
         assert (await resolve(container.engine_settings)).poll_min_interval_s == 0.0
         assert (await resolve(container.admin_policy)).is_admin("other-admin")
     finally:
@@ -53,7 +55,7 @@ async def test_sql_runpod_and_firebase_when_configured() -> None:
         await (await resolve(container.health_check)).ping()
         assert isinstance(await resolve(container.gpu_provider), RunPodGpuProvider)
         assert isinstance(await resolve(container.runpod_client), RunPodClient)
-        assert isinstance(await resolve(container.identity_verifier), FirebaseVerifier)
+        assert isinstance(await resolve(container.token_verifier), FirebaseVerifier)
     finally:
         await resolve(container.shutdown_resources)
 
