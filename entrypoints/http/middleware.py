@@ -114,7 +114,9 @@ async def error_middleware(request: web.Request, handler: Handler) -> web.Stream
         return error_response(500, "ERR_5001", "Internal error")
 
 
-ALLOWED_HEADERS = "Authorization, Content-Type, Idempotency-Key, X-Request-Id"
+ALLOWED_HEADERS = "Authorization, Content-Type, Idempotency-Key, Prefer, X-Request-Id"
+# Response headers that browser scripts may read besides the CORS-safelisted ones.
+EXPOSED_HEADERS = ", ".join((REQUEST_ID_HEADER, "Location", "Preference-Applied"))
 ALLOWED_METHODS = "GET, POST, PATCH, DELETE, OPTIONS"
 
 
@@ -144,7 +146,7 @@ def cors_middleware(origins: Iterable[str]) -> Middleware:
             response.headers["Access-Control-Max-Age"] = "600"
         else:
             response = await handler(request)
-            response.headers["Access-Control-Expose-Headers"] = REQUEST_ID_HEADER
+            response.headers["Access-Control-Expose-Headers"] = EXPOSED_HEADERS
         response.headers["Access-Control-Allow-Origin"] = granted
         if not any_origin:
             response.headers["Vary"] = "Origin"

@@ -36,12 +36,13 @@ class Auth(StrEnum):
 
 @dataclass(frozen=True, slots=True)
 class Param:
-    """A documented query parameter or request header."""
+    """A documented query parameter, request header or response header."""
 
     name: str
     schema: dict[str, Any]
     description: str
     where: str = "query"
+    required: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -51,7 +52,8 @@ class Route:
     ``response`` is the model of ``data``; ``many`` makes it a paginated list. ``errors``
     lists the route's own error codes (authentication and validation codes are implied);
     ``registered=False`` marks the routes a not yet registered user may call.
-    ``also`` lists other success statuses (run answers 200 after a finished wait).
+    ``also`` lists other success statuses (run answers 200 after a finished wait);
+    ``response_headers`` documents the headers of its success answers.
     """
 
     method: str
@@ -68,6 +70,7 @@ class Route:
     tag: str = ""
     errors: tuple[str, ...] = ()
     registered: bool = True
+    response_headers: tuple[Param, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
