@@ -61,11 +61,34 @@ def test_token_is_a_valid_jwt_for_the_audience(
     assert claims["exp"] > claims["iat"]
 
 
+def _head() -> str:
+    from alembic.script import ScriptDirectory
+
+    from adapters.sql.migrate import alembic_config
+
+    head = ScriptDirectory.from_config(alembic_config("sqlite://")).get_current_head()
+    assert head is not None
+    return head
+
+
+def test_firebase_without_its_extra_is_a_clear_error(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setattr("entrypoints.config.firebase_installed", lambda: False)
+    monkeypatch.setenv("AUTH_BACKEND", "firebase")
+    monkeypatch.setenv("FIREBASE_CONSUMERS_PROJECT_ID", "c-project")
+    monkeypatch.setenv("FIREBASE_DEVELOPERS_PROJECT_ID", "d-project")
+    with pytest.raises(SystemExit) as exit_info:
+        main(["migrate"])
+    assert "pip install 'tarsify[firebase]'" in str(exit_info.value.code)
+    assert "Traceback" not in capsys.readouterr().err
+
+
 def test_migrate_and_seed_are_idempotent(tmp_path: Path) -> None:
     env = {"DATABASE_URL": f"sqlite+aiosqlite:///{tmp_path / 'cli.db'}", "RUNPOD_EP_SDXL": "sdxl-1"}
     migrated = tarsify("migrate", env=env)
     assert migrated.returncode == 0, migrated.stderr
-    assert "database at revision 0002_consumer_input" in migrated.stdout
+    assert f"database at revision {_head()}" in migrated.stdout
     first = tarsify("seed", "--demo", env=env)
     assert first.returncode == 0, first.stderr
     assert "seed: 10 created, 0 updated" in first.stdout
