@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import importlib.util
 import logging
 from typing import Literal
 
 from pydantic import Field, SecretStr, ValidationError, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from tarsify.domain.api_keys import derive_pepper
 
 log = logging.getLogger("tarsify.config")
 
@@ -15,6 +18,16 @@ MEMORY_URL_PREFIX = "memory://"
 MIB = 1024 * 1024
 # HS256 keys shorter than the hash output (32 bytes) are brute-forceable (RFC 7518 3.2).
 MIN_SECRET_BYTES = 32
+MIN_PEPPER_CHARS = 32
+FIREBASE_EXTRA_MISSING = (
+    "AUTH_BACKEND=firebase needs the 'firebase' extra: pip install 'tarsify[firebase]' "
+    "(or -e '.[firebase]' from a checkout)"
+)
+
+
+def firebase_installed() -> bool:
+    """True when firebase-admin (the optional ``firebase`` extra) can be imported."""
+    return importlib.util.find_spec("firebase_admin") is not None
 
 
 def _split_csv(raw: str) -> list[str]:
@@ -77,6 +90,7 @@ class Settings(BaseSettings):
     file_retention_days: int | None = Field(default=None, ge=1)
     output_download_max_bytes: int = Field(default=100 * MIB, ge=1024)
     output_download_timeout: float = Field(default=60.0, gt=0.0)
+    api_key_pepper: SecretStr | None = None
 
     @model_validator(mode="after")
     def _check_backends(self) -> Settings:
@@ -102,6 +116,12 @@ class Settings(BaseSettings):
             and self.firebase_consumers_project_id == self.firebase_developers_project_id
         ):
             problems.append("the consumers' and developers' Firebase projects must differ")
+        if self.auth_backend == "firebase" and not firebase_installed():
+            problems.append(FIREBASE_EXTRA_MISSING)
+        if self.api_key_pepper is not None and (
+            len(self.api_key_pepper.get_secret_value()) < MIN_PEPPER_CHARS
+        ):
+            problems.append(f"API_KEY_PEPPER must be at least {MIN_PEPPER_CHARS} characters")
         if self.public_base_url and self.webhook_secret is None and self.uses_dev_jwt_secret:
             problems.append(
                 "PUBLIC_BASE_URL enables webhooks: set WEBHOOK_SECRET (or TARSIFY_JWT_SECRET)"
@@ -137,6 +157,14 @@ class Settings(BaseSettings):
         """Where clients reach this service: PUBLIC_BASE_URL, else ``http://HOST:PORT``."""
         return (self.public_base_url or f"http://{self.host}:{self.port}").rstrip("/")
 
+    @property
+    def api_key_pepper_bytes(self) -> bytes:
+        """The key of the API key hashes: API_KEY_PEPPER, or (when unset) a value derived
+        from TARSIFY_JWT_SECRET under its own label. Changing it invalidates every key."""
+        if self.api_key_pepper is not None:
+            return self.api_key_pepper.get_secret_value().encode()
+        return derive_pepper(self.tarsify_jwt_secret.get_secret_value())
+
     @staticmethod
     def _secret_set(value: SecretStr | None) -> bool:
         return value is not None and bool(value.get_secret_value().strip())
@@ -169,6 +197,12 @@ class Settings(BaseSettings):
                 extra={
                     "hint": "set TARSIFY_JWT_SECRET; the built-in one is public (loopback only)"
                 },
+            )
+        elif self.api_key_pepper is None and self.uses_dev_jwt_secret:
+            # With Firebase the JWT secret is unused, but API key hashes still derive from it.
+            log.warning(
+                "config.dev_api_key_pepper",
+                extra={"hint": "set API_KEY_PEPPER; keys are hashed under a public default"},
             )
         if self.blob_store != "s3" and self.file_url_secret is None and self.uses_dev_jwt_secret:
             log.warning(

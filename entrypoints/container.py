@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 from dependency_injector import containers, providers
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from adapters.auth.api_keys import ApiKeyVerifier, CompositeVerifier
 from adapters.auth.jwt import JwtVerifier
 from adapters.blobs.downloader import HttpDownloader
 from adapters.blobs.filesystem import FilesystemBlobStore
@@ -37,12 +38,14 @@ from adapters.sql.engine import create_engine
 from adapters.sql.errors import on_storage_failure
 from adapters.sql.stats import SqlExecutionStats
 from adapters.sql.uow import SqlHealthCheck, SqlUnitOfWork
-from entrypoints.config import Settings
+from entrypoints.config import FIREBASE_EXTRA_MISSING, Settings
 from entrypoints.metered_reconciler import MeteredReconciler
 from entrypoints.webhooks import WebhookUrls
+from tarsify.domain.api_keys import KeyHasher
 from tarsify.domain.policies import AdminPolicy
 from tarsify.ports import BlobStore, UnitOfWorkFactory
 from tarsify.services.accounts import AccountService
+from tarsify.services.api_keys import ApiKeyService
 from tarsify.services.catalog import CatalogService
 from tarsify.services.dispatch import Dispatcher
 from tarsify.services.engine_settings import EngineSettings
@@ -154,14 +157,22 @@ def memory_uow_factory(store: MemoryStore) -> UnitOfWorkFactory:
 
 def firebase_verifier(settings: Settings) -> FirebaseVerifier:
     """The Firebase verifier for the two configured projects."""
-    # Imported here: firebase_admin and its HTTP stack cost ~10 MB per process, which only
-    # AUTH_BACKEND=firebase needs.
-    from adapters.auth.firebase import FirebaseVerifier
+    # Imported here: firebase-admin is an optional extra (with its Google stack it costs
+    # ~10 MB per process and most of an install), which only AUTH_BACKEND=firebase needs.
+    try:
+        from adapters.auth.firebase import FirebaseVerifier
+    except ImportError as exc:
+        raise RuntimeError(FIREBASE_EXTRA_MISSING) from exc
 
     return FirebaseVerifier(
         settings.firebase_consumers_project_id or "",
         settings.firebase_developers_project_id or "",
     )
+
+
+def key_hasher(settings: Settings) -> KeyHasher:
+    """The hasher of API keys, keyed by the settings' pepper."""
+    return KeyHasher(settings.api_key_pepper_bytes)
 
 
 def make_webhook_urls(settings: Settings) -> WebhookUrls | None:
@@ -217,10 +228,17 @@ class Container(containers.DeclarativeContainer):
     # counted and timed.
     metered_gpu_provider = providers.Singleton(MeteredGpuProvider, gpu_provider, metrics)
 
-    identity_verifier = providers.Selector(
+    # Bearer credentials: the identity provider's tokens, and consumers' API keys.
+    token_verifier = providers.Selector(
         settings.provided.auth_backend,
         jwt=providers.Singleton(JwtVerifier, settings.provided.tarsify_jwt_secret),
         firebase=providers.Singleton(firebase_verifier, settings),
+    )
+    api_key_service = providers.Singleton(
+        ApiKeyService, uow_factory, clock, providers.Singleton(key_hasher, settings)
+    )
+    identity_verifier = providers.Singleton(
+        CompositeVerifier, token_verifier, providers.Singleton(ApiKeyVerifier, api_key_service)
     )
     admin_policy = providers.Singleton(AdminPolicy, settings.provided.admin_uid_list)
 

@@ -15,6 +15,7 @@ from enum import StrEnum
 from types import TracebackType
 from typing import Protocol, Self
 
+from tarsify.domain.api_keys import ApiKey, ApiKeyOwner
 from tarsify.domain.execution import Execution, ExecutionView
 from tarsify.domain.files import ExecutionFile
 from tarsify.domain.jobs import JobReport, JobRequest
@@ -254,6 +255,35 @@ class ExecutionFileRepository(Protocol):
         ...
 
 
+class ApiKeyRepository(Protocol):
+    """Consumers' API keys, found by the hash of the key (never the key itself)."""
+
+    async def add(self, api_key: ApiKey) -> None:
+        """Insert; raises ``AlreadyExists`` when the hash is taken."""
+        ...
+
+    async def get(self, api_key_id: uuid.UUID) -> ApiKey | None:
+        """By id, revoked or not."""
+        ...
+
+    async def find_active(self, key_hash: str) -> ApiKeyOwner | None:
+        """The unrevoked key with this hash and its consumer's uid, email and name."""
+        ...
+
+    async def list_active(self, consumer_id: uuid.UUID, page: PageRequest) -> Page[ApiKey]:
+        """The consumer's unrevoked keys, newest created first."""
+        ...
+
+    async def revoke(self, api_key_id: uuid.UUID, now: datetime) -> bool:
+        """Set ``revoked_at = now`` unless already revoked; True when this call did it."""
+        ...
+
+    async def touch(self, api_key_id: uuid.UUID, now: datetime, used_before: datetime) -> bool:
+        """Set ``last_used_at = now`` if it is unset or before ``used_before`` (a
+        conditional UPDATE, so most uses write nothing); True when it was written."""
+        ...
+
+
 class UnitOfWork(Protocol):
     """One transaction over all repositories.
 
@@ -268,6 +298,7 @@ class UnitOfWork(Protocol):
     tars_models: TarsModelRepository
     executions: ExecutionRepository
     files: ExecutionFileRepository
+    api_keys: ApiKeyRepository
 
     async def __aenter__(self) -> Self:
         """Begin the transaction."""

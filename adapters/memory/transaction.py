@@ -49,6 +49,7 @@ UNIQUE: dict[str, Callable[[Any], list[tuple[Any, ...]]]] = {
         ("idempotency_key", x.consumer_id, x.idempotency_key),
     ],
     "execution_files": lambda f: [("key", f.key)],
+    "api_keys": lambda k: [("key_hash", k.key_hash)],
 }
 # Columns stored as JSON: values go through a JSON round trip, as in the database.
 JSON_FIELDS: dict[str, tuple[str, ...]] = {
@@ -66,6 +67,7 @@ FOREIGN_KEYS: dict[str, list[tuple[str, str]]] = {
         ("endpoint_id", "endpoints"),
     ],
     "execution_files": [("execution_id", "executions")],
+    "api_keys": [("consumer_id", "consumers")],
 }
 
 

@@ -12,6 +12,7 @@ import uuid
 from types import TracebackType
 from typing import Any, Self
 
+from adapters.memory.api_keys import MemoryApiKeyRepository
 from adapters.memory.executions import MemoryExecutionRepository
 from adapters.memory.files import MemoryExecutionFileRepository
 from adapters.memory.repositories import (
@@ -24,6 +25,7 @@ from adapters.memory.repositories import (
 from adapters.memory.transaction import UNIQUE, MemoryTransaction, RowKey
 from tarsify.domain.errors import StorageError
 from tarsify.ports import (
+    ApiKeyRepository,
     BaseModelRepository,
     ConsumerRepository,
     DeveloperRepository,
@@ -97,6 +99,7 @@ class MemoryUnitOfWork:
     tars_models: TarsModelRepository
     executions: ExecutionRepository
     files: ExecutionFileRepository
+    api_keys: ApiKeyRepository
 
     def __init__(self, store: MemoryStore) -> None:
         self.store = store
@@ -113,6 +116,7 @@ class MemoryUnitOfWork:
         self.tars_models = MemoryTarsModelRepository(tx)
         self.executions = MemoryExecutionRepository(tx)
         self.files = MemoryExecutionFileRepository(tx)
+        self.api_keys = MemoryApiKeyRepository(tx)
         return self
 
     async def __aexit__(

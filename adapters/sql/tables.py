@@ -223,3 +223,23 @@ execution_files = Table(
 )
 # Retention sweeps read the oldest files first.
 Index("ix_execution_files_created_at", execution_files.c.created_at)
+# Consumers' API keys: only an HMAC of each key is stored, looked up by its unique index.
+api_keys = Table(
+    "api_keys",
+    metadata,
+    Column("id", Uuid(), primary_key=True),
+    Column("consumer_id", Uuid(), ForeignKey("consumers.id"), nullable=False),
+    Column("name", String(100), nullable=False),
+    Column("prefix", String(16), nullable=False),
+    Column("key_hash", String(64), nullable=False, unique=True),
+    Column("created_at", UtcDateTime(), nullable=False, server_default=func.now()),
+    Column("last_used_at", UtcDateTime()),
+    Column("revoked_at", UtcDateTime()),
+)
+# A consumer's key list, newest first.
+Index(
+    "ix_api_keys_consumer_created",
+    api_keys.c.consumer_id,
+    api_keys.c.created_at.desc(),
+    api_keys.c.id.desc(),
+)

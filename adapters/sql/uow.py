@@ -10,6 +10,7 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from adapters.sql.accounts import SqlConsumerRepository, SqlDeveloperRepository
+from adapters.sql.api_keys import SqlApiKeyRepository
 from adapters.sql.catalog import SqlBaseModelRepository, SqlEndpointRepository
 from adapters.sql.db import ConnectionSource, Db
 from adapters.sql.errors import FOREIGN_ERRORS, guarded, translate
@@ -17,6 +18,7 @@ from adapters.sql.executions import SqlExecutionRepository
 from adapters.sql.files import SqlExecutionFileRepository
 from adapters.sql.studio import SqlTarsModelRepository
 from tarsify.ports import (
+    ApiKeyRepository,
     BaseModelRepository,
     ConsumerRepository,
     DeveloperRepository,
@@ -37,6 +39,7 @@ class SqlUnitOfWork:
     tars_models: TarsModelRepository
     executions: ExecutionRepository
     files: ExecutionFileRepository
+    api_keys: ApiKeyRepository
 
     def __init__(self, connections: ConnectionSource) -> None:
         self._connections = connections
@@ -60,6 +63,7 @@ class SqlUnitOfWork:
         self.tars_models = SqlTarsModelRepository(db)
         self.executions = SqlExecutionRepository(db)
         self.files = SqlExecutionFileRepository(db)
+        self.api_keys = SqlApiKeyRepository(db)
         return self
 
     async def __aexit__(

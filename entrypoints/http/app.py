@@ -15,6 +15,7 @@ from entrypoints.container import Container, resolve
 from . import (
     openapi,
     routes_admin,
+    routes_api_keys,
     routes_auth,
     routes_consumer,
     routes_developer,
@@ -44,6 +45,7 @@ ROUTES: list[Route] = [
     *routes_developer.ROUTES,
     *routes_marketplace.ROUTES,
     *routes_consumer.ROUTES,
+    *routes_api_keys.ROUTES,
     *routes_webhooks.ROUTES,
 ]
 
@@ -57,6 +59,7 @@ async def _services(container: Container) -> Services:
         studio=await resolve(container.studio_service),
         marketplace=marketplace,
         executions=await resolve(container.execution_service),
+        api_keys=await resolve(container.api_key_service),
         verifier=await resolve(container.identity_verifier),
         admins=await resolve(container.admin_policy),
         health=await resolve(container.health_check),

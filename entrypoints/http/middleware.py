@@ -20,6 +20,8 @@ from .routing import Handler
 REQUEST_ID_HEADER = "X-Request-Id"
 REQUEST_ID_KEY = web.RequestKey("request_id", str)
 REQUEST_ID_RE = re.compile(r"^[A-Za-z0-9._-]{1,128}$")
+# An API key pasted into a URL by mistake must not reach the logs with it.
+API_KEY_IN_PATH_RE = re.compile(r"tsk_[A-Za-z0-9_-]*")
 
 access_log = structlog.get_logger("tarsify.access")
 error_log = structlog.get_logger("tarsify.http")
@@ -53,6 +55,12 @@ async def request_id_middleware(request: web.Request, handler: Handler) -> web.S
     return response
 
 
+def loggable_path(request: web.Request) -> str:
+    """The request's path for a log line, with anything shaped like an API key redacted."""
+    path = request.path
+    return API_KEY_IN_PATH_RE.sub("tsk_[redacted]", path) if "tsk_" in path else path
+
+
 @web.middleware
 async def access_log_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
     """One structured line per request; never headers, so never the Authorization value."""
@@ -66,7 +74,7 @@ async def access_log_middleware(request: web.Request, handler: Handler) -> web.S
         access_log.info(
             "http.request",
             method=request.method,
-            path=request.path,
+            path=loggable_path(request),
             status=status,
             duration_ms=round((time.perf_counter() - started) * 1000, 2),
             request_id=request.get(REQUEST_ID_KEY),
@@ -99,7 +107,7 @@ async def error_middleware(request: web.Request, handler: Handler) -> web.Stream
                 "http.service_error",
                 code=exc.code,
                 error=exc.message,
-                path=request.path,
+                path=loggable_path(request),
                 exc_info=exc.code == "ERR_5001",
             )
         return error_response(exc.http_status, exc.code, exc.message, exc.details)
@@ -110,11 +118,15 @@ async def error_middleware(request: web.Request, handler: Handler) -> web.Stream
     except asyncio.CancelledError:
         raise
     except Exception:
-        error_log.exception("http.unhandled_exception", method=request.method, path=request.path)
+        error_log.exception(
+            "http.unhandled_exception", method=request.method, path=loggable_path(request)
+        )
         return error_response(500, "ERR_5001", "Internal error")
 
 
-ALLOWED_HEADERS = "Authorization, Content-Type, Idempotency-Key, X-Request-Id"
+ALLOWED_HEADERS = "Authorization, Content-Type, Idempotency-Key, Prefer, X-Request-Id"
+# Response headers that browser scripts may read besides the CORS-safelisted ones.
+EXPOSED_HEADERS = ", ".join((REQUEST_ID_HEADER, "Location", "Preference-Applied"))
 ALLOWED_METHODS = "GET, POST, PATCH, DELETE, OPTIONS"
 
 
@@ -144,7 +156,7 @@ def cors_middleware(origins: Iterable[str]) -> Middleware:
             response.headers["Access-Control-Max-Age"] = "600"
         else:
             response = await handler(request)
-            response.headers["Access-Control-Expose-Headers"] = REQUEST_ID_HEADER
+            response.headers["Access-Control-Expose-Headers"] = EXPOSED_HEADERS
         response.headers["Access-Control-Allow-Origin"] = granted
         if not any_origin:
             response.headers["Vary"] = "Origin"

@@ -71,7 +71,16 @@ def _success(route: Route) -> dict[str, Any]:
         props["meta"] = _ref(PageMeta)
         required.append("meta")
     schema = {"type": "object", "required": required, "properties": props}
-    return {"description": "Success", "content": {"application/json": {"schema": schema}}}
+    answer: dict[str, Any] = {
+        "description": "Success",
+        "content": {"application/json": {"schema": schema}},
+    }
+    if route.response_headers:
+        answer["headers"] = {
+            h.name: {"schema": h.schema, "description": h.description, "required": h.required}
+            for h in route.response_headers
+        }
+    return answer
 
 
 def _error(description: str) -> dict[str, Any]:
@@ -100,7 +109,7 @@ def _parameters(route: Route) -> list[dict[str, Any]]:
             {
                 "name": p.name,
                 "in": p.where,
-                "required": False,
+                "required": p.required,
                 "schema": p.schema,
                 "description": p.description,
             }

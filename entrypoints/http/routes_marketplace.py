@@ -18,6 +18,7 @@ from .params import (
     page_request,
     wait_seconds,
 )
+from .prefer import preferred_wait
 from .routing import Auth, Param, Route, services
 from .schemas import RunRequest
 from .views import ExecutionView, MarketplaceDetailView, MarketplaceItem
@@ -38,10 +39,21 @@ async def model_detail(request: web.Request) -> web.Response:
     return ok(serialize.marketplace_detail(detail))
 
 
+def _wait(request: web.Request) -> tuple[float, int | None]:
+    """Seconds to wait, and the ``Prefer: wait`` applied (None when it was not used).
+
+    An explicit ``?wait=`` is validated strictly and wins over the header's hint.
+    """
+    if "wait" in request.query:
+        return wait_seconds(request), None
+    preferred = preferred_wait(request.headers.getall("Prefer", ()), MAX_WAIT_S)
+    return (0.0, None) if preferred is None else (float(preferred), preferred)
+
+
 async def run_model(request: web.Request) -> web.Response:
-    """Start an execution: 202, or 200 when ``?wait=`` saw it finish."""
+    """Start an execution: 202, or 200 when a wait saw it finish; always with Location."""
     owner = await consumer_id(request)
-    wait_s = wait_seconds(request)
+    wait_s, applied = _wait(request)
     key = idempotency_key(request)
     data = await body(request, RunRequest)
     svc = services(request)
@@ -50,7 +62,11 @@ async def run_model(request: web.Request) -> web.Response:
     )
     view = result.view
     status = 200 if wait_s > 0 and view.execution.is_terminal else 202
-    return ok_fast(render.execution(view), status=status)
+    response = ok_fast(render.execution(view), status=status)
+    response.headers["Location"] = f"/api/consumer/executions/{view.execution.id}"
+    if applied is not None:
+        response.headers["Preference-Applied"] = f"wait={applied}"
+    return response
 
 
 _CATEGORY = Param(
@@ -60,6 +76,27 @@ _WAIT = Param(
     "wait",
     {"type": "number", "minimum": 0, "maximum": MAX_WAIT_S},
     "Seconds to wait for a terminal status before answering",
+)
+_PREFER = Param(
+    "Prefer",
+    {"type": "string", "maxLength": 1024, "examples": ["wait=10", "respond-async, wait=10"]},
+    "RFC 7240 preferences; `wait=N` (whole seconds, shortened to 60) is `?wait=N` as a hint: "
+    "answered with Preference-Applied. Other or malformed preferences are ignored; "
+    "`?wait=` wins when both are given",
+    where="header",
+)
+_LOCATION = Param(
+    "Location",
+    {"type": "string", "pattern": "^/api/consumer/executions/[0-9a-f-]{36}$"},
+    "Where the execution is read: GET /api/consumer/executions/{id}",
+    where="header",
+    required=True,
+)
+_PREFERENCE_APPLIED = Param(
+    "Preference-Applied",
+    {"type": "string", "pattern": "^wait=[0-9]+$"},
+    "The wait preference that was used, when Prefer: wait was honoured",
+    where="header",
 )
 _IDEMPOTENCY = Param(
     "Idempotency-Key",
@@ -100,7 +137,8 @@ ROUTES = [
         RunRequest,
         status=202,
         also=(200,),
-        params=(_WAIT, _IDEMPOTENCY),
+        params=(_WAIT, _PREFER, _IDEMPOTENCY),
+        response_headers=(_LOCATION, _PREFERENCE_APPLIED),
         tag="marketplace",
         errors=("ERR_5500", "ERR_5501", "ERR_5502", "ERR_5509", "ERR_2005", "ERR_3003", "ERR_5510"),
     ),

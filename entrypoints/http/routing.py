@@ -17,6 +17,7 @@ if TYPE_CHECKING:
     from tarsify.domain.policies import AdminPolicy
     from tarsify.ports import BlobStore, HealthCheck, IdentityVerifier
     from tarsify.services.accounts import AccountService
+    from tarsify.services.api_keys import ApiKeyService
     from tarsify.services.catalog import CatalogService
     from tarsify.services.executions import ExecutionService
     from tarsify.services.marketplace import MarketplaceService
@@ -36,12 +37,13 @@ class Auth(StrEnum):
 
 @dataclass(frozen=True, slots=True)
 class Param:
-    """A documented query parameter or request header."""
+    """A documented query parameter, request header or response header."""
 
     name: str
     schema: dict[str, Any]
     description: str
     where: str = "query"
+    required: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -51,7 +53,8 @@ class Route:
     ``response`` is the model of ``data``; ``many`` makes it a paginated list. ``errors``
     lists the route's own error codes (authentication and validation codes are implied);
     ``registered=False`` marks the routes a not yet registered user may call.
-    ``also`` lists other success statuses (run answers 200 after a finished wait).
+    ``also`` lists other success statuses (run answers 200 after a finished wait);
+    ``response_headers`` documents the headers of its success answers.
     """
 
     method: str
@@ -68,6 +71,7 @@ class Route:
     tag: str = ""
     errors: tuple[str, ...] = ()
     registered: bool = True
+    response_headers: tuple[Param, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -80,6 +84,7 @@ class Services:
     studio: StudioService
     marketplace: MarketplaceService
     executions: ExecutionService
+    api_keys: ApiKeyService
     verifier: IdentityVerifier
     admins: AdminPolicy
     health: HealthCheck

@@ -1,7 +1,7 @@
 """Files stored for executions: one row per file kept in the blob store.
 
 Revision ID: 0005_execution_files
-Revises: 0002_consumer_input
+Revises: 0004_api_keys
 Create Date: 2026-12-01 00:00:00
 """
 
@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0005_execution_files"
-down_revision: str | None = "0003_execution_dispatch"
+down_revision: str | None = "0004_api_keys"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

@@ -1,13 +1,14 @@
 """API.md stays true: every route is documented, and every documented example works.
 
 Each ``### METHOD /path`` section of API.md holds one ```http request and, after a
-``Response `NNN` `` line, one ```json (or ```html, or ```text for metrics) response.
-Every example is sent to an app on the memory store and the simulator, in a world built
-from the documented bodies themselves (the documented endpoint, base model, Tars model
-and run inputs), with the documented ids, slug and tokens replaced by real ones. The
-answer must have the documented status and the documented JSON *shape*: the same keys,
-recursively, and the same JSON types; lists are compared on their first element and
-``null`` matches anything.
+``Response `NNN` `` line, one ```json (or ```html, or ```text for metrics) response,
+optionally preceded by an ```http block of response headers that the answer must carry.
+Every example is sent to an
+app on the memory store and the simulator, in a world built from the documented bodies
+themselves (the documented endpoint, base model, Tars model and run inputs), with the
+documented ids, slug, tokens and API key replaced by real ones. The answer must have the documented
+status and the documented JSON *shape*: the same keys, recursively, and the same JSON
+types; lists are compared on their first element and ``null`` matches anything.
 """
 
 from __future__ import annotations
@@ -45,7 +46,7 @@ RESPONSE_RE = re.compile(r"^Response `(\d{3})`[ \t]*$", re.M)
 WHO_RE = re.compile(r"^- \*\*Who:\*\* (anyone|consumer|developer|admin)\b", re.M)
 CODE_RE = re.compile(r"\bERR_\d{4}\b")
 UUID_RE = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}", re.I)
-TOKEN_RE = re.compile(r"<[a-z]+-token>")
+TOKEN_RE = re.compile(r"<[a-z]+-(?:token|key)>")
 
 # Values whose shape belongs to a model's worker or to the OpenAPI generator, not to this
 # API: only their JSON type is compared.
@@ -67,6 +68,8 @@ BASE_MODEL_CREATE = "POST /api/admin/base-models"
 TARS_CREATE = "POST /api/developer/tars-models"
 RUN = "POST /api/marketplace/models/{slug}/run"
 CANCEL = "POST /api/consumer/executions/{id}/cancel"
+KEY_CREATE = "POST /api/consumer/api-keys"
+KEY_REVOKE = "DELETE /api/consumer/api-keys/{id}"
 
 
 def split_sections(text: str) -> dict[str, str]:
@@ -107,6 +110,7 @@ class Example:
     status: int
     kind: str
     response: Any
+    response_headers: dict[str, str]
 
 
 @functools.cache
@@ -115,33 +119,57 @@ def parse(key: str) -> Example:
     method, path = key.split(" ", 1)
     text = SECTIONS[key]
     fences = [(m.start(), m.group(1), m.group(2)) for m in FENCE_RE.finditer(text)]
-    requests = [f for f in fences if f[1] == "http"]
-    assert len(requests) == 1, f"{key}: needs exactly one ```http block"
     responses = list(RESPONSE_RE.finditer(text))
     assert len(responses) == 1, f"{key}: needs exactly one 'Response `NNN`' line"
+    requests = [f for f in fences if f[1] == "http" and f[0] < responses[0].start()]
+    assert len(requests) == 1, f"{key}: needs exactly one ```http block"
     after = [f for f in fences if f[0] > responses[0].end()]
+    response_headers: dict[str, str] = {}
+    if after and after[0][1] == "http":
+        response_headers = header_map(after.pop(0)[2].strip().splitlines())
     assert after and after[0][1] in ("json", "html", "text"), f"{key}: no response block"
     _, kind, raw_response = after[0]
     head, _, body = requests[0][2].partition("\n\n")
     request_line, *header_lines = head.strip().splitlines()
     sent_method, _, target = request_line.partition(" ")
     assert sent_method == method, f"{key}: the example sends {sent_method}"
-    headers = {}
-    for line in header_lines:
-        name, _, value = line.partition(":")
-        headers[name.strip()] = value.strip()
     return Example(
         method=method,
         path=path,
         text=text,
         target=target.strip(),
-        headers=headers,
+        headers=header_map(header_lines),
         body=body.strip() or None,
         status=int(responses[0].group(1)),
         kind=kind,
         response=json.loads(raw_response) if kind == "json" else raw_response.strip(),
         # ```text is the metrics exposition: compared on its metric families (# TYPE).
+        response_headers=response_headers,
     )
+
+
+def header_map(lines: list[str]) -> dict[str, str]:
+    """``Name: value`` lines as a dict."""
+    headers = {}
+    for line in lines:
+        name, _, value = line.partition(":")
+        headers[name.strip()] = value.strip()
+    return headers
+
+
+def header_problems(documented: dict[str, str], actual: Any) -> list[str]:
+    """Documented response headers the answer lacks or gives another value (any UUID
+    stands for any UUID: the example's execution is a new one)."""
+    problems = []
+    for name, value in documented.items():
+        parts = re.split(f"({UUID_RE.pattern})", value)
+        pattern = "".join(
+            UUID_RE.pattern if UUID_RE.fullmatch(part) else re.escape(part) for part in parts
+        )
+        got = actual.get(name)
+        if got is None or not re.fullmatch(pattern, got):
+            problems.append(f"header {name}: documented {value!r}, got {got!r}")
+    return problems
 
 
 def doc_body(key: str) -> dict[str, Any]:
@@ -310,6 +338,9 @@ async def build_world(api: Api, container: Container) -> dict[str, str]:
     container.simulator_engine().hang_next()
     to_cancel = {"inputs": doc_data(CANCEL)["input"]}
     running = await api.ok("POST", run, "consumer_a", to_cancel, 202)
+    api_key = await api.ok(
+        "POST", "/api/consumer/api-keys", "consumer_a", doc_body(KEY_CREATE), 201
+    )
     return {
         "endpoint": endpoint["id"],
         "base_model": base["id"],
@@ -317,6 +348,8 @@ async def build_world(api: Api, container: Container) -> dict[str, str]:
         "slug": published["slug"],
         "execution": done["id"],
         "running_execution": running["id"],
+        "api_key": api_key["id"],
+        "consumer_key": api_key["key"],
     }
 
 
@@ -329,6 +362,7 @@ def documented_values() -> dict[str, str]:
         doc_data(TARS_CREATE)["slug"]: "slug",
         doc_data(RUN)["id"]: "execution",
         doc_data(CANCEL)["id"]: "running_execution",
+        doc_data(KEY_REVOKE)["id"]: "api_key",
     }
 
 
@@ -355,6 +389,7 @@ async def test_documented_example_answers_as_documented(
     world = await build_world(api, container)
     values = {doc: world[role] for doc, role in documented_values().items()}
     values |= tokens_for(key)
+    values["<consumer-key>"] = world["consumer_key"]
     webhooks = container.webhook_urls()
     assert webhooks is not None, "the e2e settings enable webhooks"
     values["<webhook-token>"] = webhooks.token(uuid.UUID(world["execution"]))
@@ -374,6 +409,8 @@ async def test_documented_example_answers_as_documented(
 
     assert reply.status == example.status, (key, reply.status, reply.text[:500])
     assert reply.headers.get("X-Request-Id"), key
+    problems = header_problems(example.response_headers, reply.headers)
+    assert not problems, f"{key}: the answer's headers differ from API.md:\n" + "\n".join(problems)
     if example.kind == "html":
         assert reply.headers["Content-Type"].startswith("text/html"), key
         assert reply.text.startswith(example.response.removesuffix("...")), key

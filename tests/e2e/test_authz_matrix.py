@@ -18,8 +18,11 @@ IDENTITIES = (
     "developer_y",
     "admin",
     "wrong_audience",
+    "consumer_a_key",
+    "revoked_key",
 )
-UNAUTHENTICATED = {None: 401, "wrong_audience": 401}
+# consumer_a_key is an API key of consumer A: wherever A's token works, it works.
+UNAUTHENTICATED = {None: 401, "wrong_audience": 401, "revoked_key": 401}
 
 
 def public(status: int = 200) -> dict[str | None, int]:
@@ -33,6 +36,7 @@ def admin(status: int) -> dict[str | None, int]:
         **UNAUTHENTICATED,
         "consumer_a": 401,
         "consumer_b": 401,
+        "consumer_a_key": 401,
         "developer_x": 403,
         "developer_y": 403,
         "admin": status,
@@ -45,6 +49,7 @@ def developer(owner: int, other: int, admin_status: int = 404) -> dict[str | Non
         **UNAUTHENTICATED,
         "consumer_a": 401,
         "consumer_b": 401,
+        "consumer_a_key": 401,
         "developer_x": owner,
         "developer_y": other,
         "admin": admin_status,
@@ -57,13 +62,26 @@ def consumer(owner: int, other: int) -> dict[str | None, int]:
         **UNAUTHENTICATED,
         "consumer_a": owner,
         "consumer_b": other,
+        "consumer_a_key": owner,
         "developer_x": 401,
         "developer_y": 401,
         "admin": 401,
     }
 
 
+async def _api_keys(api: Api) -> str:
+    """Give consumer A a working and a revoked key; returns the id of a key to revoke."""
+    keys = "/api/consumer/api-keys"
+    working = await api.ok("POST", keys, "consumer_a", {"name": "matrix"}, 201)
+    revoked = await api.ok("POST", keys, "consumer_a", {"name": "revoked"}, 201)
+    await api.ok("DELETE", f"{keys}/{revoked['id']}", "consumer_a")
+    api.tokens |= {"consumer_a_key": working["key"], "revoked_key": revoked["key"]}
+    to_revoke = await api.ok("POST", keys, "consumer_a", {"name": "to revoke"}, 201)
+    return str(to_revoke["id"])
+
+
 async def _cases(api: Api, world: World, container: Container) -> list[tuple[Any, ...]]:
+    key_id = await _api_keys(api)
     spare_endpoint = await api.ok(
         "POST", "/api/admin/endpoints", "admin", endpoint_body("spare-endpoint"), 201
     )
@@ -117,7 +135,22 @@ async def _cases(api: Api, world: World, container: Container) -> list[tuple[Any
         ("POST", f"/api/marketplace/models/{world.slug}/run", run_body, consumer(202, 202)),
         ("GET", "/api/consumer/executions", None, consumer(200, 200)),
         ("GET", f"/api/consumer/executions/{x}", None, consumer(200, 404)),
-        ("POST", f"/api/consumer/executions/{x}/cancel", None, consumer(200, 404)),
+        # A cancels it first: the key, acting as A, finds it already cancelled.
+        (
+            "POST",
+            f"/api/consumer/executions/{x}/cancel",
+            None,
+            consumer(200, 404) | {"consumer_a_key": 409},
+        ),
+        ("POST", "/api/consumer/api-keys", {"name": "k"}, consumer(201, 201)),
+        ("GET", "/api/consumer/api-keys", None, consumer(200, 200)),
+        # A revokes it first; after that it is gone for everybody.
+        (
+            "DELETE",
+            f"/api/consumer/api-keys/{key_id}",
+            None,
+            consumer(200, 404) | {"consumer_a_key": 404},
+        ),
         ("GET", "/api/developer/auth/me", None, developer(200, 200)),
         ("GET", "/api/consumer/auth/me", None, consumer(200, 200)),
         # Registration last: the admin registering as a developer changes later answers.

@@ -73,6 +73,21 @@ def head_revision() -> str:
     return head
 
 
+def test_firebase_without_its_extra_is_a_clear_error(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setattr("entrypoints.config.firebase_installed", lambda: False)
+    monkeypatch.setenv("AUTH_BACKEND", "firebase")
+    monkeypatch.setenv("FIREBASE_CONSUMERS_PROJECT_ID", "c-project")
+    monkeypatch.setenv("FIREBASE_DEVELOPERS_PROJECT_ID", "d-project")
+    with pytest.raises(SystemExit) as exit_info:
+        main(["migrate"])
+    assert exit_info.value.code == 2
+    err = capsys.readouterr().err
+    assert "pip install 'tarsify[firebase]'" in err
+    assert "Traceback" not in err
+
+
 def test_migrate_and_seed_are_idempotent(tmp_path: Path) -> None:
     env = {"DATABASE_URL": f"sqlite+aiosqlite:///{tmp_path / 'cli.db'}", "RUNPOD_EP_SDXL": "sdxl-1"}
     migrated = tarsify("migrate", env=env)

@@ -4,11 +4,15 @@ from __future__ import annotations
 
 import json
 import logging
+import re
+import subprocess
+import sys
 
 import pytest
 import structlog
 from pydantic import ValidationError
 
+from adapters.auth.api_keys import CompositeVerifier
 from adapters.auth.firebase import FirebaseVerifier
 from adapters.auth.jwt import JwtVerifier
 from adapters.memory.uow import MemoryUnitOfWork
@@ -17,7 +21,7 @@ from adapters.runpod.provider import RunPodGpuProvider
 from adapters.simulator.provider import SimulatedGpuProvider
 from adapters.sql.uow import SqlHealthCheck, SqlUnitOfWork
 from entrypoints.config import DEV_JWT_SECRET, Settings, configure_logging
-from entrypoints.container import build_container, resolve
+from entrypoints.container import build_container, firebase_verifier, resolve
 
 from .conftest import make_settings
 
@@ -28,7 +32,8 @@ async def test_memory_store_and_simulator_by_default_in_tests() -> None:
     try:
         assert isinstance((await resolve(container.uow_factory))(), MemoryUnitOfWork)
         assert isinstance(await resolve(container.gpu_provider), SimulatedGpuProvider)
-        assert isinstance(await resolve(container.identity_verifier), JwtVerifier)
+        assert isinstance(await resolve(container.identity_verifier), CompositeVerifier)
+        assert isinstance(await resolve(container.token_verifier), JwtVerifier)
         assert (await resolve(container.engine_settings)).poll_min_interval_s == 0.0
         assert (await resolve(container.admin_policy)).is_admin("other-admin")
     finally:
@@ -53,7 +58,7 @@ async def test_sql_runpod_and_firebase_when_configured() -> None:
         await (await resolve(container.health_check)).ping()
         assert isinstance(await resolve(container.gpu_provider), RunPodGpuProvider)
         assert isinstance(await resolve(container.runpod_client), RunPodClient)
-        assert isinstance(await resolve(container.identity_verifier), FirebaseVerifier)
+        assert isinstance(await resolve(container.token_verifier), FirebaseVerifier)
     finally:
         await resolve(container.shutdown_resources)
 
@@ -77,6 +82,34 @@ async def test_sql_runpod_and_firebase_when_configured() -> None:
 def test_invalid_settings_are_refused(overrides: dict[str, object]) -> None:
     with pytest.raises(ValidationError):
         make_settings(**overrides)
+
+
+def test_firebase_without_its_extra_is_refused_clearly(monkeypatch: pytest.MonkeyPatch) -> None:
+    firebase = {
+        "auth_backend": "firebase",
+        "firebase_consumers_project_id": "c-project",
+        "firebase_developers_project_id": "d-project",
+    }
+    settings = make_settings(**firebase)
+    monkeypatch.setattr("entrypoints.config.firebase_installed", lambda: False)
+    with pytest.raises(ValidationError, match=re.escape("pip install 'tarsify[firebase]'")):
+        make_settings(**firebase)
+    # Settings copied past validation still fail clearly when the verifier is built.
+    monkeypatch.setitem(sys.modules, "firebase_admin", None)
+    monkeypatch.delitem(sys.modules, "adapters.auth.firebase", raising=False)
+    with pytest.raises(RuntimeError, match=re.escape("tarsify[firebase]")):
+        firebase_verifier(settings)
+
+
+def test_the_command_line_and_the_app_never_import_firebase() -> None:
+    code = (
+        "import sys, entrypoints.cli, entrypoints.serve, entrypoints.http.app;"
+        "print(sorted(m for m in sys.modules if m.split('.')[0] in ('firebase_admin', 'google')))"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=60
+    )
+    assert done.stdout.strip() == "[]"
 
 
 def test_settings_come_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:

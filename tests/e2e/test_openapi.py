@@ -38,6 +38,12 @@ async def test_document_lists_every_route(api: Api) -> None:
     run = doc["paths"]["/api/marketplace/models/{slug}/run"]["post"]
     assert set(run["responses"]) == {"202", "200", "default"}
     assert run["security"] == [{"bearer": []}] and run["x-auth"] == "consumer"
+    headers = {p["name"]: p for p in run["parameters"] if p["in"] == "header"}
+    assert set(headers) == {"Prefer", "Idempotency-Key"}
+    for status in ("200", "202"):
+        answer_headers = run["responses"][status]["headers"]
+        assert answer_headers["Location"]["required"] is True
+        assert answer_headers["Preference-Applied"]["required"] is False
     schemas = doc["components"]["schemas"]
     assert "runpodEndpointId" in schemas["EndpointView"]["properties"]
     for name in (

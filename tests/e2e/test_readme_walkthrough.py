@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import shutil
@@ -32,20 +33,20 @@ def walkthrough_script(port: int) -> str:
     return "set -euo pipefail\n" + script
 
 
-@pytest.fixture
-def demo_server(tmp_path: Path) -> Iterator[tuple[int, dict[str, str]]]:
+@contextlib.contextmanager
+def demo_server(database: Path, cwd: Path) -> Iterator[tuple[int, dict[str, str]]]:
     """``tarsify serve --demo`` (the README run command's server) on a free port."""
     port = unused_port()
     env = {
         "PATH": os.environ.get("PATH", ""),
-        "DATABASE_URL": f"sqlite+aiosqlite:///{tmp_path / 'walk.db'}",
+        "DATABASE_URL": f"sqlite+aiosqlite:///{database}",
         "SIMULATOR_QUEUE_SECONDS": "0.2",
         "SIMULATOR_RUN_SECONDS": "1.0",
         "LOG_LEVEL": "WARNING",
     }
     proc = subprocess.Popen(
         [sys.executable, "-m", "entrypoints.cli", "serve", "--demo", "--port", str(port)],
-        cwd=tmp_path,
+        cwd=cwd,
         env={**env, "PYTHONPATH": str(ROOT)},
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
@@ -71,22 +72,46 @@ def demo_server(tmp_path: Path) -> Iterator[tuple[int, dict[str, str]]]:
             proc.kill()
 
 
-def test_the_walkthrough_runs_as_written(
-    demo_server: tuple[int, dict[str, str]], tmp_path: Path
-) -> None:
-    port, tokens = demo_server
-    result = subprocess.run(
-        ["bash", "-c", walkthrough_script(port)],
-        cwd=tmp_path,
-        env={"PATH": os.environ.get("PATH", ""), **tokens},
+def _bash(script: str, cwd: Path, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        ["bash", "-c", script],
+        cwd=cwd,
+        env={"PATH": os.environ.get("PATH", ""), **env},
         capture_output=True,
         text=True,
         timeout=120,
         check=False,
     )
-    assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-2000:]
-    assert "COMPLETED" in result.stdout
-    assert "CANCELLED" in result.stdout
-    assert (tmp_path / "portrait.png").read_bytes().startswith(b"\x89PNG\r\n\x1a\n")
-    wav = (tmp_path / "story.wav").read_bytes()
-    assert wav[:4] == b"RIFF" and wav[8:12] == b"WAVE"
+
+
+def test_the_walkthrough_runs_as_written_twice_on_one_database(tmp_path: Path) -> None:
+    database = tmp_path / "walk.db"
+    # Twice, with a restart between: the seed and every step must cope with the first run.
+    for attempt in (1, 2):
+        with demo_server(database, tmp_path) as (port, tokens):
+            result = _bash(walkthrough_script(port), tmp_path, tokens)
+        output = result.stdout[-2000:] + result.stderr[-2000:]
+        assert result.returncode == 0, f"run {attempt}: {output}"
+        assert "COMPLETED" in result.stdout and "CANCELLED" in result.stdout
+        assert "the retry answered with the same execution" in result.stdout
+        assert "Preference-Applied: wait=10" in result.stdout
+        assert result.stdout.rstrip().splitlines().count("401") == 1  # the revoked key
+        assert (tmp_path / "portrait.png").read_bytes().startswith(b"\x89PNG\r\n\x1a\n")
+        wav = (tmp_path / "story.wav").read_bytes()
+        assert wav[:4] == b"RIFF" and wav[8:12] == b"WAVE"
+        (tmp_path / "portrait.png").unlink()
+
+
+def test_the_field_helper_shows_api_errors_not_tracebacks(tmp_path: Path) -> None:
+    script = walkthrough_script(1)
+    end = '\' "$1"; }'
+    helper = script[script.index("field() {") : script.index(end) + len(end)]
+    error = '{"success": false, "error": {"code": "ERR_3001", "message": "API key not found"}}'
+    result = _bash(f"{helper}\necho '{error}' | field id", tmp_path, {})
+    assert result.returncode == 1
+    assert result.stderr.strip() == "API error ERR_3001: API key not found"
+    assert "Traceback" not in result.stderr and result.stdout == ""
+    found = _bash(
+        f'{helper}\necho \'{{"success": true, "data": [{{"a": 7}}]}}\' | field 0.a', tmp_path, {}
+    )
+    assert (found.returncode, found.stdout) == (0, "7\n")
