@@ -22,7 +22,7 @@ from tarsify.domain.errors import (
     ModelNotPublished,
     TarsModelNotFound,
 )
-from tarsify.domain.merge import merge_inputs
+from tarsify.domain.inputs import check_run_inputs
 from tarsify.domain.models import (
     Execution,
     ExecutionStatus,
@@ -33,7 +33,6 @@ from tarsify.domain.models import (
 )
 from tarsify.domain.pagination import Page, PageRequest
 from tarsify.domain.policies import visible_execution
-from tarsify.domain.schema import validate_payload
 from tarsify.ports import UnitOfWorkFactory
 from tarsify.services.dispatch import Dispatcher
 from tarsify.services.engine_settings import EngineSettings
@@ -104,8 +103,8 @@ class ExecutionService:
             endpoint = await uow.endpoints.get(base.endpoint_id)
             if endpoint is None or not endpoint.is_active:
                 raise EndpointNotActive()
-            payload = merge_inputs(inputs, ConfigOverrides.parse(model.config_overrides))
-            violations = validate_payload(base.input_schema, payload)
+            config = ConfigOverrides.parse(model.config_overrides)
+            payload, violations = check_run_inputs(base.input_schema, config, inputs)
             if violations:
                 raise InputValidationFailed(details=violations)
             now = clock.now()
