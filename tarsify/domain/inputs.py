@@ -26,9 +26,7 @@ def check_run_inputs(
     own = {
         key: value
         for key, value in inputs.items()
-        if value is not None
-        and key not in config.hidden_fields
-        and key not in config.locked_inputs
+        if value is not None and key not in config.hidden_fields and key not in config.locked_inputs
     }
     first = validate_payload(processed_input_schema(base_schema, config), own)
     if first == [UNUSABLE_SCHEMA]:

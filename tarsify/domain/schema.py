@@ -99,9 +99,8 @@ def validate_payload(
     """
     found: dict[tuple[str, str], Violation] = {}
     try:
-        validator = Draft202012Validator(root if root is not None else schema)
-        if root is not None:
-            validator = validator.evolve(schema=schema)
+        whole = Draft202012Validator(root if root is not None else schema)
+        validator = whole.evolve(schema=schema) if root is not None else whole
         for error in validator.iter_errors(payload):
             for v in _violation(error):
                 found[(v["field"], v["message"])] = v

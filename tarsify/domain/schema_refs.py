@@ -68,7 +68,8 @@ def resolve(root: Any, ref: str) -> tuple[Any, Path]:
     fragment = urllib.parse.unquote(ref[1:])
     if fragment and not fragment.startswith("/"):
         raise LookupError("only JSON pointer references ('#/...') are allowed")
-    node, path = root, ()
+    node: Any = root
+    path: Path = ()
     for token in fragment.split("/")[1:]:
         token = token.replace("~1", "/").replace("~0", "~")
         if isinstance(node, dict) and token in node:
