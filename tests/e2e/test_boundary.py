@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 import asyncio
+import uuid
 from typing import Any
 
 import pytest
 from sqlalchemy import String
 
 from adapters.sql.tables import base_models, consumers, developers, runpod_endpoints, tars_models
+from entrypoints.container import Container, resolve
 from entrypoints.http import schemas
 from entrypoints.http.boundary import CLAIM_LIMITS
+from tarsify.domain.schema import UNUSABLE_SCHEMA
 
 from .boundary_cases import Case, boundary_tokens, cases
 from .support import Api, World, base_model_body
@@ -137,3 +140,27 @@ def test_token_claim_caps_are_the_account_columns() -> None:
         "email": consumers.c.email.type.length,
         "name": consumers.c.name.type.length,
     } == CLAIM_LIMITS
+
+
+async def test_a_schema_stored_before_the_checks_shows_and_refuses_runs_cleanly(
+    api: Api, world: World, container: Container
+) -> None:
+    """A base model whose schema loops on itself (stored before ``$ref`` was checked)."""
+    uow_factory = await resolve(container.uow_factory)
+    async with uow_factory() as uow:
+        base = await uow.base_models.get(uuid.UUID(world.base_model_id))
+        assert base is not None
+        base.input_schema = {**base.input_schema, "$ref": "#"}
+        await uow.base_models.update(base)
+        await uow.commit()
+    detail = await api.ok("GET", f"/api/marketplace/models/{world.slug}")
+    assert detail["inputSchema"]["$ref"] == "#"
+    reply = await api.call(
+        "POST",
+        f"/api/marketplace/models/{world.slug}/run",
+        "consumer_a",
+        {"inputs": {"prompt": "a"}},
+    )
+    assert (reply.status, reply.code) == (422, "ERR_2005")
+    assert reply.body["error"]["details"] == [UNUSABLE_SCHEMA]
+    assert await api.ok("GET", "/api/consumer/executions", "consumer_a") == []

@@ -12,6 +12,7 @@ import pytest
 
 from tarsify.domain.config import ConfigOverrides, config_problems
 from tarsify.domain.errors import InvalidQuery
+from tarsify.domain.merge import processed_input_schema
 from tarsify.domain.pagination import Cursor
 from tarsify.domain.schema import UNUSABLE_SCHEMA, input_schema_problems, validate_payload
 from tarsify.domain.schema_refs import ref_problems
@@ -150,3 +151,10 @@ def test_cursor_instants_are_issued_in_utc_and_read_back_equal() -> None:
         text = Cursor(at=at, id=ident).encode()
         decoded = Cursor.decode(text)
         assert decoded == Cursor(at=at, id=ident) and decoded.at.utcoffset() == timedelta(0)
+
+
+def test_the_shown_schema_is_built_from_any_stored_schema() -> None:
+    config = ConfigOverrides.parse({"hiddenFields": ["a"], "defaultInputs": {"b": 1}})
+    for stored in ({"type": "object", "properties": [1]}, {"$ref": "#", "properties": None}):
+        shown = processed_input_schema(stored, config)
+        assert validate_payload(shown, {}) in ([], [UNUSABLE_SCHEMA])
