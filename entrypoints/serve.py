@@ -14,6 +14,7 @@ from aiohttp import web
 from entrypoints.config import Settings, configure_logging
 from entrypoints.container import Container, build_container, resolve
 from entrypoints.http.app import create_app
+from entrypoints.http.server import make_runner
 from entrypoints.security import serve_refusal
 from entrypoints.seed.run import DEMO_CONSUMER, DEMO_DEVELOPER, SeedReport, seed_catalog, seed_demo
 
@@ -93,7 +94,7 @@ def _worker_main(settings: Settings) -> None:
 
 async def _serve_process(settings: Settings, *, demo: bool, reuse_port: bool) -> None:
     container = build_container(settings)
-    runner = web.AppRunner(create_app(container), access_log=None, handle_signals=False)
+    runner = make_runner(create_app(container), access_log=None, handle_signals=False)
     await runner.setup()
     try:
         if demo:

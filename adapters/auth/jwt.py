@@ -84,7 +84,8 @@ class JwtVerifier:
         return identity
 
     def _decode(self, token: str, audience: Audience) -> tuple[Identity, float]:
-        if not token or len(token) > MAX_TOKEN_CHARS:
+        # A JWT is ASCII; anything else would fail in PyJWT's encoding, not its checks.
+        if not token or len(token) > MAX_TOKEN_CHARS or not token.isascii():
             raise InvalidToken()
         try:
             claims = pyjwt.decode(

@@ -78,7 +78,12 @@ def create_engine(
     """
     url = async_url(url)
     parsed = make_url(url)
-    kwargs: dict[str, Any] = {"echo": echo, "json_deserializer": json_loads}
+    # hide_parameters: a statement's values (inputs, emails) never reach an error message.
+    kwargs: dict[str, Any] = {
+        "echo": echo,
+        "json_deserializer": json_loads,
+        "hide_parameters": True,
+    }
     if parsed.get_backend_name() == "sqlite":
         if parsed.database in (None, "", ":memory:"):
             # Every connection to ":memory:" is a new empty database: share one.

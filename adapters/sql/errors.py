@@ -53,12 +53,36 @@ def is_unique_violation(exc: IntegrityError) -> bool:
     return name in ("SQLITE_CONSTRAINT_UNIQUE", "SQLITE_CONSTRAINT_PRIMARYKEY")
 
 
+def describe(exc: BaseException) -> str:
+    """A one-line account of a database failure that names no value.
+
+    The driver's first line (``value too long for type character varying(128)``) and the
+    SQLSTATE; not its DETAIL lines, which quote rows (``Key (slug)=(...)``, ``Failing
+    row contains (...)``), nor the statement's parameters (the engines hide them too).
+    """
+    orig = getattr(exc, "orig", None) or exc
+    code = getattr(orig, "sqlstate", None) or getattr(orig, "pgcode", None)
+    cause = getattr(orig, "__cause__", None)
+    code = code or getattr(cause, "sqlstate", None) or getattr(orig, "sqlite_errorname", None)
+    first_line = (str(orig).strip().splitlines() or [""])[0]
+    # SQLAlchemy's asyncpg adapter prefixes the driver's class: keep only its message.
+    message = first_line.rpartition(">: ")[2] if ">: " in first_line else first_line
+    kind = type(cause if isinstance(cause, asyncpg.PostgresError) else orig).__name__
+    return f"{kind} [{code or '-'}]: {message[:300]}"
+
+
 def translate(exc: BaseException, operation: str) -> StorageError | AlreadyExists:
-    """The core error for a foreign one, logging the cause (SQL text stays in the log)."""
+    """The core error for a foreign one, logging what failed (never the values involved)."""
     if isinstance(exc, IntegrityError) and is_unique_violation(exc):
-        logger.info("unique constraint violated during %s: %s", operation, exc.orig)
+        logger.info("unique constraint violated during %s: %s", operation, describe(exc))
         return AlreadyExists()
-    logger.error("storage failure during %s: %r", operation, exc, exc_info=exc)
+    statement = getattr(exc, "statement", None)
+    logger.error(
+        "storage failure during %s: %s; statement: %s",
+        operation,
+        describe(exc),
+        (statement or "-")[:500],
+    )
     for listener in tuple(_failure_listeners):
         listener(operation)
     return StorageError()

@@ -25,6 +25,7 @@ from . import (
     routes_metrics,
     routes_webhooks,
 )
+from .boundary import boundary_middleware
 from .middleware import (
     access_log_middleware,
     cors_middleware,
@@ -104,7 +105,7 @@ def create_app(container: Container) -> web.Application:
     ]
     if settings.cors_origin_list:
         middlewares.append(cors_middleware(settings.cors_origin_list))
-    middlewares.append(error_middleware)
+    middlewares.extend((error_middleware, boundary_middleware))
     app = web.Application(middlewares=middlewares, client_max_size=settings.max_body_bytes)
     app[CONTAINER] = container
     register(app, ROUTES)

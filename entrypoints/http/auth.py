@@ -2,21 +2,29 @@
 
 from __future__ import annotations
 
+import re
 import uuid
 
 from aiohttp import web
 
-from tarsify.domain.errors import AuthenticationRequired
+from tarsify.domain.errors import AuthenticationRequired, InvalidToken
 from tarsify.domain.models import Identity
 from tarsify.ports import Audience
 
+from .boundary import check_identity
 from .routing import services
 
 IDENTITY_KEY = web.RequestKey("identity", Identity)
+# RFC 6750 b64token: what any bearer token (a JWT, a Firebase ID token) is made of.
+TOKEN_RE = re.compile(r"[A-Za-z0-9\-._~+/]+=*")
 
 
 def bearer_token(request: web.Request) -> str:
-    """The token of ``Authorization: Bearer <token>``; ``AuthenticationRequired`` otherwise."""
+    """The token of ``Authorization: Bearer <token>``; ``AuthenticationRequired`` otherwise.
+
+    A token outside RFC 6750's token characters (control or undecodable bytes included)
+    is an ``InvalidToken``: no verifier could accept it.
+    """
     header = request.headers.get("Authorization", "")
     scheme, _, token = header.strip().partition(" ")
     token = token.strip()
@@ -24,13 +32,15 @@ def bearer_token(request: web.Request) -> str:
         raise AuthenticationRequired(
             "Missing or malformed Authorization header; expected 'Bearer <token>'"
         )
+    if not TOKEN_RE.fullmatch(token):
+        raise InvalidToken("Malformed token")
     return token
 
 
 async def identity(request: web.Request, audience: Audience) -> Identity:
     """The verified identity of the caller on ``audience``'s routes."""
     token = bearer_token(request)
-    found = await services(request).verifier.verify(token, audience)
+    found = check_identity(await services(request).verifier.verify(token, audience))
     request[IDENTITY_KEY] = found
     return found
 

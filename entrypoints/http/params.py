@@ -14,6 +14,7 @@ from pydantic import ValidationError
 from tarsify.domain.errors import InvalidBody, InvalidPath, InvalidQuery
 from tarsify.domain.pagination import DEFAULT_LIMIT, MAX_LIMIT, Cursor, PageRequest
 
+from .boundary import check_json
 from .routing import Param
 from .schemas import RequestModel
 
@@ -52,10 +53,14 @@ async def body(request: web.Request, model: type[M], *, empty_ok: bool = False) 
     """The request body as ``model``; ``InvalidBody`` (ERR_2001) with per-field details.
 
     A body over MAX_BODY_BYTES raises aiohttp's 413, mapped by the error middleware.
+    Values no backend can store are refused first (``boundary.check_json``).
     """
     raw = await request.read()
     if empty_ok and not raw.strip():
         raw = b"{}"
+    # Well-formed, storable JSON first (NUL, unpaired surrogates, NaN/Infinity refused
+    # with their field); then the request model's own rules, on the same bytes.
+    check_json(raw)
     try:
         return model.model_validate_json(raw)
     except ValidationError as exc:

@@ -7,8 +7,9 @@ from typing import Any
 from aiohttp import web
 from pydantic import BaseModel, ConfigDict
 
-from tarsify.domain.errors import NotFound
+from tarsify.domain.errors import InvalidBody, NotFound
 
+from .boundary import check_json
 from .envelope import ok
 from .params import path_id
 from .routing import Auth, Route, services
@@ -45,10 +46,11 @@ async def runpod_webhook(request: web.Request) -> web.Response:
 
 async def _notice(request: web.Request) -> ProviderNotice:
     # A malformed body still means "look at this execution": the status is re-read anyway.
+    # Through the boundary like every body: a job id hint with a NUL is no hint.
     try:
-        raw: Any = await request.json()
+        raw: Any = check_json(await request.read())
         return ProviderNotice.model_validate(raw if isinstance(raw, dict) else {})
-    except ValueError:
+    except (ValueError, InvalidBody):
         return ProviderNotice()
 
 

@@ -8,6 +8,7 @@ from typing import Any
 from tarsify.domain.errors import InvalidBody
 from tarsify.domain.models import JsonObject
 from tarsify.domain.schema import Violation, validate_payload
+from tarsify.domain.schema_refs import ref_targets
 
 CONFIG_KEYS = ("defaultInputs", "lockedInputs", "hiddenFields", "promptPrefix", "promptSuffix")
 PROMPT_FIELD = "prompt"
@@ -82,8 +83,9 @@ def config_problems(config: ConfigOverrides, input_schema: JsonObject) -> list[V
     """Everything that stops ``config`` from producing a valid payload for ``input_schema``.
 
     Reports, all together: fields unknown to the schema, required fields hidden without a
-    developer value, default or locked values that violate their property's schema, and a
-    prompt prefix/suffix on a schema without a string ``prompt``.
+    developer value, hidden fields another part of the schema refers to (``$ref``), default
+    or locked values that violate their property's schema, and a prompt prefix/suffix on a
+    schema without a string ``prompt``.
     """
     props: JsonObject = input_schema.get("properties") or {}
     required = set(input_schema.get("required") or [])
@@ -105,14 +107,23 @@ def config_problems(config: ConfigOverrides, input_schema: JsonObject) -> list[V
             if name not in props:
                 unknown(section, name)
                 continue
-            for v in validate_payload(props[name], value):
+            for v in validate_payload(props[name], value, root=input_schema):
                 where = f".{v['field']}" if v["field"] != "$" else ""
                 problems.append(
                     {"field": f"configOverrides.{section}.{name}{where}", "message": v["message"]}
                 )
+    referenced = {p[1] for p in ref_targets(input_schema) if len(p) > 1 and p[0] == "properties"}
     for name in config.hidden_fields:
         if name not in props:
             unknown("hiddenFields", name)
+        elif name in referenced:
+            # The schema shown to consumers drops hidden fields: a $ref would dangle there.
+            problems.append(
+                {
+                    "field": f"configOverrides.hiddenFields.{name}",
+                    "message": "another part of the input schema refers to it ($ref)",
+                }
+            )
         elif (
             name in required
             and name not in config.default_inputs

@@ -61,7 +61,10 @@ def processed_input_schema(base_schema: JsonObject, config_overrides: Any) -> Js
         else ConfigOverrides.parse(config_overrides)
     )
     schema = copy.deepcopy(base_schema)
+    # Schemas are checked when stored; one stored before a check existed must still render.
     props: JsonObject = schema.get("properties") or {}
+    if not isinstance(props, dict):
+        props = {}
     for name in config.hidden_fields:
         props.pop(name, None)
     for name, value in config.default_inputs.items():

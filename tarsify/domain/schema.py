@@ -6,6 +6,7 @@ standard library's ``json``.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterable
 from typing import Any
 
@@ -13,8 +14,14 @@ from jsonschema import Draft202012Validator
 from jsonschema.exceptions import SchemaError, ValidationError
 
 from tarsify.domain.models import JsonObject
+from tarsify.domain.schema_refs import ref_problems
 
 Violation = dict[str, str]
+log = logging.getLogger("tarsify.schema")
+UNUSABLE_SCHEMA: Violation = {
+    "field": "$",
+    "message": "the model's input schema cannot be evaluated; its owner must fix it",
+}
 
 
 def _path(parts: Iterable[Any]) -> str:
@@ -25,7 +32,8 @@ def input_schema_problems(schema: Any) -> list[Violation]:
     """Why ``schema`` cannot be a base model's input schema (empty list when it can).
 
     It must be a valid JSON Schema (draft 2020-12) of ``"type": "object"`` whose
-    ``properties`` is an object.
+    ``properties`` is an object, and every ``$ref`` must be local, resolvable and must not
+    loop without descending into the input (``schema_refs``).
     """
     if not isinstance(schema, dict):
         return [{"field": "inputSchema", "message": "must be a JSON object"}]
@@ -37,6 +45,10 @@ def input_schema_problems(schema: Any) -> list[Violation]:
         problems.append(
             {"field": f"inputSchema.{where}" if where else "inputSchema", "message": exc.message}
         )
+    except Exception:  # e.g. RecursionError: whatever the cause, the schema is unusable
+        log.warning("input schema could not be checked", exc_info=True)
+        return [{"field": "inputSchema", "message": "cannot be checked as a JSON Schema"}]
+    problems.extend(ref_problems(schema))
     if schema.get("type") != "object":
         problems.append({"field": "inputSchema.type", "message": "must be 'object'"})
     props = schema.get("properties", {})
@@ -75,14 +87,24 @@ def _violation(error: ValidationError) -> list[Violation]:
     return [{"field": _path(base) or "$", "message": error.message}]
 
 
-def validate_payload(schema: JsonObject, payload: Any) -> list[Violation]:
+def validate_payload(
+    schema: JsonObject, payload: Any, *, root: JsonObject | None = None
+) -> list[Violation]:
     """Every violation of ``schema`` by ``payload``, each with its dotted field path.
 
-    The list is sorted and de-duplicated so the answer is stable across runs.
+    ``root`` is the whole schema when ``schema`` is a part of it (references resolve
+    against the root). The list is sorted and de-duplicated so the answer is stable.
+    A schema that cannot be evaluated (one stored before its references were checked)
+    gives one violation, ``UNUSABLE_SCHEMA``, never an exception.
     """
-    validator = Draft202012Validator(schema)
     found: dict[tuple[str, str], Violation] = {}
-    for error in validator.iter_errors(payload):
-        for v in _violation(error):
-            found[(v["field"], v["message"])] = v
+    try:
+        whole = Draft202012Validator(root if root is not None else schema)
+        validator = whole.evolve(schema=schema) if root is not None else whole
+        for error in validator.iter_errors(payload):
+            for v in _violation(error):
+                found[(v["field"], v["message"])] = v
+    except Exception:  # RecursionError, unresolvable $ref, ...: not the consumer's fault
+        log.warning("input schema could not be evaluated", exc_info=True)
+        return [dict(UNUSABLE_SCHEMA)]
     return [found[k] for k in sorted(found)]

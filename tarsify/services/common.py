@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import re
 import unicodedata
+import uuid
 from collections.abc import Iterable, Mapping
 from typing import Any
 
 from tarsify.domain.errors import InvalidBody
+from tarsify.ports import TarsModelRepository
 
 SLUG_RE = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")
 
@@ -17,6 +19,20 @@ def slugify(text: str, max_length: int = 200) -> str:
     ascii_text = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode()
     slug = re.sub(r"[^a-z0-9]+", "-", ascii_text.lower()).strip("-")
     return slug[:max_length].rstrip("-") or "model"
+
+
+async def free_slug(models: TarsModelRepository, title: str, *, random_suffix: bool = False) -> str:
+    """The first free slug of ``title``: ``title``, ``title-2``, ... (or a random suffix)."""
+    base = slugify(title, max_length=190)
+    if len(base) < 2:
+        base = f"{base}-model".strip("-")
+    if not random_suffix:
+        candidate = base
+        for n in range(2, 50):
+            if await models.get_by_slug(candidate) is None:
+                return candidate
+            candidate = f"{base}-{n}"
+    return f"{base}-{uuid.uuid4().hex[:8]}"
 
 
 def check_slug(slug: str, field: str = "slug", max_length: int = 100) -> str:

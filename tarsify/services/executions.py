@@ -22,7 +22,7 @@ from tarsify.domain.errors import (
     TarsModelNotFound,
 )
 from tarsify.domain.execution import Execution, ExecutionView
-from tarsify.domain.merge import merge_inputs
+from tarsify.domain.inputs import check_run_inputs
 from tarsify.domain.models import (
     ExecutionStatus,
     JsonObject,
@@ -31,7 +31,6 @@ from tarsify.domain.models import (
 )
 from tarsify.domain.pagination import Page, PageRequest
 from tarsify.domain.policies import visible_execution
-from tarsify.domain.schema import validate_payload
 from tarsify.ports import Clock, UnitOfWorkFactory
 from tarsify.services.dispatch import Dispatcher
 from tarsify.services.engine_settings import EngineSettings
@@ -129,8 +128,8 @@ class ExecutionService:
     ) -> Execution:
         """A PENDING execution of ``target`` for validated ``inputs``."""
         base = target.base_model
-        payload = merge_inputs(inputs, ConfigOverrides.parse(target.tars_model.config_overrides))
-        violations = validate_payload(base.input_schema, payload)
+        config = ConfigOverrides.parse(target.tars_model.config_overrides)
+        payload, violations = check_run_inputs(base.input_schema, config, inputs)
         if violations:
             raise InputValidationFailed(details=violations)
         now = self._clock.now()

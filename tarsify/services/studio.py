@@ -19,21 +19,21 @@ from tarsify.domain.pagination import Page, PageRequest
 from tarsify.domain.policies import owned_tars_model
 from tarsify.domain.schema import Violation
 from tarsify.ports import Clock, UnitOfWork, UnitOfWorkFactory
-from tarsify.services.common import apply_changes, check_slug, slugify
+from tarsify.services.common import apply_changes, check_slug, free_slug
 
+# Tries of a generated slug under concurrent creates of one title (the last one with a
+# random suffix, which cannot clash with the others' sequence).
+SLUG_ATTEMPTS = 25
 TARS_FIELDS = ("title", "slug", "description", "config_overrides", "status")
+_DRAFT, _PUBLISHED, _ARCHIVED = (
+    TarsModelStatus.DRAFT,
+    TarsModelStatus.PUBLISHED,
+    TarsModelStatus.ARCHIVED,
+)
 _STATUS_MOVES = {
-    TarsModelStatus.DRAFT: {
-        TarsModelStatus.DRAFT,
-        TarsModelStatus.PUBLISHED,
-        TarsModelStatus.ARCHIVED,
-    },
-    TarsModelStatus.PUBLISHED: {
-        TarsModelStatus.PUBLISHED,
-        TarsModelStatus.DRAFT,
-        TarsModelStatus.ARCHIVED,
-    },
-    TarsModelStatus.ARCHIVED: {TarsModelStatus.ARCHIVED, TarsModelStatus.DRAFT},
+    _DRAFT: {_DRAFT, _PUBLISHED, _ARCHIVED},
+    _PUBLISHED: {_PUBLISHED, _DRAFT, _ARCHIVED},
+    _ARCHIVED: {_ARCHIVED, _DRAFT},
 }
 
 
@@ -64,8 +64,28 @@ class StudioService:
         self._clock = clock
 
     async def create(self, developer_id: uuid.UUID, data: NewTarsModel) -> StudioModel:
-        """Create a DRAFT model on an active base model; slug from the title when absent."""
+        """Create a DRAFT model on an active base model; slug from the title when absent.
+
+        A generated slug is the next free one (``title``, ``title-2``, ...), tried again
+        when a concurrent create takes it first; a chosen slug that is taken is refused.
+        """
         config = ConfigOverrides.parse(data.config_overrides)
+        for _ in range(SLUG_ATTEMPTS - 1):
+            try:
+                return await self._create_once(developer_id, data, config)
+            except SlugAlreadyExists:
+                if data.slug is not None:
+                    raise
+        return await self._create_once(developer_id, data, config, random_suffix=True)
+
+    async def _create_once(
+        self,
+        developer_id: uuid.UUID,
+        data: NewTarsModel,
+        config: ConfigOverrides,
+        *,
+        random_suffix: bool = False,
+    ) -> StudioModel:
         now = self._clock.now()
         async with self._uow() as uow:
             base = await uow.base_models.get(data.base_model_id)
@@ -73,7 +93,7 @@ class StudioService:
                 raise BaseModelNotFound(details=[{"field": "baseModelId"}])
             if not base.is_active:
                 raise BaseModelNotActive()
-            slug = await self._slug_for(uow, data.slug, data.title)
+            slug = await self._slug_for(uow, data.slug, data.title, random_suffix=random_suffix)
             model = TarsModel(
                 id=new_id(),
                 developer_id=developer_id,
@@ -162,21 +182,15 @@ class StudioService:
         """DELETE: archive the model; it leaves the marketplace, executions are kept."""
         return await self.update(developer_id, model_id, {"status": TarsModelStatus.ARCHIVED})
 
-    async def _slug_for(self, uow: UnitOfWork, wanted: str | None, title: str) -> str:
-        if wanted is not None:
-            check_slug(wanted, max_length=200)
-            if await uow.tars_models.get_by_slug(wanted):
-                raise SlugAlreadyExists()
-            return wanted
-        base = slugify(title, max_length=190)
-        if len(base) < 2:
-            base = f"{base}-model".strip("-")
-        candidate = base
-        for n in range(2, 50):
-            if await uow.tars_models.get_by_slug(candidate) is None:
-                return candidate
-            candidate = f"{base}-{n}"
-        return f"{base}-{uuid.uuid4().hex[:8]}"
+    async def _slug_for(
+        self, uow: UnitOfWork, wanted: str | None, title: str, *, random_suffix: bool = False
+    ) -> str:
+        if wanted is None:
+            return await free_slug(uow.tars_models, title, random_suffix=random_suffix)
+        check_slug(wanted, max_length=200)
+        if await uow.tars_models.get_by_slug(wanted):
+            raise SlugAlreadyExists()
+        return wanted
 
 
 async def _problems(uow: UnitOfWork, model: TarsModel) -> list[Violation]:

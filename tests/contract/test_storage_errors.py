@@ -2,16 +2,18 @@
 
 from __future__ import annotations
 
+import logging
 import time
 
 import pytest
+from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from adapters.memory.uow import MemoryHealthCheck, MemoryStore, MemoryUnitOfWork
 from adapters.sql.db import session_factory
 from adapters.sql.engine import create_engine
 from adapters.sql.uow import SqlHealthCheck, SqlUnitOfWork
-from tarsify.domain.errors import StorageError
+from tarsify.domain.errors import AlreadyExists, StorageError
 from tarsify.ports import UnitOfWorkFactory
 from tests.contract.factories import developer
 
@@ -85,3 +87,30 @@ async def test_memory_store_can_be_switched_down() -> None:
     standalone.down = True
     with pytest.raises(StorageError):
         await standalone.ping()
+
+
+async def test_failing_statement_log_names_no_parameter_value(
+    sql_engine: AsyncEngine, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A statement the database refuses is logged without the values it carried."""
+    secret = "secret-value-7d1f@example.com"
+    caplog.set_level(logging.INFO, logger="tarsify.storage")
+    async with SqlUnitOfWork(session_factory(sql_engine)) as uow:
+        await uow.developers.add(developer(uid="dupe-uid", email=secret))
+        await uow.commit()
+    async with SqlUnitOfWork(session_factory(sql_engine)) as uow:
+        with pytest.raises(AlreadyExists):
+            await uow.developers.add(developer(uid="dupe-uid", email=secret))
+            await uow.commit()
+    bad = developer(email=secret)
+    bad.created_at = bad.created_at.replace(tzinfo=None)  # refused while binding
+    async with SqlUnitOfWork(session_factory(sql_engine)) as uow:
+        with pytest.raises(StorageError):
+            await uow.developers.add(bad)
+    async with sql_engine.connect() as connection:
+        assert (await connection.execute(text("SELECT 1"))).scalar() == 1
+    records = [r for r in caplog.records if r.name == "tarsify.storage"]
+    assert len(records) >= 2
+    for record in records:
+        logged = record.getMessage() + str(record.exc_info or "") + str(record.exc_text or "")
+        assert secret not in logged and "dupe-uid" not in logged, logged
