@@ -51,6 +51,7 @@ from tarsify.services.dispatch import Dispatcher
 from tarsify.services.engine_settings import EngineSettings
 from tarsify.services.executions import ExecutionService
 from tarsify.services.files import OutputFiles
+from tarsify.services.listeners import Listeners
 from tarsify.services.marketplace import MarketplaceService
 from tarsify.services.studio import StudioService
 
@@ -251,6 +252,8 @@ class Container(containers.DeclarativeContainer):
 
     engine_settings = providers.Singleton(make_engine_settings, settings)
     webhook_urls = providers.Singleton(make_webhook_urls, settings)
+    # Listeners write, in the transaction of each change, what follows from it.
+    execution_listeners = providers.Singleton(Listeners, providers.List())
     dispatcher = providers.Singleton(
         Dispatcher,
         uow_factory,
@@ -258,13 +261,15 @@ class Container(containers.DeclarativeContainer):
         clock,
         engine_settings,
         webhook_urls,
+        output_files,
+        execution_listeners,
     )
     account_service = providers.Singleton(AccountService, uow_factory, clock)
     catalog_service = providers.Singleton(CatalogService, uow_factory, clock)
     studio_service = providers.Singleton(StudioService, uow_factory, clock)
     marketplace_service = providers.Singleton(MarketplaceService, uow_factory)
     execution_service = providers.Singleton(
-        ExecutionService, uow_factory, dispatcher, clock, engine_settings
+        ExecutionService, uow_factory, dispatcher, clock, engine_settings, execution_listeners
     )
     reconciler = providers.Singleton(
         MeteredReconciler, uow_factory, dispatcher, clock, engine_settings, metrics=metrics

@@ -67,6 +67,7 @@ async def _services(container: Container) -> Services:
         webhooks=await resolve(container.webhook_urls),
         blobs=await resolve(container.blob_store),
         file_urls=await resolve(container.file_url_signer),
+        files=await resolve(container.output_files),
     )
 
 

@@ -27,10 +27,11 @@ Json = dict[str, Any]
 _OPTIONS = orjson.OPT_NAIVE_UTC
 
 
-def execution(view: ExecutionView) -> Json:
+def execution(view: ExecutionView, output: Any = None) -> Json:
     """An execution for its consumer: never the provider job or endpoint ids, and as
     ``input`` what the consumer sent — never the merged payload, which may hold the
-    developer's hidden values and prompt wrapping."""
+    developer's hidden values and prompt wrapping. ``output``, when given, is the output
+    with its file references turned into links (``outputs.execution_json``)."""
     e = view.execution
     error = None
     if e.error_code is not None or e.error_message is not None:
@@ -43,7 +44,7 @@ def execution(view: ExecutionView) -> Json:
         "status": e.status.value,
         "model": {"slug": view.model_slug, "title": view.model_title},
         "input": e.consumer_input,
-        "output": e.output_payload,
+        "output": e.output_payload if output is None else output,
         "error": error,
         "pendingReason": pending,
         "createdAt": e.created_at,

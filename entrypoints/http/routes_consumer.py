@@ -6,9 +6,9 @@ from aiohttp import web
 
 from tarsify.domain.models import ExecutionStatus
 
-from . import render
 from .auth import consumer_id
 from .envelope import ok_fast, ok_page_fast
+from .outputs import execution_json
 from .params import LIST_PARAMS, enum_query, page_request, path_id, slug_query
 from .routing import Auth, Param, Route, services
 from .views import ExecutionView
@@ -19,7 +19,7 @@ async def get_execution(request: web.Request) -> web.Response:
     owner = await consumer_id(request)
     svc = services(request)
     view = await svc.executions.get(owner, path_id(request))
-    return ok_fast(render.execution(view))
+    return ok_fast(await execution_json(request, view))
 
 
 async def list_executions(request: web.Request) -> web.Response:
@@ -30,7 +30,7 @@ async def list_executions(request: web.Request) -> web.Response:
     model = slug_query(request, "model")
     svc = services(request)
     page = await svc.executions.list(owner, page_req, status=status, model_slug=model)
-    items = [render.execution(v) for v in page.items]
+    items = [await execution_json(request, v) for v in page.items]
     return ok_page_fast(page, items, page_req.limit)
 
 
@@ -39,7 +39,7 @@ async def cancel_execution(request: web.Request) -> web.Response:
     owner = await consumer_id(request)
     svc = services(request)
     view = await svc.executions.cancel(owner, path_id(request))
-    return ok_fast(render.execution(view))
+    return ok_fast(await execution_json(request, view))
 
 
 _STATUS = Param(

@@ -9,6 +9,7 @@ from tarsify.domain.models import ModelCategory
 from . import render, serialize
 from .auth import consumer_id
 from .envelope import ok, ok_fast, ok_page_fast
+from .outputs import execution_json
 from .params import (
     LIST_PARAMS,
     MAX_WAIT_S,
@@ -62,7 +63,7 @@ async def run_model(request: web.Request) -> web.Response:
     )
     view = result.view
     status = 200 if wait_s > 0 and view.execution.is_terminal else 202
-    response = ok_fast(render.execution(view), status=status)
+    response = ok_fast(await execution_json(request, view), status=status)
     response.headers["Location"] = f"/api/consumer/executions/{view.execution.id}"
     if applied is not None:
         response.headers["Preference-Applied"] = f"wait={applied}"

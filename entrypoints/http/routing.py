@@ -20,6 +20,7 @@ if TYPE_CHECKING:
     from tarsify.services.api_keys import ApiKeyService
     from tarsify.services.catalog import CatalogService
     from tarsify.services.executions import ExecutionService
+    from tarsify.services.files import OutputFiles
     from tarsify.services.marketplace import MarketplaceService
     from tarsify.services.studio import StudioService
 
@@ -91,6 +92,7 @@ class Services:
     webhooks: WebhookUrls | None = None
     blobs: BlobStore | None = None
     file_urls: FileUrlSigner | None = None
+    files: OutputFiles | None = None
 
 
 SERVICES = web.AppKey("services", Services)

@@ -18,6 +18,7 @@ class Failure(StrEnum):
     DEADLINE_EXCEEDED_UNSENT = "DEADLINE_EXCEEDED_UNSENT"
     MODEL_UNAVAILABLE = "MODEL_UNAVAILABLE"
     RESULT_UNRECORDABLE = "RESULT_UNRECORDABLE"
+    OUTPUT_DOWNLOAD_FAILED = "OUTPUT_DOWNLOAD_FAILED"
 
     @property
     def code(self) -> str:
@@ -45,6 +46,7 @@ _MESSAGES = {
     ),
     Failure.MODEL_UNAVAILABLE: "The model is not available",
     Failure.RESULT_UNRECORDABLE: "The result reported by the GPU provider could not be recorded",
+    Failure.OUTPUT_DOWNLOAD_FAILED: "An output file of the model could not be downloaded",
 }
 
 

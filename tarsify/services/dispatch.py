@@ -10,27 +10,29 @@ from __future__ import annotations
 import dataclasses
 import logging
 import uuid
-from collections.abc import Callable
+from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
 from tarsify.domain.errors import (
-    ExecutionNotFound,
+    BlobStoreUnavailable,
     GpuProviderError,
+    OutputDownloadFailed,
     ProviderJobNotFound,
     ProviderOutcome,
 )
 from tarsify.domain.execution import Execution
 from tarsify.domain.failures import Failure, PendingReason
+from tarsify.domain.files import FileRecord
 from tarsify.domain.jobs import JobReport, JobRequest
 from tarsify.domain.models import ExecutionStatus, RunTarget
 from tarsify.ports import Clock, GpuProvider, UnitOfWorkFactory, WebhookUrlBuilder
+from tarsify.services.changes import Decision, store_change
 from tarsify.services.engine_settings import EngineSettings
+from tarsify.services.files import OutputFiles
+from tarsify.services.listeners import Listeners
 
 log = logging.getLogger("tarsify.engine")
-
-Decision = Callable[..., bool]
-_CAS_ATTEMPTS = 5
 
 
 class Dispatcher:
@@ -43,12 +45,16 @@ class Dispatcher:
         clock: Clock,
         settings: EngineSettings,
         webhooks: WebhookUrlBuilder | None = None,
+        files: OutputFiles | None = None,
+        listeners: Listeners | None = None,
     ) -> None:
         self._uow = uow
         self._provider = provider
         self._clock = clock
         self._settings = settings
         self._webhooks = webhooks
+        self._files = files
+        self._listeners = listeners or Listeners()
 
     async def store(
         self,
@@ -56,36 +62,15 @@ class Dispatcher:
         decide: Decision,
         *args: Any,
         known: Execution | None = None,
+        files: Sequence[FileRecord] = (),
         **kwargs: Any,
     ) -> tuple[Execution, bool]:
-        """Ask ``decide(execution, *args)`` (an ``Execution`` method) and store its change.
-
-        ``known`` is a state just read or stored by this process: the first attempt
-        starts from it (the compare-and-set still checks its version) and saves a read.
-        Returns the stored execution and whether this call changed it.
-        """
-        for attempt in range(_CAS_ATTEMPTS):
-            async with self._uow() as uow:
-                if attempt == 0 and known is not None:
-                    execution: Execution | None = dataclasses.replace(known)
-                else:
-                    execution = await uow.executions.get(execution_id)
-                if execution is None:
-                    raise ExecutionNotFound()
-                if not decide(execution, *args, **kwargs):
-                    if attempt == 0 and known is not None:
-                        continue  # "no change" decided on a possibly stale state: re-read
-                    return execution, False
-                if await uow.executions.update(execution):
-                    await uow.commit()
-                    return execution, True
-        # Only reachable under extreme contention; the next poll or reconcile retries.
-        async with self._uow() as uow:
-            current = await uow.executions.get(execution_id)
-        if current is None:
-            raise ExecutionNotFound()
-        log.warning("execution.cas_exhausted", extra={"execution_id": str(execution_id)})
-        return current, False
+        """Ask ``decide(execution, *args)`` (an ``Execution`` method) and store its change
+        (see ``tarsify.services.changes.store_change``)."""
+        return await store_change(
+            self._uow, self._listeners, execution_id, decide, *args,
+            known=known, files=files, **kwargs,
+        )  # fmt: skip
 
     # --- submit ------------------------------------------------------------------------
 
@@ -164,13 +149,66 @@ class Dispatcher:
         return stored
 
     async def _record_submitted(self, claimed: Execution, report: JobReport) -> Execution:
-        stored, _ = await self.store(
-            claimed.id, Execution.apply, report, self._clock.now(), submitted=True, known=claimed
-        )
+        stored = await self._record(claimed, Execution.apply, report, submitted=True, known=claimed)
         if stored.status is ExecutionStatus.CANCELLED and stored.provider_job_id == report.job_id:
             # Cancelled while the submit was in flight: stop the job we just started.
             await self._best_effort_cancel(stored)
         return stored
+
+    async def _record(
+        self,
+        execution: Execution,
+        decide: Decision,
+        report: JobReport,
+        *,
+        known: Execution | None = None,
+        **kwargs: Any,
+    ) -> Execution:
+        """Store what ``report`` means; a completed job's files are stored first.
+
+        The execution is never shown COMPLETED before its files exist: when the blob store
+        is down nothing is recorded (the next poll tries again), and a file the provider
+        gave by URL that cannot be downloaded fails it (OUTPUT_DOWNLOAD_FAILED).
+        """
+        files: list[FileRecord] = []
+        now = self._clock.now()
+        if self._needs_offload(execution, report):
+            try:
+                report, files = await self._offload(execution, report)
+            except OutputDownloadFailed as exc:
+                stored, _ = await self.store(
+                    execution.id, Execution.fail, Failure.OUTPUT_DOWNLOAD_FAILED, now,
+                    exc.message, known=known,
+                )  # fmt: skip
+                return stored
+            except BlobStoreUnavailable as exc:
+                log.warning(
+                    "execution.files_unstored",
+                    extra={"execution_id": str(execution.id), "error": exc.message},
+                )
+                return execution
+        stored, _ = await self.store(
+            execution.id, decide, report, now, known=known, files=files, **kwargs
+        )
+        return stored
+
+    def _needs_offload(self, execution: Execution, report: JobReport) -> bool:
+        return (
+            self._files is not None
+            and not execution.is_terminal
+            and report.execution_status is ExecutionStatus.COMPLETED
+            and report.output is not None
+        )
+
+    async def _offload(
+        self, execution: Execution, report: JobReport
+    ) -> tuple[JobReport, list[FileRecord]]:
+        assert self._files is not None
+        target = await self._target_of(execution)
+        if target is None:
+            return report, []
+        output, files = await self._files.offload(execution.id, report.output, target.base_model)
+        return dataclasses.replace(report, output=output), files
 
     # --- status ------------------------------------------------------------------------
 
@@ -200,10 +238,7 @@ class Dispatcher:
                 extra={"execution_id": str(execution.id), "error": exc.message},
             )
             return execution
-        stored, _ = await self.store(
-            execution.id, Execution.apply, report, self._clock.now(), known=execution
-        )
-        return stored
+        return await self._record(execution, Execution.apply, report, known=execution)
 
     async def adopt(self, execution: Execution, job_id: str) -> Execution:
         """Record ``job_id`` for an execution whose submit answer was lost, if the provider
@@ -219,10 +254,7 @@ class Dispatcher:
                 extra={"execution_id": str(execution.id), "error": exc.message},
             )
             return execution
-        stored, _ = await self.store(
-            execution.id, Execution.apply, report, self._clock.now(), submitted=True
-        )
-        return stored
+        return await self._record(execution, Execution.apply, report, submitted=True)
 
     # --- endings -----------------------------------------------------------------------
 
@@ -244,10 +276,7 @@ class Dispatcher:
                     report = await self._provider.status(endpoint_id, job_id)
         except ProviderJobNotFound:
             report = JobReport(job_id=job_id, status="CANCELLED")
-        stored, _ = await self.store(
-            execution.id, Execution.record_cancel, report, self._clock.now()
-        )
-        return stored
+        return await self._record(execution, Execution.record_cancel, report)
 
     async def expire(self, execution: Execution) -> Execution:
         """Past its deadline: stop the job at the provider (best effort) and record it.

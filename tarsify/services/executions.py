@@ -34,6 +34,7 @@ from tarsify.domain.policies import visible_execution
 from tarsify.ports import Clock, UnitOfWorkFactory
 from tarsify.services.dispatch import Dispatcher
 from tarsify.services.engine_settings import EngineSettings
+from tarsify.services.listeners import Listeners
 
 log = logging.getLogger("tarsify.engine")
 MIN_WAIT_STEP_S = 0.05
@@ -62,11 +63,13 @@ class ExecutionService:
         dispatcher: Dispatcher,
         clock: Clock,
         settings: EngineSettings,
+        listeners: Listeners | None = None,
     ) -> None:
         self._uow = uow
         self._dispatch = dispatcher
         self._clock = clock
         self._settings = settings
+        self._listeners = listeners or Listeners()
         self._inflight: dict[uuid.UUID, asyncio.Task[Execution]] = {}
 
     @property
@@ -106,6 +109,7 @@ class ExecutionService:
             execution.idempotency_key = idempotency_key
             try:
                 await uow.executions.add(execution)
+                await self._listeners.created(uow, execution, target)
                 await uow.commit()
                 lost_race = False
             except AlreadyExists:

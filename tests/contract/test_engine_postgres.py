@@ -209,6 +209,8 @@ async def sql_world(
     clock: ManualClock | None = None,
     settings: EngineSettings | None = None,
     gpu: FakeGpuProvider | None = None,
+    files: Any = None,
+    listeners: Any = None,
 ) -> SqlWorld:
     """Services on SQL units of work, with a published model and two consumers."""
     world = SqlWorld(
@@ -216,6 +218,8 @@ async def sql_world(
         store=db.store(),  # type: ignore[arg-type]
         gpu=gpu or FakeGpuProvider(),
         settings=settings or EngineSettings(),
+        files=files,
+        listeners=listeners,
     )
     return await world.build()
 

@@ -11,7 +11,6 @@ RunPod client's records as well as the engine's.
 from __future__ import annotations
 
 import asyncio
-import base64
 import logging
 import uuid
 from collections.abc import AsyncIterator, Iterator
@@ -21,6 +20,7 @@ from typing import Any
 import pytest
 import structlog
 from aiohttp.test_utils import TestClient, TestServer, unused_port
+from yarl import URL
 
 from adapters.simulator.engine import SimulatorEngine
 from adapters.simulator.runpod_api import FaultPlan, create_fake_runpod_app
@@ -268,11 +268,13 @@ async def publish(api: Api) -> str:
     return str(model["slug"])
 
 
-def first_png(output: dict[str, Any]) -> bytes:
-    uri = output["images"][0]
-    prefix = "data:image/png;base64,"
-    assert uri.startswith(prefix)
-    return base64.b64decode(uri[len(prefix) :], validate=True)
+async def first_png(api: Api, output: dict[str, Any]) -> bytes:
+    """The first image of an output: a signed link to the service's own file store."""
+    url = URL(output["images"][0])
+    assert url.path.startswith("/files/executions/") and url.query["sig"]
+    response = await api.client.get(url.path_qs)
+    assert response.status == 200 and response.content_type == "image/png"
+    return await response.read()
 
 
 # --- the marketplace loop --------------------------------------------------------------
@@ -284,7 +286,7 @@ async def test_run_complete_cancel_and_fail_through_runpod(svc: Service) -> None
     assert run["status"] in ("QUEUED", "RUNNING", "COMPLETED")
     done = await svc.poll(run["id"])
     assert done["status"] == "COMPLETED", done
-    png = first_png(done["output"])
+    png = await first_png(svc.api, done["output"])
     assert png.startswith(PNG_SIGNATURE) and b"IHDR" in png[:16] and png.endswith(b"IEND\xaeB`\x82")
     assert done["error"] is None and done["completedAt"]
     assert done["queueTimeMs"] is not None and done["executionTimeMs"] is not None
@@ -335,7 +337,7 @@ async def test_a_burst_of_5xx_on_status_is_survived(svc: Service) -> None:
     run = await svc.run({"prompt": "through the storm"})
     done = await svc.poll(run["id"])
     assert done["status"] == "COMPLETED", done
-    assert first_png(done["output"]).startswith(PNG_SIGNATURE)
+    assert (await first_png(svc.api, done["output"])).startswith(PNG_SIGNATURE)
     statuses = svc.runpod.statuses("status")
     assert statuses[:5] == [503, 503, 503, 503, 502] and statuses[-1] == 200
     messages = [r.getMessage() for r in svc.logs.records]
@@ -377,7 +379,7 @@ async def test_output_survives_the_providers_retention_without_any_poll(svc: Ser
     assert svc.runpod.statuses("status"), "only the reconciler can have asked"
     found = await svc.api.ok("GET", f"/api/consumer/executions/{run['id']}", "consumer_a")
     assert found["status"] == "COMPLETED", found
-    assert first_png(found["output"]).startswith(PNG_SIGNATURE)
+    assert (await first_png(svc.api, found["output"])).startswith(PNG_SIGNATURE)
     await svc.assert_nothing_leaked()
 
 
@@ -442,7 +444,8 @@ async def test_a_webhook_completes_the_execution_without_any_poll(
     assert delivery.statuses == [200]
     execution = await stored_execution(database_url, run["id"])
     assert execution.status is ExecutionStatus.COMPLETED
-    assert execution.output_payload["images"][0].startswith("data:image/png;base64,")
+    # Stored as a reference to the file store, never as inline data.
+    assert execution.output_payload["images"][0] == {"$file": f"executions/{run['id']}/0.png"}
     status_calls = [r for r in fake_runpod.faults.requests if r.route == "status"]
     assert len(status_calls) == 1  # the one re-read the webhook asked for
 

@@ -16,6 +16,8 @@ from tarsify.services.catalog import CatalogService, NewBaseModel, NewEndpoint
 from tarsify.services.dispatch import Dispatcher
 from tarsify.services.engine_settings import EngineSettings
 from tarsify.services.executions import ExecutionService
+from tarsify.services.files import OutputFiles
+from tarsify.services.listeners import Listeners
 from tarsify.services.marketplace import MarketplaceService
 from tarsify.services.reconciler import Reconciler
 from tarsify.services.studio import NewTarsModel, StudioService
@@ -56,6 +58,8 @@ class World:
     gpu: FakeGpuProvider = field(default_factory=FakeGpuProvider)
     settings: EngineSettings = field(default_factory=EngineSettings)
     webhooks: WebhookUrlBuilder | None = None
+    files: OutputFiles | None = None
+    listeners: Listeners | None = None
 
     def __post_init__(self) -> None:
         uow = self.store.unit_of_work
@@ -63,8 +67,12 @@ class World:
         self.catalog = CatalogService(uow, self.clock)
         self.studio = StudioService(uow, self.clock)
         self.marketplace = MarketplaceService(uow)
-        self.dispatcher = Dispatcher(uow, self.gpu, self.clock, self.settings, self.webhooks)
-        self.executions = ExecutionService(uow, self.dispatcher, self.clock, self.settings)
+        self.dispatcher = Dispatcher(
+            uow, self.gpu, self.clock, self.settings, self.webhooks, self.files, self.listeners
+        )
+        self.executions = ExecutionService(
+            uow, self.dispatcher, self.clock, self.settings, self.listeners
+        )
         self.reconciler = Reconciler(uow, self.dispatcher, self.clock, self.settings)
 
     async def build(self) -> World:

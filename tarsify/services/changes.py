@@ -1,0 +1,71 @@
+"""Storing a change of an execution: compare-and-set, listeners, files — one transaction."""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import uuid
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from tarsify.domain.errors import ExecutionNotFound
+from tarsify.domain.execution import Execution
+from tarsify.domain.files import ExecutionFile, FileRecord
+from tarsify.domain.models import ExecutionStatus
+from tarsify.ports import UnitOfWorkFactory
+from tarsify.services.listeners import Listeners
+
+log = logging.getLogger("tarsify.engine")
+
+Decision = Callable[..., bool]
+CAS_ATTEMPTS = 5
+
+
+async def store_change(
+    uow_factory: UnitOfWorkFactory,
+    listeners: Listeners,
+    execution_id: uuid.UUID,
+    decide: Decision,
+    *args: Any,
+    known: Execution | None = None,
+    files: Sequence[FileRecord] = (),
+    **kwargs: Any,
+) -> tuple[Execution, bool]:
+    """Ask ``decide(execution, *args)`` (an ``Execution`` method) and store its change,
+    with what the listeners write about it, in one transaction.
+
+    ``known`` is a state just read or stored by this process: the first attempt starts
+    from it (the compare-and-set still checks its version) and saves a read. ``files``
+    are recorded when this change completes the execution (its output refers to them).
+    A writer that lost the compare-and-set re-reads and asks again. Returns the stored
+    execution and whether this call changed it.
+    """
+    for attempt in range(CAS_ATTEMPTS):
+        async with uow_factory() as uow:
+            if attempt == 0 and known is not None:
+                execution: Execution | None = dataclasses.replace(known)
+            else:
+                execution = await uow.executions.get(execution_id)
+            if execution is None:
+                raise ExecutionNotFound()
+            before = dataclasses.replace(execution)
+            if not decide(execution, *args, **kwargs):
+                if attempt == 0 and known is not None:
+                    continue  # "no change" decided on a possibly stale state: re-read
+                return execution, False
+            if await uow.executions.update(execution):
+                await listeners.changed(uow, before, execution)
+                if files and execution.status is ExecutionStatus.COMPLETED:
+                    for record in files:
+                        await uow.files.add(
+                            ExecutionFile.of(execution.id, record, execution.updated_at)
+                        )
+                await uow.commit()
+                return execution, True
+    # Only reachable under extreme contention; the next poll or reconcile retries.
+    async with uow_factory() as uow:
+        current = await uow.executions.get(execution_id)
+    if current is None:
+        raise ExecutionNotFound()
+    log.warning("execution.cas_exhausted", extra={"execution_id": str(execution_id)})
+    return current, False

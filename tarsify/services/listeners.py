@@ -1,0 +1,46 @@
+"""What else happens, in the same transaction, when an execution is created or changes.
+
+The engine stores every change of an execution through one place (``Dispatcher.store``)
+and every new execution through ``ExecutionService.run``. Listeners plugged in there
+write what follows from the change in the *same* transaction — an outbox event for a
+webhook, a ledger entry for a charge — so that it happens exactly once with the change,
+whichever process records it, or not at all. A listener that raises undoes the change.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Protocol
+
+from tarsify.domain.execution import Execution
+from tarsify.domain.models import RunTarget
+from tarsify.ports import UnitOfWork
+
+
+class ExecutionListener(Protocol):
+    """Reacts, inside the transaction, to an execution being created or changed."""
+
+    async def created(self, uow: UnitOfWork, execution: Execution, target: RunTarget) -> None:
+        """A new execution is being stored (PENDING); raising refuses the run."""
+        ...
+
+    async def changed(self, uow: UnitOfWork, before: Execution, after: Execution) -> None:
+        """``before`` is being replaced by ``after`` (a compare-and-set that succeeded)."""
+        ...
+
+
+class Listeners:
+    """Every listener, called in order."""
+
+    def __init__(self, listeners: Sequence[ExecutionListener] = ()) -> None:
+        self._listeners = tuple(listeners)
+
+    async def created(self, uow: UnitOfWork, execution: Execution, target: RunTarget) -> None:
+        """Tell each listener about a new execution."""
+        for listener in self._listeners:
+            await listener.created(uow, execution, target)
+
+    async def changed(self, uow: UnitOfWork, before: Execution, after: Execution) -> None:
+        """Tell each listener about a change."""
+        for listener in self._listeners:
+            await listener.changed(uow, before, after)
