@@ -7,6 +7,7 @@ nothing is created, migrated or sent to the GPU provider.
 from __future__ import annotations
 
 import asyncio
+import os
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -84,11 +85,40 @@ def check_public_url(settings: Settings) -> list[Finding]:
     return [_ok(f"PUBLIC_BASE_URL is {url}")]
 
 
-def check_blob_store(settings: Settings) -> list[Finding]:
-    """Hook for the blob store: report whether it is reachable once there is one."""
-    # There is no blob store yet (outputs live in the database). When one is added,
-    # put its reachability check here: one read of a known key, or a bucket HEAD.
-    return [Finding("skip", "blob store: none configured yet (outputs live in the database)")]
+async def check_blob_store(settings: Settings) -> list[Finding]:
+    """The file store keeps files, answers, and its links point where clients can reach."""
+    if settings.blob_store == "memory":
+        return [_problem("BLOB_STORE=memory keeps no file across restarts")]
+    if settings.blob_store == "filesystem":
+        found = []
+        if not settings.public_base_url:
+            found.append(
+                _problem("file links would point at http://HOST:PORT: set PUBLIC_BASE_URL")
+            )
+        return [*found, _filesystem_root(Path(settings.blob_filesystem_root))]
+    from entrypoints.container import open_blob_store
+    from tarsify.domain.errors import TarsifyError
+
+    try:
+        async with asyncio.timeout(DB_TIMEOUT_S):
+            async for store in open_blob_store(settings, None):
+                await store.ping()
+    except (TarsifyError, TimeoutError) as exc:
+        return [_problem(f"the S3 file store fails: {getattr(exc, 'message', 'no answer')}")]
+    return [_ok(f"the S3 file store answers (bucket {settings.blob_s3_bucket})")]
+
+
+def _filesystem_root(root: Path) -> Finding:
+    """The root (or, before first use, the directory it will be made in) is writable;
+    looked at, never created."""
+    existing = root
+    while not existing.exists() and existing != existing.parent:
+        existing = existing.parent
+    if not existing.is_dir() or not os.access(existing, os.W_OK | os.X_OK):
+        return _problem(f"the file store directory {root} cannot be written")
+    if existing != root:
+        return _ok(f"the file store directory {root} will be created on first use")
+    return _ok(f"the file store directory {root} is writable")
 
 
 async def check_database(settings: Settings) -> list[Finding]:
@@ -120,14 +150,13 @@ SYNC_CHECKS: tuple[Callable[[Settings], list[Finding]], ...] = (
     check_admins,
     check_provider,
     check_public_url,
-    check_blob_store,
 )
 
 
 async def findings(settings: Settings) -> list[Finding]:
     """Every finding about ``settings``."""
     found = [finding for check in SYNC_CHECKS for finding in check(settings)]
-    return found + await check_database(settings)
+    return found + await check_blob_store(settings) + await check_database(settings)
 
 
 async def run_check() -> int:

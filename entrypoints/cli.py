@@ -46,6 +46,14 @@ def _parser() -> argparse.ArgumentParser:
     )
 
     sub.add_parser("worker", help="run the reconciler only (no HTTP)")
+
+    outputs = sub.add_parser("outputs", help="output files")
+    outputs_sub = outputs.add_subparsers(dest="outputs_command", required=True, metavar="ACTION")
+    outputs_sub.add_parser(
+        "offload",
+        help="move files still inline in stored outputs into the file store "
+        "(idempotent; safe to stop and run again)",
+    )
     sub.add_parser("check", help="validate the configuration for production; exit 1 on any problem")
 
     migrate = sub.add_parser("migrate", help="apply database migrations")
@@ -88,6 +96,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             return serve(settings, args)
         if args.command == "worker":
             return asyncio.run(_worker(settings))
+        if args.command == "outputs":
+            from entrypoints.outputs import offload_outputs
+
+            return asyncio.run(offload_outputs(settings))
         if args.command == "migrate":
             return asyncio.run(_migrate(settings, args.revision, args.downgrade))
         if args.command == "seed":
@@ -158,15 +170,23 @@ async def _worker(settings: Settings) -> int:
     try:
         reconciler = await resolve(container.reconciler)
         task = asyncio.create_task(reconciler.run_forever(settings.reconciler_interval))
+        purge = None
+        if settings.file_retention_days is not None:
+            from entrypoints.upkeep import purge_forever
+
+            upkeep = await resolve(container.file_upkeep)
+            purge = asyncio.create_task(purge_forever(upkeep, settings.file_retention_days))
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(sig, stop.set)
         print("reconciler running; Ctrl-C to stop", flush=True)
         await stop.wait()
-        task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await task
+        for running in (task, purge):
+            if running is not None:
+                running.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await running
     finally:
         await resolve(container.shutdown_resources)
     return 0

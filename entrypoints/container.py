@@ -50,6 +50,7 @@ from tarsify.services.catalog import CatalogService
 from tarsify.services.dispatch import Dispatcher
 from tarsify.services.engine_settings import EngineSettings
 from tarsify.services.executions import ExecutionService
+from tarsify.services.file_upkeep import FileUpkeep
 from tarsify.services.files import OutputFiles
 from tarsify.services.listeners import Listeners
 from tarsify.services.marketplace import MarketplaceService
@@ -249,6 +250,8 @@ class Container(containers.DeclarativeContainer):
     output_files = providers.Singleton(
         OutputFiles, blob_store, downloader, settings.provided.file_url_ttl
     )
+
+    file_upkeep = providers.Singleton(FileUpkeep, uow_factory, output_files, blob_store, clock)
 
     engine_settings = providers.Singleton(make_engine_settings, settings)
     webhook_urls = providers.Singleton(make_webhook_urls, settings)

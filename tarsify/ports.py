@@ -231,6 +231,13 @@ class ExecutionRepository(Protocol):
         another claimer are skipped (``FOR UPDATE SKIP LOCKED``)."""
         ...
 
+    async def list_completed(
+        self, after: tuple[datetime, uuid.UUID] | None, limit: int
+    ) -> list[Execution]:
+        """COMPLETED executions after ``after`` (created_at, id), oldest first: a scan
+        that can stop and resume anywhere."""
+        ...
+
     async def list_for_consumer(
         self,
         consumer_id: uuid.UUID,
@@ -252,6 +259,14 @@ class ExecutionFileRepository(Protocol):
 
     async def list_for_execution(self, execution_id: uuid.UUID) -> list[ExecutionFile]:
         """The execution's files, oldest first (then by key)."""
+        ...
+
+    async def list_created_before(self, cutoff: datetime, limit: int) -> list[ExecutionFile]:
+        """Up to ``limit`` files recorded before ``cutoff``, oldest first."""
+        ...
+
+    async def delete(self, file_id: uuid.UUID) -> None:
+        """Forget one file row (its bytes are deleted from the blob store separately)."""
         ...
 
 

@@ -87,6 +87,19 @@ class MemoryExecutionRepository(Repository):
             self._tx.put(self.table, claimed[-1], insert=False)
         return claimed
 
+    async def list_completed(
+        self, after: tuple[datetime, uuid.UUID] | None, limit: int
+    ) -> list[Execution]:
+        """COMPLETED executions after ``after`` (created_at, id), oldest first (copies)."""
+        rows = [
+            x
+            for x in self._rows()
+            if x.status is ExecutionStatus.COMPLETED
+            and (after is None or (x.created_at, x.id) > after)
+        ]
+        rows.sort(key=lambda x: (x.created_at, x.id))
+        return [copy.deepcopy(x) for x in rows[:limit]]
+
     async def list_for_consumer(
         self,
         consumer_id: uuid.UUID,

@@ -95,6 +95,7 @@ class MemoryTransaction:
         self.store = store
         self.staged: dict[str, dict[uuid.UUID, Any]] = {name: {} for name in store.tables}
         self.inserted: set[RowKey] = set()
+        self.deleted: set[RowKey] = set()
 
     def check(self) -> None:
         """Raise ``StorageError`` while the store is switched down."""
@@ -103,10 +104,16 @@ class MemoryTransaction:
 
     def rows(self, table: str) -> dict[uuid.UUID, Any]:
         """Committed rows overlaid with this transaction's writes (not copies)."""
-        return self.store.tables[table] | self.staged[table]
+        rows = self.store.tables[table] | self.staged[table]
+        for gone_table, row_id in self.deleted:
+            if gone_table == table:
+                rows.pop(row_id, None)
+        return rows
 
     def row(self, table: str, row_id: uuid.UUID) -> Any:
         """One row as this transaction sees it (not a copy), or None."""
+        if (table, row_id) in self.deleted:
+            return None
         staged = self.staged[table].get(row_id)
         return staged if staged is not None else self.store.tables[table].get(row_id)
 
@@ -123,6 +130,12 @@ class MemoryTransaction:
         self.staged[table][entity.id] = _as_stored(table, entity)
         if insert:
             self.inserted.add((table, entity.id))
+
+    def delete(self, table: str, row_id: uuid.UUID) -> None:
+        """Stage the removal of one row (nothing when it does not exist)."""
+        self.check()
+        self.staged[table].pop(row_id, None)
+        self.deleted.add((table, row_id))
 
     @staticmethod
     def _check_unique(table: str, entity: Any, rows: dict[uuid.UUID, Any]) -> None:
@@ -161,6 +174,8 @@ class MemoryTransaction:
                     self._check_unique(table, entity, committed)
             for table, staged in self.staged.items():
                 self.store.tables[table].update(staged)
+            for table, row_id in self.deleted:
+                self.store.tables[table].pop(row_id, None)
             self.store.commits += 1
         finally:
             self.discard()
@@ -170,4 +185,5 @@ class MemoryTransaction:
         for staged in self.staged.values():
             staged.clear()
         self.inserted.clear()
+        self.deleted.clear()
         self.store.release_all(self)

@@ -8,7 +8,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Select, and_, bindparam, insert, or_, select, text, update
+from sqlalchemy import Select, and_, bindparam, insert, or_, select, text, tuple_, update
 
 from adapters.sql.db import Db, Query
 from adapters.sql.errors import guarded
@@ -209,6 +209,24 @@ class SqlExecutionRepository:
         for execution in result:
             execution.last_polled_at = now
         return result
+
+    @guarded("executions.list_completed")
+    async def list_completed(
+        self, after: tuple[datetime, uuid.UUID] | None, limit: int
+    ) -> list[Execution]:
+        """COMPLETED executions after ``after`` (created_at, id), oldest first."""
+        stmt = select(*_EXECUTION.columns).where(executions.c.status == ExecutionStatus.COMPLETED)
+        if after is not None:
+            stmt = stmt.where(
+                tuple_(executions.c.created_at, executions.c.id)
+                > tuple_(
+                    bindparam("p_at", after[0], type_=UtcDateTime()),
+                    bindparam("p_id", after[1], type_=executions.c.id.type),
+                )
+            )
+        stmt = stmt.order_by(executions.c.created_at, executions.c.id).limit(limit)
+        rows = (await self._db.execute(stmt)).all()
+        return [_EXECUTION.load(row) for row in rows]
 
     @guarded("executions.list_for_consumer")
     async def list_for_consumer(

@@ -11,6 +11,7 @@ from aiohttp import web
 from aiohttp.typedefs import Middleware
 
 from entrypoints.container import Container, resolve
+from entrypoints.upkeep import purge_forever
 
 from . import (
     openapi,
@@ -38,6 +39,7 @@ log = logging.getLogger("tarsify.http")
 
 CONTAINER = web.AppKey("container", Container)
 RECONCILER_TASK = web.AppKey("reconciler_task", asyncio.Task[None])
+PURGE_TASK = web.AppKey("purge_task", asyncio.Task[None])
 
 ROUTES: list[Route] = [
     *routes_health.ROUTES,
@@ -85,13 +87,19 @@ async def _lifecycle(app: web.Application) -> AsyncIterator[None]:
             app[RECONCILER_TASK] = asyncio.create_task(
                 reconciler.run_forever(settings.reconciler_interval), name="tarsify-reconciler"
             )
+            if settings.file_retention_days is not None:
+                upkeep = await resolve(container.file_upkeep)
+                app[PURGE_TASK] = asyncio.create_task(
+                    purge_forever(upkeep, settings.file_retention_days), name="tarsify-purge"
+                )
         yield
     finally:
-        task = app.get(RECONCILER_TASK)
-        if task is not None:
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+        for key in (RECONCILER_TASK, PURGE_TASK):
+            task = app.get(key)
+            if task is not None:
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
         await resolve(container.shutdown_resources)
 
 

@@ -22,9 +22,12 @@ async def live(request: web.Request) -> web.Response:
 
 
 async def ready(request: web.Request) -> web.Response:
-    """The database answers; 503 ERR_5002 otherwise."""
+    """The database and the file store answer; 503 ERR_5002 otherwise."""
+    svc = services(request)
     try:
-        await services(request).health.ping()
+        await svc.health.ping()
+        if svc.blobs is not None:
+            await svc.blobs.ping()
     except StorageError:
         raise
     except Exception as exc:
@@ -39,7 +42,7 @@ ROUTES = [
         "GET",
         "/health/ready",
         ready,
-        "Readiness (checks the database)",
+        "Readiness (checks the database and the file store)",
         Auth.NONE,
         Health,
         tag="health",

@@ -257,6 +257,15 @@ class Execution:
         self.updated_at = now
         return True
 
+    def replace_output(self, output: Any, now: datetime) -> bool:
+        """Swap a COMPLETED execution's output for an equivalent one (its files moved to
+        the file store, or files past their retention removed)."""
+        if self.status is not _S.COMPLETED or output == self.output_payload:
+            return False
+        self.output_payload = json_safe(output)
+        self.updated_at = now
+        return True
+
     def fail(self, failure: Failure, now: datetime, message: str | None = None) -> bool:
         """FAILED with a catalogued reason."""
         return self.finish(_S.FAILED, now, failure=failure, message=message)

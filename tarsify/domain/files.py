@@ -159,3 +159,14 @@ def replace_at(output: Any, replacements: dict[JsonPath, Any]) -> Any:
         else:
             rebuilt.append(new)
     return rebuilt
+
+
+def without_files(output: Any, keys: set[str]) -> Any:
+    """``output`` with every reference to one of ``keys`` replaced by ``None``."""
+    if reference_key(output) in keys:
+        return None
+    if isinstance(output, dict):
+        return {name: without_files(value, keys) for name, value in output.items()}
+    if isinstance(output, list):
+        return [without_files(value, keys) for value in output]
+    return output

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from entrypoints.container import Container
+from entrypoints.container import Container, resolve
 
 from .support import Api
 
@@ -26,3 +26,12 @@ async def test_storage_outage_on_a_route_is_503(api: Api, container: Container) 
     container.memory_store().down = True
     reply = await api.call("GET", "/api/marketplace/models")
     assert (reply.status, reply.code) == (503, "ERR_5002")
+
+
+async def test_readiness_is_503_when_the_file_store_is_down(api: Api, container: Container) -> None:
+    blobs = await resolve(container.blob_store)
+    blobs.down = True
+    reply = await api.call("GET", "/health/ready")
+    assert (reply.status, reply.code) == (503, "ERR_5002")
+    blobs.down = False
+    assert (await api.ok("GET", "/health/ready"))["status"] == "ready"

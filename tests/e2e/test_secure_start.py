@@ -123,8 +123,18 @@ def test_check_reports_every_problem_of_a_bad_configuration(tmp_path: Path) -> N
     assert len(problems) == len(expected), result.stdout
     for text, line in zip(expected, problems, strict=True):
         assert text in line, (text, line)
-    assert "skip     blob store" in result.stdout
+    assert "ok       the file store directory data/files will be created" in result.stdout
+    assert not (tmp_path / "data").exists(), "check must not create the file store"
     assert "5 problem(s)" in result.stdout
+
+
+def test_check_reports_file_store_problems(tmp_path: Path) -> None:
+    (tmp_path / "not-a-dir").write_text("x")
+    bad = tarsify(tmp_path, "check", BLOB_FILESYSTEM_ROOT="./not-a-dir/files")
+    assert "PROBLEM  the file store directory not-a-dir/files cannot be written" in bad.stdout
+    assert "PROBLEM  file links would point at http://HOST:PORT" in bad.stdout
+    memory = tarsify(tmp_path, "check", BLOB_STORE="memory")
+    assert "PROBLEM  BLOB_STORE=memory keeps no file" in memory.stdout
 
 
 def test_check_reports_settings_no_command_accepts(tmp_path: Path) -> None:
