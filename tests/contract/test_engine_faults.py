@@ -3,12 +3,18 @@ providers that crash, endpoints changed under running jobs — on SQLite and Pos
 
 from __future__ import annotations
 
+import json
 import math
 import uuid
 from typing import Any
 
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
 from adapters.memory.clock import ManualClock
+from entrypoints.http import render
 from tarsify.domain.errors import StorageError
+from tarsify.domain.jsonsafe import json_safe
 from tarsify.domain.models import ExecutionStatus
 from tarsify.domain.pagination import PageRequest
 from tarsify.services.engine_settings import EngineSettings
@@ -157,3 +163,55 @@ async def test_changing_the_endpoints_provider_id_loses_no_job_in_flight(db: Db)
     fresh = await start(w)
     assert (await w.stored(fresh.id)).provider_endpoint_id == "rp-new-endpoint"
     assert w.gpu.jobs[fresh.provider_job_id].endpoint_id == "rp-new-endpoint"
+
+
+worker_outputs = st.recursive(
+    st.none()
+    | st.booleans()
+    | st.integers(min_value=-(2**70), max_value=2**70)
+    | st.floats()  # NaN and the infinities included
+    | st.text(alphabet=st.characters(codec=None, categories=None), max_size=20),
+    lambda inner: (
+        st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=5), inner, max_size=3)
+    ),
+    max_leaves=12,
+)
+
+
+def as_numbers(value: Any) -> Any:
+    """``value`` with every number as a float: PostgreSQL's JSONB keeps numbers as
+    decimals, so ``4.839377949479806e+16`` comes back as the integer it spells."""
+    return json.loads(json.dumps(value), parse_int=float, parse_float=float)
+
+
+def _examples(count: int) -> list[tuple[Any, str]]:
+    """Worker outputs and error texts drawn by Hypothesis (NUL, lone surrogates, NaN,
+    infinities and 70-bit integers included), the same ones on every run."""
+    drawn: list[tuple[Any, str]] = []
+
+    @settings(max_examples=count, derandomize=True, database=None, deadline=None)
+    @given(worker_outputs, st.text(max_size=30))
+    def collect(output: Any, error: str) -> None:
+        drawn.append((output, error))
+
+    collect()
+    return drawn
+
+
+async def test_whatever_a_worker_returns_is_recorded_and_read_back(db: Db) -> None:
+    w = await sql_world(db, settings=EAGER)
+    examples = _examples(40)
+    started = [(await start(w), await start(w), output, error) for output, error in examples]
+    for done, failed, output, error in started:
+        w.gpu.set_status(done.provider_job_id, "COMPLETED", output=output)
+        w.gpu.set_status(failed.provider_job_id, "FAILED", error=error)
+    report = await w.reconciler.run_once()
+    assert (report.claimed, report.errors) == (2 * len(examples), 0)
+    for done, failed, output, _ in started:
+        stored = await w.stored(done.id)
+        assert stored.status is ExecutionStatus.COMPLETED
+        assert as_numbers(stored.output_payload) == as_numbers(json_safe(output))
+        view = await w.executions.get(w.alice.id, done.id)
+        body = render.dumps({"data": render.execution(view)})
+        assert as_numbers(json.loads(body)["data"]["output"]) == as_numbers(json_safe(output))
+        assert (await w.stored(failed.id)).status is ExecutionStatus.FAILED
