@@ -161,6 +161,8 @@ class SimulatorEngine:
         self.id_suffix = id_suffix
         self.failure_rate = failure_rate
         self.worker_id = "sim-worker-0001"
+        # Files as expiring URLs need a server to fetch them from (the fake RunPod API).
+        self.file_urls = False
         self.now = now
         self._rng = random.Random(seed)
         self._fail_next: list[Failure] = []
@@ -323,7 +325,7 @@ class SimulatorEngine:
                 status = IN_PROGRESS
         finished = status in TERMINAL
         if status == COMPLETED and job.output is None:
-            job.output = simulated_output(job.output_type, job.input)
+            job.output = simulated_output(job.output_type, job.input, urls=self.file_urls)
         return JobView(
             id=job.id,
             endpoint_id=job.endpoint_id,

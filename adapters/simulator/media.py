@@ -16,24 +16,63 @@ from typing import Any
 
 from tarsify.domain.models import OutputType
 
+# A file the fake RunPod API serves itself: it turns ``simfile:png/7`` into an expiring
+# URL of its own, as hub workers hand out presigned S3 URLs.
+FILE_MARK = "simfile:"
+STYLES = ("data_uri", "base64", "url")
 
-def simulated_output(output_type: OutputType, input: dict[str, Any]) -> dict[str, Any]:
-    """A small, real and clearly labelled output of the given type."""
+
+def simulated_output(
+    output_type: OutputType, input: dict[str, Any], *, urls: bool = False
+) -> dict[str, Any]:
+    """A small, real and clearly labelled output of the given type.
+
+    Files come the ways real workers return them, chosen by the input's
+    ``simulate_output``: ``data_uri`` (worker-sdxl's images, the default for images),
+    ``base64`` (bare base64, as community audio workers return it, the default for audio)
+    or ``url`` (an expiring URL; only where ``urls`` is on, the fake RunPod API).
+    """
     prompt = _prompt(input)
     seed = input.get("seed")
     if not isinstance(seed, int) or isinstance(seed, bool) or seed < 0:
         seed = zlib.crc32(prompt.encode())
+    style = input.get("simulate_output")
+    if style == "url" and not urls:
+        style = None
     if output_type == OutputType.IMAGE:
         count = input.get("num_images", 1)
         count = count if isinstance(count, int) and 1 <= count <= 4 else 1
-        images = [png_data_uri(seed + i) for i in range(count)]
+        images = [_image(seed + i, style) for i in range(count)]
+        if style == "url":
+            return {"image_url": images[0], "images": images, "seed": seed, "simulated": True}
         return {"images": images, "seed": seed, "simulated": True}
     if output_type == OutputType.AUDIO:
+        if style == "url":
+            return {"audio_url": f"{FILE_MARK}wav/{seed}", "simulated": True}
         audio = base64.b64encode(wav_bytes(seed)).decode()
+        if style == "data_uri":
+            return {"audio": "data:audio/wav;base64," + audio, "simulated": True}
         return {"audio_base64": audio, "format": "wav", "simulated": True}
     if output_type == OutputType.TEXT:
         return {"text": f"[simulated] Response to: {prompt[:500]}", "simulated": True}
     return {"echo": dict(input), "simulated": True}
+
+
+def _image(seed: int, style: Any) -> str:
+    if style == "url":
+        return f"{FILE_MARK}png/{seed}"
+    if style == "base64":
+        return base64.b64encode(png_bytes(seed)).decode()
+    return png_data_uri(seed)
+
+
+def file_bytes(kind: str, seed: int) -> tuple[bytes, str] | None:
+    """The bytes and media type of a ``simfile:{kind}/{seed}`` file, or None."""
+    if kind == "png":
+        return png_bytes(seed), "image/png"
+    if kind == "wav":
+        return wav_bytes(seed), "audio/wav"
+    return None
 
 
 def _prompt(input: dict[str, Any]) -> str:

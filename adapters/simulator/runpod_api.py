@@ -21,6 +21,7 @@ from typing import Any
 from aiohttp import web
 
 from adapters.simulator.engine import IN_QUEUE, NotRetryable, SimulatorEngine
+from adapters.simulator.files import serve_file, with_file_urls
 from adapters.simulator.webhooks import SENDER_KEY, WebhookSender, install
 from tarsify.domain.models import OutputType
 
@@ -133,6 +134,8 @@ async def _faults_and_auth(request: web.Request, handler: Handler) -> web.Stream
     """Log the request, apply the next fault, then check the API key."""
     plan = request.app[FAULTS_KEY]
     route = request.match_info.route.name or "other"
+    if route == "files":  # presigned-style links carry their own credential
+        return await handler(request)
     headers = {
         k: ("<redacted>" if k.lower() == "authorization" else v) for k, v in request.headers.items()
     }
@@ -244,12 +247,19 @@ async def _runsync(request: web.Request) -> web.Response:
     if view is None:
         return _error(404, "job not found")
     answer = view.to_runpod() if view.is_terminal else {"id": view.id, "status": view.status}
-    return web.json_response(answer)
+    return _answer(request, answer)
+
+
+def _answer(request: web.Request, body: dict[str, Any]) -> web.Response:
+    """A job answer, its simulated files given as this server's expiring URLs."""
+    if "output" in body:
+        body = {**body, "output": with_file_urls(body["output"], str(request.url.origin()))}
+    return web.json_response(body)
 
 
 async def _status(request: web.Request) -> web.Response:
     view = request.app[ENGINE_KEY].get(_endpoint(request), request.match_info["job_id"])
-    return _error(404, "job not found") if view is None else web.json_response(view.to_runpod())
+    return _error(404, "job not found") if view is None else _answer(request, view.to_runpod())
 
 
 async def _cancel(request: web.Request) -> web.Response:
@@ -289,6 +299,7 @@ def create_fake_runpod_app(
     ``webhooks`` delivers the ``webhook`` of submitted jobs (``app[SENDER_KEY]``).
     """
     app = web.Application(middlewares=[_faults_and_auth], client_max_size=RUNSYNC_LIMIT_BYTES)
+    engine.file_urls = True
     app[ENGINE_KEY] = engine
     app[FAULTS_KEY] = faults if faults is not None else FaultPlan()
     app[API_KEY] = api_key
@@ -303,6 +314,7 @@ def create_fake_runpod_app(
     app.router.add_post(job.replace("{op}", "cancel"), _cancel, name="cancel")
     app.router.add_post(job.replace("{op}", "retry"), _retry, name="retry")
     app.router.add_get(prefix + "/{endpoint_id}/health", _health, name="health")
+    app.router.add_get("/_files/{kind}/{seed}", serve_file, name="files")
     return app
 
 

@@ -11,6 +11,7 @@ RunPod client's records as well as the engine's.
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import uuid
 from collections.abc import AsyncIterator, Iterator
@@ -53,6 +54,11 @@ SCHEMA: dict[str, Any] = {
             "type": "string",
             "enum": ["fail", "hang"],
             "description": "Ask the worker for a failure or a job that never ends",
+        },
+        "simulate_output": {
+            "type": "string",
+            "enum": ["data_uri", "base64", "url"],
+            "description": "How the worker returns its image",
         },
     },
     "required": ["prompt"],
@@ -465,3 +471,18 @@ async def test_a_forged_webhook_is_refused(served: Api, fake_runpod: FakeRunPod)
     )
     assert (forged.status, forged.code) == (404, "ERR_3001")
     assert not [r for r in fake_runpod.faults.requests if r.route == "status"]
+
+
+@pytest.mark.parametrize("style", ["base64", "url"])
+async def test_bare_base64_and_expiring_urls_become_files_of_our_own(
+    svc: Service, style: str
+) -> None:
+    run = await svc.run({"prompt": "a red fox", "simulate_output": style})
+    done = await svc.poll(run["id"])
+    assert done["status"] == "COMPLETED", done
+    png = await first_png(svc.api, done["output"])
+    assert png.startswith(PNG_SIGNATURE) and png.endswith(b"IEND\xaeB`\x82")
+    if style == "url":
+        # The provider's expiring link was copied: ours points at our own file store.
+        assert done["output"]["image_url"].split("?")[0].endswith(f"{run['id']}/0.png")
+        assert "_files" not in json.dumps(done["output"])

@@ -277,3 +277,22 @@ async def test_request_log_redacts_the_key_and_counts_routes(
     assert [r.status for r in plan.requests] == [502, 429, 200]
     assert KEY not in repr(plan.requests)
     assert client.app is not None and client.app[FAULTS_KEY] is plan
+
+
+def test_outputs_come_the_ways_real_workers_return_files() -> None:
+    from adapters.simulator.media import simulated_output
+
+    image = OutputType.IMAGE
+    bare = simulated_output(image, {"prompt": "x", "simulate_output": "base64"})["images"][0]
+    assert base64.b64decode(bare).startswith(b"\x89PNG\r\n\x1a\n")
+    default = simulated_output(image, {"prompt": "x"})["images"][0]
+    assert default.startswith("data:image/png;base64,")
+    # Without a server to fetch from, "url" falls back to the default.
+    assert (
+        simulated_output(image, {"prompt": "x", "simulate_output": "url"})["images"][0] == default
+    )
+    marked = simulated_output(image, {"prompt": "x", "simulate_output": "url"}, urls=True)
+    assert marked["image_url"].startswith("simfile:png/")
+    audio = simulated_output(OutputType.AUDIO, {"prompt": "x", "simulate_output": "data_uri"})
+    assert audio["audio"].startswith("data:audio/wav;base64,")
+    assert "audio_base64" in simulated_output(OutputType.AUDIO, {"prompt": "x"})
