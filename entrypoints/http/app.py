@@ -110,7 +110,6 @@ def create_app(container: Container) -> web.Application:
     middlewares: list[Middleware] = [
         request_id_middleware,
         access_log_middleware,
-        routes_metrics.http_metrics_middleware,
     ]
     if settings.cors_origin_list:
         middlewares.append(cors_middleware(settings.cors_origin_list))

@@ -15,6 +15,7 @@ from aiohttp.typedefs import Middleware
 from tarsify.domain.errors import TarsifyError
 
 from .envelope import error_response
+from .routes_metrics import record_request
 from .routing import Handler
 
 REQUEST_ID_HEADER = "X-Request-Id"
@@ -63,7 +64,8 @@ def loggable_path(request: web.Request) -> str:
 
 @web.middleware
 async def access_log_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
-    """One structured line per request; never headers, so never the Authorization value."""
+    """One structured line per request (never headers, so never the Authorization value),
+    and the request counted and timed in the metrics."""
     started = time.perf_counter()
     status = 500
     try:
@@ -71,12 +73,14 @@ async def access_log_middleware(request: web.Request, handler: Handler) -> web.S
         status = response.status
         return response
     finally:
+        elapsed = time.perf_counter() - started
+        record_request(request, status, elapsed)
         access_log.info(
             "http.request",
             method=request.method,
             path=loggable_path(request),
             status=status,
-            duration_ms=round((time.perf_counter() - started) * 1000, 2),
+            duration_ms=round(elapsed * 1000, 2),
             request_id=request.get(REQUEST_ID_KEY),
         )
 

@@ -6,16 +6,12 @@ proxy if the figures must not be public. The answer is not an envelope.
 
 from __future__ import annotations
 
-import time
-
 from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST
 
 from adapters.metrics.registry import Metrics
 from tarsify.domain.errors import StorageError
 from tarsify.ports import ExecutionStats
-
-from .routing import Handler
 
 METRICS = web.AppKey("metrics", Metrics)
 EXECUTION_STATS = web.AppKey("execution_stats", ExecutionStats)
@@ -41,23 +37,13 @@ def _route(request: web.Request) -> str:
     return resource.canonical if resource is not None else UNMATCHED
 
 
-@web.middleware
-async def http_metrics_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
-    """Count and time every request by method, route template and final status."""
-    started = time.perf_counter()
-    status = 500
-    try:
-        response = await handler(request)
-        status = response.status
-        return response
-    finally:
-        metrics = request.app.get(METRICS)
-        if metrics is not None:
-            route = _route(request)
-            metrics.http_requests.labels(request.method, route, str(status)).inc()
-            metrics.http_seconds.labels(request.method, route).observe(
-                time.perf_counter() - started
-            )
+def record_request(request: web.Request, status: int, seconds: float) -> None:
+    """Count and time one answered request by method, route template and status."""
+    metrics = request.app.get(METRICS)
+    if metrics is not None:
+        route = _route(request)
+        metrics.http_requests.labels(request.method, route, str(status)).inc()
+        metrics.http_seconds.labels(request.method, route).observe(seconds)
 
 
 def install(app: web.Application) -> None:
