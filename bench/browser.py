@@ -70,15 +70,20 @@ def chromium(size: tuple[int, int] = DESKTOP) -> Iterator[Any]:
     options.add_argument(f"--window-size={size[0]},{size[1]}")
     driver = webdriver.Chrome(service=Service(executable_path=CHROMEDRIVER), options=options)
     try:
-        # --window-size sets the outer window; make the page itself the wanted size.
-        driver.execute_cdp_cmd(
-            "Emulation.setDeviceMetricsOverride",
-            {"width": size[0], "height": size[1], "deviceScaleFactor": 1, "mobile": size[0] < 600},
-        )
+        set_viewport(driver, size)
         yield driver
     finally:
         driver.quit()
         shutil.rmtree(profile, ignore_errors=True)
+
+
+def set_viewport(driver: Any, size: tuple[int, int]) -> None:
+    """Make the page ``size`` CSS pixels (a phone's width makes it a mobile viewport)."""
+    # --window-size sets the outer window; this sets what the page itself gets.
+    driver.execute_cdp_cmd(
+        "Emulation.setDeviceMetricsOverride",
+        {"width": size[0], "height": size[1], "deviceScaleFactor": 1, "mobile": size[0] < 600},
+    )
 
 
 def demo_settings(**overrides: Any) -> Settings:

@@ -68,6 +68,11 @@ def _is_number(value: Any) -> bool:
     return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
 
 
+def _number(value: Any) -> float | None:
+    """``value`` when it is a finite JSON number (not a boolean), else None."""
+    return value if _is_number(value) else None
+
+
 def _json_type(spec: dict[str, Any]) -> str:
     kind = spec.get("type")
     if isinstance(kind, str) and kind in ("string", "integer", "number", "boolean"):
@@ -100,16 +105,14 @@ def _slider_step(low: float, high: float, default: float, step: float | None) ->
 
 def _number_field(name: str, spec: dict[str, Any], base: dict[str, Any]) -> FormField:
     json_type = _json_type(spec)
-    low, high = spec.get("minimum"), spec.get("maximum")
-    low = low if _is_number(low) else None
-    high = high if _is_number(high) else None
-    multiple = spec.get("multipleOf")
-    step = multiple if _is_number(multiple) and multiple > 0 else None
+    low, high = _number(spec.get("minimum")), _number(spec.get("maximum"))
+    step = _number(spec.get("multipleOf"))
+    step = step if step is not None and step > 0 else None
     if step is None and json_type == "integer":
         step = 1
-    default = spec.get("default")
+    default = _number(spec.get("default"))
     kind = "number"
-    if low is not None and high is not None and high > low and _is_number(default):
+    if low is not None and high is not None and high > low and default is not None:
         slider_step = _slider_step(low, high, default, step)
         if slider_step is not None:
             kind, step = "slider", slider_step
@@ -117,7 +120,7 @@ def _number_field(name: str, spec: dict[str, Any], base: dict[str, Any]) -> Form
         name=name,
         kind=kind,
         json_type=json_type,
-        value=_num(default) if _is_number(default) else "",
+        value=_num(default) if default is not None else "",
         minimum=_num(low) if low is not None else None,
         maximum=_num(high) if high is not None else None,
         step=_num(step) if step is not None else "any",
