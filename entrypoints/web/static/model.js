@@ -145,6 +145,10 @@
       }
       current = reply.body.data;
       setStatus(current);
+      // On a phone the result is below the form: bring it into view.
+      if (window.matchMedia("(max-width: 760px)").matches) {
+        document.getElementById("result-title").scrollIntoView({ block: "start" });
+      }
       var final = T.isTerminal(current.status) ? current : await T.watch(current.id, setStatus);
       showResult(final);
     } catch (problem) {
