@@ -122,3 +122,53 @@ def test_text_contrast_is_at_least_aa(browser: Any, app: LiveApp, demo_key: str)
     assert len(measured) > 30
     low = [(name, round(ratio, 2)) for name, ratio in measured if ratio < 4.5]
     assert low == []
+
+
+RENDER_JS = """
+const [output, type] = arguments;
+const node = Tarsify.renderOutput(output, {outputType: type, title: "T"});
+return Array.from(node.querySelectorAll("img, audio, video, a, .output-text"))
+  .map(n => [n.tagName.toLowerCase(),
+              n.getAttribute("src") || n.getAttribute("href") || n.textContent]);
+"""
+PNG = "data:image/png;base64,iVBORw0KGgo="
+
+
+def test_outputs_are_shown_by_shape(browser: Any, app: LiveApp) -> None:
+    browser.get(app.url + "/models/cartoon-portraits")
+    cases: list[tuple[Any, str, list[list[str]]]] = [
+        (
+            {"images": [PNG, "https://cdn.example/a.webp"]},
+            "IMAGE",
+            [["img", PNG], ["img", "https://cdn.example/a.webp"]],
+        ),
+        (
+            {"images": ["https://files.example/f/1?sig=x"]},
+            "IMAGE",
+            [["img", "https://files.example/f/1?sig=x"]],
+        ),
+        (
+            {"audio_url": "https://files.example/f/2?sig=y"},
+            "AUDIO",
+            [["audio", "https://files.example/f/2?sig=y"]],
+        ),
+        (
+            {"audio_base64": "UklGRiQAAABXQVZFZm10IBAAAAAB", "format": "wav"},
+            "AUDIO",
+            [["audio", "data:audio/wav;base64,UklGRiQAAABXQVZFZm10IBAAAAAB"]],
+        ),
+        (
+            {"video": "https://files.example/v.mp4"},
+            "FILE",
+            [["video", "https://files.example/v.mp4"]],
+        ),
+        ({"text": "<b>hello</b>"}, "TEXT", [["p", "<b>hello</b>"]]),
+        (
+            {"file": "https://files.example/report.pdf"},
+            "FILE",
+            [["a", "https://files.example/report.pdf"]],
+        ),
+        ({"link": "javascript:alert(1)", "img": "data:text/html;base64,PHNjcmlwdD4="}, "JSON", []),
+    ]
+    for output, output_type, expected in cases:
+        assert browser.execute_script(RENDER_JS, output, output_type) == expected, output

@@ -11,6 +11,7 @@ from aiohttp.test_utils import TestClient
 from entrypoints.container import build_container, resolve
 from entrypoints.http.app import create_app
 from entrypoints.seed.run import DEMO_CONSUMER
+from entrypoints.web import templates
 
 from .conftest import ClientFactory, make_settings
 from .support import Api, World, base_model_body
@@ -161,3 +162,24 @@ async def test_demo_sign_in_hands_out_a_working_key(aiohttp_client: ClientFactor
     assert (await me.json())["data"]["uid"] == DEMO_CONSUMER.uid
     page = await client.get("/sign-in")
     assert 'id="demo-sign-in"' in await page.text()
+
+
+def test_a_price_is_shown_when_the_marketplace_item_has_one() -> None:
+    item = {
+        "slug": "m",
+        "title": "M",
+        "description": None,
+        "category": "IMAGE",
+        "outputType": "IMAGE",
+        "estimatedSeconds": 5,
+        "developerName": None,
+    }
+    context = {"page": "marketplace", "demo": False, "simulated": False, "category": None}
+    context |= {"categories": [], "category_url": str, "next_url": None, "first_url": None}
+    without = templates.ENV.get_template("marketplace.html").render(context | {"items": [item]})
+    priced = {**item, "pricePerRun": 25}
+    with_price = templates.ENV.get_template("marketplace.html").render(
+        context | {"items": [priced]}
+    )
+    assert "credits / run" not in without
+    assert "25 credits / run" in with_price
