@@ -172,3 +172,33 @@ def test_outputs_are_shown_by_shape(browser: Any, app: LiveApp) -> None:
     ]
     for output, output_type, expected in cases:
         assert browser.execute_script(RENDER_JS, output, output_type) == expected, output
+
+
+def test_switches_toggle_by_keyboard_and_are_sent(
+    browser: Any, app: LiveApp, demo_key: str, developer_headers: dict[str, str]
+) -> None:
+    bases = requests.get(app.url + "/api/developer/base-models", headers=developer_headers).json()
+    base = next(b["id"] for b in bases["data"] if b["slug"] == "faster-whisper-stt")
+    created = requests.post(
+        app.url + "/api/developer/tars-models",
+        json={"baseModelId": base, "title": "Transcriber", "slug": "transcriber"},
+        headers=developer_headers,
+    ).json()["data"]
+    path = f"{app.url}/api/developer/tars-models/{created['id']}"
+    requests.patch(path, json={"status": "PUBLISHED"}, headers=developer_headers).raise_for_status()
+    sign_in(browser, app, demo_key, "/models/transcriber")
+    switch = browser.find_element(By.ID, "in-translate")
+    assert switch.get_attribute("role") == "switch" and not switch.is_selected()
+    track = browser.find_element(By.CSS_SELECTOR, '[data-field="translate"] .switch-track')
+    assert track.size["width"] > 30 and track.size["height"] > 15
+    switch.send_keys(Keys.SPACE)
+    assert switch.is_selected()
+    browser.find_element(By.ID, "in-audio").send_keys("https://example.com/a.wav")
+    assert run_and_finish(browser)[-1] == "COMPLETED"
+    text = browser.find_element(By.CSS_SELECTOR, "#result .output-text").text
+    assert text.startswith("[simulated]")
+    history = requests.get(
+        app.url + "/api/consumer/executions", headers={"Authorization": f"Bearer {demo_key}"}
+    ).json()["data"]
+    assert history[0]["input"]["translate"] is True
+    assert history[0]["input"]["audio"] == "https://example.com/a.wav"
