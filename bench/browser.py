@@ -91,8 +91,8 @@ def demo_settings(**overrides: Any) -> Settings:
     values: dict[str, Any] = {
         "database_url": "memory://",
         "gpu_provider": "simulator",
-        "simulator_queue_seconds": 0.4,
-        "simulator_run_seconds": 1.2,
+        "simulator_queue_seconds": 0.2,
+        "simulator_run_seconds": 0.6,
         "status_poll_min_interval": 0.0,
         "reconciler_enabled": False,
         "blob_store": "memory",

@@ -49,16 +49,35 @@ def execute(driver: Any, block: Any) -> tuple[str, Any]:
     return status, json.loads(body)
 
 
-def test_try_it_out_with_the_signed_in_key(browser: Any, app: LiveApp, demo_key: str) -> None:
+def authorize_dialog(driver: Any, press: str, key: str | None = None) -> None:
+    """Open the Authorize dialog, type ``key`` if given, press ``press``, close it."""
+    driver.find_element(By.CSS_SELECTOR, ".btn.authorize").click()
+    dialog = wait_for(driver, lambda d: d.find_elements(By.CSS_SELECTOR, ".modal-ux"))[0]
+    if key is not None:
+        dialog.find_element(By.CSS_SELECTOR, "input").send_keys(key)
+    dialog.find_element(By.XPATH, f".//button[normalize-space()='{press}']").click()
+    dialog.find_element(By.XPATH, ".//button[normalize-space()='Close']").click()
+
+
+def test_authorize_and_try_it_out(browser: Any, app: LiveApp, demo_key: str) -> None:
+    # The key the visitor signed in with is already in the Authorize dialog.
     browser.get(app.url + "/docs")
     browser.execute_script("sessionStorage.setItem('tarsify.apiKey', arguments[0])", demo_key)
     browser.refresh()
     wait_for(browser, lambda d: d.find_elements(By.CSS_SELECTOR, ".opblock"))
-    assert browser.find_elements(By.CSS_SELECTOR, ".btn.authorize.locked")  # authorized
-
+    assert browser.find_elements(By.CSS_SELECTOR, ".btn.authorize.locked")
     me = open_operation(browser, ME_BLOCK)
     status, body = execute(browser, me)
     assert status == "200" and body["data"]["uid"] == "demo-consumer"
+
+    # Logged out, the same request is refused; pasting the key in the dialog works.
+    authorize_dialog(browser, "Logout")
+    assert browser.find_elements(By.CSS_SELECTOR, ".btn.authorize.unlocked")
+    status, body = execute(browser, me)
+    assert status == "401" and body["error"]["code"] == "ERR_1001"
+    authorize_dialog(browser, "Authorize", demo_key)
+    status, body = execute(browser, me)
+    assert status == "200"
 
     run = open_operation(browser, RUN_BLOCK)
     params = {
@@ -76,12 +95,3 @@ def test_try_it_out_with_the_signed_in_key(browser: Any, app: LiveApp, demo_key:
     assert status == "200", body
     assert body["data"]["status"] == "COMPLETED"
     assert body["data"]["input"] == {"prompt": "a fox from the docs"}
-
-
-def test_signed_out_try_it_out_is_refused(browser: Any, app: LiveApp) -> None:
-    browser.get(app.url + "/docs")
-    wait_for(browser, lambda d: d.find_elements(By.CSS_SELECTOR, ".opblock"))
-    assert browser.find_elements(By.CSS_SELECTOR, ".btn.authorize.unlocked")
-    me = open_operation(browser, ME_BLOCK)
-    status, body = execute(browser, me)
-    assert status == "401" and body["error"]["code"] == "ERR_1001"
