@@ -91,6 +91,8 @@ class Settings(BaseSettings):
     output_download_max_bytes: int = Field(default=100 * MIB, ge=1024)
     output_download_timeout: float = Field(default=60.0, gt=0.0)
     api_key_pepper: SecretStr | None = None
+    # Set by `serve --demo`: mounts the one-click demo sign-in of the web pages.
+    demo_sign_in: bool = False
 
     @model_validator(mode="after")
     def _check_backends(self) -> Settings:

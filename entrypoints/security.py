@@ -5,8 +5,9 @@ for any uid, an admin's included. It keeps ``tarsify serve`` working with no
 configuration on a loopback address, and is refused everywhere else:
 
 - ``serve`` on a non-loopback host with the development secret (or a short one) when
-  ``AUTH_BACKEND=jwt``; ``serve --demo`` on a non-loopback host whatever the secret (it
-  prints tokens and may make ``demo-admin`` an admin);
+  ``AUTH_BACKEND=jwt``; ``serve --demo`` (or ``DEMO_SIGN_IN=true``) on a non-loopback host
+  whatever the secret (it prints tokens, may make ``demo-admin`` an admin, and its web
+  pages hand out the demo consumer's API keys);
 - ``worker`` (it listens nowhere) with the development secret when the database is not
   embedded (SQLite or ``memory://``): a worker on a database server belongs to a
   deployment whose servers verify tokens with the same configuration.
@@ -51,7 +52,7 @@ def serve_refusal(settings: Settings, *, demo: bool) -> str | None:
     host = settings.host
     if is_loopback(host):
         return None
-    if demo:
+    if demo or settings.demo_sign_in:
         return (
             f"--demo serves only on a loopback address, not {host or 'every interface'}: "
             "its demo users and tokens are public (use HOST=127.0.0.1)"

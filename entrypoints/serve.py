@@ -30,6 +30,8 @@ def serve(settings: Settings, args: argparse.Namespace) -> int:
         updates["port"] = args.port
     if args.no_reconciler:
         updates["reconciler_enabled"] = False
+    if args.demo:
+        updates["demo_sign_in"] = True
     if args.demo and not settings.admin_uid_list and settings.auth_backend == "jwt":
         updates["admin_uids"] = DEMO_ADMIN_UID
     settings = settings.model_copy(update=updates)

@@ -10,6 +10,7 @@ from collections.abc import AsyncIterator
 from aiohttp import web
 from aiohttp.typedefs import Middleware
 
+from entrypoints import web as web_pages
 from entrypoints.container import Container, resolve
 from entrypoints.upkeep import purge_forever
 
@@ -119,6 +120,7 @@ def create_app(container: Container) -> web.Application:
     register(app, ROUTES)
     routes_files.install(app)
     openapi.install(app, ROUTES)
+    web_pages.install(app, demo_sign_in=settings.demo_sign_in)
     routes_metrics.install(app)
     app.cleanup_ctx.append(_lifecycle)
     return app

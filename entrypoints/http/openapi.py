@@ -1,12 +1,11 @@
 """The OpenAPI 3.1 document, generated from the route table and the pydantic models.
 
-Served at ``GET /openapi.json``; ``GET /docs`` renders the same document as a plain HTML
-route table (no scripts, nothing loaded from elsewhere).
+Served at ``GET /openapi.json``; ``GET /docs`` (``entrypoints/web/docs.py``) shows the same
+document in Swagger UI, with an Authorize button and try-it-out.
 """
 
 from __future__ import annotations
 
-import html
 import json
 import re
 from typing import Any
@@ -21,7 +20,6 @@ from .views import PageMeta
 REF = "#/components/schemas/{model}"
 PATH_PARAM_RE = re.compile(r"{(\w+)}")
 OPENAPI_KEY = web.AppKey("openapi", bytes)
-DOCS_KEY = web.AppKey("docs", bytes)
 
 ERROR_SCHEMAS: dict[str, Any] = {
     "ErrorBody": {
@@ -42,6 +40,15 @@ ERROR_SCHEMAS: dict[str, Any] = {
         },
     },
 }
+# The order Swagger UI shows the groups in: what most readers come for first.
+TAGS = [
+    {"name": "marketplace", "description": "Browse published models and run one"},
+    {"name": "consumer", "description": "A consumer's account, executions and API keys"},
+    {"name": "developer", "description": "A developer's account and Tars models"},
+    {"name": "admin", "description": "GPU endpoints and base models"},
+    {"name": "health", "description": "Liveness and readiness probes"},
+    {"name": "webhooks", "description": "Called by the GPU provider, not by clients"},
+]
 AUTH_ERRORS = {
     Auth.NONE: (),
     Auth.CONSUMER: ("ERR_1001", "ERR_1002", "ERR_1004"),
@@ -151,70 +158,29 @@ def build_document(
     return {
         "openapi": "3.1.0",
         "info": {"title": title, "version": version},
+        "tags": [t for t in TAGS if any(r.tag == t["name"] for r in routes)],
         "paths": paths,
         "components": {
             "schemas": schemas,
             "securitySchemes": {
-                "bearer": {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"}
+                "bearer": {
+                    "type": "http",
+                    "scheme": "bearer",
+                    "bearerFormat": "JWT or API key",
+                    "description": "A token of the route's audience (consumers or "
+                    "developers), or a consumer API key (`tsk_...`) on consumer routes",
+                }
             },
         },
     }
 
 
-def _data_name(op: dict[str, Any]) -> str:
-    ok_status = next(s for s in op["responses"] if s != "default")
-    data = op["responses"][ok_status]["content"]["application/json"]["schema"]["properties"]
-    ref = data["data"].get("$ref") or data["data"]["items"]["$ref"] + "[]"
-    return str(ref).rsplit("/", 1)[-1]
-
-
-def _row(cells: list[str]) -> str:
-    return "<tr>" + "".join(f"<td>{html.escape(c)}</td>" for c in cells) + "</tr>"
-
-
-def render_docs(document: dict[str, Any]) -> str:
-    """A self-contained HTML page listing every operation and schema of ``document``."""
-    rows = []
-    for path, methods in document["paths"].items():
-        for method, op in methods.items():
-            request = op.get("requestBody", {}).get("content", {}).get("application/json", {})
-            req_name = request.get("schema", {}).get("$ref", "").rsplit("/", 1)[-1]
-            statuses = ", ".join(s for s in op["responses"] if s != "default")
-            errors = ", ".join(op["x-error-codes"]) or "-"
-            cells = [method.upper(), path, op["summary"], op["x-auth"], req_name or "-"]
-            rows.append(_row([*cells, _data_name(op), statuses, errors]))
-    columns = ("Method", "Path", "Summary", "Auth", "Request", "Response", "Status", "Errors")
-    head = "".join(f"<th>{h}</th>" for h in columns)
-    schemas = "".join(
-        f"<details id='{html.escape(name)}'><summary>{html.escape(name)}</summary><pre>"
-        f"{html.escape(json.dumps(schema, indent=2))}</pre></details>"
-        for name, schema in document["components"]["schemas"].items()
-    )
-    title = html.escape(document["info"]["title"])
-    return (
-        f"<!doctype html><html><head><meta charset='utf-8'><title>{title}</title>"
-        "<style>body{font-family:sans-serif;margin:2em}table{border-collapse:collapse}"
-        "td,th{border:1px solid #ccc;padding:4px 8px;text-align:left;font-size:14px}"
-        "</style></head><body>"
-        f"<h1>{title}</h1><p>Machine-readable document: <a href='/openapi.json'>"
-        '/openapi.json</a>. Responses are wrapped in <code>{"success": true, "data": '
-        "...}</code> (lists add <code>meta</code>); errors in <code>ErrorEnvelope</code>.</p>"
-        f"<table><thead><tr>{head}</tr></thead><tbody>{''.join(rows)}</tbody></table>"
-        f"<h2>Schemas</h2>{schemas}</body></html>"
-    )
-
-
 def install(app: web.Application, routes: list[Route]) -> None:
-    """Build the document once and serve it at /openapi.json and /docs."""
+    """Build the document once and serve it at /openapi.json."""
     document = build_document(routes)
     app[OPENAPI_KEY] = json.dumps(document, separators=(",", ":")).encode()
-    app[DOCS_KEY] = render_docs(document).encode()
 
     async def openapi_json(request: web.Request) -> web.Response:
         return web.Response(body=request.app[OPENAPI_KEY], content_type="application/json")
 
-    async def docs(request: web.Request) -> web.Response:
-        return web.Response(body=request.app[DOCS_KEY], content_type="text/html")
-
     app.router.add_get("/openapi.json", openapi_json)
-    app.router.add_get("/docs", docs)

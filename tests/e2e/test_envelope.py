@@ -25,7 +25,7 @@ def _assert_error(reply: Any, status: int, code: str) -> None:
 
 async def test_unknown_route_is_404_err_3001(api: Api) -> None:
     _assert_error(await api.call("GET", "/api/nope"), 404, "ERR_3001")
-    _assert_error(await api.call("GET", "/"), 404, "ERR_3001")
+    _assert_error(await api.call("GET", "/nope"), 404, "ERR_3001")
 
 
 async def test_wrong_method_is_405_err_4050_with_allow(api: Api) -> None:

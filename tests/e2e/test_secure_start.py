@@ -13,7 +13,7 @@ import pytest
 
 from adapters.sql.migrate import head
 from entrypoints.config import Settings
-from entrypoints.security import is_loopback, worker_refusal
+from entrypoints.security import is_loopback, serve_refusal, worker_refusal
 
 ROOT = Path(__file__).resolve().parents[2]
 GOOD_SECRET = "a-production-secret-of-more-than-32-bytes"
@@ -80,6 +80,18 @@ def test_demo_off_loopback_exits_2_even_with_a_real_secret(tmp_path: Path) -> No
     assert result.returncode == 2, result.stdout + result.stderr
     assert "--demo serves only on a loopback address" in result.stderr
     assert "TOKEN" not in result.stdout
+
+
+def test_demo_sign_in_is_refused_off_loopback_whatever_the_secret() -> None:
+    def refusal(host: str, demo_sign_in: bool) -> str | None:
+        settings = Settings(  # type: ignore[call-arg]
+            _env_file=None, host=host, demo_sign_in=demo_sign_in, tarsify_jwt_secret=GOOD_SECRET
+        )
+        return serve_refusal(settings, demo=False)
+
+    assert refusal("0.0.0.0", demo_sign_in=False) is None
+    assert "loopback" in (refusal("0.0.0.0", demo_sign_in=True) or "")
+    assert refusal("127.0.0.1", demo_sign_in=True) is None
 
 
 def test_worker_on_a_database_server_refuses_the_dev_secret(tmp_path: Path) -> None:

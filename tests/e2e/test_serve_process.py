@@ -59,12 +59,13 @@ async def test_loopback_with_no_configuration_serves(
     proc, lines = start(tmp_path, port)
     procs.append(proc)
     assert any(f"http://127.0.0.1:{port}" in line for line in lines), lines
-    async with (
-        aiohttp.ClientSession() as http,
-        http.get(f"http://127.0.0.1:{port}/health/ready") as reply,
-    ):
-        assert reply.status == 200
-        assert (await reply.json())["data"]["status"] == "ready"
+    async with aiohttp.ClientSession() as http:
+        async with http.get(f"http://127.0.0.1:{port}/health/ready") as reply:
+            assert reply.status == 200
+            assert (await reply.json())["data"]["status"] == "ready"
+        # Without --demo the one-click demo sign-in does not exist.
+        async with http.post(f"http://127.0.0.1:{port}/web/demo-sign-in") as reply:
+            assert reply.status == 404
     proc.send_signal(signal.SIGTERM)
     assert proc.wait(timeout=30) == 0
     assert (tmp_path / "tarsify.db").exists(), "the embedded SQLite default was used"
@@ -92,6 +93,13 @@ async def test_sigterm_answers_every_accepted_request(
     run = f"{base}/api/marketplace/models/cartoon-portraits/run?wait=30"
 
     async with aiohttp.ClientSession() as http:
+        # --demo mounts the web pages' one-click sign-in: a working key of the demo consumer.
+        async with http.post(f"{base}/web/demo-sign-in") as reply:
+            assert reply.status == 201
+            key = (await reply.json())["data"]["key"]
+        me = f"{base}/api/consumer/auth/me"
+        async with http.get(me, headers={"Authorization": f"Bearer {key}"}) as reply:
+            assert (await reply.json())["data"]["uid"] == "demo-consumer"
 
         async def one(i: int) -> tuple[int, dict[str, Any]]:
             body = {"inputs": {"prompt": f"fox {i}"}}

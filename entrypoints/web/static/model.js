@@ -1,0 +1,187 @@
+/* A model's page: read the form into inputs, run, show the API's validation messages next
+   to their fields, follow the status, and show the result. */
+(function () {
+  "use strict";
+
+  var T = window.Tarsify;
+  var el = T.el;
+  var form, summary, statusLine, steps, result, runButton, cancelButton;
+  var current = null;
+
+  function fields() { return Array.prototype.slice.call(form.querySelectorAll("[data-field]")); }
+  function control(box) { return box.querySelector("input, select, textarea"); }
+
+  /* One field's value, or undefined to leave it out; throws {field, message} when unreadable. */
+  function valueOf(box) {
+    var input = control(box);
+    var kind = box.dataset.kind;
+    var type = box.dataset.type;
+    if (kind === "switch") {
+      var wanted = box.dataset.hasDefault || box.dataset.required || box.dataset.touched;
+      return wanted ? input.checked : undefined;
+    }
+    var raw = input.value;
+    if (raw === "") return undefined; // left out: the default applies, or "is required"
+    if (kind === "select") return JSON.parse(raw);
+    if (type === "integer" || type === "number") {
+      var number = Number(raw);
+      if (!isFinite(number)) throw { field: box.dataset.field, message: "must be a number" };
+      return number;
+    }
+    if (type === "json") {
+      try { return JSON.parse(raw); } catch (e) {
+        throw { field: box.dataset.field, message: "is not valid JSON" };
+      }
+    }
+    return raw;
+  }
+
+  function readInputs() {
+    var inputs = {};
+    var problems = [];
+    fields().forEach(function (box) {
+      if (box.dataset.readOnly) return; // locked by the model: the server sets it
+      try {
+        var value = valueOf(box);
+        if (value !== undefined) inputs[box.dataset.field] = value;
+      } catch (problem) { problems.push(problem); }
+    });
+    return { inputs: inputs, problems: problems };
+  }
+
+  function clearErrors() {
+    summary.hidden = true;
+    summary.textContent = "";
+    fields().forEach(function (box) {
+      var message = box.querySelector(".field-error");
+      message.hidden = true;
+      message.textContent = "";
+      control(box).removeAttribute("aria-invalid");
+      box.classList.remove("has-error");
+    });
+  }
+
+  /* Details [{field, message}] next to their fields; the rest in the summary. */
+  function showErrors(title, details) {
+    var list = el("ul");
+    var firstField = null;
+    (details || []).forEach(function (detail) {
+      var name = String(detail.field || "").replace(/^inputs\./, "").split(".")[0];
+      var box = name ? form.querySelector('[data-field="' + CSS.escape(name) + '"]') : null;
+      var text = (detail.field && detail.field !== "$" ? detail.field + ": " : "") + detail.message;
+      if (box) {
+        var message = box.querySelector(".field-error");
+        message.textContent = message.textContent ? message.textContent + "; " + detail.message : detail.message;
+        message.hidden = false;
+        control(box).setAttribute("aria-invalid", "true");
+        box.classList.add("has-error");
+        firstField = firstField || control(box);
+        list.appendChild(el("li", {}, [el("a", { href: "#" + control(box).id, text: text })]));
+      } else {
+        list.appendChild(el("li", { text: text }));
+      }
+    });
+    summary.appendChild(el("p", { class: "error-title", text: title }));
+    if (list.childNodes.length) summary.appendChild(list);
+    summary.hidden = false;
+    summary.focus();
+  }
+
+  function setStatus(execution) {
+    var status = execution.status;
+    statusLine.dataset.status = status;
+    statusLine.textContent = "Status: " + status.replace("_", " ").toLowerCase();
+    if (execution.pendingReason) statusLine.textContent += " — " + execution.pendingReason.message;
+    var last = steps.lastElementChild;
+    if (!last || last.dataset.status !== status) {
+      steps.appendChild(el("li", { "data-status": status, class: "step step-" + status.toLowerCase(), text: status }));
+    }
+  }
+
+  function showResult(execution) {
+    result.textContent = "";
+    if (execution.status === "COMPLETED") {
+      result.appendChild(T.renderOutput(execution.output, {
+        outputType: form.dataset.outputType,
+        title: document.getElementById("model-title").textContent
+      }));
+      var time = execution.executionTimeMs;
+      if (typeof time === "number") result.appendChild(el("p", { class: "hint", text: "Ran in " + (time / 1000).toFixed(1) + " s." }));
+    } else if (execution.error) {
+      result.appendChild(el("p", { class: "error-title", text: execution.error.message + " (" + execution.error.code + ")" }));
+    }
+    result.appendChild(el("p", {}, [el("a", { href: "/executions", text: "See all your runs" })]));
+  }
+
+  function busy(on) {
+    runButton.disabled = on;
+    runButton.setAttribute("aria-busy", on ? "true" : "false");
+    runButton.textContent = on ? "Running…" : "Run";
+    cancelButton.hidden = !on;
+  }
+
+  async function run(event) {
+    event.preventDefault();
+    clearErrors();
+    if (!T.getKey()) {
+      showErrors("Sign in first: running a model needs an API key.", []);
+      document.getElementById("sign-in-notice").hidden = false;
+      return;
+    }
+    var read = readInputs();
+    if (read.problems.length) return showErrors("Some inputs cannot be read.", read.problems);
+    busy(true);
+    steps.textContent = "";
+    result.textContent = "";
+    statusLine.textContent = "Sending…";
+    try {
+      var path = "/api/marketplace/models/" + encodeURIComponent(form.dataset.slug) + "/run";
+      var reply = await T.api("POST", path, { inputs: read.inputs }, { "Idempotency-Key": T.newKey() });
+      if (reply.status !== 200 && reply.status !== 202) {
+        var error = T.errorOf(reply);
+        statusLine.textContent = "Not run.";
+        if (reply.status === 401) T.clearKey();
+        return showErrors(error.message + " (" + error.code + ")", error.details);
+      }
+      current = reply.body.data;
+      setStatus(current);
+      // On a phone the result is below the form: bring it into view.
+      if (window.matchMedia("(max-width: 760px)").matches) {
+        document.getElementById("result-title").scrollIntoView({ block: "start" });
+      }
+      var final = T.isTerminal(current.status) ? current : await T.watch(current.id, setStatus);
+      showResult(final);
+    } catch (problem) {
+      statusLine.textContent = "Lost track of the run: " + (problem.message || problem);
+    } finally {
+      busy(false);
+      current = null;
+    }
+  }
+
+  async function cancel() {
+    if (!current) return;
+    var reply = await T.api("POST", "/api/consumer/executions/" + current.id + "/cancel");
+    if (reply.status !== 200) statusLine.textContent += " (cannot cancel: " + T.errorOf(reply).message + ")";
+  }
+
+  document.addEventListener("DOMContentLoaded", function () {
+    form = document.getElementById("run-form");
+    summary = document.getElementById("error-summary");
+    statusLine = document.getElementById("run-status");
+    steps = document.getElementById("status-steps");
+    result = document.getElementById("result");
+    runButton = document.getElementById("run-button");
+    cancelButton = document.getElementById("cancel-button");
+    if (!T.getKey()) document.getElementById("sign-in-notice").hidden = false;
+    form.addEventListener("submit", run);
+    cancelButton.addEventListener("click", cancel);
+    form.addEventListener("input", function (event) {
+      var box = event.target.closest("[data-field]");
+      if (!box) return;
+      box.dataset.touched = "true";
+      var output = box.querySelector("output");
+      if (output) output.textContent = event.target.value;
+    });
+  });
+})();

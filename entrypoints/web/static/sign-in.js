@@ -1,0 +1,59 @@
+/* The sign-in page: check a pasted key against the API, keep it in session storage, go
+   back where the visitor came from. In demo mode, one click gets a demo key. */
+(function () {
+  "use strict";
+
+  var T = window.Tarsify;
+  var input, error, status;
+
+  /* Where to go after signing in: a path on this site only. */
+  function next() {
+    var wanted = new URLSearchParams(window.location.search).get("next") || "/";
+    return /^\/(?![\/\\])/.test(wanted) ? wanted : "/";
+  }
+
+  function fail(message) {
+    error.textContent = message;
+    error.hidden = false;
+    input.setAttribute("aria-invalid", "true");
+    input.focus();
+    status.textContent = "";
+  }
+
+  async function signIn(key) {
+    error.hidden = true;
+    input.removeAttribute("aria-invalid");
+    if (!key) return fail("Paste an API key.");
+    status.textContent = "Checking the key…";
+    var reply = await T.api("GET", "/api/consumer/auth/me", undefined, {}, key);
+    if (reply.status !== 200) {
+      var problem = T.errorOf(reply);
+      if (problem.code === "ERR_1004") return fail("This account is not registered as a consumer yet (POST /api/consumer/auth/register).");
+      return fail("This key was refused: " + problem.message + " (" + problem.code + ")");
+    }
+    T.setKey(key);
+    T.setName(reply.body.data.name || reply.body.data.email);
+    status.textContent = "Signed in as " + (reply.body.data.name || reply.body.data.email) + ".";
+    window.location.assign(next());
+  }
+
+  async function demo() {
+    status.textContent = "Creating a demo key…";
+    var reply = await T.api("POST", "/web/demo-sign-in", undefined, {}, "");
+    if (reply.status !== 201) return fail("The demo sign-in failed: " + T.errorOf(reply).message);
+    input.value = "";
+    await signIn(reply.body.data.key);
+  }
+
+  document.addEventListener("DOMContentLoaded", function () {
+    input = document.getElementById("api-key");
+    error = document.getElementById("err-key");
+    status = document.getElementById("sign-in-status");
+    document.getElementById("sign-in-form").addEventListener("submit", function (event) {
+      event.preventDefault();
+      signIn(input.value.trim());
+    });
+    var button = document.getElementById("demo-sign-in");
+    if (button) button.addEventListener("click", demo);
+  });
+})();
