@@ -18,7 +18,9 @@ from . import (
     routes_api_keys,
     routes_auth,
     routes_consumer,
+    routes_consumer_webhooks,
     routes_developer,
+    routes_events,
     routes_files,
     routes_health,
     routes_marketplace,
@@ -38,6 +40,7 @@ log = logging.getLogger("tarsify.http")
 
 CONTAINER = web.AppKey("container", Container)
 RECONCILER_TASK = web.AppKey("reconciler_task", asyncio.Task[None])
+DELIVERY_TASK = web.AppKey("webhook_delivery_task", asyncio.Task[None])
 
 ROUTES: list[Route] = [
     *routes_health.ROUTES,
@@ -46,6 +49,8 @@ ROUTES: list[Route] = [
     *routes_developer.ROUTES,
     *routes_marketplace.ROUTES,
     *routes_consumer.ROUTES,
+    *routes_events.ROUTES,
+    *routes_consumer_webhooks.ROUTES,
     *routes_api_keys.ROUTES,
     *routes_webhooks.ROUTES,
 ]
@@ -68,30 +73,58 @@ async def _services(container: Container) -> Services:
         blobs=await resolve(container.blob_store),
         file_urls=await resolve(container.file_url_signer),
         files=await resolve(container.output_files),
+        consumer_webhooks=await resolve(container.consumer_webhooks),
+        watcher=await resolve(container.execution_watcher),
     )
 
 
-async def _lifecycle(app: web.Application) -> AsyncIterator[None]:
-    """Open the container's resources, resolve the services, run the reconciler."""
-    container = app[CONTAINER]
+async def start_background(container: Container) -> list[asyncio.Task[None]]:
+    """The reconciler and the webhook delivery worker, as the settings ask."""
     settings = container.settings()
+    tasks = []
+    if settings.reconciler_enabled:
+        reconciler = await resolve(container.reconciler)
+        tasks.append(
+            asyncio.create_task(
+                reconciler.run_forever(settings.reconciler_interval), name="tarsify-reconciler"
+            )
+        )
+    if settings.webhook_delivery_enabled:
+        deliverer = await resolve(container.webhook_deliverer)
+        tasks.append(
+            asyncio.create_task(
+                deliverer.run_forever(settings.webhook_delivery_interval),
+                name="tarsify-webhook-delivery",
+            )
+        )
+    return tasks
+
+
+async def stop_background(tasks: list[asyncio.Task[None]]) -> None:
+    """Cancel the background tasks and wait for them to end."""
+    for task in tasks:
+        task.cancel()
+    for task in tasks:
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+
+
+async def _lifecycle(app: web.Application) -> AsyncIterator[None]:
+    """Open the container's resources, resolve the services, run the background work."""
+    container = app[CONTAINER]
+    tasks: list[asyncio.Task[None]] = []
     try:
         await resolve(container.init_resources)
         app[SERVICES] = await _services(container)
         app[routes_metrics.METRICS] = await resolve(container.metrics)
         app[routes_metrics.EXECUTION_STATS] = await resolve(container.execution_stats)
-        if settings.reconciler_enabled:
-            reconciler = await resolve(container.reconciler)
-            app[RECONCILER_TASK] = asyncio.create_task(
-                reconciler.run_forever(settings.reconciler_interval), name="tarsify-reconciler"
-            )
+        tasks = await start_background(container)
+        for task in tasks:
+            key = RECONCILER_TASK if task.get_name() == "tarsify-reconciler" else DELIVERY_TASK
+            app[key] = task
         yield
     finally:
-        task = app.get(RECONCILER_TASK)
-        if task is not None:
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+        await stop_background(tasks)
         await resolve(container.shutdown_resources)
 
 
