@@ -144,7 +144,7 @@ def create_app(container: Container) -> web.Application:
     app[CONTAINER] = container
     register(app, ROUTES)
     routes_files.install(app)
-    openapi.install(app, ROUTES)
+    openapi.install(app, ROUTES, settings.public_url)
     routes_metrics.install(app)
     app.cleanup_ctx.append(_lifecycle)
     return app

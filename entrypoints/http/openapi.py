@@ -15,6 +15,9 @@ from aiohttp import web
 from pydantic import BaseModel
 from pydantic.json_schema import models_json_schema
 
+from tarsify.domain.errors import TarsifyError
+
+from .middleware import HTTP_ERROR_CODES
 from .routing import Auth, Route
 from .views import PageMeta
 
@@ -30,8 +33,9 @@ ERROR_SCHEMAS: dict[str, Any] = {
         "properties": {
             "code": {"type": "string", "pattern": "^ERR_[0-9]{4}$"},
             "message": {"type": "string"},
-            "details": {},
+            "details": {"description": "Per-field problems or other context (optional)"},
         },
+        "description": "What went wrong: a stable code, a message for people, details",
     },
     "ErrorEnvelope": {
         "type": "object",
@@ -40,8 +44,30 @@ ERROR_SCHEMAS: dict[str, Any] = {
             "success": {"const": False},
             "error": {"$ref": REF.format(model="ErrorBody")},
         },
+        "description": "Error envelope: every error answer has this shape",
     },
 }
+DESCRIPTION = (
+    'Every JSON answer is an envelope: `{"success": true, "data": ...}` (lists add '
+    '`meta` with `nextCursor`), or `{"success": false, "error": {"code": '
+    '"ERR_xxxx", "message": "...", "details": ...}}`. Each operation lists '
+    "the codes it can answer with in `x-error-codes`, grouped by HTTP status in its "
+    "responses. Authenticate with `Authorization: Bearer <token or tsk_ API key>`."
+)
+
+
+def _error_statuses() -> dict[str, int]:
+    """Every error code the service answers with -> its HTTP status."""
+    found: dict[str, int] = {code: status for status, (code, _) in HTTP_ERROR_CODES.items()}
+    pending: list[type[TarsifyError]] = [TarsifyError]
+    while pending:
+        cls = pending.pop()
+        found[cls.code] = cls.http_status
+        pending += cls.__subclasses__()
+    return found
+
+
+ERROR_STATUS = _error_statuses()
 AUTH_ERRORS = {
     Auth.NONE: (),
     Auth.CONSUMER: ("ERR_1001", "ERR_1002", "ERR_1004"),
@@ -63,18 +89,46 @@ def _ref(model: type[BaseModel]) -> dict[str, str]:
     return {"$ref": REF.format(model=model.__name__)}
 
 
-def _success(route: Route) -> dict[str, Any]:
+def _envelope_name(route: Route) -> str:
+    op = route.operation
+    return op[0].upper() + op[1:] + "Response"
+
+
+def _envelope(route: Route) -> dict[str, Any]:
+    """The success envelope of one operation (a named schema shared by its statuses)."""
     data = {"type": "array", "items": _ref(route.response)} if route.many else _ref(route.response)
     props: dict[str, Any] = {"success": {"const": True}, "data": data}
     required = ["success", "data"]
-    if route.many:
+    if route.many and route.paged:
         props["meta"] = _ref(PageMeta)
         required.append("meta")
-    schema = {"type": "object", "required": required, "properties": props}
-    answer: dict[str, Any] = {
-        "description": "Success",
-        "content": {"application/json": {"schema": schema}},
+    return {
+        "type": "object",
+        "title": _envelope_name(route),
+        "description": "Success envelope: `data` holds the answer"
+        + (", `meta` the next page's cursor" if route.many and route.paged else ""),
+        "required": required,
+        "properties": props,
     }
+
+
+def _success(route: Route) -> dict[str, Any]:
+    if route.media_type == "text/event-stream":
+        content: dict[str, Any] = {
+            route.media_type: {
+                "schema": {"type": "string"},
+                "x-event-data": _ref(route.response),
+            }
+        }
+        description = (
+            "Server-Sent Events: `event: status` with `data:` "
+            f"{route.response.__name__} JSON at once and on every change; comment lines as "
+            "heartbeats; the stream ends after a terminal status"
+        )
+    else:
+        content = {route.media_type: {"schema": {"$ref": REF.format(model=_envelope_name(route))}}}
+        description = "Success"
+    answer: dict[str, Any] = {"description": description, "content": content}
     if route.response_headers:
         answer["headers"] = {
             h.name: {"schema": h.schema, "description": h.description, "required": h.required}
@@ -88,11 +142,22 @@ def _error(description: str) -> dict[str, Any]:
     return {"description": description, "content": {"application/json": {"schema": schema}}}
 
 
+def _errors_by_status(codes: list[str]) -> dict[str, dict[str, Any]]:
+    """One documented answer per HTTP status, naming the codes it may carry."""
+    by_status: dict[int, list[str]] = {}
+    for code in codes:
+        by_status.setdefault(ERROR_STATUS.get(code, 500), []).append(code)
+    return {
+        str(status): _error(f"Error: {', '.join(found)}")
+        for status, found in sorted(by_status.items())
+    }
+
+
 def _error_codes(route: Route) -> list[str]:
     codes = [c for c in AUTH_ERRORS[route.auth] if route.registered or c != "ERR_1004"]
     if route.request is not None:
         codes += ["ERR_2001", "ERR_4130"]
-    if route.many:
+    if route.many and route.paged:
         codes.append("ERR_2002")
     if "{id}" in route.path:
         codes.append("ERR_2003")
@@ -118,39 +183,54 @@ def _parameters(route: Route) -> list[dict[str, Any]]:
 
 
 def _operation(route: Route) -> dict[str, Any]:
+    codes = _error_codes(route)
     op: dict[str, Any] = {
-        "operationId": f"{route.tag}_{route.handler.__name__}",
+        "operationId": route.operation,
         "summary": route.summary,
         "tags": [route.tag],
         "x-auth": route.auth.value,
-        "x-error-codes": _error_codes(route),
+        "x-error-codes": codes,
         "parameters": _parameters(route),
         "responses": {str(s): _success(route) for s in (route.status, *route.also)},
     }
+    op["responses"] |= _errors_by_status(codes)
     if route.request is not None:
         optional = not route.request.model_json_schema().get("required")
         op["requestBody"] = {
             "required": not optional,
             "content": {"application/json": {"schema": _ref(route.request)}},
         }
-    op["responses"]["default"] = _error("Error (see x-error-codes)")
+    op["responses"]["default"] = _error(
+        "Any other error: ERR_5001 (500, internal) or ERR_5002 (503, database unavailable)"
+    )
     if route.auth is not Auth.NONE:
         op["security"] = [{"bearer": []}]
     return op
 
 
 def build_document(
-    routes: list[Route], *, title: str = "Tarsify API", version: str = "1.0.0"
+    routes: list[Route],
+    *,
+    title: str = "Tarsify API",
+    version: str = "1.0.0",
+    server_url: str = "/",
 ) -> dict[str, Any]:
-    """The OpenAPI 3.1 document of ``routes``."""
+    """The OpenAPI 3.1 document of ``routes``, served from ``server_url``."""
     _, defs = models_json_schema(_models(routes), ref_template=REF)
     schemas = {**defs.get("$defs", {}), **ERROR_SCHEMAS}
     paths: dict[str, dict[str, Any]] = {}
+    seen: dict[str, Route] = {}
     for route in routes:
+        clash = seen.setdefault(route.operation, route)
+        if clash is not route:
+            raise ValueError(f"operationId {route.operation} is used twice")
         paths.setdefault(route.path, {})[route.method.lower()] = _operation(route)
+        if route.media_type == "application/json":
+            schemas[_envelope_name(route)] = _envelope(route)
     return {
         "openapi": "3.1.0",
-        "info": {"title": title, "version": version},
+        "info": {"title": title, "version": version, "description": DESCRIPTION},
+        "servers": [{"url": server_url, "description": "This server"}],
         "paths": paths,
         "components": {
             "schemas": schemas,
@@ -161,10 +241,18 @@ def build_document(
     }
 
 
-def _data_name(op: dict[str, Any]) -> str:
-    ok_status = next(s for s in op["responses"] if s != "default")
-    data = op["responses"][ok_status]["content"]["application/json"]["schema"]["properties"]
-    ref = data["data"].get("$ref") or data["data"]["items"]["$ref"] + "[]"
+def _success_statuses(op: dict[str, Any]) -> list[str]:
+    return [s for s in op["responses"] if s.startswith("2")]
+
+
+def _data_name(document: dict[str, Any], op: dict[str, Any]) -> str:
+    content = op["responses"][_success_statuses(op)[0]]["content"]
+    if "text/event-stream" in content:
+        ref = content["text/event-stream"]["x-event-data"]["$ref"]
+        return str(ref).rsplit("/", 1)[-1] + " events"
+    envelope = str(content["application/json"]["schema"]["$ref"]).rsplit("/", 1)[-1]
+    data = document["components"]["schemas"][envelope]["properties"]["data"]
+    ref = data.get("$ref") or data["items"]["$ref"] + "[]"
     return str(ref).rsplit("/", 1)[-1]
 
 
@@ -179,10 +267,10 @@ def render_docs(document: dict[str, Any]) -> str:
         for method, op in methods.items():
             request = op.get("requestBody", {}).get("content", {}).get("application/json", {})
             req_name = request.get("schema", {}).get("$ref", "").rsplit("/", 1)[-1]
-            statuses = ", ".join(s for s in op["responses"] if s != "default")
+            statuses = ", ".join(_success_statuses(op))
             errors = ", ".join(op["x-error-codes"]) or "-"
             cells = [method.upper(), path, op["summary"], op["x-auth"], req_name or "-"]
-            rows.append(_row([*cells, _data_name(op), statuses, errors]))
+            rows.append(_row([*cells, _data_name(document, op), statuses, errors]))
     columns = ("Method", "Path", "Summary", "Auth", "Request", "Response", "Status", "Errors")
     head = "".join(f"<th>{h}</th>" for h in columns)
     schemas = "".join(
@@ -204,9 +292,9 @@ def render_docs(document: dict[str, Any]) -> str:
     )
 
 
-def install(app: web.Application, routes: list[Route]) -> None:
+def install(app: web.Application, routes: list[Route], server_url: str = "/") -> None:
     """Build the document once and serve it at /openapi.json and /docs."""
-    document = build_document(routes)
+    document = build_document(routes, server_url=server_url)
     app[OPENAPI_KEY] = json.dumps(document, separators=(",", ":")).encode()
     app[DOCS_KEY] = render_docs(document).encode()
 

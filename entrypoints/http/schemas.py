@@ -159,7 +159,6 @@ class RunRequest(RequestModel):
         min_length=1,
         max_length=MAX_URL_CHARS,
         description="An http(s) URL to POST signed events of this execution to",
-        examples=["https://example.com/hooks/tarsify"],
     )
     webhook_events_filter: list[WebhookFilter] | None = Field(
         default=None,
