@@ -72,6 +72,10 @@ class DestinationGuard:
             _checked(host, [literal])
 
 
+class RefusedAddress(OSError):
+    """A name resolved to an internal address when a webhook was about to be sent."""
+
+
 class GuardedResolver(AbstractResolver):
     """aiohttp's resolver, refusing names that point at internal addresses."""
 
@@ -85,7 +89,7 @@ class GuardedResolver(AbstractResolver):
         results = await self._inner.resolve(host, port, family)
         addresses = [literal_address(r["host"]) for r in results]
         if not results or any(a is None or is_forbidden(a) for a in addresses):
-            raise OSError(f"{host} resolves to an internal address: refused")
+            raise RefusedAddress(f"refused: {host} resolves to an internal address")
         return results
 
     async def close(self) -> None:

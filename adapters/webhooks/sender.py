@@ -12,7 +12,7 @@ import time
 
 import aiohttp
 
-from adapters.webhooks.destinations import DestinationGuard, GuardedResolver
+from adapters.webhooks.destinations import DestinationGuard, GuardedResolver, RefusedAddress
 from tarsify.domain.errors import InvalidBody
 from tarsify.ports import SendResult
 
@@ -46,6 +46,9 @@ class HttpWebhookSender:
             error = exc.message
         except TimeoutError:
             error = f"no answer within {self._timeout_s:g} s"
+        except aiohttp.ClientConnectorError as exc:
+            refusal = exc.os_error if isinstance(exc.os_error, RefusedAddress) else None
+            error = str(refusal) if refusal is not None else f"{type(exc).__name__}: {exc}"
         except (aiohttp.ClientError, OSError, ValueError) as exc:
             error = f"{type(exc).__name__}: {exc}"
         return SendResult(status, error, int((time.monotonic() - started) * 1000))
