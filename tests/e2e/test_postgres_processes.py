@@ -50,8 +50,10 @@ async def db(pg_url: str) -> str:
 
 
 def settings_for(url: str, files: Path, **extra: Any) -> Any:
+    # Small pools: other test runs share this PostgreSQL server and its connection limit.
     return make_settings(
         database_url=url,
+        db_pool_size=4,
         blob_store="filesystem",
         blob_filesystem_root=str(files),
         webhook_allow_private=True,
@@ -136,7 +138,7 @@ async def test_stream_shows_each_change_made_by_another_process_in_order(
 
 
 async def test_concurrent_runs_across_two_processes_are_each_delivered_once(
-    db: str, tmp_path: Path, aiohttp_client: ClientFactory, worker_b: Container
+    db: str, tmp_path: Path, aiohttp_client: ClientFactory
 ) -> None:
     receiver = Receiver()
     hook = await receiver.start()
