@@ -145,11 +145,24 @@ def _sqlite_file_exists(path: str | None) -> bool:
     return bool(path) and path != ":memory:" and Path(path or "").is_file()
 
 
+def check_webhook_destinations(settings: Settings) -> list[Finding]:
+    """Consumers' webhooks cannot be aimed at the service's own network."""
+    if settings.webhook_allow_private:
+        return [
+            _problem(
+                "WEBHOOK_ALLOW_PRIVATE=true: any consumer can make the service send requests "
+                "into its own network (loopback, private and metadata addresses)"
+            )
+        ]
+    return [_ok("consumers' webhooks may only reach public addresses")]
+
+
 SYNC_CHECKS: tuple[Callable[[Settings], list[Finding]], ...] = (
     check_identity,
     check_admins,
     check_provider,
     check_public_url,
+    check_webhook_destinations,
 )
 
 

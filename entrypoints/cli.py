@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import contextlib
 import logging
 import signal
 import sys
@@ -40,12 +39,16 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument("--port", type=int, help="port (default: PORT)")
     serve.add_argument("--workers", type=int, default=1, help="processes sharing the port")
     serve.add_argument("--no-migrate", action="store_true", help="do not migrate on start")
-    serve.add_argument("--no-reconciler", action="store_true", help="no in-process reconciler")
+    serve.add_argument(
+        "--no-reconciler",
+        action="store_true",
+        help="no in-process reconciler or webhook delivery (run `tarsify worker` for them)",
+    )
     serve.add_argument(
         "--demo", action="store_true", help="seed the catalog and demo users, print tokens"
     )
 
-    sub.add_parser("worker", help="run the reconciler only (no HTTP)")
+    sub.add_parser("worker", help="run the reconciler and the webhook delivery (no HTTP)")
 
     outputs = sub.add_parser("outputs", help="output files")
     outputs_sub = outputs.add_subparsers(dest="outputs_command", required=True, metavar="ACTION")
@@ -165,28 +168,22 @@ async def _worker(settings: Settings) -> int:
     if refusal is not None:
         print(f"tarsify: {refusal}", file=sys.stderr)
         return EXIT_USAGE
+    from entrypoints.http.app import start_background, stop_background
+
+    # The worker is where the background work runs, whatever the HTTP processes do.
+    settings = settings.model_copy(update={"reconciler_enabled": True})
     container = build_container(settings)
     await resolve(container.init_resources)
     try:
-        reconciler = await resolve(container.reconciler)
-        task = asyncio.create_task(reconciler.run_forever(settings.reconciler_interval))
-        purge = None
-        if settings.file_retention_days is not None:
-            from entrypoints.upkeep import purge_forever
-
-            upkeep = await resolve(container.file_upkeep)
-            purge = asyncio.create_task(purge_forever(upkeep, settings.file_retention_days))
+        tasks = await start_background(container)
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(sig, stop.set)
-        print("reconciler running; Ctrl-C to stop", flush=True)
+        what = "reconciler" + (" and webhook delivery" if settings.webhook_delivery_enabled else "")
+        print(f"{what} running; Ctrl-C to stop", flush=True)
         await stop.wait()
-        for running in (task, purge):
-            if running is not None:
-                running.cancel()
-                with contextlib.suppress(asyncio.CancelledError):
-                    await running
+        await stop_background(tasks)
     finally:
         await resolve(container.shutdown_resources)
     return 0

@@ -10,6 +10,7 @@ from pydantic import Field, SecretStr, ValidationError, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from tarsify.domain.api_keys import derive_pepper
+from tarsify.domain.webhooks import DEFAULT_RETRY_DELAYS_S
 
 log = logging.getLogger("tarsify.config")
 
@@ -32,6 +33,17 @@ def firebase_installed() -> bool:
 
 def _split_csv(raw: str) -> list[str]:
     return [part.strip() for part in raw.split(",") if part.strip()]
+
+
+def _delays(raw: str) -> tuple[float, ...] | None:
+    """Comma-separated positive seconds, or None when that is not what ``raw`` holds."""
+    try:
+        delays = tuple(float(part) for part in _split_csv(raw))
+    except ValueError:
+        return None
+    if not 1 <= len(delays) <= 50 or not all(0 < d <= 7 * 24 * 3600 for d in delays):
+        return None
+    return delays
 
 
 def _short(secret: SecretStr) -> bool:
@@ -93,6 +105,13 @@ class Settings(BaseSettings):
     api_key_pepper: SecretStr | None = None
     # Set by `serve --demo`: mounts the one-click demo sign-in of the web pages.
     demo_sign_in: bool = False
+    webhook_allow_private: bool = False
+    webhook_timeout: float = Field(default=10.0, gt=0.0, le=60.0)
+    webhook_retry_delays: str = ",".join(f"{d:g}" for d in DEFAULT_RETRY_DELAYS_S)
+    webhook_delivery_enabled: bool = True
+    webhook_delivery_interval: float = Field(default=1.0, gt=0.0)
+    events_heartbeat_seconds: float = Field(default=15.0, gt=0.0)
+    events_poll_interval: float = Field(default=0.25, gt=0.0)
 
     @model_validator(mode="after")
     def _check_backends(self) -> Settings:
@@ -136,6 +155,10 @@ class Settings(BaseSettings):
         # built-in development secret is tolerated, and only on loopback (security.py).
         if self.auth_backend == "jwt" and _short(self.tarsify_jwt_secret):
             problems.append(f"TARSIFY_JWT_SECRET must be at least {MIN_SECRET_BYTES} bytes")
+        if _delays(self.webhook_retry_delays) is None:
+            problems.append(
+                "WEBHOOK_RETRY_DELAYS must be comma-separated positive seconds (1 to 50 of them)"
+            )
         if self.webhook_secret is not None and _short(self.webhook_secret):
             problems.append(f"WEBHOOK_SECRET must be at least {MIN_SECRET_BYTES} bytes")
         return problems
@@ -175,6 +198,11 @@ class Settings(BaseSettings):
     def storage_backend(self) -> Literal["memory", "sql"]:
         """``memory`` for a ``memory://`` DATABASE_URL (tests, demos), else ``sql``."""
         return "memory" if self.database_url.startswith(MEMORY_URL_PREFIX) else "sql"
+
+    @property
+    def webhook_retry_delay_list(self) -> tuple[float, ...]:
+        """WEBHOOK_RETRY_DELAYS as seconds: the wait after each failed attempt."""
+        return _delays(self.webhook_retry_delays) or DEFAULT_RETRY_DELAYS_S
 
     @property
     def admin_uid_list(self) -> list[str]:

@@ -25,6 +25,7 @@ from adapters.blobs.filesystem import FilesystemBlobStore
 from adapters.blobs.memory import MemoryBlobStore
 from adapters.blobs.signing import FileUrlSigner
 from adapters.clock import SystemClock
+from adapters.memory.feed import InProcessFeed
 from adapters.memory.stats import MemoryExecutionStats
 from adapters.memory.uow import MemoryHealthCheck, MemoryStore, MemoryUnitOfWork
 from adapters.metrics.provider import MeteredGpuProvider
@@ -36,9 +37,13 @@ from adapters.simulator.provider import SimulatedGpuProvider
 from adapters.sql.db import session_factory
 from adapters.sql.engine import create_engine
 from adapters.sql.errors import on_storage_failure
+from adapters.sql.feed import PostgresFeed
 from adapters.sql.stats import SqlExecutionStats
 from adapters.sql.uow import SqlHealthCheck, SqlUnitOfWork
+from adapters.webhooks.destinations import DestinationGuard
+from adapters.webhooks.sender import HttpWebhookSender
 from entrypoints.config import FIREBASE_EXTRA_MISSING, Settings
+from entrypoints.http.outputs import ExecutionDocuments
 from entrypoints.metered_reconciler import MeteredReconciler
 from entrypoints.webhooks import WebhookUrls
 from tarsify.domain.api_keys import KeyHasher
@@ -49,12 +54,15 @@ from tarsify.services.api_keys import ApiKeyService
 from tarsify.services.catalog import CatalogService
 from tarsify.services.dispatch import Dispatcher
 from tarsify.services.engine_settings import EngineSettings
+from tarsify.services.events import ExecutionWatcher, FeedListener, WatchSettings
 from tarsify.services.executions import ExecutionService
 from tarsify.services.file_upkeep import FileUpkeep
 from tarsify.services.files import OutputFiles
 from tarsify.services.listeners import Listeners
 from tarsify.services.marketplace import MarketplaceService
 from tarsify.services.studio import StudioService
+from tarsify.services.webhook_delivery import DeliverySettings, WebhookDeliverer
+from tarsify.services.webhooks import ConsumerWebhooks, WebhookListener
 
 if TYPE_CHECKING:
     from adapters.auth.firebase import FirebaseVerifier
@@ -184,6 +192,56 @@ def make_webhook_urls(settings: Settings) -> WebhookUrls | None:
     return WebhookUrls(settings.public_base_url, settings.webhook_signing_secret)
 
 
+def make_execution_feed(settings: Settings) -> InProcessFeed | PostgresFeed:
+    """How event streams hear of changes: LISTEN/NOTIFY on PostgreSQL; on SQLite (other
+    processes cannot announce here) in-process announcements and polling; with
+    ``memory://`` (one process) in-process announcements alone."""
+    if settings.storage_backend == "memory":
+        return InProcessFeed()
+    if settings.database_url.startswith(("postgres", "postgresql")):
+        return PostgresFeed(settings.database_url, fallback_poll_s=settings.events_poll_interval)
+    return InProcessFeed(poll_s=settings.events_poll_interval)
+
+
+async def run_execution_feed(feed: InProcessFeed | PostgresFeed) -> AsyncIterator[None]:
+    """Listen (PostgreSQL) while the container's resources are open."""
+    if isinstance(feed, PostgresFeed):
+        feed.start()
+        try:
+            yield None
+        finally:
+            await feed.close()
+        return
+    yield None
+
+
+async def open_webhook_sender(
+    settings: Settings, guard: DestinationGuard
+) -> AsyncIterator[HttpWebhookSender]:
+    """The sender of consumers' webhooks; its connections close on shutdown."""
+    sender = HttpWebhookSender(guard, timeout_s=settings.webhook_timeout)
+    try:
+        yield sender
+    finally:
+        await sender.close()
+
+
+def make_delivery_settings(settings: Settings) -> DeliverySettings:
+    """Retry schedule and lease of webhook attempts (the lease outlasts a send)."""
+    return DeliverySettings(
+        retry_delays_s=settings.webhook_retry_delay_list,
+        lease_s=max(30.0, 3 * settings.webhook_timeout),
+    )
+
+
+def make_watch_settings(settings: Settings) -> WatchSettings:
+    """Heartbeats of event streams."""
+    # A stream with no news reads the execution as a status poll would, no more often
+    # than a poll may ask the provider.
+    refresh = max(settings.status_poll_min_interval, 1.0)
+    return WatchSettings(heartbeat_s=settings.events_heartbeat_seconds, refresh_s=refresh)
+
+
 def make_engine_settings(settings: Settings) -> EngineSettings:
     """Engine tunables taken from the settings."""
     return EngineSettings(poll_min_interval_s=settings.status_poll_min_interval)
@@ -255,8 +313,20 @@ class Container(containers.DeclarativeContainer):
 
     engine_settings = providers.Singleton(make_engine_settings, settings)
     webhook_urls = providers.Singleton(make_webhook_urls, settings)
+    # Event streams: each change is announced, in its transaction, on the feed.
+    execution_feed = providers.Singleton(make_execution_feed, settings)
+    execution_feed_listening = providers.Resource(run_execution_feed, execution_feed)
+    webhook_destinations = providers.Singleton(
+        DestinationGuard, allow_private=settings.provided.webhook_allow_private
+    )
     # Listeners write, in the transaction of each change, what follows from it.
-    execution_listeners = providers.Singleton(Listeners, providers.List())
+    execution_listeners = providers.Singleton(
+        Listeners,
+        providers.List(
+            providers.Singleton(WebhookListener, clock),
+            providers.Singleton(FeedListener, execution_feed),
+        ),
+    )
     dispatcher = providers.Singleton(
         Dispatcher,
         uow_factory,
@@ -276,6 +346,25 @@ class Container(containers.DeclarativeContainer):
     )
     reconciler = providers.Singleton(
         MeteredReconciler, uow_factory, dispatcher, clock, engine_settings, metrics=metrics
+    )
+    consumer_webhooks = providers.Singleton(
+        ConsumerWebhooks, uow_factory, clock, webhook_destinations
+    )
+    webhook_sender = providers.Resource(open_webhook_sender, settings, webhook_destinations)
+    execution_documents = providers.Singleton(ExecutionDocuments, output_files)
+    webhook_deliverer = providers.Singleton(
+        WebhookDeliverer,
+        uow_factory,
+        clock,
+        webhook_sender,
+        execution_documents,
+        providers.Singleton(make_delivery_settings, settings),
+    )
+    execution_watcher = providers.Singleton(
+        ExecutionWatcher,
+        execution_service,
+        execution_feed,
+        providers.Singleton(make_watch_settings, settings),
     )
 
 

@@ -30,6 +30,7 @@ def serve(settings: Settings, args: argparse.Namespace) -> int:
         updates["port"] = args.port
     if args.no_reconciler:
         updates["reconciler_enabled"] = False
+        updates["webhook_delivery_enabled"] = False
     if args.demo:
         updates["demo_sign_in"] = True
     if args.demo and not settings.admin_uid_list and settings.auth_backend == "jwt":
@@ -63,7 +64,10 @@ def serve(settings: Settings, args: argparse.Namespace) -> int:
             target=_worker_main,
             args=(
                 settings.model_copy(
-                    update={"reconciler_enabled": settings.reconciler_enabled and i == 0}
+                    update={
+                        "reconciler_enabled": settings.reconciler_enabled and i == 0,
+                        "webhook_delivery_enabled": settings.webhook_delivery_enabled and i == 0,
+                    }
                 ),
             ),
             daemon=False,

@@ -9,6 +9,7 @@ into ``tarsify.domain.errors`` (``StorageError``, ``GpuProviderError``, ``Invali
 from __future__ import annotations
 
 import uuid
+from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
@@ -34,6 +35,12 @@ from tarsify.domain.models import (
     TarsModel,
 )
 from tarsify.domain.pagination import Page, PageRequest
+from tarsify.domain.webhooks import (
+    ExecutionWebhook,
+    WebhookDelivery,
+    WebhookEvent,
+    WebhookSecret,
+)
 
 __all__ = ["JobReport", "JobRequest"]  # re-exported: adapters implement the ports with them
 
@@ -299,6 +306,59 @@ class ApiKeyRepository(Protocol):
         ...
 
 
+class WebhookRepository(Protocol):
+    """Consumers' webhooks: what runs asked for, the events to deliver (an outbox), the
+    attempts made, and each consumer's signing secret."""
+
+    async def add_subscription(self, webhook: ExecutionWebhook) -> None:
+        """Insert the webhook of a new execution."""
+        ...
+
+    async def get_subscription(self, execution_id: uuid.UUID) -> ExecutionWebhook | None:
+        """The webhook the execution's run asked for, if any."""
+        ...
+
+    async def add_event(self, event: WebhookEvent) -> None:
+        """Insert an event to deliver."""
+        ...
+
+    async def claim_due(
+        self, now: datetime, lease_until: datetime, limit: int
+    ) -> list[WebhookEvent]:
+        """Claim up to ``limit`` PENDING or RETRYING events whose next attempt is due,
+        oldest first: each gets ``attempts + 1`` and ``next_attempt_at = lease_until``
+        (so nobody else sends it before then). On PostgreSQL rows locked by another
+        claimer are skipped (``FOR UPDATE SKIP LOCKED``)."""
+        ...
+
+    async def record(self, event: WebhookEvent, delivery: WebhookDelivery) -> None:
+        """Insert the attempt; store the event's status, next attempt time and
+        ``updated_at`` only if its ``attempts`` still equals this attempt's number (a
+        later claim, after a lease ran out, decides the event's status instead).
+        ``AlreadyExists`` when that attempt of the event is recorded already."""
+        ...
+
+    async def list_events(self, execution_id: uuid.UUID) -> list[WebhookEvent]:
+        """The execution's events, oldest first."""
+        ...
+
+    async def list_deliveries(self, execution_id: uuid.UUID) -> list[WebhookDelivery]:
+        """Every attempt made for the execution's events, oldest first."""
+        ...
+
+    async def get_secret(self, consumer_id: uuid.UUID) -> WebhookSecret | None:
+        """The consumer's signing secret, if one was made."""
+        ...
+
+    async def add_secret(self, secret: WebhookSecret) -> None:
+        """Insert; ``AlreadyExists`` when the consumer has one already."""
+        ...
+
+    async def replace_secret(self, consumer_id: uuid.UUID, secret: str, now: datetime) -> bool:
+        """Replace the consumer's secret (``rotated_at = now``); False when there is none."""
+        ...
+
+
 class UnitOfWork(Protocol):
     """One transaction over all repositories.
 
@@ -314,6 +374,7 @@ class UnitOfWork(Protocol):
     executions: ExecutionRepository
     files: ExecutionFileRepository
     api_keys: ApiKeyRepository
+    webhooks: WebhookRepository
 
     async def __aenter__(self) -> Self:
         """Begin the transaction."""
@@ -456,4 +517,70 @@ class WebhookUrlBuilder(Protocol):
 
     def url_for(self, execution_id: uuid.UUID) -> str:
         """The webhook URL to put on the job of ``execution_id``."""
+        ...
+
+
+# --- webhooks to consumers and the event stream --------------------------------------
+
+
+class WebhookDestinations(Protocol):
+    """Decides whether a webhook URL may be called (scheme, and where its name points)."""
+
+    async def check(self, url: str) -> None:
+        """Return when ``url`` is acceptable; raise ``InvalidBody`` (ERR_2001) otherwise."""
+        ...
+
+
+@dataclass(slots=True, frozen=True)
+class SendResult:
+    """What one webhook attempt got: the HTTP status, or why there was none."""
+
+    status: int | None
+    error: str | None
+    duration_ms: int
+
+    @property
+    def delivered(self) -> bool:
+        """True for a 2xx answer."""
+        return self.status is not None and 200 <= self.status < 300
+
+
+class WebhookSender(Protocol):
+    """Sends one webhook attempt."""
+
+    async def send(self, url: str, headers: dict[str, str], body: bytes) -> SendResult:
+        """POST ``body`` with ``headers``; never raises for the receiver's failures (a
+        refused destination, a timeout, a refused connection are a ``SendResult``)."""
+        ...
+
+
+class ExecutionRenderer(Protocol):
+    """The execution's JSON document exactly as ``GET /api/consumer/executions/{id}``
+    answers it (file outputs as fresh signed links)."""
+
+    async def __call__(self, view: ExecutionView) -> bytes:
+        """The document, encoded as JSON."""
+        ...
+
+
+class FeedSubscription(Protocol):
+    """Wake-ups for the changes of one execution."""
+
+    async def wait(self, within_s: float) -> int | None:
+        """Return when the execution may have changed: the newest version announced
+        since the last call, or 0 when the adapter only knows it is time to look again
+        (polling). None when ``within_s`` seconds passed without either."""
+        ...
+
+
+class ExecutionFeed(Protocol):
+    """Tells watchers, in any process, that an execution changed."""
+
+    async def announce(self, uow: UnitOfWork, execution_id: uuid.UUID, version: int) -> None:
+        """Inside the change's transaction: watchers hear of it once it is committed (or
+        soon after; a watcher re-reads until it sees ``version``)."""
+        ...
+
+    def subscribe(self, execution_id: uuid.UUID) -> AbstractAsyncContextManager[FeedSubscription]:
+        """Listen for the execution's changes until the context ends."""
         ...

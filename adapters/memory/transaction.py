@@ -50,12 +50,17 @@ UNIQUE: dict[str, Callable[[Any], list[tuple[Any, ...]]]] = {
     ],
     "execution_files": lambda f: [("key", f.key)],
     "api_keys": lambda k: [("key_hash", k.key_hash)],
+    "execution_webhooks": lambda w: [],
+    "webhook_events": lambda e: [("webhook_id", e.webhook_id)],
+    "webhook_deliveries": lambda d: [("attempt", d.event_id, d.attempt)],
+    "webhook_secrets": lambda s: [("consumer_id", s.consumer_id)],
 }
 # Columns stored as JSON: values go through a JSON round trip, as in the database.
 JSON_FIELDS: dict[str, tuple[str, ...]] = {
     "base_models": ("input_schema",),
     "tars_models": ("config_overrides",),
     "executions": ("consumer_input", "input_payload", "output_payload"),
+    "execution_webhooks": ("events",),
 }
 # Foreign keys per table: (attribute, referenced table).
 FOREIGN_KEYS: dict[str, list[tuple[str, str]]] = {
@@ -68,6 +73,10 @@ FOREIGN_KEYS: dict[str, list[tuple[str, str]]] = {
     ],
     "execution_files": [("execution_id", "executions")],
     "api_keys": [("consumer_id", "consumers")],
+    "execution_webhooks": [("id", "executions"), ("consumer_id", "consumers")],
+    "webhook_events": [("execution_id", "executions"), ("consumer_id", "consumers")],
+    "webhook_deliveries": [("event_id", "webhook_events"), ("execution_id", "executions")],
+    "webhook_secrets": [("consumer_id", "consumers")],
 }
 
 

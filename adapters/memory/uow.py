@@ -23,6 +23,7 @@ from adapters.memory.repositories import (
     MemoryTarsModelRepository,
 )
 from adapters.memory.transaction import UNIQUE, MemoryTransaction, RowKey
+from adapters.memory.webhooks import MemoryWebhookRepository
 from tarsify.domain.errors import StorageError
 from tarsify.ports import (
     ApiKeyRepository,
@@ -33,6 +34,7 @@ from tarsify.ports import (
     ExecutionFileRepository,
     ExecutionRepository,
     TarsModelRepository,
+    WebhookRepository,
 )
 
 
@@ -100,6 +102,7 @@ class MemoryUnitOfWork:
     executions: ExecutionRepository
     files: ExecutionFileRepository
     api_keys: ApiKeyRepository
+    webhooks: WebhookRepository
 
     def __init__(self, store: MemoryStore) -> None:
         self.store = store
@@ -117,6 +120,7 @@ class MemoryUnitOfWork:
         self.executions = MemoryExecutionRepository(tx)
         self.files = MemoryExecutionFileRepository(tx)
         self.api_keys = MemoryApiKeyRepository(tx)
+        self.webhooks = MemoryWebhookRepository(tx)
         return self
 
     async def __aexit__(

@@ -17,6 +17,7 @@ from adapters.sql.errors import FOREIGN_ERRORS, guarded, translate
 from adapters.sql.executions import SqlExecutionRepository
 from adapters.sql.files import SqlExecutionFileRepository
 from adapters.sql.studio import SqlTarsModelRepository
+from adapters.sql.webhooks import SqlWebhookRepository
 from tarsify.ports import (
     ApiKeyRepository,
     BaseModelRepository,
@@ -26,6 +27,7 @@ from tarsify.ports import (
     ExecutionFileRepository,
     ExecutionRepository,
     TarsModelRepository,
+    WebhookRepository,
 )
 
 
@@ -40,6 +42,7 @@ class SqlUnitOfWork:
     executions: ExecutionRepository
     files: ExecutionFileRepository
     api_keys: ApiKeyRepository
+    webhooks: WebhookRepository
 
     def __init__(self, connections: ConnectionSource) -> None:
         self._connections = connections
@@ -64,6 +67,7 @@ class SqlUnitOfWork:
         self.executions = SqlExecutionRepository(db)
         self.files = SqlExecutionFileRepository(db)
         self.api_keys = SqlApiKeyRepository(db)
+        self.webhooks = SqlWebhookRepository(db)
         return self
 
     async def __aexit__(

@@ -20,7 +20,9 @@ from . import (
     routes_api_keys,
     routes_auth,
     routes_consumer,
+    routes_consumer_webhooks,
     routes_developer,
+    routes_events,
     routes_files,
     routes_health,
     routes_marketplace,
@@ -41,6 +43,12 @@ log = logging.getLogger("tarsify.http")
 CONTAINER = web.AppKey("container", Container)
 RECONCILER_TASK = web.AppKey("reconciler_task", asyncio.Task[None])
 PURGE_TASK = web.AppKey("purge_task", asyncio.Task[None])
+DELIVERY_TASK = web.AppKey("webhook_delivery_task", asyncio.Task[None])
+TASK_KEYS = {
+    "tarsify-reconciler": RECONCILER_TASK,
+    "tarsify-purge": PURGE_TASK,
+    "tarsify-webhook-delivery": DELIVERY_TASK,
+}
 
 ROUTES: list[Route] = [
     *routes_health.ROUTES,
@@ -49,6 +57,8 @@ ROUTES: list[Route] = [
     *routes_developer.ROUTES,
     *routes_marketplace.ROUTES,
     *routes_consumer.ROUTES,
+    *routes_events.ROUTES,
+    *routes_consumer_webhooks.ROUTES,
     *routes_api_keys.ROUTES,
     *routes_webhooks.ROUTES,
 ]
@@ -71,36 +81,65 @@ async def _services(container: Container) -> Services:
         blobs=await resolve(container.blob_store),
         file_urls=await resolve(container.file_url_signer),
         files=await resolve(container.output_files),
+        consumer_webhooks=await resolve(container.consumer_webhooks),
+        watcher=await resolve(container.execution_watcher),
     )
 
 
-async def _lifecycle(app: web.Application) -> AsyncIterator[None]:
-    """Open the container's resources, resolve the services, run the reconciler."""
-    container = app[CONTAINER]
+async def start_background(container: Container) -> list[asyncio.Task[None]]:
+    """The reconciler (with the file retention sweep) and the webhook delivery worker,
+    as the settings ask."""
     settings = container.settings()
+    tasks = []
+    if settings.reconciler_enabled:
+        reconciler = await resolve(container.reconciler)
+        tasks.append(
+            asyncio.create_task(
+                reconciler.run_forever(settings.reconciler_interval), name="tarsify-reconciler"
+            )
+        )
+        if settings.file_retention_days is not None:
+            upkeep = await resolve(container.file_upkeep)
+            tasks.append(
+                asyncio.create_task(
+                    purge_forever(upkeep, settings.file_retention_days), name="tarsify-purge"
+                )
+            )
+    if settings.webhook_delivery_enabled:
+        deliverer = await resolve(container.webhook_deliverer)
+        tasks.append(
+            asyncio.create_task(
+                deliverer.run_forever(settings.webhook_delivery_interval),
+                name="tarsify-webhook-delivery",
+            )
+        )
+    return tasks
+
+
+async def stop_background(tasks: list[asyncio.Task[None]]) -> None:
+    """Cancel the background tasks and wait for them to end."""
+    for task in tasks:
+        task.cancel()
+    for task in tasks:
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+
+
+async def _lifecycle(app: web.Application) -> AsyncIterator[None]:
+    """Open the container's resources, resolve the services, run the background work."""
+    container = app[CONTAINER]
+    tasks: list[asyncio.Task[None]] = []
     try:
         await resolve(container.init_resources)
         app[SERVICES] = await _services(container)
         app[routes_metrics.METRICS] = await resolve(container.metrics)
         app[routes_metrics.EXECUTION_STATS] = await resolve(container.execution_stats)
-        if settings.reconciler_enabled:
-            reconciler = await resolve(container.reconciler)
-            app[RECONCILER_TASK] = asyncio.create_task(
-                reconciler.run_forever(settings.reconciler_interval), name="tarsify-reconciler"
-            )
-            if settings.file_retention_days is not None:
-                upkeep = await resolve(container.file_upkeep)
-                app[PURGE_TASK] = asyncio.create_task(
-                    purge_forever(upkeep, settings.file_retention_days), name="tarsify-purge"
-                )
+        tasks = await start_background(container)
+        for task in tasks:
+            app[TASK_KEYS[task.get_name()]] = task
         yield
     finally:
-        for key in (RECONCILER_TASK, PURGE_TASK):
-            task = app.get(key)
-            if task is not None:
-                task.cancel()
-                with contextlib.suppress(asyncio.CancelledError):
-                    await task
+        await stop_background(tasks)
         await resolve(container.shutdown_resources)
 
 
@@ -119,7 +158,7 @@ def create_app(container: Container) -> web.Application:
     app[CONTAINER] = container
     register(app, ROUTES)
     routes_files.install(app)
-    openapi.install(app, ROUTES)
+    openapi.install(app, ROUTES, settings.public_url)
     web_pages.install(app, demo_sign_in=settings.demo_sign_in)
     routes_metrics.install(app)
     app.cleanup_ctx.append(_lifecycle)

@@ -14,6 +14,9 @@ from aiohttp import web
 from pydantic import BaseModel
 from pydantic.json_schema import models_json_schema
 
+from tarsify.domain.errors import TarsifyError
+
+from .middleware import HTTP_ERROR_CODES
 from .routing import Auth, Route
 from .views import PageMeta
 
@@ -28,8 +31,9 @@ ERROR_SCHEMAS: dict[str, Any] = {
         "properties": {
             "code": {"type": "string", "pattern": "^ERR_[0-9]{4}$"},
             "message": {"type": "string"},
-            "details": {},
+            "details": {"description": "Per-field problems or other context (optional)"},
         },
+        "description": "What went wrong: a stable code, a message for people, details",
     },
     "ErrorEnvelope": {
         "type": "object",
@@ -38,6 +42,7 @@ ERROR_SCHEMAS: dict[str, Any] = {
             "success": {"const": False},
             "error": {"$ref": REF.format(model="ErrorBody")},
         },
+        "description": "Error envelope: every error answer has this shape",
     },
 }
 # The order Swagger UI shows the groups in: what most readers come for first.
@@ -49,6 +54,29 @@ TAGS = [
     {"name": "health", "description": "Liveness and readiness probes"},
     {"name": "webhooks", "description": "Called by the GPU provider, not by clients"},
 ]
+
+
+DESCRIPTION = (
+    'Every JSON answer is an envelope: `{"success": true, "data": ...}` (lists add '
+    '`meta` with `nextCursor`), or `{"success": false, "error": {"code": '
+    '"ERR_xxxx", "message": "...", "details": ...}}`. Each operation lists '
+    "the codes it can answer with in `x-error-codes`, grouped by HTTP status in its "
+    "responses. Authenticate with `Authorization: Bearer <token or tsk_ API key>`."
+)
+
+
+def _error_statuses() -> dict[str, int]:
+    """Every error code the service answers with -> its HTTP status."""
+    found: dict[str, int] = {code: status for status, (code, _) in HTTP_ERROR_CODES.items()}
+    pending: list[type[TarsifyError]] = [TarsifyError]
+    while pending:
+        cls = pending.pop()
+        found[cls.code] = cls.http_status
+        pending += cls.__subclasses__()
+    return found
+
+
+ERROR_STATUS = _error_statuses()
 AUTH_ERRORS = {
     Auth.NONE: (),
     Auth.CONSUMER: ("ERR_1001", "ERR_1002", "ERR_1004"),
@@ -70,18 +98,46 @@ def _ref(model: type[BaseModel]) -> dict[str, str]:
     return {"$ref": REF.format(model=model.__name__)}
 
 
-def _success(route: Route) -> dict[str, Any]:
+def _envelope_name(route: Route) -> str:
+    op = route.operation
+    return op[0].upper() + op[1:] + "Response"
+
+
+def _envelope(route: Route) -> dict[str, Any]:
+    """The success envelope of one operation (a named schema shared by its statuses)."""
     data = {"type": "array", "items": _ref(route.response)} if route.many else _ref(route.response)
     props: dict[str, Any] = {"success": {"const": True}, "data": data}
     required = ["success", "data"]
-    if route.many:
+    if route.many and route.paged:
         props["meta"] = _ref(PageMeta)
         required.append("meta")
-    schema = {"type": "object", "required": required, "properties": props}
-    answer: dict[str, Any] = {
-        "description": "Success",
-        "content": {"application/json": {"schema": schema}},
+    return {
+        "type": "object",
+        "title": _envelope_name(route),
+        "description": "Success envelope: `data` holds the answer"
+        + (", `meta` the next page's cursor" if route.many and route.paged else ""),
+        "required": required,
+        "properties": props,
     }
+
+
+def _success(route: Route) -> dict[str, Any]:
+    if route.media_type == "text/event-stream":
+        content: dict[str, Any] = {
+            route.media_type: {
+                "schema": {"type": "string"},
+                "x-event-data": _ref(route.response),
+            }
+        }
+        description = (
+            "Server-Sent Events: `event: status` with `data:` "
+            f"{route.response.__name__} JSON at once and on every change; comment lines as "
+            "heartbeats; the stream ends after a terminal status"
+        )
+    else:
+        content = {route.media_type: {"schema": {"$ref": REF.format(model=_envelope_name(route))}}}
+        description = "Success"
+    answer: dict[str, Any] = {"description": description, "content": content}
     if route.response_headers:
         answer["headers"] = {
             h.name: {"schema": h.schema, "description": h.description, "required": h.required}
@@ -95,11 +151,22 @@ def _error(description: str) -> dict[str, Any]:
     return {"description": description, "content": {"application/json": {"schema": schema}}}
 
 
+def _errors_by_status(codes: list[str]) -> dict[str, dict[str, Any]]:
+    """One documented answer per HTTP status, naming the codes it may carry."""
+    by_status: dict[int, list[str]] = {}
+    for code in codes:
+        by_status.setdefault(ERROR_STATUS.get(code, 500), []).append(code)
+    return {
+        str(status): _error(f"Error: {', '.join(found)}")
+        for status, found in sorted(by_status.items())
+    }
+
+
 def _error_codes(route: Route) -> list[str]:
     codes = [c for c in AUTH_ERRORS[route.auth] if route.registered or c != "ERR_1004"]
     if route.request is not None:
         codes += ["ERR_2001", "ERR_4130"]
-    if route.many:
+    if route.many and route.paged:
         codes.append("ERR_2002")
     if "{id}" in route.path:
         codes.append("ERR_2003")
@@ -125,39 +192,54 @@ def _parameters(route: Route) -> list[dict[str, Any]]:
 
 
 def _operation(route: Route) -> dict[str, Any]:
+    codes = _error_codes(route)
     op: dict[str, Any] = {
-        "operationId": f"{route.tag}_{route.handler.__name__}",
+        "operationId": route.operation,
         "summary": route.summary,
         "tags": [route.tag],
         "x-auth": route.auth.value,
-        "x-error-codes": _error_codes(route),
+        "x-error-codes": codes,
         "parameters": _parameters(route),
         "responses": {str(s): _success(route) for s in (route.status, *route.also)},
     }
+    op["responses"] |= _errors_by_status(codes)
     if route.request is not None:
         optional = not route.request.model_json_schema().get("required")
         op["requestBody"] = {
             "required": not optional,
             "content": {"application/json": {"schema": _ref(route.request)}},
         }
-    op["responses"]["default"] = _error("Error (see x-error-codes)")
+    op["responses"]["default"] = _error(
+        "Any other error: ERR_5001 (500, internal) or ERR_5002 (503, database unavailable)"
+    )
     if route.auth is not Auth.NONE:
         op["security"] = [{"bearer": []}]
     return op
 
 
 def build_document(
-    routes: list[Route], *, title: str = "Tarsify API", version: str = "1.0.0"
+    routes: list[Route],
+    *,
+    title: str = "Tarsify API",
+    version: str = "1.0.0",
+    server_url: str = "/",
 ) -> dict[str, Any]:
-    """The OpenAPI 3.1 document of ``routes``."""
+    """The OpenAPI 3.1 document of ``routes``, served from ``server_url``."""
     _, defs = models_json_schema(_models(routes), ref_template=REF)
     schemas = {**defs.get("$defs", {}), **ERROR_SCHEMAS}
     paths: dict[str, dict[str, Any]] = {}
+    seen: dict[str, Route] = {}
     for route in routes:
+        clash = seen.setdefault(route.operation, route)
+        if clash is not route:
+            raise ValueError(f"operationId {route.operation} is used twice")
         paths.setdefault(route.path, {})[route.method.lower()] = _operation(route)
+        if route.media_type == "application/json":
+            schemas[_envelope_name(route)] = _envelope(route)
     return {
         "openapi": "3.1.0",
-        "info": {"title": title, "version": version},
+        "info": {"title": title, "version": version, "description": DESCRIPTION},
+        "servers": [{"url": server_url, "description": "This server"}],
         "tags": [t for t in TAGS if any(r.tag == t["name"] for r in routes)],
         "paths": paths,
         "components": {
@@ -175,9 +257,9 @@ def build_document(
     }
 
 
-def install(app: web.Application, routes: list[Route]) -> None:
+def install(app: web.Application, routes: list[Route], server_url: str = "/") -> None:
     """Build the document once and serve it at /openapi.json."""
-    document = build_document(routes)
+    document = build_document(routes, server_url=server_url)
     app[OPENAPI_KEY] = json.dumps(document, separators=(",", ":")).encode()
 
     async def openapi_json(request: web.Request) -> web.Response:

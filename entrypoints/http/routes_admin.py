@@ -162,6 +162,7 @@ ROUTES = [
         many=True,
         params=LIST_PARAMS,
         tag="admin",
+        operation_id="adminListBaseModels",
     ),
     Route(
         "PATCH",

@@ -66,6 +66,7 @@ ROUTES = [
         DeveloperView,
         tag="developer",
         errors=("ERR_1004",),
+        operation_id="getDeveloperMe",
     ),
     Route(
         "POST",
@@ -89,5 +90,6 @@ ROUTES = [
         ConsumerView,
         tag="consumer",
         errors=("ERR_1004",),
+        operation_id="getConsumerMe",
     ),
 ]

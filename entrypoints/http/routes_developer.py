@@ -94,6 +94,7 @@ ROUTES = [
         many=True,
         params=LIST_PARAMS,
         tag="developer",
+        operation_id="browseBaseModels",
     ),
     Route(
         "POST",

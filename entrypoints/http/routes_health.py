@@ -37,7 +37,16 @@ async def ready(request: web.Request) -> web.Response:
 
 
 ROUTES = [
-    Route("GET", "/health", live, "Liveness", Auth.NONE, Health, tag="health"),
+    Route(
+        "GET",
+        "/health",
+        live,
+        "Liveness",
+        Auth.NONE,
+        Health,
+        tag="health",
+        operation_id="getHealth",
+    ),
     Route(
         "GET",
         "/health/ready",
@@ -47,5 +56,6 @@ ROUTES = [
         Health,
         tag="health",
         errors=("ERR_5002",),
+        operation_id="getReadiness",
     ),
 ]

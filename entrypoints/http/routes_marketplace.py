@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from aiohttp import web
 
+from tarsify.domain.errors import InvalidBody
 from tarsify.domain.models import ModelCategory
+from tarsify.services.webhooks import ConsumerWebhooks, WebhookRequest, requested_webhook
 
 from . import render, serialize
 from .auth import consumer_id
@@ -51,6 +53,20 @@ def _wait(request: web.Request) -> tuple[float, int | None]:
     return (0.0, None) if preferred is None else (float(preferred), preferred)
 
 
+async def _webhook(webhooks: ConsumerWebhooks | None, data: RunRequest) -> WebhookRequest | None:
+    """The run's webhook, checked; None when it asked for none."""
+    if data.webhook is None:
+        if data.webhook_events_filter is not None:
+            raise InvalidBody(
+                "webhookEventsFilter needs a webhook",
+                details=[{"field": "webhookEventsFilter", "message": "needs a webhook"}],
+            )
+        return None
+    if webhooks is None:  # an app built without webhook support: refuse, never ignore
+        raise InvalidBody("Webhooks are not available on this server")
+    return await webhooks.request(data.webhook, data.webhook_events_filter)
+
+
 async def run_model(request: web.Request) -> web.Response:
     """Start an execution: 202, or 200 when a wait saw it finish; always with Location."""
     owner = await consumer_id(request)
@@ -58,9 +74,11 @@ async def run_model(request: web.Request) -> web.Response:
     key = idempotency_key(request)
     data = await body(request, RunRequest)
     svc = services(request)
-    result = await svc.executions.run(
-        owner, request.match_info["slug"], data.inputs, idempotency_key=key, wait_s=wait_s
-    )
+    webhook = await _webhook(svc.consumer_webhooks, data)
+    with requested_webhook(webhook):
+        result = await svc.executions.run(
+            owner, request.match_info["slug"], data.inputs, idempotency_key=key, wait_s=wait_s
+        )
     view = result.view
     status = 200 if wait_s > 0 and view.execution.is_terminal else 202
     response = ok_fast(await execution_json(request, view), status=status)
@@ -117,6 +135,7 @@ ROUTES = [
         many=True,
         params=(*LIST_PARAMS, _CATEGORY),
         tag="marketplace",
+        operation_id="listModels",
     ),
     Route(
         "GET",
@@ -127,6 +146,7 @@ ROUTES = [
         MarketplaceDetailView,
         tag="marketplace",
         errors=("ERR_5500",),
+        operation_id="getModel",
     ),
     Route(
         "POST",
@@ -142,5 +162,6 @@ ROUTES = [
         response_headers=(_LOCATION, _PREFERENCE_APPLIED),
         tag="marketplace",
         errors=("ERR_5500", "ERR_5501", "ERR_5502", "ERR_5509", "ERR_2005", "ERR_3003", "ERR_5510"),
+        operation_id="runModel",
     ),
 ]

@@ -64,5 +64,6 @@ ROUTES = [
         NoticeAccepted,
         tag="webhooks",
         errors=("ERR_3001",),
+        operation_id="notifyRunpodJob",
     ),
 ]

@@ -19,10 +19,12 @@ if TYPE_CHECKING:
     from tarsify.services.accounts import AccountService
     from tarsify.services.api_keys import ApiKeyService
     from tarsify.services.catalog import CatalogService
+    from tarsify.services.events import ExecutionWatcher
     from tarsify.services.executions import ExecutionService
     from tarsify.services.files import OutputFiles
     from tarsify.services.marketplace import MarketplaceService
     from tarsify.services.studio import StudioService
+    from tarsify.services.webhooks import ConsumerWebhooks
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
@@ -56,6 +58,10 @@ class Route:
     ``registered=False`` marks the routes a not yet registered user may call.
     ``also`` lists other success statuses (run answers 200 after a finished wait);
     ``response_headers`` documents the headers of its success answers.
+    ``operation_id`` names the operation in OpenAPI (default: the handler's name in
+    camelCase); ``paged=False`` makes a ``many`` route a plain list (no ``meta``);
+    ``media_type`` is that of its success answer (``text/event-stream`` for a stream
+    whose events carry ``response``).
     """
 
     method: str
@@ -73,6 +79,17 @@ class Route:
     errors: tuple[str, ...] = ()
     registered: bool = True
     response_headers: tuple[Param, ...] = ()
+    operation_id: str = ""
+    paged: bool = True
+    media_type: str = "application/json"
+
+    @property
+    def operation(self) -> str:
+        """The OpenAPI operationId: given, or the handler's name in camelCase."""
+        if self.operation_id:
+            return self.operation_id
+        head, *rest = self.handler.__name__.split("_")
+        return head + "".join(part.capitalize() for part in rest)
 
 
 @dataclass(frozen=True, slots=True)
@@ -93,6 +110,8 @@ class Services:
     blobs: BlobStore | None = None
     file_urls: FileUrlSigner | None = None
     files: OutputFiles | None = None
+    consumer_webhooks: ConsumerWebhooks | None = None
+    watcher: ExecutionWatcher | None = None
 
 
 SERVICES = web.AppKey("services", Services)

@@ -14,6 +14,7 @@ from tarsify.domain.models import (
     OutputType,
     TarsModelStatus,
 )
+from tarsify.domain.webhooks import MAX_URL_CHARS, WebhookFilter
 
 SLUG_PATTERN = r"^[a-z0-9]+(?:-[a-z0-9]+)*$"
 PROVIDER_ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._-]*$"
@@ -150,6 +151,19 @@ class TarsModelUpdate(RequestModel):
 
 
 class RunRequest(RequestModel):
-    """Run a published Tars model (consumer)."""
+    """Run a published Tars model (consumer); optionally be called back."""
 
-    inputs: dict[str, Any]
+    inputs: dict[str, Any] = Field(description="The model's inputs (its inputSchema)")
+    webhook: str | None = Field(
+        default=None,
+        min_length=1,
+        max_length=MAX_URL_CHARS,
+        description="An http(s) URL to POST signed events of this execution to",
+    )
+    webhook_events_filter: list[WebhookFilter] | None = Field(
+        default=None,
+        min_length=1,
+        max_length=len(WebhookFilter),
+        description="Which events to send: start (it runs), completed (it ended, whatever "
+        "the outcome). Default: completed",
+    )

@@ -12,8 +12,8 @@ from bench.browser import LiveApp
 
 from .test_journey import wait_for
 
-RUN_BLOCK = "#operations-marketplace-marketplace_run_model"
-ME_BLOCK = "#operations-consumer-consumer_consumer_me"
+RUN_BLOCK = "#operations-marketplace-runModel"
+ME_BLOCK = "#operations-consumer-getConsumerMe"
 
 
 def set_react_value(driver: Any, field: Any, value: str) -> None:

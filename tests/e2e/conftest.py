@@ -19,7 +19,8 @@ ClientFactory = Callable[[web.Application], Awaitable[TestClient]]
 
 
 def make_settings(**overrides: Any) -> Settings:
-    """Test settings: memory store, instant simulator, no background reconciler."""
+    """Test settings: memory store, instant simulator, no background reconciler and no
+    webhook delivery."""
     values: dict[str, Any] = {
         "database_url": "memory://",
         "gpu_provider": "simulator",
@@ -34,6 +35,8 @@ def make_settings(**overrides: Any) -> Settings:
         "log_format": "console",
         "public_base_url": "http://tarsify.test",
         "blob_store": "memory",
+        # Tests that deliver webhooks turn it on (with a receiver on loopback).
+        "webhook_delivery_enabled": False,
     }
     values.update(overrides)
     return Settings(_env_file=None, **values)  # type: ignore[call-arg]

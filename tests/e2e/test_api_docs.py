@@ -24,6 +24,7 @@ from typing import Any
 import pytest
 
 from adapters.auth.jwt import mint_token
+from entrypoints.config import Settings
 from entrypoints.container import Container, build_container
 from entrypoints.http.app import ROUTES, create_app
 from entrypoints.http.middleware import HTTP_ERROR_CODES
@@ -127,7 +128,7 @@ def parse(key: str) -> Example:
     response_headers: dict[str, str] = {}
     if after and after[0][1] == "http":
         response_headers = header_map(after.pop(0)[2].strip().splitlines())
-    assert after and after[0][1] in ("json", "html", "text"), f"{key}: no response block"
+    assert after and after[0][1] in ("json", "html", "text", "sse"), f"{key}: no response block"
     _, kind, raw_response = after[0]
     head, _, body = requests[0][2].partition("\n\n")
     request_line, *header_lines = head.strip().splitlines()
@@ -170,6 +171,16 @@ def header_problems(documented: dict[str, str], actual: Any) -> list[str]:
         if got is None or not re.fullmatch(pattern, got):
             problems.append(f"header {name}: documented {value!r}, got {got!r}")
     return problems
+
+
+def sse_events(stream: str) -> list[tuple[str, Any]]:
+    """``(event name, parsed data)`` of each event of a Server-Sent Events text."""
+    events = []
+    for block in stream.strip().split("\n\n"):
+        fields = dict(line.split(": ", 1) for line in block.splitlines() if ": " in line)
+        if "event" in fields:
+            events.append((fields["event"], json.loads(fields["data"])))
+    return events
 
 
 def doc_body(key: str) -> dict[str, Any]:
@@ -384,6 +395,13 @@ def tokens_for(key: str) -> dict[str, str]:
     }
 
 
+@pytest.fixture
+def settings() -> Settings:
+    """The e2e settings; webhooks to any host (the run example names example.com, which
+    is neither resolved nor called: webhook delivery is off in these tests)."""
+    return make_settings(webhook_allow_private=True)
+
+
 @pytest.mark.parametrize("key", sorted(SECTIONS))
 async def test_documented_example_answers_as_documented(
     key: str, api: Api, container: Container
@@ -417,6 +435,14 @@ async def test_documented_example_answers_as_documented(
     if example.kind == "html":
         assert reply.headers["Content-Type"].startswith("text/html"), key
         assert reply.text.startswith(example.response.removesuffix("...")), key
+        return
+    if example.kind == "sse":
+        assert reply.headers["Content-Type"].startswith("text/event-stream"), key
+        documented, actual = sse_events(example.response), sse_events(reply.text)
+        assert [n for n, _ in documented] == [n for n, _ in actual], key
+        for (_, doc_data), (_, got) in zip(documented, actual, strict=True):
+            problems = shape_problems(doc_data, got)
+            assert not problems, f"{key}: an event differs from API.md:\n" + "\n".join(problems)
         return
     if example.kind == "text":
         assert reply.headers["Content-Type"].startswith("text/plain"), key

@@ -142,6 +142,11 @@ async def _cases(api: Api, world: World, container: Container) -> list[tuple[Any
             None,
             consumer(200, 404) | {"consumer_a_key": 409},
         ),
+        # Cancelled by now: its stream shows the final state and ends.
+        ("GET", f"/api/consumer/executions/{x}/events", None, consumer(200, 404)),
+        ("GET", f"/api/consumer/executions/{x}/webhook-deliveries", None, consumer(200, 404)),
+        ("GET", "/api/consumer/webhooks/secret", None, consumer(200, 200)),
+        ("POST", "/api/consumer/webhooks/secret/rotate", None, consumer(200, 200)),
         ("POST", "/api/consumer/api-keys", {"name": "k"}, consumer(201, 201)),
         ("GET", "/api/consumer/api-keys", None, consumer(200, 200)),
         # A revokes it first; after that it is gone for everybody.

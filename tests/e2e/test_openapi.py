@@ -39,7 +39,20 @@ async def test_document_lists_every_route(api: Api) -> None:
     operations = {(m.upper(), p) for p, ops in doc["paths"].items() for m in ops}
     assert operations == {(r.method, r.path) for r in ROUTES}
     run = doc["paths"]["/api/marketplace/models/{slug}/run"]["post"]
-    assert set(run["responses"]) == {"202", "200", "default"}
+    assert run["operationId"] == "runModel"
+    assert {"202", "200", "default"} <= set(run["responses"])
+    # One response schema for every success status, a named envelope around the view.
+    refs = {
+        run["responses"][s]["content"]["application/json"]["schema"]["$ref"] for s in ("200", "202")
+    }
+    assert refs == {"#/components/schemas/RunModelResponse"}
+    envelope = doc["components"]["schemas"]["RunModelResponse"]
+    assert envelope["properties"]["data"] == {"$ref": "#/components/schemas/ExecutionView"}
+    # Every code the operation can answer with is under its HTTP status.
+    assert "ERR_2005" in run["responses"]["422"]["description"]
+    assert "ERR_5510" in run["responses"]["502"]["description"]
+    assert set(run["x-error-codes"]) >= {"ERR_2001", "ERR_2005", "ERR_5500", "ERR_3003"}
+    assert doc["servers"] and doc["servers"][0]["url"].startswith("http")
     assert run["security"] == [{"bearer": []}] and run["x-auth"] == "consumer"
     headers = {p["name"]: p for p in run["parameters"] if p["in"] == "header"}
     assert set(headers) == {"Prefer", "Idempotency-Key"}
@@ -57,6 +70,30 @@ async def test_document_lists_every_route(api: Api) -> None:
     ):
         assert "runpodEndpointId" not in schemas[name]["properties"], name
     assert schemas["EndpointCreate"]["additionalProperties"] is False
+
+
+async def test_operation_ids_are_unique_camel_case_and_do_not_stutter(api: Api) -> None:
+    doc = await api.ok_raw("/openapi.json")
+    ids = [op["operationId"] for ops in doc["paths"].values() for op in ops.values()]
+    assert len(ids) == len(set(ids)) == len(ROUTES)
+    for op_id in ids:
+        assert re.fullmatch(r"[a-z]+(?:[A-Z][a-z0-9]*)*", op_id), op_id
+        words = re.findall(r"[A-Z]?[a-z0-9]+", op_id)
+        assert len(words) == len({w.lower() for w in words}), op_id
+    by_route = {
+        (m.upper(), p): op["operationId"]
+        for p, ops in doc["paths"].items()
+        for m, op in ops.items()
+    }
+    assert by_route[("GET", "/api/consumer/executions/{id}")] == "getExecution"
+    assert by_route[("GET", "/api/consumer/executions")] == "listExecutions"
+    events = doc["paths"]["/api/consumer/executions/{id}/events"]["get"]["responses"]["200"]
+    assert set(events["content"]) == {"text/event-stream"}
+    log = doc["paths"]["/api/consumer/executions/{id}/webhook-deliveries"]["get"]
+    envelope = doc["components"]["schemas"][
+        log["operationId"][0].upper() + log["operationId"][1:] + "Response"
+    ]
+    assert "meta" not in envelope["properties"]  # not paginated
 
 
 async def test_docs_page_is_swagger_ui_served_from_here(api: Api) -> None:

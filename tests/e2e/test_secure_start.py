@@ -156,6 +156,15 @@ def test_check_reports_settings_no_command_accepts(tmp_path: Path) -> None:
     assert "PROBLEM  WEBHOOK_SECRET must be at least 32 bytes" in result.stdout
 
 
+def test_check_reports_webhooks_allowed_into_private_networks(tmp_path: Path) -> None:
+    result = tarsify(tmp_path, "check", WEBHOOK_ALLOW_PRIVATE="true")
+    assert result.returncode == 1
+    assert "PROBLEM  WEBHOOK_ALLOW_PRIVATE=true" in result.stdout
+    assert "ok       consumers' webhooks may only reach public addresses" not in result.stdout
+    default = tarsify(tmp_path, "check")
+    assert "ok       consumers' webhooks may only reach public addresses" in default.stdout
+
+
 def test_check_finds_an_unmigrated_database(tmp_path: Path) -> None:
     (tmp_path / "empty.db").write_bytes(b"")
     missing = tarsify(tmp_path, "check", DATABASE_URL="sqlite+aiosqlite:///./absent.db")

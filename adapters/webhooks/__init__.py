@@ -1,0 +1,1 @@
+"""Webhooks to consumers: where they may go (``destinations``) and how they are sent."""

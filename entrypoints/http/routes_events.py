@@ -1,0 +1,96 @@
+"""The event stream of an execution (``text/event-stream``).
+
+``event: status`` with the execution's JSON at once and on every change, a comment line
+as a heartbeat when nothing happened for a while, and the end of the stream after a
+terminal status. A client that goes away ends the watch within half a second: nothing
+keeps running for it.
+"""
+
+from __future__ import annotations
+
+from aiohttp import web
+
+from tarsify.domain.errors import NotFound, TarsifyError
+from tarsify.domain.execution import ExecutionView
+
+from . import render
+from .auth import consumer_id
+from .envelope import error_body
+from .middleware import REQUEST_ID_HEADER, REQUEST_ID_KEY
+from .outputs import execution_json
+from .params import path_id
+from .routing import Auth, Route, services
+from .views import ExecutionView as ExecutionDocument
+
+HEARTBEAT = b": heartbeat\n\n"
+
+
+async def _send(response: web.StreamResponse, request: web.Request, view: ExecutionView) -> None:
+    data = render.dumps(await execution_json(request, view))
+    await response.write(b"event: status\ndata: " + data + b"\n\n")
+
+
+def _stream_response(request: web.Request) -> web.StreamResponse:
+    response = web.StreamResponse(
+        headers={
+            "Content-Type": "text/event-stream",
+            "Cache-Control": "no-cache",
+            # Proxies that buffer (nginx) would hold the events back.
+            "X-Accel-Buffering": "no",
+        }
+    )
+    # The middleware sets it after the handler: too late for a response sent already.
+    response.headers[REQUEST_ID_HEADER] = request.get(REQUEST_ID_KEY, "")
+    return response
+
+
+async def execution_events(request: web.Request) -> web.StreamResponse:
+    """Stream the states of an own execution until it is final."""
+    owner = await consumer_id(request)
+    watcher = services(request).watcher
+    if watcher is None:
+        raise NotFound("Event streams are not available on this server")
+
+    def gone() -> bool:
+        return request.transport is None or request.transport.is_closing()
+
+    stream = watcher.watch(owner, path_id(request), gone)
+    try:
+        # Errors before the first state (unknown execution) are ordinary JSON answers.
+        first = await anext(stream)
+        assert first is not None  # the watch starts with the execution itself
+        response = _stream_response(request)
+        await response.prepare(request)
+        try:
+            await _send(response, request, first)
+            async for view in stream:
+                if view is None:
+                    await response.write(HEARTBEAT)
+                else:
+                    await _send(response, request, view)
+        except TarsifyError as exc:
+            # The answer has started: the error becomes the stream's last event.
+            body = render.dumps(error_body(exc.code, exc.message))
+            await response.write(b"event: error\ndata: " + body + b"\n\n")
+        except ConnectionError:
+            return response  # the client left
+        await response.write_eof()
+        return response
+    finally:
+        await stream.aclose()
+
+
+ROUTES = [
+    Route(
+        "GET",
+        "/api/consumer/executions/{id}/events",
+        execution_events,
+        "Stream an own execution's status changes (Server-Sent Events)",
+        Auth.CONSUMER,
+        ExecutionDocument,
+        tag="consumer",
+        errors=("ERR_5505",),
+        media_type="text/event-stream",
+        operation_id="streamExecutionEvents",
+    ),
+]
