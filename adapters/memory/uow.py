@@ -13,6 +13,7 @@ from types import TracebackType
 from typing import Any, Self
 
 from adapters.memory.api_keys import MemoryApiKeyRepository
+from adapters.memory.credits import MemoryCreditsRepository
 from adapters.memory.executions import MemoryExecutionRepository
 from adapters.memory.files import MemoryExecutionFileRepository
 from adapters.memory.repositories import (
@@ -28,6 +29,7 @@ from tarsify.ports import (
     ApiKeyRepository,
     BaseModelRepository,
     ConsumerRepository,
+    CreditsRepository,
     DeveloperRepository,
     EndpointRepository,
     ExecutionFileRepository,
@@ -100,6 +102,7 @@ class MemoryUnitOfWork:
     executions: ExecutionRepository
     files: ExecutionFileRepository
     api_keys: ApiKeyRepository
+    credits: CreditsRepository
 
     def __init__(self, store: MemoryStore) -> None:
         self.store = store
@@ -117,6 +120,7 @@ class MemoryUnitOfWork:
         self.executions = MemoryExecutionRepository(tx)
         self.files = MemoryExecutionFileRepository(tx)
         self.api_keys = MemoryApiKeyRepository(tx)
+        self.credits = MemoryCreditsRepository(tx)
         return self
 
     async def __aexit__(

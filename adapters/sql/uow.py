@@ -12,6 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from adapters.sql.accounts import SqlConsumerRepository, SqlDeveloperRepository
 from adapters.sql.api_keys import SqlApiKeyRepository
 from adapters.sql.catalog import SqlBaseModelRepository, SqlEndpointRepository
+from adapters.sql.credits import SqlCreditsRepository
 from adapters.sql.db import ConnectionSource, Db
 from adapters.sql.errors import FOREIGN_ERRORS, guarded, translate
 from adapters.sql.executions import SqlExecutionRepository
@@ -21,6 +22,7 @@ from tarsify.ports import (
     ApiKeyRepository,
     BaseModelRepository,
     ConsumerRepository,
+    CreditsRepository,
     DeveloperRepository,
     EndpointRepository,
     ExecutionFileRepository,
@@ -40,6 +42,7 @@ class SqlUnitOfWork:
     executions: ExecutionRepository
     files: ExecutionFileRepository
     api_keys: ApiKeyRepository
+    credits: CreditsRepository
 
     def __init__(self, connections: ConnectionSource) -> None:
         self._connections = connections
@@ -64,6 +67,7 @@ class SqlUnitOfWork:
         self.executions = SqlExecutionRepository(db)
         self.files = SqlExecutionFileRepository(db)
         self.api_keys = SqlApiKeyRepository(db)
+        self.credits = SqlCreditsRepository(db)
         return self
 
     async def __aexit__(
