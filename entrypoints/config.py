@@ -91,6 +91,8 @@ class Settings(BaseSettings):
     output_download_max_bytes: int = Field(default=100 * MIB, ge=1024)
     output_download_timeout: float = Field(default=60.0, gt=0.0)
     api_key_pepper: SecretStr | None = None
+    platform_fee_percent: int = Field(default=20, ge=0, le=100)
+    max_active_executions: int = Field(default=10, ge=1, le=10_000)
 
     @model_validator(mode="after")
     def _check_backends(self) -> Settings:

@@ -47,6 +47,8 @@ from tarsify.ports import BlobStore, UnitOfWorkFactory
 from tarsify.services.accounts import AccountService
 from tarsify.services.api_keys import ApiKeyService
 from tarsify.services.catalog import CatalogService
+from tarsify.services.credit_listener import CreditSettings, CreditsListener
+from tarsify.services.credits import CreditsService
 from tarsify.services.dispatch import Dispatcher
 from tarsify.services.engine_settings import EngineSettings
 from tarsify.services.executions import ExecutionService
@@ -183,6 +185,14 @@ def make_webhook_urls(settings: Settings) -> WebhookUrls | None:
     return WebhookUrls(settings.public_base_url, settings.webhook_signing_secret)
 
 
+def make_credit_settings(settings: Settings) -> CreditSettings:
+    """The platform fee and the active-executions limit taken from the settings."""
+    return CreditSettings(
+        platform_fee_percent=settings.platform_fee_percent,
+        max_active_executions=settings.max_active_executions,
+    )
+
+
 def make_engine_settings(settings: Settings) -> EngineSettings:
     """Engine tunables taken from the settings."""
     return EngineSettings(poll_min_interval_s=settings.status_poll_min_interval)
@@ -253,7 +263,10 @@ class Container(containers.DeclarativeContainer):
     engine_settings = providers.Singleton(make_engine_settings, settings)
     webhook_urls = providers.Singleton(make_webhook_urls, settings)
     # Listeners write, in the transaction of each change, what follows from it.
-    execution_listeners = providers.Singleton(Listeners, providers.List())
+    credits_listener = providers.Singleton(
+        CreditsListener, clock, providers.Singleton(make_credit_settings, settings)
+    )
+    execution_listeners = providers.Singleton(Listeners, providers.List(credits_listener))
     dispatcher = providers.Singleton(
         Dispatcher,
         uow_factory,
@@ -268,6 +281,7 @@ class Container(containers.DeclarativeContainer):
     catalog_service = providers.Singleton(CatalogService, uow_factory, clock)
     studio_service = providers.Singleton(StudioService, uow_factory, clock)
     marketplace_service = providers.Singleton(MarketplaceService, uow_factory)
+    credits_service = providers.Singleton(CreditsService, uow_factory, clock)
     execution_service = providers.Singleton(
         ExecutionService, uow_factory, dispatcher, clock, engine_settings, execution_listeners
     )

@@ -18,6 +18,7 @@ from . import (
     routes_api_keys,
     routes_auth,
     routes_consumer,
+    routes_credits,
     routes_developer,
     routes_files,
     routes_health,
@@ -48,6 +49,7 @@ ROUTES: list[Route] = [
     *routes_consumer.ROUTES,
     *routes_api_keys.ROUTES,
     *routes_webhooks.ROUTES,
+    *routes_credits.ROUTES,
 ]
 
 
@@ -64,6 +66,7 @@ async def _services(container: Container) -> Services:
         verifier=await resolve(container.identity_verifier),
         admins=await resolve(container.admin_policy),
         health=await resolve(container.health_check),
+        credits=await resolve(container.credits_service),
         webhooks=await resolve(container.webhook_urls),
         blobs=await resolve(container.blob_store),
         file_urls=await resolve(container.file_url_signer),

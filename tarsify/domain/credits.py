@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
 
-from tarsify.domain.errors import InsufficientCredits
+from tarsify.domain.errors import InsufficientCredits, InvalidBody
 
 MAX_PRICE_PER_RUN = 1_000_000
 MAX_GRANT = 1_000_000_000
@@ -77,7 +77,7 @@ CONSUMER_EFFECTS = {
 SETTLEMENTS = frozenset({EntryType.CAPTURE, EntryType.RELEASE})
 
 
-@dataclass(slots=True, frozen=True)
+@dataclass(slots=True)
 class LedgerEntry:
     """One movement of credits; entries are only ever added, never changed."""
 
@@ -207,3 +207,18 @@ def release(consumer_id: uuid.UUID, price: int, execution_id: uuid.UUID, now: da
     if price <= 0:
         return Posting()
     return Posting((entry(EntryType.RELEASE, consumer_id, price, now, execution_id=execution_id),))
+
+
+def check_price(price_per_run: int, min_price_per_run: int) -> None:
+    """Refuse a Tars model price below its base model's minimum (``InvalidBody``)."""
+    if not min_price_per_run <= price_per_run <= MAX_PRICE_PER_RUN:
+        raise InvalidBody(
+            "pricePerRun is below the base model's minimum",
+            details=[
+                {
+                    "field": "pricePerRun",
+                    "message": f"must be at least {min_price_per_run} "
+                    "(the base model's minPricePerRun)",
+                }
+            ],
+        )
