@@ -45,14 +45,13 @@ class CreditsService:
             consumer = await uow.consumers.get_by_uid(uid)
             if consumer is None:
                 raise NotFound("Consumer not found")
-            credits = await uow.credits.lock(consumer.id)
-            if credits is None:  # pragma: no cover - deleted meanwhile; consumers never are
-                raise NotFound("Consumer not found")
+            await uow.credits.lock(consumer.id)
             posting = grant(consumer.id, amount, reason, self._clock.now())
             await uow.credits.post(posting)
+            # Read back in the transaction: exact even where the lock is not a row lock.
+            after = await uow.credits.credits(consumer.id) or Credits(amount, 0)
             await uow.commit()
         log.info("credits.granted", extra={"consumer_id": str(consumer.id), "amount": amount})
-        after = Credits(credits.balance + amount, credits.held)
         return Granted(uid, posting.entries[0], after)
 
     async def consumer_credits(self, consumer_id: uuid.UUID) -> Credits:

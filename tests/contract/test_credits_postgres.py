@@ -93,9 +93,12 @@ async def paid_world(
     return w, second, credits
 
 
-async def ledger_check(url: str) -> tuple[int, str]:
+async def ledger_check(db: Db) -> tuple[int, str]:
     """Run ``tarsify ledger check`` on the database; its exit status and output."""
-    env = os.environ | {"DATABASE_URL": url}
+    # The server is shared: give back the idle connections of this test's pools first.
+    for engine in db.engines:
+        await engine.dispose()
+    env = os.environ | {"DATABASE_URL": db.url}
     proc = await asyncio.create_subprocess_exec(
         sys.executable, "-m", "entrypoints.cli", "ledger", "check",
         cwd=ROOT, env=env, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT,
@@ -127,7 +130,8 @@ async def test_forty_concurrent_runs_spend_a_balance_of_ten_runs_exactly(pg: Db)
         lowest = min(lowest, balance)
     assert (balance, lowest) == (0, 0)
     assert [e.type for e in page.items].count(EntryType.HOLD) == 10
-    assert await ledger_check(pg.url) == (0, await ledger_check_ok_text(credits))
+    checked = await ledger_check(pg)
+    assert checked == (0, await ledger_check_ok_text(credits)), checked[1]
 
 
 async def ledger_check_ok_text(credits: CreditsService) -> str:
@@ -138,6 +142,19 @@ async def ledger_check_ok_text(credits: CreditsService) -> str:
         f"{report.balances} + held {report.held} + earnings {report.earnings} "
         f"+ fees {report.fees}\nok: every balance rebuilt from the ledger matches the stored one\n"
     )
+
+
+async def test_concurrent_replays_of_one_key_hold_once(pg: Db) -> None:
+    w, second, credits = await paid_world(pg, SystemClock(), grant=100)
+    w.gpu.latency["submit"] = 0.02
+    services = [w.executions, second.executions] * 4
+    results = await asyncio.gather(
+        *(s.run(w.alice.id, w.model.slug, {"prompt": "x"}, idempotency_key="k") for s in services)
+    )
+    assert len({r.view.execution.id for r in results}) == 1
+    assert await credits.consumer_credits(w.alice.id) == Credits(90, 10)
+    page = await credits.ledger(AccountType.CONSUMER, w.alice.id, PageRequest())
+    assert [e.type for e in page.items] == [EntryType.HOLD, EntryType.GRANT]
 
 
 async def test_forty_concurrent_runs_never_exceed_the_active_limit(pg: Db) -> None:
@@ -214,7 +231,7 @@ async def test_racing_writers_settle_each_run_once_with_the_right_balances(
         assert sorted(settled) == sorted(
             [EntryType.HOLD, EntryType.CAPTURE if outcome == "COMPLETED" else EntryType.RELEASE]
         )
-    status, output = await ledger_check(pg.url)
+    status, output = await ledger_check(pg)
     assert status == 0, output
     assert "grants 100 =" in output
 
@@ -222,11 +239,11 @@ async def test_racing_writers_settle_each_run_once_with_the_right_balances(
 async def test_ledger_check_exits_non_zero_on_any_difference(pg: Db) -> None:
     w, _, credits = await paid_world(pg, SystemClock(), grant=30)
     await w.executions.run(w.alice.id, w.model.slug, {"prompt": "x"})
-    assert (await ledger_check(pg.url))[0] == 0
+    assert (await ledger_check(pg))[0] == 0
     engine = pg.store().sessions.engine  # type: ignore[attr-defined]
     async with engine.begin() as connection:
         await connection.execute(text("UPDATE consumers SET credits_held = credits_held + 1"))
-    status, output = await ledger_check(pg.url)
+    status, output = await ledger_check(pg)
     assert status == 1, output
     assert "DIFFERENCE consumer" in output and "held 11, ledger says balance 20 held 10" in output
     assert not (await credits.audit()).ok
