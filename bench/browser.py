@@ -146,7 +146,8 @@ class LiveApp:
         await seed_catalog(catalog, {}, report)
         accounts = await resolve(self.container.account_service)
         studio = await resolve(self.container.studio_service)
-        await seed_demo(accounts, catalog, studio, report)
+        credits = await resolve(self.container.credits_service)
+        await seed_demo(accounts, catalog, studio, report, credits)
 
     def stop(self) -> None:
         """Stop serving and close the loop."""

@@ -1,4 +1,5 @@
-"""``tarsify``: serve the API, run the reconciler, migrate, seed, mint development tokens."""
+"""``tarsify``: serve the API, run the reconciler, migrate, seed, check the ledger, mint
+development tokens."""
 
 from __future__ import annotations
 
@@ -63,6 +64,13 @@ def _parser() -> argparse.ArgumentParser:
     migrate.add_argument("--revision", default="head", help="target revision (default: head)")
     migrate.add_argument("--downgrade", metavar="REV", help="downgrade to REV instead")
 
+    ledger = sub.add_parser("ledger", help="the credits ledger")
+    ledger_sub = ledger.add_subparsers(dest="ledger_command", required=True, metavar="ACTION")
+    ledger_sub.add_parser(
+        "check",
+        help="rebuild every balance from the ledger and compare; exit 1 on any difference",
+    )
+
     seed = sub.add_parser("seed", help="register the RunPod endpoints and base models")
     seed.add_argument("--demo", action="store_true", help="also demo users and models, tokens")
 
@@ -105,6 +113,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             return asyncio.run(offload_outputs(settings))
         if args.command == "migrate":
             return asyncio.run(_migrate(settings, args.revision, args.downgrade))
+        if args.command == "ledger":
+            from entrypoints.ledger import run_ledger_check
+
+            return asyncio.run(run_ledger_check(settings))
         if args.command == "seed":
             from entrypoints.serve import run_seed
 

@@ -52,6 +52,8 @@ from tarsify.ports import BlobStore, UnitOfWorkFactory
 from tarsify.services.accounts import AccountService
 from tarsify.services.api_keys import ApiKeyService
 from tarsify.services.catalog import CatalogService
+from tarsify.services.credit_listener import CreditSettings, CreditsListener
+from tarsify.services.credits import CreditsService
 from tarsify.services.dispatch import Dispatcher
 from tarsify.services.engine_settings import EngineSettings
 from tarsify.services.events import ExecutionWatcher, FeedListener, WatchSettings
@@ -242,6 +244,14 @@ def make_watch_settings(settings: Settings) -> WatchSettings:
     return WatchSettings(heartbeat_s=settings.events_heartbeat_seconds, refresh_s=refresh)
 
 
+def make_credit_settings(settings: Settings) -> CreditSettings:
+    """The platform fee and the active-executions limit taken from the settings."""
+    return CreditSettings(
+        platform_fee_percent=settings.platform_fee_percent,
+        max_active_executions=settings.max_active_executions,
+    )
+
+
 def make_engine_settings(settings: Settings) -> EngineSettings:
     """Engine tunables taken from the settings."""
     return EngineSettings(poll_min_interval_s=settings.status_poll_min_interval)
@@ -320,9 +330,13 @@ class Container(containers.DeclarativeContainer):
         DestinationGuard, allow_private=settings.provided.webhook_allow_private
     )
     # Listeners write, in the transaction of each change, what follows from it.
+    credits_listener = providers.Singleton(
+        CreditsListener, clock, providers.Singleton(make_credit_settings, settings)
+    )
     execution_listeners = providers.Singleton(
         Listeners,
         providers.List(
+            credits_listener,
             providers.Singleton(WebhookListener, clock),
             providers.Singleton(FeedListener, execution_feed),
         ),
@@ -341,6 +355,7 @@ class Container(containers.DeclarativeContainer):
     catalog_service = providers.Singleton(CatalogService, uow_factory, clock)
     studio_service = providers.Singleton(StudioService, uow_factory, clock)
     marketplace_service = providers.Singleton(MarketplaceService, uow_factory)
+    credits_service = providers.Singleton(CreditsService, uow_factory, clock)
     execution_service = providers.Singleton(
         ExecutionService, uow_factory, dispatcher, clock, engine_settings, execution_listeners
     )

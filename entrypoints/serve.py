@@ -137,6 +137,7 @@ async def _seed_with(container: Container, *, demo: bool) -> SeedReport:
             catalog,
             await resolve(container.studio_service),
             report,
+            await resolve(container.credits_service),
         )
     return report
 

@@ -17,9 +17,11 @@ from types import TracebackType
 from typing import Protocol, Self
 
 from tarsify.domain.api_keys import ApiKey, ApiKeyOwner
+from tarsify.domain.credits import AccountType, Credits, LedgerEntry, Posting
 from tarsify.domain.execution import Execution, ExecutionView
 from tarsify.domain.files import ExecutionFile
 from tarsify.domain.jobs import JobReport, JobRequest
+from tarsify.domain.ledger_audit import AccountTotal, ExecutionCharge, StoredBalances
 from tarsify.domain.models import (
     BaseModel,
     BaseModelWithEndpoint,
@@ -359,6 +361,50 @@ class WebhookRepository(Protocol):
         ...
 
 
+class CreditsRepository(Protocol):
+    """The ledger (append-only) and the balances kept beside the accounts.
+
+    Balances change only through ``post``, in the transaction that writes the entries;
+    the database refuses a negative balance (a CHECK constraint), an entry whose sign
+    does not fit its type, a second entry of one type for one execution and a second
+    settlement (CAPTURE or RELEASE) of one execution.
+    """
+
+    async def lock(self, consumer_id: uuid.UUID) -> Credits | None:
+        """The consumer's credits, its row locked until the transaction ends (``SELECT
+        ... FOR NO KEY UPDATE``): this serialises one consumer's runs. None if unknown."""
+        ...
+
+    async def count_active_executions(self, consumer_id: uuid.UUID) -> int:
+        """How many of the consumer's executions are PENDING, QUEUED or RUNNING (this
+        transaction's own new one included)."""
+        ...
+
+    async def post(self, posting: Posting) -> None:
+        """Add the posting's entries and apply their balance changes; ``AlreadyExists``
+        when an entry of the same execution and type (or a second settlement) exists."""
+        ...
+
+    async def credits(self, consumer_id: uuid.UUID) -> Credits | None:
+        """The consumer's balance and held credits (no lock)."""
+        ...
+
+    async def earnings(self, developer_id: uuid.UUID) -> int | None:
+        """The developer's earnings."""
+        ...
+
+    async def list_entries(
+        self, account_type: AccountType, account_id: uuid.UUID, page: PageRequest
+    ) -> Page[LedgerEntry]:
+        """One account's entries, newest first (cursor over ``created_at, id``)."""
+        ...
+
+    async def audit_data(self) -> tuple[list[AccountTotal], StoredBalances, list[ExecutionCharge]]:
+        """Everything the audit reads: entry sums per account and type, the stored
+        balances, and the entry sums of every execution with a price or entries."""
+        ...
+
+
 class UnitOfWork(Protocol):
     """One transaction over all repositories.
 
@@ -375,6 +421,7 @@ class UnitOfWork(Protocol):
     files: ExecutionFileRepository
     api_keys: ApiKeyRepository
     webhooks: WebhookRepository
+    credits: CreditsRepository
 
     async def __aenter__(self) -> Self:
         """Begin the transaction."""

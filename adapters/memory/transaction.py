@@ -10,6 +10,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any, Protocol
 
+from tarsify.domain.credits import SETTLEMENTS
 from tarsify.domain.errors import AlreadyExists, StorageError
 
 
@@ -54,6 +55,11 @@ UNIQUE: dict[str, Callable[[Any], list[tuple[Any, ...]]]] = {
     "webhook_events": lambda e: [("webhook_id", e.webhook_id)],
     "webhook_deliveries": lambda d: [("attempt", d.event_id, d.attempt)],
     "webhook_secrets": lambda s: [("consumer_id", s.consumer_id)],
+    "ledger_entries": lambda e: [
+        ("execution_type", e.execution_id, e.type),
+        # One settlement (CAPTURE or RELEASE) per execution, like the partial unique index.
+        ("settlement", e.execution_id, e.type in SETTLEMENTS or None),
+    ],
 }
 # Columns stored as JSON: values go through a JSON round trip, as in the database.
 JSON_FIELDS: dict[str, tuple[str, ...]] = {
@@ -77,6 +83,7 @@ FOREIGN_KEYS: dict[str, list[tuple[str, str]]] = {
     "webhook_events": [("execution_id", "executions"), ("consumer_id", "consumers")],
     "webhook_deliveries": [("event_id", "webhook_events"), ("execution_id", "executions")],
     "webhook_secrets": [("consumer_id", "consumers")],
+    "ledger_entries": [("execution_id", "executions")],
 }
 
 
@@ -134,7 +141,8 @@ class MemoryTransaction:
             raise AlreadyExists()
         self._check_unique(table, entity, current)
         for attribute, parent in FOREIGN_KEYS.get(table, []):
-            if self.row(parent, getattr(entity, attribute)) is None:
+            value = getattr(entity, attribute)
+            if value is not None and self.row(parent, value) is None:
                 raise StorageError()
         self.staged[table][entity.id] = _as_stored(table, entity)
         if insert:

@@ -13,6 +13,7 @@ from types import TracebackType
 from typing import Any, Self
 
 from adapters.memory.api_keys import MemoryApiKeyRepository
+from adapters.memory.credits import MemoryCreditsRepository
 from adapters.memory.executions import MemoryExecutionRepository
 from adapters.memory.files import MemoryExecutionFileRepository
 from adapters.memory.repositories import (
@@ -29,6 +30,7 @@ from tarsify.ports import (
     ApiKeyRepository,
     BaseModelRepository,
     ConsumerRepository,
+    CreditsRepository,
     DeveloperRepository,
     EndpointRepository,
     ExecutionFileRepository,
@@ -103,6 +105,7 @@ class MemoryUnitOfWork:
     files: ExecutionFileRepository
     api_keys: ApiKeyRepository
     webhooks: WebhookRepository
+    credits: CreditsRepository
 
     def __init__(self, store: MemoryStore) -> None:
         self.store = store
@@ -121,6 +124,7 @@ class MemoryUnitOfWork:
         self.files = MemoryExecutionFileRepository(tx)
         self.api_keys = MemoryApiKeyRepository(tx)
         self.webhooks = MemoryWebhookRepository(tx)
+        self.credits = MemoryCreditsRepository(tx)
         return self
 
     async def __aexit__(

@@ -107,8 +107,13 @@ class Db:
         rows = await self.fetch(query, params)
         return rows[0] if rows else None
 
-    async def execute(self, statement: Executable, params: dict[str, Any] | None = None) -> Any:
-        """Run ``statement`` (with ``params``) in the unit of work's transaction."""
+    async def execute(
+        self,
+        statement: Executable,
+        params: dict[str, Any] | Sequence[dict[str, Any]] | None = None,
+    ) -> Any:
+        """Run ``statement`` (with ``params``, or once per item of a list of them) in the
+        unit of work's transaction."""
         connection = self._connection or await self._open()
         result: Result[Any] = await connection.execute(statement, params)
         return result

@@ -5,6 +5,7 @@ from __future__ import annotations
 from sqlalchemy import (
     BigInteger,
     Boolean,
+    CheckConstraint,
     Column,
     ForeignKey,
     Index,
@@ -21,6 +22,7 @@ from sqlalchemy import (
 )
 
 from adapters.sql.types import UtcDateTime, json_type, str_enum
+from tarsify.domain.credits import MAX_REASON_CHARS, AccountType, EntryType
 from tarsify.domain.models import (
     EndpointSource,
     ExecutionStatus,
@@ -49,6 +51,18 @@ NON_TERMINAL_STATUSES = (
 ACTIVE_EXECUTION_PREDICATE = "status IN ({})".format(
     ", ".join(f"'{status.value}'" for status in NON_TERMINAL_STATUSES)
 )
+# Ledger rules the database enforces (migration 0007 spells the same text).
+SETTLEMENT_PREDICATE = "type IN ('CAPTURE', 'RELEASE')"
+LEDGER_SIGN_RULE = (
+    "(type IN ('GRANT', 'RELEASE', 'EARNING', 'FEE') AND amount > 0) "
+    "OR (type IN ('HOLD', 'CAPTURE') AND amount < 0)"
+)
+LEDGER_ACCOUNT_RULE = (
+    "(account_type = 'CONSUMER' AND account_id IS NOT NULL "
+    "AND type IN ('GRANT', 'HOLD', 'CAPTURE', 'RELEASE')) "
+    "OR (account_type = 'DEVELOPER' AND account_id IS NOT NULL AND type = 'EARNING') "
+    "OR (account_type = 'PLATFORM' AND account_id IS NULL AND type = 'FEE')"
+)
 
 
 def _timestamps() -> list[Column[object]]:
@@ -65,8 +79,9 @@ developers = Table(
     Column("uid", String(128), nullable=False, unique=True),
     Column("email", String(320), nullable=False),
     Column("name", String(200)),
-    Column("earnings_balance", Integer, nullable=False, server_default=text("0")),
+    Column("earnings_balance", BigInteger, nullable=False, server_default=text("0")),
     *_timestamps(),
+    CheckConstraint("earnings_balance >= 0", name="earnings_balance_non_negative"),
 )
 
 consumers = Table(
@@ -76,8 +91,12 @@ consumers = Table(
     Column("uid", String(128), nullable=False, unique=True),
     Column("email", String(320), nullable=False),
     Column("name", String(200)),
-    Column("credits_balance", Integer, nullable=False, server_default=text("0")),
+    Column("credits_balance", BigInteger, nullable=False, server_default=text("0")),
     *_timestamps(),
+    # Credits reserved by unfinished runs (see ledger_entries).
+    Column("credits_held", BigInteger, nullable=False, server_default=text("0")),
+    CheckConstraint("credits_balance >= 0", name="credits_balance_non_negative"),
+    CheckConstraint("credits_held >= 0", name="credits_held_non_negative"),
 )
 
 runpod_endpoints = Table(
@@ -113,6 +132,8 @@ base_models = Table(
     Column("estimated_seconds", Integer, nullable=False, server_default=text("30")),
     Column("is_active", Boolean(create_constraint=False), nullable=False, server_default=true()),
     *_timestamps(),
+    Column("min_price_per_run", Integer, nullable=False, server_default=text("0")),
+    CheckConstraint("min_price_per_run >= 0", name="min_price_per_run_non_negative"),
 )
 
 tars_models = Table(
@@ -133,6 +154,8 @@ tars_models = Table(
     ),
     *_timestamps(),
     Column("published_at", UtcDateTime()),
+    Column("price_per_run", Integer, nullable=False, server_default=text("0")),
+    CheckConstraint("price_per_run >= 0", name="price_per_run_non_negative"),
 )
 # These two serve the developer's list and the marketplace page by page; they also cover
 # the plan's single-column (developer_id) and (status) indexes, which would be redundant.
@@ -184,6 +207,8 @@ executions = Table(
     Column("wake_at", UtcDateTime()),
     Column("pending_reason", String(32)),
     Column("output_repairs", Integer, nullable=False, server_default=text("0")),
+    # Credits held at creation: captured on COMPLETED, released on any other end.
+    Column("price", Integer, nullable=False, server_default=text("0")),
     UniqueConstraint("consumer_id", "idempotency_key"),
 )
 # History pages: equality on consumer, then the keyset order (created_at, id) both DESC.
@@ -199,6 +224,13 @@ Index(
     "ix_executions_active_created",
     executions.c.created_at,
     executions.c.id,
+    postgresql_where=text(ACTIVE_EXECUTION_PREDICATE),
+    sqlite_where=text(ACTIVE_EXECUTION_PREDICATE),
+)
+# A consumer's unfinished executions, counted on every run (the active-executions limit).
+Index(
+    "ix_executions_consumer_active",
+    executions.c.consumer_id,
     postgresql_where=text(ACTIVE_EXECUTION_PREDICATE),
     sqlite_where=text(ACTIVE_EXECUTION_PREDICATE),
 )
@@ -317,4 +349,42 @@ webhook_secrets = Table(
     Column("secret", String(64), nullable=False),
     Column("created_at", UtcDateTime(), nullable=False, server_default=func.now()),
     Column("rotated_at", UtcDateTime()),
+)
+
+# --- credits ----------------------------------------------------------------------------
+
+# The append-only ledger of credits (tarsify/domain/credits.py): every movement is a row;
+# balances on consumers and developers are kept in the same transaction and can be
+# rebuilt from these rows alone (``tarsify ledger check``). A trigger refuses UPDATE.
+ledger_entries = Table(
+    "ledger_entries",
+    metadata,
+    Column("id", Uuid(), primary_key=True),
+    Column("account_type", str_enum(AccountType, "ledger_account_type"), nullable=False),
+    Column("account_id", Uuid()),
+    Column("type", str_enum(EntryType, "ledger_entry_type"), nullable=False),
+    Column("amount", BigInteger, nullable=False),
+    Column("execution_id", Uuid(), ForeignKey("executions.id")),
+    Column("reason", String(MAX_REASON_CHARS)),
+    Column("created_at", UtcDateTime(), nullable=False, server_default=func.now()),
+    # Exactly once: one entry of each type per execution.
+    UniqueConstraint("execution_id", "type"),
+    CheckConstraint(LEDGER_SIGN_RULE, name="amount_sign"),
+    CheckConstraint(LEDGER_ACCOUNT_RULE, name="account_of_type"),
+)
+# An account's ledger page by page, newest first.
+Index(
+    "ix_ledger_entries_account_created",
+    ledger_entries.c.account_type,
+    ledger_entries.c.account_id,
+    ledger_entries.c.created_at.desc(),
+    ledger_entries.c.id.desc(),
+)
+# One settlement per execution: a hold is either captured or released, never both.
+Index(
+    "ux_ledger_entries_settlement",
+    ledger_entries.c.execution_id,
+    unique=True,
+    postgresql_where=text(SETTLEMENT_PREDICATE),
+    sqlite_where=text(SETTLEMENT_PREDICATE),
 )

@@ -12,6 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from adapters.sql.accounts import SqlConsumerRepository, SqlDeveloperRepository
 from adapters.sql.api_keys import SqlApiKeyRepository
 from adapters.sql.catalog import SqlBaseModelRepository, SqlEndpointRepository
+from adapters.sql.credits import SqlCreditsRepository
 from adapters.sql.db import ConnectionSource, Db
 from adapters.sql.errors import FOREIGN_ERRORS, guarded, translate
 from adapters.sql.executions import SqlExecutionRepository
@@ -22,6 +23,7 @@ from tarsify.ports import (
     ApiKeyRepository,
     BaseModelRepository,
     ConsumerRepository,
+    CreditsRepository,
     DeveloperRepository,
     EndpointRepository,
     ExecutionFileRepository,
@@ -43,6 +45,7 @@ class SqlUnitOfWork:
     files: ExecutionFileRepository
     api_keys: ApiKeyRepository
     webhooks: WebhookRepository
+    credits: CreditsRepository
 
     def __init__(self, connections: ConnectionSource) -> None:
         self._connections = connections
@@ -68,6 +71,7 @@ class SqlUnitOfWork:
         self.files = SqlExecutionFileRepository(db)
         self.api_keys = SqlApiKeyRepository(db)
         self.webhooks = SqlWebhookRepository(db)
+        self.credits = SqlCreditsRepository(db)
         return self
 
     async def __aexit__(

@@ -21,6 +21,7 @@ from . import (
     routes_auth,
     routes_consumer,
     routes_consumer_webhooks,
+    routes_credits,
     routes_developer,
     routes_events,
     routes_files,
@@ -61,6 +62,7 @@ ROUTES: list[Route] = [
     *routes_consumer_webhooks.ROUTES,
     *routes_api_keys.ROUTES,
     *routes_webhooks.ROUTES,
+    *routes_credits.ROUTES,
 ]
 
 
@@ -77,6 +79,7 @@ async def _services(container: Container) -> Services:
         verifier=await resolve(container.identity_verifier),
         admins=await resolve(container.admin_policy),
         health=await resolve(container.health_check),
+        credits=await resolve(container.credits_service),
         webhooks=await resolve(container.webhook_urls),
         blobs=await resolve(container.blob_store),
         file_urls=await resolve(container.file_url_signer),

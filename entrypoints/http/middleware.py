@@ -114,7 +114,8 @@ async def error_middleware(request: web.Request, handler: Handler) -> web.Stream
                 path=loggable_path(request),
                 exc_info=exc.code == "ERR_5001",
             )
-        return error_response(exc.http_status, exc.code, exc.message, exc.details)
+        headers = None if exc.retry_after is None else {"Retry-After": str(exc.retry_after)}
+        return error_response(exc.http_status, exc.code, exc.message, exc.details, headers)
     except web.HTTPException as exc:
         if exc.status < 400:
             raise
@@ -130,7 +131,7 @@ async def error_middleware(request: web.Request, handler: Handler) -> web.Stream
 
 ALLOWED_HEADERS = "Authorization, Content-Type, Idempotency-Key, Prefer, X-Request-Id"
 # Response headers that browser scripts may read besides the CORS-safelisted ones.
-EXPOSED_HEADERS = ", ".join((REQUEST_ID_HEADER, "Location", "Preference-Applied"))
+EXPOSED_HEADERS = ", ".join((REQUEST_ID_HEADER, "Location", "Preference-Applied", "Retry-After"))
 ALLOWED_METHODS = "GET, POST, PATCH, DELETE, OPTIONS"
 
 

@@ -52,6 +52,9 @@ def execution(view: ExecutionView, output: Any = None) -> Json:
         "completedAt": e.completed_at,
         "executionTimeMs": e.execution_time_ms,
         "queueTimeMs": e.queue_time_ms,
+        # Charged so far: nothing until the run completes, then its price; a run that
+        # fails, times out or is cancelled is never charged.
+        "cost": e.price if e.status is m.ExecutionStatus.COMPLETED else 0,
     }
 
 
@@ -65,6 +68,7 @@ def marketplace_item(entry: m.MarketplaceEntry) -> Json:
         "category": b.category.value,
         "outputType": b.output_type.value,
         "estimatedSeconds": b.estimated_seconds,
+        "pricePerRun": entry.price,
         "developerName": entry.developer_name,
         "publishedAt": t.published_at,
     }

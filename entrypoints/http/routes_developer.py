@@ -45,6 +45,7 @@ async def create_tars_model(request: web.Request) -> web.Response:
         slug=data.slug,
         description=data.description,
         config_overrides=None if data.config_overrides is None else data.config_overrides.to_json(),
+        price_per_run=data.price_per_run,
     )
     svc = services(request)
     return await _with_base(svc, await svc.studio.create(owner, new), status=201)

@@ -161,7 +161,17 @@ ROUTES = [
         params=(_WAIT, _PREFER, _IDEMPOTENCY),
         response_headers=(_LOCATION, _PREFERENCE_APPLIED),
         tag="marketplace",
-        errors=("ERR_5500", "ERR_5501", "ERR_5502", "ERR_5509", "ERR_2005", "ERR_3003", "ERR_5510"),
+        errors=(
+            "ERR_5500",
+            "ERR_5501",
+            "ERR_5502",
+            "ERR_5509",
+            "ERR_2005",
+            "ERR_3003",
+            "ERR_6001",
+            "ERR_4290",
+            "ERR_5510",
+        ),
         operation_id="runModel",
     ),
 ]

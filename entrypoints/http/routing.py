@@ -19,6 +19,7 @@ if TYPE_CHECKING:
     from tarsify.services.accounts import AccountService
     from tarsify.services.api_keys import ApiKeyService
     from tarsify.services.catalog import CatalogService
+    from tarsify.services.credits import CreditsService
     from tarsify.services.events import ExecutionWatcher
     from tarsify.services.executions import ExecutionService
     from tarsify.services.files import OutputFiles
@@ -106,6 +107,7 @@ class Services:
     verifier: IdentityVerifier
     admins: AdminPolicy
     health: HealthCheck
+    credits: CreditsService
     webhooks: WebhookUrls | None = None
     blobs: BlobStore | None = None
     file_urls: FileUrlSigner | None = None

@@ -8,6 +8,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field
 from pydantic.alias_generators import to_camel
 
+from tarsify.domain.credits import MAX_PRICE_PER_RUN
 from tarsify.domain.models import (
     EndpointSource,
     ModelCategory,
@@ -91,6 +92,7 @@ class BaseModelCreate(RequestModel):
     output_format: str = Field(min_length=1, max_length=20)
     estimated_seconds: int = Field(default=30, ge=1, le=86_400)
     is_active: bool = True
+    min_price_per_run: int = Field(default=0, ge=0, le=MAX_PRICE_PER_RUN)
 
 
 class BaseModelUpdate(RequestModel):
@@ -106,6 +108,7 @@ class BaseModelUpdate(RequestModel):
     output_format: str = absent(min_length=1, max_length=20)
     estimated_seconds: int = absent(ge=1, le=86_400)
     is_active: bool = absent()
+    min_price_per_run: int = absent(ge=0, le=MAX_PRICE_PER_RUN)
 
 
 class ConfigOverridesBody(RequestModel):
@@ -130,6 +133,7 @@ class TarsModelCreate(RequestModel):
     slug: str | None = Field(default=None, min_length=2, max_length=200, pattern=SLUG_PATTERN)
     description: str | None = Field(default=None, max_length=10_000)
     config_overrides: ConfigOverridesBody | None = None
+    price_per_run: int = Field(default=0, ge=0, le=MAX_PRICE_PER_RUN)
 
 
 class TarsModelUpdate(RequestModel):
@@ -140,6 +144,7 @@ class TarsModelUpdate(RequestModel):
     description: str | None = Field(default=None, max_length=10_000)
     config_overrides: ConfigOverridesBody | None = None
     status: TarsModelStatus = absent()
+    price_per_run: int = absent(ge=0, le=MAX_PRICE_PER_RUN)
 
     def changes(self) -> dict[str, Any]:
         """The sent fields, with ``configOverrides`` in its stored JSON form."""

@@ -71,6 +71,7 @@ def _base_fields(b: m.BaseModel) -> dict[str, object]:
         "output_type": b.output_type,
         "output_format": b.output_format,
         "estimated_seconds": b.estimated_seconds,
+        "min_price_per_run": b.min_price_per_run,
     }
 
 
@@ -109,6 +110,7 @@ def _tars_fields(t: m.TarsModel) -> dict[str, object]:
         "status": t.status,
         "base_model_id": t.base_model_id,
         "config_overrides": t.config_overrides,
+        "price_per_run": t.price_per_run,
         "published_at": t.published_at,
         "created_at": t.created_at,
         "updated_at": t.updated_at,
@@ -146,6 +148,7 @@ def _market_fields(entry: m.MarketplaceEntry) -> dict[str, object]:
         "category": b.category,
         "output_type": b.output_type,
         "estimated_seconds": b.estimated_seconds,
+        "price_per_run": entry.price,
         "developer_name": entry.developer_name,
         "published_at": t.published_at,
     }

@@ -123,6 +123,7 @@ class BaseModelFields(View):
     output_type: OutputType
     output_format: str
     estimated_seconds: int
+    min_price_per_run: int
 
 
 class AdminBaseModelView(BaseModelFields):
@@ -160,6 +161,7 @@ class TarsModelSummary(View):
     status: TarsModelStatus
     base_model_id: uuid.UUID
     config_overrides: dict[str, Any] | None
+    price_per_run: int
     published_at: Timestamp | None
     created_at: Timestamp
     updated_at: Timestamp
@@ -181,6 +183,7 @@ class MarketplaceItem(View):
     category: ModelCategory
     output_type: OutputType
     estimated_seconds: int
+    price_per_run: int
     developer_name: str | None
     published_at: Timestamp | None
 
@@ -229,6 +232,7 @@ class ExecutionView(View):
     completed_at: Timestamp | None
     execution_time_ms: int | None
     queue_time_ms: int | None
+    cost: int
 
 
 class Health(View):

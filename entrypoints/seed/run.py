@@ -22,6 +22,7 @@ from tarsify.domain.models import (
 from tarsify.ports import Audience
 from tarsify.services.accounts import AccountService
 from tarsify.services.catalog import CatalogService, NewBaseModel, NewEndpoint
+from tarsify.services.credits import CreditsService
 from tarsify.services.studio import NewTarsModel, StudioService
 
 DEMO_DEVELOPER = Identity(
@@ -36,6 +37,9 @@ DEMO_CONSUMER = Identity(
     audience=Audience.CONSUMERS,
     name="Demo Consumer",
 )
+
+# The demo consumer's balance after every ``seed --demo`` (runs cost 3 and 5 credits).
+DEMO_CREDITS = 1000
 
 DEMO_MODELS = [
     (
@@ -52,6 +56,7 @@ DEMO_MODELS = [
                 "promptPrefix": "a colourful cartoon portrait of ",
                 "promptSuffix": ", clean lines, studio lighting",
             },
+            price_per_run=5,
         ),
     ),
     (
@@ -66,6 +71,7 @@ DEMO_MODELS = [
                 "defaultInputs": {"format": "wav"},
                 "hiddenFields": ["voice_url"],
             },
+            price_per_run=3,
         ),
     ),
 ]
@@ -138,19 +144,29 @@ async def seed_catalog(
 
 
 async def seed_demo(
-    accounts: AccountService, catalog: CatalogService, studio: StudioService, report: SeedReport
+    accounts: AccountService,
+    catalog: CatalogService,
+    studio: StudioService,
+    report: SeedReport,
+    credits: CreditsService,
 ) -> None:
-    """A demo developer with two published Tars models and a demo consumer."""
+    """A demo developer with two priced, published Tars models, and a demo consumer whose
+    credits are topped up to ``DEMO_CREDITS`` (so the walkthrough can run again)."""
     try:
         developer = await accounts.register_developer(DEMO_DEVELOPER, DEMO_DEVELOPER.name)
         report.created.append("developer demo-developer")
     except AlreadyRegistered:
         developer = await accounts.get_developer(DEMO_DEVELOPER)
     try:
-        await accounts.register_consumer(DEMO_CONSUMER, DEMO_CONSUMER.name)
+        consumer = await accounts.register_consumer(DEMO_CONSUMER, DEMO_CONSUMER.name)
         report.created.append("consumer demo-consumer")
     except AlreadyRegistered:
+        consumer = await accounts.get_consumer(DEMO_CONSUMER)
         report.unchanged.append("consumer demo-consumer")
+    balance = (await credits.consumer_credits(consumer.id)).balance
+    if balance < DEMO_CREDITS:
+        await credits.grant(DEMO_CONSUMER.uid, DEMO_CREDITS - balance, "demo credits")
+        report.updated.append(f"credits of demo-consumer ({balance} -> {DEMO_CREDITS})")
     for base_slug, template in DEMO_MODELS:
         assert template.slug is not None
         if await studio.find_by_slug(developer.id, template.slug) is not None:
@@ -166,6 +182,7 @@ async def seed_demo(
                 slug=template.slug,
                 description=template.description,
                 config_overrides=template.config_overrides,
+                price_per_run=template.price_per_run,
             ),
         )
         await studio.update(developer.id, created.model.id, {"status": TarsModelStatus.PUBLISHED})

@@ -16,6 +16,8 @@ class TarsifyError(Exception):
     code = "ERR_5001"
     http_status = 500
     default_message = "Internal error"
+    # Seconds after which the same request may succeed (HTTP ``Retry-After``), if known.
+    retry_after: int | None = None
 
     def __init__(self, message: str | None = None, *, details: Any = None) -> None:
         self.message = message or self.default_message
@@ -113,10 +115,33 @@ class Conflict(TarsifyError):
     code, http_status, default_message = "ERR_3003", 409, "Resource conflict"
 
 
+class TooManyActiveExecutions(TarsifyError):
+    """The consumer already has the most unfinished executions allowed; retry later."""
+
+    code, http_status, default_message = "ERR_4290", 429, "Too many active executions"
+
+    def __init__(self, limit: int, retry_after: int) -> None:
+        super().__init__(
+            f"At most {limit} unfinished executions at a time",
+            details={"limit": limit, "retryAfterSeconds": retry_after},
+        )
+        self.retry_after = retry_after
+
+
 class BodyTooLarge(TarsifyError):
     """Request body over the configured limit."""
 
     code, http_status, default_message = "ERR_4130", 413, "Request body too large"
+
+
+# --- credits (ERR_6xxx) --------------------------------------------------------------
+
+
+class InsufficientCredits(TarsifyError):
+    """The consumer's balance does not cover the price of the run (``details``: price and
+    balance); nothing was stored."""
+
+    code, http_status, default_message = "ERR_6001", 402, "Insufficient credits"
 
 
 # --- infrastructure (ERR_50xx) -------------------------------------------------------

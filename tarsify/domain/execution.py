@@ -80,6 +80,8 @@ class Execution:
     wake_at: datetime | None = None
     pending_reason: PendingReason | None = None
     output_repairs: int = 0
+    # Credits held when it was created; charged if it completes, released otherwise.
+    price: int = 0
 
     def __post_init__(self) -> None:
         # Storage hands back the reason as plain text.

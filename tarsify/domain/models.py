@@ -12,6 +12,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
+from tarsify.domain.credits import effective_price
 from tarsify.domain.errors import (
     BaseModelNotActive,
     EndpointNotActive,
@@ -115,6 +116,7 @@ class Consumer:
     created_at: datetime
     updated_at: datetime
     credits_balance: int = 0
+    credits_held: int = 0
 
 
 @dataclass(slots=True)
@@ -153,6 +155,7 @@ class BaseModel:
     description: str | None = None
     estimated_seconds: int = 30
     is_active: bool = True
+    min_price_per_run: int = 0
 
 
 @dataclass(slots=True)
@@ -174,6 +177,7 @@ class TarsModel:
     config_overrides: JsonObject | None = None
     status: TarsModelStatus = TarsModelStatus.DRAFT
     published_at: datetime | None = None
+    price_per_run: int = 0
 
 
 @dataclass(slots=True, frozen=True)
@@ -200,6 +204,11 @@ class MarketplaceEntry:
     base_model: BaseModel
     developer_name: str | None
 
+    @property
+    def price(self) -> int:
+        """What one run costs, in credits."""
+        return effective_price(self.tars_model.price_per_run, self.base_model.min_price_per_run)
+
 
 @dataclass(slots=True, frozen=True)
 class RunTarget:
@@ -209,6 +218,11 @@ class RunTarget:
     base_model: BaseModel
     endpoint: GpuEndpoint
     developer_name: str | None = None
+
+    @property
+    def price(self) -> int:
+        """What one run costs, in credits (held when it starts, charged when it completes)."""
+        return effective_price(self.tars_model.price_per_run, self.base_model.min_price_per_run)
 
     def runnable_problem(self) -> TarsifyError | None:
         """Why this model cannot run now (the one runnable-model rule), or None."""

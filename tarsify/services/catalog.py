@@ -42,6 +42,7 @@ BASE_MODEL_FIELDS = (
     "output_format",
     "estimated_seconds",
     "is_active",
+    "min_price_per_run",
 )
 
 
@@ -71,6 +72,7 @@ class NewBaseModel:
     description: str | None = None
     estimated_seconds: int = 30
     is_active: bool = True
+    min_price_per_run: int = 0
 
 
 def _check_schema(schema: Any) -> None:

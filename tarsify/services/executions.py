@@ -148,6 +148,7 @@ class ExecutionService:
             input_payload=payload,
             deadline_at=now + self._settings.deadline(base),
             request_hash=fingerprint,
+            price=target.price,
             # Should this process die before sending it, the reconciler sends it then.
             wake_at=now + timedelta(seconds=self._settings.pending_grace_s),
         )

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from tarsify.domain.config import ConfigOverrides, config_problems
+from tarsify.domain.credits import check_price
 from tarsify.domain.errors import (
     AlreadyExists,
     BaseModelNotActive,
@@ -24,7 +25,7 @@ from tarsify.services.common import apply_changes, check_slug, free_slug
 # Tries of a generated slug under concurrent creates of one title (the last one with a
 # random suffix, which cannot clash with the others' sequence).
 SLUG_ATTEMPTS = 25
-TARS_FIELDS = ("title", "slug", "description", "config_overrides", "status")
+TARS_FIELDS = ("title", "slug", "description", "config_overrides", "status", "price_per_run")
 _DRAFT, _PUBLISHED, _ARCHIVED = (
     TarsModelStatus.DRAFT,
     TarsModelStatus.PUBLISHED,
@@ -46,6 +47,7 @@ class NewTarsModel:
     slug: str | None = None
     description: str | None = None
     config_overrides: JsonObject | None = None
+    price_per_run: int = 0
 
 
 @dataclass(slots=True, frozen=True)
@@ -93,6 +95,7 @@ class StudioService:
                 raise BaseModelNotFound(details=[{"field": "baseModelId"}])
             if not base.is_active:
                 raise BaseModelNotActive()
+            check_price(data.price_per_run, base.min_price_per_run)
             slug = await self._slug_for(uow, data.slug, data.title, random_suffix=random_suffix)
             model = TarsModel(
                 id=new_id(),
@@ -104,6 +107,7 @@ class StudioService:
                 config_overrides=config.to_json(),
                 created_at=now,
                 updated_at=now,
+                price_per_run=data.price_per_run,
             )
             try:
                 await uow.tars_models.add(model)
@@ -157,6 +161,8 @@ class StudioService:
                 if await uow.tars_models.get_by_slug(changes["slug"]):
                     raise SlugAlreadyExists()
             apply_changes(model, changes, TARS_FIELDS)
+            if "price_per_run" in changes:
+                await _check_price(uow, model)
             problems = await _problems(uow, model)
             if target is TarsModelStatus.PUBLISHED:
                 base = await uow.base_models.get(model.base_model_id)
@@ -191,6 +197,12 @@ class StudioService:
         if await uow.tars_models.get_by_slug(wanted):
             raise SlugAlreadyExists()
         return wanted
+
+
+async def _check_price(uow: UnitOfWork, model: TarsModel) -> None:
+    """A new price must be at least the base model's minimum."""
+    base = await uow.base_models.get(model.base_model_id)
+    check_price(model.price_per_run, 0 if base is None else base.min_price_per_run)
 
 
 async def _problems(uow: UnitOfWork, model: TarsModel) -> list[Violation]:

@@ -71,6 +71,7 @@ RUN = "POST /api/marketplace/models/{slug}/run"
 CANCEL = "POST /api/consumer/executions/{id}/cancel"
 KEY_CREATE = "POST /api/consumer/api-keys"
 KEY_REVOKE = "DELETE /api/consumer/api-keys/{id}"
+DOC_CONSUMER_UID = "kP3nX9vT2aQ8mW4zR6yL1cB5dE7f"
 
 
 def split_sections(text: str) -> dict[str, str]:
@@ -355,6 +356,8 @@ async def build_world(api: Api, container: Container) -> dict[str, str]:
     api_key = await api.ok(
         "POST", "/api/consumer/api-keys", "consumer_a", doc_body(KEY_CREATE), 201
     )
+    grant = {"amount": 100, "reason": "docs"}
+    await api.ok("POST", "/api/admin/consumers/cons-a/credits", "admin", grant, 201)
     return {
         "endpoint": endpoint["id"],
         "base_model": base["id"],
@@ -411,6 +414,7 @@ async def test_documented_example_answers_as_documented(
     values = {doc: world[role] for doc, role in documented_values().items()}
     values |= tokens_for(key)
     values["<consumer-key>"] = world["consumer_key"]
+    values[DOC_CONSUMER_UID] = "cons-a"  # the uid of <consumer-token>
     webhooks = container.webhook_urls()
     assert webhooks is not None, "the e2e settings enable webhooks"
     values["<webhook-token>"] = webhooks.token(uuid.UUID(world["execution"]))

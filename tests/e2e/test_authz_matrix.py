@@ -30,6 +30,9 @@ def public(status: int = 200) -> dict[str | None, int]:
     return dict.fromkeys(IDENTITIES, status)
 
 
+GRANT = {"amount": 5, "reason": "matrix"}
+
+
 def admin(status: int) -> dict[str | None, int]:
     """Admin routes: developer tokens of non-admins are 403, consumer tokens 401."""
     return {
@@ -156,6 +159,11 @@ async def _cases(api: Api, world: World, container: Container) -> list[tuple[Any
             None,
             consumer(200, 404) | {"consumer_a_key": 404},
         ),
+        ("POST", "/api/admin/consumers/cons-a/credits", GRANT, admin(201)),
+        ("GET", "/api/consumer/credits", None, consumer(200, 200)),
+        ("GET", "/api/consumer/credits/ledger", None, consumer(200, 200)),
+        ("GET", "/api/developer/earnings", None, developer(200, 200)),
+        ("GET", "/api/developer/earnings/ledger", None, developer(200, 200)),
         ("GET", "/api/developer/auth/me", None, developer(200, 200)),
         ("GET", "/api/consumer/auth/me", None, consumer(200, 200)),
         # Registration last: the admin registering as a developer changes later answers.
@@ -168,6 +176,8 @@ def _template(path: str, world: World) -> str:
     parts = path.split("/")
     if path.startswith("/webhooks/"):
         parts[-1] = "{token}"
+    if path.startswith("/api/admin/consumers/"):
+        parts[4] = "{uid}"
     return "/".join(
         "{slug}" if p == world.slug else "{id}" if len(p) == 36 and p.count("-") == 4 else p
         for p in parts

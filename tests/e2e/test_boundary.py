@@ -9,10 +9,18 @@ from typing import Any
 import pytest
 from sqlalchemy import String
 
-from adapters.sql.tables import base_models, consumers, developers, runpod_endpoints, tars_models
+from adapters.sql.tables import (
+    base_models,
+    consumers,
+    developers,
+    ledger_entries,
+    runpod_endpoints,
+    tars_models,
+)
 from entrypoints.container import Container, resolve
 from entrypoints.http import schemas
 from entrypoints.http.boundary import CLAIM_LIMITS
+from entrypoints.http.routes_credits import CreditGrant
 from tarsify.domain.schema import UNUSABLE_SCHEMA
 
 from .boundary_cases import Case, boundary_tokens, cases
@@ -127,6 +135,7 @@ def _cap(model: type[Any], name: str) -> int | None:
         (schemas.TarsModelCreate, "title", tars_models.c.title),
         (schemas.TarsModelCreate, "slug", tars_models.c.slug),
         (schemas.TarsModelUpdate, "title", tars_models.c.title),
+        (CreditGrant, "reason", ledger_entries.c.reason),
     ],
 )
 def test_request_length_caps_fit_their_columns(model: type[Any], field: str, column: Any) -> None:

@@ -34,7 +34,8 @@ def tarsify(*args: str, env: dict[str, str] | None = None) -> subprocess.Complet
 
 
 @pytest.mark.parametrize(
-    "command", [[], ["serve"], ["worker"], ["check"], ["migrate"], ["seed"], ["token"]]
+    "command",
+    [[], ["serve"], ["worker"], ["check"], ["migrate"], ["seed"], ["token"], ["ledger", "check"]],
 )
 def test_every_command_has_help(command: list[str], capsys: pytest.CaptureFixture[str]) -> None:
     with pytest.raises(SystemExit) as exit_info:
@@ -95,13 +96,17 @@ def test_migrate_and_seed_are_idempotent(tmp_path: Path) -> None:
     assert f"database at revision {head_revision()}" in migrated.stdout
     first = tarsify("seed", "--demo", env=env)
     assert first.returncode == 0, first.stderr
-    assert "seed: 10 created, 0 updated" in first.stdout
+    assert "seed: 10 created, 1 updated" in first.stdout
+    assert "credits of demo-consumer (0 -> 1000)" in first.stdout
     assert "RUNPOD_EP_TTS is not set" in first.stdout
     assert "RUNPOD_EP_SDXL is not set" not in first.stdout
     assert "export CONSUMER_TOKEN=" in first.stdout
     second = tarsify("seed", "--demo", env=env)
     assert second.returncode == 0, second.stderr
     assert "seed: 0 created, 0 updated" in second.stdout
+    checked = tarsify("ledger", "check", env=env)
+    assert checked.returncode == 0, checked.stdout + checked.stderr
+    assert "grants 1000 = balances 1000 + held 0" in checked.stdout
 
 
 def test_unreachable_database_is_a_clear_error() -> None:

@@ -40,6 +40,7 @@ async def test_get_polls_until_completed(api: Api, world: World) -> None:
         "completedAt",
         "executionTimeMs",
         "queueTimeMs",
+        "cost",
     }
 
 

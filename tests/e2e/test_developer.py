@@ -30,6 +30,7 @@ async def test_browse_shows_only_runnable_base_models_without_provider_ids(
         "outputType",
         "outputFormat",
         "estimatedSeconds",
+        "minPricePerRun",
         "gpuType",
     }
     assert PROVIDER_ENDPOINT_ID not in reply.text and world.endpoint_id not in reply.text

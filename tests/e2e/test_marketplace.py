@@ -21,6 +21,7 @@ async def test_list_shows_published_models_only(api: Api, world: World) -> None:
         "category",
         "outputType",
         "estimatedSeconds",
+        "pricePerRun",
         "developerName",
         "publishedAt",
     }

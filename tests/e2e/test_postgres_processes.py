@@ -57,6 +57,7 @@ def settings_for(url: str, files: Path, **extra: Any) -> Any:
         blob_store="filesystem",
         blob_filesystem_root=str(files),
         webhook_allow_private=True,
+        max_active_executions=100,  # 50 runs at once from one consumer
         **extra,
     )
 

@@ -95,6 +95,15 @@ def test_the_walkthrough_runs_as_written_twice_on_one_database(tmp_path: Path) -
         assert "COMPLETED" in result.stdout and "CANCELLED" in result.stdout
         assert "the retry answered with the same execution" in result.stdout
         assert "Preference-Applied: wait=10" in result.stdout
+        # Credits: the completed portrait cost 5, the cancelled run nothing; the demo
+        # developer earned 4 + 2 + 4 + 4 (portrait, story, the streamed windmill, the API
+        # key's portrait) per run.
+        assert "portrait cost: 5" in result.stdout and "cancelled cost: 0" in result.stdout
+        # 1000 - 5 - 3 - 5 on a fresh database; the second time the seed finds 1082 (the
+        # key's run and the admin's grant of 100 came after) and leaves it.
+        balance = 987 if attempt == 1 else 1082 - 5 - 3 - 5
+        assert f'"balance":{balance},"held":0' in result.stdout
+        assert f"earnings: {14 * attempt}" in result.stdout
         assert result.stdout.rstrip().splitlines().count("401") == 1  # the revoked key
         assert (tmp_path / "portrait.png").read_bytes().startswith(b"\x89PNG\r\n\x1a\n")
         wav = (tmp_path / "story.wav").read_bytes()

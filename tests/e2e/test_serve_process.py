@@ -82,7 +82,13 @@ async def test_sigterm_answers_every_accepted_request(
     tmp_path: Path, procs: list[subprocess.Popen[str]]
 ) -> None:
     port = unused_port()
-    env = {"SIMULATOR_QUEUE_SECONDS": "0.2", "SIMULATOR_RUN_SECONDS": "3.0", "LOG_LEVEL": "WARNING"}
+    env = {
+        "SIMULATOR_QUEUE_SECONDS": "0.2",
+        "SIMULATOR_RUN_SECONDS": "3.0",
+        "LOG_LEVEL": "WARNING",
+        # More unfinished runs than the default limit, all at once.
+        "MAX_ACTIVE_EXECUTIONS": str(IN_FLIGHT),
+    }
     proc, lines = start(tmp_path, port, "--demo", **env)
     procs.append(proc)
     token = next(

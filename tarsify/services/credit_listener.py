@@ -1,0 +1,79 @@
+"""Charging runs: the hold when an execution is created, the capture or release when it
+ends — each in the transaction of that change, so each happens exactly once.
+
+``ExecutionService.run`` calls ``created`` in the transaction that inserts the PENDING
+execution (an idempotent replay returns before it, so it never holds twice); the engine
+calls ``changed`` in the transaction of every compare-and-set, whichever process makes it
+(a poll, the reconciler, a webhook, a cancel). A terminal status is final, so the change
+into it happens once, and the ledger's unique keys make a second settlement impossible.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+
+from tarsify.domain.credits import (
+    DEFAULT_PLATFORM_FEE_PERCENT,
+    Credits,
+    Posting,
+    capture,
+    hold,
+    release,
+)
+from tarsify.domain.errors import TooManyActiveExecutions
+from tarsify.domain.execution import Execution
+from tarsify.domain.models import ExecutionStatus, RunTarget
+from tarsify.ports import Clock, UnitOfWork
+
+log = logging.getLogger("tarsify.credits")
+MAX_RETRY_AFTER_S = 60
+
+
+@dataclass(slots=True, frozen=True)
+class CreditSettings:
+    """The platform's share of each price and the active-executions limit."""
+
+    platform_fee_percent: int = DEFAULT_PLATFORM_FEE_PERCENT
+    max_active_executions: int = 10
+
+
+class CreditsListener:
+    """An ``ExecutionListener`` that holds, captures and releases the price of runs."""
+
+    def __init__(self, clock: Clock, settings: CreditSettings | None = None) -> None:
+        self._clock = clock
+        self._settings = settings or CreditSettings()
+
+    async def created(self, uow: UnitOfWork, execution: Execution, target: RunTarget) -> None:
+        """Hold the price, within the limit: ``InsufficientCredits`` (402) when the balance
+        is too low, ``TooManyActiveExecutions`` (429) when the consumer has too many
+        unfinished executions. Either refuses the run: nothing is stored."""
+        consumer_id = execution.consumer_id
+        # The lock makes one consumer's runs take turns here: the balance and the count
+        # below are read after every earlier run of this consumer committed.
+        credits = await uow.credits.lock(consumer_id) or Credits(0, 0)
+        posting = hold(consumer_id, credits, execution.price, execution.id, self._clock.now())
+        limit = self._settings.max_active_executions
+        if await uow.credits.count_active_executions(consumer_id) > limit:
+            estimate = target.base_model.estimated_seconds
+            raise TooManyActiveExecutions(limit, min(max(estimate, 1), MAX_RETRY_AFTER_S))
+        await uow.credits.post(posting)
+
+    async def changed(self, uow: UnitOfWork, before: Execution, after: Execution) -> None:
+        """Settle the hold when the execution ends: captured when it COMPLETED, released
+        when it FAILED, TIMED_OUT or was CANCELLED."""
+        if before.is_terminal or not after.is_terminal or after.price <= 0:
+            return
+        now = self._clock.now()
+        posting: Posting
+        if after.status is ExecutionStatus.COMPLETED:
+            model = await uow.tars_models.get(after.tars_model_id)
+            assert model is not None  # a foreign key of the execution
+            fee, price = self._settings.platform_fee_percent, after.price
+            posting = capture(after.consumer_id, model.developer_id, price, fee, after.id, now)
+        else:
+            posting = release(after.consumer_id, after.price, after.id, now)
+        await uow.credits.post(posting)
+        what = {"execution_id": str(after.id), "status": after.status.value, "price": after.price}
+        log.info("credits.settled", extra=what)
