@@ -7,7 +7,6 @@ from aiohttp import web
 from tarsify.domain.models import ModelCategory
 
 from . import render, serialize
-from .auth import consumer_id
 from .envelope import ok, ok_fast, ok_page_fast
 from .params import (
     LIST_PARAMS,
@@ -19,12 +18,12 @@ from .params import (
     wait_seconds,
 )
 from .prefer import preferred_wait
-from .routing import Auth, Param, Route, services
+from .routing import Auth, Caller, Param, Route, services
 from .schemas import RunRequest
 from .views import ExecutionView, MarketplaceDetailView, MarketplaceItem
 
 
-async def list_models(request: web.Request) -> web.Response:
+async def list_models(request: web.Request, _caller: Caller) -> web.Response:
     """Published models, newest published first, optionally of one category."""
     page_req = page_request(request)
     category = enum_query(request, "category", ModelCategory)
@@ -33,7 +32,7 @@ async def list_models(request: web.Request) -> web.Response:
     return ok_page_fast(page, items, page_req.limit)
 
 
-async def model_detail(request: web.Request) -> web.Response:
+async def model_detail(request: web.Request, _caller: Caller) -> web.Response:
     """A published model with its processed input schema."""
     detail = await services(request).marketplace.detail(request.match_info["slug"])
     return ok(serialize.marketplace_detail(detail))
@@ -50,9 +49,9 @@ def _wait(request: web.Request) -> tuple[float, int | None]:
     return (0.0, None) if preferred is None else (float(preferred), preferred)
 
 
-async def run_model(request: web.Request) -> web.Response:
+async def run_model(request: web.Request, caller: Caller) -> web.Response:
     """Start an execution: 202, or 200 when a wait saw it finish; always with Location."""
-    owner = await consumer_id(request)
+    owner = caller.account_id
     wait_s, applied = _wait(request)
     key = idempotency_key(request)
     data = await body(request, RunRequest)
