@@ -15,7 +15,7 @@ from typing import Any
 from sqlalchemy import Dialect, Executable, Result, Select
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from adapters.sql.engine import LAZY_BEGIN, TRANSACTION_OPEN
+from adapters.sql.engine import LAZY_BEGIN, SINGLE_WRITE, TRANSACTION_OPEN
 from adapters.sql.errors import FOREIGN_ERRORS
 
 
@@ -66,27 +66,50 @@ class ConnectionSource:
     def __init__(self, engine: AsyncEngine) -> None:
         self.engine = engine
 
-    def __call__(self) -> Db:
+    def __call__(self, *, single_write: bool = False) -> Db:
         """A handle for one unit of work (no connection taken yet)."""
-        return Db(self.engine)
+        return Db(self.engine, single_write=single_write)
 
 
 class Db:
-    """One unit of work's connection, opened on the first statement."""
+    """One unit of work's connection, opened on the first statement.
 
-    __slots__ = ("_connection", "_driver", "_engine", "dialect_name")
+    With ``single_write`` the unit of work makes at most one write (``RuntimeError`` on a
+    second). On lazy-BEGIN engines (asyncpg) that write then runs without a transaction
+    around it: one statement is atomic on its own and durable when it returns, so the
+    BEGIN and COMMIT round trips are saved and the caller's commit is a no-op.
+    """
 
-    def __init__(self, engine: AsyncEngine) -> None:
+    __slots__ = ("_connection", "_driver", "_engine", "_writes_left", "dialect_name")
+
+    def __init__(self, engine: AsyncEngine, *, single_write: bool = False) -> None:
         self._engine = engine
         self._connection: AsyncConnection | None = None
         self._driver: Any = None
+        self._writes_left = 1 if single_write else None
         self.dialect_name = engine.dialect.name
+
+    @property
+    def writes_without_transaction(self) -> bool:
+        """True when this unit of work's write runs on its own, committed as it returns."""
+        return self._writes_left is not None and bool(
+            self._engine.get_execution_options().get(LAZY_BEGIN)
+        )
 
     async def _open(self) -> AsyncConnection:
         connection = self._engine.connect()
         await connection.start()
+        if self.writes_without_transaction:
+            connection.info[SINGLE_WRITE] = True  # cleared when the connection is checked in
         self._connection = connection
         return connection
+
+    def _count_write(self, statement: Executable) -> None:
+        if self._writes_left is None or not getattr(statement, "is_dml", False):
+            return
+        if self._writes_left <= 0:
+            raise RuntimeError("a single-write unit of work wrote twice")
+        self._writes_left -= 1
 
     async def fetch(self, query: Query, params: dict[str, Any]) -> Sequence[Sequence[Any]]:
         """Every row of a read, in the unit of work's transaction if one is open."""
@@ -109,6 +132,7 @@ class Db:
 
     async def execute(self, statement: Executable, params: dict[str, Any] | None = None) -> Any:
         """Run ``statement`` (with ``params``) in the unit of work's transaction."""
+        self._count_write(statement)
         connection = self._connection or await self._open()
         result: Result[Any] = await connection.execute(statement, params)
         return result
@@ -124,6 +148,7 @@ class Db:
         round trips less. SQLite only undoes the failed statement (and pysqlite
         savepoints would end its implicit transaction), so there it runs directly.
         """
+        self._count_write(statement)
         connection = self._connection or await self._open()
         if self.dialect_name != "postgresql":
             return await connection.execute(statement, params)

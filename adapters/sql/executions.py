@@ -175,14 +175,17 @@ class SqlExecutionRepository:
     ) -> bool:
         """Take the right to poll the provider for one unfinished execution.
 
-        A plain read first: while many clients poll one execution, it is almost never
-        due, and a read answers that without a transaction. A due execution is then
-        claimed by the conditional UPDATE, which alone decides (a row that was not due
-        cannot become due again: ``last_polled_at`` only moves forward).
+        The conditional UPDATE alone decides (a row that was not due cannot become due
+        again: ``last_polled_at`` only moves forward). Inside a transaction a plain read
+        comes first: while many clients poll one execution, it is almost never due, and
+        a read answers that without a transaction. Without one (a single-write unit of
+        work on PostgreSQL) an UPDATE that matches nothing costs what that read costs,
+        so it is sent at once.
         """
         params = {_ID: execution_id, "p_polled_before": polled_before}
-        if await self._db.fetch_one(_IS_DUE, params) is None:
-            return False
+        if not self._db.writes_without_transaction:
+            if await self._db.fetch_one(_IS_DUE, params) is None:
+                return False
         result: Any = await self._db.execute(_MARK_POLLED, params | {"p_now": now})
         return bool(result.rowcount == 1)
 

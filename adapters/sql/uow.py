@@ -41,8 +41,9 @@ class SqlUnitOfWork:
     files: ExecutionFileRepository
     api_keys: ApiKeyRepository
 
-    def __init__(self, connections: ConnectionSource) -> None:
+    def __init__(self, connections: ConnectionSource, *, single_write: bool = False) -> None:
         self._connections = connections
+        self._single_write = single_write
         self._db: Db | None = None
 
     @property
@@ -54,7 +55,7 @@ class SqlUnitOfWork:
 
     async def __aenter__(self) -> Self:
         """Start the unit of work; the connection is taken on first use."""
-        db = self._connections()
+        db = self._connections(single_write=self._single_write)
         self._db = db
         self.developers = SqlDeveloperRepository(db)
         self.consumers = SqlConsumerRepository(db)

@@ -65,7 +65,8 @@ class Dispatcher:
         Returns the stored execution and whether this call changed it.
         """
         for attempt in range(_CAS_ATTEMPTS):
-            async with self._uow() as uow:
+            # One compare-and-set per attempt: committed as it runs where the store can.
+            async with self._uow(single_write=True) as uow:
                 if attempt == 0 and known is not None:
                     execution: Execution | None = dataclasses.replace(known)
                 else:

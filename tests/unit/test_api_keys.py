@@ -6,10 +6,10 @@ import re
 import uuid
 
 import pytest
-from adapters.memory.identity import StaticIdentityVerifier
 
 from adapters.auth.api_keys import ApiKeyVerifier, CompositeVerifier
 from adapters.memory.clock import ManualClock
+from adapters.memory.identity import StaticIdentityVerifier
 from adapters.memory.uow import MemoryStore
 from tarsify.domain.api_keys import KeyHasher, derive_pepper, generate_key
 from tarsify.domain.errors import InvalidBody, InvalidToken, NotFound
