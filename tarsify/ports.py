@@ -28,7 +28,7 @@ from tarsify.domain.models import (
     ExecutionStatus,
     GpuEndpoint,
     Identity,
-    MarketplaceEntry,
+    MarketplaceListing,
     ModelCategory,
     RunTarget,
     TarsModel,
@@ -181,9 +181,10 @@ class TarsModelRepository(Protocol):
 
     async def list_published(
         self, page: PageRequest, *, category: ModelCategory | None = None
-    ) -> Page[MarketplaceEntry]:
+    ) -> Page[MarketplaceListing]:
         """PUBLISHED models whose base model and endpoint are active, newest published
-        first (cursor over ``published_at, id``); ``category`` filters on the base model."""
+        first (cursor over ``published_at, id``); ``category`` filters on the base model.
+        Only the listed fields are read."""
         ...
 
 

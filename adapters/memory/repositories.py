@@ -19,7 +19,7 @@ from tarsify.domain.models import (
     Developer,
     EndpointWithCount,
     GpuEndpoint,
-    MarketplaceEntry,
+    MarketplaceListing,
     ModelCategory,
     RunTarget,
     TarsModel,
@@ -222,7 +222,7 @@ class MemoryTarsModelRepository(Repository):
 
     async def list_published(
         self, page: PageRequest, *, category: ModelCategory | None = None
-    ) -> Page[MarketplaceEntry]:
+    ) -> Page[MarketplaceListing]:
         """Published models on active base models and endpoints, newest published first."""
         rows = []
         for tars_model in self._rows():
@@ -235,13 +235,21 @@ class MemoryTarsModelRepository(Repository):
             if category is not None and base_model.category != category:
                 continue
             developer = self._tx.row("developers", tars_model.developer_id)
-            entry = MarketplaceEntry(
-                copy.deepcopy(tars_model), copy.deepcopy(base_model), developer.name
+            rows.append(
+                MarketplaceListing(
+                    tars_model.id,
+                    tars_model.slug,
+                    tars_model.title,
+                    tars_model.description,
+                    base_model.category,
+                    base_model.output_type,
+                    base_model.estimated_seconds,
+                    developer.name,
+                    tars_model.published_at,
+                )
             )
-            rows.append(entry)
         return keyset(rows, page, _published_key)
 
 
-def _published_key(entry: MarketplaceEntry) -> tuple[datetime, uuid.UUID]:
-    assert entry.tars_model.published_at is not None  # filtered above
-    return entry.tars_model.published_at, entry.tars_model.id
+def _published_key(item: MarketplaceListing) -> tuple[datetime, uuid.UUID]:
+    return item.published_at, item.id

@@ -202,6 +202,22 @@ class MarketplaceEntry:
 
 
 @dataclass(slots=True, frozen=True)
+class MarketplaceListing:
+    """A published Tars model as the marketplace list shows it: only what is shown (no
+    input schema or configuration), so that a list page reads only that."""
+
+    id: uuid.UUID
+    slug: str
+    title: str
+    description: str | None
+    category: ModelCategory
+    output_type: OutputType
+    estimated_seconds: int
+    developer_name: str | None
+    published_at: datetime
+
+
+@dataclass(slots=True, frozen=True)
 class RunTarget:
     """A Tars model with the base model and endpoint that run it (read in one query)."""
 
