@@ -59,6 +59,11 @@ def children(pid: int) -> set[int]:
     return found
 
 
+def cmdline(pid: int) -> list[bytes]:
+    """The arguments ``pid`` runs with."""
+    return Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
+
+
 @pytest.fixture
 def served(tmp_path: Path) -> Iterator[tuple[subprocess.Popen[str], list[int], int]]:
     """A running ``serve --workers 2``; everything it started is killed afterwards."""
@@ -82,7 +87,7 @@ async def test_two_workers_serve_under_a_bare_supervisor(
     assert len(set(pids)) == 2 and proc.pid not in pids
     assert children(proc.pid) == set(pids)
     # The serve process became the supervisor: a bare interpreter running the file.
-    command = Path(f"/proc/{proc.pid}/cmdline").read_bytes().split(b"\0")
+    command = cmdline(proc.pid)
     assert b"-S" in command and command[3].endswith(b"entrypoints/supervisor.py")
     async with aiohttp.ClientSession() as http:
         for _ in range(4):
