@@ -12,7 +12,7 @@ import contextlib
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import Dialect, Executable, Result, Select
+from sqlalchemy import Dialect, Executable, Result, Select, UpdateBase
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from adapters.sql.engine import LAZY_BEGIN, SINGLE_WRITE, TRANSACTION_OPEN
@@ -20,18 +20,18 @@ from adapters.sql.errors import FOREIGN_ERRORS
 
 
 class Query:
-    """A read built once; on asyncpg it runs on the driver connection directly.
+    """A statement built once; on asyncpg it runs on the driver connection directly.
 
     SQLAlchemy compiles it once per process (SQL text, parameter order, bind processors);
     each run then only binds values and fetches, skipping the execution context and
     result processing, which cost more than the query on a small read. Rows come back as
-    the driver's records (``Shape.load`` converts enum columns); reads only: no expanding
-    or literal parameters.
+    the driver's records (``Shape.load`` converts enum columns). Reads go to
+    ``Db.fetch``; an INSERT or UPDATE to ``Db.write``. No expanding or literal parameters.
     """
 
     __slots__ = ("_plan", "statement")
 
-    def __init__(self, statement: Select[Any]) -> None:
+    def __init__(self, statement: Select[Any] | UpdateBase) -> None:
         self.statement = statement
         self._plan: tuple[Any, str, tuple[tuple[str, Any], ...]] | None = None
 
@@ -124,6 +124,26 @@ class Db:
         sql, args = query.bind(self._engine.dialect, params)
         rows: Sequence[Sequence[Any]] = await driver.fetch(sql, *args)
         return rows
+
+    async def write(self, query: Query, params: dict[str, Any], *, isolated: bool = True) -> int:
+        """Run an INSERT or UPDATE; returns how many rows it wrote.
+
+        In a single-write unit of work on asyncpg it goes straight to the driver (no
+        transaction is open there: the statement commits as it runs). Otherwise it runs
+        like ``execute_isolated`` (``isolated``) or ``execute``.
+        """
+        if not self.writes_without_transaction:
+            run = self.execute_isolated if isolated else self.execute
+            result = await run(query.statement, params)
+            return int(result.rowcount)
+        self._count_write(query.statement)
+        connection = self._connection or await self._open()
+        driver = self._driver
+        if driver is None:
+            driver = self._driver = (await connection.get_raw_connection()).driver_connection
+        sql, args = query.bind(self._engine.dialect, params)
+        status: str = await driver.execute(sql, *args)  # "UPDATE 1", "INSERT 0 1"
+        return int(status.rpartition(" ")[2] or 0)
 
     async def fetch_one(self, query: Query, params: dict[str, Any]) -> Sequence[Any] | None:
         """The first row of a read, or None."""
