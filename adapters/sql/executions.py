@@ -10,9 +10,10 @@ from typing import Any
 
 from sqlalchemy import Select, and_, bindparam, insert, or_, select, text, update
 
-from adapters.sql.db import Db, Query
+from adapters.sql.db import Db
 from adapters.sql.errors import guarded
 from adapters.sql.mapping import Shape, from_row, keyset_params, keyset_template, to_values
+from adapters.sql.query import Query
 from adapters.sql.tables import ACTIVE_EXECUTION_PREDICATE, executions, tars_models
 from adapters.sql.types import UtcDateTime
 from tarsify.domain.execution import Execution, ExecutionView

@@ -6,9 +6,10 @@ import uuid
 
 from sqlalchemy import bindparam, insert, select
 
-from adapters.sql.db import Db, Query
+from adapters.sql.db import Db
 from adapters.sql.errors import guarded
 from adapters.sql.mapping import Shape, to_values
+from adapters.sql.query import Query
 from adapters.sql.tables import execution_files
 from tarsify.domain.files import ExecutionFile
 

@@ -9,7 +9,7 @@ from typing import Any
 
 from sqlalchemy import bindparam, insert, select, update
 
-from adapters.sql.db import Db, Query
+from adapters.sql.db import Db
 from adapters.sql.errors import guarded
 from adapters.sql.mapping import (
     Shape,
@@ -19,6 +19,7 @@ from adapters.sql.mapping import (
     keyset_template,
     to_values,
 )
+from adapters.sql.query import Query
 from adapters.sql.tables import base_models, developers, runpod_endpoints, tars_models
 from tarsify.domain.models import (
     BaseModel,
