@@ -31,8 +31,8 @@ from bench.stack import Stack, StackOptions
 from bench.wrk import Request, WrkResult, require_wrk, run_wrk
 
 # Ratio to the floor each scenario must reach (requests/s, same run).
-TARGETS: dict[str, float] = {"status": 0.50, "history": 0.35, "marketplace": 0.35, "run": 0.20}
-RSS_LIMIT_MIB = 150.0
+TARGETS: dict[str, float] = {"status": 0.60, "history": 0.35, "marketplace": 0.35, "run": 0.20}
+RSS_LIMIT_MIB = 200.0  # summed over the service's processes
 POLL_MAX_DURATION_S = 40.0  # the hanging job times out at the provider after 60 s
 
 
@@ -389,6 +389,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--only", help="comma-separated scenarios to run (floor always runs)")
     parser.add_argument("--reconciler", action="store_true", help="run the reconciler too")
     parser.add_argument(
+        "--tarsify", type=Path, help="serve with this tarsify executable (another install)"
+    )
+    parser.add_argument(
         "--quiet-wait",
         type=float,
         default=60.0,
@@ -418,7 +421,7 @@ def main(argv: list[str] | None = None) -> int:
         options={k: (str(v) if isinstance(v, Path) else v) for k, v in vars(args).items()},
         machine=machine(),
     )
-    options = StackOptions(args.workers, args.poll_interval, args.reconciler)
+    options = StackOptions(args.workers, args.poll_interval, args.reconciler, tarsify=args.tarsify)
     with Stack(options) as stack:
         catalog, status_id = seed(stack, args)
         chosen = scenarios(catalog, status_id)

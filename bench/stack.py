@@ -38,6 +38,8 @@ class StackOptions:
     poll_interval: float = 1.0
     reconciler: bool = False
     floor: bool = True
+    # The ``tarsify`` executable to serve with; None: the one beside this interpreter.
+    tarsify: Path | None = None
 
 
 def _plain_dsn(url: str) -> str:
@@ -107,7 +109,7 @@ class Stack:
         self.service = Managed(
             "service",
             [
-                str(Path(python).with_name("tarsify")),
+                str(self.options.tarsify or Path(python).with_name("tarsify")),
                 "serve",
                 "--workers",
                 str(self.options.workers),

@@ -4,14 +4,15 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import multiprocessing
 import os
 import signal
 import sys
+from typing import NoReturn
 
 from aiohttp import web
 
-from entrypoints.config import Settings, configure_logging
+from entrypoints import supervisor
+from entrypoints.config import Settings
 from entrypoints.container import Container, build_container, resolve
 from entrypoints.http.app import create_app
 from entrypoints.http.server import make_runner
@@ -51,54 +52,39 @@ def serve(settings: Settings, args: argparse.Namespace) -> int:
             return 3
     workers = max(1, args.workers)
     if workers == 1:
-        asyncio.run(_serve_process(settings, demo=args.demo, reuse_port=False))
+        asyncio.run(serve_process(settings, demo=args.demo, reuse_port=False))
         return 0
     if settings.storage_backend == "memory":
         print("tarsify: --workers needs a shared database, not memory://", file=sys.stderr)
         return 2
     if args.demo:
         asyncio.run(run_seed(settings, demo=True))
-    ctx = multiprocessing.get_context("spawn")
-    procs = [
-        ctx.Process(
-            target=_worker_main,
-            args=(
-                settings.model_copy(
-                    update={
-                        "reconciler_enabled": settings.reconciler_enabled and i == 0,
-                        "webhook_delivery_enabled": settings.webhook_delivery_enabled and i == 0,
-                    }
-                ),
-            ),
-            daemon=False,
-        )
-        for i in range(workers)
-    ]
-    for proc in procs:
-        proc.start()
-
-    def _terminate(*_: object) -> None:
-        for proc in procs:
-            proc.terminate()
-
-    signal.signal(signal.SIGTERM, _terminate)
-    try:
-        for proc in procs:
-            proc.join()
-    except KeyboardInterrupt:
-        for proc in procs:
-            proc.terminate()
-        for proc in procs:
-            proc.join()
-    return 0
+    _become_supervisor(settings, workers)
 
 
-def _worker_main(settings: Settings) -> None:
-    configure_logging(settings.log_level, settings.log_format)
-    asyncio.run(_serve_process(settings, demo=False, reuse_port=True))
+# What the workers must take from this process's settings (the rest is the environment
+# they inherit, read the same way).
+_WORKER_OVERRIDES = ("host", "port", "admin_uids", "demo_sign_in")
 
 
-async def _serve_process(settings: Settings, *, demo: bool, reuse_port: bool) -> None:
+def _become_supervisor(settings: Settings, workers: int) -> NoReturn:
+    """Replace this process (its pid, its group) with the supervisor of ``workers``
+    fresh worker processes: what was imported to migrate and seed is dropped at once."""
+    env = {k: v for k, v in os.environ.items() if k.lower() not in _WORKER_OVERRIDES}
+    for name in _WORKER_OVERRIDES:
+        env[name.upper()] = str(getattr(settings, name))
+    # A bare interpreter (-I -S: no site-packages, no environment) runs the file: the
+    # supervisor needs nothing beyond the standard library.
+    argv = [sys.executable, "-I", "-S", supervisor.__file__, sys.executable, str(workers)]
+    if settings.reconciler_enabled:
+        argv.append("--reconciler")
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os.execve(sys.executable, argv, env)
+
+
+async def serve_process(settings: Settings, *, demo: bool, reuse_port: bool) -> None:
+    """Serve ``settings``'s app in this process until SIGINT or SIGTERM."""
     container = build_container(settings)
     runner = make_runner(create_app(container), access_log=None, handle_signals=False)
     await runner.setup()

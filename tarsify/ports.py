@@ -31,7 +31,7 @@ from tarsify.domain.models import (
     ExecutionStatus,
     GpuEndpoint,
     Identity,
-    MarketplaceEntry,
+    MarketplaceListing,
     ModelCategory,
     RunTarget,
     TarsModel,
@@ -190,9 +190,10 @@ class TarsModelRepository(Protocol):
 
     async def list_published(
         self, page: PageRequest, *, category: ModelCategory | None = None
-    ) -> Page[MarketplaceEntry]:
+    ) -> Page[MarketplaceListing]:
         """PUBLISHED models whose base model and endpoint are active, newest published
-        first (cursor over ``published_at, id``); ``category`` filters on the base model."""
+        first (cursor over ``published_at, id``); ``category`` filters on the base model.
+        Only the listed fields are read."""
         ...
 
 
@@ -448,8 +449,15 @@ class UnitOfWork(Protocol):
 class UnitOfWorkFactory(Protocol):
     """Makes a fresh unit of work for each use case call."""
 
-    def __call__(self) -> UnitOfWork:
-        """A new, not yet entered, unit of work."""
+    def __call__(self, *, single_write: bool = False) -> UnitOfWork:
+        """A new, not yet entered, unit of work.
+
+        ``single_write``: the unit of work makes at most one write (an INSERT or UPDATE
+        of one statement) and its caller commits right after it. The adapter may then
+        make that write durable as it runs, without a transaction around it (on
+        PostgreSQL this saves the BEGIN and COMMIT round trips); a second write raises
+        ``RuntimeError``, as a programming error.
+        """
         ...
 
 

@@ -12,6 +12,7 @@ from collections.abc import Callable, Iterable
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, TypeVar
 
+from tarsify.domain.credits import effective_price
 from tarsify.domain.models import (
     BaseModel,
     BaseModelWithEndpoint,
@@ -19,7 +20,7 @@ from tarsify.domain.models import (
     Developer,
     EndpointWithCount,
     GpuEndpoint,
-    MarketplaceEntry,
+    MarketplaceListing,
     ModelCategory,
     RunTarget,
     TarsModel,
@@ -222,7 +223,7 @@ class MemoryTarsModelRepository(Repository):
 
     async def list_published(
         self, page: PageRequest, *, category: ModelCategory | None = None
-    ) -> Page[MarketplaceEntry]:
+    ) -> Page[MarketplaceListing]:
         """Published models on active base models and endpoints, newest published first."""
         rows = []
         for tars_model in self._rows():
@@ -235,13 +236,22 @@ class MemoryTarsModelRepository(Repository):
             if category is not None and base_model.category != category:
                 continue
             developer = self._tx.row("developers", tars_model.developer_id)
-            entry = MarketplaceEntry(
-                copy.deepcopy(tars_model), copy.deepcopy(base_model), developer.name
+            rows.append(
+                MarketplaceListing(
+                    tars_model.id,
+                    tars_model.slug,
+                    tars_model.title,
+                    tars_model.description,
+                    base_model.category,
+                    base_model.output_type,
+                    base_model.estimated_seconds,
+                    developer.name,
+                    tars_model.published_at,
+                    effective_price(tars_model.price_per_run, base_model.min_price_per_run),
+                )
             )
-            rows.append(entry)
         return keyset(rows, page, _published_key)
 
 
-def _published_key(entry: MarketplaceEntry) -> tuple[datetime, uuid.UUID]:
-    assert entry.tars_model.published_at is not None  # filtered above
-    return entry.tars_model.published_at, entry.tars_model.id
+def _published_key(item: MarketplaceListing) -> tuple[datetime, uuid.UUID]:
+    return item.published_at, item.id

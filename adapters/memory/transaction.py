@@ -107,11 +107,12 @@ def _as_stored(table: str, entity: Any) -> Any:
 class MemoryTransaction:
     """The staged writes and row locks of one unit of work."""
 
-    def __init__(self, store: Store) -> None:
+    def __init__(self, store: Store, *, max_writes: int | None = None) -> None:
         self.store = store
         self.staged: dict[str, dict[uuid.UUID, Any]] = {name: {} for name in store.tables}
         self.inserted: set[RowKey] = set()
         self.deleted: set[RowKey] = set()
+        self._writes_left = max_writes  # a single-write unit of work's budget
 
     def check(self) -> None:
         """Raise ``StorageError`` while the store is switched down."""
@@ -136,6 +137,10 @@ class MemoryTransaction:
     def put(self, table: str, entity: Any, *, insert: bool) -> None:
         """Stage a copy of ``entity`` after checking keys the way the database would."""
         self.check()
+        if self._writes_left is not None:
+            if self._writes_left <= 0:
+                raise RuntimeError("a single-write unit of work wrote twice")
+            self._writes_left -= 1
         current = self.rows(table)
         if insert and entity.id in current:
             raise AlreadyExists()

@@ -7,9 +7,10 @@ from typing import Generic, TypeVar
 
 from sqlalchemy import Insert, Table, bindparam, insert, select
 
-from adapters.sql.db import Db, Query
+from adapters.sql.db import Db
 from adapters.sql.errors import guarded
 from adapters.sql.mapping import Shape, to_values
+from adapters.sql.query import Query
 from adapters.sql.tables import consumers, developers
 from tarsify.domain.models import Consumer, Developer
 

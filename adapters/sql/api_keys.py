@@ -8,9 +8,10 @@ from typing import Any
 
 from sqlalchemy import bindparam, insert, or_, select, update
 
-from adapters.sql.db import Db, Query
+from adapters.sql.db import Db
 from adapters.sql.errors import guarded
 from adapters.sql.mapping import Shape, from_row, keyset_page, to_values
+from adapters.sql.query import Query
 from adapters.sql.tables import api_keys, consumers
 from adapters.sql.types import UtcDateTime
 from tarsify.domain.api_keys import ApiKey, ApiKeyOwner

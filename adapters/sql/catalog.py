@@ -6,9 +6,10 @@ import uuid
 
 from sqlalchemy import bindparam, func, insert, select, update
 
-from adapters.sql.db import Db, Query
+from adapters.sql.db import Db
 from adapters.sql.errors import guarded
 from adapters.sql.mapping import Shape, from_row, keyset_page, labelled, to_values
+from adapters.sql.query import Query
 from adapters.sql.tables import base_models, runpod_endpoints
 from tarsify.domain.models import BaseModel, BaseModelWithEndpoint, EndpointWithCount, GpuEndpoint
 from tarsify.domain.pagination import Cursor, Page, PageRequest, page_from_rows

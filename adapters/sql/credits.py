@@ -7,9 +7,10 @@ import uuid
 
 from sqlalchemy import bindparam, case, func, insert, select, text, update
 
-from adapters.sql.db import Db, Query
+from adapters.sql.db import Db
 from adapters.sql.errors import guarded
 from adapters.sql.mapping import Shape, keyset_params, keyset_template, to_values
+from adapters.sql.query import Query
 from adapters.sql.tables import (
     ACTIVE_EXECUTION_PREDICATE,
     consumers,

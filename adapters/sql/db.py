@@ -12,50 +12,12 @@ import contextlib
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import Dialect, Executable, Result, Select
+from sqlalchemy import Executable, Result
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from adapters.sql.engine import LAZY_BEGIN, TRANSACTION_OPEN
+from adapters.sql.engine import LAZY_BEGIN, SINGLE_WRITE, TRANSACTION_OPEN
 from adapters.sql.errors import FOREIGN_ERRORS
-
-
-class Query:
-    """A read built once; on asyncpg it runs on the driver connection directly.
-
-    SQLAlchemy compiles it once per process (SQL text, parameter order, bind processors);
-    each run then only binds values and fetches, skipping the execution context and
-    result processing, which cost more than the query on a small read. Rows come back as
-    the driver's records (``Shape.load`` converts enum columns); reads only: no expanding
-    or literal parameters.
-    """
-
-    __slots__ = ("_plan", "statement")
-
-    def __init__(self, statement: Select[Any]) -> None:
-        self.statement = statement
-        self._plan: tuple[Any, str, tuple[tuple[str, Any], ...]] | None = None
-
-    def bind(self, dialect: Dialect, params: dict[str, Any]) -> tuple[str, list[Any]]:
-        """The SQL text and positional arguments for ``params``."""
-        plan = self._plan
-        if plan is None:
-            plan = self._plan = self._compile(dialect)
-        compiled, sql, binds = plan
-        values = compiled.construct_params(params)
-        return sql, [
-            value if process is None else process(value)
-            for value, process in ((values[name], process) for name, process in binds)
-        ]
-
-    def _compile(self, dialect: Dialect) -> tuple[Any, str, tuple[tuple[str, Any], ...]]:
-        compiled = self.statement.compile(dialect=dialect)
-        if compiled.literal_execute_params or any(b.expanding for b in compiled.binds.values()):
-            raise ValueError("Query cannot hold expanding or literal parameters")
-        binds = tuple(
-            (name, compiled.binds[name].type.dialect_impl(dialect).bind_processor(dialect))
-            for name in compiled.positiontup or ()
-        )
-        return compiled, compiled.string, binds
+from adapters.sql.query import Query
 
 
 class ConnectionSource:
@@ -66,27 +28,50 @@ class ConnectionSource:
     def __init__(self, engine: AsyncEngine) -> None:
         self.engine = engine
 
-    def __call__(self) -> Db:
+    def __call__(self, *, single_write: bool = False) -> Db:
         """A handle for one unit of work (no connection taken yet)."""
-        return Db(self.engine)
+        return Db(self.engine, single_write=single_write)
 
 
 class Db:
-    """One unit of work's connection, opened on the first statement."""
+    """One unit of work's connection, opened on the first statement.
 
-    __slots__ = ("_connection", "_driver", "_engine", "dialect_name")
+    With ``single_write`` the unit of work makes at most one write (``RuntimeError`` on a
+    second). On lazy-BEGIN engines (asyncpg) that write then runs without a transaction
+    around it: one statement is atomic on its own and durable when it returns, so the
+    BEGIN and COMMIT round trips are saved and the caller's commit is a no-op.
+    """
 
-    def __init__(self, engine: AsyncEngine) -> None:
+    __slots__ = ("_connection", "_driver", "_engine", "_writes_left", "dialect_name")
+
+    def __init__(self, engine: AsyncEngine, *, single_write: bool = False) -> None:
         self._engine = engine
         self._connection: AsyncConnection | None = None
         self._driver: Any = None
+        self._writes_left = 1 if single_write else None
         self.dialect_name = engine.dialect.name
+
+    @property
+    def writes_without_transaction(self) -> bool:
+        """True when this unit of work's write runs on its own, committed as it returns."""
+        return self._writes_left is not None and bool(
+            self._engine.get_execution_options().get(LAZY_BEGIN)
+        )
 
     async def _open(self) -> AsyncConnection:
         connection = self._engine.connect()
         await connection.start()
+        if self.writes_without_transaction:
+            connection.info[SINGLE_WRITE] = True  # cleared when the connection is checked in
         self._connection = connection
         return connection
+
+    def _count_write(self, statement: Executable) -> None:
+        if self._writes_left is None or not getattr(statement, "is_dml", False):
+            return
+        if self._writes_left <= 0:
+            raise RuntimeError("a single-write unit of work wrote twice")
+        self._writes_left -= 1
 
     async def fetch(self, query: Query, params: dict[str, Any]) -> Sequence[Sequence[Any]]:
         """Every row of a read, in the unit of work's transaction if one is open."""
@@ -102,6 +87,26 @@ class Db:
         rows: Sequence[Sequence[Any]] = await driver.fetch(sql, *args)
         return rows
 
+    async def write(self, query: Query, params: dict[str, Any], *, isolated: bool = True) -> int:
+        """Run an INSERT or UPDATE; returns how many rows it wrote.
+
+        In a single-write unit of work on asyncpg it goes straight to the driver (no
+        transaction is open there: the statement commits as it runs). Otherwise it runs
+        like ``execute_isolated`` (``isolated``) or ``execute``.
+        """
+        if not self.writes_without_transaction:
+            run = self.execute_isolated if isolated else self.execute
+            result = await run(query.statement, params)
+            return int(result.rowcount)
+        self._count_write(query.statement)
+        connection = self._connection or await self._open()
+        driver = self._driver
+        if driver is None:
+            driver = self._driver = (await connection.get_raw_connection()).driver_connection
+        sql, args = query.bind(self._engine.dialect, params)
+        status: str = await driver.execute(sql, *args)  # "UPDATE 1", "INSERT 0 1"
+        return int(status.rpartition(" ")[2] or 0)
+
     async def fetch_one(self, query: Query, params: dict[str, Any]) -> Sequence[Any] | None:
         """The first row of a read, or None."""
         rows = await self.fetch(query, params)
@@ -114,6 +119,7 @@ class Db:
     ) -> Any:
         """Run ``statement`` (with ``params``, or once per item of a list of them) in the
         unit of work's transaction."""
+        self._count_write(statement)
         connection = self._connection or await self._open()
         result: Result[Any] = await connection.execute(statement, params)
         return result
@@ -129,6 +135,7 @@ class Db:
         round trips less. SQLite only undoes the failed statement (and pysqlite
         savepoints would end its implicit transaction), so there it runs directly.
         """
+        self._count_write(statement)
         connection = self._connection or await self._open()
         if self.dialect_name != "postgresql":
             return await connection.execute(statement, params)

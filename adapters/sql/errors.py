@@ -40,8 +40,13 @@ def on_storage_failure(listener: FailureListener) -> Callable[[], None]:
     return lambda: _failure_listeners.remove(listener)
 
 
-def is_unique_violation(exc: IntegrityError) -> bool:
-    """True when the integrity error comes from a unique or primary key constraint."""
+def is_unique_violation(exc: BaseException) -> bool:
+    """True when the error (SQLAlchemy's, or asyncpg's when the driver ran the statement
+    directly) comes from a unique or primary key constraint."""
+    if isinstance(exc, asyncpg.UniqueViolationError):
+        return True
+    if not isinstance(exc, IntegrityError):
+        return False
     orig = exc.orig
     code = getattr(orig, "sqlstate", None) or getattr(orig, "pgcode", None)
     if code == PG_UNIQUE_VIOLATION:
@@ -73,7 +78,7 @@ def describe(exc: BaseException) -> str:
 
 def translate(exc: BaseException, operation: str) -> StorageError | AlreadyExists:
     """The core error for a foreign one, logging what failed (never the values involved)."""
-    if isinstance(exc, IntegrityError) and is_unique_violation(exc):
+    if is_unique_violation(exc):
         logger.info("unique constraint violated during %s: %s", operation, describe(exc))
         return AlreadyExists()
     statement = getattr(exc, "statement", None)

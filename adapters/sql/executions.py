@@ -10,9 +10,10 @@ from typing import Any
 
 from sqlalchemy import Select, and_, bindparam, insert, or_, select, text, tuple_, update
 
-from adapters.sql.db import Db, Query
+from adapters.sql.db import Db
 from adapters.sql.errors import guarded
 from adapters.sql.mapping import Shape, from_row, keyset_params, keyset_template, to_values
+from adapters.sql.query import Query
 from adapters.sql.tables import ACTIVE_EXECUTION_PREDICATE, executions, tars_models
 from adapters.sql.types import UtcDateTime
 from tarsify.domain.execution import Execution, ExecutionView
@@ -46,10 +47,10 @@ _GET_BY_KEY = Query(
         executions.c.idempotency_key == bindparam("p_key"),
     )
 )
-_INSERT = insert(executions)
+_INSERT = Query(insert(executions))
 # Compare-and-set: every column but the id, and the version moves on by one.
 _WRITABLE = [c.name for c in executions.columns if c.name not in ("id", "version")]
-_UPDATE = (
+_UPDATE = Query(
     update(executions)
     .where(executions.c.id == bindparam(_ID), executions.c.version == bindparam("p_version"))
     .values({name: bindparam("v_" + name) for name in _WRITABLE})
@@ -61,7 +62,7 @@ _DUE = (
     _polled_at_or_before(bindparam("p_polled_before", type_=UtcDateTime())),
 )
 _IS_DUE = Query(select(executions.c.id).where(*_DUE))
-_MARK_POLLED = (
+_MARK_POLLED = Query(
     update(executions).where(*_DUE).values(last_polled_at=bindparam("p_now", type_=UtcDateTime()))
 )
 
@@ -136,7 +137,7 @@ class SqlExecutionRepository:
     @guarded("executions.add")
     async def add(self, execution: Execution) -> None:
         """Insert; ``AlreadyExists`` when (consumer, idempotency key) is taken."""
-        await self._db.execute_isolated(_INSERT, to_values(execution))
+        await self._db.write(_INSERT, to_values(execution))
 
     @guarded("executions.get")
     async def get(self, execution_id: uuid.UUID) -> Execution | None:
@@ -163,8 +164,7 @@ class SqlExecutionRepository:
         values = to_values(execution)
         params = {"v_" + name: values[name] for name in _WRITABLE}
         params[_ID], params["p_version"] = execution.id, execution.version
-        result: Any = await self._db.execute_isolated(_UPDATE, params)
-        if result.rowcount != 1:
+        if await self._db.write(_UPDATE, params) != 1:
             return False
         execution.version += 1
         return True
@@ -175,16 +175,18 @@ class SqlExecutionRepository:
     ) -> bool:
         """Take the right to poll the provider for one unfinished execution.
 
-        A plain read first: while many clients poll one execution, it is almost never
-        due, and a read answers that without a transaction. A due execution is then
-        claimed by the conditional UPDATE, which alone decides (a row that was not due
-        cannot become due again: ``last_polled_at`` only moves forward).
+        The conditional UPDATE alone decides (a row that was not due cannot become due
+        again: ``last_polled_at`` only moves forward). Inside a transaction a plain read
+        comes first: while many clients poll one execution, it is almost never due, and
+        a read answers that without a transaction. Without one (a single-write unit of
+        work on PostgreSQL) an UPDATE that matches nothing costs what that read costs,
+        so it is sent at once.
         """
         params = {_ID: execution_id, "p_polled_before": polled_before}
-        if await self._db.fetch_one(_IS_DUE, params) is None:
-            return False
-        result: Any = await self._db.execute(_MARK_POLLED, params | {"p_now": now})
-        return bool(result.rowcount == 1)
+        if not self._db.writes_without_transaction:
+            if await self._db.fetch_one(_IS_DUE, params) is None:
+                return False
+        return await self._db.write(_MARK_POLLED, params | {"p_now": now}, isolated=False) == 1
 
     @guarded("executions.claim_due")
     async def claim_due(

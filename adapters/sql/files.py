@@ -7,9 +7,10 @@ from datetime import datetime
 
 from sqlalchemy import bindparam, delete, insert, select
 
-from adapters.sql.db import Db, Query
+from adapters.sql.db import Db
 from adapters.sql.errors import guarded
 from adapters.sql.mapping import Shape, to_values
+from adapters.sql.query import Query
 from adapters.sql.tables import execution_files
 from adapters.sql.types import UtcDateTime
 from tarsify.domain.files import ExecutionFile

@@ -9,7 +9,7 @@ from typing import Any
 
 from sqlalchemy import bindparam, insert, select, update
 
-from adapters.sql.db import Db, Query
+from adapters.sql.db import Db
 from adapters.sql.errors import guarded
 from adapters.sql.mapping import (
     Shape,
@@ -19,12 +19,15 @@ from adapters.sql.mapping import (
     keyset_template,
     to_values,
 )
+from adapters.sql.query import Query
 from adapters.sql.tables import base_models, developers, runpod_endpoints, tars_models
+from tarsify.domain.credits import effective_price
 from tarsify.domain.models import (
     BaseModel,
     GpuEndpoint,
-    MarketplaceEntry,
+    MarketplaceListing,
     ModelCategory,
+    OutputType,
     RunTarget,
     TarsModel,
 )
@@ -39,11 +42,20 @@ _INSERT = insert(tars_models)
 _MARKET_TARS = Shape(TarsModel, tars_models, "t_")
 _RUN_ENDPOINT = Shape(GpuEndpoint, runpod_endpoints, "e_")
 _MARKET_BASE = Shape(BaseModel, base_models, "b_")
+# The marketplace list reads only what it shows, in MarketplaceListing's field order.
 _PUBLISHED = (
     select(
-        *_MARKET_TARS.columns,
-        *_MARKET_BASE.columns,
+        tars_models.c.id,
+        tars_models.c.slug,
+        tars_models.c.title,
+        tars_models.c.description,
+        base_models.c.category,
+        base_models.c.output_type,
+        base_models.c.estimated_seconds,
         developers.c.name.label("developer_name"),
+        tars_models.c.published_at,
+        tars_models.c.price_per_run,
+        base_models.c.min_price_per_run,
     )
     .join(base_models, base_models.c.id == tars_models.c.base_model_id)
     .join(runpod_endpoints, runpod_endpoints.c.id == base_models.c.endpoint_id)
@@ -95,12 +107,21 @@ def _published_template(category: bool, after: bool, limit: int) -> Query:
     )
 
 
-def _market_entry(row: Sequence[Any]) -> MarketplaceEntry:
-    base_at = _MARKET_TARS.width
-    return MarketplaceEntry(
-        _MARKET_TARS.load(row),
-        _MARKET_BASE.load(row, base_at),
-        row[base_at + _MARKET_BASE.width],
+def _listing(row: Sequence[Any]) -> MarketplaceListing:
+    # Through the driver, enum columns arrive as their text value.
+    id_, slug, title, description, category, output_type, seconds, name, published = row[:9]
+    price, minimum = row[9], row[10]
+    return MarketplaceListing(
+        id_,
+        slug,
+        title,
+        description,
+        ModelCategory(category),
+        OutputType(output_type),
+        seconds,
+        name,
+        published,
+        effective_price(price, minimum),
     )
 
 
@@ -155,18 +176,16 @@ class SqlTarsModelRepository:
     @guarded("tars_models.list_published")
     async def list_published(
         self, page: PageRequest, *, category: ModelCategory | None = None
-    ) -> Page[MarketplaceEntry]:
+    ) -> Page[MarketplaceListing]:
         """Published models on active base models and endpoints, newest published first."""
         stmt = _published_template(category is not None, page.after is not None, page.limit + 1)
         params = keyset_params(page)
         if category is not None:
             params["p_category"] = category
         rows = await self._db.fetch(stmt, params)
-        items = [_market_entry(row) for row in rows]
+        items = [_listing(row) for row in rows]
         return page_from_rows(items, page, _published_key)
 
 
-def _published_key(entry: MarketplaceEntry) -> Cursor:
-    published_at = entry.tars_model.published_at
-    assert published_at is not None  # filtered in the query
-    return Cursor(published_at, entry.tars_model.id)
+def _published_key(item: MarketplaceListing) -> Cursor:
+    return Cursor(item.published_at, item.id)

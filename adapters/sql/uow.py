@@ -47,8 +47,9 @@ class SqlUnitOfWork:
     webhooks: WebhookRepository
     credits: CreditsRepository
 
-    def __init__(self, connections: ConnectionSource) -> None:
+    def __init__(self, connections: ConnectionSource, *, single_write: bool = False) -> None:
         self._connections = connections
+        self._single_write = single_write
         self._db: Db | None = None
 
     @property
@@ -60,7 +61,7 @@ class SqlUnitOfWork:
 
     async def __aenter__(self) -> Self:
         """Start the unit of work; the connection is taken on first use."""
-        db = self._connections()
+        db = self._connections(single_write=self._single_write)
         self._db = db
         self.developers = SqlDeveloperRepository(db)
         self.consumers = SqlConsumerRepository(db)

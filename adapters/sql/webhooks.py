@@ -8,9 +8,10 @@ from typing import Any
 
 from sqlalchemy import and_, bindparam, insert, select, text, update
 
-from adapters.sql.db import Db, Query
+from adapters.sql.db import Db
 from adapters.sql.errors import guarded
 from adapters.sql.mapping import Shape, from_row, to_values
+from adapters.sql.query import Query
 from adapters.sql.tables import (
     WEBHOOK_DUE_PREDICATE,
     execution_webhooks,

@@ -30,6 +30,7 @@ from . import (
     routes_metrics,
     routes_webhooks,
 )
+from .auth import authenticated
 from .boundary import boundary_middleware
 from .middleware import (
     access_log_middleware,
@@ -37,7 +38,7 @@ from .middleware import (
     error_middleware,
     request_id_middleware,
 )
-from .routing import SERVICES, Route, Services, register
+from .routing import SERVICES, Route, Services
 
 log = logging.getLogger("tarsify.http")
 
@@ -159,7 +160,8 @@ def create_app(container: Container) -> web.Application:
     middlewares.extend((error_middleware, boundary_middleware))
     app = web.Application(middlewares=middlewares, client_max_size=settings.max_body_bytes)
     app[CONTAINER] = container
-    register(app, ROUTES)
+    for route in ROUTES:
+        app.router.add_route(route.method, route.path, authenticated(route))
     routes_files.install(app)
     openapi.install(app, ROUTES, settings.public_url)
     web_pages.install(app, demo_sign_in=settings.demo_sign_in)

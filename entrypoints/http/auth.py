@@ -1,9 +1,12 @@
-"""Who is calling: bearer token -> identity for the route's audience -> account row id."""
+"""Who is calling: bearer token -> identity for the route's audience -> account row id.
+
+The app wraps every route's handler with ``authenticated``: the route's declared ``auth``
+is enforced there, once, and the handler receives the resolved ``Caller``.
+"""
 
 from __future__ import annotations
 
 import re
-import uuid
 
 from aiohttp import web
 
@@ -12,9 +15,8 @@ from tarsify.domain.models import Identity
 from tarsify.ports import Audience
 
 from .boundary import check_identity
-from .routing import services
+from .routing import ANONYMOUS, Auth, Caller, Handler, Route, services
 
-IDENTITY_KEY = web.RequestKey("identity", Identity)
 # RFC 6750 b64token: what any bearer token (a JWT, a Firebase ID token) is made of.
 TOKEN_RE = re.compile(r"[A-Za-z0-9\-._~+/]+=*")
 
@@ -40,35 +42,42 @@ def bearer_token(request: web.Request) -> str:
 async def identity(request: web.Request, audience: Audience) -> Identity:
     """The verified identity of the caller on ``audience``'s routes."""
     token = bearer_token(request)
-    found = check_identity(await services(request).verifier.verify(token, audience))
-    request[IDENTITY_KEY] = found
-    return found
+    return check_identity(await services(request).verifier.verify(token, audience))
 
 
-async def developer_identity(request: web.Request) -> Identity:
-    """A developer-audience identity (registered or not)."""
-    return await identity(request, Audience.DEVELOPERS)
+async def resolve_caller(request: web.Request, auth: Auth, *, registered: bool) -> Caller:
+    """Enforce ``auth`` on ``request`` and say who is calling.
+
+    Admin routes need a developer-audience identity listed in ADMIN_UIDS (``NotAdmin``
+    otherwise). Consumer and developer routes need an identity of their audience and,
+    when ``registered``, its row (``UserNotRegistered`` otherwise; the id is cached).
+    """
+    if auth is Auth.NONE:
+        return ANONYMOUS
+    svc = services(request)
+    audience = Audience.CONSUMERS if auth is Auth.CONSUMER else Audience.DEVELOPERS
+    found = await identity(request, audience)
+    if auth is Auth.ADMIN:
+        svc.admins.require_admin(found.uid)
+        return Caller(found)
+    if not registered:
+        return Caller(found)
+    if auth is Auth.CONSUMER:
+        return Caller(found, await svc.accounts.consumer_id(found))
+    return Caller(found, await svc.accounts.developer_id(found))
 
 
-async def consumer_identity(request: web.Request) -> Identity:
-    """A consumer-audience identity (registered or not)."""
-    return await identity(request, Audience.CONSUMERS)
+def authenticated(route: Route) -> Handler:
+    """The aiohttp handler of ``route``: its auth first, then its handler with the caller."""
+    handler, auth, registered = route.handler, route.auth, route.registered
+    if auth is Auth.NONE:
 
+        async def open_route(request: web.Request) -> web.StreamResponse:
+            return await handler(request, ANONYMOUS)
 
-async def require_admin(request: web.Request) -> Identity:
-    """A developer-audience identity listed in ADMIN_UIDS; ``NotAdmin`` otherwise."""
-    found = await developer_identity(request)
-    services(request).admins.require_admin(found.uid)
-    return found
+        return open_route
 
+    async def guarded(request: web.Request) -> web.StreamResponse:
+        return await handler(request, await resolve_caller(request, auth, registered=registered))
 
-async def developer_id(request: web.Request) -> uuid.UUID:
-    """The registered developer's row id; ``UserNotRegistered`` when not registered."""
-    found = await developer_identity(request)
-    return await services(request).accounts.developer_id(found)
-
-
-async def consumer_id(request: web.Request) -> uuid.UUID:
-    """The registered consumer's row id; ``UserNotRegistered`` when not registered."""
-    found = await consumer_identity(request)
-    return await services(request).accounts.consumer_id(found)
+    return guarded

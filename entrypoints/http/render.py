@@ -58,19 +58,18 @@ def execution(view: ExecutionView, output: Any = None) -> Json:
     }
 
 
-def marketplace_item(entry: m.MarketplaceEntry) -> Json:
+def marketplace_item(item: m.MarketplaceListing) -> Json:
     """A published model in the marketplace list."""
-    t, b = entry.tars_model, entry.base_model
     return {
-        "slug": t.slug,
-        "title": t.title,
-        "description": t.description,
-        "category": b.category.value,
-        "outputType": b.output_type.value,
-        "estimatedSeconds": b.estimated_seconds,
-        "pricePerRun": entry.price,
-        "developerName": entry.developer_name,
-        "publishedAt": t.published_at,
+        "slug": item.slug,
+        "title": item.title,
+        "description": item.description,
+        "category": item.category.value,
+        "outputType": item.output_type.value,
+        "estimatedSeconds": item.estimated_seconds,
+        "pricePerRun": item.price,
+        "developerName": item.developer_name,
+        "publishedAt": item.published_at,
     }
 
 

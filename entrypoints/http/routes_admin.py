@@ -9,10 +9,9 @@ from aiohttp import web
 from tarsify.services.catalog import NewBaseModel, NewEndpoint
 
 from . import serialize
-from .auth import require_admin
 from .envelope import ok, ok_page
 from .params import LIST_PARAMS, body, page_request, path_id
-from .routing import Auth, Route, services
+from .routing import Auth, Caller, Route, services
 from .schemas import BaseModelCreate, BaseModelUpdate, EndpointCreate, EndpointUpdate
 from .views import AdminBaseModelView, EndpointListItem, EndpointView
 
@@ -24,9 +23,8 @@ def _endpoint_changes(changes: dict[str, Any]) -> dict[str, Any]:
     return changes
 
 
-async def create_endpoint(request: web.Request) -> web.Response:
+async def create_endpoint(request: web.Request, _caller: Caller) -> web.Response:
     """Register a GPU endpoint."""
-    await require_admin(request)
     data = await body(request, EndpointCreate)
     endpoint = await services(request).catalog.create_endpoint(
         NewEndpoint(**_endpoint_changes(data.model_dump()))
@@ -34,17 +32,15 @@ async def create_endpoint(request: web.Request) -> web.Response:
     return ok(serialize.endpoint(endpoint), status=201)
 
 
-async def list_endpoints(request: web.Request) -> web.Response:
+async def list_endpoints(request: web.Request, _caller: Caller) -> web.Response:
     """All endpoints, newest first, with their base model counts."""
-    await require_admin(request)
     page_req = page_request(request)
     page = await services(request).catalog.list_endpoints(page_req)
     return ok_page(page, [serialize.endpoint_item(row) for row in page.items], page_req.limit)
 
 
-async def update_endpoint(request: web.Request) -> web.Response:
+async def update_endpoint(request: web.Request, _caller: Caller) -> web.Response:
     """Change some fields of an endpoint."""
-    await require_admin(request)
     endpoint_id = path_id(request)
     data = await body(request, EndpointUpdate)
     endpoint = await services(request).catalog.update_endpoint(
@@ -53,41 +49,36 @@ async def update_endpoint(request: web.Request) -> web.Response:
     return ok(serialize.endpoint(endpoint))
 
 
-async def delete_endpoint(request: web.Request) -> web.Response:
+async def delete_endpoint(request: web.Request, _caller: Caller) -> web.Response:
     """Soft delete: the endpoint becomes inactive."""
-    await require_admin(request)
     endpoint = await services(request).catalog.deactivate_endpoint(path_id(request))
     return ok(serialize.endpoint(endpoint))
 
 
-async def create_base_model(request: web.Request) -> web.Response:
+async def create_base_model(request: web.Request, _caller: Caller) -> web.Response:
     """Register a base model on an existing endpoint."""
-    await require_admin(request)
     data = await body(request, BaseModelCreate)
     row = await services(request).catalog.create_base_model(NewBaseModel(**data.model_dump()))
     return ok(serialize.admin_base_model(row), status=201)
 
 
-async def list_base_models(request: web.Request) -> web.Response:
+async def list_base_models(request: web.Request, _caller: Caller) -> web.Response:
     """All base models, newest first, with their endpoints."""
-    await require_admin(request)
     page_req = page_request(request)
     page = await services(request).catalog.list_base_models(page_req)
     return ok_page(page, [serialize.admin_base_model(row) for row in page.items], page_req.limit)
 
 
-async def update_base_model(request: web.Request) -> web.Response:
+async def update_base_model(request: web.Request, _caller: Caller) -> web.Response:
     """Change some fields of a base model."""
-    await require_admin(request)
     base_model_id = path_id(request)
     data = await body(request, BaseModelUpdate)
     row = await services(request).catalog.update_base_model(base_model_id, data.changes())
     return ok(serialize.admin_base_model(row))
 
 
-async def delete_base_model(request: web.Request) -> web.Response:
+async def delete_base_model(request: web.Request, _caller: Caller) -> web.Response:
     """Soft delete: the base model becomes inactive."""
-    await require_admin(request)
     row = await services(request).catalog.deactivate_base_model(path_id(request))
     return ok(serialize.admin_base_model(row))
 

@@ -13,10 +13,9 @@ from pydantic import StringConstraints
 
 from tarsify.domain.api_keys import NAME_MAX_CHARS, ApiKey
 
-from .auth import consumer_id
 from .envelope import ok, ok_page
 from .params import LIST_PARAMS, body, page_request, path_id
-from .routing import Auth, Route, services
+from .routing import Auth, Caller, Route, services
 from .schemas import RequestModel
 from .views import Timestamp, View
 
@@ -62,27 +61,27 @@ def _fields(api_key: ApiKey) -> dict[str, Any]:
     }
 
 
-async def create_api_key(request: web.Request) -> web.Response:
+async def create_api_key(request: web.Request, caller: Caller) -> web.Response:
     """A new key for the caller; 201 with the key, shown this once."""
-    owner = await consumer_id(request)
+    owner = caller.account_id
     data = await body(request, ApiKeyCreate)
     created = await services(request).api_keys.create(owner, data.name)
     view = CreatedApiKeyView(**_fields(created.api_key), key=created.secret)
     return ok(view, status=201)
 
 
-async def list_api_keys(request: web.Request) -> web.Response:
+async def list_api_keys(request: web.Request, caller: Caller) -> web.Response:
     """The caller's keys that still work, newest first."""
-    owner = await consumer_id(request)
+    owner = caller.account_id
     page_req = page_request(request)
     page = await services(request).api_keys.list(owner, page_req)
     items = [ApiKeyView(**_fields(k)) for k in page.items]
     return ok_page(page, items, page_req.limit)
 
 
-async def revoke_api_key(request: web.Request) -> web.Response:
+async def revoke_api_key(request: web.Request, caller: Caller) -> web.Response:
     """Revoke one of the caller's keys; it stops working at once."""
-    owner = await consumer_id(request)
+    owner = caller.account_id
     revoked = await services(request).api_keys.revoke(owner, path_id(request))
     view = RevokedApiKeyView(**_fields(revoked) | {"revoked_at": revoked.revoked_at})
     return ok(view)

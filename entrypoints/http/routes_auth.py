@@ -5,40 +5,39 @@ from __future__ import annotations
 from aiohttp import web
 
 from . import serialize
-from .auth import consumer_identity, developer_identity
 from .envelope import ok
 from .params import body
-from .routing import Auth, Route, services
+from .routing import Auth, Caller, Route, services
 from .schemas import RegisterRequest
 from .views import ConsumerView, DeveloperView
 
 
-async def register_developer(request: web.Request) -> web.Response:
+async def register_developer(request: web.Request, caller: Caller) -> web.Response:
     """Create the developer row for this token (uid and email from the token)."""
-    identity = await developer_identity(request)
+    identity = caller.identity
     data = await body(request, RegisterRequest, empty_ok=True)
     developer = await services(request).accounts.register_developer(identity, data.name)
     return ok(serialize.developer(developer), status=201)
 
 
-async def developer_me(request: web.Request) -> web.Response:
+async def developer_me(request: web.Request, caller: Caller) -> web.Response:
     """The developer row of this token."""
-    identity = await developer_identity(request)
+    identity = caller.identity
     developer = await services(request).accounts.get_developer(identity)
     return ok(serialize.developer(developer))
 
 
-async def register_consumer(request: web.Request) -> web.Response:
+async def register_consumer(request: web.Request, caller: Caller) -> web.Response:
     """Create the consumer row for this token (uid and email from the token)."""
-    identity = await consumer_identity(request)
+    identity = caller.identity
     data = await body(request, RegisterRequest, empty_ok=True)
     consumer = await services(request).accounts.register_consumer(identity, data.name)
     return ok(serialize.consumer(consumer), status=201)
 
 
-async def consumer_me(request: web.Request) -> web.Response:
+async def consumer_me(request: web.Request, caller: Caller) -> web.Response:
     """The consumer row of this token."""
-    identity = await consumer_identity(request)
+    identity = caller.identity
     consumer = await services(request).accounts.get_consumer(identity)
     return ok(serialize.consumer(consumer))
 

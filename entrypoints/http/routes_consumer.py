@@ -6,25 +6,24 @@ from aiohttp import web
 
 from tarsify.domain.models import ExecutionStatus
 
-from .auth import consumer_id
 from .envelope import ok_fast, ok_page_fast
 from .outputs import execution_json
 from .params import LIST_PARAMS, enum_query, page_request, path_id, slug_query
-from .routing import Auth, Param, Route, services
+from .routing import Auth, Caller, Param, Route, services
 from .views import ExecutionView
 
 
-async def get_execution(request: web.Request) -> web.Response:
+async def get_execution(request: web.Request, caller: Caller) -> web.Response:
     """One own execution, refreshed from the provider when due."""
-    owner = await consumer_id(request)
+    owner = caller.account_id
     svc = services(request)
     view = await svc.executions.get(owner, path_id(request))
     return ok_fast(await execution_json(request, view))
 
 
-async def list_executions(request: web.Request) -> web.Response:
+async def list_executions(request: web.Request, caller: Caller) -> web.Response:
     """Own executions, newest first, optionally by status and model slug."""
-    owner = await consumer_id(request)
+    owner = caller.account_id
     page_req = page_request(request)
     status = enum_query(request, "status", ExecutionStatus)
     model = slug_query(request, "model")
@@ -34,9 +33,9 @@ async def list_executions(request: web.Request) -> web.Response:
     return ok_page_fast(page, items, page_req.limit)
 
 
-async def cancel_execution(request: web.Request) -> web.Response:
+async def cancel_execution(request: web.Request, caller: Caller) -> web.Response:
     """Cancel an own execution; 409 ERR_5507 once it is terminal."""
-    owner = await consumer_id(request)
+    owner = caller.account_id
     svc = services(request)
     view = await svc.executions.cancel(owner, path_id(request))
     return ok_fast(await execution_json(request, view))

@@ -7,10 +7,9 @@ from aiohttp import web
 from tarsify.domain.errors import NotFound
 from tarsify.services.webhooks import ConsumerWebhooks
 
-from .auth import consumer_id
 from .envelope import ok, ok_list
 from .params import path_id
-from .routing import Auth, Route, services
+from .routing import Auth, Caller, Route, services
 from .views_webhooks import WebhookDeliveryView, WebhookSecretView
 
 
@@ -21,21 +20,21 @@ def _webhooks(request: web.Request) -> ConsumerWebhooks:
     return found
 
 
-async def get_webhook_secret(request: web.Request) -> web.Response:
+async def get_webhook_secret(request: web.Request, caller: Caller) -> web.Response:
     """The consumer's signing secret, made on first read."""
-    owner = await consumer_id(request)
+    owner = caller.account_id
     return ok(WebhookSecretView(secret=await _webhooks(request).secret(owner)))
 
 
-async def rotate_webhook_secret(request: web.Request) -> web.Response:
+async def rotate_webhook_secret(request: web.Request, caller: Caller) -> web.Response:
     """A new signing secret replaces the old one at once."""
-    owner = await consumer_id(request)
+    owner = caller.account_id
     return ok(WebhookSecretView(secret=await _webhooks(request).rotate(owner)))
 
 
-async def list_webhook_deliveries(request: web.Request) -> web.Response:
+async def list_webhook_deliveries(request: web.Request, caller: Caller) -> web.Response:
     """Every attempt to deliver the execution's webhook events, oldest first."""
-    owner = await consumer_id(request)
+    owner = caller.account_id
     lines = await _webhooks(request).deliveries(owner, path_id(request))
     return ok_list([WebhookDeliveryView.of(line) for line in lines])
 

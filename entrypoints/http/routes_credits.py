@@ -10,10 +10,9 @@ from pydantic import Field
 
 from tarsify.domain.credits import MAX_GRANT, MAX_REASON_CHARS, AccountType, EntryType, LedgerEntry
 
-from .auth import consumer_id, developer_id, require_admin
 from .envelope import ok, ok_page
 from .params import LIST_PARAMS, body, page_request
-from .routing import Auth, Route, services
+from .routing import Auth, Caller, Route, services
 from .schemas import RequestModel
 from .views import Timestamp, View
 
@@ -66,9 +65,8 @@ def entry_view(entry: LedgerEntry) -> LedgerEntryView:
     )
 
 
-async def grant_credits(request: web.Request) -> web.Response:
+async def grant_credits(request: web.Request, caller: Caller) -> web.Response:
     """Give credits to the consumer with this uid; 201 with the entry and the balance."""
-    await require_admin(request)
     data = await body(request, CreditGrant)
     granted = await services(request).credits.grant(
         request.match_info["uid"], data.amount, data.reason
@@ -82,30 +80,30 @@ async def grant_credits(request: web.Request) -> web.Response:
     return ok(view, status=201)
 
 
-async def consumer_credits(request: web.Request) -> web.Response:
+async def consumer_credits(request: web.Request, caller: Caller) -> web.Response:
     """The caller's balance and held credits."""
-    owner = await consumer_id(request)
+    owner = caller.account_id
     credits = await services(request).credits.consumer_credits(owner)
     return ok(CreditsView(balance=credits.balance, held=credits.held))
 
 
-async def consumer_ledger(request: web.Request) -> web.Response:
+async def consumer_ledger(request: web.Request, caller: Caller) -> web.Response:
     """The caller's ledger, newest first."""
-    owner = await consumer_id(request)
+    owner = caller.account_id
     page_req = page_request(request)
     page = await services(request).credits.ledger(AccountType.CONSUMER, owner, page_req)
     return ok_page(page, [entry_view(e) for e in page.items], page_req.limit)
 
 
-async def developer_earnings(request: web.Request) -> web.Response:
+async def developer_earnings(request: web.Request, caller: Caller) -> web.Response:
     """The caller's earnings."""
-    owner = await developer_id(request)
+    owner = caller.account_id
     return ok(EarningsView(balance=await services(request).credits.developer_earnings(owner)))
 
 
-async def developer_ledger(request: web.Request) -> web.Response:
+async def developer_ledger(request: web.Request, caller: Caller) -> web.Response:
     """The caller's earnings ledger, newest first."""
-    owner = await developer_id(request)
+    owner = caller.account_id
     page_req = page_request(request)
     page = await services(request).credits.ledger(AccountType.DEVELOPER, owner, page_req)
     return ok_page(page, [entry_view(e) for e in page.items], page_req.limit)

@@ -9,10 +9,9 @@ from tarsify.domain.models import BaseModel
 from tarsify.services.studio import NewTarsModel, StudioModel
 
 from . import serialize
-from .auth import developer_id
 from .envelope import ok, ok_page
 from .params import LIST_PARAMS, body, page_request, path_id
-from .routing import Auth, Route, Services, services
+from .routing import Auth, Caller, Route, Services, services
 from .schemas import TarsModelCreate, TarsModelUpdate
 from .views import DeveloperBaseModelView, TarsModelSummary, TarsModelView
 
@@ -26,18 +25,17 @@ async def _with_base(svc: Services, studio: StudioModel, status: int = 200) -> w
     return ok(serialize.tars_model(studio, base), status=status)
 
 
-async def list_base_models(request: web.Request) -> web.Response:
+async def list_base_models(request: web.Request, _caller: Caller) -> web.Response:
     """Active base models on active endpoints, newest first."""
-    await developer_id(request)
     page_req = page_request(request)
     page = await services(request).catalog.list_base_models(page_req, browsable_only=True)
     items = [serialize.developer_base_model(row) for row in page.items]
     return ok_page(page, items, page_req.limit)
 
 
-async def create_tars_model(request: web.Request) -> web.Response:
+async def create_tars_model(request: web.Request, caller: Caller) -> web.Response:
     """Create a DRAFT Tars model; the slug comes from the title when not given."""
-    owner = await developer_id(request)
+    owner = caller.account_id
     data = await body(request, TarsModelCreate)
     new = NewTarsModel(
         base_model_id=data.base_model_id,
@@ -51,33 +49,33 @@ async def create_tars_model(request: web.Request) -> web.Response:
     return await _with_base(svc, await svc.studio.create(owner, new), status=201)
 
 
-async def list_tars_models(request: web.Request) -> web.Response:
+async def list_tars_models(request: web.Request, caller: Caller) -> web.Response:
     """The developer's own Tars models, newest first, every status."""
-    owner = await developer_id(request)
+    owner = caller.account_id
     page_req = page_request(request)
     page = await services(request).studio.list(owner, page_req)
     return ok_page(page, [serialize.tars_summary(t) for t in page.items], page_req.limit)
 
 
-async def get_tars_model(request: web.Request) -> web.Response:
+async def get_tars_model(request: web.Request, caller: Caller) -> web.Response:
     """One of the developer's Tars models with its publish problems."""
-    owner = await developer_id(request)
+    owner = caller.account_id
     svc = services(request)
     return await _with_base(svc, await svc.studio.get(owner, path_id(request)))
 
 
-async def update_tars_model(request: web.Request) -> web.Response:
+async def update_tars_model(request: web.Request, caller: Caller) -> web.Response:
     """Change a Tars model; ``status: PUBLISHED`` publishes it when its config is valid."""
-    owner = await developer_id(request)
+    owner = caller.account_id
     model_id = path_id(request)
     data = await body(request, TarsModelUpdate)
     svc = services(request)
     return await _with_base(svc, await svc.studio.update(owner, model_id, data.changes()))
 
 
-async def archive_tars_model(request: web.Request) -> web.Response:
+async def archive_tars_model(request: web.Request, caller: Caller) -> web.Response:
     """Archive a Tars model: it leaves the marketplace, its executions are kept."""
-    owner = await developer_id(request)
+    owner = caller.account_id
     svc = services(request)
     return await _with_base(svc, await svc.studio.archive(owner, path_id(request)))
 

@@ -14,12 +14,11 @@ from tarsify.domain.errors import NotFound, TarsifyError
 from tarsify.domain.execution import ExecutionView
 
 from . import render
-from .auth import consumer_id
 from .envelope import error_body
 from .middleware import REQUEST_ID_HEADER, REQUEST_ID_KEY
 from .outputs import execution_json
 from .params import path_id
-from .routing import Auth, Route, services
+from .routing import Auth, Caller, Route, services
 from .views import ExecutionView as ExecutionDocument
 
 HEARTBEAT = b": heartbeat\n\n"
@@ -44,9 +43,9 @@ def _stream_response(request: web.Request) -> web.StreamResponse:
     return response
 
 
-async def execution_events(request: web.Request) -> web.StreamResponse:
+async def execution_events(request: web.Request, caller: Caller) -> web.StreamResponse:
     """Stream the states of an own execution until it is final."""
-    owner = await consumer_id(request)
+    owner = caller.account_id
     watcher = services(request).watcher
     if watcher is None:
         raise NotFound("Event streams are not available on this server")

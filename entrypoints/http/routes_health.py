@@ -7,7 +7,7 @@ from aiohttp import web
 from tarsify.domain.errors import StorageError
 
 from .envelope import ok
-from .routing import Auth, Route, services
+from .routing import Auth, Caller, Route, services
 from .views import Health
 
 
@@ -16,12 +16,12 @@ def _health(request: web.Request, status: str) -> Health:
     return Health(status=status, gpu_provider=provider, simulated=provider == "simulator")
 
 
-async def live(request: web.Request) -> web.Response:
+async def live(request: web.Request, _caller: Caller) -> web.Response:
     """The process answers."""
     return ok(_health(request, "ok"))
 
 
-async def ready(request: web.Request) -> web.Response:
+async def ready(request: web.Request, _caller: Caller) -> web.Response:
     """The database and the file store answer; 503 ERR_5002 otherwise."""
     svc = services(request)
     try:

@@ -9,7 +9,6 @@ from tarsify.domain.models import ModelCategory
 from tarsify.services.webhooks import ConsumerWebhooks, WebhookRequest, requested_webhook
 
 from . import render, serialize
-from .auth import consumer_id
 from .envelope import ok, ok_fast, ok_page_fast
 from .outputs import execution_json
 from .params import (
@@ -22,12 +21,12 @@ from .params import (
     wait_seconds,
 )
 from .prefer import preferred_wait
-from .routing import Auth, Param, Route, services
+from .routing import Auth, Caller, Param, Route, services
 from .schemas import RunRequest
 from .views import ExecutionView, MarketplaceDetailView, MarketplaceItem
 
 
-async def list_models(request: web.Request) -> web.Response:
+async def list_models(request: web.Request, _caller: Caller) -> web.Response:
     """Published models, newest published first, optionally of one category."""
     page_req = page_request(request)
     category = enum_query(request, "category", ModelCategory)
@@ -36,7 +35,7 @@ async def list_models(request: web.Request) -> web.Response:
     return ok_page_fast(page, items, page_req.limit)
 
 
-async def model_detail(request: web.Request) -> web.Response:
+async def model_detail(request: web.Request, _caller: Caller) -> web.Response:
     """A published model with its processed input schema."""
     detail = await services(request).marketplace.detail(request.match_info["slug"])
     return ok(serialize.marketplace_detail(detail))
@@ -67,9 +66,9 @@ async def _webhook(webhooks: ConsumerWebhooks | None, data: RunRequest) -> Webho
     return await webhooks.request(data.webhook, data.webhook_events_filter)
 
 
-async def run_model(request: web.Request) -> web.Response:
+async def run_model(request: web.Request, caller: Caller) -> web.Response:
     """Start an execution: 202, or 200 when a wait saw it finish; always with Location."""
-    owner = await consumer_id(request)
+    owner = caller.account_id
     wait_s, applied = _wait(request)
     key = idempotency_key(request)
     data = await body(request, RunRequest)

@@ -12,7 +12,7 @@ from tarsify.domain.errors import InvalidBody, NotFound
 from .boundary import check_json
 from .envelope import ok
 from .params import path_id
-from .routing import Auth, Route, services
+from .routing import Auth, Caller, Route, services
 from .views import View
 
 
@@ -31,7 +31,7 @@ class NoticeAccepted(View):
     accepted: bool
 
 
-async def runpod_webhook(request: web.Request) -> web.Response:
+async def runpod_webhook(request: web.Request, _caller: Caller) -> web.Response:
     """A job of this execution finished at RunPod: re-read it (the body is not trusted)."""
     svc = services(request)
     execution_id = path_id(request)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from enum import StrEnum
@@ -9,6 +10,9 @@ from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
 from pydantic import BaseModel
+
+from tarsify.domain.errors import AuthenticationRequired, UserNotRegistered
+from tarsify.domain.models import Identity
 
 if TYPE_CHECKING:
     from adapters.blobs.signing import FileUrlSigner
@@ -28,6 +32,37 @@ if TYPE_CHECKING:
     from tarsify.services.webhooks import ConsumerWebhooks
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+
+@dataclass(frozen=True, slots=True)
+class Caller:
+    """Who called a route, as the app resolved it from the route's declared ``auth``.
+
+    Consumer and developer routes get the verified ``identity`` and, unless the route is
+    for not yet registered users, the ``account_id`` of its consumer or developer row;
+    admin routes the admin's identity; open routes nobody.
+    """
+
+    verified: Identity | None = None
+    account: uuid.UUID | None = None
+
+    @property
+    def identity(self) -> Identity:
+        """The verified identity (routes with an ``auth``)."""
+        if self.verified is None:
+            raise AuthenticationRequired()
+        return self.verified
+
+    @property
+    def account_id(self) -> uuid.UUID:
+        """The registered consumer's or developer's row id (routes with ``registered``)."""
+        if self.account is None:
+            raise UserNotRegistered()
+        return self.account
+
+
+ANONYMOUS = Caller()
+RouteHandler = Callable[[web.Request, Caller], Awaitable[web.StreamResponse]]
 
 
 class Auth(StrEnum):
@@ -63,11 +98,13 @@ class Route:
     camelCase); ``paged=False`` makes a ``many`` route a plain list (no ``meta``);
     ``media_type`` is that of its success answer (``text/event-stream`` for a stream
     whose events carry ``response``).
+    The app enforces
+    ``auth`` (and ``registered``) before calling ``handler`` with the resolved ``Caller``.
     """
 
     method: str
     path: str
-    handler: Handler
+    handler: RouteHandler
     summary: str
     auth: Auth
     response: type[BaseModel]
@@ -122,9 +159,3 @@ SERVICES = web.AppKey("services", Services)
 def services(request: web.Request) -> Services:
     """The services of the app serving ``request``."""
     return request.app[SERVICES]
-
-
-def register(app: web.Application, routes: list[Route]) -> None:
-    """Add every route to the app's router."""
-    for route in routes:
-        app.router.add_route(route.method, route.path, route.handler)

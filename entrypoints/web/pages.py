@@ -84,7 +84,7 @@ async def model_page(request: web.Request) -> web.Response:
     except TarsifyError as exc:
         return error_page(request, exc)
     context = _common(request, "model") | {
-        "item": api_render.marketplace_item(detail.entry),
+        "item": api_render.marketplace_item(detail.entry.listing()),
         "fields": build_form(detail.input_schema),
     }
     return render("model.html", context)

@@ -87,61 +87,74 @@ def config_problems(config: ConfigOverrides, input_schema: JsonObject) -> list[V
     or locked values that violate their property's schema, and a prompt prefix/suffix on a
     schema without a string ``prompt``.
     """
+    return [
+        *_value_problems(config, input_schema),
+        *_hidden_problems(config, input_schema),
+        *_prompt_problems(config, input_schema),
+    ]
+
+
+def _unknown(section: str, name: str) -> Violation:
+    return {
+        "field": f"configOverrides.{section}.{name}",
+        "message": "not a property of the base model's input schema",
+    }
+
+
+def _value_problems(config: ConfigOverrides, input_schema: JsonObject) -> list[Violation]:
+    """Default and locked values: unknown fields, values their property refuses."""
     props: JsonObject = input_schema.get("properties") or {}
-    required = set(input_schema.get("required") or [])
     problems: list[Violation] = []
-
-    def unknown(section: str, name: str) -> None:
-        problems.append(
-            {
-                "field": f"configOverrides.{section}.{name}",
-                "message": "not a property of the base model's input schema",
-            }
-        )
-
     for section, values in (
         ("defaultInputs", config.default_inputs),
         ("lockedInputs", config.locked_inputs),
     ):
         for name, value in values.items():
             if name not in props:
-                unknown(section, name)
+                problems.append(_unknown(section, name))
                 continue
             for v in validate_payload(props[name], value, root=input_schema):
                 where = f".{v['field']}" if v["field"] != "$" else ""
                 problems.append(
                     {"field": f"configOverrides.{section}.{name}{where}", "message": v["message"]}
                 )
+    return problems
+
+
+def _hidden_problems(config: ConfigOverrides, input_schema: JsonObject) -> list[Violation]:
+    """Hidden fields: unknown, referred to by a ``$ref``, or required without a value."""
+    props: JsonObject = input_schema.get("properties") or {}
+    required = set(input_schema.get("required") or [])
     referenced = {p[1] for p in ref_targets(input_schema) if len(p) > 1 and p[0] == "properties"}
+    problems: list[Violation] = []
     for name in config.hidden_fields:
+        field = f"configOverrides.hiddenFields.{name}"
         if name not in props:
-            unknown("hiddenFields", name)
+            problems.append(_unknown("hiddenFields", name))
         elif name in referenced:
             # The schema shown to consumers drops hidden fields: a $ref would dangle there.
-            problems.append(
-                {
-                    "field": f"configOverrides.hiddenFields.{name}",
-                    "message": "another part of the input schema refers to it ($ref)",
-                }
-            )
+            message = "another part of the input schema refers to it ($ref)"
+            problems.append({"field": field, "message": message})
         elif (
             name in required
             and name not in config.default_inputs
             and (name not in config.locked_inputs)
         ):
-            problems.append(
-                {
-                    "field": f"configOverrides.hiddenFields.{name}",
-                    "message": "required field is hidden but has no default or locked value",
-                }
-            )
-    if config.prompt_prefix or config.prompt_suffix:
-        prompt = props.get(PROMPT_FIELD)
-        if not isinstance(prompt, dict) or prompt.get("type") not in ("string", None):
-            problems.append(
-                {
-                    "field": "configOverrides.promptPrefix",
-                    "message": "the base model has no string 'prompt' input to wrap",
-                }
-            )
+            message = "required field is hidden but has no default or locked value"
+            problems.append({"field": field, "message": message})
     return problems
+
+
+def _prompt_problems(config: ConfigOverrides, input_schema: JsonObject) -> list[Violation]:
+    """A prompt prefix or suffix needs a string ``prompt`` property to wrap."""
+    if not (config.prompt_prefix or config.prompt_suffix):
+        return []
+    prompt = (input_schema.get("properties") or {}).get(PROMPT_FIELD)
+    if isinstance(prompt, dict) and prompt.get("type") in ("string", None):
+        return []
+    return [
+        {
+            "field": "configOverrides.promptPrefix",
+            "message": "the base model has no string 'prompt' input to wrap",
+        }
+    ]

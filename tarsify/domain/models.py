@@ -209,6 +209,32 @@ class MarketplaceEntry:
         """What one run costs, in credits."""
         return effective_price(self.tars_model.price_per_run, self.base_model.min_price_per_run)
 
+    def listing(self) -> MarketplaceListing:
+        """What the marketplace list shows of this entry."""
+        t, b = self.tars_model, self.base_model
+        assert t.published_at is not None  # entries are published models
+        return MarketplaceListing(
+            t.id, t.slug, t.title, t.description, b.category, b.output_type,
+            b.estimated_seconds, self.developer_name, t.published_at, self.price,
+        )  # fmt: skip
+
+
+@dataclass(slots=True, frozen=True)
+class MarketplaceListing:
+    """A published Tars model as the marketplace list shows it: only what is shown (no
+    input schema or configuration), so that a list page reads only that."""
+
+    id: uuid.UUID
+    slug: str
+    title: str
+    description: str | None
+    category: ModelCategory
+    output_type: OutputType
+    estimated_seconds: int
+    developer_name: str | None
+    published_at: datetime
+    price: int = 0
+
 
 @dataclass(slots=True, frozen=True)
 class RunTarget:

@@ -12,7 +12,7 @@ from tarsify.domain.errors import ExecutionNotFound
 from tarsify.domain.execution import Execution
 from tarsify.domain.files import ExecutionFile, FileRecord
 from tarsify.domain.models import ExecutionStatus
-from tarsify.ports import UnitOfWorkFactory
+from tarsify.ports import UnitOfWork, UnitOfWorkFactory
 from tarsify.services.listeners import Listeners
 
 log = logging.getLogger("tarsify.engine")
@@ -40,8 +40,11 @@ async def store_change(
     A writer that lost the compare-and-set re-reads and asks again. Returns the stored
     execution and whether this call changed it.
     """
+    # With nothing written beside it, a compare-and-set commits as it runs where the
+    # store can (one round trip); listeners and files need a transaction around them.
+    single_write = not listeners.active and not files
     for attempt in range(CAS_ATTEMPTS):
-        async with uow_factory() as uow:
+        async with uow_factory(single_write=single_write) as uow:
             if attempt == 0 and known is not None:
                 execution: Execution | None = dataclasses.replace(known)
             else:
@@ -55,11 +58,7 @@ async def store_change(
                 return execution, False
             if await uow.executions.update(execution):
                 await listeners.changed(uow, before, execution)
-                if files and execution.status is ExecutionStatus.COMPLETED:
-                    for record in files:
-                        await uow.files.add(
-                            ExecutionFile.of(execution.id, record, execution.updated_at)
-                        )
+                await _record_files(uow, execution, files)
                 await uow.commit()
                 return execution, True
     # Only reachable under extreme contention; the next poll or reconcile retries.
@@ -69,3 +68,10 @@ async def store_change(
         raise ExecutionNotFound()
     log.warning("execution.cas_exhausted", extra={"execution_id": str(execution_id)})
     return current, False
+
+
+async def _record_files(uow: UnitOfWork, execution: Execution, files: Sequence[FileRecord]) -> None:
+    """The rows of the files a completing execution's output refers to."""
+    if files and execution.status is ExecutionStatus.COMPLETED:
+        for record in files:
+            await uow.files.add(ExecutionFile.of(execution.id, record, execution.updated_at))

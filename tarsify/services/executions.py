@@ -100,7 +100,8 @@ class ExecutionService:
             if replay is not None:
                 return RunResult(await self._wait(replay, wait_s), replayed=True)
         wait_s = min(max(wait_s, 0.0), self._settings.max_wait_s)
-        async with self._uow() as uow:
+        # Only the insert is written, unless listeners write beside it (a hold, ...).
+        async with self._uow(single_write=not self._listeners.active) as uow:
             target = await uow.tars_models.get_run_target(slug)
             if target is None:
                 raise TarsModelNotFound()
@@ -210,7 +211,7 @@ class ExecutionService:
 
     async def _poll_if_due(self, execution: Execution) -> Execution:
         now = self._clock.now()
-        async with self._uow() as uow:
+        async with self._uow(single_write=True) as uow:
             due = await uow.executions.try_mark_polled(
                 execution.id, now, now - self._settings.poll_interval
             )
@@ -239,7 +240,7 @@ class ExecutionService:
                 await self._dispatch.adopt(execution, job_id)
             return True
         now = self._clock.now()
-        async with self._uow() as uow:
+        async with self._uow(single_write=True) as uow:
             await uow.executions.try_mark_polled(execution_id, now, now)
             await uow.commit()
         await self._dispatch.poll(dataclasses.replace(execution, last_polled_at=now))

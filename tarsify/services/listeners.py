@@ -35,6 +35,12 @@ class Listeners:
     def __init__(self, listeners: Sequence[ExecutionListener] = ()) -> None:
         self._listeners = tuple(listeners)
 
+    @property
+    def active(self) -> bool:
+        """True when some listener may write beside a change (so the change cannot be a
+        single-write unit of work)."""
+        return bool(self._listeners)
+
     async def created(self, uow: UnitOfWork, execution: Execution, target: RunTarget) -> None:
         """Tell each listener about a new execution."""
         for listener in self._listeners:

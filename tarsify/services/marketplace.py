@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 from tarsify.domain.errors import TarsModelNotFound
 from tarsify.domain.merge import processed_input_schema
-from tarsify.domain.models import JsonObject, MarketplaceEntry, ModelCategory
+from tarsify.domain.models import JsonObject, MarketplaceEntry, MarketplaceListing, ModelCategory
 from tarsify.domain.pagination import Page, PageRequest
 from tarsify.ports import UnitOfWork, UnitOfWorkFactory
 
@@ -27,7 +27,7 @@ class MarketplaceService:
 
     async def list(
         self, page: PageRequest, category: ModelCategory | None = None
-    ) -> Page[MarketplaceEntry]:
+    ) -> Page[MarketplaceListing]:
         """PUBLISHED models on active base models and endpoints, newest published first."""
         async with self._uow() as uow:
             return await uow.tars_models.list_published(page, category=category)

@@ -9,12 +9,13 @@ from __future__ import annotations
 import asyncio
 import shutil
 from collections.abc import AsyncIterator, Iterator
+from functools import partial
 from pathlib import Path
 
 import pytest
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from adapters.memory.uow import MemoryStore, MemoryUnitOfWork
+from adapters.memory.uow import MemoryStore
 from adapters.sql.db import session_factory
 from adapters.sql.engine import create_engine
 from adapters.sql.migrate import upgrade
@@ -87,10 +88,9 @@ def factory_for(backend: str, request: pytest.FixtureRequest) -> UnitOfWorkFacto
     """A unit of work factory on ``backend``, pulling in its engine fixture."""
     if backend == "memory":
         store = MemoryStore(lock_timeout=2.0)
-        return lambda: MemoryUnitOfWork(store)
+        return store.unit_of_work
     engine: AsyncEngine = request.getfixturevalue(f"{backend}_engine")
-    sessions = session_factory(engine)
-    return lambda: SqlUnitOfWork(sessions)
+    return partial(SqlUnitOfWork, session_factory(engine))
 
 
 @pytest.fixture(params=BACKENDS[1:])

@@ -67,8 +67,8 @@ class FailingWrites:
     def __init__(self, inner: Any, victim: uuid.UUID) -> None:
         self._inner, self._victim = inner, victim
 
-    def __call__(self) -> Any:
-        uow = self._inner()
+    def __call__(self, *, single_write: bool = False) -> Any:
+        uow = self._inner(single_write=single_write)
         victim = self._victim
 
         class Wrapped:

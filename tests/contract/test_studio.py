@@ -7,7 +7,7 @@ import uuid
 import pytest
 
 from tarsify.domain.errors import AlreadyExists, StorageError
-from tarsify.domain.models import ModelCategory, TarsModelStatus
+from tarsify.domain.models import MarketplaceListing, ModelCategory, TarsModelStatus
 from tarsify.domain.pagination import Cursor, PageRequest
 from tarsify.ports import UnitOfWorkFactory
 from tests.contract.factories import (
@@ -140,10 +140,20 @@ async def test_marketplace_lists_only_live_published_models(
         page = await uow.tars_models.list_published(PageRequest())
         images = await uow.tars_models.list_published(PageRequest(), category=ModelCategory.IMAGE)
         videos = await uow.tars_models.list_published(PageRequest(), category=ModelCategory.VIDEO)
-    assert [e.tars_model.id for e in page.items] == [newest.id, middle.id, cat.tars_model.id]
-    assert page.items[0].tars_model == newest and page.items[0].base_model == audio
+    assert [e.id for e in page.items] == [newest.id, middle.id, cat.tars_model.id]
+    assert page.items[0] == MarketplaceListing(
+        newest.id,
+        newest.slug,
+        newest.title,
+        newest.description,
+        audio.category,
+        audio.output_type,
+        audio.estimated_seconds,
+        dev.name,
+        newest.published_at,
+    )
     assert {e.developer_name for e in page.items} == {dev.name}
-    assert [e.tars_model.id for e in images.items] == [middle.id, cat.tars_model.id]
+    assert [e.id for e in images.items] == [middle.id, cat.tars_model.id]
     assert videos.items == [] and videos.next_cursor is None
 
 
@@ -162,7 +172,7 @@ async def test_marketplace_pages_by_published_at(uow_factory: UnitOfWorkFactory)
     async with uow_factory() as uow:
         for _ in range(10):
             page = await uow.tars_models.list_published(PageRequest(limit=4, after=cursor))
-            seen += [e.tars_model.id for e in page.items]
+            seen += [e.id for e in page.items]
             if page.next_cursor is None:
                 break
             cursor = Cursor.decode(page.next_cursor)

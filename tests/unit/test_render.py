@@ -114,16 +114,11 @@ def test_integers_beyond_64_bits_keep_the_same_format() -> None:
     assert data["createdAt"] == "2026-03-04T05:06:07.891011+00:00"
 
 
-def _entry(i: int, description: str | None, name: str | None) -> m.MarketplaceEntry:
-    base = m.BaseModel(
-        uuid.uuid4(), uuid.uuid4(), f"base-{i}", "Base", m.ModelCategory.IMAGE,
-        {"type": "object"}, m.OutputType.IMAGE, "png", NOW, NOW,
+def _entry(i: int, description: str | None, name: str | None) -> m.MarketplaceListing:
+    return m.MarketplaceListing(
+        uuid.uuid4(), f"model-{i}", f"Title {i} ✓", description, m.ModelCategory.IMAGE,
+        m.OutputType.IMAGE, 30, name, NOW,
     )  # fmt: skip
-    tars = m.TarsModel(
-        uuid.uuid4(), uuid.uuid4(), base.id, f"Title {i} ✓", f"model-{i}", NOW, NOW,
-        description=description, status=m.TarsModelStatus.PUBLISHED, published_at=NOW,
-    )  # fmt: skip
-    return m.MarketplaceEntry(tars, base, name)
 
 
 @pytest.mark.parametrize("cursor", [None, "abc_-"])

@@ -134,7 +134,7 @@ async def test_publish_sets_published_at_and_lists_in_marketplace() -> None:
     w = await make_world()
     assert w.model.published_at is not None
     page = await w.marketplace.list(PageRequest())
-    assert [e.tars_model.slug for e in page.items] == [w.model.slug]
+    assert [e.slug for e in page.items] == [w.model.slug]
     assert page.items[0].developer_name == "Studio X"
     assert (await w.marketplace.list(PageRequest(), ModelCategory.AUDIO)).items == []
     detail = await w.marketplace.detail(w.model.slug)

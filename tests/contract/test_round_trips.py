@@ -1,0 +1,115 @@
+"""Database round trips of the hot paths on PostgreSQL, counted on the wire.
+
+A proxy (``tests/pg_trips.py``) sits between the engine and the server and counts each
+wait for the server, whatever it carries (BEGIN, COMMIT, a ping, a statement). Each path
+runs once first, so that statements are prepared and the pool holds its connection, as in
+a server under load; then the same path is counted.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import AsyncIterator, Iterator
+
+import pytest
+
+from adapters.memory.clock import ManualClock
+from adapters.memory.gpu import FakeGpuProvider
+from adapters.sql import engine as sql_engine
+from adapters.sql.db import session_factory
+from adapters.sql.engine import create_engine
+from tarsify.domain.models import ExecutionStatus
+from tarsify.services.engine_settings import EngineSettings
+from tests.contract.conftest import empty_all
+from tests.contract.test_engine_postgres import SqlStore, SqlWorld
+from tests.pg import migrated_postgres
+from tests.pg_trips import RoundTripCounter
+
+pytestmark = pytest.mark.postgres
+
+# Targets: run = the read of its target, the PENDING insert (committed), the claim
+# (committed before the provider call) and the record of the provider's answer.
+RUN_TRIPS = 5
+POLL_TRIPS = 3
+INPUTS = {"prompt": "a lighthouse"}
+
+
+@pytest.fixture(scope="module")
+def trips_pg_url() -> Iterator[str]:
+    """A fresh migrated PostgreSQL database for this module."""
+    yield from migrated_postgres()
+
+
+@pytest.fixture
+async def counted(
+    trips_pg_url: str, monkeypatch: pytest.MonkeyPatch
+) -> AsyncIterator[tuple[SqlWorld, RoundTripCounter]]:
+    """The engine's services on SQL through the counting proxy, and the counter."""
+    # A connection idle longer than this is pinged at checkout; a slow test machine
+    # must not add pings that a server under load never pays.
+    monkeypatch.setattr(sql_engine, "PING_AFTER_IDLE_S", 3600.0)
+    cleaner = create_engine(trips_pg_url)
+    await empty_all(cleaner)
+    await cleaner.dispose()
+    counter = RoundTripCounter(trips_pg_url)
+    engine = create_engine(await counter.start())
+    world = SqlWorld(
+        clock=ManualClock(),
+        store=SqlStore(session_factory(engine)),  # type: ignore[arg-type]
+        gpu=FakeGpuProvider(),
+        settings=EngineSettings(),
+    )
+    try:
+        yield await world.build(), counter
+    finally:
+        await engine.dispose()
+        await counter.close()
+
+
+async def _run(world: SqlWorld) -> uuid.UUID:
+    result = await world.executions.run(world.alice.id, world.model.slug, INPUTS)
+    assert result.view.execution.status is ExecutionStatus.QUEUED
+    return result.view.execution.id
+
+
+async def _complete(world: SqlWorld, execution_id: uuid.UUID) -> None:
+    """The job finishes at the provider, and the poll interval has passed."""
+    stored = await world.stored(execution_id)
+    world.gpu.set_status(stored.provider_job_id, "COMPLETED", output={"text": "done"})
+    assert isinstance(world.clock, ManualClock)
+    world.clock.advance(world.settings.poll_min_interval_s + 1)
+
+
+async def _poll(world: SqlWorld, execution_id: uuid.UUID) -> None:
+    view = await world.executions.get(world.alice.id, execution_id)
+    assert view.execution.status is ExecutionStatus.COMPLETED
+    assert view.execution.output_payload == {"text": "done"}
+
+
+async def test_run_without_wait_takes_at_most_five_round_trips(
+    counted: tuple[SqlWorld, RoundTripCounter],
+) -> None:
+    world, counter = counted
+    await _run(world)  # warm-up
+    counter.reset()
+    execution_id = await _run(world)
+    assert len(counter.trips) <= RUN_TRIPS, counter.describe()
+    # Crash safety: the PENDING row is durable before the claim, the claim before the
+    # provider was called (the fake saw the job only after the claim's trip).
+    stored = await world.stored(execution_id)
+    assert stored.submit_attempts == 1
+    assert stored.provider_job_id is not None
+
+
+async def test_status_poll_that_changes_state_takes_at_most_three_round_trips(
+    counted: tuple[SqlWorld, RoundTripCounter],
+) -> None:
+    world, counter = counted
+    warm_up = await _run(world)
+    await _complete(world, warm_up)
+    await _poll(world, warm_up)
+    execution_id = await _run(world)
+    await _complete(world, execution_id)
+    counter.reset()
+    await _poll(world, execution_id)
+    assert len(counter.trips) <= POLL_TRIPS, counter.describe()
