@@ -205,6 +205,17 @@ async def test_a_new_service_on_the_same_database_delivers_what_the_old_one_did_
     )
     assert done["status"] == "COMPLETED"
     await wait_until(lambda: len(receiver.received) == 1, "the first attempt")
+
+    async def first_attempt_recorded() -> bool:
+        reply = await api.call(
+            "GET", f"/api/consumer/executions/{done['id']}/webhook-deliveries", "consumer_a"
+        )
+        lines = reply.data if reply.status == 200 else []
+        return any(line["attempt"] == 1 and line["status"] == "RETRYING" for line in lines)
+
+    # Stopped after the attempt is recorded: stopped while it is being sent, the event would
+    # wait for its lease to run out (30 s) before another service may send it again.
+    await wait_until(first_attempt_recorded, "the first attempt to be recorded")
     await client.close()  # the service stops between two attempts
     second = build_container(make_settings(**(FAST | db)))
     api = Api(await aiohttp_client(create_app(second)), tokens())
