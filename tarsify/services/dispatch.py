@@ -28,6 +28,7 @@ from tarsify.domain.jobs import JobReport, JobRequest
 from tarsify.domain.models import ExecutionStatus, RunTarget
 from tarsify.ports import Clock, GpuProvider, UnitOfWorkFactory, WebhookUrlBuilder
 from tarsify.services.changes import Decision, store_change
+from tarsify.services.common import run_target_of
 from tarsify.services.engine_settings import EngineSettings
 from tarsify.services.files import OutputFiles
 from tarsify.services.listeners import Listeners
@@ -328,8 +329,7 @@ class Dispatcher:
 
     async def _target_of(self, execution: Execution) -> RunTarget | None:
         async with self._uow() as uow:
-            model = await uow.tars_models.get(execution.tars_model_id)
-            return await uow.tars_models.get_run_target(model.slug) if model else None
+            return await run_target_of(uow, execution.tars_model_id)
 
     def job_request(self, execution: Execution, target: RunTarget) -> JobRequest:
         """The provider job for ``execution``: time limits from the base model, and the

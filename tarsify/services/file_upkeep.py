@@ -14,6 +14,7 @@ from tarsify.domain.files import without_files
 from tarsify.domain.models import BaseModel
 from tarsify.ports import BlobStore, Clock, UnitOfWorkFactory
 from tarsify.services.changes import store_change
+from tarsify.services.common import run_target_of
 from tarsify.services.files import OutputFiles
 from tarsify.services.listeners import Listeners
 
@@ -82,8 +83,7 @@ class FileUpkeep:
     async def _base_of(self, tars_model_id: uuid.UUID) -> BaseModel | None:
         if tars_model_id not in self._bases:
             async with self._uow() as uow:
-                model = await uow.tars_models.get(tars_model_id)
-                target = await uow.tars_models.get_run_target(model.slug) if model else None
+                target = await run_target_of(uow, tars_model_id)
             self._bases[tars_model_id] = target.base_model if target else None
         return self._bases[tars_model_id]
 
