@@ -144,6 +144,10 @@ class Stack:
             "LOG_LEVEL": "WARNING",
             "STATUS_POLL_MIN_INTERVAL": f"{self.options.poll_interval:g}",
             "RECONCILER_ENABLED": "true" if self.options.reconciler else "false",
+            # The run load leaves thousands of jobs queued (the reconciler is off): the
+            # consumer's active-executions limit would answer them 429 instead of running.
+            "MAX_ACTIVE_EXECUTIONS": "1000000",
+            "WEBHOOK_DELIVERY_ENABLED": "false",
             "PYTHONPATH": str(ROOT),
         }
 

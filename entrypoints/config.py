@@ -113,7 +113,7 @@ class Settings(BaseSettings):
     events_heartbeat_seconds: float = Field(default=15.0, gt=0.0)
     events_poll_interval: float = Field(default=0.25, gt=0.0)
     platform_fee_percent: int = Field(default=20, ge=0, le=100)
-    max_active_executions: int = Field(default=10, ge=1, le=10_000)
+    max_active_executions: int = Field(default=10, ge=1, le=1_000_000)
 
     @model_validator(mode="after")
     def _check_backends(self) -> Settings:
