@@ -187,7 +187,7 @@ async def _worker(settings: Settings) -> int:
     container = build_container(settings)
     await resolve(container.init_resources)
     try:
-        tasks = await start_background(container)
+        background = await start_background(container)
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGINT, signal.SIGTERM):
@@ -195,7 +195,7 @@ async def _worker(settings: Settings) -> int:
         what = "reconciler" + (" and webhook delivery" if settings.webhook_delivery_enabled else "")
         print(f"{what} running; Ctrl-C to stop", flush=True)
         await stop.wait()
-        await stop_background(tasks)
+        await stop_background(background)
     finally:
         await resolve(container.shutdown_resources)
     return 0

@@ -5,7 +5,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass, field
 
 from aiohttp import web
 from aiohttp.typedefs import Middleware
@@ -46,6 +47,8 @@ CONTAINER = web.AppKey("container", Container)
 RECONCILER_TASK = web.AppKey("reconciler_task", asyncio.Task[None])
 PURGE_TASK = web.AppKey("purge_task", asyncio.Task[None])
 DELIVERY_TASK = web.AppKey("webhook_delivery_task", asyncio.Task[None])
+# Beyond the webhook timeout, what recording a sent attempt may take while stopping.
+DRAIN_MARGIN_S = 5.0
 TASK_KEYS = {
     "tarsify-reconciler": RECONCILER_TASK,
     "tarsify-purge": PURGE_TASK,
@@ -90,41 +93,63 @@ async def _services(container: Container) -> Services:
     )
 
 
-async def start_background(container: Container) -> list[asyncio.Task[None]]:
+@dataclass(slots=True)
+class Background:
+    """The background tasks of a process, and how to stop each: the ones in ``stops``
+    finish the work under way when asked (within ``grace_s``), the others are cancelled."""
+
+    tasks: list[asyncio.Task[None]] = field(default_factory=list)
+    stops: dict[asyncio.Task[None], Callable[[], None]] = field(default_factory=dict)
+    grace_s: float = 0.0
+
+
+async def start_background(container: Container) -> Background:
     """The reconciler (with the file retention sweep) and the webhook delivery worker,
     as the settings ask."""
     settings = container.settings()
-    tasks = []
+    background = Background()
     if settings.reconciler_enabled:
         reconciler = await resolve(container.reconciler)
-        tasks.append(
+        background.tasks.append(
             asyncio.create_task(
                 reconciler.run_forever(settings.reconciler_interval), name="tarsify-reconciler"
             )
         )
         if settings.file_retention_days is not None:
             upkeep = await resolve(container.file_upkeep)
-            tasks.append(
+            background.tasks.append(
                 asyncio.create_task(
                     purge_forever(upkeep, settings.file_retention_days), name="tarsify-purge"
                 )
             )
     if settings.webhook_delivery_enabled:
         deliverer = await resolve(container.webhook_deliverer)
-        tasks.append(
-            asyncio.create_task(
-                deliverer.run_forever(settings.webhook_delivery_interval),
-                name="tarsify-webhook-delivery",
-            )
+        task = asyncio.create_task(
+            deliverer.run_forever(settings.webhook_delivery_interval),
+            name="tarsify-webhook-delivery",
         )
-    return tasks
+        background.tasks.append(task)
+        background.stops[task] = deliverer.stop
+        # A claimed attempt is sent (bounded by the timeout) and then recorded.
+        background.grace_s = settings.webhook_timeout + DRAIN_MARGIN_S
+    return background
 
 
-async def stop_background(tasks: list[asyncio.Task[None]]) -> None:
-    """Cancel the background tasks and wait for them to end."""
-    for task in tasks:
-        task.cancel()
-    for task in tasks:
+async def stop_background(background: Background) -> None:
+    """Stop the background tasks and wait for them to end: the ones that can finish
+    their work under way are given ``grace_s`` to, the others are cancelled."""
+    for task in background.tasks:
+        stop = background.stops.get(task)
+        if stop is None:
+            task.cancel()
+        else:
+            stop()
+    draining = [task for task in background.tasks if task in background.stops]
+    if draining:
+        _, late = await asyncio.wait(draining, timeout=background.grace_s)
+        for task in late:
+            task.cancel()
+    for task in background.tasks:
         with contextlib.suppress(asyncio.CancelledError):
             await task
 
@@ -132,18 +157,18 @@ async def stop_background(tasks: list[asyncio.Task[None]]) -> None:
 async def _lifecycle(app: web.Application) -> AsyncIterator[None]:
     """Open the container's resources, resolve the services, run the background work."""
     container = app[CONTAINER]
-    tasks: list[asyncio.Task[None]] = []
+    background = Background()
     try:
         await resolve(container.init_resources)
         app[SERVICES] = await _services(container)
         app[routes_metrics.METRICS] = await resolve(container.metrics)
         app[routes_metrics.EXECUTION_STATS] = await resolve(container.execution_stats)
-        tasks = await start_background(container)
-        for task in tasks:
+        background = await start_background(container)
+        for task in background.tasks:
             app[TASK_KEYS[task.get_name()]] = task
         yield
     finally:
-        await stop_background(tasks)
+        await stop_background(background)
         await resolve(container.shutdown_resources)
 
 

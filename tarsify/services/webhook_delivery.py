@@ -12,6 +12,7 @@ FAILED.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import logging
 from dataclasses import dataclass
@@ -66,6 +67,7 @@ class WebhookDeliverer:
         self._sender = sender
         self._render = renderer
         self._settings = settings or DeliverySettings()
+        self._stopping = asyncio.Event()
 
     async def run_once(self) -> int:
         """One pass: claim due events and attempt each; returns how many were attempted."""
@@ -79,8 +81,9 @@ class WebhookDeliverer:
         return len(events)
 
     async def run_forever(self, interval_s: float) -> None:
-        """Pass after pass; a full batch is followed at once by the next."""
-        while True:
+        """Pass after pass, until ``stop``; a full batch is followed at once by the next."""
+        self._stopping.clear()
+        while not self._stopping.is_set():
             try:
                 attempted = await self.run_once()
             except asyncio.CancelledError:
@@ -89,7 +92,13 @@ class WebhookDeliverer:
                 log.exception("webhooks.pass_failed")
                 attempted = 0
             if attempted < self._settings.batch:
-                await asyncio.sleep(interval_s)
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._stopping.wait(), interval_s)
+
+    def stop(self) -> None:
+        """End ``run_forever`` once the pass under way is over: every attempt it claimed
+        is sent and recorded, so a stopping process sends nothing twice."""
+        self._stopping.set()
 
     async def _attempt(self, event: WebhookEvent) -> None:
         try:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import uuid
 from dataclasses import dataclass, field
@@ -211,3 +212,40 @@ async def test_another_consumers_log_is_not_found() -> None:
     with pytest.raises(Exception) as raised:
         await h.webhooks.deliveries(h.world.bob.id, execution_id)
     assert getattr(raised.value, "code", None) == "ERR_5505"
+
+
+@dataclass
+class HeldReceiver(Receiver):
+    """Holds each request until ``release`` is set."""
+
+    sending: asyncio.Event = field(default_factory=asyncio.Event)
+    release: asyncio.Event = field(default_factory=asyncio.Event)
+
+    async def send(self, url: str, headers: dict[str, str], body: bytes) -> SendResult:
+        self.sending.set()
+        await self.release.wait()
+        return await super().send(url, headers, body)
+
+
+async def test_a_stopped_deliverer_records_the_attempt_it_was_sending_and_ends() -> None:
+    h = await hooks()
+    held = HeldReceiver()
+    deliverer = WebhookDeliverer(h.world.store.unit_of_work, h.clock, held, render)
+    execution_id = await run(h)
+    await finish(h, execution_id)
+    loop = asyncio.create_task(deliverer.run_forever(interval_s=0.01))
+    await asyncio.wait_for(held.sending.wait(), 5)
+    deliverer.stop()
+    held.release.set()
+    await asyncio.wait_for(loop, 5)  # ends by itself: no cancellation
+    log = await h.webhooks.deliveries(h.world.alice.id, execution_id)
+    assert [(line.attempt, line.status) for line in log] == [(1, DeliveryStatus.DELIVERED)]
+
+
+async def test_an_idle_deliverer_ends_at_once_when_stopped() -> None:
+    h = await hooks()
+    loop = asyncio.create_task(h.deliverer.run_forever(interval_s=3600))
+    await asyncio.sleep(0.01)  # the loop is waiting out its interval
+    h.deliverer.stop()
+    await asyncio.wait_for(loop, 5)
+    assert loop.done() and not loop.cancelled()
