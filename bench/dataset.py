@@ -81,6 +81,8 @@ class Catalog:
     model_endpoints: dict[str, uuid.UUID] = field(default_factory=dict)  # slug -> endpoint
     consumers: dict[str, uuid.UUID] = field(default_factory=dict)  # role -> row id
     tokens: dict[str, str] = field(default_factory=dict)  # role -> bearer token
+    # Bearer tokens of the bulk consumers: the run load comes from many consumers.
+    run_tokens: list[str] = field(default_factory=list)
 
     @property
     def run_slug(self) -> str:
@@ -290,6 +292,11 @@ def execution_rows(
         if mine and history is not None:
             history.keys.append((created, record[0]))
         yield record
+
+
+def consumer_tokens(secret: str, count: int, prefix: str = "bench-bulk") -> list[str]:
+    """Bearer tokens of the first ``count`` consumers that ``consumer_rows`` made."""
+    return [_token(secret, CONSUMERS, f"{prefix}-{i}") for i in range(count)]
 
 
 def consumer_rows(count: int, prefix: str = "bench-bulk") -> list[tuple[Any, ...]]:

@@ -124,6 +124,7 @@ def scenarios(catalog: dataset.Catalog, status_id: str) -> list[Scenario]:
                 "POST",
                 {**_bearer(catalog.tokens["run"]), "Content-Type": "application/json"},
                 run_body,
+                tuple(f"Bearer {token}" for token in catalog.run_tokens),
             ),
         ),
         Scenario("poll-running", Request("", headers=_bearer(catalog.tokens["poll"]))),
@@ -136,6 +137,7 @@ def seed(stack: Stack, args: argparse.Namespace) -> tuple[dataset.Catalog, str]:
     catalog = asyncio.run(dataset.create_catalog(stack.service_url, dataset_secret(), args.models))
     others = dataset.consumer_rows(args.consumers)
     asyncio.run(dataset.copy_rows(stack.dsn, "consumers", dataset.CONSUMER_COLUMNS, others))
+    catalog.run_tokens = dataset.consumer_tokens(dataset_secret(), args.consumers)
     rows = dataset.execution_rows(
         catalog,
         [row[0] for row in others],

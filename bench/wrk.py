@@ -32,6 +32,9 @@ class Request:
     method: str = "GET"
     headers: dict[str, str] = field(default_factory=dict)
     body: str | None = None
+    # When given, each request takes the next of these Authorization values in turn
+    # (many callers instead of one).
+    authorizations: tuple[str, ...] = ()
 
     def lua(self) -> str:
         """A wrk script sending this request and printing the summary as JSON."""
@@ -39,6 +42,17 @@ class Request:
         lines += [f'wrk.headers["{k}"] = [==[{v}]==]' for k, v in self.headers.items()]
         if self.body is not None:
             lines.append(f"wrk.body = [==[{self.body}]==]")
+        if self.authorizations:
+            values = ", ".join(f"[==[{v}]==]" for v in self.authorizations)
+            lines += [
+                f"local authorizations = {{{values}}}",
+                "local turn = math.random(#authorizations)",
+                "request = function()",
+                "  turn = turn % #authorizations + 1",
+                '  wrk.headers["Authorization"] = authorizations[turn]',
+                "  return wrk.format()",
+                "end",
+            ]
         return "\n".join(lines) + "\n" + _DONE
 
 

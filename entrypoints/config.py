@@ -86,7 +86,7 @@ class Settings(BaseSettings):
     reconciler_enabled: bool = True
     reconciler_interval: float = Field(default=2.0, gt=0.0)
     simulator_queue_seconds: float = Field(default=0.5, ge=0.0)
-    simulator_run_seconds: float = Field(default=2.0, ge=0.0)
+    simulator_run_seconds: float = Field(default=1.0, ge=0.0)
     public_base_url: str | None = None
     webhook_secret: SecretStr | None = None
     blob_store: Literal["filesystem", "s3", "memory"] = "filesystem"

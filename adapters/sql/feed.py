@@ -1,8 +1,9 @@
-"""The execution feed on PostgreSQL: NOTIFY in the change's transaction, LISTEN once per
-process.
+"""The execution feed on PostgreSQL: NOTIFY from the database, LISTEN once per process.
 
-``announce`` runs ``pg_notify`` inside the transaction of the change, so PostgreSQL
-delivers it when (and only if) the change commits, to every process listening. Each
+A trigger (migration 0008) runs ``pg_notify`` for every UPDATE that moves an execution's
+version on, inside the writing transaction, so PostgreSQL delivers it when (and only if)
+the change commits, to every process listening — whichever statement made the change,
+with or without a transaction around it. ``announce`` has nothing left to do. Each
 process keeps one dedicated connection that LISTENs and hands what it hears to its own
 watchers. While that connection is down, watchers fall back to polling, and they all
 look again once it is back (nothing announced meanwhile is missed for long).
@@ -17,16 +18,13 @@ import uuid
 from typing import Any
 
 import asyncpg
-from sqlalchemy import text
 from sqlalchemy.engine import make_url
 
 from adapters.memory.feed import Fanout
-from adapters.sql.uow import SqlUnitOfWork
 from tarsify.ports import UnitOfWork
 
 log = logging.getLogger("tarsify.feed")
 CHANNEL = "tarsify_executions"
-_NOTIFY = text("SELECT pg_notify(:channel, :payload)")
 KEEPALIVE_S = 30.0
 
 
@@ -47,10 +45,7 @@ class PostgresFeed(Fanout):
         self.listening = asyncio.Event()
 
     async def announce(self, uow: UnitOfWork, execution_id: uuid.UUID, version: int) -> None:
-        """``pg_notify`` in the change's transaction (delivered on commit)."""
-        if isinstance(uow, SqlUnitOfWork) and uow.db.dialect_name == "postgresql":
-            payload = f"{execution_id}:{version}"
-            await uow.db.execute(_NOTIFY, {"channel": CHANNEL, "payload": payload})
+        """Nothing: the database's trigger announced the change with the change."""
 
     def start(self) -> None:
         """Open the listening connection in the background (and keep it open)."""

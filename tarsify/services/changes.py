@@ -40,34 +40,38 @@ async def store_change(
     A writer that lost the compare-and-set re-reads and asks again. Returns the stored
     execution and whether this call changed it.
     """
-    # With nothing written beside it, a compare-and-set commits as it runs where the
-    # store can (one round trip); listeners and files need a transaction around them.
-    single_write = not listeners.active and not files
     for attempt in range(CAS_ATTEMPTS):
-        async with uow_factory(single_write=single_write) as uow:
+        if attempt == 0 and known is not None:
+            execution = dataclasses.replace(known)
+        else:
+            execution = await _read(uow_factory, execution_id)
+        before = dataclasses.replace(execution)
+        if not decide(execution, *args, **kwargs):
             if attempt == 0 and known is not None:
-                execution: Execution | None = dataclasses.replace(known)
-            else:
-                execution = await uow.executions.get(execution_id)
-            if execution is None:
-                raise ExecutionNotFound()
-            before = dataclasses.replace(execution)
-            if not decide(execution, *args, **kwargs):
-                if attempt == 0 and known is not None:
-                    continue  # "no change" decided on a possibly stale state: re-read
-                return execution, False
+                continue  # "no change" decided on a possibly stale state: re-read
+            return execution, False
+        # With nothing written beside it, a compare-and-set commits as it runs where the
+        # store can (one round trip); listeners' writes and files need a transaction.
+        single_write = not files and not listeners.writes_on(before, execution)
+        async with uow_factory(single_write=single_write) as uow:
             if await uow.executions.update(execution):
                 await listeners.changed(uow, before, execution)
                 await _record_files(uow, execution, files)
                 await uow.commit()
                 return execution, True
     # Only reachable under extreme contention; the next poll or reconcile retries.
-    async with uow_factory() as uow:
-        current = await uow.executions.get(execution_id)
-    if current is None:
-        raise ExecutionNotFound()
+    current = await _read(uow_factory, execution_id)
     log.warning("execution.cas_exhausted", extra={"execution_id": str(execution_id)})
     return current, False
+
+
+async def _read(uow_factory: UnitOfWorkFactory, execution_id: uuid.UUID) -> Execution:
+    """The stored execution; ``ExecutionNotFound`` if there is none."""
+    async with uow_factory() as uow:
+        execution = await uow.executions.get(execution_id)
+    if execution is None:
+        raise ExecutionNotFound()
+    return execution
 
 
 async def _record_files(uow: UnitOfWork, execution: Execution, files: Sequence[FileRecord]) -> None:

@@ -60,10 +60,14 @@ class CreditsListener:
             raise TooManyActiveExecutions(limit, min(max(estimate, 1), MAX_RETRY_AFTER_S))
         await uow.credits.post(posting)
 
+    def writes_on(self, before: Execution, after: Execution) -> bool:
+        """When a priced execution ends (its hold is settled)."""
+        return after.is_terminal and not before.is_terminal and after.price > 0
+
     async def changed(self, uow: UnitOfWork, before: Execution, after: Execution) -> None:
         """Settle the hold when the execution ends: captured when it COMPLETED, released
         when it FAILED, TIMED_OUT or was CANCELLED."""
-        if before.is_terminal or not after.is_terminal or after.price <= 0:
+        if not self.writes_on(before, after):
             return
         now = self._clock.now()
         posting: Posting

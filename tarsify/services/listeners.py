@@ -25,7 +25,14 @@ class ExecutionListener(Protocol):
         ...
 
     async def changed(self, uow: UnitOfWork, before: Execution, after: Execution) -> None:
-        """``before`` is being replaced by ``after`` (a compare-and-set that succeeded)."""
+        """``before`` is being replaced by ``after`` (a compare-and-set that succeeded).
+        It writes to ``uow`` only if ``writes_on(before, after)`` said it may."""
+        ...
+
+    def writes_on(self, before: Execution, after: Execution) -> bool:
+        """Whether ``changed`` may write for this change. When no listener may, the
+        change is stored as one statement, committed as it runs, with no transaction
+        around it (``changed`` is still called: it may read, or act outside the store)."""
         ...
 
 
@@ -37,9 +44,13 @@ class Listeners:
 
     @property
     def active(self) -> bool:
-        """True when some listener may write beside a change (so the change cannot be a
-        single-write unit of work)."""
+        """True when some listener may write beside a new execution (so its insert
+        cannot be a single-write unit of work)."""
         return bool(self._listeners)
+
+    def writes_on(self, before: Execution, after: Execution) -> bool:
+        """True when some listener may write beside this change."""
+        return any(listener.writes_on(before, after) for listener in self._listeners)
 
     async def created(self, uow: UnitOfWork, execution: Execution, target: RunTarget) -> None:
         """Tell each listener about a new execution."""

@@ -74,6 +74,10 @@ class WebhookListener:
         )
         await uow.webhooks.add_subscription(webhook)
 
+    def writes_on(self, before: Execution, after: Execution) -> bool:
+        """When the change makes an event happen (the run may have asked for it)."""
+        return bool(events_of(before, after))
+
     async def changed(self, uow: UnitOfWork, before: Execution, after: Execution) -> None:
         """Store the events this change makes happen, if the run asked for them."""
         happened = events_of(before, after)
