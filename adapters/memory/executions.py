@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import copy
+import dataclasses
 import uuid
 from collections.abc import Callable
 from datetime import datetime
 
 from adapters.memory.repositories import Repository, keyset
-from tarsify.domain.execution import Execution, ExecutionView
+from tarsify.domain.execution import SET_AT_CREATION, Execution, ExecutionView
 from tarsify.domain.models import ExecutionStatus
 from tarsify.domain.pagination import Page, PageRequest
 
@@ -38,8 +39,10 @@ class MemoryExecutionRepository(Repository):
         return None if execution is None else self._view(execution)
 
     def _view(self, execution: Execution) -> ExecutionView:
+        """What is shown of it: without the merged payload, as the SQL store reads it."""
         model = self._tx.row("tars_models", execution.tars_model_id)
-        return ExecutionView(execution, model.slug, model.title)
+        shown = dataclasses.replace(execution, input_payload=None)
+        return ExecutionView(shown, model.slug, model.title)
 
     async def get_by_idempotency_key(self, consumer_id: uuid.UUID, key: str) -> Execution | None:
         """The consumer's execution created with this Idempotency-Key."""
@@ -49,15 +52,19 @@ class MemoryExecutionRepository(Repository):
 
     async def update(self, execution: Execution) -> bool:
         """Compare-and-set on ``version``; False when another writer got there first."""
-        stored = copy.deepcopy(execution)
-        stored.version += 1
+        changed = copy.deepcopy(execution)
+        changed.version += 1
+
+        def stored(current: Execution) -> Execution:
+            # What was set at creation stays as stored (a view carries no payload).
+            fixed = {name: getattr(current, name) for name in SET_AT_CREATION}
+            return dataclasses.replace(changed, **fixed)
+
         written = await self._locked_write(
-            execution.id,
-            lambda current: current.version == execution.version,
-            lambda current: stored,
+            execution.id, lambda current: current.version == execution.version, stored
         )
         if written:
-            execution.version = stored.version
+            execution.version = changed.version
         return written
 
     async def try_mark_polled(

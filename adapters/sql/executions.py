@@ -12,11 +12,18 @@ from sqlalchemy import Select, and_, bindparam, insert, or_, select, text, tuple
 
 from adapters.sql.db import Db
 from adapters.sql.errors import guarded
-from adapters.sql.mapping import Shape, from_row, keyset_params, keyset_template, to_values
+from adapters.sql.mapping import (
+    Shape,
+    column_of,
+    from_row,
+    keyset_params,
+    keyset_template,
+    to_values,
+)
 from adapters.sql.query import Query
 from adapters.sql.tables import ACTIVE_EXECUTION_PREDICATE, executions, tars_models
 from adapters.sql.types import UtcDateTime
-from tarsify.domain.execution import Execution, ExecutionView
+from tarsify.domain.execution import SET_AT_CREATION, Execution, ExecutionView
 from tarsify.domain.models import ExecutionStatus
 from tarsify.domain.pagination import Cursor, Page, PageRequest, page_from_rows
 
@@ -33,7 +40,8 @@ def _polled_at_or_before(polled_before: Any) -> Any:
 
 
 _EXECUTION = Shape(Execution, executions)
-_VIEW = Shape(Execution, executions, "x_")
+# What is shown of an execution: every column but the merged payload (hidden inputs).
+_VIEW = Shape(Execution, executions, "x_", omit=(column_of(Execution, "input_payload"),))
 # Executions joined with the slug and title of their Tars model.
 _VIEWS = select(*_VIEW.columns, tars_models.c.slug, tars_models.c.title).join(
     tars_models, tars_models.c.id == executions.c.tars_model_id
@@ -48,8 +56,9 @@ _GET_BY_KEY = Query(
     )
 )
 _INSERT = Query(insert(executions))
-# Compare-and-set: every column but the id, and the version moves on by one.
-_WRITABLE = [c.name for c in executions.columns if c.name not in ("id", "version")]
+# Compare-and-set: every column a transition may change, and the version moves on by one.
+_FIXED = {"id", "version", *(column_of(Execution, name) for name in SET_AT_CREATION)}
+_WRITABLE = [c.name for c in executions.columns if c.name not in _FIXED]
 _UPDATE = Query(
     update(executions)
     .where(executions.c.id == bindparam(_ID), executions.c.version == bindparam("p_version"))

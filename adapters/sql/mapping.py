@@ -8,10 +8,11 @@ than once per request. ``Shape`` reads an entity from a plain row by column posi
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from typing import Any, Generic, TypeVar
 
 from sqlalchemy import (
+    Column,
     ColumnElement,
     Enum,
     Integer,
@@ -22,6 +23,7 @@ from sqlalchemy import (
     bindparam,
     literal,
     literal_column,
+    null,
     tuple_,
 )
 
@@ -58,6 +60,11 @@ def _columns_of(cls: type) -> tuple[tuple[str, str], ...]:
     return pairs
 
 
+def column_of(cls: type, field: str) -> str:
+    """The column that holds ``field`` of an entity class."""
+    return _column_of(cls, field)
+
+
 def to_values(entity: Any) -> dict[str, Any]:
     """Column values of an entity, keyed by column name."""
     return {column: getattr(entity, name) for name, column in _columns_of(type(entity))}
@@ -82,15 +89,19 @@ class Shape(Generic[E]):
 
     ``columns`` go into a select (labelled ``prefix + name`` when a prefix is given);
     ``load(row, offset)`` builds the entity from the row's values at ``offset`` onwards.
+    The columns in ``omit`` are not read: the select has NULL in their place, and the
+    entity None.
     """
 
-    def __init__(self, cls: type[E], table: Table, prefix: str = "") -> None:
+    def __init__(
+        self, cls: type[E], table: Table, prefix: str = "", omit: Collection[str] = ()
+    ) -> None:
         fields = dataclasses.fields(cls)  # type: ignore[arg-type]
         if not all(f.init and not f.kw_only for f in fields):
             raise TypeError(f"{cls.__name__} must take every field positionally")
         self.cls = cls
         self.columns: list[Any] = [
-            column.label(prefix + column.name) if prefix else column for column in table.columns
+            _selected(column, prefix, column.name in omit) for column in table.columns
         ]
         names = [column.name for column in table.columns]
         self._positions = tuple(names.index(_column_of(cls, f.name)) for f in fields)
@@ -112,6 +123,12 @@ class Shape(Generic[E]):
             if value is not None:
                 values[at] = enum_class(value)
         return self.cls(*values)
+
+
+def _selected(column: Column[Any], prefix: str, omitted: bool) -> Any:
+    if omitted:
+        return null().label(prefix + column.name)
+    return column.label(prefix + column.name) if prefix else column
 
 
 # Bound parameter names used by keyset templates.

@@ -4,7 +4,7 @@ readiness probe."""
 from __future__ import annotations
 
 from types import TracebackType
-from typing import Self
+from typing import Any, Self
 
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
@@ -32,6 +32,20 @@ from tarsify.ports import (
     WebhookRepository,
 )
 
+# Each repository is made when the unit of work first uses it (most use one or two).
+_REPOSITORIES: dict[str, type] = {
+    "developers": SqlDeveloperRepository,
+    "consumers": SqlConsumerRepository,
+    "endpoints": SqlEndpointRepository,
+    "base_models": SqlBaseModelRepository,
+    "tars_models": SqlTarsModelRepository,
+    "executions": SqlExecutionRepository,
+    "files": SqlExecutionFileRepository,
+    "api_keys": SqlApiKeyRepository,
+    "webhooks": SqlWebhookRepository,
+    "credits": SqlCreditsRepository,
+}
+
 
 class SqlUnitOfWork:
     """One database transaction shared by every repository; not committed = rolled back."""
@@ -51,6 +65,7 @@ class SqlUnitOfWork:
         self._connections = connections
         self._single_write = single_write
         self._db: Db | None = None
+        self._made: list[str] = []
 
     @property
     def db(self) -> Db:
@@ -61,19 +76,21 @@ class SqlUnitOfWork:
 
     async def __aenter__(self) -> Self:
         """Start the unit of work; the connection is taken on first use."""
-        db = self._connections(single_write=self._single_write)
-        self._db = db
-        self.developers = SqlDeveloperRepository(db)
-        self.consumers = SqlConsumerRepository(db)
-        self.endpoints = SqlEndpointRepository(db)
-        self.base_models = SqlBaseModelRepository(db)
-        self.tars_models = SqlTarsModelRepository(db)
-        self.executions = SqlExecutionRepository(db)
-        self.files = SqlExecutionFileRepository(db)
-        self.api_keys = SqlApiKeyRepository(db)
-        self.webhooks = SqlWebhookRepository(db)
-        self.credits = SqlCreditsRepository(db)
+        for name in self._made:  # an earlier use's repositories
+            del self.__dict__[name]
+        self._made = []
+        self._db = self._connections(single_write=self._single_write)
         return self
+
+    def __getattr__(self, name: str) -> Any:
+        """A repository, made on first use (only inside ``async with``)."""
+        factory = _REPOSITORIES.get(name)
+        if factory is None:
+            raise AttributeError(name)
+        repository = factory(self.db)
+        self.__dict__[name] = repository
+        self._made.append(name)
+        return repository
 
     async def __aexit__(
         self,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 import re
 import time
 import uuid
@@ -25,6 +26,8 @@ REQUEST_ID_RE = re.compile(r"^[A-Za-z0-9._-]{1,128}$")
 API_KEY_IN_PATH_RE = re.compile(r"tsk_[A-Za-z0-9_-]*")
 
 access_log = structlog.get_logger("tarsify.access")
+# The standard logger behind it: asked first, so a level above INFO costs nothing per request.
+_access_level = logging.getLogger("tarsify.access")
 error_log = structlog.get_logger("tarsify.http")
 
 # HTTP errors raised by aiohttp itself (routing, body limits) -> (code, message).
@@ -75,14 +78,15 @@ async def access_log_middleware(request: web.Request, handler: Handler) -> web.S
     finally:
         elapsed = time.perf_counter() - started
         record_request(request, status, elapsed)
-        access_log.info(
-            "http.request",
-            method=request.method,
-            path=loggable_path(request),
-            status=status,
-            duration_ms=round(elapsed * 1000, 2),
-            request_id=request.get(REQUEST_ID_KEY),
-        )
+        if _access_level.isEnabledFor(logging.INFO):
+            access_log.info(
+                "http.request",
+                method=request.method,
+                path=loggable_path(request),
+                status=status,
+                duration_ms=round(elapsed * 1000, 2),
+                request_id=request.get(REQUEST_ID_KEY),
+            )
 
 
 def _error_for_http(exc: web.HTTPException) -> web.Response:

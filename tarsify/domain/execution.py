@@ -29,6 +29,24 @@ _DEFAULT_FAILURE = {
 }
 
 
+# Set when an execution is created, never changed by a transition: a store need not write
+# them again with each change, and what is shown of an execution never needs the merged
+# ``input_payload`` (only sending the job does, from the execution as stored).
+SET_AT_CREATION = frozenset(
+    {
+        "consumer_id",
+        "tars_model_id",
+        "endpoint_id",
+        "created_at",
+        "consumer_input",
+        "input_payload",
+        "idempotency_key",
+        "request_hash",
+        "price",
+    }
+)
+
+
 class Step(StrEnum):
     """What the reconciler should do next with an execution (``Execution.next_step``)."""
 

@@ -540,7 +540,7 @@ async def test_crash_between_commit_and_submit_is_sent_once_after_the_grace(db: 
     assert stored.status is ExecutionStatus.QUEUED and stored.provider_job_id
     assert stored.submit_attempts == 1
     [job] = w.gpu.jobs.values()
-    assert job.request.input == pending.input_payload
+    assert stored.input_payload and job.request.input == stored.input_payload
     for _ in range(2):
         clock.advance(w.settings.poll_min_interval_s)
         await asyncio.gather(w.reconciler.run_once(), second.reconciler.run_once())

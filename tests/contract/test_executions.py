@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import uuid
 from datetime import timedelta, timezone
 from typing import Any
@@ -52,7 +53,8 @@ async def test_execution_round_trip(uow_factory: UnitOfWorkFactory) -> None:
         assert await uow.executions.get(empty.id) == empty
         assert await uow.executions.get(uuid.uuid4()) is None
         view = await uow.executions.get_view(full.id)
-        assert view is not None and view.execution == full
+        # What is shown carries no merged payload (hidden inputs); the rest is the row.
+        assert view is not None and view.execution == dataclasses.replace(full, input_payload=None)
         assert (view.model_slug, view.model_title) == (cat.tars_model.slug, cat.tars_model.title)
         assert await uow.executions.get_view(uuid.uuid4()) is None
         assert await uow.executions.get_by_idempotency_key(cat.consumer.id, "key-1") == full
@@ -136,6 +138,28 @@ async def test_update_is_compare_and_set(uow_factory: UnitOfWorkFactory) -> None
     assert stored.status == ExecutionStatus.COMPLETED and stored.version == 2
 
 
+async def test_an_update_keeps_what_was_set_at_creation(
+    uow_factory: UnitOfWorkFactory,
+) -> None:
+    cat = await seed_catalog(uow_factory)
+    original = cat.execution(input_payload={"prompt": "x"}, consumer_input={"prompt": "y"})
+    original.idempotency_key, original.request_hash, original.price = "k", "h" * 64, 5
+    await add_executions(uow_factory, original)
+    async with uow_factory() as uow:
+        view = await uow.executions.get_view(original.id)
+        assert view is not None and view.execution.input_payload is None
+        shown = view.execution  # a view, changed and stored: nothing set at creation is lost
+        shown.status, shown.consumer_input, shown.price = ExecutionStatus.RUNNING, None, 0
+        shown.idempotency_key = shown.request_hash = None
+        assert await uow.executions.update(shown)
+        await uow.commit()
+    async with uow_factory() as uow:
+        stored = await uow.executions.get(original.id)
+    assert stored is not None and stored.status is ExecutionStatus.RUNNING
+    assert (stored.input_payload, stored.consumer_input) == ({"prompt": "x"}, {"prompt": "y"})
+    assert (stored.idempotency_key, stored.request_hash, stored.price) == ("k", "h" * 64, 5)
+
+
 async def test_update_stores_every_field(uow_factory: UnitOfWorkFactory) -> None:
     cat = await seed_catalog(uow_factory)
     execution = cat.execution()
@@ -148,7 +172,7 @@ async def test_update_stores_every_field(uow_factory: UnitOfWorkFactory) -> None
         execution.execution_time_ms, execution.queue_time_ms = 1000, 2000
         execution.deadline_at, execution.last_polled_at = at(9), at(4)
         execution.submit_attempts, execution.updated_at = 3, at(4)
-        execution.input_payload, execution.output_payload = {"p": [1]}, None
+        execution.output_payload = None
         assert await uow.executions.update(execution)
         await uow.commit()
     async with uow_factory() as uow:
