@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 
+import pytest
 import structlog
 from dependency_injector import providers
 
@@ -53,7 +55,10 @@ async def test_resources_are_shut_down_on_cleanup(aiohttp_client: ClientFactory)
     assert events == ["open", "close"]
 
 
-async def test_access_log_has_the_request_and_never_the_token(api: Api) -> None:
+async def test_access_log_has_the_request_and_never_the_token(
+    api: Api, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO, logger="tarsify.access")  # as LOG_LEVEL=INFO (the default)
     with structlog.testing.capture_logs() as logs:
         await api.call(
             "GET", "/api/consumer/auth/me", "consumer_a", headers={"X-Request-Id": "trace-1"}
@@ -65,3 +70,7 @@ async def test_access_log_has_the_request_and_never_the_token(api: Api) -> None:
     assert entry["status"] == 404 and entry["request_id"] == "trace-1"
     assert isinstance(entry["duration_ms"], float)
     assert api.tokens["consumer_a"] not in repr(logs)
+    caplog.set_level(logging.WARNING, logger="tarsify.access")  # LOG_LEVEL=WARNING: no line
+    with structlog.testing.capture_logs() as quiet:
+        await api.call("GET", "/api/consumer/auth/me", "consumer_a")
+    assert [e for e in quiet if e["event"] == "http.request"] == []
