@@ -148,6 +148,8 @@ class Stack:
             # consumer's active-executions limit would answer them 429 instead of running.
             "MAX_ACTIVE_EXECUTIONS": "1000000",
             "WEBHOOK_DELIVERY_ENABLED": "false",
+            # The fake provider serves its output files on loopback.
+            "OUTPUT_DOWNLOAD_ALLOW_PRIVATE": "true",
             "PYTHONPATH": str(ROOT),
         }
 

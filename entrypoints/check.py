@@ -157,12 +157,25 @@ def check_webhook_destinations(settings: Settings) -> list[Finding]:
     return [_ok("consumers' webhooks may only reach public addresses")]
 
 
+def check_output_downloads(settings: Settings) -> list[Finding]:
+    """GPU workers' output URLs cannot be aimed at the service's own network."""
+    if settings.output_download_allow_private:
+        return [
+            _problem(
+                "OUTPUT_DOWNLOAD_ALLOW_PRIVATE=true: a GPU worker's output can make the "
+                "service read from its own network (loopback, private and metadata addresses)"
+            )
+        ]
+    return [_ok("output files are only downloaded from public addresses")]
+
+
 SYNC_CHECKS: tuple[Callable[[Settings], list[Finding]], ...] = (
     check_identity,
     check_admins,
     check_provider,
     check_public_url,
     check_webhook_destinations,
+    check_output_downloads,
 )
 
 

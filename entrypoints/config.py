@@ -102,6 +102,9 @@ class Settings(BaseSettings):
     file_retention_days: int | None = Field(default=None, ge=1)
     output_download_max_bytes: int = Field(default=100 * MIB, ge=1024)
     output_download_timeout: float = Field(default=60.0, gt=0.0)
+    # GPU workers choose the URLs in their outputs: internal addresses are refused unless
+    # this is set (a provider or file server on the service's own network).
+    output_download_allow_private: bool = False
     api_key_pepper: SecretStr | None = None
     # Set by `serve --demo`: mounts the one-click demo sign-in of the web pages.
     demo_sign_in: bool = False

@@ -150,6 +150,7 @@ async def open_downloader(settings: Settings) -> AsyncIterator[HttpDownloader]:
     downloader = HttpDownloader(
         max_bytes=settings.output_download_max_bytes,
         timeout_s=settings.output_download_timeout,
+        allow_private=settings.output_download_allow_private,
     )
     try:
         yield downloader

@@ -24,6 +24,8 @@ from tarsify.domain.webhook_rules import (
 )
 
 Lookup = Callable[[str, int], Awaitable[list[str]]]
+# Which resolved addresses are refused.
+Refusal = Callable[[IpAddress], bool]
 
 
 async def system_lookup(host: str, port: int) -> list[str]:
@@ -77,10 +79,12 @@ class RefusedAddress(OSError):
 
 
 class GuardedResolver(AbstractResolver):
-    """aiohttp's resolver, refusing names that point at internal addresses."""
+    """aiohttp's resolver, refusing names that point at internal addresses (or at any
+    address ``forbidden`` refuses)."""
 
-    def __init__(self) -> None:
+    def __init__(self, forbidden: Refusal = is_forbidden) -> None:
         self._inner = DefaultResolver()
+        self._forbidden = forbidden
 
     async def resolve(
         self, host: str, port: int = 0, family: socket.AddressFamily = socket.AF_INET
@@ -88,7 +92,7 @@ class GuardedResolver(AbstractResolver):
         """The addresses of ``host``; ``OSError`` when any of them is internal."""
         results = await self._inner.resolve(host, port, family)
         addresses = [literal_address(r["host"]) for r in results]
-        if not results or any(a is None or is_forbidden(a) for a in addresses):
+        if not results or any(a is None or self._forbidden(a) for a in addresses):
             raise RefusedAddress(f"refused: {host} resolves to an internal address")
         return results
 

@@ -216,6 +216,20 @@ async def svc(
     logs: pytest.LogCaptureFixture,
     aiohttp_client: ClientFactory,
 ) -> Service:
+    # The fake serves its output files on loopback: this service may download from there.
+    return await serve(
+        fake_runpod, database_url, logs, aiohttp_client, output_download_allow_private=True
+    )
+
+
+async def serve(
+    fake_runpod: FakeRunPod,
+    database_url: str,
+    logs: pytest.LogCaptureFixture,
+    aiohttp_client: ClientFactory,
+    **overrides: Any,
+) -> Service:
+    """The service on the fake, with its reconciler, and the published model."""
     settings = make_settings(
         database_url=database_url,
         gpu_provider="runpod",
@@ -225,6 +239,7 @@ async def svc(
         reconciler_interval=0.05,
         status_poll_min_interval=0.05,
         log_format="json",
+        **overrides,
     )
     app = create_app(build_container(settings))
     api = Api(await aiohttp_client(app), tokens())
@@ -407,6 +422,7 @@ async def served(fake_runpod: FakeRunPod, database_url: str) -> AsyncIterator[Ap
         reconciler_enabled=False,
         status_poll_min_interval=3600.0,
         public_base_url=f"http://127.0.0.1:{port}",
+        output_download_allow_private=True,  # the fake serves its files on loopback
     )
     server = TestServer(create_app(build_container(settings)), host="127.0.0.1", port=port)
     client = TestClient(server)
@@ -471,6 +487,23 @@ async def test_a_forged_webhook_is_refused(served: Api, fake_runpod: FakeRunPod)
     )
     assert (forged.status, forged.code) == (404, "ERR_3001")
     assert not [r for r in fake_runpod.faults.requests if r.route == "status"]
+
+
+async def test_a_worker_url_into_the_services_own_network_is_not_fetched(
+    fake_runpod: FakeRunPod,
+    database_url: str,
+    logs: pytest.LogCaptureFixture,
+    aiohttp_client: ClientFactory,
+) -> None:
+    """By default (no OUTPUT_DOWNLOAD_ALLOW_PRIVATE) a worker's URL on loopback fails the
+    run instead of making the service read its own network."""
+    svc = await serve(fake_runpod, database_url, logs, aiohttp_client)
+    run = await svc.run({"prompt": "a red fox", "simulate_output": "url"})
+    done = await svc.poll(run["id"])
+    assert done["status"] == "FAILED", done
+    assert done["error"]["code"] == "OUTPUT_DOWNLOAD_FAILED"
+    assert "internal address (127.0.0.1)" in done["error"]["message"]
+    assert done["output"] is None and "_files" not in json.dumps(done)
 
 
 @pytest.mark.parametrize("style", ["base64", "url"])

@@ -163,6 +163,14 @@ def test_check_reports_webhooks_allowed_into_private_networks(tmp_path: Path) ->
     assert "ok       consumers' webhooks may only reach public addresses" not in result.stdout
     default = tarsify(tmp_path, "check")
     assert "ok       consumers' webhooks may only reach public addresses" in default.stdout
+    assert "ok       output files are only downloaded from public addresses" in default.stdout
+
+
+def test_check_reports_output_downloads_allowed_into_private_networks(tmp_path: Path) -> None:
+    result = tarsify(tmp_path, "check", OUTPUT_DOWNLOAD_ALLOW_PRIVATE="true")
+    assert result.returncode == 1
+    assert "PROBLEM  OUTPUT_DOWNLOAD_ALLOW_PRIVATE=true" in result.stdout
+    assert "output files are only downloaded from public addresses" not in result.stdout
 
 
 def test_check_finds_an_unmigrated_database(tmp_path: Path) -> None:
