@@ -13,6 +13,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from sqlalchemy import Executable, Result
+from sqlalchemy.exc import PendingRollbackError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from adapters.sql.engine import LAZY_BEGIN, SINGLE_WRITE, TRANSACTION_OPEN
@@ -168,7 +169,15 @@ class Db:
         """Roll back what was not committed and give the connection back to the pool."""
         connection, self._connection = self._connection, None
         self._driver = None
-        if connection is not None:
+        if connection is None:
+            return
+        try:
+            await connection.close()
+        except PendingRollbackError:
+            # A statement was cut off (a cancelled task): the connection was invalidated
+            # inside its transaction. Ending that transaction lets it close (and be
+            # replaced in the pool) instead of failing the unit of work's exit.
+            await connection.rollback()
             await connection.close()
 
 
