@@ -209,7 +209,8 @@ class ExecutionRepository(Protocol):
         ...
 
     async def get_view(self, execution_id: uuid.UUID) -> ExecutionView | None:
-        """By id, with the slug and title of its Tars model (one query)."""
+        """By id, with the slug and title of its Tars model (one query); without the
+        merged ``input_payload`` (None), which is never shown."""
         ...
 
     async def get_by_idempotency_key(self, consumer_id: uuid.UUID, key: str) -> Execution | None:
@@ -256,7 +257,8 @@ class ExecutionRepository(Protocol):
         status: ExecutionStatus | None = None,
         tars_model_id: uuid.UUID | None = None,
     ) -> Page[ExecutionView]:
-        """The consumer's executions, newest created first, with model slug and title."""
+        """The consumer's executions, newest created first, with model slug and title;
+        each without the fields of ``NOT_LISTED`` (None): for showing, never for storing."""
         ...
 
 

@@ -9,7 +9,7 @@ from collections.abc import Callable
 from datetime import datetime
 
 from adapters.memory.repositories import Repository, keyset
-from tarsify.domain.execution import SET_AT_CREATION, Execution, ExecutionView
+from tarsify.domain.execution import NOT_LISTED, SET_AT_CREATION, Execution, ExecutionView
 from tarsify.domain.models import ExecutionStatus
 from tarsify.domain.pagination import Page, PageRequest
 
@@ -122,7 +122,8 @@ class MemoryExecutionRepository(Repository):
                 continue
             if tars_model_id is not None and x.tars_model_id != tars_model_id:
                 continue
-            rows.append(self._view(copy.deepcopy(x)))
+            listed = dataclasses.replace(x, **dict.fromkeys(NOT_LISTED))
+            rows.append(self._view(copy.deepcopy(listed)))
         return keyset(rows, page, lambda v: (v.execution.created_at, v.execution.id))
 
     async def _locked_write(

@@ -23,7 +23,7 @@ from adapters.sql.mapping import (
 from adapters.sql.query import Query
 from adapters.sql.tables import ACTIVE_EXECUTION_PREDICATE, executions, tars_models
 from adapters.sql.types import UtcDateTime
-from tarsify.domain.execution import SET_AT_CREATION, Execution, ExecutionView
+from tarsify.domain.execution import NOT_LISTED, SET_AT_CREATION, Execution, ExecutionView
 from tarsify.domain.models import ExecutionStatus
 from tarsify.domain.pagination import Cursor, Page, PageRequest, page_from_rows
 
@@ -44,6 +44,13 @@ _EXECUTION = Shape(Execution, executions)
 _VIEW = Shape(Execution, executions, "x_", omit=(column_of(Execution, "input_payload"),))
 # Executions joined with the slug and title of their Tars model.
 _VIEWS = select(*_VIEW.columns, tars_models.c.slug, tars_models.c.title).join(
+    tars_models, tars_models.c.id == executions.c.tars_model_id
+)
+# A list shows still less (see NOT_LISTED).
+_LISTED = Shape(
+    Execution, executions, "x_", omit=[column_of(Execution, name) for name in NOT_LISTED]
+)
+_LISTS = select(*_LISTED.columns, tars_models.c.slug, tars_models.c.title).join(
     tars_models, tars_models.c.id == executions.c.tars_model_id
 )
 _ID, _CONSUMER, _STATUS, _MODEL = "p_id", "p_consumer", "p_status", "p_model"
@@ -76,14 +83,14 @@ _MARK_POLLED = Query(
 )
 
 
-def _view_of(row: Sequence[Any]) -> ExecutionView:
-    width = _VIEW.width
-    return ExecutionView(_VIEW.load(row), row[width], row[width + 1])
+def _view_of(row: Sequence[Any], shape: Shape[Execution] = _VIEW) -> ExecutionView:
+    width = shape.width
+    return ExecutionView(shape.load(row), row[width], row[width + 1])
 
 
 @functools.cache
 def _history_template(status: bool, model: bool, after: bool, limit: int) -> Query:
-    stmt = _VIEWS.where(executions.c.consumer_id == bindparam(_CONSUMER))
+    stmt = _LISTS.where(executions.c.consumer_id == bindparam(_CONSUMER))
     if status:
         stmt = stmt.where(executions.c.status == bindparam(_STATUS))
     if model:
@@ -251,5 +258,5 @@ class SqlExecutionRepository:
         """The consumer's executions, newest created first, with model slug and title."""
         query, params = _history(consumer_id, page, status, tars_model_id)
         rows = await self._db.fetch(query, params)
-        items = [_view_of(row) for row in rows]
+        items = [_view_of(row, _LISTED) for row in rows]
         return page_from_rows(items, page, lambda v: Cursor(v.execution.created_at, v.execution.id))

@@ -34,10 +34,9 @@ from . import (
 from .auth import authenticated
 from .boundary import boundary_middleware
 from .middleware import (
-    access_log_middleware,
     cors_middleware,
     error_middleware,
-    request_id_middleware,
+    request_log_middleware,
 )
 from .routing import SERVICES, Route, Services
 
@@ -176,10 +175,7 @@ def create_app(container: Container) -> web.Application:
     """The HTTP application over ``container`` (its resources open on startup)."""
     settings = container.settings()
     settings.warn_if_insecure()
-    middlewares: list[Middleware] = [
-        request_id_middleware,
-        access_log_middleware,
-    ]
+    middlewares: list[Middleware] = [request_log_middleware]
     if settings.cors_origin_list:
         middlewares.append(cors_middleware(settings.cors_origin_list))
     middlewares.extend((error_middleware, boundary_middleware))

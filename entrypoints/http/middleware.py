@@ -42,23 +42,6 @@ HTTP_ERROR_CODES: dict[int, tuple[str, str]] = {
 }
 
 
-@web.middleware
-async def request_id_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
-    """Echo a well-formed incoming X-Request-Id or make one; bind it to every log line."""
-    incoming = request.headers.get(REQUEST_ID_HEADER, "")
-    request_id = incoming if REQUEST_ID_RE.fullmatch(incoming) else uuid.uuid4().hex
-    request[REQUEST_ID_KEY] = request_id
-    # bind + reset restores the previous value like ``bound_contextvars`` does, without
-    # copying the whole context on every request.
-    tokens = structlog.contextvars.bind_contextvars(request_id=request_id)
-    try:
-        response = await handler(request)
-    finally:
-        structlog.contextvars.reset_contextvars(**tokens)
-    response.headers[REQUEST_ID_HEADER] = request_id
-    return response
-
-
 def loggable_path(request: web.Request) -> str:
     """The request's path for a log line, with anything shaped like an API key redacted."""
     path = request.path
@@ -66,14 +49,22 @@ def loggable_path(request: web.Request) -> str:
 
 
 @web.middleware
-async def access_log_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
-    """One structured line per request (never headers, so never the Authorization value),
-    and the request counted and timed in the metrics."""
+async def request_log_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """Per request: echo a well-formed incoming X-Request-Id or make one, and bind it to
+    every log line; count and time the request in the metrics; write one structured
+    access line (never headers, so never the Authorization value)."""
     started = time.perf_counter()
+    incoming = request.headers.get(REQUEST_ID_HEADER, "")
+    request_id = incoming if REQUEST_ID_RE.fullmatch(incoming) else uuid.uuid4().hex
+    request[REQUEST_ID_KEY] = request_id
+    # bind + reset restores the previous value like ``bound_contextvars`` does, without
+    # copying the whole context on every request.
+    tokens = structlog.contextvars.bind_contextvars(request_id=request_id)
     status = 500
     try:
         response = await handler(request)
         status = response.status
+        response.headers[REQUEST_ID_HEADER] = request_id
         return response
     finally:
         elapsed = time.perf_counter() - started
@@ -85,8 +76,9 @@ async def access_log_middleware(request: web.Request, handler: Handler) -> web.S
                 path=loggable_path(request),
                 status=status,
                 duration_ms=round(elapsed * 1000, 2),
-                request_id=request.get(REQUEST_ID_KEY),
+                request_id=request_id,
             )
+        structlog.contextvars.reset_contextvars(**tokens)
 
 
 def _error_for_http(exc: web.HTTPException) -> web.Response:

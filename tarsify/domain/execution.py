@@ -47,6 +47,22 @@ SET_AT_CREATION = frozenset(
 )
 
 
+# What a list of executions leaves out (None there): the merged payload and the engine's
+# bookkeeping, none of it shown. A listed execution is for showing, never for storing.
+NOT_LISTED = frozenset(
+    {
+        "input_payload",
+        "provider_job_id",
+        "provider_endpoint_id",
+        "deadline_at",
+        "last_polled_at",
+        "wake_at",
+        "idempotency_key",
+        "request_hash",
+    }
+)
+
+
 class Step(StrEnum):
     """What the reconciler should do next with an execution (``Execution.next_step``)."""
 

@@ -6,7 +6,7 @@ import dataclasses
 import uuid
 from datetime import timedelta, timezone
 
-from tarsify.domain.execution import Execution
+from tarsify.domain.execution import NOT_LISTED, Execution
 from tarsify.domain.models import ExecutionStatus
 from tarsify.domain.pagination import Cursor, PageRequest
 from tarsify.ports import UnitOfWorkFactory
@@ -81,7 +81,17 @@ async def test_history_filters_and_model_fields(uow_factory: UnitOfWorkFactory) 
     done = cat.execution(status=ExecutionStatus.COMPLETED, created_at=at(1))
     running = cat.execution(status=ExecutionStatus.RUNNING, created_at=at(2))
     other = cat.execution(
-        status=ExecutionStatus.COMPLETED, tars_model_id=other_model.id, created_at=at(3)
+        status=ExecutionStatus.COMPLETED,
+        tars_model_id=other_model.id,
+        created_at=at(3),
+        provider_job_id="job-3",
+        provider_endpoint_id="rp-3",
+        deadline_at=at(600),
+        last_polled_at=at(4),
+        idempotency_key="key-3",
+        request_hash="h" * 64,
+        error_message="kept",
+        execution_time_ms=1200,
     )
     foreign = cat.execution(consumer_id=stranger.id, created_at=at(4))
     await add_executions(uow_factory, done, running, other, foreign)
@@ -104,8 +114,11 @@ async def test_history_filters_and_model_fields(uow_factory: UnitOfWorkFactory) 
             history, PageRequest(), status=ExecutionStatus.CANCELLED
         )
     assert [v.execution.id for v in everything.items] == [other.id, running.id, done.id]
-    # What is shown carries no merged payload (hidden inputs); the rest is the row.
-    assert everything.items[0].execution == dataclasses.replace(other, input_payload=None)
+    # A list carries what is shown: none of NOT_LISTED (the merged payload, job ids,
+    # the engine's bookkeeping); the rest is the row.
+    shown = dataclasses.replace(other, **dict.fromkeys(NOT_LISTED))
+    assert everything.items[0].execution == shown
+    assert shown.error_message == "kept" and shown.execution_time_ms == 1200
     assert (everything.items[0].model_slug, everything.items[0].model_title) == (
         other_model.slug,
         "Other",

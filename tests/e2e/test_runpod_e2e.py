@@ -157,13 +157,11 @@ class Service:
                 consumer = await uow.consumers.get_by_uid("cons-a")
                 assert consumer is not None
                 page = await uow.executions.list_for_consumer(consumer.id, PageRequest(limit=100))
+                # A list shows no job ids: each execution is read as stored.
+                stored = [await uow.executions.get(v.execution.id) for v in page.items]
         finally:
             await engine.dispose()
-        return {
-            str(v.execution.id): v.execution.provider_job_id
-            for v in page.items
-            if v.execution.provider_job_id
-        }
+        return {str(e.id): e.provider_job_id for e in stored if e and e.provider_job_id}
 
     async def run(self, inputs: dict[str, Any]) -> dict[str, Any]:
         path = f"/api/marketplace/models/{self.slug}/run"
