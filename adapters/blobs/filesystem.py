@@ -49,6 +49,15 @@ class FilesystemBlobStore:
             raise BlobStoreUnavailable(f"Cannot write file: {exc.strerror}") from exc
         return StoredFile(key, content_type, len(data))
 
+    async def local_path(self, key: str) -> Path:
+        """Where the bytes of a stored file lie (served from there, never read whole);
+        ``BlobNotFound`` when absent."""
+        await self.head(key)
+        blob, _ = self._paths(key)
+        if not await asyncio.to_thread(blob.is_file):
+            raise BlobNotFound()
+        return blob
+
     async def read(self, key: str) -> bytes:
         """The stored bytes; ``BlobNotFound`` when absent."""
         await self.head(key)

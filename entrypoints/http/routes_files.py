@@ -3,13 +3,16 @@ link (``FileUrlSigner``); with S3 the links point at the bucket and this route i
 
 Outside the JSON route table: the answer is the file itself. The key is checked before
 the signature (a key no file can have is 404 ERR_3001), then the signature and expiry
-(403 ERR_1006), then the store (404 ERR_3001 for an unknown file).
+(403 ERR_1006), then the store (404 ERR_3001 for an unknown file). Files of the
+filesystem store are sent from disk as they are read (with ranges and conditional
+requests), so a large file costs no memory; the memory store's are bytes already.
 """
 
 from __future__ import annotations
 
 from aiohttp import web
 
+from adapters.blobs.filesystem import FilesystemBlobStore
 from tarsify.domain.errors import FileLinkInvalid, NotFound
 from tarsify.domain.files import check_key
 from tarsify.domain.media import is_inline_media
@@ -25,7 +28,7 @@ SAFETY_HEADERS = {
 }
 
 
-async def read_file(request: web.Request) -> web.Response:
+async def read_file(request: web.Request) -> web.StreamResponse:
     """The exact bytes of a file, with its stored Content-Type and Content-Length."""
     svc = services(request)
     key = check_key(request.match_info["key"])
@@ -35,11 +38,12 @@ async def read_file(request: web.Request) -> web.Response:
     if not signer.verify(key, request.query.get("expires", ""), request.query.get("sig", "")):
         raise FileLinkInvalid()
     info = await store.head(key)
-    data = await store.read(key)
     headers = {**SAFETY_HEADERS, "Content-Type": info.content_type}
     if not is_inline_media(info.content_type):
         headers["Content-Disposition"] = "attachment"
-    return web.Response(body=data, headers=headers)
+    if isinstance(store, FilesystemBlobStore):
+        return web.FileResponse(await store.local_path(key), headers=headers)
+    return web.Response(body=await store.read(key), headers=headers)
 
 
 def install(app: web.Application) -> None:

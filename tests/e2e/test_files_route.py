@@ -72,6 +72,30 @@ async def test_a_valid_link_gives_the_exact_bytes(served: Any) -> None:
     assert "Content-Disposition" not in headers
 
 
+async def test_files_are_sent_from_disk_with_ranges(served: Any) -> None:
+    """The filesystem store's files are streamed (as sendfile does), so ranges work: a
+    player can seek in a long audio or video output without downloading it all."""
+    client, store, _ = served
+    await store.put(KEY, PNG, "image/png")
+    target = URL(path_of(await store.url(KEY, 300)), encoded=True)
+    async with client.get(target, headers={"Range": "bytes=100-199"}) as response:
+        assert response.status == 206
+        assert await response.read() == PNG[100:200]
+        assert response.headers["Content-Range"] == f"bytes 100-199/{len(PNG)}"
+        assert response.headers["Content-Type"] == "image/png"
+        assert response.headers["X-Content-Type-Options"] == "nosniff"
+    async with client.head(target) as response:
+        assert response.status == 200 and await response.read() == b""
+        assert response.headers["Content-Length"] == str(len(PNG))
+
+
+async def test_a_file_whose_bytes_are_gone_is_not_found(served: Any, tmp_path: Path) -> None:
+    client, store, _ = served
+    await store.put(KEY, PNG, "image/png")
+    (tmp_path / "files" / "blobs" / KEY).unlink()  # the metadata is still there
+    assert await error_code(client, path_of(await store.url(KEY, 300))) == (404, "ERR_3001")
+
+
 async def test_other_types_are_downloads(served: Any) -> None:
     client, store, _ = served
     await store.put("executions/x/0.bin", b"<html><script>x</script>", "text/html")
