@@ -19,17 +19,15 @@ from adapters.memory.uow import MemoryStore
 from adapters.sql.db import session_factory
 from adapters.sql.engine import create_engine
 from adapters.sql.migrate import upgrade
-from adapters.sql.tables import metadata
 from adapters.sql.uow import SqlUnitOfWork
 from tarsify.ports import UnitOfWorkFactory
+from tests.contract.databases import empty_all, sqlite_url
+from tests.contract.engine_world import BOTH, POSTGRES, Db, open_db
 from tests.pg import migrated_postgres
 
+__all__ = ["empty_all", "sqlite_url"]  # also imported from here
+
 BACKENDS = ["memory", "sqlite", pytest.param("postgres", marks=pytest.mark.postgres)]
-
-
-def sqlite_url(path: Path) -> str:
-    """The aiosqlite URL of a database file."""
-    return f"sqlite+aiosqlite:///{path}"
 
 
 @pytest.fixture(scope="session")
@@ -44,13 +42,6 @@ def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def postgres_url() -> Iterator[str]:
     """A fresh PostgreSQL database migrated to head, dropped after the session."""
     yield from migrated_postgres()
-
-
-async def empty_all(engine: AsyncEngine) -> None:
-    """Empty every table, children first (on tiny tables DELETE beats TRUNCATE)."""
-    async with engine.begin() as connection:
-        for table in reversed(metadata.sorted_tables):
-            await connection.execute(table.delete())
 
 
 @pytest.fixture
@@ -98,3 +89,47 @@ def sql_engine(request: pytest.FixtureRequest) -> AsyncEngine:
     """An engine on each SQL backend (SQLite, PostgreSQL)."""
     engine: AsyncEngine = request.getfixturevalue(f"{request.param}_engine")
     return engine
+
+
+# --- the engine's databases (tests/contract/engine_world.py) ---------------------------
+
+
+@pytest.fixture(scope="module")
+def module_postgres_url() -> Iterator[str]:
+    """A fresh PostgreSQL database migrated to head for this module, dropped afterwards."""
+    yield from migrated_postgres()
+
+
+@pytest.fixture(params=BOTH)
+def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """PostgreSQL (this module's database) or a private copy of the migrated SQLite file."""
+    if request.param == "postgres":
+        return str(request.getfixturevalue("module_postgres_url"))
+    template: Path = request.getfixturevalue("sqlite_template")
+    path = tmp_path / "engine.db"
+    shutil.copyfile(template, path)
+    return sqlite_url(path)
+
+
+@pytest.fixture(params=POSTGRES)
+def pg_url(request: pytest.FixtureRequest) -> str:
+    """This module's PostgreSQL database, for rules that need row locks or a server."""
+    return str(request.getfixturevalue("module_postgres_url"))
+
+
+@pytest.fixture
+async def db(db_url: str) -> AsyncIterator[Db]:
+    """The database of one test: PostgreSQL emptied first, or a fresh SQLite copy."""
+    database = await open_db(db_url)
+    yield database
+    for engine in database.engines:
+        await engine.dispose()
+
+
+@pytest.fixture
+async def pg(pg_url: str) -> AsyncIterator[Db]:
+    """Like ``db``, on PostgreSQL only."""
+    database = await open_db(pg_url)
+    yield database
+    for engine in database.engines:
+        await engine.dispose()

@@ -37,7 +37,7 @@ from tarsify.services.engine_settings import EngineSettings
 from tarsify.services.executions import ExecutionService
 from tarsify.services.listeners import Listeners
 from tarsify.services.reconciler import Reconciler
-from tests.contract.test_engine_postgres import (
+from tests.contract.engine_world import (
     IMAGE,
     Db,
     Process,

@@ -17,19 +17,8 @@ from tarsify.domain.errors import StorageError
 from tarsify.domain.jsonsafe import json_safe
 from tarsify.domain.models import ExecutionStatus
 from tarsify.domain.pagination import PageRequest
-from tarsify.services.engine_settings import EngineSettings
+from tests.contract.engine_world import EAGER, Db, sql_world, start
 
-# The fixtures are found by name, so they are imported and used as parameters.
-from .test_engine_postgres import (  # noqa: F401
-    Db,
-    db,
-    db_url,
-    module_postgres_url,
-    sql_world,
-    start,
-)
-
-EAGER = EngineSettings(poll_min_interval_s=0.0)
 POISON = {"images": ["data:image/png;base64,AAAA\x00"], "score": math.nan, "x": "\ud83d"}
 
 

@@ -21,20 +21,8 @@ from entrypoints.http.envelope import ok_page_fast
 from tarsify.domain.models import ExecutionStatus
 from tarsify.domain.pagination import PageRequest
 from tarsify.ports import Download
-from tarsify.services.engine_settings import EngineSettings
 from tarsify.services.files import OutputFiles
-
-# The fixtures are found by name, so they are imported and used as parameters.
-from .test_engine_postgres import (  # noqa: F401
-    Db,
-    db,
-    db_url,
-    module_postgres_url,
-    sql_world,
-    start,
-)
-
-EAGER = EngineSettings(poll_min_interval_s=0.0)
+from tests.contract.engine_world import EAGER, Db, sql_world, start
 
 
 def big_png(size: int) -> bytes:

@@ -13,21 +13,10 @@ from adapters.memory.clock import ManualClock
 from adapters.memory.downloads import FakeDownloader
 from tarsify.domain.errors import BlobNotFound
 from tarsify.domain.models import ExecutionStatus
-from tarsify.services.engine_settings import EngineSettings
 from tarsify.services.file_upkeep import FileUpkeep
 from tarsify.services.files import OutputFiles
+from tests.contract.engine_world import EAGER, Db, sql_world, start
 
-# The fixtures are found by name, so they are imported and used as parameters.
-from .test_engine_postgres import (  # noqa: F401
-    Db,
-    db,
-    db_url,
-    module_postgres_url,
-    sql_world,
-    start,
-)
-
-EAGER = EngineSettings(poll_min_interval_s=0.0)
 PNG = b"\x89PNG\r\n\x1a\n" + b"\x00\x00\x00\rIHDR" + bytes(range(200))
 
 

@@ -26,7 +26,7 @@ from tarsify.services.events import FeedListener
 from tarsify.services.listeners import Listeners
 from tarsify.services.webhooks import WebhookListener
 from tests.contract.conftest import empty_all
-from tests.contract.test_engine_postgres import SqlStore, SqlWorld
+from tests.contract.engine_world import SqlStore, SqlWorld
 from tests.pg import migrated_postgres
 from tests.pg_trips import RoundTripCounter
 
