@@ -145,28 +145,31 @@ def _sqlite_file_exists(path: str | None) -> bool:
     return bool(path) and path != ":memory:" and Path(path or "").is_file()
 
 
+def _private_destinations(allowed: bool, setting: str, risk: str, fine: str) -> list[Finding]:
+    if allowed:
+        where = "its own network (loopback, private and metadata addresses)"
+        return [_problem(f"{setting}=true: {risk} {where}")]
+    return [_ok(fine)]
+
+
 def check_webhook_destinations(settings: Settings) -> list[Finding]:
     """Consumers' webhooks cannot be aimed at the service's own network."""
-    if settings.webhook_allow_private:
-        return [
-            _problem(
-                "WEBHOOK_ALLOW_PRIVATE=true: any consumer can make the service send requests "
-                "into its own network (loopback, private and metadata addresses)"
-            )
-        ]
-    return [_ok("consumers' webhooks may only reach public addresses")]
+    return _private_destinations(
+        settings.webhook_allow_private,
+        "WEBHOOK_ALLOW_PRIVATE",
+        "any consumer can make the service send requests into",
+        "consumers' webhooks may only reach public addresses",
+    )
 
 
 def check_output_downloads(settings: Settings) -> list[Finding]:
     """GPU workers' output URLs cannot be aimed at the service's own network."""
-    if settings.output_download_allow_private:
-        return [
-            _problem(
-                "OUTPUT_DOWNLOAD_ALLOW_PRIVATE=true: a GPU worker's output can make the "
-                "service read from its own network (loopback, private and metadata addresses)"
-            )
-        ]
-    return [_ok("output files are only downloaded from public addresses")]
+    return _private_destinations(
+        settings.output_download_allow_private,
+        "OUTPUT_DOWNLOAD_ALLOW_PRIVATE",
+        "a GPU worker's output can make the service read from",
+        "output files are only downloaded from public addresses",
+    )
 
 
 SYNC_CHECKS: tuple[Callable[[Settings], list[Finding]], ...] = (
