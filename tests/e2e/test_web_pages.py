@@ -176,10 +176,9 @@ def test_a_price_is_shown_when_the_marketplace_item_has_one() -> None:
     }
     context = {"page": "marketplace", "demo": False, "simulated": False, "category": None}
     context |= {"categories": [], "category_url": str, "next_url": None, "first_url": None}
-    without = templates.ENV.get_template("marketplace.html").render(context | {"items": [item]})
+    page = templates.environment().get_template("marketplace.html")
+    without = page.render(context | {"items": [item]})
     priced = {**item, "pricePerRun": 25}
-    with_price = templates.ENV.get_template("marketplace.html").render(
-        context | {"items": [priced]}
-    )
+    with_price = page.render(context | {"items": [priced]})
     assert "credits / run" not in without
     assert "25 credits / run" in with_price

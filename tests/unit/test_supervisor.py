@@ -42,3 +42,25 @@ def test_each_worker_gets_its_own_background_switches() -> None:
         "WEBHOOK_DELIVERY_ENABLED": "false",
     }
     assert supervisor.worker_env(base, reconciler=True)["RECONCILER_ENABLED"] == "true"
+
+
+def test_a_worker_that_serves_only_the_api_never_imports_jinja2() -> None:
+    """The pages' template engine is loaded on the first page, not by every worker."""
+    script = (
+        "import sys\n"
+        "import entrypoints.http_worker\n"
+        "from entrypoints.config import Settings\n"
+        "from entrypoints.container import build_container\n"
+        "from entrypoints.http.app import create_app\n"
+        "create_app(build_container(Settings(database_url='memory://')))\n"
+        "print('jinja2' in sys.modules)\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", script],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        cwd=Path(supervisor.__file__).resolve().parents[1],
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip().splitlines()[-1] == "False"
