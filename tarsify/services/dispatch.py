@@ -90,6 +90,9 @@ class Dispatcher:
                 execution.id, Execution.fail, Failure.MODEL_UNAVAILABLE, self._clock.now()
             )
             return stored
+        if execution.input_payload is None:
+            # A view carries no payload (it is never shown): what is sent is what is stored.
+            execution = await self._stored(execution)
         now = self._clock.now()
         endpoint_id = target.endpoint.provider_endpoint_id
         execution, claimed = await self.store(
@@ -111,6 +114,11 @@ class Dispatcher:
         except GpuProviderError as exc:
             return await self._submit_failed(execution, exc)
         return await self._record_submitted(execution, report)
+
+    async def _stored(self, execution: Execution) -> Execution:
+        async with self._uow() as uow:
+            stored = await uow.executions.get(execution.id)
+        return stored if stored is not None else execution
 
     def _give_up_at(self, execution: Execution, now: datetime) -> datetime:
         """When an unanswered submit is abandoned: soon, unless webhooks may name the job."""

@@ -241,3 +241,19 @@ async def test_provider_unreachable_until_the_deadline_times_out_unsent() -> Non
     assert final.status is ExecutionStatus.TIMED_OUT
     assert final.error_code == "DEADLINE_EXCEEDED"
     assert w.gpu.jobs == {}
+
+
+async def test_an_execution_read_as_a_view_is_sent_with_its_stored_payload() -> None:
+    """Views leave out the merged payload; sending one reads what is stored instead of
+    sending an empty input."""
+    w = await make_world()
+    w.gpu.fail_next("submit", UNREACHABLE)  # not sent: the execution waits, PENDING
+    result = await w.executions.run(w.alice.id, w.model.slug, {"prompt": "a cat"})
+    async with w.store.unit_of_work() as uow:
+        view = await uow.executions.get_view(result.view.execution.id)
+    assert view is not None and view.execution.input_payload is None
+    assert view.execution.status is ExecutionStatus.PENDING
+    sent = await w.dispatcher.submit(view.execution)
+    assert sent.status is ExecutionStatus.QUEUED
+    [job] = w.gpu.submitted
+    assert job.input == {"prompt": "art: a cat", "width": 768, "num_images": 1}
