@@ -184,6 +184,7 @@ def create_app(container: Container) -> web.Application:
     for route in ROUTES:
         app.router.add_route(route.method, route.path, authenticated(route))
     routes_files.install(app)
+    routes_events.install(app, settings.max_streams_per_consumer)
     openapi.install(app, ROUTES, settings.public_url)
     web_pages.install(app, demo_sign_in=settings.demo_sign_in)
     routes_metrics.install(app)

@@ -3,14 +3,20 @@
 ``event: status`` with the execution's JSON at once and on every change, a comment line
 as a heartbeat when nothing happened for a while, and the end of the stream after a
 terminal status. A client that goes away ends the watch within half a second: nothing
-keeps running for it.
+keeps running for it. A consumer may keep ``MAX_STREAMS_PER_CONSUMER`` streams open per
+server process; one more is 429 ERR_4291 until one ends.
 """
 
 from __future__ import annotations
 
+import contextlib
+import uuid
+from collections import Counter
+from collections.abc import AsyncGenerator, Iterator
+
 from aiohttp import web
 
-from tarsify.domain.errors import NotFound, TarsifyError
+from tarsify.domain.errors import NotFound, TarsifyError, TooManyOpenStreams
 from tarsify.domain.execution import ExecutionView
 
 from . import render
@@ -22,6 +28,34 @@ from .routing import Auth, Caller, Route, services
 from .views import ExecutionView as ExecutionDocument
 
 HEARTBEAT = b": heartbeat\n\n"
+# Seconds a refused client is asked to wait: a stream ends at most this often when its
+# execution is busy, and a finished one at once.
+STREAM_RETRY_AFTER_S = 5
+
+
+class StreamSlots:
+    """How many event streams each consumer has open in this process, within a limit."""
+
+    def __init__(self, limit: int) -> None:
+        self.limit = limit
+        self._open: Counter[uuid.UUID] = Counter()
+
+    @contextlib.contextmanager
+    def taken(self, consumer_id: uuid.UUID) -> Iterator[None]:
+        """Hold one of the consumer's slots; ``TooManyOpenStreams`` when none is free."""
+        if self._open[consumer_id] >= self.limit:
+            raise TooManyOpenStreams(self.limit, STREAM_RETRY_AFTER_S)
+        self._open[consumer_id] += 1
+        try:
+            yield
+        finally:
+            self._open[consumer_id] -= 1
+            if not self._open[consumer_id]:
+                del self._open[consumer_id]
+
+
+STREAM_SLOTS = web.AppKey("stream_slots", StreamSlots)
+ExecutionStream = AsyncGenerator[ExecutionView | None, None]
 
 
 async def _send(response: web.StreamResponse, request: web.Request, view: ExecutionView) -> None:
@@ -53,7 +87,11 @@ async def execution_events(request: web.Request, caller: Caller) -> web.StreamRe
     def gone() -> bool:
         return request.transport is None or request.transport.is_closing()
 
-    stream = watcher.watch(owner, path_id(request), gone)
+    with request.app[STREAM_SLOTS].taken(owner):
+        return await _stream(request, watcher.watch(owner, path_id(request), gone))
+
+
+async def _stream(request: web.Request, stream: ExecutionStream) -> web.StreamResponse:
     try:
         # Errors before the first state (unknown execution) are ordinary JSON answers.
         first = await anext(stream)
@@ -79,6 +117,11 @@ async def execution_events(request: web.Request, caller: Caller) -> web.StreamRe
         await stream.aclose()
 
 
+def install(app: web.Application, max_streams_per_consumer: int) -> None:
+    """The app's count of open streams per consumer."""
+    app[STREAM_SLOTS] = StreamSlots(max_streams_per_consumer)
+
+
 ROUTES = [
     Route(
         "GET",
@@ -88,7 +131,7 @@ ROUTES = [
         Auth.CONSUMER,
         ExecutionDocument,
         tag="consumer",
-        errors=("ERR_5505",),
+        errors=("ERR_5505", "ERR_4291"),
         media_type="text/event-stream",
         operation_id="streamExecutionEvents",
     ),

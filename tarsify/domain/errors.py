@@ -128,6 +128,20 @@ class TooManyActiveExecutions(TarsifyError):
         self.retry_after = retry_after
 
 
+class TooManyOpenStreams(TarsifyError):
+    """The consumer already has the most event streams open that one server process
+    allows; retry once one has ended."""
+
+    code, http_status, default_message = "ERR_4291", 429, "Too many open event streams"
+
+    def __init__(self, limit: int, retry_after: int) -> None:
+        super().__init__(
+            f"At most {limit} open event streams at a time",
+            details={"limit": limit, "retryAfterSeconds": retry_after},
+        )
+        self.retry_after = retry_after
+
+
 class BodyTooLarge(TarsifyError):
     """Request body over the configured limit."""
 

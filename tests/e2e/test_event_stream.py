@@ -121,3 +121,36 @@ async def test_another_consumers_execution_is_not_found(api: Api, world: World) 
     reply = await api.call("GET", stream_path(execution_id), "consumer_b")
     assert (reply.status, reply.code) == (404, "ERR_5505")
     assert reply.headers["Content-Type"].startswith("application/json")
+
+
+async def test_a_consumer_keeps_a_bounded_number_of_streams_open(
+    aiohttp_client: ClientFactory,
+) -> None:
+    container = build_container(make_settings(max_streams_per_consumer=2))
+    api = Api(await aiohttp_client(create_app(container)), tokens())
+    world = await seed(api)
+    container.simulator_engine().hang_next()
+    execution_id = await start(api, world)
+    path = stream_path(execution_id)
+    first = await api.client.get(path, headers=auth(api))
+    second = await api.client.get(path, headers=auth(api))
+    try:
+        assert (first.status, second.status) == (200, 200)
+        async with api.client.get(path, headers=auth(api)) as refused:
+            body = await refused.json()
+            assert refused.status == 429 and body["error"]["code"] == "ERR_4291"
+            assert refused.headers["Retry-After"] == "5"
+            assert body["error"]["details"]["limit"] == 2
+        # Another consumer's streams are counted apart (theirs is a 404: not their run).
+        async with api.client.get(path, headers=auth(api, "consumer_b")) as other:
+            assert other.status == 404
+        first.close()  # one ends: its slot is free again
+        await wait_until(lambda: _opens(api, path), "a slot to be free")
+    finally:
+        first.close()
+        second.close()
+
+
+async def _opens(api: Api, path: str) -> bool:
+    async with api.client.get(path, headers=auth(api)) as response:
+        return response.status == 200
