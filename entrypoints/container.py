@@ -255,7 +255,10 @@ def make_credit_settings(settings: Settings) -> CreditSettings:
 
 def make_engine_settings(settings: Settings) -> EngineSettings:
     """Engine tunables taken from the settings."""
-    return EngineSettings(poll_min_interval_s=settings.status_poll_min_interval)
+    return EngineSettings(
+        poll_min_interval_s=settings.status_poll_min_interval,
+        idempotency_retention_s=settings.idempotency_key_retention_hours * 3600,
+    )
 
 
 class Container(containers.DeclarativeContainer):

@@ -217,6 +217,11 @@ class ExecutionRepository(Protocol):
         """The consumer's execution created with this Idempotency-Key."""
         ...
 
+    async def forget_idempotency_key(self, execution_id: uuid.UUID, key: str) -> None:
+        """The execution no longer holds ``key`` (if it still did): the key is free for a
+        new execution. Nothing else changes (no new version)."""
+        ...
+
     async def update(self, execution: Execution) -> bool:
         """Store every field if the stored ``version`` still equals ``execution.version``.
 

@@ -50,6 +50,14 @@ class MemoryExecutionRepository(Repository):
             lambda x: x.consumer_id == consumer_id and x.idempotency_key == key
         )
 
+    async def forget_idempotency_key(self, execution_id: uuid.UUID, key: str) -> None:
+        """Clear the key of the execution if it still holds it."""
+        await self._locked_write(
+            execution_id,
+            lambda current: current.idempotency_key == key,
+            lambda current: dataclasses.replace(current, idempotency_key=None),
+        )
+
     async def update(self, execution: Execution) -> bool:
         """Compare-and-set on ``version``; False when another writer got there first."""
         changed = copy.deepcopy(execution)

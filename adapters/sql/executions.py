@@ -63,6 +63,11 @@ _GET_BY_KEY = Query(
     )
 )
 _INSERT = Query(insert(executions))
+_FORGET_KEY = (
+    update(executions)
+    .where(executions.c.id == bindparam(_ID), executions.c.idempotency_key == bindparam("p_key"))
+    .values(idempotency_key=None)
+)
 # Compare-and-set: every column a transition may change, and the version moves on by one.
 _FIXED = {"id", "version", *(column_of(Execution, name) for name in SET_AT_CREATION)}
 _WRITABLE = [c.name for c in executions.columns if c.name not in _FIXED]
@@ -173,6 +178,11 @@ class SqlExecutionRepository:
         params = {_CONSUMER: consumer_id, "p_key": key}
         row = await self._db.fetch_one(_GET_BY_KEY, params)
         return None if row is None else _EXECUTION.load(row)
+
+    @guarded("executions.forget_idempotency_key")
+    async def forget_idempotency_key(self, execution_id: uuid.UUID, key: str) -> None:
+        """Clear the key of the execution if it still holds it."""
+        await self._db.execute(_FORGET_KEY, {_ID: execution_id, "p_key": key})
 
     @guarded("executions.update")
     async def update(self, execution: Execution) -> bool:

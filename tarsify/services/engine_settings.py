@@ -20,7 +20,8 @@ class EngineSettings:
 
     A job may run ``timeout_factor`` times its base model's estimate (bounded), may wait
     ``queue_allowance_s`` in the provider's queue, and is abandoned (cancelled, TIMED_OUT)
-    ``deadline_grace_s`` after both have passed.
+    ``deadline_grace_s`` after both have passed. An Idempotency-Key is remembered for
+    ``idempotency_retention_s``: past that, the same key starts a new execution.
     """
 
     poll_min_interval_s: float = 1.0
@@ -36,6 +37,7 @@ class EngineSettings:
     unconfirmed_wait_s: float = 120.0
     resend_delay_s: float = 5.0
     max_record_failures: int = 3
+    idempotency_retention_s: float = 24 * 3600.0
 
     def execution_timeout_ms(self, base_model: BaseModel) -> int:
         """The provider's ``executionTimeout`` for a job of ``base_model``."""

@@ -157,9 +157,17 @@ class ExecutionService:
     async def _replay(
         self, consumer_id: uuid.UUID, key: str, fingerprint: str
     ) -> ExecutionView | None:
+        remembered_since = self._clock.now() - timedelta(
+            seconds=self._settings.idempotency_retention_s
+        )
         async with self._uow() as uow:
             existing = await uow.executions.get_by_idempotency_key(consumer_id, key)
             if existing is None:
+                return None
+            if existing.created_at < remembered_since:
+                # Kept past its retention: the key is free again, for a new execution.
+                await uow.executions.forget_idempotency_key(existing.id, key)
+                await uow.commit()
                 return None
             if existing.request_hash != fingerprint:
                 raise Conflict(

@@ -88,6 +88,26 @@ async def test_idempotency_key_is_unique_per_consumer(uow_factory: UnitOfWorkFac
             await uow.executions.add(cat.execution(idempotency_key="k"))
 
 
+async def test_a_forgotten_idempotency_key_is_free_again(uow_factory: UnitOfWorkFactory) -> None:
+    cat = await seed_catalog(uow_factory)
+    first = cat.execution(idempotency_key="k")
+    await add_executions(uow_factory, first)
+    async with uow_factory() as uow:
+        await uow.executions.forget_idempotency_key(first.id, "another key")  # not its key
+        await uow.commit()
+    async with uow_factory() as uow:
+        assert await uow.executions.get_by_idempotency_key(cat.consumer.id, "k") == first
+        await uow.executions.forget_idempotency_key(first.id, "k")
+        await uow.commit()
+    second = cat.execution(idempotency_key="k")
+    await add_executions(uow_factory, second)  # the key is free: no AlreadyExists
+    async with uow_factory() as uow:
+        assert await uow.executions.get_by_idempotency_key(cat.consumer.id, "k") == second
+        kept = await uow.executions.get(first.id)
+    # Nothing else of the first execution changed, not even its version.
+    assert kept == dataclasses.replace(first, idempotency_key=None)
+
+
 async def test_provider_job_id_and_id_are_unique(uow_factory: UnitOfWorkFactory) -> None:
     cat = await seed_catalog(uow_factory)
     first = cat.execution(provider_job_id="job-x")

@@ -195,6 +195,23 @@ async def test_idempotency_key_replays_and_conflicts() -> None:
     assert w.gpu.calls["submit"] == 2
 
 
+async def test_an_idempotency_key_is_remembered_for_its_retention_only() -> None:
+    clock = ManualClock()
+    w = await make_world(clock)
+    day = w.settings.idempotency_retention_s
+    first = await w.executions.run(w.alice.id, w.model.slug, {"prompt": "x"}, idempotency_key="k")
+    clock.advance(day)  # still remembered on the last second
+    again = await w.executions.run(w.alice.id, w.model.slug, {"prompt": "x"}, idempotency_key="k")
+    assert again.replayed and again.view.execution.id == first.view.execution.id
+    clock.advance(1)  # past it: the key starts a new run, with any body
+    later = await w.executions.run(w.alice.id, w.model.slug, {"prompt": "y"}, idempotency_key="k")
+    assert not later.replayed and later.view.execution.id != first.view.execution.id
+    replay = await w.executions.run(w.alice.id, w.model.slug, {"prompt": "y"}, idempotency_key="k")
+    assert replay.replayed and replay.view.execution.id == later.view.execution.id
+    assert (await w.stored(first.view.execution.id)).idempotency_key is None
+    assert w.gpu.calls["submit"] == 2
+
+
 async def test_concurrent_runs_with_one_key_make_one_job() -> None:
     w: World = await make_world()
     w.gpu.latency["submit"] = 0.02
