@@ -7,10 +7,12 @@ import asyncio
 import os
 import signal
 import sys
+import tempfile
 from typing import NoReturn
 
 from aiohttp import web
 
+from adapters.metrics.registry import MULTIPROCESS_DIR_ENV
 from entrypoints import supervisor
 from entrypoints.config import Settings
 from entrypoints.container import Container, build_container, resolve
@@ -75,6 +77,9 @@ def _become_supervisor(settings: Settings, workers: int) -> NoReturn:
         env[name.upper()] = str(getattr(settings, name))
     # A bare interpreter (-I -S: no site-packages, no environment) runs the file: the
     # supervisor needs nothing beyond the standard library.
+    env[MULTIPROCESS_DIR_ENV] = env[supervisor.OWNED_DIR_ENV] = tempfile.mkdtemp(
+        prefix="tarsify-metrics-"
+    )  # the workers' metrics, added up at each scrape; removed by the supervisor at exit
     argv = [sys.executable, "-I", "-S", supervisor.__file__, sys.executable, str(workers)]
     if settings.reconciler_enabled:
         argv.append("--reconciler")

@@ -24,6 +24,25 @@ WORKER_MODULE = "entrypoints.http_worker"
 RECONCILER_ENV = "RECONCILER_ENABLED"
 BACKGROUND_ENVS = (RECONCILER_ENV, "WEBHOOK_DELIVERY_ENABLED")
 USAGE = "usage: supervisor.py PYTHON WORKERS [--reconciler]"
+# A directory ``tarsify serve`` made for this service's workers (their metrics): removed
+# with its files when the supervisor ends.
+OWNED_DIR_ENV = "TARSIFY_OWNED_METRICS_DIR"
+
+
+def remove_owned_dir(env: dict[str, str]) -> None:
+    """Remove the directory named by ``OWNED_DIR_ENV`` and the files in it, if any."""
+    path = env.get(OWNED_DIR_ENV)
+    if not path or not os.path.isdir(path):
+        return
+    for name in os.listdir(path):
+        try:
+            os.remove(os.path.join(path, name))
+        except OSError:
+            continue
+    try:
+        os.rmdir(path)
+    except OSError:
+        return
 
 
 def worker_env(base: dict[str, str], *, reconciler: bool) -> dict[str, str]:
@@ -93,7 +112,10 @@ def main(argv: list[str]) -> int:
         print(USAGE, file=sys.stderr)
         return 2
     supervisor = Supervisor(argv[0])
-    return supervisor.run(max(1, int(argv[1])), reconciler=argv[2:] == ["--reconciler"])
+    try:
+        return supervisor.run(max(1, int(argv[1])), reconciler=argv[2:] == ["--reconciler"])
+    finally:
+        remove_owned_dir(dict(os.environ))
 
 
 if __name__ == "__main__":

@@ -2,10 +2,15 @@
 
 A ``Metrics`` owns a ``CollectorRegistry`` (never prometheus_client's global one), so
 several apps in one process (tests) keep separate figures. ``GET /metrics`` renders it.
+
+Under ``tarsify serve --workers N`` every worker runs with ``PROMETHEUS_MULTIPROC_DIR``
+set (``serve`` makes the directory): prometheus_client then keeps each process's values
+in files there, and a scrape, whichever worker answers it, adds up every worker's.
 """
 
 from __future__ import annotations
 
+import os
 from collections.abc import Mapping
 
 from prometheus_client import (
@@ -16,6 +21,7 @@ from prometheus_client import (
     disable_created_metrics,
     generate_latest,
 )
+from prometheus_client.multiprocess import MultiProcessCollector
 
 from tarsify.domain.models import ExecutionStatus
 
@@ -23,6 +29,9 @@ from tarsify.domain.models import ExecutionStatus
 PROVIDER_BUCKETS = (0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 120.0)
 RECONCILE_BUCKETS = (0.01, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0)
 HTTP_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 10.0, 30.0, 60.0)
+# Where the processes of one service keep their values (read when prometheus_client is
+# first imported, so it is set in a worker's environment before it starts).
+MULTIPROCESS_DIR_ENV = "PROMETHEUS_MULTIPROC_DIR"
 
 
 class Metrics:
@@ -33,12 +42,15 @@ class Metrics:
         # switch is process-wide, and this process exports nothing else.
         disable_created_metrics()  # type: ignore[no-untyped-call]
         self.registry = CollectorRegistry()
+        self.shared_dir = os.environ.get(MULTIPROCESS_DIR_ENV) or None
         r = self.registry
         self.executions = Gauge(
             "tarsify_executions",
             "Executions by status, counted in the database at scrape time",
             ["status"],
             registry=r,
+            # Across workers: the newest count (the scrape that made it read the database).
+            multiprocess_mode="mostrecent",
         )
         self.provider_calls = Counter(
             "tarsify_gpu_provider_calls",
@@ -102,5 +114,10 @@ class Metrics:
             self.executions.labels(status=status.value).set(counts.get(status, 0))
 
     def render(self) -> bytes:
-        """The Prometheus text exposition of every metric."""
-        return generate_latest(self.registry)
+        """The Prometheus text exposition of every metric (of every worker, when the
+        service's processes share a directory)."""
+        if self.shared_dir is None:
+            return generate_latest(self.registry)
+        merged = CollectorRegistry()
+        MultiProcessCollector(merged, path=self.shared_dir)  # type: ignore[no-untyped-call]
+        return generate_latest(merged)

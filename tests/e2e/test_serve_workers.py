@@ -108,3 +108,33 @@ def test_a_worker_that_dies_stops_the_service(
     for pid in pids:
         with pytest.raises(ProcessLookupError):
             os.kill(pid, 0)
+
+
+def environ(pid: int) -> dict[str, str]:
+    """The environment ``pid`` was started with."""
+    pairs = Path(f"/proc/{pid}/environ").read_bytes().split(b"\0")
+    return dict(p.decode().split("=", 1) for p in pairs if b"=" in p)
+
+
+def exists(path: str) -> bool:
+    return Path(path).exists()
+
+
+async def test_a_scrape_adds_up_every_workers_metrics(
+    served: tuple[subprocess.Popen[str], list[int], int],
+) -> None:
+    proc, pids, port = served
+    shared = environ(pids[0])["PROMETHEUS_MULTIPROC_DIR"]
+    assert environ(pids[1])["PROMETHEUS_MULTIPROC_DIR"] == shared and exists(shared)
+    base = f"http://127.0.0.1:{port}"
+    # A new connection each: the kernel spreads them over both workers (SO_REUSEPORT).
+    for _ in range(40):
+        async with aiohttp.ClientSession() as http, http.get(f"{base}/health") as reply:
+            assert reply.status == 200
+    line = 'tarsify_http_requests_total{method="GET",route="/health",status="200"} 40.0'
+    for _ in range(4):  # whichever worker answers the scrape
+        async with aiohttp.ClientSession() as http, http.get(f"{base}/metrics") as reply:
+            assert line in (await reply.text()).splitlines()
+    proc.send_signal(signal.SIGTERM)
+    assert proc.wait(timeout=30) == 0
+    assert not exists(shared)  # the supervisor removed the workers' files
