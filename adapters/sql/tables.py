@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from sqlalchemy import (
     BigInteger,
     Boolean,
@@ -39,6 +41,13 @@ NAMING_CONVENTION = {
     "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
     "pk": "pk_%(table_name)s",
 }
+
+
+def partial_index(name: str, *columns: Any, where: str, unique: bool = False) -> Index:
+    """An index over the rows ``where`` holds, on PostgreSQL and SQLite alike."""
+    predicate = text(where)
+    return Index(name, *columns, unique=unique, postgresql_where=predicate, sqlite_where=predicate)
+
 
 metadata = MetaData(naming_convention=NAMING_CONVENTION)
 
@@ -220,19 +229,17 @@ Index(
 )
 # The reconciler scans only unfinished executions, oldest first; terminal rows (the vast
 # majority) stay out of this index.
-Index(
+partial_index(
     "ix_executions_active_created",
     executions.c.created_at,
     executions.c.id,
-    postgresql_where=text(ACTIVE_EXECUTION_PREDICATE),
-    sqlite_where=text(ACTIVE_EXECUTION_PREDICATE),
+    where=ACTIVE_EXECUTION_PREDICATE,
 )
 # A consumer's unfinished executions, counted on every run (the active-executions limit).
-Index(
+partial_index(
     "ix_executions_consumer_active",
     executions.c.consumer_id,
-    postgresql_where=text(ACTIVE_EXECUTION_PREDICATE),
-    sqlite_where=text(ACTIVE_EXECUTION_PREDICATE),
+    where=ACTIVE_EXECUTION_PREDICATE,
 )
 
 # Files stored for executions (the bytes are in the blob store); deleted with them.
@@ -312,11 +319,10 @@ webhook_events = Table(
 # PENDING/RETRYING only, like the delivery worker's claim: delivered and failed events
 # (nearly all of them) stay out of this index.
 WEBHOOK_DUE_PREDICATE = "status IN ('PENDING', 'RETRYING')"
-Index(
+partial_index(
     "ix_webhook_events_due",
     webhook_events.c.next_attempt_at,
-    postgresql_where=text(WEBHOOK_DUE_PREDICATE),
-    sqlite_where=text(WEBHOOK_DUE_PREDICATE),
+    where=WEBHOOK_DUE_PREDICATE,
 )
 # Every attempt; (event, attempt) is unique, so no attempt is ever recorded twice.
 webhook_deliveries = Table(
@@ -381,10 +387,9 @@ Index(
     ledger_entries.c.id.desc(),
 )
 # One settlement per execution: a hold is either captured or released, never both.
-Index(
+partial_index(
     "ux_ledger_entries_settlement",
     ledger_entries.c.execution_id,
+    where=SETTLEMENT_PREDICATE,
     unique=True,
-    postgresql_where=text(SETTLEMENT_PREDICATE),
-    sqlite_where=text(SETTLEMENT_PREDICATE),
 )

@@ -122,8 +122,7 @@ async def db(db_url: str) -> AsyncIterator[Db]:
     """The database of one test: PostgreSQL emptied first, or a fresh SQLite copy."""
     database = await open_db(db_url)
     yield database
-    for engine in database.engines:
-        await engine.dispose()
+    await database.release()
 
 
 @pytest.fixture
@@ -131,5 +130,4 @@ async def pg(pg_url: str) -> AsyncIterator[Db]:
     """Like ``db``, on PostgreSQL only."""
     database = await open_db(pg_url)
     yield database
-    for engine in database.engines:
-        await engine.dispose()
+    await database.release()

@@ -65,6 +65,11 @@ class Db:
         self.engines.append(engine)
         return SqlStore(session_factory(engine))
 
+    async def release(self) -> None:
+        """Give back every engine's connections (the server is shared)."""
+        for engine in self.engines:
+            await engine.dispose()
+
 
 async def open_db(url: str) -> Db:
     if not url.startswith("sqlite"):

@@ -63,8 +63,7 @@ def credits_pg_url() -> Iterator[str]:
 async def pg(credits_pg_url: str) -> Any:
     database = await open_db(credits_pg_url)
     yield database
-    for engine in database.engines:
-        await engine.dispose()
+    await database.release()
 
 
 async def paid_world(
@@ -96,8 +95,7 @@ async def paid_world(
 async def ledger_check(db: Db) -> tuple[int, str]:
     """Run ``tarsify ledger check`` on the database; its exit status and output."""
     # The server is shared: give back the idle connections of this test's pools first.
-    for engine in db.engines:
-        await engine.dispose()
+    await db.release()
     env = os.environ | {"DATABASE_URL": db.url}
     proc = await asyncio.create_subprocess_exec(
         sys.executable, "-m", "entrypoints.cli", "ledger", "check",
