@@ -51,8 +51,7 @@ class FilesystemBlobStore:
 
     async def local_path(self, key: str) -> Path:
         """Where the bytes of a stored file lie (served from there, never read whole);
-        ``BlobNotFound`` when absent."""
-        await self.head(key)
+        ``BlobNotFound`` when absent. Its type and size are ``head``'s."""
         blob, _ = self._paths(key)
         if not await asyncio.to_thread(blob.is_file):
             raise BlobNotFound()
