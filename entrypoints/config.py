@@ -117,6 +117,10 @@ class Settings(BaseSettings):
     events_poll_interval: float = Field(default=0.25, gt=0.0)
     platform_fee_percent: int = Field(default=20, ge=0, le=100)
     max_active_executions: int = Field(default=10, ge=1, le=1_000_000)
+    # How long a process keeps a model's run target (model, base model, endpoint and
+    # its inputs' validators): a change made in another process reaches runs here
+    # within this time; unpublishing and deactivating take effect at once. 0: never kept.
+    run_target_cache_seconds: float = Field(default=1.0, ge=0.0, le=60.0)
     # How long an Idempotency-Key is remembered (then the same key starts a new run).
     idempotency_key_retention_hours: float = Field(default=24.0, gt=0.0, le=24 * 365)
     # Open event streams per consumer and server process: each quiet stream reads its

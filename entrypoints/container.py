@@ -62,6 +62,7 @@ from tarsify.services.file_upkeep import FileUpkeep
 from tarsify.services.files import OutputFiles
 from tarsify.services.listeners import Listeners
 from tarsify.services.marketplace import MarketplaceService
+from tarsify.services.run_targets import RunTargets
 from tarsify.services.studio import StudioService
 from tarsify.services.webhook_delivery import DeliverySettings, WebhookDeliverer
 from tarsify.services.webhooks import ConsumerWebhooks, WebhookListener
@@ -246,11 +247,8 @@ def make_watch_settings(settings: Settings) -> WatchSettings:
 
 
 def make_credit_settings(settings: Settings) -> CreditSettings:
-    """The platform fee and the active-executions limit taken from the settings."""
-    return CreditSettings(
-        platform_fee_percent=settings.platform_fee_percent,
-        max_active_executions=settings.max_active_executions,
-    )
+    """The platform fee taken from the settings."""
+    return CreditSettings(platform_fee_percent=settings.platform_fee_percent)
 
 
 def make_engine_settings(settings: Settings) -> EngineSettings:
@@ -258,6 +256,8 @@ def make_engine_settings(settings: Settings) -> EngineSettings:
     return EngineSettings(
         poll_min_interval_s=settings.status_poll_min_interval,
         idempotency_retention_s=settings.idempotency_key_retention_hours * 3600,
+        max_active_executions=settings.max_active_executions,
+        run_target_ttl_s=settings.run_target_cache_seconds,
     )
 
 
@@ -356,12 +356,21 @@ class Container(containers.DeclarativeContainer):
         execution_listeners,
     )
     account_service = providers.Singleton(AccountService, uow_factory, clock)
-    catalog_service = providers.Singleton(CatalogService, uow_factory, clock)
-    studio_service = providers.Singleton(StudioService, uow_factory, clock)
+    run_targets = providers.Singleton(
+        RunTargets, uow_factory, clock, engine_settings.provided.run_target_ttl_s
+    )
+    catalog_service = providers.Singleton(CatalogService, uow_factory, clock, run_targets)
+    studio_service = providers.Singleton(StudioService, uow_factory, clock, run_targets)
     marketplace_service = providers.Singleton(MarketplaceService, uow_factory)
     credits_service = providers.Singleton(CreditsService, uow_factory, clock)
     execution_service = providers.Singleton(
-        ExecutionService, uow_factory, dispatcher, clock, engine_settings, execution_listeners
+        ExecutionService,
+        uow_factory,
+        dispatcher,
+        clock,
+        engine_settings,
+        execution_listeners,
+        run_targets,
     )
     reconciler = providers.Singleton(
         MeteredReconciler, uow_factory, dispatcher, clock, engine_settings, metrics=metrics

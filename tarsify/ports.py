@@ -18,7 +18,7 @@ from typing import Protocol, Self
 
 from tarsify.domain.api_keys import ApiKey, ApiKeyOwner
 from tarsify.domain.credits import AccountType, Credits, LedgerEntry, Posting
-from tarsify.domain.execution import Execution, ExecutionView
+from tarsify.domain.execution import Admission, Execution, ExecutionView
 from tarsify.domain.files import ExecutionFile
 from tarsify.domain.jobs import JobReport, JobRequest
 from tarsify.domain.ledger_audit import AccountTotal, ExecutionCharge, StoredBalances
@@ -204,6 +204,12 @@ class ExecutionRepository(Protocol):
         """Insert; raises ``AlreadyExists`` when (consumer, idempotency key) is taken."""
         ...
 
+    async def admit(self, execution: Execution, admission: Admission) -> bool:
+        """Insert only if ``admission`` holds, decided atomically with the insert (one
+        statement where the database allows); False when it did not (nothing stored).
+        Raises ``AlreadyExists`` like ``add``."""
+        ...
+
     async def get(self, execution_id: uuid.UUID) -> Execution | None:
         """By id."""
         ...
@@ -381,11 +387,6 @@ class CreditsRepository(Protocol):
     async def lock(self, consumer_id: uuid.UUID) -> Credits | None:
         """The consumer's credits, its row locked until the transaction ends (``SELECT
         ... FOR NO KEY UPDATE``): this serialises one consumer's runs. None if unknown."""
-        ...
-
-    async def count_active_executions(self, consumer_id: uuid.UUID) -> int:
-        """How many of the consumer's executions are PENDING, QUEUED or RUNNING (this
-        transaction's own new one included)."""
         ...
 
     async def post(self, posting: Posting) -> None:

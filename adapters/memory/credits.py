@@ -29,12 +29,6 @@ class MemoryCreditsRepository(Repository):
         row = self._tx.row("consumers", consumer_id)
         return Credits(row.credits_balance, row.credits_held)
 
-    async def count_active_executions(self, consumer_id: uuid.UUID) -> int:
-        """Unfinished executions of the consumer, this transaction's included."""
-        self._tx.check()
-        rows = self._tx.rows("executions").values()
-        return sum(1 for x in rows if x.consumer_id == consumer_id and not x.status.is_terminal)
-
     async def post(self, posting: Posting) -> None:
         """Add the entries and apply the balance changes they make."""
         for entry in posting.entries:

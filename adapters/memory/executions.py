@@ -9,8 +9,14 @@ from collections.abc import Callable
 from datetime import datetime
 
 from adapters.memory.repositories import Repository, keyset
-from tarsify.domain.execution import NOT_LISTED, SET_AT_CREATION, Execution, ExecutionView
-from tarsify.domain.models import ExecutionStatus
+from tarsify.domain.execution import (
+    NOT_LISTED,
+    SET_AT_CREATION,
+    Admission,
+    Execution,
+    ExecutionView,
+)
+from tarsify.domain.models import ExecutionStatus, RunTarget
 from tarsify.domain.pagination import Page, PageRequest
 
 
@@ -28,6 +34,29 @@ class MemoryExecutionRepository(Repository):
     async def add(self, execution: Execution) -> None:
         """Insert; ``AlreadyExists`` when (consumer, idempotency key) is taken."""
         await self._add(execution)
+
+    async def admit(self, execution: Execution, admission: Admission) -> bool:
+        """Insert only if ``admission`` holds (the consumer's row locked while counting)."""
+        self._tx.check()
+        if not self._runnable(execution):
+            return False
+        if admission.max_active is not None:
+            await self._tx.lock("consumers", execution.consumer_id)
+            consumer = execution.consumer_id
+            rows = self._tx.rows(self.table).values()
+            active = sum(1 for x in rows if x.consumer_id == consumer and not x.is_terminal)
+            if active >= admission.max_active:
+                return False
+        await self._add(execution)
+        return True
+
+    def _runnable(self, execution: Execution) -> bool:
+        model = self._tx.row("tars_models", execution.tars_model_id)
+        base = model and self._tx.row("base_models", model.base_model_id)
+        endpoint = base and self._tx.row("endpoints", base.endpoint_id)
+        if not endpoint or endpoint.id != execution.endpoint_id:
+            return False
+        return RunTarget(model, base, endpoint).runnable_problem() is None
 
     async def get(self, execution_id: uuid.UUID) -> Execution | None:
         """By id."""

@@ -5,14 +5,13 @@ from __future__ import annotations
 import functools
 import uuid
 
-from sqlalchemy import bindparam, case, func, insert, select, text, update
+from sqlalchemy import bindparam, case, func, insert, select, update
 
 from adapters.sql.db import Db
 from adapters.sql.errors import guarded
 from adapters.sql.mapping import Shape, keyset_params, keyset_template, to_values
 from adapters.sql.query import Query
 from adapters.sql.tables import (
-    ACTIVE_EXECUTION_PREDICATE,
     consumers,
     developers,
     executions,
@@ -38,12 +37,6 @@ _CREDITS = Query(
     )
 )
 _EARNINGS = Query(select(developers.c.earnings_balance).where(developers.c.id == bindparam(_ID)))
-# Spelled like the partial index predicate, so the planner can prove the index applies.
-_ACTIVE = Query(
-    select(func.count())
-    .select_from(executions)
-    .where(executions.c.consumer_id == bindparam(_ID), text(ACTIVE_EXECUTION_PREDICATE))
-)
 _INSERT = insert(ledger_entries)
 _CONSUMER_CHANGE = (
     update(consumers)
@@ -84,12 +77,6 @@ class SqlCreditsRepository:
         """The consumer's credits, its row locked until the transaction ends."""
         row = (await self._db.execute(_LOCK, {_ID: consumer_id})).first()
         return None if row is None else Credits(int(row[0]), int(row[1]))
-
-    @guarded("credits.count_active_executions")
-    async def count_active_executions(self, consumer_id: uuid.UUID) -> int:
-        """Unfinished executions of the consumer (a fresh snapshot, after the lock)."""
-        row = await self._db.fetch_one(_ACTIVE, {_ID: consumer_id})
-        return 0 if row is None else int(row[0])
 
     @guarded("credits.post")
     async def post(self, posting: Posting) -> None:

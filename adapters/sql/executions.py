@@ -8,7 +8,20 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Select, and_, bindparam, insert, or_, select, text, tuple_, update
+from sqlalchemy import (
+    Integer,
+    Select,
+    and_,
+    bindparam,
+    exists,
+    func,
+    insert,
+    or_,
+    select,
+    text,
+    tuple_,
+    update,
+)
 
 from adapters.sql.db import Db
 from adapters.sql.errors import guarded
@@ -21,9 +34,22 @@ from adapters.sql.mapping import (
     to_values,
 )
 from adapters.sql.query import Query
-from adapters.sql.tables import ACTIVE_EXECUTION_PREDICATE, executions, tars_models
+from adapters.sql.studio import RUNNABLE
+from adapters.sql.tables import (
+    ACTIVE_EXECUTION_PREDICATE,
+    base_models,
+    executions,
+    runpod_endpoints,
+    tars_models,
+)
 from adapters.sql.types import UtcDateTime
-from tarsify.domain.execution import NOT_LISTED, SET_AT_CREATION, Execution, ExecutionView
+from tarsify.domain.execution import (
+    NOT_LISTED,
+    SET_AT_CREATION,
+    Admission,
+    Execution,
+    ExecutionView,
+)
 from tarsify.domain.models import ExecutionStatus
 from tarsify.domain.pagination import Cursor, Page, PageRequest, page_from_rows
 
@@ -63,6 +89,41 @@ _GET_BY_KEY = Query(
     )
 )
 _INSERT = Query(insert(executions))
+
+
+@functools.cache
+def _admitting_insert(postgresql: bool, limited: bool) -> Query:
+    """INSERT ... SELECT the new row's values WHERE the admission holds: one statement.
+
+    On PostgreSQL ``consumer_active_executions`` (migration 0009) locks the consumer's
+    row and counts in a snapshot taken after the lock, so runs of one consumer take
+    turns and none counts past another's insert; SQLite runs one writer at a time.
+    """
+    runnable = exists().where(
+        tars_models.c.id == bindparam("a_model", type_=tars_models.c.id.type),
+        base_models.c.id == tars_models.c.base_model_id,
+        runpod_endpoints.c.id == base_models.c.endpoint_id,
+        runpod_endpoints.c.id == bindparam("a_endpoint", type_=runpod_endpoints.c.id.type),
+        *RUNNABLE,
+    )
+    conditions: list[Any] = [runnable]
+    if limited:
+        consumer = bindparam("a_consumer", type_=executions.c.consumer_id.type)
+        if postgresql:
+            active: Any = func.consumer_active_executions(consumer, type_=Integer())
+        else:
+            active = (
+                select(func.count())
+                .select_from(executions)
+                .where(executions.c.consumer_id == consumer, _due_to_poll)
+                .scalar_subquery()
+            )
+        conditions.append(active < bindparam("a_limit", type_=Integer()))
+    values = select(*(bindparam(c.name, type_=c.type) for c in executions.columns))
+    names = [c.name for c in executions.columns]
+    return Query(insert(executions).from_select(names, values.where(*conditions)))
+
+
 _FORGET_KEY = (
     update(executions)
     .where(executions.c.id == bindparam(_ID), executions.c.idempotency_key == bindparam("p_key"))
@@ -159,6 +220,19 @@ class SqlExecutionRepository:
     async def add(self, execution: Execution) -> None:
         """Insert; ``AlreadyExists`` when (consumer, idempotency key) is taken."""
         await self._db.write(_INSERT, to_values(execution))
+
+    @guarded("executions.admit")
+    async def admit(self, execution: Execution, admission: Admission) -> bool:
+        """Insert only if ``admission`` holds, in the same statement."""
+        limited = admission.max_active is not None
+        query = _admitting_insert(self._db.dialect_name == "postgresql", limited)
+        params = to_values(execution) | {
+            "a_model": execution.tars_model_id,
+            "a_endpoint": execution.endpoint_id,
+        }
+        if limited:
+            params |= {"a_consumer": execution.consumer_id, "a_limit": admission.max_active}
+        return await self._db.write(query, params) == 1
 
     @guarded("executions.get")
     async def get(self, execution_id: uuid.UUID) -> Execution | None:

@@ -39,6 +39,12 @@ _GET = Query(select(*_TARS.columns).where(tars_models.c.id == bindparam("p_id"))
 _GET_BY_SLUG = Query(select(*_TARS.columns).where(tars_models.c.slug == bindparam("p_slug")))
 _INSERT = insert(tars_models)
 
+# The runnable-model rule (``RunTarget.runnable_problem``) over the three tables joined.
+RUNNABLE = (
+    tars_models.c.status == Status.PUBLISHED,
+    base_models.c.is_active,
+    runpod_endpoints.c.is_active,
+)
 _MARKET_TARS = Shape(TarsModel, tars_models, "t_")
 _RUN_ENDPOINT = Shape(GpuEndpoint, runpod_endpoints, "e_")
 _MARKET_BASE = Shape(BaseModel, base_models, "b_")
@@ -61,11 +67,9 @@ _PUBLISHED = (
     .join(runpod_endpoints, runpod_endpoints.c.id == base_models.c.endpoint_id)
     .join(developers, developers.c.id == tars_models.c.developer_id)
     .where(
-        tars_models.c.status == Status.PUBLISHED,
+        *RUNNABLE,
         # A published model always has published_at; the keyset cannot order NULLs.
         tars_models.c.published_at.is_not(None),
-        base_models.c.is_active,
-        runpod_endpoints.c.is_active,
     )
 )
 

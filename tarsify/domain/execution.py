@@ -63,6 +63,17 @@ NOT_LISTED = frozenset(
 )
 
 
+@dataclass(slots=True, frozen=True)
+class Admission:
+    """What must still hold as a new execution is stored, decided with its insert: its
+    Tars model is published, on an active base model that an active endpoint (the one
+    the execution names) serves, and the consumer has fewer than ``max_active``
+    unfinished executions (None: no limit). Holding the consumer's turn while counting
+    keeps concurrent runs from overrunning the limit together."""
+
+    max_active: int | None = None
+
+
 class Step(StrEnum):
     """What the reconciler should do next with an execution (``Execution.next_step``)."""
 

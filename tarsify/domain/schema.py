@@ -87,6 +87,36 @@ def _violation(error: ValidationError) -> list[Violation]:
     return [{"field": _path(base) or "$", "message": error.message}]
 
 
+class PayloadCheck:
+    """``validate_payload`` for one schema, its validator built once (a model's schema is
+    checked on every run; building the validator costs more than most checks)."""
+
+    __slots__ = ("_validator",)
+
+    def __init__(self, schema: JsonObject, *, root: JsonObject | None = None) -> None:
+        try:
+            whole = Draft202012Validator(root if root is not None else schema)
+            validator = whole.evolve(schema=schema) if root is not None else whole
+        except Exception:  # checked when the schema was stored; an old row may not be
+            log.warning("input schema could not be evaluated", exc_info=True)
+            validator = None
+        self._validator = validator
+
+    def __call__(self, payload: Any) -> list[Violation]:
+        """Every violation of the schema by ``payload`` (see ``validate_payload``)."""
+        if self._validator is None:
+            return [dict(UNUSABLE_SCHEMA)]
+        found: dict[tuple[str, str], Violation] = {}
+        try:
+            for error in self._validator.iter_errors(payload):
+                for v in _violation(error):
+                    found[(v["field"], v["message"])] = v
+        except Exception:  # RecursionError, unresolvable $ref, ...: not the consumer's fault
+            log.warning("input schema could not be evaluated", exc_info=True)
+            return [dict(UNUSABLE_SCHEMA)]
+        return [found[k] for k in sorted(found)]
+
+
 def validate_payload(
     schema: JsonObject, payload: Any, *, root: JsonObject | None = None
 ) -> list[Violation]:
@@ -97,14 +127,4 @@ def validate_payload(
     A schema that cannot be evaluated (one stored before its references were checked)
     gives one violation, ``UNUSABLE_SCHEMA``, never an exception.
     """
-    found: dict[tuple[str, str], Violation] = {}
-    try:
-        whole = Draft202012Validator(root if root is not None else schema)
-        validator = whole.evolve(schema=schema) if root is not None else whole
-        for error in validator.iter_errors(payload):
-            for v in _violation(error):
-                found[(v["field"], v["message"])] = v
-    except Exception:  # RecursionError, unresolvable $ref, ...: not the consumer's fault
-        log.warning("input schema could not be evaluated", exc_info=True)
-        return [dict(UNUSABLE_SCHEMA)]
-    return [found[k] for k in sorted(found)]
+    return PayloadCheck(schema, root=root)(payload)

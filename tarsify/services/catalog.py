@@ -22,6 +22,7 @@ from tarsify.domain.pagination import Page, PageRequest
 from tarsify.domain.schema import input_schema_problems
 from tarsify.ports import Clock, UnitOfWork, UnitOfWorkFactory
 from tarsify.services.common import apply_changes, check_slug
+from tarsify.services.run_targets import RunTargets
 
 ENDPOINT_FIELDS = (
     "provider_endpoint_id",
@@ -84,9 +85,13 @@ def _check_schema(schema: Any) -> None:
 class CatalogService:
     """Registers, lists, changes and retires GPU endpoints and base models."""
 
-    def __init__(self, uow: UnitOfWorkFactory, clock: Clock) -> None:
+    def __init__(
+        self, uow: UnitOfWorkFactory, clock: Clock, targets: RunTargets | None = None
+    ) -> None:
         self._uow = uow
         self._clock = clock
+        # Targets this process keeps for runs, dropped when the catalog changes here.
+        self._targets = targets
 
     async def create_endpoint(self, data: NewEndpoint) -> GpuEndpoint:
         """Register an endpoint; ``AlreadyExists`` when its provider id is registered."""
@@ -97,6 +102,7 @@ class CatalogService:
                 raise AlreadyExists("An endpoint with this runpodEndpointId exists")
             await uow.endpoints.add(endpoint)
             await uow.commit()
+            self._forget_targets()
         return endpoint
 
     async def list_endpoints(self, page: PageRequest) -> Page[EndpointWithCount]:
@@ -131,6 +137,7 @@ class CatalogService:
             endpoint.updated_at = self._clock.now()
             await uow.endpoints.update(endpoint)
             await uow.commit()
+            self._forget_targets()
         return endpoint
 
     async def deactivate_endpoint(self, endpoint_id: uuid.UUID) -> GpuEndpoint:
@@ -149,6 +156,7 @@ class CatalogService:
                 raise AlreadyExists("A base model with this slug exists")
             await uow.base_models.add(model)
             await uow.commit()
+            self._forget_targets()
         return BaseModelWithEndpoint(model, endpoint)
 
     async def list_base_models(
@@ -182,11 +190,16 @@ class CatalogService:
             model.updated_at = self._clock.now()
             await uow.base_models.update(model)
             await uow.commit()
+            self._forget_targets()
         return BaseModelWithEndpoint(model, endpoint)
 
     async def deactivate_base_model(self, base_model_id: uuid.UUID) -> BaseModelWithEndpoint:
         """Soft delete: the model stays, inactive; its Tars models can no longer run."""
         return await self.update_base_model(base_model_id, {"is_active": False})
+
+    def _forget_targets(self) -> None:
+        if self._targets is not None:
+            self._targets.forget()
 
 
 def _fields(data: NewEndpoint | NewBaseModel) -> dict[str, Any]:

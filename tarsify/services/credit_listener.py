@@ -21,21 +21,18 @@ from tarsify.domain.credits import (
     hold,
     release,
 )
-from tarsify.domain.errors import TooManyActiveExecutions
 from tarsify.domain.execution import Execution
 from tarsify.domain.models import ExecutionStatus, RunTarget
 from tarsify.ports import Clock, UnitOfWork
 
 log = logging.getLogger("tarsify.credits")
-MAX_RETRY_AFTER_S = 60
 
 
 @dataclass(slots=True, frozen=True)
 class CreditSettings:
-    """The platform's share of each price and the active-executions limit."""
+    """The platform's share of each price."""
 
     platform_fee_percent: int = DEFAULT_PLATFORM_FEE_PERCENT
-    max_active_executions: int = 10
 
 
 class CreditsListener:
@@ -46,19 +43,20 @@ class CreditsListener:
         self._settings = settings or CreditSettings()
 
     async def created(self, uow: UnitOfWork, execution: Execution, target: RunTarget) -> None:
-        """Hold the price, within the limit: ``InsufficientCredits`` (402) when the balance
-        is too low, ``TooManyActiveExecutions`` (429) when the consumer has too many
-        unfinished executions. Either refuses the run: nothing is stored."""
+        """Hold the price: ``InsufficientCredits`` (402) when the balance is too low,
+        which refuses the run (nothing is stored). A free run holds nothing."""
+        if not self.writes_on_create(execution):
+            return
         consumer_id = execution.consumer_id
-        # The lock makes one consumer's runs take turns here: the balance and the count
-        # below are read after every earlier run of this consumer committed.
+        # The lock makes one consumer's runs take turns: the balance is read after every
+        # earlier run of this consumer committed.
         credits = await uow.credits.lock(consumer_id) or Credits(0, 0)
         posting = hold(consumer_id, credits, execution.price, execution.id, self._clock.now())
-        limit = self._settings.max_active_executions
-        if await uow.credits.count_active_executions(consumer_id) > limit:
-            estimate = target.base_model.estimated_seconds
-            raise TooManyActiveExecutions(limit, min(max(estimate, 1), MAX_RETRY_AFTER_S))
         await uow.credits.post(posting)
+
+    def writes_on_create(self, execution: Execution) -> bool:
+        """When the run has a price to hold."""
+        return execution.price > 0
 
     def writes_on(self, before: Execution, after: Execution) -> bool:
         """When a priced execution ends (its hold is settled)."""

@@ -35,6 +35,10 @@ class FeedListener:
         """Announce the new version."""
         await self._feed.announce(uow, after.id, after.version)
 
+    def writes_on_create(self, execution: Execution) -> bool:
+        """Never."""
+        return False
+
     def writes_on(self, before: Execution, after: Execution) -> bool:
         """Never: a feed announces in the database's own way (a trigger) or in-process."""
         return False

@@ -12,7 +12,6 @@ import uuid
 from dataclasses import dataclass
 from datetime import timedelta
 
-from tarsify.domain.config import ConfigOverrides
 from tarsify.domain.errors import (
     AlreadyExists,
     Conflict,
@@ -20,9 +19,9 @@ from tarsify.domain.errors import (
     ExecutionNotFound,
     InputValidationFailed,
     TarsModelNotFound,
+    TooManyActiveExecutions,
 )
-from tarsify.domain.execution import Execution, ExecutionView
-from tarsify.domain.inputs import check_run_inputs
+from tarsify.domain.execution import Admission, Execution, ExecutionView
 from tarsify.domain.models import (
     ExecutionStatus,
     JsonObject,
@@ -35,9 +34,11 @@ from tarsify.ports import Clock, UnitOfWorkFactory
 from tarsify.services.dispatch import Dispatcher
 from tarsify.services.engine_settings import EngineSettings
 from tarsify.services.listeners import Listeners
+from tarsify.services.run_targets import PreparedTarget, RunTargets
 
 log = logging.getLogger("tarsify.engine")
 MIN_WAIT_STEP_S = 0.05
+MAX_RETRY_AFTER_S = 60
 
 
 @dataclass(slots=True, frozen=True)
@@ -46,6 +47,22 @@ class RunResult:
 
     view: ExecutionView
     replayed: bool = False
+
+
+@dataclass(slots=True, frozen=True)
+class Request:
+    """What a consumer asked to run."""
+
+    consumer_id: uuid.UUID
+    slug: str
+    inputs: JsonObject
+    fingerprint: str
+    idempotency_key: str | None
+
+
+def _same_route(a: RunTarget, b: RunTarget) -> bool:
+    """True when both send the same model to the same endpoint."""
+    return a.tars_model.id == b.tars_model.id and a.endpoint.id == b.endpoint.id
 
 
 def request_fingerprint(slug: str, inputs: JsonObject) -> str:
@@ -64,12 +81,15 @@ class ExecutionService:
         clock: Clock,
         settings: EngineSettings,
         listeners: Listeners | None = None,
+        targets: RunTargets | None = None,
     ) -> None:
         self._uow = uow
         self._dispatch = dispatcher
         self._clock = clock
         self._settings = settings
         self._listeners = listeners or Listeners()
+        self._targets = targets or RunTargets(uow, clock, settings.run_target_ttl_s)
+        self._admission = Admission(settings.max_active_executions)
         self._inflight: dict[uuid.UUID, asyncio.Task[Execution]] = {}
 
     @property
@@ -100,27 +120,15 @@ class ExecutionService:
             if replay is not None:
                 return RunResult(await self._wait(replay, wait_s), replayed=True)
         wait_s = min(max(wait_s, 0.0), self._settings.max_wait_s)
-        # Only the insert is written, unless listeners write beside it (a hold, ...).
-        async with self._uow(single_write=not self._listeners.active) as uow:
-            target = await uow.tars_models.get_run_target(slug)
-            if target is None:
-                raise TarsModelNotFound()
-            target.check_runnable()
-            execution = self._new_execution(consumer_id, target, inputs, fingerprint)
-            execution.idempotency_key = idempotency_key
-            try:
-                await uow.executions.add(execution)
-                await self._listeners.created(uow, execution, target)
-                await uow.commit()
-                lost_race = False
-            except AlreadyExists:
-                lost_race = True
-        if lost_race:
+        new = Request(consumer_id, slug, inputs, fingerprint, idempotency_key)
+        try:
+            execution, target = await self._store_new(new)
+        except AlreadyExists:
             # Lost a race with the same idempotency key: answer with the winner.
             assert idempotency_key is not None
             replay = await self._replay(consumer_id, idempotency_key, fingerprint)
             if replay is None:
-                raise Conflict("Idempotency key in use")
+                raise Conflict("Idempotency key in use") from None
             return RunResult(await self._wait(replay, wait_s), replayed=True)
         fits = 0 < target.base_model.estimated_seconds <= wait_s
         wait_ms = int(wait_s * 1000) if fits else 0
@@ -128,27 +136,63 @@ class ExecutionService:
         view = ExecutionView(stored, target.tars_model.slug, target.tars_model.title)
         return RunResult(await self._wait(view, wait_s))
 
-    def _new_execution(
-        self, consumer_id: uuid.UUID, target: RunTarget, inputs: JsonObject, fingerprint: str
-    ) -> Execution:
-        """A PENDING execution of ``target`` for validated ``inputs``."""
-        base = target.base_model
-        config = ConfigOverrides.parse(target.tars_model.config_overrides)
-        payload, violations = check_run_inputs(base.input_schema, config, inputs)
+    async def _store_new(self, new: Request) -> tuple[Execution, RunTarget]:
+        """Store a new PENDING execution of ``new``, admitted by the insert itself.
+
+        The target may be this process's copy (``RunTargets``); when the insert refuses
+        the run, the target is read afresh: it tells whether the model stopped being
+        runnable (its error), moved to another endpoint (tried once more) or neither
+        (the consumer's limit of unfinished executions was reached).
+        """
+        prepared = await self._targets.get(new.slug)
+        for _ in range(2):
+            if prepared is None:
+                raise TarsModelNotFound()
+            target = prepared.target
+            target.check_runnable()
+            execution = self._new_execution(new, prepared)
+            if await self._insert(execution, target):
+                return execution, target
+            fresh = await self._targets.read(new.slug)
+            if fresh is None:
+                raise TarsModelNotFound()
+            fresh.target.check_runnable()
+            if _same_route(fresh.target, target):
+                break  # still runnable, on the same route: the limit refused it
+            prepared = fresh
+        estimate = target.base_model.estimated_seconds
+        limit = self._settings.max_active_executions or 0
+        raise TooManyActiveExecutions(limit, min(max(estimate, 1), MAX_RETRY_AFTER_S))
+
+    async def _insert(self, execution: Execution, target: RunTarget) -> bool:
+        """Insert ``execution`` if admitted; listeners write beside it (a hold, ...)."""
+        single = not self._listeners.writes_on_create(execution)
+        async with self._uow(single_write=single) as uow:
+            if not await uow.executions.admit(execution, self._admission):
+                return False
+            await self._listeners.created(uow, execution, target)
+            await uow.commit()
+        return True
+
+    def _new_execution(self, new: Request, prepared: PreparedTarget) -> Execution:
+        """A PENDING execution of the target for validated inputs."""
+        target = prepared.target
+        payload, violations = prepared.check(new.inputs)
         if violations:
             raise InputValidationFailed(details=violations)
         now = self._clock.now()
         return Execution(
             id=new_id(),
-            consumer_id=consumer_id,
+            consumer_id=new.consumer_id,
             tars_model_id=target.tars_model.id,
             endpoint_id=target.endpoint.id,
             created_at=now,
             updated_at=now,
-            consumer_input=copy.deepcopy(inputs),
+            consumer_input=copy.deepcopy(new.inputs),
             input_payload=payload,
-            deadline_at=now + self._settings.deadline(base),
-            request_hash=fingerprint,
+            deadline_at=now + self._settings.deadline(target.base_model),
+            request_hash=new.fingerprint,
+            idempotency_key=new.idempotency_key,
             price=target.price,
             # Should this process die before sending it, the reconciler sends it then.
             wake_at=now + timedelta(seconds=self._settings.pending_grace_s),

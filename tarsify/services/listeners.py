@@ -24,6 +24,11 @@ class ExecutionListener(Protocol):
         """A new execution is being stored (PENDING); raising refuses the run."""
         ...
 
+    def writes_on_create(self, execution: Execution) -> bool:
+        """Whether ``created`` may write beside this new execution. When no listener
+        may, the execution is stored as one statement, committed as it runs."""
+        ...
+
     async def changed(self, uow: UnitOfWork, before: Execution, after: Execution) -> None:
         """``before`` is being replaced by ``after`` (a compare-and-set that succeeded).
         It writes to ``uow`` only if ``writes_on(before, after)`` said it may."""
@@ -42,11 +47,10 @@ class Listeners:
     def __init__(self, listeners: Sequence[ExecutionListener] = ()) -> None:
         self._listeners = tuple(listeners)
 
-    @property
-    def active(self) -> bool:
-        """True when some listener may write beside a new execution (so its insert
+    def writes_on_create(self, execution: Execution) -> bool:
+        """True when some listener may write beside this new execution (so its insert
         cannot be a single-write unit of work)."""
-        return bool(self._listeners)
+        return any(listener.writes_on_create(execution) for listener in self._listeners)
 
     def writes_on(self, before: Execution, after: Execution) -> bool:
         """True when some listener may write beside this change."""

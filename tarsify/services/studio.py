@@ -21,6 +21,7 @@ from tarsify.domain.policies import owned_tars_model
 from tarsify.domain.schema import Violation
 from tarsify.ports import Clock, UnitOfWork, UnitOfWorkFactory
 from tarsify.services.common import apply_changes, check_slug, free_slug
+from tarsify.services.run_targets import RunTargets
 
 # Tries of a generated slug under concurrent creates of one title (the last one with a
 # random suffix, which cannot clash with the others' sequence).
@@ -61,9 +62,13 @@ class StudioModel:
 class StudioService:
     """A developer's own Tars models; other developers' models answer not found."""
 
-    def __init__(self, uow: UnitOfWorkFactory, clock: Clock) -> None:
+    def __init__(
+        self, uow: UnitOfWorkFactory, clock: Clock, targets: RunTargets | None = None
+    ) -> None:
         self._uow = uow
         self._clock = clock
+        # Targets this process keeps for runs, dropped when the catalog changes here.
+        self._targets = targets
 
     async def create(self, developer_id: uuid.UUID, data: NewTarsModel) -> StudioModel:
         """Create a DRAFT model on an active base model; slug from the title when absent.
@@ -112,6 +117,7 @@ class StudioService:
             try:
                 await uow.tars_models.add(model)
                 await uow.commit()
+                self._forget_targets()
             except AlreadyExists as exc:
                 raise SlugAlreadyExists() from exc
             return StudioModel(model, config_problems(config, base.input_schema))
@@ -165,15 +171,7 @@ class StudioService:
                 await _check_price(uow, model)
             problems = await _problems(uow, model)
             if target is TarsModelStatus.PUBLISHED:
-                base = await uow.base_models.get(model.base_model_id)
-                if base is not None and not base.is_active:
-                    problems.append({"field": "baseModelId", "message": "base model is not active"})
-                if problems:
-                    raise InvalidStatusTransition(
-                        "The model cannot be published: its configuration cannot produce a "
-                        "valid payload",
-                        details=problems,
-                    )
+                await _check_publishable(uow, model, problems)
                 if before is not TarsModelStatus.PUBLISHED or model.published_at is None:
                     model.published_at = self._clock.now()
             model.updated_at = self._clock.now()
@@ -182,7 +180,8 @@ class StudioService:
                 await uow.commit()
             except AlreadyExists as exc:
                 raise SlugAlreadyExists() from exc
-            return StudioModel(model, problems)
+        self._forget_targets()
+        return StudioModel(model, problems)
 
     async def archive(self, developer_id: uuid.UUID, model_id: uuid.UUID) -> StudioModel:
         """DELETE: archive the model; it leaves the marketplace, executions are kept."""
@@ -197,6 +196,22 @@ class StudioService:
         if await uow.tars_models.get_by_slug(wanted):
             raise SlugAlreadyExists()
         return wanted
+
+    def _forget_targets(self) -> None:
+        if self._targets is not None:
+            self._targets.forget()
+
+
+async def _check_publishable(uow: UnitOfWork, model: TarsModel, problems: list[Violation]) -> None:
+    """``InvalidStatusTransition`` with every problem when ``model`` cannot be published."""
+    base = await uow.base_models.get(model.base_model_id)
+    if base is not None and not base.is_active:
+        problems.append({"field": "baseModelId", "message": "base model is not active"})
+    if problems:
+        raise InvalidStatusTransition(
+            "The model cannot be published: its configuration cannot produce a valid payload",
+            details=problems,
+        )
 
 
 async def _check_price(uow: UnitOfWork, model: TarsModel) -> None:

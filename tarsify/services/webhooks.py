@@ -74,6 +74,10 @@ class WebhookListener:
         )
         await uow.webhooks.add_subscription(webhook)
 
+    def writes_on_create(self, execution: Execution) -> bool:
+        """When the run asked for a webhook."""
+        return _REQUESTED.get() is not None
+
     def writes_on(self, before: Execution, after: Execution) -> bool:
         """When the change makes an event happen (the run may have asked for it)."""
         return bool(events_of(before, after))

@@ -142,14 +142,8 @@ async def test_an_amount_with_the_wrong_sign_is_refused(uow_factory: UnitOfWorkF
     assert await credits_of(uow_factory, cat) == (Credits(0, 0), 0)
 
 
-async def test_active_executions_are_the_unfinished_ones(uow_factory: UnitOfWorkFactory) -> None:
-    cat = await seed_catalog(uow_factory)
-    statuses = [ExecutionStatus.PENDING, ExecutionStatus.QUEUED, ExecutionStatus.RUNNING]
-    statuses += [ExecutionStatus.COMPLETED, ExecutionStatus.CANCELLED]
-    await add_executions(uow_factory, *(cat.execution(status=s) for s in statuses))
+async def test_a_missing_consumer_has_no_credits_to_lock(uow_factory: UnitOfWorkFactory) -> None:
     async with uow_factory() as uow:
-        assert await uow.credits.count_active_executions(cat.consumer.id) == 3
-        assert await uow.credits.count_active_executions(uuid.uuid4()) == 0
         assert await uow.credits.lock(uuid.uuid4()) is None
 
 

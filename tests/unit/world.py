@@ -20,6 +20,7 @@ from tarsify.services.files import OutputFiles
 from tarsify.services.listeners import Listeners
 from tarsify.services.marketplace import MarketplaceService
 from tarsify.services.reconciler import Reconciler
+from tarsify.services.run_targets import RunTargets
 from tarsify.services.studio import NewTarsModel, StudioService
 
 SCHEMA: dict[str, Any] = {
@@ -64,14 +65,15 @@ class World:
     def __post_init__(self) -> None:
         uow = self.store.unit_of_work
         self.accounts = AccountService(uow, self.clock)
-        self.catalog = CatalogService(uow, self.clock)
-        self.studio = StudioService(uow, self.clock)
+        self.targets = RunTargets(uow, self.clock, self.settings.run_target_ttl_s)
+        self.catalog = CatalogService(uow, self.clock, self.targets)
+        self.studio = StudioService(uow, self.clock, self.targets)
         self.marketplace = MarketplaceService(uow)
         self.dispatcher = Dispatcher(
             uow, self.gpu, self.clock, self.settings, self.webhooks, self.files, self.listeners
         )
         self.executions = ExecutionService(
-            uow, self.dispatcher, self.clock, self.settings, self.listeners
+            uow, self.dispatcher, self.clock, self.settings, self.listeners, self.targets
         )
         self.reconciler = Reconciler(uow, self.dispatcher, self.clock, self.settings)
 
