@@ -23,6 +23,7 @@ from adapters.auth.jwt import mint_token
 from tarsify.domain.pagination import Cursor
 
 CONSUMERS = "tarsify-consumers"
+BULK_PREFIX = "bench-bulk"  # uids of the consumers loaded by COPY
 DEVELOPERS = "tarsify-developers"
 ADMIN_UID = "bench-admin"
 HISTORY_START = datetime(2024, 1, 1, tzinfo=UTC)
@@ -294,12 +295,12 @@ def execution_rows(
         yield record
 
 
-def consumer_tokens(secret: str, count: int, prefix: str = "bench-bulk") -> list[str]:
+def consumer_tokens(secret: str, count: int, prefix: str = BULK_PREFIX) -> list[str]:
     """Bearer tokens of the first ``count`` consumers that ``consumer_rows`` made."""
     return [_token(secret, CONSUMERS, f"{prefix}-{i}") for i in range(count)]
 
 
-def consumer_rows(count: int, prefix: str = "bench-bulk") -> list[tuple[Any, ...]]:
+def consumer_rows(count: int, prefix: str = BULK_PREFIX) -> list[tuple[Any, ...]]:
     """``count`` registered consumers."""
     now = HISTORY_START
     return [

@@ -144,8 +144,10 @@ class Stack:
             "LOG_LEVEL": "WARNING",
             "STATUS_POLL_MIN_INTERVAL": f"{self.options.poll_interval:g}",
             "RECONCILER_ENABLED": "true" if self.options.reconciler else "false",
-            # The run load leaves thousands of jobs queued (the reconciler is off): the
-            # consumer's active-executions limit would answer them 429 instead of running.
+            # The run load leaves its jobs queued (the reconciler is off) until the bench
+            # finishes them before the next run load: at a high rate a consumer could
+            # reach the default limit within one load and be answered 429 instead. The
+            # limit is still counted on every run.
             "MAX_ACTIVE_EXECUTIONS": "1000000",
             "WEBHOOK_DELIVERY_ENABLED": "false",
             # The fake provider serves its output files on loopback.
