@@ -7,6 +7,7 @@ import dataclasses
 import uuid
 from collections.abc import Callable
 from datetime import datetime
+from typing import Any
 
 from adapters.memory.repositories import Repository, keyset
 from tarsify.domain.execution import (
@@ -159,8 +160,11 @@ class MemoryExecutionRepository(Repository):
                 continue
             if tars_model_id is not None and x.tars_model_id != tars_model_id:
                 continue
-            listed = dataclasses.replace(x, **dict.fromkeys(NOT_LISTED))
-            rows.append(self._view(copy.deepcopy(listed)))
+            view = self._view(copy.deepcopy(x))
+            # None where a list leaves a field out, as the SQL store reads it.
+            blanks: dict[str, Any] = dict.fromkeys(NOT_LISTED)
+            listed = dataclasses.replace(view.execution, **blanks)
+            rows.append(ExecutionView(listed, view.model_slug, view.model_title))
         return keyset(rows, page, lambda v: (v.execution.created_at, v.execution.id))
 
     async def _locked_write(

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
+from typing import Any
 
 from prometheus_client import (
     CollectorRegistry,
@@ -100,6 +101,21 @@ class Metrics:
             buckets=HTTP_BUCKETS,
             registry=r,
         )
+        # Label sets are few (routes x methods x statuses) and each lookup takes a lock.
+        self._request_series: dict[tuple[str, str, int], tuple[Any, Any]] = {}
+
+    def observe_request(self, method: str, route: str, status: int, seconds: float) -> None:
+        """One answered HTTP request (its series are looked up once per label set)."""
+        key = (method, route, status)
+        series = self._request_series.get(key)
+        if series is None:
+            series = self._request_series[key] = (
+                self.http_requests.labels(method, route, str(status)),
+                self.http_seconds.labels(method, route),
+            )
+        count, duration = series
+        count.inc()
+        duration.observe(seconds)
 
     def count_storage_error(self, operation: str) -> None:
         """One database failure during ``operation``."""

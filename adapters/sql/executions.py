@@ -79,6 +79,17 @@ _LISTED = Shape(
 _LISTS = select(*_LISTED.columns, tars_models.c.slug, tars_models.c.title).join(
     tars_models, tars_models.c.id == executions.c.tars_model_id
 )
+# On PostgreSQL the input and output go from JSONB to the answer as text, never decoded.
+_LISTED_TEXT = Shape(
+    Execution,
+    executions,
+    "x_",
+    omit=[column_of(Execution, name) for name in NOT_LISTED],
+    as_text=("consumer_input", "output_payload"),
+)
+_LISTS_TEXT = select(*_LISTED_TEXT.columns, tars_models.c.slug, tars_models.c.title).join(
+    tars_models, tars_models.c.id == executions.c.tars_model_id
+)
 _ID, _CONSUMER, _STATUS, _MODEL = "p_id", "p_consumer", "p_status", "p_model"
 _GET = Query(select(*_EXECUTION.columns).where(executions.c.id == bindparam(_ID)))
 _GET_VIEW = Query(_VIEWS.where(executions.c.id == bindparam(_ID)))
@@ -155,8 +166,9 @@ def _view_of(row: Sequence[Any], shape: Shape[Execution] = _VIEW) -> ExecutionVi
 
 
 @functools.cache
-def _history_template(status: bool, model: bool, after: bool, limit: int) -> Query:
-    stmt = _LISTS.where(executions.c.consumer_id == bindparam(_CONSUMER))
+def _history_template(text: bool, status: bool, model: bool, after: bool, limit: int) -> Query:
+    lists = _LISTS_TEXT if text else _LISTS
+    stmt = lists.where(executions.c.consumer_id == bindparam(_CONSUMER))
     if status:
         stmt = stmt.where(executions.c.status == bindparam(_STATUS))
     if model:
@@ -171,9 +183,10 @@ def _history(
     page: PageRequest,
     status: ExecutionStatus | None,
     tars_model_id: uuid.UUID | None,
+    text: bool = False,
 ) -> tuple[Query, dict[str, Any]]:
     stmt = _history_template(
-        status is not None, tars_model_id is not None, page.after is not None, page.limit + 1
+        text, status is not None, tars_model_id is not None, page.after is not None, page.limit + 1
     )
     params = keyset_params(page) | {_CONSUMER: consumer_id}
     if status is not None:
@@ -340,7 +353,9 @@ class SqlExecutionRepository:
         tars_model_id: uuid.UUID | None = None,
     ) -> Page[ExecutionView]:
         """The consumer's executions, newest created first, with model slug and title."""
-        query, params = _history(consumer_id, page, status, tars_model_id)
+        text = self._db.dialect_name == "postgresql"
+        query, params = _history(consumer_id, page, status, tars_model_id, text)
         rows = await self._db.fetch(query, params)
-        items = [_view_of(row, _LISTED) for row in rows]
+        shape = _LISTED_TEXT if text else _LISTED
+        items = [_view_of(row, shape) for row in rows]
         return page_from_rows(items, page, lambda v: Cursor(v.execution.created_at, v.execution.id))

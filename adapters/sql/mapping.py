@@ -20,7 +20,9 @@ from sqlalchemy import (
     RowMapping,
     Select,
     Table,
+    Text,
     bindparam,
+    cast,
     literal,
     literal_column,
     null,
@@ -28,6 +30,7 @@ from sqlalchemy import (
 )
 
 from tarsify.domain.execution import Execution
+from tarsify.domain.jsonsafe import StoredJson
 from tarsify.domain.models import GpuEndpoint
 from tarsify.domain.pagination import PageRequest
 
@@ -90,18 +93,26 @@ class Shape(Generic[E]):
     ``columns`` go into a select (labelled ``prefix + name`` when a prefix is given);
     ``load(row, offset)`` builds the entity from the row's values at ``offset`` onwards.
     The columns in ``omit`` are not read: the select has NULL in their place, and the
-    entity None.
+    entity None. The JSON columns in ``as_text`` are read as the text the database writes
+    of them (PostgreSQL only: JSONB's text is always valid JSON) and come as
+    ``StoredJson``: what is only shown is then never decoded.
     """
 
     def __init__(
-        self, cls: type[E], table: Table, prefix: str = "", omit: Collection[str] = ()
+        self,
+        cls: type[E],
+        table: Table,
+        prefix: str = "",
+        omit: Collection[str] = (),
+        as_text: Collection[str] = (),
     ) -> None:
         fields = dataclasses.fields(cls)  # type: ignore[arg-type]
         if not all(f.init and not f.kw_only for f in fields):
             raise TypeError(f"{cls.__name__} must take every field positionally")
         self.cls = cls
         self.columns: list[Any] = [
-            _selected(column, prefix, column.name in omit) for column in table.columns
+            _selected(column, prefix, column.name in omit, column.name in as_text)
+            for column in table.columns
         ]
         names = [column.name for column in table.columns]
         self._positions = tuple(names.index(_column_of(cls, f.name)) for f in fields)
@@ -113,6 +124,7 @@ class Shape(Generic[E]):
             for at, type_ in enumerate(types)
             if isinstance(type_, Enum) and type_.enum_class is not None
         )
+        self._texts = tuple(at for at, i in enumerate(self._positions) if names[i] in as_text)
 
     def load(self, row: Sequence[Any], offset: int = 0) -> E:
         """The entity held by ``row`` (processed or straight from the driver) from column
@@ -122,12 +134,17 @@ class Shape(Generic[E]):
             value = values[at]
             if value is not None:
                 values[at] = enum_class(value)
+        for at in self._texts:
+            if values[at] is not None:
+                values[at] = StoredJson(values[at])
         return self.cls(*values)
 
 
-def _selected(column: Column[Any], prefix: str, omitted: bool) -> Any:
+def _selected(column: Column[Any], prefix: str, omitted: bool, as_text: bool) -> Any:
     if omitted:
         return null().label(prefix + column.name)
+    if as_text:
+        return cast(column, Text).label(prefix + column.name)
     return column.label(prefix + column.name) if prefix else column
 
 

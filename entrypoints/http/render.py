@@ -20,6 +20,7 @@ import orjson
 
 from tarsify.domain import models as m
 from tarsify.domain.execution import ExecutionView
+from tarsify.domain.jsonsafe import StoredJson
 
 Json = dict[str, Any]
 # orjson writes an aware datetime as ``isoformat()`` does, and a naive one (SQLite) as UTC,
@@ -74,9 +75,9 @@ def marketplace_item(item: m.MarketplaceListing) -> Json:
 
 
 def dumps(document: Json) -> bytes:
-    """The document as compact JSON."""
+    """The document as compact JSON (a ``StoredJson`` is written as its stored text)."""
     try:
-        return orjson.dumps(document, option=_OPTIONS)
+        return orjson.dumps(document, default=_stored, option=_OPTIONS)
     except TypeError:  # orjson.JSONEncodeError included: an integer beyond 64 bits
         text = json.dumps(
             document, separators=(",", ":"), ensure_ascii=False, default=_plain, allow_nan=False
@@ -84,8 +85,17 @@ def dumps(document: Json) -> bytes:
         return text.encode("utf-8", "surrogatepass")
 
 
+def _stored(value: Any) -> Any:
+    """orjson's hook for a ``StoredJson``: its text, as it is."""
+    if isinstance(value, StoredJson):
+        return orjson.Fragment(value.text)
+    raise TypeError(f"cannot encode {type(value).__name__}")
+
+
 def _plain(value: Any) -> Any:
     """What orjson writes for the non-JSON values these documents hold."""
+    if isinstance(value, StoredJson):
+        return value.value
     if isinstance(value, datetime):
         aware = value if value.tzinfo is not None else value.replace(tzinfo=UTC)
         return aware.isoformat()

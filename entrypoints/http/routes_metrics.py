@@ -41,9 +41,7 @@ def record_request(request: web.Request, status: int, seconds: float) -> None:
     """Count and time one answered request by method, route template and status."""
     metrics = request.app.get(METRICS)
     if metrics is not None:
-        route = _route(request)
-        metrics.http_requests.labels(request.method, route, str(status)).inc()
-        metrics.http_seconds.labels(request.method, route).observe(seconds)
+        metrics.observe_request(request.method, _route(request), status, seconds)
 
 
 def install(app: web.Application) -> None:

@@ -59,6 +59,13 @@ NOT_LISTED = frozenset(
         "wake_at",
         "idempotency_key",
         "request_hash",
+        "consumer_id",
+        "tars_model_id",
+        "endpoint_id",
+        "updated_at",
+        "submit_attempts",
+        "version",
+        "output_repairs",
     }
 )
 

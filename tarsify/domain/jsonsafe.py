@@ -8,6 +8,7 @@ strict JSON, and counts what it had to change so the change can be recorded.
 
 from __future__ import annotations
 
+import json
 import math
 from dataclasses import dataclass
 from typing import Any
@@ -77,3 +78,45 @@ def json_safe(value: Any, repairs: Repairs | None = None, _depth: int = 0) -> An
         return [json_safe(item, repairs, _depth + 1) for item in value]
     repairs.other += 1
     return safe_text(str(value), repairs)
+
+
+class StoredJson:
+    """A JSON document as the database returned it, decoded only if something looks inside.
+
+    What a list only shows (an execution's input and output) can go from the database to
+    the answer as the text the database wrote, with no decoding and encoding in between.
+    ``value`` decodes it (once); a ``StoredJson`` equals another with the same text, or a
+    plain value equal to its own. Only text that a database produced from a JSON value
+    (PostgreSQL's JSONB) is kept this way: it is always valid, strict JSON.
+    """
+
+    __slots__ = ("_value", "text")
+
+    _UNSET: Any = object()
+
+    def __init__(self, text: str) -> None:
+        self.text = text
+        self._value: Any = StoredJson._UNSET
+
+    @property
+    def value(self) -> Any:
+        """The decoded document."""
+        if self._value is StoredJson._UNSET:
+            self._value = json.loads(self.text)
+        return self._value
+
+    def may_contain(self, text: str) -> bool:
+        """False when no string or key of the document can hold ``text`` (plain ASCII
+        without quotes or backslashes): it is not in the JSON text and no escape sequence
+        could spell it, so the document need not be decoded to look for it."""
+        return text in self.text or "\\u" in self.text
+
+    def __eq__(self, other: object) -> bool:
+        if isinstance(other, StoredJson):
+            return self.text == other.text or self.value == other.value
+        return bool(self.value == other)
+
+    __hash__ = None  # type: ignore[assignment]  # equal to unhashable values
+
+    def __repr__(self) -> str:
+        return f"StoredJson({self.text!r})"

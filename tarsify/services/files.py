@@ -18,6 +18,7 @@ from typing import Any
 from tarsify.domain.errors import OutputDownloadFailed
 from tarsify.domain.file_detect import FileSource, find_files
 from tarsify.domain.files import (
+    FILE_MARKER,
     FileRecord,
     JsonPath,
     execution_prefix,
@@ -27,6 +28,7 @@ from tarsify.domain.files import (
     render_output,
     replace_at,
 )
+from tarsify.domain.jsonsafe import StoredJson
 from tarsify.domain.media import choose_type, extension_for
 from tarsify.domain.models import BaseModel
 from tarsify.ports import BlobStore, Downloader
@@ -94,6 +96,10 @@ class OutputFiles:
         """``output`` with the execution's own file references replaced by signed URLs
         valid for the configured TTL (references to other keys are left alone, so an
         output cannot point at another execution's files)."""
+        if isinstance(output, StoredJson):
+            if not output.may_contain(FILE_MARKER):
+                return output  # no reference in it: shown as stored
+            output = output.value
         prefix = execution_prefix(execution_id)
         urls: dict[str, str] = {}
         for key in references(output):

@@ -61,8 +61,9 @@ async def test_execution_is_visible_as_pending_while_the_submit_is_in_flight(db:
     await wait_for(lambda: w.gpu.in_flight["submit"] == 1)
     async with outsider.unit_of_work() as uow:
         page = await uow.executions.list_for_consumer(w.alice.id, PageRequest())
-    [seen] = [v.execution for v in page.items]
-    assert seen.status is ExecutionStatus.PENDING
+        [listed] = [v.execution for v in page.items]
+        seen = await uow.executions.get(listed.id)
+    assert seen is not None and seen.status is ExecutionStatus.PENDING
     assert seen.submit_attempts == 1  # the claim is committed before the call, too
     assert seen.provider_job_id is None
     result = await task
@@ -301,7 +302,7 @@ async def test_crash_between_commit_and_submit_is_sent_once_after_the_grace(db: 
         await w.executions.run(w.alice.id, w.model.slug, {"prompt": "x"})
     del w.dispatcher.submit  # the restarted process has the real one
     [view] = (await w.executions.list(w.alice.id, PageRequest())).items
-    pending = view.execution
+    pending = await w.stored(view.execution.id)
     assert pending.status is ExecutionStatus.PENDING and pending.submit_attempts == 0
 
     await asyncio.gather(w.reconciler.run_once(), second.reconciler.run_once())

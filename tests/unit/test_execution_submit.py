@@ -172,7 +172,7 @@ async def test_crash_between_commit_and_submit_is_resubmitted_by_the_reconciler(
     page = await w.executions.list(w.alice.id, PageRequest())
     [view] = page.items
     assert view.execution.status is ExecutionStatus.PENDING
-    assert view.execution.submit_attempts == 0
+    assert (await w.stored(view.execution.id)).submit_attempts == 0
     await w.reconciler.run_once()  # within the grace period: left alone
     assert w.gpu.calls["submit"] == 0
     clock.advance(w.settings.pending_grace_s + 1)

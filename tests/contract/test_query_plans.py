@@ -1,0 +1,99 @@
+"""The history page's plan on PostgreSQL when one consumer has far more executions than
+the average: prepared statements get one plan for every consumer, made from the average."""
+
+from __future__ import annotations
+
+import random
+import uuid
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from sqlalchemy.dialects.postgresql import asyncpg
+
+from adapters.sql.db import session_factory
+from adapters.sql.engine import create_engine
+from adapters.sql.executions import consumer_history_query
+from adapters.sql.uow import SqlUnitOfWork
+from tarsify.domain.pagination import Cursor, PageRequest
+from tests.contract.factories import T0, consumer, seed_catalog
+from tests.pg import migrated_postgres
+
+pytestmark = pytest.mark.postgres
+
+HEAVY_ROWS = 1000
+LIGHT_CONSUMERS = 2000
+LIGHT_ROWS = 10  # each: the average consumer has about ten
+
+
+@pytest.fixture(scope="module")
+def plans_pg_url() -> Iterator[str]:
+    yield from migrated_postgres()
+
+
+async def _skewed(url: str) -> uuid.UUID:
+    """One consumer with HEAVY_ROWS executions among LIGHT_CONSUMERS with LIGHT_ROWS each,
+    stored in random order (as runs of many consumers interleave)."""
+    engine = create_engine(url)
+    source = session_factory(engine)
+    cat = await seed_catalog(lambda **kw: SqlUnitOfWork(source, **kw))
+    lights = [consumer() for _ in range(LIGHT_CONSUMERS)]
+    owners = [cat.consumer.id] * HEAVY_ROWS + [c.id for c in lights for _ in range(LIGHT_ROWS)]
+    random.Random(7).shuffle(owners)
+    start = datetime(2026, 1, 1, tzinfo=UTC)
+    model, endpoint = cat.tars_model.id, cat.endpoint.id
+    output = '{"text": "' + "x" * 300 + '"}'
+    records = [
+        (uuid.uuid4(), owner, model, endpoint, "COMPLETED", output, at, at)
+        for owner, at in ((o, start + timedelta(seconds=i)) for i, o in enumerate(owners))
+    ]
+    async with engine.connect() as connection:
+        raw = (await connection.get_raw_connection()).driver_connection
+        await raw.copy_records_to_table(
+            "consumers",
+            records=[(c.id, c.uid, c.email, T0, T0) for c in lights],
+            columns=["id", "uid", "email", "created_at", "updated_at"],
+        )
+        await raw.copy_records_to_table(
+            "executions",
+            records=records,
+            columns=[
+                "id", "consumer_id", "tars_model_id", "endpoint_id", "status",
+                "output_payload", "created_at", "updated_at",
+            ],
+        )  # fmt: skip
+        await raw.execute("ANALYZE")
+    await engine.dispose()
+    return cat.consumer.id
+
+
+def _literal(value: object) -> str:
+    return f"'{value.isoformat() if isinstance(value, datetime) else value}'"
+
+
+@pytest.mark.parametrize("after", [False, True])
+async def test_a_heavy_consumers_page_reads_only_the_page(plans_pg_url: str, after: bool) -> None:
+    heavy = await _skewed(plans_pg_url)
+    cursor = Cursor(datetime(2026, 1, 1, 4, tzinfo=UTC), uuid.UUID(int=0))
+    page = PageRequest(20, after=cursor if after else None)
+    compiled = consumer_history_query(heavy, page).compile(dialect=asyncpg.dialect())
+    sql, names = str(compiled), list(compiled.positiontup or [])
+    arguments = ", ".join(_literal(compiled.params[name]) for name in names)
+    engine = create_engine(plans_pg_url)  # the service's sessions, with their settings
+    try:
+        async with engine.connect() as connection:
+            raw = (await connection.get_raw_connection()).driver_connection
+            # One plan for every consumer, as a prepared statement gets after a few runs.
+            await raw.execute("SET plan_cache_mode = force_generic_plan")
+            await raw.execute(f"PREPARE history AS {sql}")
+            explain = "EXPLAIN (ANALYZE, COSTS OFF, TIMING OFF, SUMMARY OFF) "
+            lines = [r[0] for r in await raw.fetch(f"{explain}EXECUTE history({arguments})")]
+    finally:
+        await engine.dispose()
+    described = "\n".join(lines)
+    # The page is read in order from the consumer's index and stops after it: no sort of
+    # the consumer's whole history.
+    assert "Index Scan using ix_executions_consumer_created" in described, described
+    assert "Sort" not in described, described
+    [scan] = [line for line in lines if "ix_executions_consumer_created" in line]
+    assert "rows=21 " in scan + " ", described
