@@ -8,7 +8,8 @@ than once per request. ``Shape`` reads an entity from a plain row by column posi
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Collection, Sequence
+import operator
+from collections.abc import Callable, Collection, Sequence
 from typing import Any, Generic, TypeVar
 
 from sqlalchemy import (
@@ -119,21 +120,26 @@ class Shape(Generic[E]):
         self.width = len(names)
         # Rows read through the driver carry enum columns as their text value.
         types = [table.columns[i].type for i in self._positions]
+        # Each enum column's members by stored value (a dict lookup, not the enum call).
         self._enums = tuple(
-            (at, type_.enum_class)
+            (at, {member.value: member for member in type_.enum_class})
             for at, type_ in enumerate(types)
             if isinstance(type_, Enum) and type_.enum_class is not None
         )
+        self._picks: dict[int, Callable[[Sequence[Any]], tuple[Any, ...]]] = {}
         self._texts = tuple(at for at, i in enumerate(self._positions) if names[i] in as_text)
 
     def load(self, row: Sequence[Any], offset: int = 0) -> E:
         """The entity held by ``row`` (processed or straight from the driver) from column
         ``offset`` on."""
-        values = [row[offset + i] for i in self._positions]
-        for at, enum_class in self._enums:
+        pick = self._picks.get(offset)
+        if pick is None:
+            pick = self._picks[offset] = operator.itemgetter(*(offset + i for i in self._positions))
+        values = list(pick(row))
+        for at, members in self._enums:
             value = values[at]
             if value is not None:
-                values[at] = enum_class(value)
+                values[at] = members[value]
         for at in self._texts:
             if values[at] is not None:
                 values[at] = StoredJson(values[at])
