@@ -1,12 +1,14 @@
 """The execution feed on PostgreSQL: NOTIFY from the database, LISTEN once per process.
 
-A trigger (migration 0008) runs ``pg_notify`` for every UPDATE that moves an execution's
-version on, inside the writing transaction, so PostgreSQL delivers it when (and only if)
-the change commits, to every process listening — whichever statement made the change,
-with or without a transaction around it. ``announce`` has nothing left to do. Each
-process keeps one dedicated connection that LISTENs and hands what it hears to its own
-watchers. While that connection is down, watchers fall back to polling, and they all
-look again once it is back (nothing announced meanwhile is missed for long).
+A trigger (migrations 0008 and 0010) runs ``pg_notify`` for every UPDATE that moves an
+execution's version on and changes something its consumer is shown (``SHOWN_COLUMNS``;
+the submit's claim is not announced), inside the writing transaction, so PostgreSQL
+delivers it when (and only if) the change commits, to every process listening —
+whichever statement made the change, with or without a transaction around it.
+``announce`` has nothing left to do. Each process keeps one dedicated connection that
+LISTENs and hands what it hears to its own watchers. While that connection is down,
+watchers fall back to polling, and they all look again once it is back (nothing
+announced meanwhile is missed for long).
 """
 
 from __future__ import annotations
@@ -25,6 +27,19 @@ from tarsify.ports import UnitOfWork
 
 log = logging.getLogger("tarsify.feed")
 CHANNEL = "tarsify_executions"
+# The columns behind what an execution's document shows that a change can move (the
+# rest of it is set when the execution is created). Migration 0010 spells the same.
+SHOWN_COLUMNS = (
+    "status",
+    "output_payload",
+    "error_code",
+    "error_message",
+    "pending_reason",
+    "started_at",
+    "completed_at",
+    "execution_time_ms",
+    "queue_time_ms",
+)
 KEEPALIVE_S = 30.0
 
 
