@@ -262,7 +262,7 @@ async def _finish_runs(stack: Stack) -> None:
     connection = await asyncpg.connect(stack.dsn)
     try:
         await connection.execute(FINISH_RUNS)
-        await connection.execute("VACUUM ANALYZE executions")
+        await connection.execute("VACUUM executions")
     finally:
         await connection.close()
 

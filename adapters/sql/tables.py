@@ -218,7 +218,6 @@ executions = Table(
     Column("output_repairs", Integer, nullable=False, server_default=text("0")),
     # Credits held at creation: captured on COMPLETED, released on any other end.
     Column("price", Integer, nullable=False, server_default=text("0")),
-    UniqueConstraint("consumer_id", "idempotency_key"),
 )
 # History pages: equality on consumer, then the keyset order (created_at, id) both DESC.
 Index(
@@ -234,6 +233,16 @@ partial_index(
     executions.c.created_at,
     executions.c.id,
     where=ACTIVE_EXECUTION_PREDICATE,
+)
+# One execution per consumer and Idempotency-Key. Partial: most runs send no key, and a
+# full index led with consumer_id is one more index the planner may prefer (it is
+# small) for a history page, where it reads the consumer's whole history to sort it.
+partial_index(
+    "ux_executions_consumer_idempotency_key",
+    executions.c.consumer_id,
+    executions.c.idempotency_key,
+    where="idempotency_key IS NOT NULL",
+    unique=True,
 )
 # A consumer's unfinished executions, counted on every run (the active-executions limit).
 partial_index(

@@ -157,12 +157,13 @@ class ExecutionService:
             if fresh is None:
                 raise TarsModelNotFound()
             fresh.target.check_runnable()
-            if _same_route(fresh.target, target):
-                break  # still runnable, on the same route: the limit refused it
+            limit = self._settings.max_active_executions
+            if limit is not None and _same_route(fresh.target, target):
+                # Still runnable, on the same route: the limit refused it.
+                estimate = target.base_model.estimated_seconds
+                raise TooManyActiveExecutions(limit, min(max(estimate, 1), MAX_RETRY_AFTER_S))
             prepared = fresh
-        estimate = target.base_model.estimated_seconds
-        limit = self._settings.max_active_executions or 0
-        raise TooManyActiveExecutions(limit, min(max(estimate, 1), MAX_RETRY_AFTER_S))
+        raise Conflict("The model changed while the run was being stored; send it again")
 
     async def _insert(self, execution: Execution, target: RunTarget) -> bool:
         """Insert ``execution`` if admitted; listeners write beside it (a hold, ...)."""

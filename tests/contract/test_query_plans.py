@@ -22,8 +22,8 @@ from tests.pg import migrated_postgres
 pytestmark = pytest.mark.postgres
 
 HEAVY_ROWS = 1000
-LIGHT_CONSUMERS = 2000
-LIGHT_ROWS = 10  # each: the average consumer has about ten
+LIGHT_CONSUMERS = 4000
+LIGHT_ROWS = 15  # each: the heavy consumer has about 65 times as many
 
 
 @pytest.fixture(scope="module")
@@ -97,3 +97,28 @@ async def test_a_heavy_consumers_page_reads_only_the_page(plans_pg_url: str, aft
     assert "Sort" not in described, described
     [scan] = [line for line in lines if "ix_executions_consumer_created" in line]
     assert "rows=21 " in scan + " ", described
+
+
+async def test_only_the_history_index_covers_every_execution_by_consumer(
+    plans_pg_url: str,
+) -> None:
+    """Any other index led by consumer_id over every row (such as a unique constraint on
+    (consumer_id, idempotency_key)) is smaller, and a plan made from the average
+    consumer may read a heavy consumer's whole history through it to sort it."""
+    engine = create_engine(plans_pg_url)
+    try:
+        async with engine.connect() as connection:
+            raw = (await connection.get_raw_connection()).driver_connection
+            rows = await raw.fetch(
+                """SELECT i.relname AS name, x.indpred IS NOT NULL AS partial
+                FROM pg_index x
+                JOIN pg_class i ON i.oid = x.indexrelid
+                JOIN pg_class t ON t.oid = x.indrelid
+                JOIN pg_attribute a ON a.attrelid = t.oid AND a.attnum = x.indkey[0]
+                WHERE t.relname = 'executions' AND a.attname = 'consumer_id'"""
+            )
+    finally:
+        await engine.dispose()
+    full = sorted(r["name"] for r in rows if not r["partial"])
+    assert full == ["ix_executions_consumer_created"]
+    assert "ux_executions_consumer_idempotency_key" in {r["name"] for r in rows}

@@ -11,6 +11,7 @@ import pytest
 from adapters.memory.clock import ManualClock
 from tarsify.domain.errors import (
     BaseModelNotActive,
+    Conflict,
     EndpointNotActive,
     ModelNotPublished,
     TooManyActiveExecutions,
@@ -206,3 +207,20 @@ async def test_the_limit_refuses_with_retry_after_from_the_estimate() -> None:
     assert await w.count_executions() == 2
     # Another consumer has a limit of its own.
     await w.executions.run(w.bob.id, w.model.slug, {"prompt": "x"})
+
+
+async def test_a_refusal_the_catalog_cannot_explain_is_a_conflict_not_a_limit() -> None:
+    """No limit applies and the model reads as runnable, yet the insert refused twice:
+    the catalog changed between the statements. The run is refused (nothing stored)."""
+    w = await make_world()
+    tries = 0
+
+    async def refused(*_: Any) -> bool:
+        nonlocal tries
+        tries += 1
+        return False
+
+    w.executions._insert = refused  # type: ignore[method-assign]
+    with pytest.raises(Conflict, match="send it again"):
+        await w.executions.run(w.alice.id, w.model.slug, {"prompt": "x"})
+    assert tries == 2 and await w.count_executions() == 0
