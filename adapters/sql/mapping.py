@@ -111,10 +111,9 @@ class Shape(Generic[E]):
         if not all(f.init and not f.kw_only for f in fields):
             raise TypeError(f"{cls.__name__} must take every field positionally")
         self.cls = cls
-        self.columns: list[Any] = [
-            _selected(column, prefix, column.name in omit, column.name in as_text)
-            for column in table.columns
-        ]
+        self._table = table
+        self._select = (prefix, frozenset(omit), frozenset(as_text))
+        self.columns: list[Any] = self.over(table)
         names = [column.name for column in table.columns]
         self._positions = tuple(names.index(_column_of(cls, f.name)) for f in fields)
         self.width = len(names)
@@ -128,6 +127,22 @@ class Shape(Generic[E]):
         )
         self._picks: dict[int, Callable[[Sequence[Any]], tuple[Any, ...]]] = {}
         self._texts = tuple(at for at, i in enumerate(self._positions) if names[i] in as_text)
+
+    def over(self, source: Any) -> list[Any]:
+        """The select's columns taken from ``source``: the table, or a subquery of it that
+        has every column this shape reads."""
+        prefix, omit, as_text = self._select
+        return [
+            null().label(prefix + column.name)
+            if column.name in omit
+            else _selected(source.c[column.name], prefix, False, column.name in as_text)
+            for column in self._table.columns
+        ]
+
+    def read(self) -> list[Any]:
+        """The table's columns this shape reads (every one it does not omit)."""
+        _, omit, _ = self._select
+        return [column for column in self._table.columns if column.name not in omit]
 
     def load(self, row: Sequence[Any], offset: int = 0) -> E:
         """The entity held by ``row`` (processed or straight from the driver) from column

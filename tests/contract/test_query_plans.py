@@ -16,7 +16,7 @@ from adapters.sql.engine import create_engine
 from adapters.sql.executions import consumer_history_query
 from adapters.sql.uow import SqlUnitOfWork
 from tarsify.domain.pagination import Cursor, PageRequest
-from tests.contract.factories import T0, consumer, seed_catalog
+from tests.contract.factories import T0, consumer, published, seed_catalog
 from tests.pg import migrated_postgres
 
 pytestmark = pytest.mark.postgres
@@ -24,6 +24,7 @@ pytestmark = pytest.mark.postgres
 HEAVY_ROWS = 1000
 LIGHT_CONSUMERS = 4000
 LIGHT_ROWS = 15  # each: the heavy consumer has about 65 times as many
+MODELS = 40  # the rows name several models: a join could reorder them
 
 
 @pytest.fixture(scope="module")
@@ -43,14 +44,22 @@ async def _skewed(url: str) -> uuid.UUID:
     engine = create_engine(url)
     source = session_factory(engine)
     cat = await seed_catalog(lambda **kw: SqlUnitOfWork(source, **kw))
+    models = [cat.tars_model] + [
+        published(cat.developer.id, cat.base_model.id, T0) for _ in range(MODELS - 1)
+    ]
+    async with SqlUnitOfWork(source) as uow:
+        for extra in models[1:]:
+            await uow.tars_models.add(extra)
+        await uow.commit()
     lights = [consumer() for _ in range(LIGHT_CONSUMERS)]
     owners = [cat.consumer.id] * HEAVY_ROWS + [c.id for c in lights for _ in range(LIGHT_ROWS)]
     random.Random(7).shuffle(owners)
     start = datetime(2026, 1, 1, tzinfo=UTC)
-    model, endpoint = cat.tars_model.id, cat.endpoint.id
+    endpoint = cat.endpoint.id
     output = '{"text": "' + "x" * 300 + '"}'
+    pick = random.Random(8)
     records = [
-        (uuid.uuid4(), owner, model, endpoint, "COMPLETED", output, at, at)
+        (uuid.uuid4(), owner, pick.choice(models).id, endpoint, "COMPLETED", output, at, at)
         for owner, at in ((o, start + timedelta(seconds=i)) for i, o in enumerate(owners))
     ]
     async with engine.connect() as connection:
@@ -104,11 +113,10 @@ async def test_a_heavy_consumers_page_reads_only_the_page(
     finally:
         await engine.dispose()
     described = "\n".join(lines)
-    # The page is read in order from the consumer's index and stops after it: no sort of
-    # the consumer's whole history.
-    assert "Index Scan using ix_executions_consumer_created" in described, described
-    assert "Sort" not in described, described
+    # The page is read in order from the consumer's index and stops after it: the
+    # consumer's whole history is never read (nor sorted).
     [scan] = [line for line in lines if "ix_executions_consumer_created" in line]
+    assert "Index Scan using ix_executions_consumer_created" in scan, described
     assert "rows=21 " in scan + " ", described
 
 
