@@ -76,9 +76,6 @@ _VIEWS = select(*_VIEW.columns, tars_models.c.slug, tars_models.c.title).join(
 _LISTED = Shape(
     Execution, executions, "x_", omit=[column_of(Execution, name) for name in NOT_LISTED]
 )
-_LISTS = select(*_LISTED.columns, tars_models.c.slug, tars_models.c.title).join(
-    tars_models, tars_models.c.id == executions.c.tars_model_id
-)
 # On PostgreSQL the input and output go from JSONB to the answer as text, never decoded.
 _LISTED_TEXT = Shape(
     Execution,
@@ -86,9 +83,6 @@ _LISTED_TEXT = Shape(
     "x_",
     omit=[column_of(Execution, name) for name in NOT_LISTED],
     as_text=("consumer_input", "output_payload"),
-)
-_LISTS_TEXT = select(*_LISTED_TEXT.columns, tars_models.c.slug, tars_models.c.title).join(
-    tars_models, tars_models.c.id == executions.c.tars_model_id
 )
 _ID, _CONSUMER, _STATUS, _MODEL = "p_id", "p_consumer", "p_status", "p_model"
 _GET = Query(select(*_EXECUTION.columns).where(executions.c.id == bindparam(_ID)))
