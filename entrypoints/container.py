@@ -359,8 +359,12 @@ class Container(containers.DeclarativeContainer):
     run_targets = providers.Singleton(
         RunTargets, uow_factory, clock, engine_settings.provided.run_target_ttl_s
     )
-    catalog_service = providers.Singleton(CatalogService, uow_factory, clock, run_targets)
-    studio_service = providers.Singleton(StudioService, uow_factory, clock, run_targets)
+    catalog_service = providers.Singleton(
+        CatalogService, uow_factory, clock, run_targets.provided.forget
+    )
+    studio_service = providers.Singleton(
+        StudioService, uow_factory, clock, run_targets.provided.forget
+    )
     marketplace_service = providers.Singleton(MarketplaceService, uow_factory)
     credits_service = providers.Singleton(CreditsService, uow_factory, clock)
     execution_service = providers.Singleton(

@@ -135,7 +135,7 @@ class Shape(Generic[E]):
         return [
             null().label(prefix + column.name)
             if column.name in omit
-            else _selected(source.c[column.name], prefix, False, column.name in as_text)
+            else _selected(source.c[column.name], prefix, column.name in as_text)
             for column in self._table.columns
         ]
 
@@ -161,9 +161,7 @@ class Shape(Generic[E]):
         return self.cls(*values)
 
 
-def _selected(column: Column[Any], prefix: str, omitted: bool, as_text: bool) -> Any:
-    if omitted:
-        return null().label(prefix + column.name)
+def _selected(column: Column[Any], prefix: str, as_text: bool) -> Any:
     if as_text:
         return cast(column, Text).label(prefix + column.name)
     return column.label(prefix + column.name) if prefix else column

@@ -115,31 +115,32 @@ class Conflict(TarsifyError):
     code, http_status, default_message = "ERR_3003", 409, "Resource conflict"
 
 
-class TooManyActiveExecutions(TarsifyError):
-    """The consumer already has the most unfinished executions allowed; retry later."""
+class _LimitReached(TarsifyError):
+    """A per-consumer limit is reached (429 with Retry-After); ``what`` names the limit."""
 
-    code, http_status, default_message = "ERR_4290", 429, "Too many active executions"
+    what = ""
 
     def __init__(self, limit: int, retry_after: int) -> None:
         super().__init__(
-            f"At most {limit} unfinished executions at a time",
+            f"At most {limit} {self.what} at a time",
             details={"limit": limit, "retryAfterSeconds": retry_after},
         )
         self.retry_after = retry_after
 
 
-class TooManyOpenStreams(TarsifyError):
+class TooManyActiveExecutions(_LimitReached):
+    """The consumer already has the most unfinished executions allowed; retry later."""
+
+    code, http_status, default_message = "ERR_4290", 429, "Too many active executions"
+    what = "unfinished executions"
+
+
+class TooManyOpenStreams(_LimitReached):
     """The consumer already has the most event streams open that one server process
     allows; retry once one has ended."""
 
     code, http_status, default_message = "ERR_4291", 429, "Too many open event streams"
-
-    def __init__(self, limit: int, retry_after: int) -> None:
-        super().__init__(
-            f"At most {limit} open event streams at a time",
-            details={"limit": limit, "retryAfterSeconds": retry_after},
-        )
-        self.retry_after = retry_after
+    what = "open event streams"
 
 
 class BodyTooLarge(TarsifyError):

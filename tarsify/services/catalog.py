@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -22,7 +23,6 @@ from tarsify.domain.pagination import Page, PageRequest
 from tarsify.domain.schema import input_schema_problems
 from tarsify.ports import Clock, UnitOfWork, UnitOfWorkFactory
 from tarsify.services.common import apply_changes, check_slug
-from tarsify.services.run_targets import RunTargets
 
 ENDPOINT_FIELDS = (
     "provider_endpoint_id",
@@ -86,12 +86,15 @@ class CatalogService:
     """Registers, lists, changes and retires GPU endpoints and base models."""
 
     def __init__(
-        self, uow: UnitOfWorkFactory, clock: Clock, targets: RunTargets | None = None
+        self,
+        uow: UnitOfWorkFactory,
+        clock: Clock,
+        catalog_changed: Callable[[], None] = lambda: None,
     ) -> None:
         self._uow = uow
         self._clock = clock
-        # Targets this process keeps for runs, dropped when the catalog changes here.
-        self._targets = targets
+        # Told after each change this service commits (the run targets a process keeps).
+        self._catalog_changed = catalog_changed
 
     async def create_endpoint(self, data: NewEndpoint) -> GpuEndpoint:
         """Register an endpoint; ``AlreadyExists`` when its provider id is registered."""
@@ -102,7 +105,7 @@ class CatalogService:
                 raise AlreadyExists("An endpoint with this runpodEndpointId exists")
             await uow.endpoints.add(endpoint)
             await uow.commit()
-            self._forget_targets()
+            self._catalog_changed()
         return endpoint
 
     async def list_endpoints(self, page: PageRequest) -> Page[EndpointWithCount]:
@@ -137,7 +140,7 @@ class CatalogService:
             endpoint.updated_at = self._clock.now()
             await uow.endpoints.update(endpoint)
             await uow.commit()
-            self._forget_targets()
+            self._catalog_changed()
         return endpoint
 
     async def deactivate_endpoint(self, endpoint_id: uuid.UUID) -> GpuEndpoint:
@@ -156,7 +159,7 @@ class CatalogService:
                 raise AlreadyExists("A base model with this slug exists")
             await uow.base_models.add(model)
             await uow.commit()
-            self._forget_targets()
+            self._catalog_changed()
         return BaseModelWithEndpoint(model, endpoint)
 
     async def list_base_models(
@@ -190,16 +193,12 @@ class CatalogService:
             model.updated_at = self._clock.now()
             await uow.base_models.update(model)
             await uow.commit()
-            self._forget_targets()
+            self._catalog_changed()
         return BaseModelWithEndpoint(model, endpoint)
 
     async def deactivate_base_model(self, base_model_id: uuid.UUID) -> BaseModelWithEndpoint:
         """Soft delete: the model stays, inactive; its Tars models can no longer run."""
         return await self.update_base_model(base_model_id, {"is_active": False})
-
-    def _forget_targets(self) -> None:
-        if self._targets is not None:
-            self._targets.forget()
 
 
 def _fields(data: NewEndpoint | NewBaseModel) -> dict[str, Any]:

@@ -10,20 +10,20 @@ from tarsify.domain.models import BaseModel
 
 @dataclass(slots=True, frozen=True)
 class EngineSettings:
-    """Timing rules of submit, status polling and reconciliation.
+    """Timing rules of submit, status polling and reconciliation, and run limits.
 
-        A submit whose answer was lost is given up (SUBMIT_UNCONFIRMED) ``unconfirmed_wait_s``
-        after it was sent, unless provider webhooks may still name its job; one the provider
-        certainly did not take is sent again after ``resend_delay_s`` (or its Retry-After).
-        An execution whose provider report cannot be recorded ``max_record_failures`` times in
-        a row is failed (RESULT_UNRECORDABLE) so that it cannot hold up the others.
+    A submit whose answer was lost is given up (SUBMIT_UNCONFIRMED) ``unconfirmed_wait_s``
+    after it was sent, unless provider webhooks may still name its job; one the provider
+    certainly did not take is sent again after ``resend_delay_s`` (or its Retry-After).
+    An execution whose provider report cannot be recorded ``max_record_failures`` times in
+    a row is failed (RESULT_UNRECORDABLE) so that it cannot hold up the others.
 
-        A job may run ``timeout_factor`` times its base model's estimate (bounded), may wait
-        ``queue_allowance_s`` in the provider's queue, and is abandoned (cancelled, TIMED_OUT)
-        ``deadline_grace_s`` after both have passed. An Idempotency-Key is remembered for
-        ``idempotency_retention_s``: past that, the same key starts a new execution. A consumer
-    may have ``max_active_executions`` unfinished executions (None: no limit); a process
-    keeps a model's run target ``run_target_ttl_s`` (``RunTargets``).
+    A job may run ``timeout_factor`` times its base model's estimate (bounded), may wait
+    ``queue_allowance_s`` in the provider's queue, and is abandoned (cancelled, TIMED_OUT)
+    ``deadline_grace_s`` after both have passed. An Idempotency-Key is remembered for
+    ``idempotency_retention_s``: past that, the same key starts a new execution. A
+    consumer may have ``max_active_executions`` unfinished executions (None: no limit); a
+    process keeps a model's run target ``run_target_ttl_s`` (``RunTargets``).
     """
 
     poll_min_interval_s: float = 1.0

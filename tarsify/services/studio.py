@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -21,7 +22,6 @@ from tarsify.domain.policies import owned_tars_model
 from tarsify.domain.schema import Violation
 from tarsify.ports import Clock, UnitOfWork, UnitOfWorkFactory
 from tarsify.services.common import apply_changes, check_slug, free_slug
-from tarsify.services.run_targets import RunTargets
 
 # Tries of a generated slug under concurrent creates of one title (the last one with a
 # random suffix, which cannot clash with the others' sequence).
@@ -63,12 +63,15 @@ class StudioService:
     """A developer's own Tars models; other developers' models answer not found."""
 
     def __init__(
-        self, uow: UnitOfWorkFactory, clock: Clock, targets: RunTargets | None = None
+        self,
+        uow: UnitOfWorkFactory,
+        clock: Clock,
+        catalog_changed: Callable[[], None] = lambda: None,
     ) -> None:
         self._uow = uow
         self._clock = clock
-        # Targets this process keeps for runs, dropped when the catalog changes here.
-        self._targets = targets
+        # Told after each change this service commits (the run targets a process keeps).
+        self._catalog_changed = catalog_changed
 
     async def create(self, developer_id: uuid.UUID, data: NewTarsModel) -> StudioModel:
         """Create a DRAFT model on an active base model; slug from the title when absent.
@@ -117,7 +120,7 @@ class StudioService:
             try:
                 await uow.tars_models.add(model)
                 await uow.commit()
-                self._forget_targets()
+                self._catalog_changed()
             except AlreadyExists as exc:
                 raise SlugAlreadyExists() from exc
             return StudioModel(model, config_problems(config, base.input_schema))
@@ -180,7 +183,7 @@ class StudioService:
                 await uow.commit()
             except AlreadyExists as exc:
                 raise SlugAlreadyExists() from exc
-        self._forget_targets()
+        self._catalog_changed()
         return StudioModel(model, problems)
 
     async def archive(self, developer_id: uuid.UUID, model_id: uuid.UUID) -> StudioModel:
@@ -196,10 +199,6 @@ class StudioService:
         if await uow.tars_models.get_by_slug(wanted):
             raise SlugAlreadyExists()
         return wanted
-
-    def _forget_targets(self) -> None:
-        if self._targets is not None:
-            self._targets.forget()
 
 
 async def _check_publishable(uow: UnitOfWork, model: TarsModel, problems: list[Violation]) -> None:

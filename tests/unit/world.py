@@ -66,8 +66,8 @@ class World:
         uow = self.store.unit_of_work
         self.accounts = AccountService(uow, self.clock)
         self.targets = RunTargets(uow, self.clock, self.settings.run_target_ttl_s)
-        self.catalog = CatalogService(uow, self.clock, self.targets)
-        self.studio = StudioService(uow, self.clock, self.targets)
+        self.catalog = CatalogService(uow, self.clock, self.targets.forget)
+        self.studio = StudioService(uow, self.clock, self.targets.forget)
         self.marketplace = MarketplaceService(uow)
         self.dispatcher = Dispatcher(
             uow, self.gpu, self.clock, self.settings, self.webhooks, self.files, self.listeners
