@@ -12,26 +12,31 @@ import contextlib
 from collections.abc import Sequence
 from typing import Any
 
+import asyncpg
 from sqlalchemy import Executable, Result
 from sqlalchemy.exc import PendingRollbackError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from adapters.sql.engine import LAZY_BEGIN, SINGLE_WRITE, TRANSACTION_OPEN
 from adapters.sql.errors import FOREIGN_ERRORS
+from adapters.sql.lane import Lane
 from adapters.sql.query import Query
 
 
 class ConnectionSource:
     """Where units of work get their connections: the engine's pool."""
 
-    __slots__ = ("engine",)
+    __slots__ = ("_sync", "engine")
 
     def __init__(self, engine: AsyncEngine) -> None:
         self.engine = engine
+        self._sync = engine.sync_engine
 
     def __call__(self, *, single_write: bool = False) -> Db:
         """A handle for one unit of work (no connection taken yet)."""
-        return Db(self.engine, single_write=single_write)
+        # The pool's lane (a disposed engine gets a new pool, with a new lane).
+        lane = getattr(self._sync.pool, "lane", None)
+        return Db(self.engine, single_write=single_write, lane=lane)
 
 
 class Db:
@@ -41,12 +46,29 @@ class Db:
     second). On lazy-BEGIN engines (asyncpg) that write then runs without a transaction
     around it: one statement is atomic on its own and durable when it returns, so the
     BEGIN and COMMIT round trips are saved and the caller's commit is a no-op.
+
+    With a lane (``adapters.sql.lane``: asyncpg only), the statements that run before a
+    transaction opens (plain reads, and a single-write unit of work's write) take a lane
+    connection instead of a pool checkout; a unit of work that goes on to open a
+    transaction gives it back first and continues on a pooled connection.
     """
 
-    __slots__ = ("_connection", "_driver", "_engine", "_writes_left", "dialect_name")
+    __slots__ = (
+        "_connection",
+        "_driver",
+        "_engine",
+        "_held",
+        "_lane",
+        "_writes_left",
+        "dialect_name",
+    )
 
-    def __init__(self, engine: AsyncEngine, *, single_write: bool = False) -> None:
+    def __init__(
+        self, engine: AsyncEngine, *, single_write: bool = False, lane: Lane | None = None
+    ) -> None:
         self._engine = engine
+        self._lane = lane
+        self._held: Any = None
         self._connection: AsyncConnection | None = None
         self._driver: Any = None
         self._writes_left = 1 if single_write else None
@@ -60,6 +82,7 @@ class Db:
         )
 
     async def _open(self) -> AsyncConnection:
+        self._leave_lane()
         connection = self._engine.connect()
         await connection.start()
         if self.writes_without_transaction:
@@ -76,6 +99,9 @@ class Db:
 
     async def fetch(self, query: Query, params: dict[str, Any]) -> Sequence[Sequence[Any]]:
         """Every row of a read, in the unit of work's transaction if one is open."""
+        if self._connection is None and self._lane is not None:
+            found: Sequence[Sequence[Any]] = await self._on_lane(query, params, write=False)
+            return found
         connection = self._connection or await self._open()
         if self._engine.dialect.driver != "asyncpg":
             result = await connection.execute(query.statement, params)
@@ -100,13 +126,41 @@ class Db:
             result = await run(query.statement, params)
             return int(result.rowcount)
         self._count_write(query.statement)
+        if self._connection is None and self._lane is not None:
+            status: str = await self._on_lane(query, params, write=True)
+            return int(status.rpartition(" ")[2] or 0)
         connection = self._connection or await self._open()
         driver = self._driver
         if driver is None:
             driver = self._driver = (await connection.get_raw_connection()).driver_connection
         sql, args = query.bind(self._engine.dialect, params)
-        status: str = await driver.execute(sql, *args)  # "UPDATE 1", "INSERT 0 1"
+        status = await driver.execute(sql, *args)  # "UPDATE 1", "INSERT 0 1"
         return int(status.rpartition(" ")[2] or 0)
+
+    async def _on_lane(self, query: Query, params: dict[str, Any], *, write: bool) -> Any:
+        """Run one statement on this unit of work's lane connection (taken on first use)."""
+        assert self._lane is not None
+        sql, args = query.bind(self._engine.dialect, params)
+        held = self._held
+        if held is None:
+            held = self._held = await self._lane.acquire()
+        try:
+            if write:
+                return await held.driver.execute(sql, *args)
+            return await held.driver.fetch(sql, *args)
+        except asyncpg.PostgresError:
+            raise  # the server refused the statement: the connection is as good as before
+        except BaseException:
+            # Cut off (cancelled, connection lost): its state is unknown, never reused.
+            self._held = None
+            self._lane.release(held, broken=True)
+            raise
+
+    def _leave_lane(self) -> None:
+        held, self._held = self._held, None
+        if held is not None:
+            assert self._lane is not None
+            self._lane.release(held)
 
     async def fetch_one(self, query: Query, params: dict[str, Any]) -> Sequence[Any] | None:
         """The first row of a read, or None."""
@@ -167,6 +221,7 @@ class Db:
 
     async def close(self) -> None:
         """Roll back what was not committed and give the connection back to the pool."""
+        self._leave_lane()
         connection, self._connection = self._connection, None
         self._driver = None
         if connection is None:

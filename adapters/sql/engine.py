@@ -29,9 +29,10 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlalchemy.ext.asyncio import create_async_engine as _create_async_engine
 from sqlalchemy.pool import StaticPool
 
+from adapters.sql.lane import PING_AFTER_IDLE_S, LanePool
+
 SQLITE_BUSY_TIMEOUT_MS = 5000
 PG_CONNECT_TIMEOUT_S = 5
-PING_AFTER_IDLE_S = 1.0
 # A fixed pool: overflow connections are closed as soon as they are given back, so under
 # steady load beyond the pool every few requests would start (and end) a PostgreSQL
 # backend. Requests beyond the pool wait for a connection instead.
@@ -111,7 +112,8 @@ def create_engine(
         return _create_async_engine(url, pool_pre_ping=True, **kwargs)
     # Fail fast when the server is unreachable instead of asyncpg's 60 s default.
     kwargs["connect_args"] = {"timeout": PG_CONNECT_TIMEOUT_S, "server_settings": SESSION}
-    engine = _create_async_engine(url, **kwargs)
+    # The pool keeps a lane of connections for statements outside a transaction (lane.py).
+    engine = _create_async_engine(url, poolclass=LanePool, **kwargs)
     sync_engine = engine.sync_engine
     event.listen(sync_engine, "connect", _stamp_used)
     event.listen(sync_engine, "checkout", _check_alive)

@@ -16,6 +16,7 @@ import pytest
 from adapters.memory.clock import ManualClock
 from adapters.memory.gpu import FakeGpuProvider
 from adapters.sql import engine as sql_engine
+from adapters.sql import lane as sql_lane
 from adapters.sql.db import session_factory
 from adapters.sql.engine import create_engine
 from adapters.sql.feed import PostgresFeed
@@ -63,6 +64,7 @@ async def counted(
     # A connection idle longer than this is pinged at checkout; a slow test machine
     # must not add pings that a server under load never pays.
     monkeypatch.setattr(sql_engine, "PING_AFTER_IDLE_S", 3600.0)
+    monkeypatch.setattr(sql_lane, "PING_AFTER_IDLE_S", 3600.0)
     cleaner = create_engine(trips_pg_url)
     await empty_all(cleaner)
     await cleaner.dispose()
