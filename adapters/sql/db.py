@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from typing import Any
 
 import asyncpg
-from sqlalchemy import Executable, Result
+from sqlalchemy import Dialect, Executable, Result
 from sqlalchemy.exc import PendingRollbackError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
@@ -155,6 +155,25 @@ class Db:
             self._held = None
             self._lane.release(held, broken=True)
             raise
+
+    def lane_for_grouping(self, statement: Executable) -> Lane | None:
+        """The lane, when this unit of work's write may be sent together with other units'
+        writes (``adapters.sql.grouped``): its one write, outside a transaction, holding
+        no connection. Counts the write."""
+        if (
+            self._lane is None
+            or self._connection is not None
+            or self._held is not None
+            or not self.writes_without_transaction
+        ):
+            return None
+        self._count_write(statement)
+        return self._lane
+
+    @property
+    def dialect(self) -> Dialect:
+        """The engine's SQL dialect."""
+        return self._engine.dialect
 
     def _leave_lane(self) -> None:
         held, self._held = self._held, None

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import functools
 import uuid
+import weakref
 from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
 from sqlalchemy import (
+    Dialect,
     Integer,
     Select,
     and_,
@@ -25,6 +27,8 @@ from sqlalchemy import (
 
 from adapters.sql.db import Db
 from adapters.sql.errors import guarded
+from adapters.sql.grouped import GroupedUpdates
+from adapters.sql.lane import Lane
 from adapters.sql.mapping import (
     Shape,
     column_of,
@@ -148,6 +152,17 @@ _DUE = (
     _due_to_poll,
     _polled_at_or_before(bindparam("p_polled_before", type_=UtcDateTime())),
 )
+# One group of compare-and-set updates per lane (per process and engine).
+_GROUPED: weakref.WeakKeyDictionary[Lane, GroupedUpdates] = weakref.WeakKeyDictionary()
+
+
+def _grouped_updates(lane: Lane, dialect: Dialect) -> GroupedUpdates:
+    grouped = _GROUPED.get(lane)
+    if grouped is None:
+        grouped = _GROUPED[lane] = GroupedUpdates(lane, dialect, executions, _WRITABLE)
+    return grouped
+
+
 _IS_DUE = Query(select(executions.c.id).where(*_DUE))
 _MARK_POLLED = Query(
     update(executions).where(*_DUE).values(last_polled_at=bindparam("p_now", type_=UtcDateTime()))
@@ -281,11 +296,20 @@ class SqlExecutionRepository:
 
     @guarded("executions.update")
     async def update(self, execution: Execution) -> bool:
-        """Compare-and-set on ``version``; False when another writer got there first."""
+        """Compare-and-set on ``version``; False when another writer got there first.
+
+        A single write outside a transaction goes out with the concurrent ones of this
+        process, in one statement (``adapters.sql.grouped``).
+        """
         values = to_values(execution)
-        params = {"v_" + name: values[name] for name in _WRITABLE}
-        params[_ID], params["p_version"] = execution.id, execution.version
-        if await self._db.write(_UPDATE, params) != 1:
+        lane = self._db.lane_for_grouping(_UPDATE.statement)
+        if lane is not None:
+            written = await _grouped_updates(lane, self._db.dialect).update(values)
+        else:
+            params = {"v_" + name: values[name] for name in _WRITABLE}
+            params[_ID], params["p_version"] = execution.id, execution.version
+            written = await self._db.write(_UPDATE, params) == 1
+        if not written:
             return False
         execution.version += 1
         return True

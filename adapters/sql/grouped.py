@@ -1,0 +1,162 @@
+"""Group commit of compare-and-set updates: concurrent single writes sent as one statement.
+
+Every step of an execution is stored by a compare-and-set UPDATE that commits on its own
+(a single-write unit of work): a run makes two (the claim, then the provider's answer)
+and a poll that changes something one. Under load, each is a round trip and a commit of
+its own, and on a loopback the socket writes and wake-ups cost more than the statement.
+``GroupedUpdates`` sends the updates that arrive while earlier ones are in flight as one
+``UPDATE ... FROM unnest(...)`` statement: one round trip and one commit for all of them,
+each row still checked on its own version (a row whose version moved on is not written,
+and its caller is told so, exactly as alone). A caller is answered when the statement
+that holds its row has committed.
+
+Only as many statements are in flight at once as ``flights``; updates arriving meanwhile
+wait for the next one (at most ``max_rows`` rows each, one row per execution). When the
+server refuses a grouped statement (a value a column rejects), its rows are sent again
+one by one, so only the offending caller gets the error. A caller cancelled before its
+row was sent is left out; one cancelled after cannot unsend it (as with a statement of
+its own). Callers hold no connection while they wait: the statement takes one from the
+lane, so groups never wait on the units of work whose rows they carry.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import re
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import asyncpg
+from sqlalchemy import Dialect, Table
+
+from adapters.sql.lane import Lane
+
+Row = dict[str, Any]
+_Waiting = tuple[Row, "asyncio.Future[bool]"]
+
+
+class GroupedUpdates:
+    """Compare-and-set UPDATEs of ``table`` rows, grouped while others are in flight."""
+
+    def __init__(
+        self,
+        lane: Lane,
+        dialect: Dialect,
+        table: Table,
+        columns: Sequence[str],
+        *,
+        flights: int = 2,
+        max_rows: int = 64,
+    ) -> None:
+        self._lane = lane
+        self._flights = flights
+        self._max_rows = max_rows
+        self._waiting: list[_Waiting] = []
+        self._flying = 0
+        self._tasks: set[asyncio.Future[None]] = set()
+        self.statements = 0  # sent so far (for tests and benchmarks)
+        self._sql, self._processors = _statement(dialect, table, columns)
+        self._columns = ("id", "version", *columns)
+
+    async def update(self, values: Row) -> bool:
+        """Write ``values`` (the new column values, ``id``, and the ``version`` the row
+        must still have) if the row still has that version; True if it did."""
+        future: asyncio.Future[bool] = asyncio.get_running_loop().create_future()
+        self._waiting.append((values, future))
+        if self._flying < self._flights:
+            self._flying += 1
+            task = asyncio.ensure_future(self._fly())
+            self._tasks.add(task)  # kept until done: the loop holds tasks only weakly
+            task.add_done_callback(self._tasks.discard)
+        return await future
+
+    async def _fly(self) -> None:
+        try:
+            while batch := self._take():
+                await self._send(batch)
+        except BaseException as exc:
+            # Stopped (the process is shutting down): nobody will send what is waiting.
+            waiting, self._waiting = self._waiting, []
+            _fail(waiting, exc)
+            raise
+        finally:
+            self._flying -= 1
+
+    def _take(self) -> list[_Waiting]:
+        """Up to ``max_rows`` waiting rows, one per id, oldest first; the rest wait."""
+        batch: list[_Waiting] = []
+        ids: set[Any] = set()
+        left: list[_Waiting] = []
+        for item in self._waiting:
+            values, future = item
+            if future.done():  # its caller was cancelled before it was sent
+                continue
+            if len(batch) >= self._max_rows or values["id"] in ids:
+                left.append(item)
+            else:
+                ids.add(values["id"])
+                batch.append(item)
+        self._waiting = left
+        return batch
+
+    async def _send(self, batch: list[_Waiting]) -> None:
+        arrays = [
+            [row[name] if process is None else process(row[name]) for row, _ in batch]
+            for name, process in zip(self._columns, self._processors, strict=True)
+        ]
+        held = await self._lane.acquire()
+        try:
+            rows = await held.driver.fetch(self._sql, *arrays)
+        except asyncpg.PostgresError as exc:
+            self._lane.release(held)
+            if len(batch) == 1:
+                _fail(batch, exc)
+                return
+            for item in batch:  # only the row the server refused fails
+                await self._send([item])
+            return
+        except BaseException as exc:
+            self._lane.release(held, broken=True)
+            _fail(batch, exc)
+            if isinstance(exc, asyncio.CancelledError):
+                raise
+            return
+        self._lane.release(held)
+        self.statements += 1
+        written = {row[0] for row in rows}
+        for values, future in batch:
+            if not future.done():
+                future.set_result(values["id"] in written)
+
+
+def _fail(batch: list[_Waiting], exc: BaseException) -> None:
+    for _, future in batch:
+        if not future.done():
+            if isinstance(exc, asyncio.CancelledError):
+                future.cancel()
+            else:
+                future.set_exception(exc)
+
+
+def _statement(
+    dialect: Dialect, table: Table, columns: Sequence[str]
+) -> tuple[str, list[Callable[[Any], Any] | None]]:
+    """The grouped UPDATE's SQL and each array's bind processor (id, version, columns)."""
+    names = ["id", "version", *columns]
+    typed = []
+    processors: list[Callable[[Any], Any] | None] = []
+    for position, name in enumerate(names, start=1):
+        kind = table.c[name].type
+        # Without its length: an explicit cast to varchar(n) would cut a longer value
+        # where the column's own assignment refuses it.
+        element = re.sub(r"\(\d+\)", "", kind.compile(dialect=dialect))
+        typed.append(f"${position}::{element}[]")
+        processors.append(kind.dialect_impl(dialect).bind_processor(dialect))
+    fields = ", ".join(f"v_{name}" for name in names)
+    sets = ", ".join(f"{name} = v.v_{name}" for name in columns)
+    sql = (
+        f"UPDATE {table.name} AS t SET {sets}, version = t.version + 1 "
+        f"FROM unnest({', '.join(typed)}) AS v({fields}) "
+        f"WHERE t.id = v.v_id AND t.version = v.v_version RETURNING t.id"
+    )
+    return sql, processors
