@@ -41,6 +41,7 @@ from adapters.sql.query import Query
 from adapters.sql.studio import RUNNABLE
 from adapters.sql.tables import (
     ACTIVE_EXECUTION_PREDICATE,
+    UNFINISHED_PREDICATE,
     base_models,
     executions,
     runpod_endpoints,
@@ -60,6 +61,8 @@ from tarsify.domain.pagination import Cursor, Page, PageRequest, page_from_rows
 # Spelled exactly like the partial index predicate: with bound parameters instead of
 # literals, PostgreSQL could not prove a generic plan may use that index.
 _due_to_poll = text(ACTIVE_EXECUTION_PREDICATE)
+# The same rows, as the consumer's index of them spells it (see UNFINISHED_PREDICATE).
+_unfinished = text(UNFINISHED_PREDICATE)
 
 
 def _polled_at_or_before(polled_before: Any) -> Any:
@@ -124,7 +127,7 @@ def _admitting_insert(postgresql: bool, limited: bool) -> Query:
             active = (
                 select(func.count())
                 .select_from(executions)
-                .where(executions.c.consumer_id == consumer, _due_to_poll)
+                .where(executions.c.consumer_id == consumer, _unfinished)
                 .scalar_subquery()
             )
         conditions.append(active < bindparam("a_limit", type_=Integer()))

@@ -60,6 +60,12 @@ NON_TERMINAL_STATUSES = (
 ACTIVE_EXECUTION_PREDICATE = "status IN ({})".format(
     ", ".join(f"'{status.value}'" for status in NON_TERMINAL_STATUSES)
 )
+# The same rows, spelled so that only the consumer's index of them can serve a count of a
+# consumer's unfinished executions: with the predicate above, the one plan PostgreSQL
+# keeps for every consumer could read every unfinished execution instead (migration 0012).
+UNFINISHED_PREDICATE = "status NOT IN ({})".format(
+    ", ".join(f"'{status.value}'" for status in ExecutionStatus if status.is_terminal)
+)
 # Ledger rules the database enforces (migration 0007 spells the same text).
 SETTLEMENT_PREDICATE = "type IN ('CAPTURE', 'RELEASE')"
 LEDGER_SIGN_RULE = (
@@ -248,7 +254,7 @@ partial_index(
 partial_index(
     "ix_executions_consumer_active",
     executions.c.consumer_id,
-    where=ACTIVE_EXECUTION_PREDICATE,
+    where=UNFINISHED_PREDICATE,
 )
 
 # Files stored for executions (the bytes are in the blob store); deleted with them.

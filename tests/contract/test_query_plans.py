@@ -143,3 +143,51 @@ async def test_only_the_history_index_covers_every_execution_by_consumer(
     full = sorted(r["name"] for r in rows if not r["partial"])
     assert full == ["ix_executions_consumer_created"]
     assert "ux_executions_consumer_idempotency_key" in {r["name"] for r in rows}
+
+
+ACTIVE_ELSEWHERE = 3000
+
+
+async def test_the_active_count_reads_only_the_consumers_unfinished_executions(
+    plans_pg_url: str,
+) -> None:
+    """The count every run makes (``consumer_active_executions``, migration 0009) reads
+    the consumer's own unfinished executions, however many other consumers have: its
+    one plan for every consumer once read all of them."""
+    heavy = await _skewed(plans_pg_url)
+    engine = create_engine(plans_pg_url)
+    try:
+        async with engine.connect() as connection:
+            raw = (await connection.get_raw_connection()).driver_connection
+            others = "SELECT id FROM consumers WHERE id <> $1 LIMIT 500"
+            owners = [r[0] for r in await raw.fetch(others, heavy)]
+            model, endpoint = await raw.fetchrow(
+                "SELECT tars_model_id, endpoint_id FROM executions LIMIT 1"
+            )
+            at = datetime(2026, 6, 1, tzinfo=UTC)
+            records = [
+                (uuid.uuid4(), owners[i % len(owners)], model, endpoint, "QUEUED", at, at)
+                for i in range(ACTIVE_ELSEWHERE)
+            ]
+            columns = ["id", "consumer_id", "tars_model_id", "endpoint_id", "status"]
+            # Statistics from a quiet moment (no unfinished execution), then a burst of
+            # runs: the plan made from those statistics must hold up.
+            await raw.execute("ANALYZE executions")
+            await raw.copy_records_to_table(
+                "executions", records=records, columns=[*columns, "created_at", "updated_at"]
+            )
+            source = await raw.fetchval(
+                "SELECT prosrc FROM pg_proc WHERE proname = 'consumer_active_executions'"
+            )
+            count = source[source.index("(SELECT count") + 1 : source.rindex(");")]
+            await raw.execute("SET plan_cache_mode = force_generic_plan")
+            await raw.execute(f"PREPARE active(uuid) AS {count.replace('= consumer ', '= $1 ')}")
+            explain = "EXPLAIN (ANALYZE, COSTS OFF, TIMING OFF, SUMMARY OFF) "
+            lines = [r[0] for r in await raw.fetch(f"{explain}EXECUTE active('{heavy}')")]
+    finally:
+        await engine.dispose()
+    described = "\n".join(lines)
+    assert "ix_executions_consumer_active" in described, described
+    [scan] = [line for line in lines if "Scan" in line]
+    assert "rows=0 " in scan + " ", described  # the heavy consumer has none unfinished
+    assert "Rows Removed by Filter" not in described, described
