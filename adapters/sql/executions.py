@@ -18,6 +18,7 @@ from sqlalchemy import (
     exists,
     func,
     insert,
+    literal_column,
     or_,
     select,
     text,
@@ -27,7 +28,7 @@ from sqlalchemy import (
 
 from adapters.sql.db import Db
 from adapters.sql.errors import guarded
-from adapters.sql.grouped import GroupedUpdates
+from adapters.sql.grouped import Grouped, grouped_admissions, grouped_updates
 from adapters.sql.lane import Lane
 from adapters.sql.mapping import (
     Shape,
@@ -155,14 +156,31 @@ _DUE = (
     _due_to_poll,
     _polled_at_or_before(bindparam("p_polled_before", type_=UtcDateTime())),
 )
-# One group of compare-and-set updates per lane (per process and engine).
-_GROUPED: weakref.WeakKeyDictionary[Lane, GroupedUpdates] = weakref.WeakKeyDictionary()
+# Group commit (adapters/sql/grouped.py): per lane (per process and engine), one group
+# of compare-and-set updates and one of admitting inserts per limit.
+_GROUPED: weakref.WeakKeyDictionary[Lane, dict[Any, Grouped]] = weakref.WeakKeyDictionary()
+# Whether a run's model is still runnable on its endpoint, for a row of the grouped insert.
+_RUNNABLE_ROW = exists().where(
+    tars_models.c.id == literal_column("v.v_tars_model_id"),
+    base_models.c.id == tars_models.c.base_model_id,
+    runpod_endpoints.c.id == base_models.c.endpoint_id,
+    runpod_endpoints.c.id == literal_column("v.v_endpoint_id"),
+    *RUNNABLE,
+)
 
 
-def _grouped_updates(lane: Lane, dialect: Dialect) -> GroupedUpdates:
-    grouped = _GROUPED.get(lane)
+def _grouped(lane: Lane, dialect: Dialect, key: Any) -> Grouped:
+    """The lane's group for ``key``: "update", or ("admit", limit)."""
+    groups = _GROUPED.get(lane)
+    if groups is None:
+        groups = _GROUPED[lane] = {}
+    grouped = groups.get(key)
     if grouped is None:
-        grouped = _GROUPED[lane] = GroupedUpdates(lane, dialect, executions, _WRITABLE)
+        if key == "update":
+            grouped = grouped_updates(lane, dialect, executions, _WRITABLE)
+        else:
+            grouped = grouped_admissions(lane, dialect, executions, _RUNNABLE_ROW, key[1])
+        groups[key] = grouped
     return grouped
 
 
@@ -264,7 +282,16 @@ class SqlExecutionRepository:
     async def admit(self, execution: Execution, admission: Admission) -> bool:
         """Insert only if ``admission`` holds, in the same statement."""
         limited = admission.max_active is not None
-        query = _admitting_insert(self._db.dialect_name == "postgresql", limited)
+        postgresql = self._db.dialect_name == "postgresql"
+        query = _admitting_insert(postgresql, limited)
+        # Without a key (a clash would fail the whole group), it goes with the other runs
+        # of this process (adapters/sql/grouped.py).
+        lane = None
+        if postgresql and execution.idempotency_key is None:
+            lane = self._db.lane_for_grouping(query.statement)
+        if lane is not None:
+            key = ("admit", admission.max_active)
+            return await _grouped(lane, self._db.dialect, key).write(to_values(execution))
         params = to_values(execution) | {
             "a_model": execution.tars_model_id,
             "a_endpoint": execution.endpoint_id,
@@ -307,7 +334,7 @@ class SqlExecutionRepository:
         values = to_values(execution)
         lane = self._db.lane_for_grouping(_UPDATE.statement)
         if lane is not None:
-            written = await _grouped_updates(lane, self._db.dialect).update(values)
+            written = await _grouped(lane, self._db.dialect, "update").write(values)
         else:
             params = {"v_" + name: values[name] for name in _WRITABLE}
             params[_ID], params["p_version"] = execution.id, execution.version

@@ -1,4 +1,4 @@
-"""Group commit of compare-and-set updates: concurrent single writes sent as one statement.
+"""Group commit: concurrent single writes of one process sent as one statement.
 
 Every step of an execution is stored by a compare-and-set UPDATE that commits on its own
 (a single-write unit of work): a run makes two (the claim, then the provider's answer)
@@ -8,7 +8,10 @@ its own, and on a loopback the socket writes and wake-ups cost more than the sta
 ``UPDATE ... FROM unnest(...)`` statement: one round trip and one commit for all of them,
 each row still checked on its own version (a row whose version moved on is not written,
 and its caller is told so, exactly as alone). A caller is answered when the statement
-that holds its row has committed.
+that holds its row has committed. The inserts of new runs are grouped the same way
+(``grouped_admissions``): each row is admitted on its own conditions, and a group holds
+one row per consumer, in the order of their ids (the admission locks the consumer's row:
+one order for every group means two groups never wait on each other in a circle).
 
 Only as many statements are in flight at once as ``flights``; updates arriving meanwhile
 wait for the next one (at most ``max_rows`` rows each, one row per execution). When the
@@ -32,35 +35,44 @@ from sqlalchemy import Dialect, Table
 from adapters.sql.lane import Lane
 
 Row = dict[str, Any]
+Columns = list[tuple[str, Callable[[Any], Any] | None]]
 _Waiting = tuple[Row, "asyncio.Future[bool]"]
 
 
-class GroupedUpdates:
-    """Compare-and-set UPDATEs of ``table`` rows, grouped while others are in flight."""
+class Grouped:
+    """One statement over arrays of rows, sent for the rows waiting while others fly.
+
+    ``sql`` takes one array per name of ``columns`` (in order, each bound through its
+    processor) and returns the ids of the rows it wrote. A group holds at most one row
+    per value of ``distinct`` (the rest wait for the next), sorted by it if ``ordered``.
+    """
 
     def __init__(
         self,
         lane: Lane,
-        dialect: Dialect,
-        table: Table,
-        columns: Sequence[str],
+        sql: str,
+        columns: Sequence[tuple[str, Callable[[Any], Any] | None]],
         *,
+        distinct: str = "id",
+        ordered: bool = False,
         flights: int = 2,
         max_rows: int = 64,
     ) -> None:
         self._lane = lane
+        self._sql = sql
+        self._columns = columns
+        self._distinct = distinct
+        self._ordered = ordered
         self._flights = flights
         self._max_rows = max_rows
         self._waiting: list[_Waiting] = []
         self._flying = 0
         self._tasks: set[asyncio.Future[None]] = set()
         self.statements = 0  # sent so far (for tests and benchmarks)
-        self._sql, self._processors = _statement(dialect, table, columns)
-        self._columns = ("id", "version", *columns)
 
-    async def update(self, values: Row) -> bool:
-        """Write ``values`` (the new column values, ``id``, and the ``version`` the row
-        must still have) if the row still has that version; True if it did."""
+    async def write(self, values: Row) -> bool:
+        """Send the row ``values`` (keyed by column name) with the next group; True if
+        the statement wrote it (its conditions held)."""
         future: asyncio.Future[bool] = asyncio.get_running_loop().create_future()
         self._waiting.append((values, future))
         if self._flying < self._flights:
@@ -83,26 +95,30 @@ class GroupedUpdates:
             self._flying -= 1
 
     def _take(self) -> list[_Waiting]:
-        """Up to ``max_rows`` waiting rows, one per id, oldest first; the rest wait."""
+        """Up to ``max_rows`` waiting rows, one per ``distinct`` value, oldest first; the
+        rest wait."""
         batch: list[_Waiting] = []
-        ids: set[Any] = set()
+        keys: set[Any] = set()
         left: list[_Waiting] = []
         for item in self._waiting:
             values, future = item
             if future.done():  # its caller was cancelled before it was sent
                 continue
-            if len(batch) >= self._max_rows or values["id"] in ids:
+            key = values[self._distinct]
+            if len(batch) >= self._max_rows or key in keys:
                 left.append(item)
             else:
-                ids.add(values["id"])
+                keys.add(key)
                 batch.append(item)
         self._waiting = left
+        if self._ordered:
+            batch.sort(key=lambda item: item[0][self._distinct])
         return batch
 
     async def _send(self, batch: list[_Waiting]) -> None:
         arrays = [
             [row[name] if process is None else process(row[name]) for row, _ in batch]
-            for name, process in zip(self._columns, self._processors, strict=True)
+            for name, process in self._columns
         ]
         held = await self._lane.acquire()
         try:
@@ -138,25 +154,49 @@ def _fail(batch: list[_Waiting], exc: BaseException) -> None:
                 future.set_exception(exc)
 
 
-def _statement(
-    dialect: Dialect, table: Table, columns: Sequence[str]
-) -> tuple[str, list[Callable[[Any], Any] | None]]:
-    """The grouped UPDATE's SQL and each array's bind processor (id, version, columns)."""
-    names = ["id", "version", *columns]
+def _typed(dialect: Dialect, table: Table, names: Sequence[str]) -> tuple[str, Columns]:
+    """``unnest($1::type[], ...)`` of the columns ``names`` and their bind processors."""
     typed = []
-    processors: list[Callable[[Any], Any] | None] = []
+    columns: Columns = []
     for position, name in enumerate(names, start=1):
         kind = table.c[name].type
         # Without its length: an explicit cast to varchar(n) would cut a longer value
         # where the column's own assignment refuses it.
         element = re.sub(r"\(\d+\)", "", kind.compile(dialect=dialect))
         typed.append(f"${position}::{element}[]")
-        processors.append(kind.dialect_impl(dialect).bind_processor(dialect))
+        columns.append((name, kind.dialect_impl(dialect).bind_processor(dialect)))
     fields = ", ".join(f"v_{name}" for name in names)
-    sets = ", ".join(f"{name} = v.v_{name}" for name in columns)
+    return f"unnest({', '.join(typed)}) AS v({fields})", columns
+
+
+def grouped_updates(
+    lane: Lane, dialect: Dialect, table: Table, writable: Sequence[str], **options: Any
+) -> Grouped:
+    """Compare-and-set UPDATEs of ``table``: each row carries its ``id``, the ``version``
+    the stored row must still have, and the new values of ``writable``."""
+    source, columns = _typed(dialect, table, ["id", "version", *writable])
+    sets = ", ".join(f"{name} = v.v_{name}" for name in writable)
     sql = (
-        f"UPDATE {table.name} AS t SET {sets}, version = t.version + 1 "
-        f"FROM unnest({', '.join(typed)}) AS v({fields}) "
-        f"WHERE t.id = v.v_id AND t.version = v.v_version RETURNING t.id"
+        f"UPDATE {table.name} AS t SET {sets}, version = t.version + 1 FROM {source} "
+        "WHERE t.id = v.v_id AND t.version = v.v_version RETURNING t.id"
     )
-    return sql, processors
+    return Grouped(lane, sql, columns, **options)
+
+
+def grouped_admissions(
+    lane: Lane, dialect: Dialect, table: Table, admitted: Any, limit: int | None
+) -> Grouped:
+    """INSERTs of ``table`` rows (``consumer_id`` one per group, in id order) where the
+    ``admitted`` condition holds: a SQL expression over ``v.v_<column>`` and, with a
+    ``limit``, over the consumer's count of unfinished executions."""
+    names = [c.name for c in table.columns]
+    source, columns = _typed(dialect, table, names)
+    condition = str(admitted.compile(dialect=dialect, compile_kwargs={"literal_binds": True}))
+    if limit is not None:
+        condition += f" AND consumer_active_executions(v.v_consumer_id) < {int(limit)}"
+    sql = (
+        f"INSERT INTO {table.name} ({', '.join(names)}) "
+        f"SELECT {', '.join(f'v.v_{n}' for n in names)} FROM {source} "
+        f"WHERE {condition} RETURNING {table.name}.id"
+    )
+    return Grouped(lane, sql, columns, distinct="consumer_id", ordered=True)
