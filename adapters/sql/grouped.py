@@ -4,19 +4,21 @@ Every step of an execution is stored by a compare-and-set UPDATE that commits on
 (a single-write unit of work): a run makes two (the claim, then the provider's answer)
 and a poll that changes something one. Under load, each is a round trip and a commit of
 its own, and on a loopback the socket writes and wake-ups cost more than the statement.
-``GroupedUpdates`` sends the updates that arrive while earlier ones are in flight as one
-``UPDATE ... FROM unnest(...)`` statement: one round trip and one commit for all of them,
-each row still checked on its own version (a row whose version moved on is not written,
-and its caller is told so, exactly as alone). A caller is answered when the statement
-that holds its row has committed. The inserts of new runs are grouped the same way
-(``grouped_admissions``): each row is admitted on its own conditions, and a group holds
-one row per consumer, in the order of their ids (the admission locks the consumer's row:
-one order for every group means two groups never wait on each other in a circle).
+``grouped_updates`` sends the updates that arrive while earlier ones are in flight as one
+``UPDATE ... FROM unnest(...)`` statement (a ``Grouped``): one round trip and one commit
+for all of them, each row still checked on its own version (a row whose version moved on
+is not written, and its caller is told so, exactly as alone). A caller is answered when
+the statement that holds its row has committed. The inserts of new runs are grouped the
+same way (``grouped_admissions``): each row is admitted on its own conditions, and a
+group holds one row per consumer, in the order of their ids (the admission locks the
+consumer's row: one order for every group means two groups never wait on each other in
+a circle). Runs with an idempotency key go alone (a clash would fail the whole group).
 
-Only as many statements are in flight at once as ``flights``; updates arriving meanwhile
-wait for the next one (at most ``max_rows`` rows each, one row per execution). When the
-server refuses a grouped statement (a value a column rejects), its rows are sent again
-one by one, so only the offending caller gets the error. A caller cancelled before its
+Only as many statements are in flight at once as ``flights``; rows arriving meanwhile
+wait for the next one (at most ``max_rows`` rows each). When the server refuses a grouped
+statement (a value a column rejects, a key already taken), its rows are sent again one
+by one, so only the offending caller gets the error; when no connection can be had,
+every caller of the group gets that error, as each would alone. A caller cancelled before its
 row was sent is left out; one cancelled after cannot unsend it (as with a statement of
 its own). Callers hold no connection while they wait: the statement takes one from the
 lane, so groups never wait on the units of work whose rows they carry.
@@ -120,7 +122,13 @@ class Grouped:
             [row[name] if process is None else process(row[name]) for row, _ in batch]
             for name, process in self._columns
         ]
-        held = await self._lane.acquire()
+        try:
+            held = await self._lane.acquire()
+        except BaseException as exc:  # no connection (the server is down): as alone
+            _fail(batch, exc)
+            if isinstance(exc, asyncio.CancelledError):
+                raise
+            return
         try:
             rows = await held.driver.fetch(self._sql, *arrays)
         except asyncpg.PostgresError as exc:

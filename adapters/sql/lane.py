@@ -60,6 +60,7 @@ class Lane:
         self._waiters: collections.deque[asyncio.Future[Held]] = collections.deque()
         self.taken = 0
         self.closed = False
+        self._tasks: set[asyncio.Task[Held]] = set()
 
     @property
     def idle(self) -> int:
@@ -134,6 +135,8 @@ class Lane:
             waiter = self._waiters.popleft()
             if not waiter.done():
                 task = asyncio.ensure_future(self._take())
+                self._tasks.add(task)  # kept until done: the loop holds tasks only weakly
+                task.add_done_callback(self._tasks.discard)
                 task.add_done_callback(_settle(waiter, self))
                 return
 

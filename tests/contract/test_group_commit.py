@@ -14,6 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from adapters.sql import executions as sql_executions
 from adapters.sql.db import session_factory
+from adapters.sql.engine import create_engine
 from adapters.sql.grouped import grouped_updates
 from adapters.sql.lane import Lane
 from adapters.sql.mapping import to_values
@@ -248,3 +249,21 @@ async def test_runs_with_an_idempotency_key_go_alone_and_clash_as_before(
     )
     assert sorted(map(repr, results)) == sorted(map(repr, [True, AlreadyExists(), AlreadyExists()]))
     assert ("admit", None) not in sql_executions._GROUPED.get(lane_of(postgres_engine), {})
+
+
+async def test_without_a_connection_every_writer_of_the_group_gets_the_error() -> None:
+    # Nothing listens on port 1: every connection attempt is refused at once.
+    engine = create_engine("postgresql+asyncpg://postgres@127.0.0.1:1/none", pool_size=4)
+    try:
+        grouped = grouped_updates(
+            lane_of(engine), engine.dialect, executions, sql_executions._WRITABLE, flights=1
+        )
+        rows = [{"id": uuid.uuid4(), "version": 1} for _ in range(3)]
+        rows = [r | dict.fromkeys(sql_executions._WRITABLE) for r in rows]
+        results = await asyncio.wait_for(
+            asyncio.gather(*(grouped.write(r) for r in rows), return_exceptions=True), 20
+        )
+        assert [type(r) for r in results] == [ConnectionRefusedError] * 3
+        assert lane_of(engine).taken == 0
+    finally:
+        await engine.dispose()

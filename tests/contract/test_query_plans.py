@@ -1,5 +1,7 @@
-"""The history page's plan on PostgreSQL when one consumer has far more executions than
-the average: prepared statements get one plan for every consumer, made from the average."""
+"""Plans on PostgreSQL that must hold for every consumer: prepared statements get one plan
+for every consumer, made from the average (or from statistics of another moment): the
+history page of a consumer with far more executions than the average, and the count of
+a consumer's unfinished executions during a burst of runs."""
 
 from __future__ import annotations
 
@@ -7,6 +9,7 @@ import random
 import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import pytest
 from sqlalchemy.dialects.postgresql import asyncpg
@@ -83,6 +86,15 @@ async def _skewed(url: str) -> uuid.UUID:
     return cat.consumer.id
 
 
+async def _generic_plan(raw: Any, name: str, sql: str, arguments: str) -> list[str]:
+    """The executed plan of ``sql`` prepared as ``name`` with its one plan for every
+    value, as PostgreSQL comes to use for a prepared statement after a few runs."""
+    await raw.execute("SET plan_cache_mode = force_generic_plan")
+    await raw.execute(f"PREPARE {name} AS {sql}")
+    explain = "EXPLAIN (ANALYZE, COSTS OFF, TIMING OFF, SUMMARY OFF) "
+    return [r[0] for r in await raw.fetch(f"{explain}EXECUTE {name}({arguments})")]
+
+
 def _literal(value: object) -> str:
     return f"'{value.isoformat() if isinstance(value, datetime) else value}'"
 
@@ -103,13 +115,9 @@ async def test_a_heavy_consumers_page_reads_only_the_page(
     try:
         async with engine.connect() as connection:
             raw = (await connection.get_raw_connection()).driver_connection
-            # One plan for every consumer, as a prepared statement gets after a few runs.
-            await raw.execute("SET plan_cache_mode = force_generic_plan")
             if random_page_cost is not None:
                 await raw.execute(f"SET random_page_cost = {random_page_cost}")
-            await raw.execute(f"PREPARE history AS {sql}")
-            explain = "EXPLAIN (ANALYZE, COSTS OFF, TIMING OFF, SUMMARY OFF) "
-            lines = [r[0] for r in await raw.fetch(f"{explain}EXECUTE history({arguments})")]
+            lines = await _generic_plan(raw, "history", sql, arguments)
     finally:
         await engine.dispose()
     described = "\n".join(lines)
@@ -180,10 +188,8 @@ async def test_the_active_count_reads_only_the_consumers_unfinished_executions(
                 "SELECT prosrc FROM pg_proc WHERE proname = 'consumer_active_executions'"
             )
             count = source[source.index("(SELECT count") + 1 : source.rindex(");")]
-            await raw.execute("SET plan_cache_mode = force_generic_plan")
-            await raw.execute(f"PREPARE active(uuid) AS {count.replace('= consumer ', '= $1 ')}")
-            explain = "EXPLAIN (ANALYZE, COSTS OFF, TIMING OFF, SUMMARY OFF) "
-            lines = [r[0] for r in await raw.fetch(f"{explain}EXECUTE active('{heavy}')")]
+            statement = count.replace("= consumer ", "= $1::uuid ")
+            lines = await _generic_plan(raw, "active", statement, f"'{heavy}'")
     finally:
         await engine.dispose()
     described = "\n".join(lines)
