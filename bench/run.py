@@ -430,6 +430,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--json", type=Path, help="also write the raw figures as JSON here")
     parser.add_argument("--hold", action="store_true", help="wait for Enter before cleanup")
     parser.add_argument(
+        "--floor-without-reset",
+        action="store_true",
+        help="the floor's pool releases without asyncpg's reset statement (one round trip)",
+    )
+    parser.add_argument(
         "--quick", action="store_true", help="smoke run: 1 round of 3 s, small data"
     )
     args = parser.parse_args(argv)
@@ -448,7 +453,13 @@ def main(argv: list[str] | None = None) -> int:
         options={k: (str(v) if isinstance(v, Path) else v) for k, v in vars(args).items()},
         machine=machine(),
     )
-    options = StackOptions(args.workers, args.poll_interval, args.reconciler, tarsify=args.tarsify)
+    options = StackOptions(
+        args.workers,
+        args.poll_interval,
+        args.reconciler,
+        tarsify=args.tarsify,
+        floor_reset=not args.floor_without_reset,
+    )
     with Stack(options) as stack:
         catalog, status_id = seed(stack, args)
         chosen = scenarios(catalog, status_id)

@@ -38,6 +38,8 @@ class StackOptions:
     poll_interval: float = 1.0
     reconciler: bool = False
     floor: bool = True
+    # The floor's pool sends its reset statement on release (asyncpg's default).
+    floor_reset: bool = True
     # The ``tarsify`` executable to serve with; None: the one beside this interpreter.
     tarsify: Path | None = None
 
@@ -127,6 +129,7 @@ class Stack:
                 [
                     *(python, "-m", "bench.floor_app", "--port", str(self.floor_port)),
                     *("--dsn", self.dsn, "--workers", str(self.options.workers)),
+                    *([] if self.options.floor_reset else ["--no-reset"]),
                 ],
                 log_dir=self.log_dir,
             )
