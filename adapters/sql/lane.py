@@ -22,6 +22,7 @@ from __future__ import annotations
 import asyncio
 import collections
 import time
+from collections.abc import Callable
 from typing import Any
 
 import asyncpg
@@ -149,7 +150,7 @@ class Lane:
             held.fairy.close()
 
 
-def _settle(waiter: asyncio.Future[Held], lane: Lane) -> Any:
+def _settle(waiter: asyncio.Future[Held], lane: Lane) -> Callable[[asyncio.Task[Held]], None]:
     """Hand a connection taken for ``waiter`` to it (or back, if it stopped waiting)."""
 
     def done(task: asyncio.Task[Held]) -> None:
