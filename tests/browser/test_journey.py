@@ -74,7 +74,7 @@ def test_browse_run_see_and_hear_then_find_in_history(
     prompt = browser.find_element(By.ID, "in-prompt")
     assert prompt.get_attribute("aria-invalid") == "true"
     summary = browser.find_element(By.ID, "error-summary")
-    assert "ERR_2005" in summary.text
+    assert summary.get_attribute("data-code") == "ERR_2005"
     assert browser.switch_to.active_element == summary
 
     browser.find_element(By.ID, "in-seed").clear()

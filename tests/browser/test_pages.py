@@ -38,7 +38,7 @@ return Array.from(document.querySelectorAll(arguments[0])).filter(n => n.offsetP
 """
 TEXT_SELECTORS = (
     "h1, .lede, .card-meta, .badge, .chip, .site-nav a, .help, .field-error, label, "
-    ".button, .status-badge, .step, .notice, .error-title, .run-status, .hint"
+    ".button, .status-badge, .step, .notice, .error-title, .run-status, .hint, .balance"
 )
 
 

@@ -48,8 +48,7 @@
     var reply = await T.api("GET", "/api/consumer/executions" + query);
     more.disabled = false;
     if (reply.status !== 200) {
-      var error = T.errorOf(reply);
-      status.textContent = "Cannot load your runs: " + error.message + " (" + error.code + ")";
+      status.textContent = "Cannot load your runs: " + T.explain(reply).title;
       if (reply.status === 401) { T.clearKey(); T.showAccount(); }
       return;
     }

@@ -61,14 +61,20 @@
     });
   }
 
-  /* Details [{field, message}] next to their fields; the rest in the summary. */
-  function showErrors(title, details) {
+  /* The label a person sees for a field's control (its schema title), e.g. "Guidance scale". */
+  function labelOf(box) {
+    var text = box.querySelector(".label-text");
+    return text ? text.textContent.trim() : box.dataset.field;
+  }
+
+  /* Details [{field, message}] next to their fields (named by their label); the rest in
+     the summary. ``details`` that are not a list (an object, or nothing) add no items. */
+  function showErrors(title, details, code) {
     var list = el("ul");
     var firstField = null;
-    (details || []).forEach(function (detail) {
+    (Array.isArray(details) ? details : []).forEach(function (detail) {
       var name = String(detail.field || "").replace(/^inputs\./, "").split(".")[0];
       var box = name ? form.querySelector('[data-field="' + CSS.escape(name) + '"]') : null;
-      var text = (detail.field && detail.field !== "$" ? detail.field + ": " : "") + detail.message;
       if (box) {
         var message = box.querySelector(".field-error");
         message.textContent = message.textContent ? message.textContent + "; " + detail.message : detail.message;
@@ -76,13 +82,17 @@
         control(box).setAttribute("aria-invalid", "true");
         box.classList.add("has-error");
         firstField = firstField || control(box);
+        var text = labelOf(box) + ": " + detail.message;
         list.appendChild(el("li", {}, [el("a", { href: "#" + control(box).id, text: text })]));
       } else {
-        list.appendChild(el("li", { text: text }));
+        var where = detail.field && detail.field !== "$" && detail.field !== "inputs" ? detail.field + ": " : "";
+        list.appendChild(el("li", { text: where + detail.message }));
       }
     });
     summary.appendChild(el("p", { class: "error-title", text: title }));
     if (list.childNodes.length) summary.appendChild(list);
+    if (code) summary.dataset.code = code;
+    else delete summary.dataset.code;
     summary.hidden = false;
     summary.focus();
   }
@@ -111,6 +121,16 @@
       result.appendChild(el("p", { class: "error-title", text: execution.error.message + " (" + execution.error.code + ")" }));
     }
     result.appendChild(el("p", {}, [el("a", { href: "/executions", text: "See all your runs" })]));
+    // On a phone the result starts at the top of the screen, so the whole image fits;
+    // again once the first image has its height (the page may have been too short).
+    if (window.matchMedia("(max-width: 760px)").matches) {
+      var title = document.getElementById("result-title");
+      title.scrollIntoView({ block: "start" });
+      var image = result.querySelector("img");
+      if (image && !image.complete) {
+        image.addEventListener("load", function () { title.scrollIntoView({ block: "start" }); }, { once: true });
+      }
+    }
   }
 
   function busy(on) {
@@ -138,10 +158,10 @@
       var path = "/api/marketplace/models/" + encodeURIComponent(form.dataset.slug) + "/run";
       var reply = await T.api("POST", path, { inputs: read.inputs }, { "Idempotency-Key": T.newKey() });
       if (reply.status !== 200 && reply.status !== 202) {
-        var error = T.errorOf(reply);
+        var error = T.explain(reply);
         statusLine.textContent = "Not run.";
         if (reply.status === 401) T.clearKey();
-        return showErrors(error.message + " (" + error.code + ")", error.details);
+        return showErrors(error.title, error.problems, error.code);
       }
       current = reply.body.data;
       setStatus(current);
@@ -151,6 +171,7 @@
       }
       var final = T.isTerminal(current.status) ? current : await T.watch(current.id, setStatus);
       showResult(final);
+      T.showBalance();
     } catch (problem) {
       statusLine.textContent = "Lost track of the run: " + (problem.message || problem);
     } finally {

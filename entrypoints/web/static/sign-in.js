@@ -1,10 +1,12 @@
 /* The sign-in page: check a pasted key against the API, keep it in session storage, go
-   back where the visitor came from. In demo mode, one click gets a demo key. */
+   back where the visitor came from. A consumer token without an account gets a Register
+   button (POST /api/consumer/auth/register). In demo mode, one click gets a demo key. */
 (function () {
   "use strict";
 
   var T = window.Tarsify;
-  var input, error, status;
+  var input, error, status, registerBox;
+  var unregistered = null; // the key that authenticated without an account
 
   /* Where to go after signing in: a path on this site only. */
   function next() {
@@ -22,19 +24,41 @@
 
   async function signIn(key) {
     error.hidden = true;
+    registerBox.hidden = true;
+    unregistered = null;
     input.removeAttribute("aria-invalid");
     if (!key) return fail("Paste an API key.");
     status.textContent = "Checking the key…";
     var reply = await T.api("GET", "/api/consumer/auth/me", undefined, {}, key);
     if (reply.status !== 200) {
       var problem = T.errorOf(reply);
-      if (problem.code === "ERR_1004") return fail("This account is not registered as a consumer yet (POST /api/consumer/auth/register).");
+      if (problem.code === "ERR_1004") {
+        unregistered = key;
+        registerBox.hidden = false;
+        status.textContent = "";
+        document.getElementById("register").focus();
+        return;
+      }
       return fail("This key was refused: " + problem.message + " (" + problem.code + ")");
     }
     T.setKey(key);
     T.setName(reply.body.data.name || reply.body.data.email);
     status.textContent = "Signed in as " + (reply.body.data.name || reply.body.data.email) + ".";
     window.location.assign(next());
+  }
+
+  /* POST /api/consumer/auth/register with the key that has no account, then sign in. */
+  async function register() {
+    var key = unregistered;
+    if (!key) return;
+    status.textContent = "Registering…";
+    var reply = await T.api("POST", "/api/consumer/auth/register", undefined, {}, key);
+    if (reply.status !== 201 && T.errorOf(reply).code !== "ERR_1005") {
+      var problem = T.errorOf(reply);
+      registerBox.hidden = true;
+      return fail("Registering failed: " + problem.message + " (" + problem.code + ")");
+    }
+    await signIn(key);
   }
 
   async function demo() {
@@ -49,6 +73,8 @@
     input = document.getElementById("api-key");
     error = document.getElementById("err-key");
     status = document.getElementById("sign-in-status");
+    registerBox = document.getElementById("register-box");
+    document.getElementById("register").addEventListener("click", register);
     document.getElementById("sign-in-form").addEventListener("submit", function (event) {
       event.preventDefault();
       signIn(input.value.trim());

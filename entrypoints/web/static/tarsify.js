@@ -55,6 +55,69 @@
     return { code: "HTTP_" + reply.status, message: "The server answered " + reply.status };
   }
 
+  function plural(count, one, many) { return count + " " + (count === 1 ? one : many); }
+  function isObject(value) { return Boolean(value) && typeof value === "object" && !Array.isArray(value); }
+
+  /* Seconds to wait before trying again: the Retry-After header (delta-seconds), else
+     details.retryAfterSeconds; null when the answer says neither. */
+  function retryAfter(reply, error) {
+    var header = reply.headers && reply.headers.get ? reply.headers.get("Retry-After") : null;
+    if (header !== null && /^\s*\d+\s*$/.test(header)) return Number(header);
+    var details = error.details;
+    if (isObject(details) && typeof details.retryAfterSeconds === "number") return details.retryAfterSeconds;
+    return null;
+  }
+
+  function whenAgain(seconds) {
+    var at = new Date(Date.now() + seconds * 1000).toLocaleTimeString();
+    if (seconds < 60) return "Try again in " + plural(seconds, "second", "seconds") + " (at " + at + ").";
+    return "Try again in about " + plural(Math.ceil(seconds / 60), "minute", "minutes") + " (at " + at + ").";
+  }
+
+  /* An error answer as a person reads it: {title, problems, code, retryAfter}.
+     ``problems`` are the list details ({field, message}) of a validation error; object
+     details are read by code (402: the price and the balance; 429: when to try again). */
+  function explain(reply) {
+    var error = errorOf(reply);
+    var details = error.details;
+    var problems = Array.isArray(details)
+      ? details.filter(function (d) { return d && typeof d.message === "string"; })
+      : [];
+    var wait = reply.status === 429 ? retryAfter(reply, error) : null;
+    var title = error.message + " (" + error.code + ")";
+    if (error.code === "ERR_6001" && isObject(details) && typeof details.price === "number") {
+      title = "Not enough credits: this run costs " + plural(details.price, "credit", "credits") +
+        " and your balance is " + plural(details.balance, "credit", "credits") + ".";
+    } else if (error.code === "ERR_4290") {
+      var limit = isObject(details) && typeof details.limit === "number" ? details.limit : null;
+      title = (limit === null ? "You have too many unfinished runs."
+        : "You already have " + plural(limit, "unfinished run", "unfinished runs") + ", the most allowed at a time.") +
+        " " + (wait === null ? "Try again once one has finished." : whenAgain(wait));
+    } else if (reply.status === 429) {
+      title = error.message + ". " + (wait === null ? "Try again later." : whenAgain(wait));
+    } else if (error.code === "ERR_2005") {
+      title = "Some inputs need a change:";
+    } else if (error.code === "ERR_1004") {
+      title = "This sign-in has no consumer account yet: register it on the sign-in page.";
+    }
+    return { title: title, problems: problems, code: error.code, retryAfter: wait };
+  }
+
+  /* The signed-in consumer's balance in the header (GET /api/consumer/credits). */
+  async function showBalance() {
+    var box = document.getElementById("balance");
+    if (!box) return;
+    if (!getKey()) { box.hidden = true; return; }
+    var reply;
+    try { reply = await api("GET", "/api/consumer/credits"); } catch (e) { return; }
+    if (reply.status !== 200) { box.hidden = true; return; }
+    var data = reply.body.data;
+    var amount = plural(data.balance, "credit", "credits") + (data.held ? " (" + data.held + " held)" : "");
+    document.getElementById("balance-amount").textContent = amount;
+    box.dataset.balance = String(data.balance);
+    box.hidden = false;
+  }
+
   /* A key for Idempotency-Key: random, also where crypto.randomUUID is missing (http). */
   function newKey() {
     if (window.crypto && window.crypto.randomUUID) return window.crypto.randomUUID();
@@ -144,6 +207,7 @@
     var who = document.getElementById("who");
     var name = window.sessionStorage.getItem(STORAGE_KEY + ".name");
     if (who && name) who.textContent = name;
+    if (signedIn) showBalance();
   }
 
   function signOut() {
@@ -165,6 +229,8 @@
     clearKey: clearKey,
     api: api,
     errorOf: errorOf,
+    explain: explain,
+    showBalance: showBalance,
     el: el,
     newKey: newKey,
     watch: watch,
