@@ -1,6 +1,10 @@
-"""Simulated model outputs: small but real PNG and WAV files, and text/JSON echoes.
+"""Simulated model outputs: small but real PNG and WAV files, and placeholder text/JSON.
 
 Every output carries ``"simulated": true`` so nobody mistakes it for a model result.
+No output repeats the input: a worker receives the *merged* input (the developer's hidden
+fields, locked values and prompt prefix/suffix included), which its consumer must never
+see, and the simulator cannot tell those parts from what the consumer typed. Text and
+JSON outputs are fixed placeholders; the input only picks an image's or a tone's seed.
 """
 
 from __future__ import annotations
@@ -20,6 +24,8 @@ from tarsify.domain.models import OutputType
 # URL of its own, as hub workers hand out presigned S3 URLs.
 FILE_MARK = "simfile:"
 STYLES = ("data_uri", "base64", "url")
+TEXT_PLACEHOLDER = "A text model's answer would appear here"
+JSON_PLACEHOLDER = "A model's JSON result would appear here"
 
 
 def simulated_output(
@@ -54,8 +60,8 @@ def simulated_output(
             return {"audio": "data:audio/wav;base64," + audio, "simulated": True}
         return {"audio_base64": audio, "format": "wav", "simulated": True}
     if output_type == OutputType.TEXT:
-        return {"text": f"[simulated] Response to: {prompt[:500]}", "simulated": True}
-    return {"echo": dict(input), "simulated": True}
+        return {"text": f"[simulated] {TEXT_PLACEHOLDER}", "simulated": True}
+    return {"result": JSON_PLACEHOLDER, "simulated": True}
 
 
 def _image(seed: int, style: Any) -> str:

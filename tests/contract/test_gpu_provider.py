@@ -24,6 +24,7 @@ from adapters.metrics.registry import Metrics
 from adapters.runpod.client import RunPodClient
 from adapters.runpod.provider import RunPodGpuProvider
 from adapters.simulator.engine import ManualClock, SimulatorEngine
+from adapters.simulator.media import JSON_PLACEHOLDER
 from adapters.simulator.provider import SimulatedGpuProvider
 from adapters.simulator.runpod_api import FaultPlan, create_fake_runpod_app
 from tarsify.domain.errors import GpuProviderError, ProviderJobNotFound, ProviderOutcome
@@ -126,7 +127,7 @@ async def test_job_goes_from_queue_to_completion_with_ms_timings(h: Harness) -> 
     done = await h.provider.status(EP, job.job_id)
     assert done.status == "COMPLETED" and done.error is None
     assert (done.delay_time_ms, done.execution_time_ms) == (1000, 2000)
-    assert done.output == {"echo": {"prompt": "a lighthouse"}, "simulated": True}
+    assert done.output == {"result": JSON_PLACEHOLDER, "simulated": True}
 
 
 @pytest.mark.parametrize("kind", [OutputType.IMAGE, OutputType.AUDIO, OutputType.TEXT])

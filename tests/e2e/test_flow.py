@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import json
 from typing import Any
+
+import pytest
 
 from entrypoints.container import Container
 
@@ -116,3 +119,54 @@ async def test_no_provider_ids_reach_developers_or_consumers(
         if not path.startswith("/api/developer"):
             assert "SECRET" not in reply.text, (method, path)  # prompt prefix and suffix
     assert checked >= 15
+
+
+@pytest.mark.parametrize("output_type", ["TEXT", "JSON"])
+async def test_simulated_outputs_never_show_what_the_developer_hid(
+    api: Api, container: Container, output_type: str
+) -> None:
+    """The worker gets the merged input; the consumer's output shows none of its hidden
+    parts (a hidden field's value, the prompt prefix and suffix)."""
+    schema = {
+        "type": "object",
+        "properties": {"prompt": {"type": "string"}, "style": {"type": "string"}},
+        "required": ["prompt"],
+    }
+    config = {
+        "lockedInputs": {"style": "HIDDEN-STYLE"},
+        "hiddenFields": ["style"],
+        "promptPrefix": "PFX-SECRET ",
+        "promptSuffix": " SFX-SECRET",
+    }
+    endpoint = await api.ok("POST", "/api/admin/endpoints", "admin", endpoint_body(), 201)
+    body = base_model_body(
+        endpoint["id"], slug="words", category="TEXT", inputSchema=schema, outputType=output_type
+    )
+    base = await api.ok("POST", "/api/admin/base-models", "admin", body, 201)
+    await api.ok("POST", "/api/developer/auth/register", "developer_x", {}, 201)
+    await api.ok("POST", "/api/consumer/auth/register", "consumer_a", {}, 201)
+    model = await api.ok(
+        "POST",
+        "/api/developer/tars-models",
+        "developer_x",
+        {"baseModelId": base["id"], "title": "Words", "configOverrides": config},
+        201,
+    )
+    path = f"/api/developer/tars-models/{model['id']}"
+    await api.ok("PATCH", path, "developer_x", {"status": "PUBLISHED"})
+    run = await api.ok(
+        "POST",
+        f"/api/marketplace/models/{model['slug']}/run",
+        "consumer_a",
+        {"inputs": {"prompt": "a cat"}},
+        202,
+    )
+    done = await _poll_until_terminal(api, run["id"])
+    assert done["status"] == "COMPLETED" and done["output"]["simulated"] is True
+    sent = container.simulator_engine().inputs()[-1]
+    assert sent == {"prompt": "PFX-SECRET a cat SFX-SECRET", "style": "HIDDEN-STYLE"}
+    shown = json.dumps(done["output"])
+    for hidden in ("PFX-SECRET", "SFX-SECRET", "HIDDEN-STYLE", "style"):
+        assert hidden not in shown, (hidden, shown)
+    if output_type == "TEXT":
+        assert done["output"]["text"].startswith("[simulated] ")

@@ -86,9 +86,22 @@ def test_audio_output_is_a_labelled_wav() -> None:
 
 def test_text_and_json_outputs_are_labelled() -> None:
     text = simulated_output(OutputType.TEXT, {"prompt": "hi"})
-    assert text["simulated"] is True and "hi" in text["text"]
-    echo = simulated_output(OutputType.FILE, {"a": 1, "b": "x"})
-    assert echo == {"echo": {"a": 1, "b": "x"}, "simulated": True}
+    assert text["simulated"] is True and text["text"].startswith("[simulated] ")
+    result = simulated_output(OutputType.FILE, {"a": 1, "b": "x"})
+    assert result["simulated"] is True and isinstance(result["result"], str)
+
+
+@pytest.mark.parametrize("kind", list(OutputType))
+@pytest.mark.parametrize("style", [None, "data_uri", "base64", "url"])
+def test_no_output_repeats_the_input(kind: OutputType, style: str | None) -> None:
+    """A worker's input holds the developer's hidden parts: none of it is shown back."""
+    secret = "PFX-HIDDEN merged prompt SFX-HIDDEN"
+    inputs: dict[str, Any] = {"prompt": secret, "text": secret, "hidden_field": "HIDDEN-VALUE"}
+    if style:
+        inputs["simulate_output"] = style
+    shown = json.dumps(simulated_output(kind, inputs, urls=True))
+    for part in ("HIDDEN", "hidden_field", "merged prompt"):
+        assert part not in shown, (kind, style, shown)
 
 
 # --- engine ----------------------------------------------------------------------------
