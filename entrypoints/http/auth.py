@@ -10,7 +10,7 @@ import re
 
 from aiohttp import web
 
-from tarsify.domain.errors import AuthenticationRequired, InvalidToken
+from tarsify.domain.errors import AuthenticationRequired, InvalidToken, UserNotRegistered
 from tarsify.domain.models import Identity
 from tarsify.ports import Audience
 
@@ -19,6 +19,19 @@ from .routing import ANONYMOUS, Auth, Caller, Handler, Route, services
 
 # RFC 6750 b64token: what any bearer token (a JWT, a Firebase ID token) is made of.
 TOKEN_RE = re.compile(r"[A-Za-z0-9\-._~+/]+=*")
+# Where a valid token of each audience without an account registers.
+REGISTER_ROUTES = {
+    Audience.CONSUMERS: "POST /api/consumer/auth/register",
+    Audience.DEVELOPERS: "POST /api/developer/auth/register",
+}
+
+
+def not_registered(audience: Audience) -> UserNotRegistered:
+    """``ERR_1004`` naming the route that registers a user of ``audience``."""
+    route = REGISTER_ROUTES[audience]
+    return UserNotRegistered(
+        f"User not registered: register first with {route}", details={"register": route}
+    )
 
 
 def bearer_token(request: web.Request) -> str:
@@ -50,7 +63,8 @@ async def resolve_caller(request: web.Request, auth: Auth, *, registered: bool) 
 
     Admin routes need a developer-audience identity listed in ADMIN_UIDS (``NotAdmin``
     otherwise). Consumer and developer routes need an identity of their audience and,
-    when ``registered``, its row (``UserNotRegistered`` otherwise; the id is cached).
+    when ``registered``, its row (``UserNotRegistered`` naming the audience's register
+    route otherwise; the id is cached).
     """
     if auth is Auth.NONE:
         return ANONYMOUS
@@ -62,9 +76,12 @@ async def resolve_caller(request: web.Request, auth: Auth, *, registered: bool) 
         return Caller(found)
     if not registered:
         return Caller(found)
-    if auth is Auth.CONSUMER:
-        return Caller(found, await svc.accounts.consumer_id(found))
-    return Caller(found, await svc.accounts.developer_id(found))
+    try:
+        if auth is Auth.CONSUMER:
+            return Caller(found, await svc.accounts.consumer_id(found))
+        return Caller(found, await svc.accounts.developer_id(found))
+    except UserNotRegistered:
+        raise not_registered(audience) from None
 
 
 def authenticated(route: Route) -> Handler:

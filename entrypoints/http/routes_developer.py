@@ -38,7 +38,7 @@ async def create_tars_model(request: web.Request, caller: Caller) -> web.Respons
     owner = caller.account_id
     data = await body(request, TarsModelCreate)
     new = NewTarsModel(
-        base_model_id=data.base_model_id,
+        base_model_id=data.base_model,
         title=data.title,
         slug=data.slug,
         description=data.description,

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import re
 import uuid
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 from pydantic.alias_generators import to_camel
+from pydantic_core import PydanticCustomError
 
 from tarsify.domain.credits import MAX_PRICE_PER_RUN
 from tarsify.domain.models import (
@@ -128,12 +130,37 @@ class ConfigOverridesBody(RequestModel):
 class TarsModelCreate(RequestModel):
     """Create a DRAFT Tars model on a base model (developer)."""
 
-    base_model_id: uuid.UUID
+    base_model_id: str = Field(
+        min_length=2,
+        max_length=100,
+        description="The base model's id (a UUID) or its slug (`sdxl-image`).",
+    )
     title: str = Field(min_length=1, max_length=200)
     slug: str | None = Field(default=None, min_length=2, max_length=200, pattern=SLUG_PATTERN)
     description: str | None = Field(default=None, max_length=10_000)
     config_overrides: ConfigOverridesBody | None = None
     price_per_run: int = Field(default=0, ge=0, le=MAX_PRICE_PER_RUN)
+
+    @field_validator("base_model_id")
+    @classmethod
+    def _id_or_slug(cls, value: str) -> str:
+        if _uuid(value) is None and not re.fullmatch(SLUG_PATTERN, value):
+            raise PydanticCustomError(
+                "base_model_ref", "must be a base model's id (a UUID) or its slug"
+            )
+        return value
+
+    @property
+    def base_model(self) -> uuid.UUID | str:
+        """The base model's id, or its slug: a value shaped like a UUID is an id."""
+        return _uuid(self.base_model_id) or self.base_model_id
+
+
+def _uuid(value: str) -> uuid.UUID | None:
+    try:
+        return uuid.UUID(value)
+    except ValueError:
+        return None
 
 
 class TarsModelUpdate(RequestModel):

@@ -43,7 +43,7 @@ _STATUS_MOVES = {
 class NewTarsModel:
     """What a developer gives to create a Tars model (slug generated when None)."""
 
-    base_model_id: uuid.UUID
+    base_model_id: uuid.UUID | str  # the base model's id, or its slug
     title: str
     slug: str | None = None
     description: str | None = None
@@ -74,7 +74,8 @@ class StudioService:
         self._catalog_changed = catalog_changed
 
     async def create(self, developer_id: uuid.UUID, data: NewTarsModel) -> StudioModel:
-        """Create a DRAFT model on an active base model; slug from the title when absent.
+        """Create a DRAFT model on an active base model (by id or slug); slug from the title
+        when absent.
 
         A generated slug is the next free one (``title``, ``title-2``, ...), tried again
         when a concurrent create takes it first; a chosen slug that is taken is refused.
@@ -98,7 +99,11 @@ class StudioService:
     ) -> StudioModel:
         now = self._clock.now()
         async with self._uow() as uow:
-            base = await uow.base_models.get(data.base_model_id)
+            ref = data.base_model_id
+            if isinstance(ref, uuid.UUID):
+                base = await uow.base_models.get(ref)
+            else:
+                base = await uow.base_models.get_by_slug(ref)
             if base is None:
                 raise BaseModelNotFound(details=[{"field": "baseModelId"}])
             if not base.is_active:

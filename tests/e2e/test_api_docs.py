@@ -361,6 +361,7 @@ async def build_world(api: Api, container: Container) -> dict[str, str]:
     return {
         "endpoint": endpoint["id"],
         "base_model": base["id"],
+        "base_model_slug": base["slug"],
         "tars_model": draft["id"],
         "slug": published["slug"],
         "execution": done["id"],
@@ -415,6 +416,9 @@ async def test_documented_example_answers_as_documented(
     values |= tokens_for(key)
     values["<consumer-key>"] = world["consumer_key"]
     values[DOC_CONSUMER_UID] = "cons-a"  # the uid of <consumer-token>
+    # A base model named by its slug (the documented one is the world's, under another slug).
+    doc_slug = doc_body(BASE_MODEL_CREATE)["slug"]
+    values[f'"baseModelId": "{doc_slug}"'] = f'"baseModelId": "{world["base_model_slug"]}"'
     webhooks = container.webhook_urls()
     assert webhooks is not None, "the e2e settings enable webhooks"
     values["<webhook-token>"] = webhooks.token(uuid.UUID(world["execution"]))

@@ -116,6 +116,12 @@ async def test_unregistered_consumer_is_404_err_1004(api: Api, world: World) -> 
             method, path, "consumer_c", {"inputs": {}} if method == "POST" else None
         )
         assert (reply.status, reply.code) == (404, "ERR_1004"), path
+        # It says how to become registered, on this audience's route.
+        assert reply.body["error"] == {
+            "code": "ERR_1004",
+            "message": "User not registered: register first with POST /api/consumer/auth/register",
+            "details": {"register": "POST /api/consumer/auth/register"},
+        }, path
 
 
 async def test_input_is_what_the_consumer_sent_never_the_worker_payload(

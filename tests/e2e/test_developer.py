@@ -94,6 +94,35 @@ async def test_create_errors(api: Api, world: World) -> None:
     assert (inactive.status, inactive.code) == (400, "ERR_5509")
 
 
+async def test_a_base_model_is_named_by_id_or_by_slug(api: Api, world: World) -> None:
+    by_slug = await api.ok("POST", TARS, "developer_y", {"baseModelId": "sdxl", "title": "S"}, 201)
+    assert by_slug["baseModelId"] == world.base_model_id
+    assert by_slug["baseModel"]["slug"] == "sdxl"
+    by_id = {"baseModelId": world.base_model_id, "title": "I"}
+    assert (await api.ok("POST", TARS, "developer_y", by_id, 201))["baseModelId"] == (
+        world.base_model_id
+    )
+    # An unknown slug is refused exactly like an unknown id.
+    unknown_slug = await api.call(
+        "POST", TARS, "developer_y", {"baseModelId": "nope", "title": "T"}
+    )
+    unknown_id = await api.call(
+        "POST", TARS, "developer_y", {"baseModelId": random_id(), "title": "T"}
+    )
+    assert (unknown_slug.status, unknown_slug.code) == (404, "ERR_5508")
+    assert unknown_slug.body == unknown_id.body
+    # Neither an id nor a slug: a body error naming the field.
+    for bad in ("Not A Slug!", "x", 7, None, ""):
+        reply = await api.call("POST", TARS, "developer_y", {"baseModelId": bad, "title": "T"})
+        assert (reply.status, reply.code) == (400, "ERR_2001"), bad
+        assert {d["field"] for d in reply.body["error"]["details"]} == {"baseModelId"}, reply.text
+    # A deactivated base model is refused by slug as by id.
+    await api.ok("DELETE", f"/api/admin/base-models/{world.base_model_id}", "admin")
+    inactive = await api.call("POST", TARS, "developer_y", {"baseModelId": "sdxl", "title": "T"})
+    assert (inactive.status, inactive.code) == (400, "ERR_5509")
+    assert len(await api.ok("GET", TARS, "developer_y")) == 2  # nothing more was stored
+
+
 async def test_publish_is_refused_with_reasons(api: Api, world: World) -> None:
     path = f"{TARS}/{world.draft_id}"
     broken = {"lockedInputs": {"width": 10}, "hiddenFields": ["prompt"]}
@@ -141,3 +170,6 @@ async def test_unregistered_developer_is_404_err_1004(api: Api) -> None:
     ):
         reply = await api.call(method, path, "developer_x")
         assert (reply.status, reply.code) == (404, "ERR_1004"), path
+        register = "POST /api/developer/auth/register"
+        assert reply.body["error"]["message"].endswith(f"register first with {register}"), path
+        assert reply.body["error"]["details"] == {"register": register}, path

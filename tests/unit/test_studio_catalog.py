@@ -105,6 +105,14 @@ async def test_create_on_unknown_base_model() -> None:
     w = await make_world()
     with pytest.raises(BaseModelNotFound):
         await w.studio.create(w.developer.id, NewTarsModel(uuid.uuid4(), "X"))
+    with pytest.raises(BaseModelNotFound):
+        await w.studio.create(w.developer.id, NewTarsModel("no-such-base", "X"))
+
+
+async def test_create_names_the_base_model_by_slug() -> None:
+    w = await make_world()
+    created = await w.studio.create(w.developer.id, NewTarsModel(w.base.slug, "By Slug"))
+    assert created.model.base_model_id == w.base.id
 
 
 async def test_publish_is_refused_with_every_problem() -> None:
