@@ -161,6 +161,7 @@
         var error = T.explain(reply);
         statusLine.textContent = "Not run.";
         if (reply.status === 401) T.clearKey();
+        if (reply.status === 402) T.showBalance(); // the header's balance may be out of date
         return showErrors(error.title, error.problems, error.code);
       }
       current = reply.body.data;

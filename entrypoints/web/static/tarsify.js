@@ -85,7 +85,8 @@
       : [];
     var wait = reply.status === 429 ? retryAfter(reply, error) : null;
     var title = error.message + " (" + error.code + ")";
-    if (error.code === "ERR_6001" && isObject(details) && typeof details.price === "number") {
+    if (error.code === "ERR_6001" && isObject(details) && typeof details.price === "number" &&
+        typeof details.balance === "number") {
       title = "Not enough credits: this run costs " + plural(details.price, "credit", "credits") +
         " and your balance is " + plural(details.balance, "credit", "credits") + ".";
     } else if (error.code === "ERR_4290") {
