@@ -10,6 +10,7 @@ from pydantic import Field, SecretStr, ValidationError, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from tarsify.domain.api_keys import derive_pepper
+from tarsify.domain.inputs import DEFAULT_MAX_INPUT_BYTES
 from tarsify.domain.webhooks import DEFAULT_RETRY_DELAYS_S
 
 log = logging.getLogger("tarsify.config")
@@ -117,6 +118,9 @@ class Settings(BaseSettings):
     events_poll_interval: float = Field(default=0.25, gt=0.0)
     platform_fee_percent: int = Field(default=20, ge=0, le=100)
     max_active_executions: int = Field(default=10, ge=1, le=1_000_000)
+    # A run's inputs, merged with the model's configuration, as compact JSON: more is 413
+    # ERR_4130 with nothing stored (large data belongs in file inputs).
+    max_input_bytes: int = Field(default=DEFAULT_MAX_INPUT_BYTES, ge=1024, le=16 * MIB)
     # How long a process keeps a model's run target (model, base model, endpoint and
     # its inputs' validators): a change made in another process reaches runs here
     # within this time; unpublishing and deactivating take effect at once. 0: never kept.

@@ -258,6 +258,7 @@ def make_engine_settings(settings: Settings) -> EngineSettings:
         idempotency_retention_s=settings.idempotency_key_retention_hours * 3600,
         max_active_executions=settings.max_active_executions,
         run_target_ttl_s=settings.run_target_cache_seconds,
+        max_input_bytes=settings.max_input_bytes,
     )
 
 

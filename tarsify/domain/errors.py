@@ -149,6 +149,13 @@ class BodyTooLarge(TarsifyError):
     code, http_status, default_message = "ERR_4130", 413, "Request body too large"
 
 
+class InputsTooLarge(BodyTooLarge):
+    """A run's inputs, merged with the model's configuration, are more JSON than
+    ``MAX_INPUT_BYTES``: nothing was stored (large data belongs in file inputs)."""
+
+    default_message = "Inputs too large"
+
+
 # --- credits (ERR_6xxx) --------------------------------------------------------------
 
 

@@ -22,6 +22,7 @@ from tarsify.domain.errors import (
     TooManyActiveExecutions,
 )
 from tarsify.domain.execution import Admission, Execution, ExecutionView
+from tarsify.domain.inputs import stored_inputs
 from tarsify.domain.models import (
     ExecutionStatus,
     JsonObject,
@@ -178,7 +179,7 @@ class ExecutionService:
     def _new_execution(self, new: Request, prepared: PreparedTarget) -> Execution:
         """A PENDING execution of the target for validated inputs."""
         target = prepared.target
-        payload, violations = prepared.check(new.inputs)
+        payload, violations = prepared.check(new.inputs, self._settings.max_input_bytes)
         if violations:
             raise InputValidationFailed(details=violations)
         now = self._clock.now()
@@ -189,7 +190,7 @@ class ExecutionService:
             endpoint_id=target.endpoint.id,
             created_at=now,
             updated_at=now,
-            consumer_input=copy.deepcopy(new.inputs),
+            consumer_input=copy.deepcopy(stored_inputs(new.inputs, prepared.check.config)),
             input_payload=payload,
             deadline_at=now + self._settings.deadline(target.base_model),
             request_hash=new.fingerprint,
