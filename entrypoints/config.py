@@ -114,6 +114,8 @@ class Settings(BaseSettings):
     webhook_retry_delays: str = ",".join(f"{d:g}" for d in DEFAULT_RETRY_DELAYS_S)
     webhook_delivery_enabled: bool = True
     webhook_delivery_interval: float = Field(default=1.0, gt=0.0)
+    # Attempts in flight to one receiver's host at a time (the rest wait their turn).
+    webhook_concurrency_per_host: int = Field(default=4, ge=1, le=64)
     events_heartbeat_seconds: float = Field(default=15.0, gt=0.0)
     events_poll_interval: float = Field(default=0.25, gt=0.0)
     platform_fee_percent: int = Field(default=20, ge=0, le=100)

@@ -231,10 +231,12 @@ async def open_webhook_sender(
 
 
 def make_delivery_settings(settings: Settings) -> DeliverySettings:
-    """Retry schedule and lease of webhook attempts (the lease outlasts a send)."""
+    """Retry schedule and lease of webhook attempts (the lease outlasts a send), and
+    how many attempts may be in flight to one host."""
     return DeliverySettings(
         retry_delays_s=settings.webhook_retry_delay_list,
         lease_s=max(30.0, 3 * settings.webhook_timeout),
+        per_destination=settings.webhook_concurrency_per_host,
     )
 
 

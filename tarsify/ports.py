@@ -347,6 +347,12 @@ class WebhookRepository(Protocol):
         claimer are skipped (``FOR UPDATE SKIP LOCKED``)."""
         ...
 
+    async def release(self, event: WebhookEvent, next_attempt_at: datetime) -> bool:
+        """Give back a claimed attempt that was not made: ``attempts - 1`` and the next
+        attempt at ``next_attempt_at``, only if ``attempts`` still equals the claim's
+        (False otherwise: a later claim holds it)."""
+        ...
+
     async def record(self, event: WebhookEvent, delivery: WebhookDelivery) -> None:
         """Insert the attempt; store the event's status, next attempt time and
         ``updated_at`` only if its ``attempts`` still equals this attempt's number (a
