@@ -123,6 +123,9 @@ class Settings(BaseSettings):
     # A run's inputs, merged with the model's configuration, as compact JSON: more is 413
     # ERR_4130 with nothing stored (large data belongs in file inputs).
     max_input_bytes: int = Field(default=DEFAULT_MAX_INPUT_BYTES, ge=1024, le=16 * MIB)
+    # Checking a run's inputs against its schema, on a thread: past this it is 422.
+    validation_budget_seconds: float = Field(default=2.0, gt=0.0, le=60.0)
+    validation_threads: int = Field(default=2, ge=1, le=64)
     # How long a process keeps a model's run target (model, base model, endpoint and
     # its inputs' validators): a change made in another process reaches runs here
     # within this time; unpublishing and deactivating take effect at once. 0: never kept.

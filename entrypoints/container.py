@@ -30,6 +30,8 @@ from adapters.memory.stats import MemoryExecutionStats
 from adapters.memory.uow import MemoryHealthCheck, MemoryStore, MemoryUnitOfWork
 from adapters.metrics.provider import MeteredGpuProvider
 from adapters.metrics.registry import Metrics
+from adapters.offload import ThreadOffload
+from adapters.patterns.re2 import Re2Patterns
 from adapters.runpod.client import RunPodClient
 from adapters.runpod.provider import RunPodGpuProvider
 from adapters.simulator.engine import SimulatorEngine
@@ -48,6 +50,7 @@ from entrypoints.metered_reconciler import MeteredReconciler
 from entrypoints.webhooks import WebhookUrls
 from tarsify.domain.api_keys import KeyHasher
 from tarsify.domain.policies import AdminPolicy
+from tarsify.domain.schema_guard import use_patterns
 from tarsify.ports import BlobStore, UnitOfWorkFactory
 from tarsify.services.accounts import AccountService
 from tarsify.services.api_keys import ApiKeyService
@@ -144,6 +147,16 @@ async def open_blob_store(
         yield MemoryBlobStore(signer)
     else:
         yield FilesystemBlobStore(settings.blob_filesystem_root, signer)
+
+
+def open_offload(settings: Settings) -> Iterator[ThreadOffload]:
+    """The threads that check run inputs away from the event loop; stopped on shutdown."""
+    # The budget stops a check; the rest of the limit is for waiting for a thread.
+    offload = ThreadOffload(settings.validation_threads, 2 * settings.validation_budget_seconds)
+    try:
+        yield offload
+    finally:
+        offload.close()
 
 
 async def open_downloader(settings: Settings) -> AsyncIterator[HttpDownloader]:
@@ -261,6 +274,7 @@ def make_engine_settings(settings: Settings) -> EngineSettings:
         max_active_executions=settings.max_active_executions,
         run_target_ttl_s=settings.run_target_cache_seconds,
         max_input_bytes=settings.max_input_bytes,
+        validation_budget_s=settings.validation_budget_seconds,
     )
 
 
@@ -370,6 +384,7 @@ class Container(containers.DeclarativeContainer):
     )
     marketplace_service = providers.Singleton(MarketplaceService, uow_factory)
     credits_service = providers.Singleton(CreditsService, uow_factory, clock)
+    offload = providers.Resource(open_offload, settings)
     execution_service = providers.Singleton(
         ExecutionService,
         uow_factory,
@@ -378,6 +393,7 @@ class Container(containers.DeclarativeContainer):
         engine_settings,
         execution_listeners,
         run_targets,
+        offload,
     )
     reconciler = providers.Singleton(
         MeteredReconciler, uow_factory, dispatcher, clock, engine_settings, metrics=metrics
@@ -404,7 +420,11 @@ class Container(containers.DeclarativeContainer):
 
 
 def build_container(settings: Settings | None = None) -> Container:
-    """A container for ``settings`` (read from the environment when None)."""
+    """A container for ``settings`` (read from the environment when None).
+
+    Every input schema pattern of the process is matched by RE2 (linear time) from now on.
+    """
+    use_patterns(Re2Patterns())
     return Container(settings=settings if settings is not None else Settings())
 
 
