@@ -8,6 +8,7 @@ from typing import Any
 import pytest
 
 from adapters.patterns.re2 import Re2Patterns
+from tarsify.domain import config
 from tarsify.domain.errors import ValidationBudgetSpent
 from tarsify.domain.schema import PayloadCheck, input_schema_problems
 from tarsify.domain.schema_guard import (
@@ -152,3 +153,18 @@ def test_a_spent_budget_stops_validation_and_is_not_an_unusable_schema() -> None
 def test_unique_items_follows_json_equality(items: list[Any], unique: bool) -> None:
     check = PayloadCheck({"type": "array", "uniqueItems": True})
     assert (check(items) == []) is unique
+
+
+def test_developer_values_too_costly_to_check_are_refused(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(config, "VALUE_CHECK_BUDGET_S", 1.0)
+    schema = {
+        "type": "object",
+        "properties": {"xs": {"type": "array", "items": {"$ref": "#/$defs/L11"}}},
+        "$defs": dag(11)["$defs"],
+    }
+    cheap = config.ConfigOverrides.parse({"defaultInputs": {"xs": [0]}})
+    assert config.config_problems(cheap, schema) == []
+    costly = config.ConfigOverrides.parse({"defaultInputs": {"xs": [0] * 5000}})
+    assert config.config_problems(costly, schema) == [
+        {"field": "configOverrides", "message": "its values take too long to check"}
+    ]
