@@ -18,7 +18,6 @@ from sqlalchemy import (
     Enum,
     Integer,
     Label,
-    LargeBinary,
     RowMapping,
     Select,
     Table,
@@ -26,12 +25,13 @@ from sqlalchemy import (
     bindparam,
     case,
     cast,
-    func,
     literal,
     literal_column,
     null,
     tuple_,
 )
+from sqlalchemy.ext.compiler import compiles
+from sqlalchemy.sql.functions import FunctionElement
 
 from tarsify.domain.execution import Execution
 from tarsify.domain.jsonsafe import Omitted, StoredJson
@@ -169,10 +169,29 @@ class Shape(Generic[E]):
         return self.cls(*values)
 
 
+class _ByteLength(FunctionElement[int]):
+    """Bytes of a text: ``octet_length`` on PostgreSQL (never a cast to bytea, which
+    would read backslashes as escapes), the length of the text as a BLOB elsewhere."""
+
+    type = Integer()
+    inherit_cache = True
+    name = "byte_length"
+
+
+@compiles(_ByteLength, "postgresql")
+def _octet_length(element: _ByteLength, compiler: Any, **kw: Any) -> str:
+    return f"octet_length({compiler.process(element.clauses, **kw)})"
+
+
+@compiles(_ByteLength)
+def _blob_length(element: _ByteLength, compiler: Any, **kw: Any) -> str:
+    return f"length(CAST({compiler.process(element.clauses, **kw)} AS BLOB))"
+
+
 def _selected(column: Column[Any], prefix: str, as_text: bool, limit: int | None) -> Any:
     if as_text and limit is not None:
         text = cast(column, Text)
-        size = func.length(cast(text, LargeBinary))  # bytes, on PostgreSQL and SQLite
+        size = _ByteLength(text)
         bounded = case((size <= limit, text), else_=literal("~") + cast(size, Text))
         return bounded.label(prefix + column.name)
     if as_text:

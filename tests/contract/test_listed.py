@@ -84,7 +84,9 @@ async def test_a_page_of_100_is_bounded_in_bytes_whatever_the_rows_hold(
     are those of the stored text, which each database writes its own way.)"""
     cat = await seed_catalog(uow_factory)
     big = "é" * 100_000  # 200 KB of UTF-8 each
-    near = "x" * (LISTED_VALUE_MAX_BYTES - 100)  # under the bound: kept
+    # Under the bound: kept. Escapes in the stored text (backslashes, quotes, controls)
+    # are measured as the text they are.
+    near = "x\\ \" \n\t\u0001" + "x" * (LISTED_VALUE_MAX_BYTES - 150)
     over = "x" * (LISTED_VALUE_MAX_BYTES + 10)
     made = [
         cat.execution(
