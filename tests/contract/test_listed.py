@@ -86,7 +86,7 @@ async def test_a_page_of_100_is_bounded_in_bytes_whatever_the_rows_hold(
     big = "é" * 100_000  # 200 KB of UTF-8 each
     # Under the bound: kept. Escapes in the stored text (backslashes, quotes, controls)
     # are measured as the text they are.
-    near = "x\\ \" \n\t\u0001" + "x" * (LISTED_VALUE_MAX_BYTES - 150)
+    near = 'x\\ " \n\t\u0001' + "x" * (LISTED_VALUE_MAX_BYTES - 150)
     over = "x" * (LISTED_VALUE_MAX_BYTES + 10)
     made = [
         cat.execution(
