@@ -10,6 +10,7 @@ from pydantic import Field, SecretStr, ValidationError, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from tarsify.domain.api_keys import derive_pepper
+from tarsify.domain.inputs import DEFAULT_MAX_INPUT_BYTES
 from tarsify.domain.webhooks import DEFAULT_RETRY_DELAYS_S
 
 log = logging.getLogger("tarsify.config")
@@ -113,10 +114,18 @@ class Settings(BaseSettings):
     webhook_retry_delays: str = ",".join(f"{d:g}" for d in DEFAULT_RETRY_DELAYS_S)
     webhook_delivery_enabled: bool = True
     webhook_delivery_interval: float = Field(default=1.0, gt=0.0)
+    # Attempts in flight to one receiver's host at a time (the rest wait their turn).
+    webhook_concurrency_per_host: int = Field(default=4, ge=1, le=64)
     events_heartbeat_seconds: float = Field(default=15.0, gt=0.0)
     events_poll_interval: float = Field(default=0.25, gt=0.0)
     platform_fee_percent: int = Field(default=20, ge=0, le=100)
     max_active_executions: int = Field(default=10, ge=1, le=1_000_000)
+    # A run's inputs, merged with the model's configuration, as compact JSON: more is 413
+    # ERR_4130 with nothing stored (large data belongs in file inputs).
+    max_input_bytes: int = Field(default=DEFAULT_MAX_INPUT_BYTES, ge=1024, le=16 * MIB)
+    # Checking a run's inputs against its schema, on a thread: past this it is 422.
+    validation_budget_seconds: float = Field(default=2.0, gt=0.0, le=60.0)
+    validation_threads: int = Field(default=2, ge=1, le=64)
     # How long a process keeps a model's run target (model, base model, endpoint and
     # its inputs' validators): a change made in another process reaches runs here
     # within this time; unpublishing and deactivating take effect at once. 0: never kept.

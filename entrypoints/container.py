@@ -30,6 +30,8 @@ from adapters.memory.stats import MemoryExecutionStats
 from adapters.memory.uow import MemoryHealthCheck, MemoryStore, MemoryUnitOfWork
 from adapters.metrics.provider import MeteredGpuProvider
 from adapters.metrics.registry import Metrics
+from adapters.offload import ThreadOffload
+from adapters.patterns.re2 import Re2Patterns
 from adapters.runpod.client import RunPodClient
 from adapters.runpod.provider import RunPodGpuProvider
 from adapters.simulator.engine import SimulatorEngine
@@ -48,6 +50,7 @@ from entrypoints.metered_reconciler import MeteredReconciler
 from entrypoints.webhooks import WebhookUrls
 from tarsify.domain.api_keys import KeyHasher
 from tarsify.domain.policies import AdminPolicy
+from tarsify.domain.schema_guard import use_patterns
 from tarsify.ports import BlobStore, UnitOfWorkFactory
 from tarsify.services.accounts import AccountService
 from tarsify.services.api_keys import ApiKeyService
@@ -146,6 +149,16 @@ async def open_blob_store(
         yield FilesystemBlobStore(settings.blob_filesystem_root, signer)
 
 
+def open_offload(settings: Settings) -> Iterator[ThreadOffload]:
+    """The threads that check run inputs away from the event loop; stopped on shutdown."""
+    # The budget stops a check; the rest of the limit is for waiting for a thread.
+    offload = ThreadOffload(settings.validation_threads, 2 * settings.validation_budget_seconds)
+    try:
+        yield offload
+    finally:
+        offload.close()
+
+
 async def open_downloader(settings: Settings) -> AsyncIterator[HttpDownloader]:
     """The downloader of provider-hosted output files; its session closes on shutdown."""
     downloader = HttpDownloader(
@@ -231,10 +244,12 @@ async def open_webhook_sender(
 
 
 def make_delivery_settings(settings: Settings) -> DeliverySettings:
-    """Retry schedule and lease of webhook attempts (the lease outlasts a send)."""
+    """Retry schedule and lease of webhook attempts (the lease outlasts a send), and
+    how many attempts may be in flight to one host."""
     return DeliverySettings(
         retry_delays_s=settings.webhook_retry_delay_list,
         lease_s=max(30.0, 3 * settings.webhook_timeout),
+        per_destination=settings.webhook_concurrency_per_host,
     )
 
 
@@ -258,6 +273,8 @@ def make_engine_settings(settings: Settings) -> EngineSettings:
         idempotency_retention_s=settings.idempotency_key_retention_hours * 3600,
         max_active_executions=settings.max_active_executions,
         run_target_ttl_s=settings.run_target_cache_seconds,
+        max_input_bytes=settings.max_input_bytes,
+        validation_budget_s=settings.validation_budget_seconds,
     )
 
 
@@ -367,6 +384,7 @@ class Container(containers.DeclarativeContainer):
     )
     marketplace_service = providers.Singleton(MarketplaceService, uow_factory)
     credits_service = providers.Singleton(CreditsService, uow_factory, clock)
+    offload = providers.Resource(open_offload, settings)
     execution_service = providers.Singleton(
         ExecutionService,
         uow_factory,
@@ -375,6 +393,7 @@ class Container(containers.DeclarativeContainer):
         engine_settings,
         execution_listeners,
         run_targets,
+        offload,
     )
     reconciler = providers.Singleton(
         MeteredReconciler, uow_factory, dispatcher, clock, engine_settings, metrics=metrics
@@ -401,7 +420,11 @@ class Container(containers.DeclarativeContainer):
 
 
 def build_container(settings: Settings | None = None) -> Container:
-    """A container for ``settings`` (read from the environment when None)."""
+    """A container for ``settings`` (read from the environment when None).
+
+    Every input schema pattern of the process is matched by RE2 (linear time) from now on.
+    """
+    use_patterns(Re2Patterns())
     return Container(settings=settings if settings is not None else Settings())
 
 

@@ -9,12 +9,13 @@ into ``tarsify.domain.errors`` (``StorageError``, ``GpuProviderError``, ``Invali
 from __future__ import annotations
 
 import uuid
+from collections.abc import Callable
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
 from types import TracebackType
-from typing import Protocol, Self
+from typing import Protocol, Self, TypeVar
 
 from tarsify.domain.api_keys import ApiKey, ApiKeyOwner
 from tarsify.domain.credits import AccountType, Credits, LedgerEntry, Posting
@@ -347,6 +348,12 @@ class WebhookRepository(Protocol):
         claimer are skipped (``FOR UPDATE SKIP LOCKED``)."""
         ...
 
+    async def release(self, event: WebhookEvent, next_attempt_at: datetime) -> bool:
+        """Give back a claimed attempt that was not made: ``attempts - 1`` and the next
+        attempt at ``next_attempt_at``, only if ``attempts`` still equals the claim's
+        (False otherwise: a later claim holds it)."""
+        ...
+
     async def record(self, event: WebhookEvent, delivery: WebhookDelivery) -> None:
         """Insert the attempt; store the event's status, next attempt time and
         ``updated_at`` only if its ``attempts`` still equals this attempt's number (a
@@ -606,6 +613,19 @@ class SendResult:
     def delivered(self) -> bool:
         """True for a 2xx answer."""
         return self.status is not None and 200 <= self.status < 300
+
+
+R = TypeVar("R")
+
+
+class Offload(Protocol):
+    """Runs CPU-bound work (checking a run's inputs) away from the event loop, so that
+    other requests (``/health`` included) are answered meanwhile."""
+
+    async def run(self, work: Callable[[], R]) -> R:
+        """``work()``'s result (or exception). ``ValidationBudgetSpent`` when it could not
+        even start and finish within the adapter's limit (every worker busy)."""
+        ...
 
 
 class WebhookSender(Protocol):

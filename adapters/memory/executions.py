@@ -17,6 +17,7 @@ from tarsify.domain.execution import (
     Execution,
     ExecutionView,
 )
+from tarsify.domain.jsonsafe import LISTED_VALUE_MAX_BYTES, bounded
 from tarsify.domain.models import ExecutionStatus, RunTarget
 from tarsify.domain.pagination import Page, PageRequest
 
@@ -163,7 +164,10 @@ class MemoryExecutionRepository(Repository):
             view = self._view(copy.deepcopy(x))
             # None where a list leaves a field out, as the SQL store reads it.
             blanks: dict[str, Any] = dict.fromkeys(NOT_LISTED)
-            listed = dataclasses.replace(view.execution, **blanks)
+            e = view.execution
+            blanks["consumer_input"] = bounded(e.consumer_input, LISTED_VALUE_MAX_BYTES)
+            blanks["output_payload"] = bounded(e.output_payload, LISTED_VALUE_MAX_BYTES)
+            listed = dataclasses.replace(e, **blanks)
             rows.append(ExecutionView(listed, view.model_slug, view.model_title))
         return keyset(rows, page, lambda v: (v.execution.created_at, v.execution.id))
 

@@ -68,6 +68,18 @@ class MemoryWebhookRepository(Repository):
         claimed.sort(key=lambda e: (e.created_at, e.id))
         return claimed
 
+    async def release(self, event: WebhookEvent, next_attempt_at: datetime) -> bool:
+        """Give back a claimed attempt that was not made (unless claimed again since)."""
+        await self._tx.lock(EVENTS, event.id)
+        current = self._tx.row(EVENTS, event.id)
+        if current is None or current.attempts != event.attempts:
+            return False
+        changed = dataclasses.replace(
+            current, attempts=current.attempts - 1, next_attempt_at=next_attempt_at
+        )
+        self._tx.put(EVENTS, changed, insert=False)
+        return True
+
     async def record(self, event: WebhookEvent, delivery: WebhookDelivery) -> None:
         """Insert the attempt; update the event unless a later attempt was claimed."""
         self._tx.put(DELIVERIES, delivery, insert=True)

@@ -56,6 +56,7 @@ from tarsify.domain.execution import (
     Execution,
     ExecutionView,
 )
+from tarsify.domain.jsonsafe import LISTED_VALUE_MAX_BYTES
 from tarsify.domain.models import ExecutionStatus
 from tarsify.domain.pagination import Cursor, Page, PageRequest, page_from_rows
 
@@ -84,13 +85,16 @@ _VIEWS = select(*_VIEW.columns, tars_models.c.slug, tars_models.c.title).join(
 _LISTED = Shape(
     Execution, executions, "x_", omit=[column_of(Execution, name) for name in NOT_LISTED]
 )
-# On PostgreSQL the input and output go from JSONB to the answer as text, never decoded.
+# The input and output go from the database to the answer as text, never decoded (JSONB's
+# text on PostgreSQL), and only up to LISTED_VALUE_MAX_BYTES each: a larger one is sent as
+# its size (``Omitted``), so a page holds at most that much of each row whatever it stores.
 _LISTED_TEXT = Shape(
     Execution,
     executions,
     "x_",
     omit=[column_of(Execution, name) for name in NOT_LISTED],
     as_text=("consumer_input", "output_payload"),
+    text_limit=LISTED_VALUE_MAX_BYTES,
 )
 _ID, _CONSUMER, _STATUS, _MODEL = "p_id", "p_consumer", "p_status", "p_model"
 _GET = Query(select(*_EXECUTION.columns).where(executions.c.id == bindparam(_ID)))
@@ -227,7 +231,7 @@ def _history(
     page: PageRequest,
     status: ExecutionStatus | None,
     tars_model_id: uuid.UUID | None,
-    text: bool = False,
+    text: bool = True,
 ) -> tuple[Query, dict[str, Any]]:
     stmt = _history_template(
         text, status is not None, tars_model_id is not None, page.after is not None, page.limit + 1
@@ -415,9 +419,7 @@ class SqlExecutionRepository:
         tars_model_id: uuid.UUID | None = None,
     ) -> Page[ExecutionView]:
         """The consumer's executions, newest created first, with model slug and title."""
-        text = self._db.dialect_name == "postgresql"
-        query, params = _history(consumer_id, page, status, tars_model_id, text)
+        query, params = _history(consumer_id, page, status, tars_model_id)
         rows = await self._db.fetch(query, params)
-        shape = _LISTED_TEXT if text else _LISTED
-        items = [_view_of(row, shape) for row in rows]
+        items = [_view_of(row, _LISTED_TEXT) for row in rows]
         return page_from_rows(items, page, lambda v: Cursor(v.execution.created_at, v.execution.id))

@@ -23,15 +23,18 @@ from sqlalchemy import (
     Table,
     Text,
     bindparam,
+    case,
     cast,
     literal,
     literal_column,
     null,
     tuple_,
 )
+from sqlalchemy.ext.compiler import compiles
+from sqlalchemy.sql.functions import FunctionElement
 
 from tarsify.domain.execution import Execution
-from tarsify.domain.jsonsafe import StoredJson
+from tarsify.domain.jsonsafe import Omitted, StoredJson
 from tarsify.domain.models import GpuEndpoint
 from tarsify.domain.pagination import PageRequest
 
@@ -96,7 +99,9 @@ class Shape(Generic[E]):
     The columns in ``omit`` are not read: the select has NULL in their place, and the
     entity None. The JSON columns in ``as_text`` are read as the text the database writes
     of them (PostgreSQL only: JSONB's text is always valid JSON) and come as
-    ``StoredJson``: what is only shown is then never decoded.
+    ``StoredJson``: what is only shown is then never decoded. With ``text_limit``, a
+    text longer than that many bytes is not read: the database sends its size instead,
+    and the entity holds ``Omitted(size)`` (what a page holds is then bounded in bytes).
     """
 
     def __init__(
@@ -106,13 +111,14 @@ class Shape(Generic[E]):
         prefix: str = "",
         omit: Collection[str] = (),
         as_text: Collection[str] = (),
+        text_limit: int | None = None,
     ) -> None:
         fields = dataclasses.fields(cls)  # type: ignore[arg-type]
         if not all(f.init and not f.kw_only for f in fields):
             raise TypeError(f"{cls.__name__} must take every field positionally")
         self.cls = cls
         self._table = table
-        self._select = (prefix, frozenset(omit), frozenset(as_text))
+        self._select = (prefix, frozenset(omit), frozenset(as_text), text_limit)
         self.columns: list[Any] = self.over(table)
         names = [column.name for column in table.columns]
         self._positions = tuple(names.index(_column_of(cls, f.name)) for f in fields)
@@ -131,17 +137,17 @@ class Shape(Generic[E]):
     def over(self, source: Any) -> list[Any]:
         """The select's columns taken from ``source``: the table, or a subquery of it that
         has every column this shape reads."""
-        prefix, omit, as_text = self._select
+        prefix, omit, as_text, limit = self._select
         return [
             null().label(prefix + column.name)
             if column.name in omit
-            else _selected(source.c[column.name], prefix, column.name in as_text)
+            else _selected(source.c[column.name], prefix, column.name in as_text, limit)
             for column in self._table.columns
         ]
 
     def read(self) -> list[Any]:
         """The table's columns this shape reads (every one it does not omit)."""
-        _, omit, _ = self._select
+        _, omit, _, _ = self._select
         return [column for column in self._table.columns if column.name not in omit]
 
     def load(self, row: Sequence[Any], offset: int = 0) -> E:
@@ -156,12 +162,38 @@ class Shape(Generic[E]):
             if value is not None:
                 values[at] = members[value]
         for at in self._texts:
-            if values[at] is not None:
-                values[at] = StoredJson(values[at])
+            text = values[at]
+            if text is not None:
+                # JSON text never starts with "~": the mark of a size sent instead.
+                values[at] = Omitted(int(text[1:])) if text[:1] == "~" else StoredJson(text)
         return self.cls(*values)
 
 
-def _selected(column: Column[Any], prefix: str, as_text: bool) -> Any:
+class _ByteLength(FunctionElement[int]):
+    """Bytes of a text: ``octet_length`` on PostgreSQL (never a cast to bytea, which
+    would read backslashes as escapes), the length of the text as a BLOB elsewhere."""
+
+    type = Integer()
+    inherit_cache = True
+    name = "byte_length"
+
+
+@compiles(_ByteLength, "postgresql")
+def _octet_length(element: _ByteLength, compiler: Any, **kw: Any) -> str:
+    return f"octet_length({compiler.process(element.clauses, **kw)})"
+
+
+@compiles(_ByteLength)
+def _blob_length(element: _ByteLength, compiler: Any, **kw: Any) -> str:
+    return f"length(CAST({compiler.process(element.clauses, **kw)} AS BLOB))"
+
+
+def _selected(column: Column[Any], prefix: str, as_text: bool, limit: int | None) -> Any:
+    if as_text and limit is not None:
+        text = cast(column, Text)
+        size = _ByteLength(text)
+        bounded = case((size <= limit, text), else_=literal("~") + cast(size, Text))
+        return bounded.label(prefix + column.name)
     if as_text:
         return cast(column, Text).label(prefix + column.name)
     return column.label(prefix + column.name) if prefix else column

@@ -110,6 +110,19 @@ class SqlWebhookRepository:
         claimed.sort(key=lambda e: (e.created_at, e.id))
         return claimed
 
+    @guarded("webhooks.release")
+    async def release(self, event: WebhookEvent, next_attempt_at: datetime) -> bool:
+        """Give back a claimed attempt that was not made (unless claimed again since)."""
+        stmt = (
+            update(webhook_events)
+            .where(
+                webhook_events.c.id == event.id,
+                webhook_events.c.attempts == event.attempts,
+            )
+            .values(attempts=webhook_events.c.attempts - 1, next_attempt_at=next_attempt_at)
+        )
+        return bool((await self._db.execute(stmt)).rowcount)
+
     @guarded("webhooks.record")
     async def record(self, event: WebhookEvent, delivery: WebhookDelivery) -> None:
         """Insert the attempt; update the event unless a later attempt was claimed."""

@@ -1,31 +1,51 @@
 """Executions as answered to consumers: stored file references become signed links.
 
 The same rendering serves ``GET /api/consumer/executions/{id}``, the event stream and
-webhook bodies (``ExecutionDocuments``), so all three carry the same JSON.
+webhook bodies (``ExecutionDocuments``), so all three carry the same JSON (the last two
+with inputs and outputs over ``PUSHED_VALUE_MAX_BYTES`` left out, see ``render``).
 """
 
 from __future__ import annotations
 
+import dataclasses
+
 from aiohttp import web
 
 from tarsify.domain.execution import ExecutionView
+from tarsify.domain.jsonsafe import PUSHED_VALUE_MAX_BYTES, Omitted, bounded
 from tarsify.services.files import OutputFiles
 
 from . import render
 from .routing import services
 
 
-async def render_execution(files: OutputFiles | None, view: ExecutionView) -> render.Json:
-    """The execution's document, its output files as fresh signed URLs."""
+async def render_execution(
+    files: OutputFiles | None, view: ExecutionView, max_value_bytes: int | None = None
+) -> render.Json:
+    """The execution's document, its output files as fresh signed URLs.
+
+    With ``max_value_bytes``, an input or output larger than that (bytes of JSON) is left
+    out (``omitted``): what is pushed to consumers is bounded whatever the row holds.
+    """
+    if max_value_bytes is not None:
+        e = view.execution
+        bounded_execution = dataclasses.replace(
+            e,
+            consumer_input=bounded(e.consumer_input, max_value_bytes),
+            output_payload=bounded(e.output_payload, max_value_bytes),
+        )
+        view = ExecutionView(bounded_execution, view.model_slug, view.model_title)
     output = view.execution.output_payload
-    if files is not None and output is not None:
+    if files is not None and output is not None and not isinstance(output, Omitted):
         output = await files.render(view.execution.id, output)
     return render.execution(view, output)
 
 
-async def execution_json(request: web.Request, view: ExecutionView) -> render.Json:
+async def execution_json(
+    request: web.Request, view: ExecutionView, max_value_bytes: int | None = None
+) -> render.Json:
     """The execution's document for the consumer making ``request``."""
-    return await render_execution(services(request).files, view)
+    return await render_execution(services(request).files, view, max_value_bytes)
 
 
 class ExecutionDocuments:
@@ -35,5 +55,6 @@ class ExecutionDocuments:
         self._files = files
 
     async def __call__(self, view: ExecutionView) -> bytes:
-        """The JSON that GET answers as ``data`` for this execution."""
-        return render.dumps(await render_execution(self._files, view))
+        """The JSON that GET answers as ``data`` for this execution, its input and output
+        each bounded to ``PUSHED_VALUE_MAX_BYTES`` (webhook bodies)."""
+        return render.dumps(await render_execution(self._files, view, PUSHED_VALUE_MAX_BYTES))

@@ -20,7 +20,7 @@ import orjson
 
 from tarsify.domain import models as m
 from tarsify.domain.execution import ExecutionView
-from tarsify.domain.jsonsafe import StoredJson
+from tarsify.domain.jsonsafe import Omitted, StoredJson
 
 Json = dict[str, Any]
 # orjson writes an aware datetime as ``isoformat()`` does, and a naive one (SQLite) as UTC,
@@ -32,20 +32,29 @@ def execution(view: ExecutionView, output: Any = None) -> Json:
     """An execution for its consumer: never the provider job or endpoint ids, and as
     ``input`` what the consumer sent — never the merged payload, which may hold the
     developer's hidden values and prompt wrapping. ``output``, when given, is the output
-    with its file references turned into links (``outputs.execution_json``)."""
+    with its file references turned into links (``outputs.execution_json``).
+
+    An input or output left out for its size (``Omitted``: in lists, event streams and
+    webhook bodies) is null and named in ``omitted``; GET by id has it whole."""
     e = view.execution
+    output = e.output_payload if output is None else output
     error = None
     if e.error_code is not None or e.error_message is not None:
         error = {"code": e.error_code or "ERROR", "message": e.error_message or ""}
     pending = None
     if e.pending_reason is not None and e.status is m.ExecutionStatus.PENDING:
         pending = {"code": e.pending_reason.value, "message": e.pending_reason.message}
-    return {
+    omitted = [
+        name
+        for name, value in (("input", e.consumer_input), ("output", output))
+        if isinstance(value, Omitted)
+    ]
+    document: Json = {
         "id": str(e.id),
         "status": e.status.value,
         "model": {"slug": view.model_slug, "title": view.model_title},
-        "input": e.consumer_input,
-        "output": e.output_payload if output is None else output,
+        "input": None if isinstance(e.consumer_input, Omitted) else e.consumer_input,
+        "output": None if isinstance(output, Omitted) else output,
         "error": error,
         "pendingReason": pending,
         "createdAt": e.created_at,
@@ -57,6 +66,9 @@ def execution(view: ExecutionView, output: Any = None) -> Json:
         # fails, times out or is cancelled is never charged.
         "cost": e.price if e.status is m.ExecutionStatus.COMPLETED else 0,
     }
+    if omitted:
+        document["omitted"] = omitted
+    return document
 
 
 def marketplace_item(item: m.MarketplaceListing) -> Json:

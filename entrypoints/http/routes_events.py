@@ -18,6 +18,7 @@ from aiohttp import web
 
 from tarsify.domain.errors import NotFound, TarsifyError, TooManyOpenStreams
 from tarsify.domain.execution import ExecutionView
+from tarsify.domain.jsonsafe import PUSHED_VALUE_MAX_BYTES
 
 from . import render
 from .envelope import error_body
@@ -59,7 +60,7 @@ ExecutionStream = AsyncGenerator[ExecutionView | None, None]
 
 
 async def _send(response: web.StreamResponse, request: web.Request, view: ExecutionView) -> None:
-    data = render.dumps(await execution_json(request, view))
+    data = render.dumps(await execution_json(request, view, PUSHED_VALUE_MAX_BYTES))
     await response.write(b"event: status\ndata: " + data + b"\n\n")
 
 

@@ -8,9 +8,9 @@ from __future__ import annotations
 
 import uuid
 from datetime import UTC, datetime
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, PlainSerializer
+from pydantic import BaseModel, ConfigDict, Field, PlainSerializer
 from pydantic.alias_generators import to_camel
 
 from tarsify.domain.models import (
@@ -233,6 +233,12 @@ class ExecutionView(View):
     execution_time_ms: int | None
     queue_time_ms: int | None
     cost: int
+    omitted: list[Literal["input", "output"]] | None = Field(
+        default=None,
+        description="Present when the input or output (given as null) was left out for its"
+        " size: over 8 KiB of JSON in a list, over 64 KiB in an event stream or webhook body."
+        " GET /api/consumer/executions/{id} has them whole.",
+    )
 
 
 class Health(View):

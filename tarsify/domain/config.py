@@ -5,13 +5,16 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from tarsify.domain.errors import InvalidBody
+from tarsify.domain.errors import InvalidBody, ValidationBudgetSpent
 from tarsify.domain.models import JsonObject
 from tarsify.domain.schema import Violation, validate_payload
+from tarsify.domain.schema_guard import budget
 from tarsify.domain.schema_refs import ref_targets
 
 CONFIG_KEYS = ("defaultInputs", "lockedInputs", "hiddenFields", "promptPrefix", "promptSuffix")
 PROMPT_FIELD = "prompt"
+# How long checking a developer's default and locked values may take, in all.
+VALUE_CHECK_BUDGET_S = 2.0
 
 
 @dataclass(slots=True, frozen=True)
@@ -102,7 +105,16 @@ def _unknown(section: str, name: str) -> Violation:
 
 
 def _value_problems(config: ConfigOverrides, input_schema: JsonObject) -> list[Violation]:
-    """Default and locked values: unknown fields, values their property refuses."""
+    """Default and locked values: unknown fields, values their property refuses (checked
+    within ``VALUE_CHECK_BUDGET_S`` in all: a value too costly to check is refused)."""
+    try:
+        with budget(VALUE_CHECK_BUDGET_S):
+            return _checked_values(config, input_schema)
+    except ValidationBudgetSpent:
+        return [{"field": "configOverrides", "message": "its values take too long to check"}]
+
+
+def _checked_values(config: ConfigOverrides, input_schema: JsonObject) -> list[Violation]:
     props: JsonObject = input_schema.get("properties") or {}
     problems: list[Violation] = []
     for section, values in (

@@ -94,6 +94,20 @@ class InputValidationFailed(TarsifyError):
     code, http_status, default_message = "ERR_2005", 422, "Inputs do not satisfy the model's schema"
 
 
+class ValidationBudgetSpent(InputValidationFailed):
+    """Checking the inputs against the model's schema took longer than it may: the run is
+    refused (422 ERR_2005), nothing stored."""
+
+    default_message = "Checking the inputs against the model's schema took too long"
+
+    def __init__(self, message: str | None = None, *, details: Any = None) -> None:
+        super().__init__(
+            message,
+            details=details
+            or [{"field": "$", "message": "checking these inputs took too long; simplify them"}],
+        )
+
+
 # --- resources (ERR_3xxx) ------------------------------------------------------------
 
 
@@ -147,6 +161,13 @@ class BodyTooLarge(TarsifyError):
     """Request body over the configured limit."""
 
     code, http_status, default_message = "ERR_4130", 413, "Request body too large"
+
+
+class InputsTooLarge(BodyTooLarge):
+    """A run's inputs, merged with the model's configuration, are more JSON than
+    ``MAX_INPUT_BYTES``: nothing was stored (large data belongs in file inputs)."""
+
+    default_message = "Inputs too large"
 
 
 # --- credits (ERR_6xxx) --------------------------------------------------------------

@@ -2,12 +2,51 @@
 
 from __future__ import annotations
 
+import json
+from typing import Any
+
 from tarsify.domain.config import PROMPT_FIELD, ConfigOverrides
+from tarsify.domain.errors import InputsTooLarge
 from tarsify.domain.merge import merge_inputs, processed_input_schema
 from tarsify.domain.models import JsonObject
 from tarsify.domain.schema import UNUSABLE_SCHEMA, PayloadCheck, Violation
 
 WRAPPED_PROMPT = "is not valid once the model's prompt prefix and suffix are added"
+# The default of ``MAX_INPUT_BYTES``: larger data belongs in file inputs.
+DEFAULT_MAX_INPUT_BYTES = 64 * 1024
+
+
+def json_size(value: Any) -> int:
+    """Bytes of ``value`` as compact UTF-8 JSON (how inputs are measured)."""
+    text = json.dumps(value, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
+    return len(text.encode("utf-8", "surrogatepass"))
+
+
+def check_size(payload: JsonObject, max_bytes: int | None) -> None:
+    """``InputsTooLarge`` when the merged ``payload`` is over ``max_bytes`` of JSON."""
+    if max_bytes is None:
+        return
+    size = json_size(payload)
+    if size > max_bytes:
+        raise InputsTooLarge(
+            f"Inputs are {size} bytes of JSON once merged; at most {max_bytes} are accepted "
+            "(send large data as file inputs)",
+            details=[{"field": "inputs", "message": f"larger than {max_bytes} bytes"}],
+        )
+
+
+def stored_inputs(inputs: JsonObject, config: ConfigOverrides) -> JsonObject:
+    """What is kept and shown as an execution's ``input``: the consumer's own values.
+
+    Hidden and locked fields never take the consumer's value (the merge drops or
+    overrides it), and null means "not provided": none of these is stored, so the stored
+    input is never larger than the merged payload ``MAX_INPUT_BYTES`` bounds.
+    """
+    return {
+        key: value
+        for key, value in inputs.items()
+        if value is not None and key not in config.hidden_fields and key not in config.locked_inputs
+    }
 
 
 class InputCheck:
@@ -20,21 +59,26 @@ class InputCheck:
         self._shown = PayloadCheck(processed_input_schema(base_schema, config))
         self._base = PayloadCheck(base_schema)
 
-    def __call__(self, inputs: JsonObject) -> tuple[JsonObject, list[Violation]]:
-        """The payload for ``inputs`` and every violation (see ``check_run_inputs``)."""
+    @property
+    def config(self) -> ConfigOverrides:
+        """The model's configuration the inputs are merged with."""
+        return self._config
+
+    def __call__(
+        self, inputs: JsonObject, max_bytes: int | None = None
+    ) -> tuple[JsonObject, list[Violation]]:
+        """The payload for ``inputs`` and every violation (see ``check_run_inputs``).
+
+        A merged payload over ``max_bytes`` of JSON raises ``InputsTooLarge`` before any
+        validation is spent on it.
+        """
         config = self._config
-        own = {
-            key: value
-            for key, value in inputs.items()
-            if value is not None
-            and key not in config.hidden_fields
-            and key not in config.locked_inputs
-        }
-        first = self._shown(own)
+        payload = merge_inputs(inputs, config)
+        check_size(payload, max_bytes)
+        first = self._shown(stored_inputs(inputs, config))
         if first == [UNUSABLE_SCHEMA]:
             # The shown schema may dangle where the base one does not; step 2 decides then.
             first = []
-        payload = merge_inputs(inputs, config)
         reported = {v["field"] for v in first}
         wrapped = bool(config.prompt_prefix or config.prompt_suffix)
         second = [

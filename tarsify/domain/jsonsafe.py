@@ -120,3 +120,44 @@ class StoredJson:
 
     def __repr__(self) -> str:
         return f"StoredJson({self.text!r})"
+
+
+# A listed execution's input or output larger than this (bytes of JSON) is left out of
+# the list (``Omitted``); a history page of 100 then stays under 2 MB whatever the rows
+# hold. The execution itself (GET by id) has it whole.
+LISTED_VALUE_MAX_BYTES = 8 * 1024
+# The same bound for documents pushed to the consumer (event streams, webhook bodies).
+PUSHED_VALUE_MAX_BYTES = 64 * 1024
+
+
+class Omitted:
+    """A JSON value left out of an answer for its size (``size`` bytes of JSON)."""
+
+    __slots__ = ("size",)
+
+    def __init__(self, size: int) -> None:
+        self.size = size
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Omitted) and other.size == self.size
+
+    __hash__ = None  # type: ignore[assignment]
+
+    def __repr__(self) -> str:
+        return f"Omitted({self.size})"
+
+
+def stored_size(value: Any) -> int:
+    """Bytes of ``value`` as compact UTF-8 JSON (a ``StoredJson`` by its text)."""
+    if isinstance(value, StoredJson):
+        return len(value.text.encode("utf-8", "surrogatepass"))
+    text = json.dumps(value, separators=(",", ":"), ensure_ascii=False, default=str)
+    return len(text.encode("utf-8", "surrogatepass"))
+
+
+def bounded(value: Any, max_bytes: int) -> Any:
+    """``value``, or ``Omitted`` when it is more than ``max_bytes`` of JSON."""
+    if value is None or isinstance(value, Omitted):
+        return value
+    size = stored_size(value)
+    return Omitted(size) if size > max_bytes else value

@@ -13,8 +13,15 @@ from typing import Any
 from jsonschema import Draft202012Validator
 from jsonschema.exceptions import SchemaError, ValidationError
 
+from tarsify.domain.errors import ValidationBudgetSpent
 from tarsify.domain.models import JsonObject
-from tarsify.domain.schema_refs import ref_problems
+from tarsify.domain.schema_guard import (
+    InputValidator,
+    additional_properties,
+    expansion_problems,
+    pattern_problems,
+)
+from tarsify.domain.schema_refs import ref_problems, resolve
 
 Violation = dict[str, str]
 log = logging.getLogger("tarsify.schema")
@@ -33,7 +40,10 @@ def input_schema_problems(schema: Any) -> list[Violation]:
 
     It must be a valid JSON Schema (draft 2020-12) of ``"type": "object"`` whose
     ``properties`` is an object, and every ``$ref`` must be local, resolvable and must not
-    loop without descending into the input (``schema_refs``).
+    loop without descending into the input (``schema_refs``). Validating against it must
+    have a bounded cost (``schema_guard``): its references may not unfold it into more
+    than ``MAX_EXPANDED_SUBSCHEMAS`` subschemas, and every pattern must compile with the
+    process's pattern engine.
     """
     if not isinstance(schema, dict):
         return [{"field": "inputSchema", "message": "must be a JSON object"}]
@@ -48,7 +58,11 @@ def input_schema_problems(schema: Any) -> list[Violation]:
     except Exception:  # e.g. RecursionError: whatever the cause, the schema is unusable
         log.warning("input schema could not be checked", exc_info=True)
         return [{"field": "inputSchema", "message": "cannot be checked as a JSON Schema"}]
-    problems.extend(ref_problems(schema))
+    refs = ref_problems(schema)
+    problems.extend(refs)
+    problems.extend(pattern_problems(schema))
+    if not refs:
+        problems.extend(expansion_problems(schema, resolve))
     if schema.get("type") != "object":
         problems.append({"field": "inputSchema.type", "message": "must be 'object'"})
     props = schema.get("properties", {})
@@ -80,8 +94,8 @@ def _violation(error: ValidationError) -> list[Violation]:
             {"field": _path(base), "message": error.message}
         ]
     if error.validator == "additionalProperties" and isinstance(error.instance, dict):
-        allowed = error.schema.get("properties", {}) if isinstance(error.schema, dict) else {}
-        extra = [k for k in error.instance if k not in allowed]
+        schema = error.schema if isinstance(error.schema, dict) else {}
+        extra = additional_properties(error.instance, schema)
         if extra:
             return [{"field": _path([*base, k]), "message": "is not allowed"} for k in extra]
     return [{"field": _path(base) or "$", "message": error.message}]
@@ -95,7 +109,7 @@ class PayloadCheck:
 
     def __init__(self, schema: JsonObject, *, root: JsonObject | None = None) -> None:
         try:
-            whole = Draft202012Validator(root if root is not None else schema)
+            whole = InputValidator(root if root is not None else schema)
             validator = whole.evolve(schema=schema) if root is not None else whole
         except Exception:  # checked when the schema was stored; an old row may not be
             log.warning("input schema could not be evaluated", exc_info=True)
@@ -103,7 +117,8 @@ class PayloadCheck:
         self._validator = validator
 
     def __call__(self, payload: Any) -> list[Violation]:
-        """Every violation of the schema by ``payload`` (see ``validate_payload``)."""
+        """Every violation of the schema by ``payload`` (see ``validate_payload``);
+        ``ValidationBudgetSpent`` when the budget in force (``schema_guard.budget``) ends."""
         if self._validator is None:
             return [dict(UNUSABLE_SCHEMA)]
         found: dict[tuple[str, str], Violation] = {}
@@ -111,6 +126,8 @@ class PayloadCheck:
             for error in self._validator.iter_errors(payload):
                 for v in _violation(error):
                     found[(v["field"], v["message"])] = v
+        except ValidationBudgetSpent:
+            raise
         except Exception:  # RecursionError, unresolvable $ref, ...: not the consumer's fault
             log.warning("input schema could not be evaluated", exc_info=True)
             return [dict(UNUSABLE_SCHEMA)]

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import timedelta
 
+from tarsify.domain.inputs import DEFAULT_MAX_INPUT_BYTES
 from tarsify.domain.models import BaseModel
 
 
@@ -23,7 +24,9 @@ class EngineSettings:
     ``deadline_grace_s`` after both have passed. An Idempotency-Key is remembered for
     ``idempotency_retention_s``: past that, the same key starts a new execution. A
     consumer may have ``max_active_executions`` unfinished executions (None: no limit); a
-    process keeps a model's run target ``run_target_ttl_s`` (``RunTargets``).
+    process keeps a model's run target ``run_target_ttl_s`` (``RunTargets``). A run's
+    inputs, merged, may be ``max_input_bytes`` of JSON (None: no limit), and checking
+    them may take ``validation_budget_s`` (None: no limit).
     """
 
     poll_min_interval_s: float = 1.0
@@ -42,6 +45,8 @@ class EngineSettings:
     idempotency_retention_s: float = 24 * 3600.0
     max_active_executions: int | None = None
     run_target_ttl_s: float = 1.0
+    max_input_bytes: int | None = DEFAULT_MAX_INPUT_BYTES
+    validation_budget_s: float | None = 2.0
 
     def execution_timeout_ms(self, base_model: BaseModel) -> int:
         """The provider's ``executionTimeout`` for a job of ``base_model``."""

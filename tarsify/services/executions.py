@@ -9,8 +9,10 @@ import hashlib
 import json
 import logging
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
+from typing import TypeVar
 
 from tarsify.domain.errors import (
     AlreadyExists,
@@ -22,6 +24,7 @@ from tarsify.domain.errors import (
     TooManyActiveExecutions,
 )
 from tarsify.domain.execution import Admission, Execution, ExecutionView
+from tarsify.domain.inputs import stored_inputs
 from tarsify.domain.models import (
     ExecutionStatus,
     JsonObject,
@@ -30,7 +33,9 @@ from tarsify.domain.models import (
 )
 from tarsify.domain.pagination import Page, PageRequest
 from tarsify.domain.policies import visible_execution
-from tarsify.ports import Clock, UnitOfWorkFactory
+from tarsify.domain.schema import Violation
+from tarsify.domain.schema_guard import budget
+from tarsify.ports import Clock, Offload, UnitOfWorkFactory
 from tarsify.services.dispatch import Dispatcher
 from tarsify.services.engine_settings import EngineSettings
 from tarsify.services.listeners import Listeners
@@ -39,6 +44,17 @@ from tarsify.services.run_targets import PreparedTarget, RunTargets
 log = logging.getLogger("tarsify.engine")
 MIN_WAIT_STEP_S = 0.05
 MAX_RETRY_AFTER_S = 60
+
+
+R = TypeVar("R")
+
+
+class Inline:
+    """``Offload`` on the event loop itself (tests and tools; servers use threads)."""
+
+    async def run(self, work: Callable[[], R]) -> R:
+        """``work()``, here and now."""
+        return work()
 
 
 @dataclass(slots=True, frozen=True)
@@ -82,6 +98,7 @@ class ExecutionService:
         settings: EngineSettings,
         listeners: Listeners | None = None,
         targets: RunTargets | None = None,
+        offload: Offload | None = None,
     ) -> None:
         self._uow = uow
         self._dispatch = dispatcher
@@ -90,6 +107,7 @@ class ExecutionService:
         self._listeners = listeners or Listeners()
         self._targets = targets or RunTargets(uow, clock, settings.run_target_ttl_s)
         self._admission = Admission(settings.max_active_executions)
+        self._offload = offload or Inline()
         self._inflight: dict[uuid.UUID, asyncio.Task[Execution]] = {}
 
     @property
@@ -150,7 +168,7 @@ class ExecutionService:
                 raise TarsModelNotFound()
             target = prepared.target
             target.check_runnable()
-            execution = self._new_execution(new, prepared)
+            execution = await self._new_execution(new, prepared)
             if await self._insert(execution, target):
                 return execution, target
             fresh = await self._targets.read(new.slug)
@@ -175,10 +193,20 @@ class ExecutionService:
             await uow.commit()
         return True
 
-    def _new_execution(self, new: Request, prepared: PreparedTarget) -> Execution:
-        """A PENDING execution of the target for validated inputs."""
+    async def _new_execution(self, new: Request, prepared: PreparedTarget) -> Execution:
+        """A PENDING execution of the target for validated inputs.
+
+        The inputs are measured and checked away from the event loop (``Offload``),
+        within ``validation_budget_s`` (``ValidationBudgetSpent``, 422, when spent).
+        """
         target = prepared.target
-        payload, violations = prepared.check(new.inputs)
+        settings = self._settings
+
+        def check() -> tuple[JsonObject, list[Violation]]:
+            with budget(settings.validation_budget_s):
+                return prepared.check(new.inputs, settings.max_input_bytes)
+
+        payload, violations = await self._offload.run(check)
         if violations:
             raise InputValidationFailed(details=violations)
         now = self._clock.now()
@@ -189,7 +217,7 @@ class ExecutionService:
             endpoint_id=target.endpoint.id,
             created_at=now,
             updated_at=now,
-            consumer_input=copy.deepcopy(new.inputs),
+            consumer_input=copy.deepcopy(stored_inputs(new.inputs, prepared.check.config)),
             input_payload=payload,
             deadline_at=now + self._settings.deadline(target.base_model),
             request_hash=new.fingerprint,

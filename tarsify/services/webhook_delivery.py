@@ -7,6 +7,14 @@ two processes never send the same attempt. A process that dies after claiming lo
 nothing: once the lease is over, the next attempt goes out (at least once). A failed
 attempt is retried after the next delay of the schedule; after the last, the event is
 FAILED.
+
+Destinations are isolated from each other: a pass starts its attempts and does not wait
+for them (the next pass claims again at once), at most ``per_destination`` attempts are
+in flight to one host, and a host whose attempts failed (no answer, a timeout or a 5xx)
+``circuit_failures`` times in a row is left alone for ``circuit_open_s`` (then tried with
+one attempt at a time until one succeeds). An event claimed for a host that is busy or
+whose circuit is open is given back unattempted (``release``: its attempt is not
+counted) for later, so a hanging receiver holds up only its own deliveries.
 """
 
 from __future__ import annotations
@@ -15,8 +23,10 @@ import asyncio
 import contextlib
 import json
 import logging
+from collections import Counter, OrderedDict
 from dataclasses import dataclass
-from datetime import UTC, timedelta
+from datetime import UTC, datetime, timedelta
+from urllib.parse import urlsplit
 
 from tarsify.domain.models import new_id
 from tarsify.domain.webhook_rules import sign
@@ -41,14 +51,42 @@ log = logging.getLogger("tarsify.webhooks")
 USER_AGENT = "Tarsify-Webhooks/1.0"
 
 
+MAX_CIRCUITS = 10_000  # hosts whose failures are remembered (the oldest are forgotten)
+
+
 @dataclass(slots=True, frozen=True)
 class DeliverySettings:
     """Retry schedule (seconds after each failed attempt), how long a claimed attempt is
-    reserved for its sender, and how many events one pass claims."""
+    reserved for its sender, how many events one pass claims, how many attempts may be
+    in flight (to one host, in all), when a host's circuit opens and for how long, and
+    how soon an event given back for a busy host is due again."""
 
     retry_delays_s: tuple[float, ...] = DEFAULT_RETRY_DELAYS_S
     lease_s: float = 60.0
     batch: int = 20
+    per_destination: int = 4
+    max_in_flight: int = 100
+    circuit_failures: int = 5
+    circuit_open_s: float = 30.0
+    busy_delay_s: float = 1.0
+
+
+def destination(url: str) -> str:
+    """The host an event goes to (``host:port``): what concurrency and circuits are per."""
+    try:
+        parts = urlsplit(url)
+        port = parts.port
+    except ValueError:
+        return url
+    return f"{(parts.hostname or '').lower()}:{port or parts.scheme}"
+
+
+@dataclass(slots=True)
+class _Circuit:
+    """A host's failed attempts in a row, and until when it is left alone."""
+
+    failures: int = 0
+    open_until: datetime | None = None
 
 
 class WebhookDeliverer:
@@ -68,46 +106,133 @@ class WebhookDeliverer:
         self._render = renderer
         self._settings = settings or DeliverySettings()
         self._stopping = asyncio.Event()
+        self._tasks: set[asyncio.Task[None]] = set()
+        self._busy: Counter[str] = Counter()
+        self._circuits: OrderedDict[str, _Circuit] = OrderedDict()
 
     async def run_once(self) -> int:
-        """One pass: claim due events and attempt each; returns how many were attempted."""
-        now = self._clock.now()
-        lease_until = now + timedelta(seconds=self._settings.lease_s)
-        async with self._uow() as uow:
-            events = await uow.webhooks.claim_due(now, lease_until, self._settings.batch)
-            await uow.commit()
-        if events:
-            await asyncio.gather(*(self._attempt(event) for event in events))
-        return len(events)
+        """One pass, waiting for the attempts it started; returns how many events it
+        claimed (those given back for a busy or failing host included)."""
+        claimed, started = await self._pass()
+        if started:
+            await asyncio.wait(started)
+        return claimed
 
     async def run_forever(self, interval_s: float) -> None:
-        """Pass after pass, until ``stop``; a full batch is followed at once by the next."""
+        """Pass after pass, until ``stop``; a full batch is followed at once by the next.
+        A pass does not wait for its attempts: each ends (and is recorded) on its own."""
         self._stopping.clear()
         while not self._stopping.is_set():
             try:
-                attempted = await self.run_once()
+                claimed, _ = await self._pass()
             except asyncio.CancelledError:
                 raise
             except Exception:  # a pass that failed (database down) is retried later
                 log.exception("webhooks.pass_failed")
-                attempted = 0
-            if attempted < self._settings.batch:
+                claimed = 0
+            if claimed < self._settings.batch:
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(self._stopping.wait(), interval_s)
+        if self._tasks:
+            await asyncio.wait(set(self._tasks))
 
     def stop(self) -> None:
-        """End ``run_forever`` once the pass under way is over: every attempt it claimed
-        is sent and recorded, so a stopping process sends nothing twice."""
+        """End ``run_forever`` once the attempts under way are over: every attempt it
+        claimed is sent and recorded, so a stopping process sends nothing twice."""
         self._stopping.set()
 
-    async def _attempt(self, event: WebhookEvent) -> None:
+    @property
+    def in_flight(self) -> int:
+        """Attempts being made now."""
+        return len(self._tasks)
+
+    async def _pass(self) -> tuple[int, list[asyncio.Task[None]]]:
+        """Claim due events (as many as there is room for) and start an attempt of each
+        whose host may take one; give the others back."""
+        room = min(self._settings.batch, self._settings.max_in_flight - len(self._tasks))
+        if room <= 0:
+            return 0, []
+        now = self._clock.now()
+        lease_until = now + timedelta(seconds=self._settings.lease_s)
+        async with self._uow() as uow:
+            events = await uow.webhooks.claim_due(now, lease_until, room)
+            await uow.commit()
+        started: list[asyncio.Task[None]] = []
+        later: list[tuple[WebhookEvent, datetime]] = []
+        for event in events:
+            host = destination(event.url)
+            held_until = self._held_until(host, now)
+            if held_until is not None:
+                later.append((event, held_until))
+                continue
+            self._busy[host] += 1
+            task = asyncio.create_task(self._attempt_to(host, event))
+            self._tasks.add(task)
+            task.add_done_callback(self._tasks.discard)
+            started.append(task)
+        if later:
+            await self._give_back(later)
+        return len(events), started
+
+    def _held_until(self, host: str, now: datetime) -> datetime | None:
+        """Until when ``host`` takes no new attempt (None: it takes one now)."""
+        settings = self._settings
+        circuit = self._circuits.get(host)
+        limit = settings.per_destination
+        if circuit is not None and circuit.failures >= settings.circuit_failures:
+            if circuit.open_until is not None and circuit.open_until > now:
+                return circuit.open_until
+            limit = 1  # half open: one attempt decides
+        if self._busy[host] >= limit:
+            return now + timedelta(seconds=settings.busy_delay_s)
+        return None
+
+    async def _give_back(self, events: list[tuple[WebhookEvent, datetime]]) -> None:
+        try:
+            async with self._uow() as uow:
+                for event, due_at in events:
+                    await uow.webhooks.release(event, due_at)
+                await uow.commit()
+        except Exception:  # their leases end: they are claimed again then
+            log.exception("webhooks.release_failed")
+
+    async def _attempt_to(self, host: str, event: WebhookEvent) -> None:
+        try:
+            result = await self._attempt(event)
+        finally:
+            self._busy[host] -= 1
+            if self._busy[host] <= 0:
+                del self._busy[host]
+        if result is not None:
+            self._note(host, result)
+
+    def _note(self, host: str, result: SendResult) -> None:
+        """Count the host's failures in a row; open its circuit when there are enough."""
+        if result.status is not None and result.status < 500:
+            self._circuits.pop(host, None)  # it answers: healthy, whatever it said
+            return
+        circuit = self._circuits.pop(host, None) or _Circuit()
+        self._circuits[host] = circuit
+        while len(self._circuits) > MAX_CIRCUITS:
+            self._circuits.popitem(last=False)
+        circuit.failures += 1
+        if circuit.failures >= self._settings.circuit_failures:
+            circuit.open_until = self._clock.now() + timedelta(
+                seconds=self._settings.circuit_open_s
+            )
+            log.warning("webhooks.circuit_open", extra={"host": host})
+
+    async def _attempt(self, event: WebhookEvent) -> SendResult | None:
+        """Send the event and record the outcome; the result when the host was tried."""
         try:
             body, secret = await self._prepare(event)
         except Exception as exc:
             # The attempt is claimed: it counts, and it is recorded as failed.
             log.exception("webhooks.prepare_failed", extra={"event_id": str(event.id)})
             result = SendResult(None, f"could not prepare the request: {type(exc).__name__}", 0)
+            tried = False
         else:
+            tried = True
             timestamp = int(self._clock.now().timestamp())
             headers = {
                 "content-type": "application/json",
@@ -122,6 +247,7 @@ class WebhookDeliverer:
         except Exception:
             # Unrecorded, the attempt is made again once its lease is over.
             log.exception("webhooks.record_failed", extra={"event_id": str(event.id)})
+        return result if tried else None
 
     async def _prepare(self, event: WebhookEvent) -> tuple[bytes, str]:
         """The body (the execution as its consumer reads it now) and the signing secret."""

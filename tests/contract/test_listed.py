@@ -10,7 +10,7 @@ import pytest
 
 from entrypoints.http import render
 from tarsify.domain.execution import NOT_LISTED
-from tarsify.domain.jsonsafe import StoredJson
+from tarsify.domain.jsonsafe import LISTED_VALUE_MAX_BYTES, Omitted, StoredJson
 from tarsify.domain.models import ExecutionStatus
 from tarsify.domain.pagination import PageRequest
 from tarsify.ports import UnitOfWorkFactory
@@ -56,9 +56,7 @@ async def test_a_list_shows_the_stored_input_and_output(uow_factory: UnitOfWorkF
             assert getattr(shown, name) is None, name
 
 
-async def test_only_postgresql_lists_stored_text(
-    backend: str, uow_factory: UnitOfWorkFactory
-) -> None:
+async def test_sql_stores_list_stored_text(backend: str, uow_factory: UnitOfWorkFactory) -> None:
     cat = await seed_catalog(uow_factory)
     execution = cat.execution(consumer_input={"prompt": "x"}, output_payload={"k": [1]})
     await add_executions(uow_factory, execution)
@@ -66,7 +64,7 @@ async def test_only_postgresql_lists_stored_text(
         [view] = (await uow.executions.list_for_consumer(cat.consumer.id, PageRequest())).items
         full = await uow.executions.get_view(execution.id)
     kinds = {type(view.execution.consumer_input), type(view.execution.output_payload)}
-    assert kinds == ({StoredJson} if backend == "postgres" else {dict})
+    assert kinds == ({dict} if backend == "memory" else {StoredJson})
     assert full is not None and type(full.execution.output_payload) is dict
     assert view.execution.output_payload == {"k": [1]}
 
@@ -76,3 +74,48 @@ def test_what_a_list_leaves_out_is_never_rendered(name: str) -> None:
     """The consumer's document reads none of the fields a list leaves out."""
     source = inspect.getsource(render.execution)
     assert f"e.{name}" not in source
+
+
+async def test_a_page_of_100_is_bounded_in_bytes_whatever_the_rows_hold(
+    uow_factory: UnitOfWorkFactory,
+) -> None:
+    """Rows written before inputs were bounded (or outputs of any size) cannot make a
+    page large: an input or output over LISTED_VALUE_MAX_BYTES is not even read. (Sizes
+    are those of the stored text, which each database writes its own way.)"""
+    cat = await seed_catalog(uow_factory)
+    big = "é" * 100_000  # 200 KB of UTF-8 each
+    # Under the bound: kept. Escapes in the stored text (backslashes, quotes, controls)
+    # are measured as the text they are.
+    near = 'x\\ " \n\t\u0001' + "x" * (LISTED_VALUE_MAX_BYTES - 150)
+    over = "x" * (LISTED_VALUE_MAX_BYTES + 10)
+    made = [
+        cat.execution(
+            created_at=at(i),
+            status=ExecutionStatus.COMPLETED,
+            consumer_input={"p": near} if i == 0 else {"prompt": big, "i": i},
+            output_payload=over if i == 0 else [big, big],
+        )
+        for i in range(100)
+    ]
+    await add_executions(uow_factory, *made)
+    async with uow_factory() as uow:
+        page = await uow.executions.list_for_consumer(cat.consumer.id, PageRequest(100))
+    assert len(page.items) == 100
+    body = render.dumps({"data": [render.execution(v) for v in page.items]})
+    assert len(body) < 2_000_000
+    views = {v.execution.id: v for v in page.items}
+    first = views[made[0].id].execution
+    assert first.consumer_input == {"p": near}
+    assert isinstance(first.output_payload, Omitted)
+    assert first.output_payload.size > LISTED_VALUE_MAX_BYTES
+    other = views[made[1].id].execution
+    assert isinstance(other.consumer_input, Omitted)
+    assert other.consumer_input.size > 200_000
+    assert isinstance(other.output_payload, Omitted)
+    document = render.execution(views[made[1].id])
+    assert (document["input"], document["output"]) == (None, None)
+    assert document["omitted"] == ["input", "output"]
+    kept = render.execution(views[made[0].id])
+    assert (kept["input"], kept["output"], kept["omitted"]) == ({"p": near}, None, ["output"])
+    plain = render.execution(views[made[0].id], output={"small": 1})
+    assert "omitted" not in plain

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import uuid
+from typing import Any
 
 import pytest
 
@@ -187,3 +188,41 @@ async def test_concurrent_claimers_never_take_the_same_event(
 
     await asyncio.gather(*(claimer() for _ in range(4)))
     assert len(taken) == 40 and len(set(taken)) == 40
+
+
+async def test_a_released_claim_is_due_again_later_with_its_attempt_not_counted(
+    uow_factory: UnitOfWorkFactory,
+) -> None:
+    cat, execution_id = await stored_execution(uow_factory)
+    due = event(cat, execution_id, due=0)
+    async with uow_factory() as uow:
+        await uow.webhooks.add_event(due)
+        await uow.commit()
+    async with uow_factory() as uow:
+        [claimed] = await uow.webhooks.claim_due(at(10), at(70), 10)
+        assert await uow.webhooks.release(claimed, at(20))
+        await uow.commit()
+    async with uow_factory() as uow:
+        assert await uow.webhooks.claim_due(at(19), at(80), 10) == []
+        [again] = await uow.webhooks.claim_due(at(20), at(80), 10)
+        await uow.commit()
+    assert (again.id, again.attempts, again.next_attempt_at) == (due.id, 1, at(80))
+    async with uow_factory() as uow:  # its lease ran out: another claim took it
+        [third] = await uow.webhooks.claim_due(at(81), at(140), 10)
+        # The late release of the earlier claim changes nothing.
+        assert not await uow.webhooks.release(again, at(90))
+        await uow.commit()
+    [stored] = await _events(uow_factory, execution_id)
+    assert (
+        (stored.attempts, stored.next_attempt_at)
+        == (2, at(140))
+        == (
+            third.attempts,
+            third.next_attempt_at,
+        )
+    )
+
+
+async def _events(uow_factory: UnitOfWorkFactory, execution_id: uuid.UUID) -> list[Any]:
+    async with uow_factory() as uow:
+        return await uow.webhooks.list_events(execution_id)

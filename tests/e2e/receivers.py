@@ -66,6 +66,39 @@ class Receiver:
         return grouped
 
 
+@dataclass
+class HangingReceiver:
+    """Takes each POST and answers nothing until ``release`` (then 200)."""
+
+    arrived: int = 0
+    answered: int = 0
+    most_at_once: int = 0
+    release: asyncio.Event = field(default_factory=asyncio.Event)
+    server: TestServer | None = None
+
+    async def _handle(self, request: web.Request) -> web.Response:
+        await request.read()
+        self.arrived += 1
+        self.most_at_once = max(self.most_at_once, self.arrived - self.answered)
+        await self.release.wait()
+        self.answered += 1
+        return web.Response(text="late")
+
+    async def start(self) -> str:
+        """Serve on a free loopback port; returns the hook URL."""
+        app = web.Application()
+        app.router.add_post("/hook", self._handle)
+        self.server = TestServer(app, host="127.0.0.1", port=0)
+        await self.server.start_server()
+        return str(self.server.make_url("/hook"))
+
+    async def close(self) -> None:
+        """Answer whatever is held, then stop serving."""
+        self.release.set()
+        if self.server is not None:
+            await self.server.close()
+
+
 async def wait_until(
     check: Callable[[], Awaitable[bool]] | Callable[[], bool],
     what: str,

@@ -85,7 +85,9 @@ async def test_run_merges_and_validates(api: Api, world: World, container: Conta
     sent = {"prompt": "cat", "seed": 5, "steps": 99}
     reply = await api.call("POST", run, "consumer_a", {"inputs": sent})
     assert reply.status == 202, reply.text
-    assert reply.data["input"] == sent  # what the consumer sent, nothing of the developer's
+    # What the consumer sent, nothing of the developer's, less what they cannot set (the
+    # hidden seed, the locked steps): dropped, never stored.
+    assert reply.data["input"] == {"prompt": "cat"}
     assert "SECRET" not in reply.text
     assert container.simulator_engine().inputs() == [
         {

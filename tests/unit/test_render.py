@@ -12,9 +12,11 @@ import pytest
 from entrypoints.http import render
 from entrypoints.http import views as v
 from entrypoints.http.envelope import ok_fast, ok_page_fast
+from entrypoints.http.outputs import ExecutionDocuments, render_execution
 from tarsify.domain import models as m
 from tarsify.domain.execution import Execution, ExecutionView
 from tarsify.domain.failures import PendingReason
+from tarsify.domain.jsonsafe import PUSHED_VALUE_MAX_BYTES
 from tarsify.domain.pagination import Page
 
 NOW = datetime(2026, 3, 4, 5, 6, 7, 891011, tzinfo=UTC)
@@ -140,3 +142,18 @@ def test_pages_render_as_their_documented_views(cursor: str | None) -> None:
     assert body is not None
     outputs = [v.ExecutionView.model_validate(d).output for d in json.loads(body)["data"]]
     assert outputs == TRICKY
+
+
+async def test_pushed_documents_leave_out_what_is_over_their_bound() -> None:
+    """Event streams and webhook bodies (``ExecutionDocuments``) carry an input or output
+    only up to PUSHED_VALUE_MAX_BYTES of JSON; GET renders it whole."""
+    big = {"text": "é" * PUSHED_VALUE_MAX_BYTES}
+    small = {"text": "x" * (PUSHED_VALUE_MAX_BYTES - 20)}
+    view = _execution(big, consumer_input=small)
+    pushed = json.loads(await ExecutionDocuments(None)(view))
+    assert (pushed["input"], pushed["output"], pushed["omitted"]) == (small, None, ["output"])
+    v.ExecutionView.model_validate(pushed)
+    whole = await render_execution(None, view)
+    assert whole["output"] == big and "omitted" not in whole
+    both = _execution(big, consumer_input=big)
+    assert json.loads(await ExecutionDocuments(None)(both))["omitted"] == ["input", "output"]

@@ -249,3 +249,70 @@ async def test_an_idle_deliverer_ends_at_once_when_stopped() -> None:
     h.deliverer.stop()
     await asyncio.wait_for(loop, 5)
     assert loop.done() and not loop.cancelled()
+
+
+async def _run_to(h: Hooks, url: str) -> uuid.UUID:
+    request = await h.webhooks.request(url, None)
+    with requested_webhook(request):
+        result = await h.world.executions.run(h.world.alice.id, h.world.model.slug, {"prompt": "x"})
+    await finish(h, result.view.execution.id)
+    return result.view.execution.id
+
+
+async def _attempts(h: Hooks, execution_id: uuid.UUID) -> list[tuple[int, DeliveryStatus]]:
+    log = await h.webhooks.deliveries(h.world.alice.id, execution_id)
+    return [(line.attempt, line.status) for line in log]
+
+
+async def test_a_busy_or_failing_host_gets_its_events_later_without_losing_attempts() -> None:
+    h = await hooks(delays=(1000,))
+    settings = DeliverySettings(
+        retry_delays_s=(1000,),
+        per_destination=1,
+        circuit_failures=2,
+        circuit_open_s=100,
+        busy_delay_s=1,
+    )
+    deliverer = WebhookDeliverer(h.world.store.unit_of_work, h.clock, h.receiver, render, settings)
+    h.receiver.statuses = [500, 500]
+    first, second, third = [await _run_to(h, HOOK) for _ in range(3)]
+    # One attempt at a time to the host: the other two are given back, not attempted.
+    assert await deliverer.run_once() == 3
+    assert len(h.receiver.received) == 1
+    retrying = [(1, DeliveryStatus.RETRYING), (2, DeliveryStatus.PENDING)]
+    assert await _attempts(h, first) == retrying
+    assert await _attempts(h, third) == [(1, DeliveryStatus.PENDING)]  # the first, to come
+    h.clock.advance(1)
+    assert await deliverer.run_once() == 2
+    assert await _attempts(h, second) == retrying  # the host's second failure in a row
+    # The circuit is open: the third waits for it, its attempt still not counted, while
+    # another host is attempted at once.
+    other = await _run_to(h, "https://other.example/hook")
+    h.clock.advance(1)
+    assert await deliverer.run_once() == 2
+    assert [url for url, _, _ in h.receiver.received] == [HOOK, HOOK, "https://other.example/hook"]
+    assert await _attempts(h, other) == [(1, DeliveryStatus.DELIVERED)]
+    assert await _attempts(h, third) == [(1, DeliveryStatus.PENDING)]
+    h.clock.advance(96)  # the circuit opened 3 s ago (finishing ``other`` took 2)
+    assert await deliverer.run_once() == 0  # given back until the circuit closes
+    h.clock.advance(1)
+    assert await deliverer.run_once() == 1
+    assert await _attempts(h, third) == [(1, DeliveryStatus.DELIVERED)]
+
+
+async def test_a_pass_does_not_wait_for_a_hanging_attempt() -> None:
+    h = await hooks()
+    held = HeldReceiver()
+    deliverer = WebhookDeliverer(h.world.store.unit_of_work, h.clock, held, render)
+    stuck = await _run_to(h, HOOK)
+    loop = asyncio.create_task(deliverer.run_forever(interval_s=0.01))
+    await asyncio.wait_for(held.sending.wait(), 5)
+    held.sending.clear()
+    other = await _run_to(h, "https://other.example/hook")
+    await asyncio.wait_for(held.sending.wait(), 5)  # sent while the first still hangs
+    assert deliverer.in_flight == 2
+    deliverer.stop()
+    held.release.set()
+    await asyncio.wait_for(loop, 5)
+    assert await _attempts(h, stuck) == [(1, DeliveryStatus.DELIVERED)]
+    assert await _attempts(h, other) == [(1, DeliveryStatus.DELIVERED)]

@@ -1,0 +1,1 @@
+"""Regular expression engines for input schemas (``schema_guard.PatternEngine``)."""
