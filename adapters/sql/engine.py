@@ -182,7 +182,7 @@ def _begin_lazily(
         if info.get(SINGLE_WRITE):
             connection.connection.dbapi_connection.autocommit = True
             return
-        plain_read = _is_plain_read(statement)
+        plain_read = is_plain_read(statement)
         connection.connection.dbapi_connection.autocommit = plain_read
         if not plain_read:
             info[TRANSACTION_OPEN] = True
@@ -195,7 +195,7 @@ def _transaction_ended(connection: Any) -> None:
 _plain_reads: dict[str, bool] = {}
 
 
-def _is_plain_read(statement: str) -> bool:
+def is_plain_read(statement: str) -> bool:
     """Whether ``statement`` is a SELECT without a row-locking clause (memoised)."""
     known = _plain_reads.get(statement)
     if known is None:

@@ -167,9 +167,11 @@ class InternalError(TarsifyError):
 
 
 class StorageError(TarsifyError):
-    """The database is unreachable or failed; adapters raise this for any storage fault."""
+    """The database is unreachable or failed; adapters raise this for any storage fault.
+    Worth retrying shortly (a lost connection is replaced at once)."""
 
     code, http_status, default_message = "ERR_5002", 503, "Service unavailable"
+    retry_after = 1
 
 
 class BlobStoreUnavailable(StorageError):
