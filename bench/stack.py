@@ -152,6 +152,10 @@ class Stack:
             # reach the default limit within one load and be answered 429 instead. The
             # limit is still counted on every run.
             "MAX_ACTIVE_EXECUTIONS": "1000000",
+            # The same for the request-rate limits (every load comes from one address):
+            # counted on every run and open-route request, never reached.
+            "RUN_RATE_LIMIT_PER_MINUTE": "1000000",
+            "ANON_RATE_LIMIT_PER_MINUTE": "1000000",
             "WEBHOOK_DELIVERY_ENABLED": "false",
             # The fake provider serves its output files on loopback.
             "OUTPUT_DOWNLOAD_ALLOW_PRIVATE": "true",

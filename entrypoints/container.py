@@ -25,6 +25,7 @@ from adapters.blobs.filesystem import FilesystemBlobStore
 from adapters.blobs.memory import MemoryBlobStore
 from adapters.blobs.signing import FileUrlSigner
 from adapters.clock import SystemClock
+from adapters.limits.limiter import LimitsRateLimiter, Strategy
 from adapters.memory.feed import InProcessFeed
 from adapters.memory.stats import MemoryExecutionStats
 from adapters.memory.uow import MemoryHealthCheck, MemoryStore, MemoryUnitOfWork
@@ -48,7 +49,7 @@ from entrypoints.metered_reconciler import MeteredReconciler
 from entrypoints.webhooks import WebhookUrls
 from tarsify.domain.api_keys import KeyHasher
 from tarsify.domain.policies import AdminPolicy
-from tarsify.ports import BlobStore, UnitOfWorkFactory
+from tarsify.ports import BlobStore, RateLimiter, UnitOfWorkFactory
 from tarsify.services.accounts import AccountService
 from tarsify.services.api_keys import ApiKeyService
 from tarsify.services.catalog import CatalogService
@@ -111,6 +112,37 @@ def open_metrics() -> Iterator[Metrics]:
         yield metrics
     finally:
         stop_counting()
+
+
+async def open_rate_limit_store(settings: Settings) -> AsyncIterator[Any]:
+    """The store every process's rate limits count in: Redis at REDIS_URL (closed on
+    shutdown), or None (each process counts in its own memory)."""
+    if settings.redis_url is None:
+        yield None
+        return
+    # Imported here: the Redis client is the optional ``redis`` extra.
+    from adapters.limits.limiter import close_storage, redis_storage
+
+    storage = redis_storage(settings.redis_url)
+    try:
+        yield storage
+    finally:
+        await close_storage(storage)
+
+
+def make_rate_limiter(
+    name: str, per_minute: int, strategy: Strategy, shared: Any, metrics: Metrics
+) -> RateLimiter | None:
+    """A limit of ``per_minute`` requests per key, or None when it is 0 (off)."""
+    if per_minute == 0:
+        return None
+    return LimitsRateLimiter(
+        name,
+        per_minute,
+        strategy=strategy,
+        shared=shared,
+        on_store_error=metrics.count_rate_limit_store_error,
+    )
 
 
 def make_file_url_signer(settings: Settings) -> FileUrlSigner | None:
@@ -270,6 +302,25 @@ class Container(containers.DeclarativeContainer):
     metrics = providers.Resource(open_metrics)
 
     db_engine = providers.Resource(open_db_engine, settings)
+    rate_limit_store = providers.Resource(open_rate_limit_store, settings)
+    # Runs per consumer: a moving window (exact); open routes per address: a fixed
+    # window (one counter per request on the hot read paths). adapters/limits says why.
+    run_rate_limiter = providers.Singleton(
+        make_rate_limiter,
+        "run",
+        settings.provided.run_rate_limit_per_minute,
+        "moving",
+        rate_limit_store,
+        metrics,
+    )
+    anon_rate_limiter = providers.Singleton(
+        make_rate_limiter,
+        "anon",
+        settings.provided.anon_rate_limit_per_minute,
+        "fixed",
+        rate_limit_store,
+        metrics,
+    )
     memory_store = providers.Singleton(MemoryStore)
     uow_factory = providers.Selector(
         settings.provided.storage_backend,

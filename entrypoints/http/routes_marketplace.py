@@ -21,6 +21,7 @@ from .params import (
     wait_seconds,
 )
 from .prefer import preferred_wait
+from .rate_limits import count_run
 from .routing import Auth, Caller, Param, Route, services
 from .schemas import RunRequest
 from .views import ExecutionView, MarketplaceDetailView, MarketplaceItem
@@ -69,6 +70,7 @@ async def _webhook(webhooks: ConsumerWebhooks | None, data: RunRequest) -> Webho
 async def run_model(request: web.Request, caller: Caller) -> web.Response:
     """Start an execution: 202, or 200 when a wait saw it finish; always with Location."""
     owner = caller.account_id
+    await count_run(request, owner)  # before anything is read or stored
     wait_s, applied = _wait(request)
     key = idempotency_key(request)
     data = await body(request, RunRequest)
@@ -169,6 +171,7 @@ ROUTES = [
             "ERR_3003",
             "ERR_6001",
             "ERR_4290",
+            "ERR_4292",
             "ERR_5510",
         ),
         operation_id="runModel",

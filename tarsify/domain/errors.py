@@ -143,6 +143,35 @@ class TooManyOpenStreams(_LimitReached):
     what = "open event streams"
 
 
+class _RateLimited(TarsifyError):
+    """A request-rate limit is reached (429 with Retry-After); ``what`` names it."""
+
+    what = ""
+
+    def __init__(self, quota: int, window_s: int, retry_after: int) -> None:
+        super().__init__(
+            f"At most {quota} {self.what} per {window_s} seconds",
+            details={"limit": quota, "windowSeconds": window_s, "retryAfterSeconds": retry_after},
+        )
+        self.retry_after = retry_after
+
+
+class TooManyRuns(_RateLimited):
+    """The consumer sent more runs than RUN_RATE_LIMIT_PER_MINUTE allows; nothing was
+    stored."""
+
+    code, http_status, default_message = "ERR_4292", 429, "Too many runs"
+    what = "runs"
+
+
+class TooManyRequestsFromAddress(_RateLimited):
+    """The client address sent more requests to the open routes than
+    ANON_RATE_LIMIT_PER_MINUTE allows."""
+
+    code, http_status, default_message = "ERR_4293", 429, "Too many requests"
+    what = "requests from one address"
+
+
 class BodyTooLarge(TarsifyError):
     """Request body over the configured limit."""
 
