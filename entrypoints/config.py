@@ -67,6 +67,10 @@ class Settings(BaseSettings):
     )
 
     database_url: str = "sqlite+aiosqlite:///./tarsify.db"
+    # "transaction": DATABASE_URL is a transaction pooler's (PgBouncer pool_mode=transaction).
+    database_pooler: Literal["none", "transaction"] = "none"
+    # A direct PostgreSQL URL (not through the pooler), for LISTEN: one connection per process.
+    database_direct_url: str | None = None
     gpu_provider: Literal["simulator", "runpod"] = "simulator"
     runpod_api_key: SecretStr | None = None
     runpod_base_url: str = "https://api.runpod.ai/v2"
@@ -226,6 +230,11 @@ class Settings(BaseSettings):
     def webhook_retry_delay_list(self) -> tuple[float, ...]:
         """WEBHOOK_RETRY_DELAYS as seconds: the wait after each failed attempt."""
         return _delays(self.webhook_retry_delays) or DEFAULT_RETRY_DELAYS_S
+
+    @property
+    def database_pooled(self) -> bool:
+        """True when DATABASE_URL goes through a transaction pooler."""
+        return self.database_pooler == "transaction"
 
     @property
     def trusted_proxy_networks(self) -> tuple[IPv4Network | IPv6Network, ...]:

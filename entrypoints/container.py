@@ -11,6 +11,7 @@ and ``reset_override()`` afterwards.
 from __future__ import annotations
 
 import inspect
+import logging
 from collections.abc import AsyncIterator, Iterator
 from functools import partial
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -72,6 +73,7 @@ if TYPE_CHECKING:
     from adapters.auth.firebase import FirebaseVerifier
 
 T = TypeVar("T")
+log = logging.getLogger("tarsify.container")
 
 
 async def open_db_engine(settings: Settings) -> AsyncIterator[AsyncEngine | None]:
@@ -83,6 +85,7 @@ async def open_db_engine(settings: Settings) -> AsyncIterator[AsyncEngine | None
         settings.database_url,
         pool_size=settings.db_pool_size,
         max_overflow=settings.db_max_overflow,
+        pooled=settings.database_pooled,
     )
     try:
         yield engine
@@ -235,7 +238,20 @@ def make_execution_feed(settings: Settings) -> InProcessFeed | PostgresFeed:
     if settings.storage_backend == "memory":
         return InProcessFeed()
     if settings.database_url.startswith(("postgres", "postgresql")):
-        return PostgresFeed(settings.database_url, fallback_poll_s=settings.events_poll_interval)
+        # LISTEN needs a session: through a transaction pooler, a direct connection.
+        listen_url = settings.database_direct_url if settings.database_pooled else None
+        if settings.database_pooled and listen_url is None:
+            log.warning(
+                "feed.polling",
+                extra={
+                    "hint": "DATABASE_POOLER=transaction without DATABASE_DIRECT_URL: event "
+                    "streams poll the database instead of listening"
+                },
+            )
+            return InProcessFeed(poll_s=settings.events_poll_interval)
+        return PostgresFeed(
+            listen_url or settings.database_url, fallback_poll_s=settings.events_poll_interval
+        )
     return InProcessFeed(poll_s=settings.events_poll_interval)
 
 
