@@ -71,7 +71,8 @@ def is_connection_lost(exc: BaseException) -> bool:
     reset socket, a failover, a protocol cut off mid-statement): whatever it was doing
     is undone unless it had committed, and the connection must never be used again.
 
-    Looks through SQLAlchemy's wrapper (``orig``) and the driver's cause.
+    Looks through SQLAlchemy's wrapper (``orig``), the driver's cause and, for SQLAlchemy's
+    own errors, the error being handled when they were raised.
     """
     seen: set[int] = set()
     current: BaseException | None = exc
@@ -85,7 +86,12 @@ def is_connection_lost(exc: BaseException) -> bool:
             isinstance(current, DBAPIError) and current.connection_invalidated
         ):
             return True
-        current = getattr(current, "orig", None) or current.__cause__
+        following = getattr(current, "orig", None) or current.__cause__
+        if following is None and isinstance(current, SQLAlchemyError):
+            # SQLAlchemy raises PendingRollbackError while it handles a lost connection
+            # that invalidated the transaction.
+            following = current.__context__
+        current = following
     return False
 
 
