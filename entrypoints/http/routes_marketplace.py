@@ -118,6 +118,19 @@ _PREFERENCE_APPLIED = Param(
     "The wait preference that was used, when Prefer: wait was honoured",
     where="header",
 )
+_RATELIMIT_POLICY = Param(
+    "RateLimit-Policy",
+    {"type": "string", "examples": ['"run";q=120;w=60']},
+    "The consumer's run quota (q runs per w seconds), when RUN_RATE_LIMIT_PER_MINUTE is set; "
+    "on every answer to run, errors included",
+    where="header",
+)
+_RATELIMIT = Param(
+    "RateLimit",
+    {"type": "string", "examples": ['"run";r=117;t=42']},
+    "What is left of the quota (r runs) and the seconds until it is whole again (t)",
+    where="header",
+)
 _IDEMPOTENCY = Param(
     "Idempotency-Key",
     {"type": "string", "minLength": 1, "maxLength": 255, "pattern": "^[!-~]([ -~]*[!-~])?$"},
@@ -160,7 +173,7 @@ ROUTES = [
         status=202,
         also=(200,),
         params=(_WAIT, _PREFER, _IDEMPOTENCY),
-        response_headers=(_LOCATION, _PREFERENCE_APPLIED),
+        response_headers=(_LOCATION, _PREFERENCE_APPLIED, _RATELIMIT_POLICY, _RATELIMIT),
         tag="marketplace",
         errors=(
             "ERR_5500",
