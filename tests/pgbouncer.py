@@ -45,6 +45,8 @@ def pgbouncer(pool_size: int = 10) -> Iterator[int]:
             "max_client_conn = 500\n"
             f"logfile = {root / 'pgbouncer.log'}\npidfile = {root / 'pgbouncer.pid'}\n"
             "server_reset_query =\n"
+            # After a failed server login PgBouncer waits this long (15 s by default).
+            "server_login_retry = 1\n"
         )
         # PgBouncer refuses to run as root; Debian's package has its own user.
         command = [PGBOUNCER, str(root / "pgbouncer.ini")]

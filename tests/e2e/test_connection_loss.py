@@ -6,16 +6,20 @@ from __future__ import annotations
 
 import asyncio
 import collections
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
+from typing import Any
 
 import asyncpg
 import pytest
 from sqlalchemy.engine import make_url
 
+from adapters.sql.engine import create_engine
 from entrypoints.container import build_container
 from entrypoints.http.app import create_app
+from tests.contract.conftest import empty_all
 from tests.pg import ADMIN_DSN, migrated_postgres
+from tests.pgbouncer import pgbouncer, through
 
 from .conftest import ClientFactory, make_settings
 from .support import Api, seed, tokens
@@ -45,11 +49,30 @@ async def terminate_every_backend(database: str) -> int:
         await admin.close()
 
 
+@pytest.fixture(params=["direct", "pgbouncer"])
+async def service_url(request: pytest.FixtureRequest, pg_url: str) -> AsyncIterator[dict[str, Any]]:
+    """The service's database settings (on an emptied database): the server itself, or
+    through a PgBouncer in transaction mode (whose server connections are the ones
+    terminated)."""
+    engine = create_engine(pg_url)
+    await empty_all(engine)
+    await engine.dispose()
+    if request.param == "direct":
+        yield {"database_url": pg_url}
+        return
+    with pgbouncer(pool_size=6) as port:
+        yield {
+            "database_url": through(pg_url, port),
+            "database_pooler": "transaction",
+            "database_direct_url": pg_url,
+        }
+
+
 async def test_terminated_backends_are_never_a_500(
-    pg_url: str, tmp_path: Path, aiohttp_client: ClientFactory
+    pg_url: str, service_url: dict[str, Any], tmp_path: Path, aiohttp_client: ClientFactory
 ) -> None:
     settings = make_settings(
-        database_url=pg_url,
+        **service_url,
         db_pool_size=6,  # a lane of 5 and 1 for transactions
         blob_store="filesystem",
         blob_filesystem_root=str(tmp_path),
