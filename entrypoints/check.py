@@ -140,7 +140,36 @@ async def check_database(settings: Settings) -> list[Finding]:
     wanted = head()
     if at != wanted:
         return [_problem(f"the database is at revision {at}, not {wanted}: tarsify migrate")]
-    return [_ok(f"the database answers and is at revision {at}")]
+    found = [_ok(f"the database answers and is at revision {at}")]
+    if settings.database_pooled:
+        found.append(await _planner_setting(settings.database_url))
+    return found
+
+
+async def _planner_setting(url: str) -> Finding:
+    """Through a transaction pooler the service cannot set ``enable_bitmapscan = off`` on
+    its sessions: the database must (README, DATABASE_POOLER)."""
+    from sqlalchemy import text
+
+    from adapters.sql.migrate import migration_engine
+
+    engine = migration_engine(url, pooled=True)
+    try:
+        async with engine.connect() as connection:
+            value = await asyncio.wait_for(
+                connection.scalar(text("SHOW enable_bitmapscan")), DB_TIMEOUT_S
+            )
+    except Exception as exc:  # drivers raise many types; the cause is what matters
+        return _problem(f"enable_bitmapscan could not be read: {type(exc).__name__}")
+    finally:
+        await engine.dispose()
+    if value != "off":
+        name = make_url(url).database or "tarsify"
+        return _problem(
+            "enable_bitmapscan is on through the pooler: "
+            f'ALTER DATABASE "{name}" SET enable_bitmapscan = off (history pages need it)'
+        )
+    return _ok("enable_bitmapscan is off on the database (sessions cannot set it pooled)")
 
 
 # Ports of transaction poolers: PgBouncer's default, Supabase's transaction pooler.

@@ -12,7 +12,9 @@ import sys
 from collections.abc import Iterator
 from pathlib import Path
 
+import asyncpg
 import pytest
+from sqlalchemy.engine import make_url
 
 from adapters.memory.feed import InProcessFeed
 from adapters.sql.engine import create_engine
@@ -21,7 +23,7 @@ from adapters.sql.migrate import current, head, upgrade
 from entrypoints.config import Settings
 from entrypoints.container import Container
 from tests.contract.conftest import empty_all
-from tests.pg import create_test_database, drop_test_database, require_postgres
+from tests.pg import ADMIN_DSN, create_test_database, drop_test_database, require_postgres
 from tests.pgbouncer import pgbouncer, through
 
 from .conftest import make_settings
@@ -118,3 +120,49 @@ def test_the_cli_through_pgbouncer(pg_url: str, bouncer: int, tmp_path: Path) ->
             timeout=120,
         )
         assert done.returncode == 0, (command, done.stdout, done.stderr)
+
+
+def check_through(url: str, port: int, cwd: Path) -> str:
+    """``tarsify check`` through the PgBouncer on ``port``; its output."""
+    env = {
+        "PATH": os.environ.get("PATH", ""),
+        "PYTHONPATH": str(ROOT),
+        "DATABASE_URL": through(url, port),
+        "DATABASE_POOLER": "transaction",
+        "DATABASE_DIRECT_URL": url,
+    }
+    done = subprocess.run(
+        [sys.executable, "-m", "entrypoints.cli", "check"],
+        cwd=cwd,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    return done.stdout
+
+
+def test_check_reports_the_planner_setting_the_pooled_sessions_cannot_set(
+    pg_url: str, bouncer: int, tmp_path: Path
+) -> None:
+    assert "PROBLEM  enable_bitmapscan is on through the pooler" in check_through(
+        pg_url, bouncer, tmp_path
+    )
+    url = asyncio.run(create_test_database())
+    try:
+        name = make_url(url).database
+
+        async def set_off() -> None:
+            connection = await asyncpg.connect(ADMIN_DSN)
+            try:
+                await connection.execute(f'ALTER DATABASE "{name}" SET enable_bitmapscan = off')
+            finally:
+                await connection.close()
+
+        asyncio.run(set_off())  # before any session of it exists
+        asyncio.run(upgrade(through(url, bouncer), pooled=True))
+        out = check_through(url, bouncer, tmp_path)
+        assert "ok       enable_bitmapscan is off on the database" in out, out
+        assert "ok       the database answers" in out, out
+    finally:
+        asyncio.run(drop_test_database(url))
