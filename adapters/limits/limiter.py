@@ -87,6 +87,7 @@ class LimitsRateLimiter:
         shared: Storage | None = None,
         on_store_error: Callable[[str], None] | None = None,
         clock: Callable[[], float] = time.time,
+        retry_shared_s: float = RETRY_SHARED_S,
     ) -> None:
         self.name = name
         self.quota = quota
@@ -98,14 +99,20 @@ class LimitsRateLimiter:
         self._on_store_error = on_store_error
         self._clock = clock
         self._shared_down_until = 0.0
+        self._retry_shared_s = retry_shared_s
 
     async def hit(self, key: str) -> RateDecision:
         """Count one request of ``key`` (in Redis when it answers, else in memory)."""
         if self._shared is not None and self._clock() >= self._shared_down_until:
             try:
-                return await self._hit(self._shared, key)
+                decision = await self._hit(self._shared, key)
             except Exception as exc:  # redis.RedisError, OSError: the store is unreachable
                 self._store_failed(exc)
+            else:
+                if self._shared_down_until:
+                    self._shared_down_until = 0.0
+                    log.info("limits.shared_store_back", extra={"limit": self.name})
+                return decision
         return await self._hit(self._local, key)
 
     async def _hit(self, strategy: RateLimiter, key: str) -> RateDecision:
@@ -117,12 +124,12 @@ class LimitsRateLimiter:
         return RateDecision(admitted, self.quota, self.window_s, stats.remaining, reset_s)
 
     def _store_failed(self, exc: Exception) -> None:
-        if self._shared_down_until == 0.0 or self._clock() >= self._shared_down_until + 60:
+        if self._shared_down_until == 0.0:  # once per outage
             log.warning(
                 "limits.shared_store_unreachable",
                 extra={"limit": self.name, "error": type(exc).__name__},
             )
-        self._shared_down_until = self._clock() + RETRY_SHARED_S
+        self._shared_down_until = self._clock() + self._retry_shared_s
         if self._on_store_error is not None:
             self._on_store_error(self.name)
 
