@@ -675,3 +675,8 @@ class RateLimiter(Protocol):
         """Count one request of ``key``; never raises when the shared store is down (the
         adapter says what it does then)."""
         ...
+
+    async def admit(self, key: str) -> RateDecision | None:
+        """``hit`` for callers that show nothing of an admitted request: None when it is
+        admitted (what is left is not looked up), the decision when it is refused."""
+        ...

@@ -103,9 +103,19 @@ class LimitsRateLimiter:
 
     async def hit(self, key: str) -> RateDecision:
         """Count one request of ``key`` (in Redis when it answers, else in memory)."""
+        decision = await self._count(key, detailed=True)
+        assert decision is not None
+        return decision
+
+    async def admit(self, key: str) -> RateDecision | None:
+        """Count one request of ``key``; None when admitted (one storage call instead of
+        two: what is left is not read)."""
+        return await self._count(key, detailed=False)
+
+    async def _count(self, key: str, *, detailed: bool) -> RateDecision | None:
         if self._shared is not None and self._clock() >= self._shared_down_until:
             try:
-                decision = await self._hit(self._shared, key)
+                decision = await self._hit(self._shared, key, detailed)
             except Exception as exc:  # redis.RedisError, OSError: the store is unreachable
                 self._store_failed(exc)
             else:
@@ -113,10 +123,12 @@ class LimitsRateLimiter:
                     self._shared_down_until = 0.0
                     log.info("limits.shared_store_back", extra={"limit": self.name})
                 return decision
-        return await self._hit(self._local, key)
+        return await self._hit(self._local, key, detailed)
 
-    async def _hit(self, strategy: RateLimiter, key: str) -> RateDecision:
+    async def _hit(self, strategy: RateLimiter, key: str, detailed: bool) -> RateDecision | None:
         admitted = await strategy.hit(self._item, self.name, key)
+        if admitted and not detailed:
+            return None
         stats = await strategy.get_window_stats(self._item, self.name, key)
         reset_s = max(0, math.ceil(stats.reset_time - self._clock()))
         if not admitted:

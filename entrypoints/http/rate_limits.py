@@ -94,10 +94,10 @@ async def address_limit_middleware(request: web.Request, handler: Handler) -> we
     limiter = svc.anon_limit
     if limiter is None:
         return await handler(request)
-    decision = await limiter.hit(client_address(request, svc.trusted_proxies))
-    if not decision.admitted:
-        request[RATE_HEADERS] = headers_of(limiter.name, decision)
-        raise TooManyRequestsFromAddress(decision.quota, decision.window_s, decision.reset_s)
+    refused = await limiter.admit(client_address(request, svc.trusted_proxies))
+    if refused is not None:
+        request[RATE_HEADERS] = headers_of(limiter.name, refused)
+        raise TooManyRequestsFromAddress(refused.quota, refused.window_s, refused.reset_s)
     return await handler(request)
 
 

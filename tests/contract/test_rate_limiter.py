@@ -59,6 +59,11 @@ async def test_each_key_has_its_quota_in_memory(strategy: str) -> None:
     assert (first.quota, first.window_s) == (2, 60)
     assert 1 <= third.reset_s <= 60
     assert (await limiter.hit("b")).admitted  # another key is unaffected
+    # admit: None while admitted (counted all the same), the decision once refused.
+    assert await limiter.admit("c") is None
+    assert await limiter.admit("c") is None
+    refused = await limiter.admit("c")
+    assert refused is not None and not refused.admitted and refused.reset_s >= 1
 
 
 async def test_redis_down_counts_in_the_process_then_redis_again(
