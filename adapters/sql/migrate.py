@@ -43,11 +43,9 @@ def migration_engine(url: str, *, pooled: bool = False) -> AsyncEngine:
     """An engine without a pool for one migration or look (``pooled``: through a
     transaction pooler)."""
     url = async_url(url)
-    if make_url(url).get_driver_name() != "asyncpg":
+    if not pooled or make_url(url).get_driver_name() != "asyncpg":
         return create_async_engine(url, poolclass=NullPool)
-    connect_args = driver_options(pooled=pooled)
-    connect_args.pop("server_settings", None)  # planner settings matter to the service only
-    return create_async_engine(url, poolclass=NullPool, connect_args=connect_args)
+    return create_async_engine(url, poolclass=NullPool, connect_args=driver_options(pooled=True))
 
 
 async def current(url: str, *, pooled: bool = False) -> str | None:
