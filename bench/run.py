@@ -435,6 +435,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         help="the floor's pool releases without asyncpg's reset statement (one round trip)",
     )
     parser.add_argument(
+        "--pgbouncer",
+        action="store_true",
+        help="serve through a PgBouncer in transaction mode (DATABASE_POOLER=transaction)",
+    )
+    parser.add_argument(
         "--quick", action="store_true", help="smoke run: 1 round of 3 s, small data"
     )
     args = parser.parse_args(argv)
@@ -459,6 +464,7 @@ def main(argv: list[str] | None = None) -> int:
         args.reconciler,
         tarsify=args.tarsify,
         floor_reset=not args.floor_without_reset,
+        pgbouncer=args.pgbouncer,
     )
     with Stack(options) as stack:
         catalog, status_id = seed(stack, args)

@@ -42,6 +42,8 @@ class StackOptions:
     floor_reset: bool = True
     # The ``tarsify`` executable to serve with; None: the one beside this interpreter.
     tarsify: Path | None = None
+    # Serve through a PgBouncer in transaction pooling mode (DATABASE_POOLER=transaction).
+    pgbouncer: bool = False
 
 
 def _plain_dsn(url: str) -> str:
@@ -67,6 +69,8 @@ class Stack:
         self.service: Managed | None = None
         self.floor: Managed | None = None
         self._previous_sigterm: object = None
+        self._bouncer: contextlib.ExitStack | None = None
+        self.bouncer_port = 0
 
     @property
     def service_url(self) -> str:
@@ -101,6 +105,14 @@ class Stack:
         self.dsn = _plain_dsn(self.url)
         print(f"database {make_url(self.url).database}; logs in {self.log_dir}", flush=True)
         asyncio.run(upgrade(self.url))
+        if self.options.pgbouncer:
+            from tests.pgbouncer import pgbouncer
+
+            self._bouncer = contextlib.ExitStack()
+            # As many server connections as the service's processes would hold directly.
+            self.bouncer_port = self._bouncer.enter_context(
+                pgbouncer(pool_size=20 * self.options.workers)
+            )
         python = sys.executable
         fake_argv = [python, "-m", "bench.fake_provider", "--port", str(self.fake_port)]
         fake_argv += ["--api-key", API_KEY]
@@ -137,6 +149,15 @@ class Stack:
 
     def service_env(self) -> dict[str, str]:
         """The service's environment."""
+        pooled: dict[str, str] = {}
+        if self.bouncer_port:
+            from tests.pgbouncer import through
+
+            pooled = {
+                "DATABASE_URL": through(self.url, self.bouncer_port),
+                "DATABASE_POOLER": "transaction",
+                "DATABASE_DIRECT_URL": self.url,
+            }
         return {
             "DATABASE_URL": self.url,
             "GPU_PROVIDER": "runpod",
@@ -152,11 +173,15 @@ class Stack:
             # reach the default limit within one load and be answered 429 instead. The
             # limit is still counted on every run.
             "MAX_ACTIVE_EXECUTIONS": "1000000",
+            # The same for the request-rate limits (every load comes from one address):
+            # counted on every run and open-route request, never reached.
+            "RUN_RATE_LIMIT_PER_MINUTE": "1000000",
+            "ANON_RATE_LIMIT_PER_MINUTE": "1000000",
             "WEBHOOK_DELIVERY_ENABLED": "false",
             # The fake provider serves its output files on loopback.
             "OUTPUT_DOWNLOAD_ALLOW_PRIVATE": "true",
             "PYTHONPATH": str(ROOT),
-        }
+        } | pooled
 
     def _wait_ready(self, proc: Managed, port: int, banner: str, timeout: float = 60) -> None:
         """Wait until every worker printed its banner (each binds the port itself)."""
@@ -211,6 +236,9 @@ class Stack:
                 except Exception as exc:  # keep stopping the others
                     print(f"could not stop {proc.name}: {exc}", file=sys.stderr)
         self.floor = self.service = self.fake = None
+        if self._bouncer is not None:
+            self._bouncer.close()
+            self._bouncer = None
         if self.url:
             url, self.url = self.url, ""
             try:

@@ -132,13 +132,112 @@ async def check_database(settings: Settings) -> list[Finding]:
     if url.drivername.startswith("sqlite") and not _sqlite_file_exists(url.database):
         return [_problem(f"the SQLite file {url.database} does not exist: tarsify migrate")]
     try:
-        at = await asyncio.wait_for(current(settings.database_url), DB_TIMEOUT_S)
+        at = await asyncio.wait_for(
+            current(settings.database_url, pooled=settings.database_pooled), DB_TIMEOUT_S
+        )
     except Exception as exc:  # drivers raise many types; the cause is what matters
         return [_problem(f"the database is unreachable: {type(exc).__name__}: {exc}")]
     wanted = head()
     if at != wanted:
         return [_problem(f"the database is at revision {at}, not {wanted}: tarsify migrate")]
-    return [_ok(f"the database answers and is at revision {at}")]
+    found = [_ok(f"the database answers and is at revision {at}")]
+    if settings.database_pooled:
+        found.append(await _planner_setting(settings.database_url))
+    return found
+
+
+async def _planner_setting(url: str) -> Finding:
+    """Through a transaction pooler the service cannot set ``enable_bitmapscan = off`` on
+    its sessions: the database must (README, DATABASE_POOLER)."""
+    from sqlalchemy import text
+
+    from adapters.sql.migrate import migration_engine
+
+    engine = migration_engine(url, pooled=True)
+    try:
+        async with engine.connect() as connection:
+            value = await asyncio.wait_for(
+                connection.scalar(text("SHOW enable_bitmapscan")), DB_TIMEOUT_S
+            )
+    except Exception as exc:  # drivers raise many types; the cause is what matters
+        return _problem(f"enable_bitmapscan could not be read: {type(exc).__name__}")
+    finally:
+        await engine.dispose()
+    if value != "off":
+        name = make_url(url).database or "tarsify"
+        return _problem(
+            "enable_bitmapscan is on through the pooler: "
+            f'ALTER DATABASE "{name}" SET enable_bitmapscan = off (history pages need it)'
+        )
+    return _ok("enable_bitmapscan is off on the database (sessions cannot set it pooled)")
+
+
+# Ports of transaction poolers: PgBouncer's default, Supabase's transaction pooler.
+POOLER_PORTS = (6432, 6543)
+POOLER_HOST_WORDS = ("pgbouncer", "pooler")
+
+
+def looks_pooled(url: str) -> bool:
+    """Whether ``url`` looks like a transaction pooler's: port 6432 or 6543, or a host
+    naming ``pgbouncer`` or ``pooler`` on any port but PostgreSQL's own 5432 (which such
+    hosts use for session pooling, which needs nothing)."""
+    try:
+        parsed = make_url(url)
+    except Exception:  # not a URL: the settings checks say so
+        return False
+    if not parsed.drivername.startswith("postgres"):
+        return False
+    port = parsed.port or 5432
+    host = (parsed.host or "").lower()
+    named = any(word in host for word in POOLER_HOST_WORDS)
+    return port in POOLER_PORTS or (named and port != 5432)
+
+
+def check_pooler(settings: Settings) -> list[Finding]:
+    """A pooler's URL is declared as one, and LISTEN has a direct URL then."""
+    if not settings.database_pooled:
+        if looks_pooled(settings.database_url):
+            return [
+                _problem(
+                    "DATABASE_URL looks like a transaction pooler's (port 6432 or 6543, or a "
+                    "pgbouncer/pooler host): set DATABASE_POOLER=transaction"
+                )
+            ]
+        return []
+    direct = settings.database_direct_url
+    if not direct:
+        return [
+            _problem(
+                "DATABASE_POOLER=transaction without DATABASE_DIRECT_URL: event streams "
+                "poll the database instead of listening"
+            )
+        ]
+    if direct == settings.database_url or looks_pooled(direct):
+        return [_problem("DATABASE_DIRECT_URL must bypass the pooler (LISTEN needs a session)")]
+    return [_ok("DATABASE_POOLER=transaction; LISTEN over DATABASE_DIRECT_URL")]
+
+
+async def check_redis(settings: Settings) -> list[Finding]:
+    """REDIS_URL, when set, answers (the rate limits count there)."""
+    if settings.redis_url is None:
+        return [_ok("REDIS_URL unset: rate limits are counted per process")]
+    import redis.asyncio as redis_asyncio
+
+    client = redis_asyncio.Redis.from_url(
+        settings.redis_url, socket_timeout=DB_TIMEOUT_S / 5, socket_connect_timeout=DB_TIMEOUT_S / 5
+    )
+    try:
+        await asyncio.wait_for(client.ping(), DB_TIMEOUT_S)
+    except Exception as exc:  # redis-py and socket errors; the cause is what matters
+        return [
+            _problem(
+                f"REDIS_URL does not answer ({type(exc).__name__}): each process would "
+                "count the rate limits on its own"
+            )
+        ]
+    finally:
+        await client.aclose()
+    return [_ok("REDIS_URL answers: rate limits are shared by every process")]
 
 
 def _sqlite_file_exists(path: str | None) -> bool:
@@ -179,13 +278,15 @@ SYNC_CHECKS: tuple[Callable[[Settings], list[Finding]], ...] = (
     check_public_url,
     check_webhook_destinations,
     check_output_downloads,
+    check_pooler,
 )
 
 
 async def findings(settings: Settings) -> list[Finding]:
     """Every finding about ``settings``."""
     found = [finding for check in SYNC_CHECKS for finding in check(settings)]
-    return found + await check_blob_store(settings) + await check_database(settings)
+    found += await check_blob_store(settings) + await check_database(settings)
+    return found + await check_redis(settings)
 
 
 async def run_check() -> int:

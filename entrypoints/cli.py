@@ -158,14 +158,15 @@ async def _migrate(settings: Settings, revision: str, downgrade_to: str | None) 
         return 0
     from adapters.sql.migrate import current, downgrade, upgrade
 
+    url, pooled = settings.database_url, settings.database_pooled
     try:
         if downgrade_to:
             print(f"downgrading to {downgrade_to} ...", flush=True)
-            await downgrade(settings.database_url, downgrade_to)
+            await downgrade(url, downgrade_to, pooled=pooled)
         else:
             print(f"migrating to {revision} ...", flush=True)
-            await upgrade(settings.database_url, revision)
-        print(f"database at revision {await current(settings.database_url)}")
+            await upgrade(url, revision, pooled=pooled)
+        print(f"database at revision {await current(url, pooled=pooled)}")
     except Exception as exc:  # alembic and drivers raise many types; the cause is printed
         print(f"tarsify: migration failed: {type(exc).__name__}: {exc}", file=sys.stderr)
         return EXIT_UNAVAILABLE

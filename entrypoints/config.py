@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import importlib.util
 import logging
+from ipaddress import IPv4Network, IPv6Network, ip_network
 from typing import Literal
 
 from pydantic import Field, SecretStr, ValidationError, model_validator
@@ -67,6 +68,10 @@ class Settings(BaseSettings):
     )
 
     database_url: str = "sqlite+aiosqlite:///./tarsify.db"
+    # "transaction": DATABASE_URL is a transaction pooler's (PgBouncer pool_mode=transaction).
+    database_pooler: Literal["none", "transaction"] = "none"
+    # A direct PostgreSQL URL (not through the pooler), for LISTEN: one connection per process.
+    database_direct_url: str | None = None
     gpu_provider: Literal["simulator", "runpod"] = "simulator"
     runpod_api_key: SecretStr | None = None
     runpod_base_url: str = "https://api.runpod.ai/v2"
@@ -135,6 +140,13 @@ class Settings(BaseSettings):
     # Open event streams per consumer and server process: each quiet stream reads its
     # execution every second, so streams are not free.
     max_streams_per_consumer: int = Field(default=10, ge=1, le=10_000)
+    # Runs per consumer per minute (0: no limit); shared through REDIS_URL when set.
+    run_rate_limit_per_minute: int = Field(default=120, ge=0, le=1_000_000)
+    # Requests per client address per minute to the open routes (0: no limit).
+    anon_rate_limit_per_minute: int = Field(default=600, ge=0, le=1_000_000)
+    redis_url: str | None = None
+    # Peers whose X-Forwarded-For names the client (addresses or networks, comma-separated).
+    trusted_proxies: str = ""
 
     @model_validator(mode="after")
     def _check_backends(self) -> Settings:
@@ -184,6 +196,7 @@ class Settings(BaseSettings):
             )
         if self.webhook_secret is not None and _short(self.webhook_secret):
             problems.append(f"WEBHOOK_SECRET must be at least {MIN_SECRET_BYTES} bytes")
+        problems += _limit_problems(self.redis_url, self.trusted_proxies)
         return problems
 
     @property
@@ -228,6 +241,16 @@ class Settings(BaseSettings):
         return _delays(self.webhook_retry_delays) or DEFAULT_RETRY_DELAYS_S
 
     @property
+    def database_pooled(self) -> bool:
+        """True when DATABASE_URL goes through a transaction pooler."""
+        return self.database_pooler == "transaction"
+
+    @property
+    def trusted_proxy_networks(self) -> tuple[IPv4Network | IPv6Network, ...]:
+        """TRUSTED_PROXIES as networks (a bare address is a network of one)."""
+        return tuple(ip_network(item, strict=False) for item in _split_csv(self.trusted_proxies))
+
+    @property
     def admin_uid_list(self) -> list[str]:
         """ADMIN_UIDS as a list."""
         return _split_csv(self.admin_uids)
@@ -264,6 +287,21 @@ class Settings(BaseSettings):
                     "hint": "set FILE_URL_SECRET or TARSIFY_JWT_SECRET: file links are forgeable"
                 },
             )
+
+
+def _limit_problems(redis_url: str | None, trusted_proxies: str) -> list[str]:
+    """What is wrong with REDIS_URL and TRUSTED_PROXIES."""
+    problems: list[str] = []
+    if redis_url is not None and not redis_url.startswith(("redis://", "rediss://")):
+        problems.append("REDIS_URL must be a redis:// or rediss:// URL")
+    elif redis_url is not None and importlib.util.find_spec("redis") is None:
+        problems.append("REDIS_URL needs the Redis client: pip install 'tarsify[redis]'")
+    for item in _split_csv(trusted_proxies):
+        try:
+            ip_network(item, strict=False)
+        except ValueError:
+            problems.append(f"TRUSTED_PROXIES: {item!r} is not an address or a network")
+    return problems
 
 
 def config_problems(exc: ValidationError) -> list[str]:

@@ -11,6 +11,7 @@ and ``reset_override()`` afterwards.
 from __future__ import annotations
 
 import inspect
+import logging
 from collections.abc import AsyncIterator, Iterator
 from functools import partial
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -25,6 +26,7 @@ from adapters.blobs.filesystem import FilesystemBlobStore
 from adapters.blobs.memory import MemoryBlobStore
 from adapters.blobs.signing import FileUrlSigner
 from adapters.clock import SystemClock
+from adapters.limits.limiter import LimitsRateLimiter, Strategy
 from adapters.memory.feed import InProcessFeed
 from adapters.memory.stats import MemoryExecutionStats
 from adapters.memory.uow import MemoryHealthCheck, MemoryStore, MemoryUnitOfWork
@@ -51,7 +53,7 @@ from entrypoints.webhooks import WebhookUrls
 from tarsify.domain.api_keys import KeyHasher
 from tarsify.domain.policies import AdminPolicy
 from tarsify.domain.schema_guard import use_patterns
-from tarsify.ports import BlobStore, UnitOfWorkFactory
+from tarsify.ports import BlobStore, RateLimiter, UnitOfWorkFactory
 from tarsify.services.accounts import AccountService
 from tarsify.services.api_keys import ApiKeyService
 from tarsify.services.catalog import CatalogService
@@ -74,6 +76,7 @@ if TYPE_CHECKING:
     from adapters.auth.firebase import FirebaseVerifier
 
 T = TypeVar("T")
+log = logging.getLogger("tarsify.container")
 
 
 async def open_db_engine(settings: Settings) -> AsyncIterator[AsyncEngine | None]:
@@ -85,6 +88,7 @@ async def open_db_engine(settings: Settings) -> AsyncIterator[AsyncEngine | None
         settings.database_url,
         pool_size=settings.db_pool_size,
         max_overflow=settings.db_max_overflow,
+        pooled=settings.database_pooled,
     )
     try:
         yield engine
@@ -114,6 +118,37 @@ def open_metrics() -> Iterator[Metrics]:
         yield metrics
     finally:
         stop_counting()
+
+
+async def open_rate_limit_store(settings: Settings) -> AsyncIterator[Any]:
+    """The store every process's rate limits count in: Redis at REDIS_URL (closed on
+    shutdown), or None (each process counts in its own memory)."""
+    if settings.redis_url is None:
+        yield None
+        return
+    # Imported here: the Redis client is the optional ``redis`` extra.
+    from adapters.limits.limiter import close_storage, redis_storage
+
+    storage = redis_storage(settings.redis_url)
+    try:
+        yield storage
+    finally:
+        await close_storage(storage)
+
+
+def make_rate_limiter(
+    name: str, per_minute: int, strategy: Strategy, shared: Any, metrics: Metrics
+) -> RateLimiter | None:
+    """A limit of ``per_minute`` requests per key, or None when it is 0 (off)."""
+    if per_minute == 0:
+        return None
+    return LimitsRateLimiter(
+        name,
+        per_minute,
+        strategy=strategy,
+        shared=shared,
+        on_store_error=metrics.count_rate_limit_store_error,
+    )
 
 
 def make_file_url_signer(settings: Settings) -> FileUrlSigner | None:
@@ -216,7 +251,20 @@ def make_execution_feed(settings: Settings) -> InProcessFeed | PostgresFeed:
     if settings.storage_backend == "memory":
         return InProcessFeed()
     if settings.database_url.startswith(("postgres", "postgresql")):
-        return PostgresFeed(settings.database_url, fallback_poll_s=settings.events_poll_interval)
+        # LISTEN needs a session: through a transaction pooler, a direct connection.
+        listen_url = settings.database_direct_url if settings.database_pooled else None
+        if settings.database_pooled and listen_url is None:
+            log.warning(
+                "feed.polling",
+                extra={
+                    "hint": "DATABASE_POOLER=transaction without DATABASE_DIRECT_URL: event "
+                    "streams poll the database instead of listening"
+                },
+            )
+            return InProcessFeed(poll_s=settings.events_poll_interval)
+        return PostgresFeed(
+            listen_url or settings.database_url, fallback_poll_s=settings.events_poll_interval
+        )
     return InProcessFeed(poll_s=settings.events_poll_interval)
 
 
@@ -287,6 +335,25 @@ class Container(containers.DeclarativeContainer):
     metrics = providers.Resource(open_metrics)
 
     db_engine = providers.Resource(open_db_engine, settings)
+    rate_limit_store = providers.Resource(open_rate_limit_store, settings)
+    # Runs per consumer: a moving window (exact); open routes per address: a fixed
+    # window (one counter per request on the hot read paths). adapters/limits says why.
+    run_rate_limiter = providers.Singleton(
+        make_rate_limiter,
+        "run",
+        settings.provided.run_rate_limit_per_minute,
+        "moving",
+        rate_limit_store,
+        metrics,
+    )
+    anon_rate_limiter = providers.Singleton(
+        make_rate_limiter,
+        "anon",
+        settings.provided.anon_rate_limit_per_minute,
+        "fixed",
+        rate_limit_store,
+        metrics,
+    )
     memory_store = providers.Singleton(MemoryStore)
     uow_factory = providers.Selector(
         settings.provided.storage_backend,

@@ -48,7 +48,7 @@ def serve(settings: Settings, args: argparse.Namespace) -> int:
 
         print("migrating the database ...", flush=True)
         try:
-            asyncio.run(upgrade(settings.database_url))
+            asyncio.run(upgrade(settings.database_url, pooled=settings.database_pooled))
         except Exception as exc:  # the driver's own error types vary; show the cause
             print(f"tarsify: cannot migrate the database: {exc}", file=sys.stderr)
             return 3

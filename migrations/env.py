@@ -8,10 +8,9 @@ from logging.config import fileConfig
 
 from alembic import context
 from sqlalchemy.engine import Connection
-from sqlalchemy.ext.asyncio import create_async_engine
-from sqlalchemy.pool import NullPool
 
 from adapters.sql.engine import async_url
+from adapters.sql.migrate import migration_engine
 from adapters.sql.tables import metadata
 
 DEFAULT_URL = "sqlite+aiosqlite:///./tarsify.db"
@@ -53,8 +52,16 @@ def _run_sync(connection: Connection) -> None:
         context.run_migrations()
 
 
+def _pooled() -> bool:
+    """Through a transaction pooler: given programmatically, else ``DATABASE_POOLER``."""
+    given = config.attributes.get("pooled")
+    if given is not None:
+        return bool(given)
+    return os.environ.get("DATABASE_POOLER", "").strip().lower() == "transaction"
+
+
 async def _run_async() -> None:
-    engine = create_async_engine(database_url(), poolclass=NullPool)
+    engine = migration_engine(database_url(), pooled=_pooled())
     try:
         async with engine.connect() as connection:
             await connection.run_sync(_run_sync)

@@ -73,6 +73,13 @@ class Metrics:
             ["operation"],
             registry=r,
         )
+        self.rate_limit_store_errors = Counter(
+            "tarsify_rate_limit_store_errors",
+            "Rate-limit checks the shared store (Redis) could not answer, by limit; each "
+            "was counted in the process's memory instead (fail open to the process)",
+            ["limit"],
+            registry=r,
+        )
         self.reconcile_seconds = Histogram(
             "tarsify_reconcile_pass_seconds",
             "Duration of reconcile passes (failed passes included)",
@@ -120,6 +127,10 @@ class Metrics:
     def count_storage_error(self, operation: str) -> None:
         """One database failure during ``operation``."""
         self.storage_errors.labels(operation=operation).inc()
+
+    def count_rate_limit_store_error(self, limit: str) -> None:
+        """One rate-limit check of ``limit`` the shared store could not answer."""
+        self.rate_limit_store_errors.labels(limit=limit).inc()
 
     def set_execution_counts(self, counts: Mapping[ExecutionStatus, int] | None) -> None:
         """Every status's count (0 when absent); None (unknown) removes the series."""

@@ -12,13 +12,13 @@ import contextlib
 from collections.abc import Sequence
 from typing import Any
 
-import asyncpg
 from sqlalchemy import Dialect, Executable, Result
 from sqlalchemy.exc import PendingRollbackError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+from sqlalchemy.sql.elements import ClauseElement
 
-from adapters.sql.engine import LAZY_BEGIN, SINGLE_WRITE, TRANSACTION_OPEN
-from adapters.sql.errors import FOREIGN_ERRORS
+from adapters.sql.engine import LAZY_BEGIN, SINGLE_WRITE, TRANSACTION_OPEN, is_plain_read
+from adapters.sql.errors import FOREIGN_ERRORS, is_connection_lost
 from adapters.sql.lane import Lane
 from adapters.sql.query import Query
 
@@ -102,6 +102,14 @@ class Db:
         if self._connection is None and self._lane is not None:
             found: Sequence[Sequence[Any]] = await self._on_lane(query, params, write=False)
             return found
+        try:
+            return await self._fetch_pooled(query, params)
+        except FOREIGN_ERRORS as exc:
+            if not await self._forget_if_lost(exc):
+                raise
+        return await self._fetch_pooled(query, params)  # once more, on a new connection
+
+    async def _fetch_pooled(self, query: Query, params: dict[str, Any]) -> Sequence[Sequence[Any]]:
         connection = self._connection or await self._open()
         if self._engine.dialect.driver != "asyncpg":
             result = await connection.execute(query.statement, params)
@@ -134,27 +142,66 @@ class Db:
         if driver is None:
             driver = self._driver = (await connection.get_raw_connection()).driver_connection
         sql, args = query.bind(self._engine.dialect, params)
-        status = await driver.execute(sql, *args)  # "UPDATE 1", "INSERT 0 1"
+        try:
+            status = await driver.execute(sql, *args)  # "UPDATE 1", "INSERT 0 1"
+        except FOREIGN_ERRORS as exc:
+            await self._forget_if_lost(exc)  # a write is never sent twice
+            raise
         return int(status.rpartition(" ")[2] or 0)
 
     async def _on_lane(self, query: Query, params: dict[str, Any], *, write: bool) -> Any:
-        """Run one statement on this unit of work's lane connection (taken on first use)."""
-        assert self._lane is not None
+        """Run one statement on this unit of work's lane connection (taken on first use).
+
+        A connection that dies under the statement leaves the lane; a read (outside any
+        transaction here) is then sent once more on another connection, a write never
+        (it may have committed)."""
+        lane = self._lane
+        assert lane is not None
         sql, args = query.bind(self._engine.dialect, params)
-        held = self._held
-        if held is None:
-            held = self._held = await self._lane.acquire()
-        try:
-            if write:
-                return await held.driver.execute(sql, *args)
-            return await held.driver.fetch(sql, *args)
-        except asyncpg.PostgresError:
-            raise  # the server refused the statement: the connection is as good as before
-        except BaseException:
-            # Cut off (cancelled, connection lost): its state is unknown, never reused.
-            self._held = None
-            self._lane.release(held, broken=True)
-            raise
+        for attempt in range(2):
+            held = self._held
+            if held is None:
+                held = self._held = await lane.acquire()
+            try:
+                if write:
+                    return await held.driver.execute(sql, *args)
+                return await held.driver.fetch(sql, *args)
+            except FOREIGN_ERRORS as exc:
+                if not is_connection_lost(exc):
+                    raise  # the server refused the statement: the connection is as good
+                self._held = None
+                lane.lost(held, exc)
+                if write or attempt:
+                    raise
+            except BaseException:
+                # Cut off (cancelled): its state is unknown, never reused.
+                self._held = None
+                lane.release(held, broken=True)
+                raise
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    async def _forget_if_lost(self, exc: BaseException) -> bool:
+        """When ``exc`` says this unit of work's pooled connection died: invalidate it
+        (the pool replaces it and the connections opened before it at their next
+        checkout) and return True when a read may be sent again, on a new connection:
+        no transaction was open on it. Inside a transaction the invalidated connection
+        stays, so committing fails instead of committing nothing."""
+        connection = self._connection
+        if connection is None or not is_connection_lost(exc):
+            return False
+        in_transaction = self.in_server_transaction()
+        with contextlib.suppress(Exception):
+            raw = await connection.get_raw_connection()
+            self._engine.sync_engine.pool._invalidate(raw, exc, _checkin=False)
+        with contextlib.suppress(Exception):
+            await connection.invalidate(exc)
+        if in_transaction:
+            return False
+        self._connection = None
+        self._driver = None
+        with contextlib.suppress(Exception):
+            await connection.close()
+        return True
 
     def lane_for_grouping(self, statement: Executable) -> Lane | None:
         """The lane, when this unit of work's write may be sent together with other units'
@@ -195,8 +242,23 @@ class Db:
         unit of work's transaction."""
         self._count_write(statement)
         connection = self._connection or await self._open()
-        result: Result[Any] = await connection.execute(statement, params)
+        try:
+            result: Result[Any] = await connection.execute(statement, params)
+        except FOREIGN_ERRORS as exc:
+            if not await self._forget_if_lost(exc) or not self._is_plain_read(statement):
+                raise
+            connection = await self._open()  # a read outside a transaction: once more
+            result = await connection.execute(statement, params)
         return result
+
+    def _is_plain_read(self, statement: Executable) -> bool:
+        """Whether ``statement`` is a SELECT that locks nothing (safe to send again)."""
+        if getattr(statement, "is_dml", False) or not isinstance(statement, ClauseElement):
+            return False
+        try:
+            return is_plain_read(str(statement.compile(dialect=self._engine.dialect)))
+        except Exception:  # not compilable alone: not worth a guess
+            return False
 
     async def execute_isolated(
         self, statement: Executable, params: dict[str, Any] | None = None
@@ -214,11 +276,17 @@ class Db:
         if self.dialect_name != "postgresql":
             return await connection.execute(statement, params)
         if self.in_server_transaction():
-            async with connection.begin_nested():
-                return await connection.execute(statement, params)
+            try:
+                async with connection.begin_nested():
+                    return await connection.execute(statement, params)
+            except FOREIGN_ERRORS as exc:
+                await self._forget_if_lost(exc)
+                raise
         try:
             return await connection.execute(statement, params)
-        except Exception:
+        except Exception as exc:
+            if await self._forget_if_lost(exc):
+                raise  # nothing to roll back: the server ended the transaction with it
             # The statement's own error is the one the caller must see.
             with contextlib.suppress(*FOREIGN_ERRORS):
                 await connection.rollback()

@@ -20,6 +20,7 @@ from __future__ import annotations
 import json
 import re
 import time
+import uuid
 from typing import Any
 
 import orjson
@@ -80,17 +81,45 @@ def async_url(url: str) -> str:
     return parsed.render_as_string(hide_password=False)
 
 
+def driver_options(*, pooled: bool = False) -> dict[str, Any]:
+    """asyncpg's connect arguments (SQLAlchemy's ``connect_args``).
+
+    ``pooled``: the URL is a transaction pooler's (PgBouncer in ``pool_mode=transaction``),
+    which hands each transaction (each statement outside one) to any of its server
+    connections. Nothing may then outlive a transaction on the server: no prepared
+    statement cache (asyncpg's ``statement_cache_size=0`` sends its statements unnamed,
+    parsed again with each execution; SQLAlchemy's ``prepared_statement_cache_size=0``
+    and a unique name for each statement it prepares, so two clients never clash on
+    ``__asyncpg_stmt_1__``), and no session settings (PgBouncer refuses unknown startup
+    parameters): set ``enable_bitmapscan = off`` on the database instead (README).
+    """
+    options: dict[str, Any] = {"timeout": PG_CONNECT_TIMEOUT_S}
+    if not pooled:
+        return options | {"server_settings": SESSION}
+    return options | {
+        "statement_cache_size": 0,
+        "prepared_statement_cache_size": 0,
+        "prepared_statement_name_func": _unique_statement_name,
+    }
+
+
+def _unique_statement_name() -> str:
+    return f"__tarsify_{uuid.uuid4().hex}__"
+
+
 def create_engine(
     url: str,
     *,
     echo: bool = False,
     pool_size: int = DEFAULT_POOL_SIZE,
     max_overflow: int = DEFAULT_MAX_OVERFLOW,
+    pooled: bool = False,
 ) -> AsyncEngine:
     """One engine per process; SQLite gets WAL, foreign keys and a busy timeout.
 
     On a server database ``pool_size`` connections stay open; up to ``max_overflow`` more
-    are opened under bursts and closed when given back.
+    are opened under bursts and closed when given back. ``pooled``: the URL is a
+    transaction pooler's (``driver_options``).
     """
     url = async_url(url)
     parsed = make_url(url)
@@ -111,7 +140,7 @@ def create_engine(
     if parsed.get_driver_name() != "asyncpg":
         return _create_async_engine(url, pool_pre_ping=True, **kwargs)
     # Fail fast when the server is unreachable instead of asyncpg's 60 s default.
-    kwargs["connect_args"] = {"timeout": PG_CONNECT_TIMEOUT_S, "server_settings": SESSION}
+    kwargs["connect_args"] = driver_options(pooled=pooled)
     # The pool keeps a lane of connections for statements outside a transaction (lane.py).
     engine = _create_async_engine(url, poolclass=LanePool, **kwargs)
     sync_engine = engine.sync_engine
@@ -182,7 +211,7 @@ def _begin_lazily(
         if info.get(SINGLE_WRITE):
             connection.connection.dbapi_connection.autocommit = True
             return
-        plain_read = _is_plain_read(statement)
+        plain_read = is_plain_read(statement)
         connection.connection.dbapi_connection.autocommit = plain_read
         if not plain_read:
             info[TRANSACTION_OPEN] = True
@@ -195,7 +224,7 @@ def _transaction_ended(connection: Any) -> None:
 _plain_reads: dict[str, bool] = {}
 
 
-def _is_plain_read(statement: str) -> bool:
+def is_plain_read(statement: str) -> bool:
     """Whether ``statement`` is a SELECT without a row-locking clause (memoised)."""
     known = _plain_reads.get(statement)
     if known is None:

@@ -9,7 +9,8 @@ from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar, cast
 
 import asyncpg
-from sqlalchemy.exc import IntegrityError, SQLAlchemyError
+from asyncpg.exceptions import InternalClientError
+from sqlalchemy.exc import DBAPIError, IntegrityError, SQLAlchemyError
 
 from tarsify.domain.errors import AlreadyExists, StorageError
 
@@ -23,8 +24,15 @@ FOREIGN_ERRORS: tuple[type[BaseException], ...] = (
     OSError,
     asyncpg.PostgresError,
     asyncpg.InterfaceError,
+    # asyncpg's "cannot switch to state N": a connection whose protocol was cut off.
+    InternalClientError,
     sqlite3.Error,
 )
+
+# SQLSTATE classes of a connection the server ended or lost: 08 (connection exception)
+# and 57P0x (admin_shutdown, crash_shutdown, cannot_connect_now, database_dropped,
+# idle_session_timeout).
+_LOST_SQLSTATES = ("08", "57P0")
 
 PG_UNIQUE_VIOLATION = "23505"
 
@@ -58,6 +66,35 @@ def is_unique_violation(exc: BaseException) -> bool:
     return name in ("SQLITE_CONSTRAINT_UNIQUE", "SQLITE_CONSTRAINT_PRIMARYKEY")
 
 
+def is_connection_lost(exc: BaseException) -> bool:
+    """True when ``exc`` says the statement's connection died (a terminated backend, a
+    reset socket, a failover, a protocol cut off mid-statement): whatever it was doing
+    is undone unless it had committed, and the connection must never be used again.
+
+    Looks through SQLAlchemy's wrapper (``orig``), the driver's cause and, for SQLAlchemy's
+    own errors, the error being handled when they were raised.
+    """
+    seen: set[int] = set()
+    current: BaseException | None = exc
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        if isinstance(current, asyncpg.PostgresError):
+            code = str(getattr(current, "sqlstate", "") or "")
+            if code.startswith(_LOST_SQLSTATES):
+                return True
+        elif isinstance(current, asyncpg.InterfaceError | InternalClientError | OSError) or (
+            isinstance(current, DBAPIError) and current.connection_invalidated
+        ):
+            return True
+        following = getattr(current, "orig", None) or current.__cause__
+        if following is None and isinstance(current, SQLAlchemyError):
+            # SQLAlchemy raises PendingRollbackError while it handles a lost connection
+            # that invalidated the transaction.
+            following = current.__context__
+        current = following
+    return False
+
+
 def describe(exc: BaseException) -> str:
     """A one-line account of a database failure that names no value.
 
@@ -82,6 +119,12 @@ def translate(exc: BaseException, operation: str) -> StorageError | AlreadyExist
         logger.info("unique constraint violated during %s: %s", operation, describe(exc))
         return AlreadyExists()
     statement = getattr(exc, "statement", None)
+    if is_connection_lost(exc):
+        # Not a fault of the statement: the server went away (restart, failover, reaper).
+        logger.warning("storage connection lost during %s: %s", operation, describe(exc))
+        for listener in tuple(_failure_listeners):
+            listener(operation)
+        return StorageError()
     logger.error(
         "storage failure during %s: %s; statement: %s",
         operation,

@@ -18,10 +18,11 @@ Only as many statements are in flight at once as ``flights``; rows arriving mean
 wait for the next one (at most ``max_rows`` rows each). When the server refuses a grouped
 statement (a value a column rejects, a key already taken), its rows are sent again one
 by one, so only the offending caller gets the error; when no connection can be had,
-every caller of the group gets that error, as each would alone. A caller cancelled before its
-row was sent is left out; one cancelled after cannot unsend it (as with a statement of
-its own). Callers hold no connection while they wait: the statement takes one from the
-lane, so groups never wait on the units of work whose rows they carry.
+every caller of the group gets that error, as each would alone, and so when the
+connection dies under the statement (it may have committed: it is not sent again). A
+caller cancelled before its row was sent is left out; one cancelled after cannot unsend
+it (as with a statement of its own). Callers hold no connection while they wait: the
+statement takes one from the lane, so groups never wait on the units of work whose rows they carry.
 """
 
 from __future__ import annotations
@@ -34,6 +35,7 @@ from typing import Any
 import asyncpg
 from sqlalchemy import Dialect, Table
 
+from adapters.sql.errors import FOREIGN_ERRORS, is_connection_lost
 from adapters.sql.lane import Lane
 
 Row = dict[str, Any]
@@ -131,8 +133,15 @@ class Grouped:
             return
         try:
             rows = await held.driver.fetch(self._sql, *arrays)
-        except asyncpg.PostgresError as exc:
+        except FOREIGN_ERRORS as exc:
+            if is_connection_lost(exc):  # a write is never sent twice: as alone
+                self._lane.lost(held, exc)
+                _fail(batch, exc)
+                return
             self._lane.release(held)
+            if not isinstance(exc, asyncpg.PostgresError):
+                _fail(batch, exc)
+                return
             if len(batch) == 1:
                 _fail(batch, exc)
                 return

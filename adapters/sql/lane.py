@@ -13,7 +13,9 @@ takes at most ``lane_size(pool_size)`` of them, leaving the rest to units of wor
 open a transaction; a unit of work gives its lane connection back before it waits for
 one of those, so the two never wait on each other. A connection whose statement was cut
 off (a cancelled task, a lost server) is invalidated instead of reused; one idle for
-longer than ``PING_AFTER_IDLE_S`` is pinged first, as the pool's own checkout does.
+longer than ``PING_AFTER_IDLE_S`` is pinged first, as the pool's own checkout does. When
+one dies under a statement (``lost``), the idle ones are pinged before their next use and
+the pool replaces its own at their next checkout.
 ``engine.dispose()`` gives the idle ones back before the pool closes its connections.
 """
 
@@ -26,6 +28,7 @@ from collections.abc import Callable
 from typing import Any
 
 import asyncpg
+from asyncpg.exceptions import InternalClientError
 from sqlalchemy.pool import AsyncAdaptedQueuePool
 from sqlalchemy.util import greenlet_spawn
 
@@ -93,7 +96,7 @@ class Lane:
     async def _answers(self, held: Held) -> bool:
         try:
             await held.driver.fetchrow(";")
-        except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError):
+        except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError, InternalClientError):
             self._drop(held)
             return False
         except BaseException:
@@ -123,6 +126,16 @@ class Lane:
                 waiter.set_result(held)
                 return
         self._idle.append(held)
+
+    def lost(self, held: Held, exc: BaseException) -> None:
+        """``held`` died under a statement (its server connection ended): drop it, have
+        the pool replace the connections it holds at their next checkout (as SQLAlchemy
+        does on a disconnect: a restart or failover ends them all), and ping the idle
+        ones of the lane before their next use."""
+        self._pool._invalidate(held.fairy, exc, _checkin=False)
+        self._drop(held)
+        for idle in self._idle:
+            idle.used_at = 0.0
 
     def _drop(self, held: Held) -> None:
         """Close ``held`` for good (outside a greenlet the driver's socket is closed at

@@ -38,6 +38,7 @@ from .middleware import (
     error_middleware,
     request_log_middleware,
 )
+from .rate_limits import add_rate_headers, address_limit_middleware
 from .routing import SERVICES, Route, Services
 
 log = logging.getLogger("tarsify.http")
@@ -89,6 +90,9 @@ async def _services(container: Container) -> Services:
         files=await resolve(container.output_files),
         consumer_webhooks=await resolve(container.consumer_webhooks),
         watcher=await resolve(container.execution_watcher),
+        run_limit=await resolve(container.run_rate_limiter),
+        anon_limit=await resolve(container.anon_rate_limiter),
+        trusted_proxies=container.settings().trusted_proxy_networks,
     )
 
 
@@ -178,9 +182,10 @@ def create_app(container: Container) -> web.Application:
     middlewares: list[Middleware] = [request_log_middleware]
     if settings.cors_origin_list:
         middlewares.append(cors_middleware(settings.cors_origin_list))
-    middlewares.extend((error_middleware, boundary_middleware))
+    middlewares.extend((error_middleware, boundary_middleware, address_limit_middleware))
     app = web.Application(middlewares=middlewares, client_max_size=settings.max_body_bytes)
     app[CONTAINER] = container
+    app.on_response_prepare.append(add_rate_headers)
     for route in ROUTES:
         app.router.add_route(route.method, route.path, authenticated(route))
     routes_files.install(app)

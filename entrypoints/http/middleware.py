@@ -139,7 +139,12 @@ async def error_middleware(request: web.Request, handler: Handler) -> web.Stream
 
 ALLOWED_HEADERS = "Authorization, Content-Type, Idempotency-Key, Prefer, X-Request-Id"
 # Response headers that browser scripts may read besides the CORS-safelisted ones.
-EXPOSED_HEADERS = ", ".join((REQUEST_ID_HEADER, "Location", "Preference-Applied", "Retry-After"))
+EXPOSED_HEADERS = (
+    ", ".join(
+        (REQUEST_ID_HEADER, "Location", "Preference-Applied", "Retry-After", "RateLimit-Policy")
+    )
+    + ", RateLimit"
+)
 ALLOWED_METHODS = "GET, POST, PATCH, DELETE, OPTIONS"
 
 

@@ -21,6 +21,7 @@ from .params import (
     wait_seconds,
 )
 from .prefer import preferred_wait
+from .rate_limits import count_run
 from .routing import Auth, Caller, Param, Route, services
 from .schemas import RunRequest
 from .views import ExecutionView, MarketplaceDetailView, MarketplaceItem
@@ -69,6 +70,7 @@ async def _webhook(webhooks: ConsumerWebhooks | None, data: RunRequest) -> Webho
 async def run_model(request: web.Request, caller: Caller) -> web.Response:
     """Start an execution: 202, or 200 when a wait saw it finish; always with Location."""
     owner = caller.account_id
+    await count_run(request, owner)  # before anything is read or stored
     wait_s, applied = _wait(request)
     key = idempotency_key(request)
     data = await body(request, RunRequest)
@@ -116,6 +118,19 @@ _PREFERENCE_APPLIED = Param(
     "The wait preference that was used, when Prefer: wait was honoured",
     where="header",
 )
+_RATELIMIT_POLICY = Param(
+    "RateLimit-Policy",
+    {"type": "string", "examples": ['"run";q=120;w=60']},
+    "The consumer's run quota (q runs per w seconds), when RUN_RATE_LIMIT_PER_MINUTE is set; "
+    "on every answer to run, errors included",
+    where="header",
+)
+_RATELIMIT = Param(
+    "RateLimit",
+    {"type": "string", "examples": ['"run";r=117;t=42']},
+    "What is left of the quota (r runs) and the seconds until it is whole again (t)",
+    where="header",
+)
 _IDEMPOTENCY = Param(
     "Idempotency-Key",
     {"type": "string", "minLength": 1, "maxLength": 255, "pattern": "^[!-~]([ -~]*[!-~])?$"},
@@ -158,7 +173,7 @@ ROUTES = [
         status=202,
         also=(200,),
         params=(_WAIT, _PREFER, _IDEMPOTENCY),
-        response_headers=(_LOCATION, _PREFERENCE_APPLIED),
+        response_headers=(_LOCATION, _PREFERENCE_APPLIED, _RATELIMIT_POLICY, _RATELIMIT),
         tag="marketplace",
         errors=(
             "ERR_5500",
@@ -169,6 +184,7 @@ ROUTES = [
             "ERR_3003",
             "ERR_6001",
             "ERR_4290",
+            "ERR_4292",
             "ERR_5510",
         ),
         operation_id="runModel",

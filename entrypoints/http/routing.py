@@ -15,11 +15,13 @@ from tarsify.domain.errors import AuthenticationRequired, UserNotRegistered
 from tarsify.domain.models import Identity
 
 if TYPE_CHECKING:
+    from ipaddress import IPv4Network, IPv6Network
+
     from adapters.blobs.signing import FileUrlSigner
     from entrypoints.config import Settings
     from entrypoints.webhooks import WebhookUrls
     from tarsify.domain.policies import AdminPolicy
-    from tarsify.ports import BlobStore, HealthCheck, IdentityVerifier
+    from tarsify.ports import BlobStore, HealthCheck, IdentityVerifier, RateLimiter
     from tarsify.services.accounts import AccountService
     from tarsify.services.api_keys import ApiKeyService
     from tarsify.services.catalog import CatalogService
@@ -151,6 +153,9 @@ class Services:
     files: OutputFiles | None = None
     consumer_webhooks: ConsumerWebhooks | None = None
     watcher: ExecutionWatcher | None = None
+    run_limit: RateLimiter | None = None
+    anon_limit: RateLimiter | None = None
+    trusted_proxies: tuple[IPv4Network | IPv6Network, ...] = ()
 
 
 SERVICES = web.AppKey("services", Services)

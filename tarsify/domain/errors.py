@@ -157,6 +157,35 @@ class TooManyOpenStreams(_LimitReached):
     what = "open event streams"
 
 
+class _RateLimited(TarsifyError):
+    """A request-rate limit is reached (429 with Retry-After); ``what`` names it."""
+
+    what = ""
+
+    def __init__(self, quota: int, window_s: int, retry_after: int) -> None:
+        super().__init__(
+            f"At most {quota} {self.what} per {window_s} seconds",
+            details={"limit": quota, "windowSeconds": window_s, "retryAfterSeconds": retry_after},
+        )
+        self.retry_after = retry_after
+
+
+class TooManyRuns(_RateLimited):
+    """The consumer sent more runs than RUN_RATE_LIMIT_PER_MINUTE allows; nothing was
+    stored."""
+
+    code, http_status, default_message = "ERR_4292", 429, "Too many runs"
+    what = "runs"
+
+
+class TooManyRequestsFromAddress(_RateLimited):
+    """The client address sent more requests to the open routes than
+    ANON_RATE_LIMIT_PER_MINUTE allows."""
+
+    code, http_status, default_message = "ERR_4293", 429, "Too many requests"
+    what = "requests from one address"
+
+
 class BodyTooLarge(TarsifyError):
     """Request body over the configured limit."""
 
@@ -188,9 +217,11 @@ class InternalError(TarsifyError):
 
 
 class StorageError(TarsifyError):
-    """The database is unreachable or failed; adapters raise this for any storage fault."""
+    """The database is unreachable or failed; adapters raise this for any storage fault.
+    Worth retrying shortly (a lost connection is replaced at once)."""
 
     code, http_status, default_message = "ERR_5002", 503, "Service unavailable"
+    retry_after = 1
 
 
 class BlobStoreUnavailable(StorageError):

@@ -209,3 +209,88 @@ async def test_dispose_closes_the_connections_the_lane_kept(postgres_url: str) -
         assert not await backends(watcher, pids)
     finally:
         await watcher.dispose()
+
+
+async def terminate(engine: AsyncEngine, pid: int) -> None:
+    """End the server process ``pid`` (as a restart or an idle reaper would), and wait
+    until it is gone."""
+    async with engine.connect() as connection:
+        await connection.execute(text("SELECT pg_terminate_backend(:pid)"), {"pid": pid})
+    for _ in range(100):
+        if not await backends(engine, {pid}):
+            return
+        await asyncio.sleep(0.02)
+    raise AssertionError(f"backend {pid} still runs")
+
+
+async def test_a_read_whose_lane_connection_died_is_sent_again_on_another(
+    engine: AsyncEngine, postgres_url: str
+) -> None:
+    db = session_factory(engine)()
+    first = await pid_of(db)  # the unit of work keeps its lane connection
+    other = create_engine(postgres_url, pool_size=1)
+    try:
+        await terminate(other, first)
+    finally:
+        await other.dispose()
+    second = await pid_of(db)  # the dead one failed: the read went again, elsewhere
+    assert second != first
+    await db.close()
+    lane = lane_of(engine)
+    assert lane.taken == 1  # the dead connection left the lane
+
+
+async def test_a_write_whose_backend_is_terminated_under_it_leaves_the_lane_unsent_again(
+    engine: AsyncEngine, postgres_url: str
+) -> None:
+    from adapters.sql.errors import is_connection_lost
+
+    db = session_factory(engine)(single_write=True)
+    pid = await pid_of(db)
+    lane = lane_of(engine)
+    slow = Query(select(func.pg_sleep(5)))
+    # Terminated while it runs: the server answers 57P01 (a PostgresError) on it.
+    running = asyncio.ensure_future(db._on_lane(slow, {}, write=True))
+    other = create_engine(postgres_url, pool_size=1)
+    try:
+        for _ in range(100):
+            async with other.connect() as connection:
+                state = await connection.scalar(
+                    text("SELECT state FROM pg_stat_activity WHERE pid = :pid"), {"pid": pid}
+                )
+            if state == "active":
+                break
+            await asyncio.sleep(0.02)
+        await terminate(other, pid)
+    finally:
+        await other.dispose()
+    with pytest.raises(Exception) as info:
+        await running
+    assert is_connection_lost(info.value)
+    assert (lane.taken, lane.idle) == (0, 0)  # gone from the lane, not sent again
+    await db.close()
+
+
+async def test_a_connection_lost_inside_a_transaction_fails_its_commit(
+    engine: AsyncEngine, postgres_url: str
+) -> None:
+    db = session_factory(engine)()
+    await db.execute(text("CREATE TEMP TABLE lost_probe (n int)"))  # opens the transaction
+    assert db.in_server_transaction()
+    row = (await db.execute(text("SELECT pg_backend_pid()"))).first()
+    other = create_engine(postgres_url, pool_size=1)
+    try:
+        await terminate(other, int(row[0]))
+    finally:
+        await other.dispose()
+    with pytest.raises(Exception) as failed:
+        await db.execute(text("SELECT 1"))  # never sent again inside a transaction
+    from adapters.sql.errors import is_connection_lost
+
+    assert is_connection_lost(failed.value)
+    with pytest.raises(Exception):  # noqa: B017  (whatever SQLAlchemy raises: not a commit)
+        await db.commit()
+    await db.close()
+    fresh = session_factory(engine)()
+    assert await pid_of(fresh) > 0  # the pool serves again at once
+    await fresh.close()

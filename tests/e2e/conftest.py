@@ -37,6 +37,10 @@ def make_settings(**overrides: Any) -> Settings:
         "blob_store": "memory",
         # Tests that deliver webhooks turn it on (with a receiver on loopback).
         "webhook_delivery_enabled": False,
+        # Tests send more than a minute's quota from one address and consumer; the
+        # tests of the limits (test_rate_limits.py) turn them on.
+        "run_rate_limit_per_minute": 0,
+        "anon_rate_limit_per_minute": 0,
     }
     values.update(overrides)
     return Settings(_env_file=None, **values)  # type: ignore[call-arg]

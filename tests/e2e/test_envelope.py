@@ -118,7 +118,9 @@ async def test_cors_allows_configured_origins_and_answers_preflight(
     simple = await client.get("/health", headers={"Origin": "https://app.example"})
     assert simple.headers["Access-Control-Allow-Origin"] == "https://app.example"
     exposed = simple.headers["Access-Control-Expose-Headers"]
-    assert exposed == "X-Request-Id, Location, Preference-Applied, Retry-After"
+    assert exposed == (
+        "X-Request-Id, Location, Preference-Applied, Retry-After, RateLimit-Policy, RateLimit"
+    )
     error = await client.get("/nope", headers={"Origin": "https://app.example"})
     assert error.status == 404
     assert error.headers["Access-Control-Allow-Origin"] == "https://app.example"

@@ -274,3 +274,22 @@ async def test_an_execution_read_as_a_view_is_sent_with_its_stored_payload() -> 
     assert sent.status is ExecutionStatus.QUEUED
     [job] = w.gpu.submitted
     assert job.input == {"prompt": "art: a cat", "width": 768, "num_images": 1}
+
+
+async def test_a_storage_failure_after_the_execution_is_stored_answers_it_pending() -> None:
+    w = await make_world()
+    original = w.gpu.submit
+
+    async def submit_then_lose_the_database(request):  # type: ignore[no-untyped-def]
+        report = await original(request)
+        w.store.down = True  # the provider's answer cannot be recorded
+        return report
+
+    w.gpu.submit = submit_then_lose_the_database  # type: ignore[method-assign]
+    result = await w.executions.run(w.alice.id, w.model.slug, {"prompt": "x"})
+    w.store.down = False
+    # The run is not refused (sending it again would run it twice): it is stored, and the
+    # reconciler takes it from there.
+    assert result.view.execution.status is ExecutionStatus.PENDING
+    assert await w.count_executions() == 1
+    assert (await w.stored(result.view.execution.id)).id == result.view.execution.id
