@@ -56,6 +56,10 @@ class MemoryBlobStore:
         """A signed URL of the service's own file route."""
         return self.signer.url(self._check(key), expires_in_s)
 
+    async def local_path(self, key: str) -> None:
+        """None: the bytes are in memory, not on a disk."""
+        self._check(key)
+
     async def ping(self) -> None:
         """Raise ``BlobStoreUnavailable`` while switched down."""
         if self.down:

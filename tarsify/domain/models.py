@@ -271,6 +271,13 @@ class RunTarget:
         return MarketplaceEntry(self.tars_model, self.base_model, self.developer_name)
 
 
+# The longest identity claims an account keeps (a developer's or a consumer's uid, email
+# and name); longer claims are refused where a token enters.
+MAX_UID_CHARS = 128
+MAX_EMAIL_CHARS = 320
+MAX_ACCOUNT_NAME_CHARS = 200
+
+
 @dataclass(slots=True, frozen=True)
 class Identity:
     """Who a verified token belongs to."""
