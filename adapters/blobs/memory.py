@@ -21,7 +21,6 @@ class MemoryBlobStore:
         self.signer = signer or FileUrlSigner(TEST_SECRET, "http://127.0.0.1")
         self.files: dict[str, tuple[bytes, str]] = {}
         self.down = False
-        self.puts = 0
 
     def _check(self, key: str) -> str:
         if self.down:
@@ -31,7 +30,6 @@ class MemoryBlobStore:
     async def put(self, key: str, data: bytes, content_type: str) -> StoredFile:
         """Store a copy of ``data``."""
         self.files[self._check(key)] = (bytes(data), content_type)
-        self.puts += 1
         return StoredFile(key, content_type, len(data))
 
     async def read(self, key: str) -> bytes:

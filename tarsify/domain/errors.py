@@ -143,12 +143,6 @@ class TooManyOpenStreams(_LimitReached):
     what = "open event streams"
 
 
-class BodyTooLarge(TarsifyError):
-    """Request body over the configured limit."""
-
-    code, http_status, default_message = "ERR_4130", 413, "Request body too large"
-
-
 # --- credits (ERR_6xxx) --------------------------------------------------------------
 
 
@@ -160,10 +154,6 @@ class InsufficientCredits(TarsifyError):
 
 
 # --- infrastructure (ERR_50xx) -------------------------------------------------------
-
-
-class InternalError(TarsifyError):
-    """Unexpected failure; the cause is logged, never shown."""
 
 
 class StorageError(TarsifyError):

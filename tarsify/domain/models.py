@@ -59,7 +59,7 @@ class TarsModelStatus(StrEnum):
 
 
 class ExecutionStatus(StrEnum):
-    """Lifecycle of an execution (``EngineExecutionStatus`` of the original plan)."""
+    """Lifecycle of an execution."""
 
     PENDING = "PENDING"
     QUEUED = "QUEUED"
@@ -74,8 +74,6 @@ class ExecutionStatus(StrEnum):
         """True for the four final statuses."""
         return self in TERMINAL_STATUSES
 
-
-EngineExecutionStatus = ExecutionStatus
 
 TERMINAL_STATUSES = frozenset(
     {
