@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 from dependency_injector import containers, providers
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from adapters.auth.api_keys import ApiKeyVerifier, CompositeVerifier
+from adapters.auth.api_keys import CompositeVerifier
 from adapters.auth.jwt import JwtVerifier
 from adapters.blobs.downloader import HttpDownloader
 from adapters.blobs.filesystem import FilesystemBlobStore
@@ -47,15 +47,14 @@ from adapters.sql.uow import SqlHealthCheck, SqlUnitOfWork
 from adapters.webhooks.destinations import DestinationGuard
 from adapters.webhooks.sender import HttpWebhookSender
 from entrypoints.config import FIREBASE_EXTRA_MISSING, Settings
-from entrypoints.http.outputs import ExecutionDocuments
 from entrypoints.metered_reconciler import MeteredReconciler
 from entrypoints.webhooks import WebhookUrls
 from tarsify.domain.api_keys import KeyHasher
 from tarsify.domain.policies import AdminPolicy
 from tarsify.domain.schema_guard import use_patterns
-from tarsify.ports import BlobStore, RateLimiter, UnitOfWorkFactory
+from tarsify.ports import BlobStore, ExecutionRenderer, RateLimiter, UnitOfWorkFactory
 from tarsify.services.accounts import AccountService
-from tarsify.services.api_keys import ApiKeyService
+from tarsify.services.api_keys import ApiKeyService, ApiKeyVerifier
 from tarsify.services.catalog import CatalogService
 from tarsify.services.credit_listener import CreditSettings, CreditsListener
 from tarsify.services.credits import CreditsService
@@ -469,7 +468,10 @@ class Container(containers.DeclarativeContainer):
         ConsumerWebhooks, uow_factory, clock, webhook_destinations
     )
     webhook_sender = providers.Resource(open_webhook_sender, settings, webhook_destinations)
-    execution_documents = providers.Singleton(ExecutionDocuments, output_files)
+    # Webhook bodies are the execution's document exactly as GET answers it: that
+    # representation is the HTTP layer's, which provides it before the delivery worker
+    # starts (``entrypoints.http.app.start_background``).
+    execution_documents: providers.Dependency[ExecutionRenderer] = providers.Dependency()
     webhook_deliverer = providers.Singleton(
         WebhookDeliverer,
         uow_factory,

@@ -12,7 +12,6 @@ import hashlib
 import hmac
 import uuid
 
-TOKEN_CHARS = 43  # base64url of 32 bytes, unpadded
 PATH = "/webhooks/runpod/{id}/{token}"
 
 

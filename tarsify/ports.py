@@ -14,6 +14,7 @@ from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
+from pathlib import Path
 from types import TracebackType
 from typing import Protocol, Self, TypeVar
 
@@ -536,6 +537,12 @@ class BlobStore(Protocol):
 
     async def ping(self) -> None:
         """Return when the store answers; raise ``BlobStoreUnavailable`` otherwise."""
+        ...
+
+    async def local_path(self, key: str) -> Path | None:
+        """Where the file's bytes lie on this machine's disk, for a store that keeps them
+        there (they can then be sent without being read whole); None for a store that
+        does not. ``BlobNotFound`` when a store on disk holds nothing under ``key``."""
         ...
 
 

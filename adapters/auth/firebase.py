@@ -26,7 +26,7 @@ MAX_TOKEN_CHARS = 8192
 class IdentityProviderUnavailable(TarsifyError):
     """Google's signing keys could not be fetched; the token was not judged."""
 
-    code, http_status, default_message = "ERR_5002", 503, "Identity provider unavailable"
+    code, default_message = "ERR_5002", "Identity provider unavailable"
 
 
 def _verify_with_firebase(token: str, app: firebase_admin.App) -> dict[str, Any]:

@@ -21,7 +21,6 @@ class MemoryBlobStore:
         self.signer = signer or FileUrlSigner(TEST_SECRET, "http://127.0.0.1")
         self.files: dict[str, tuple[bytes, str]] = {}
         self.down = False
-        self.puts = 0
 
     def _check(self, key: str) -> str:
         if self.down:
@@ -31,7 +30,6 @@ class MemoryBlobStore:
     async def put(self, key: str, data: bytes, content_type: str) -> StoredFile:
         """Store a copy of ``data``."""
         self.files[self._check(key)] = (bytes(data), content_type)
-        self.puts += 1
         return StoredFile(key, content_type, len(data))
 
     async def read(self, key: str) -> bytes:
@@ -55,6 +53,10 @@ class MemoryBlobStore:
     async def url(self, key: str, expires_in_s: int) -> str:
         """A signed URL of the service's own file route."""
         return self.signer.url(self._check(key), expires_in_s)
+
+    async def local_path(self, key: str) -> None:
+        """None: the bytes are in memory, not on a disk."""
+        self._check(key)
 
     async def ping(self) -> None:
         """Raise ``BlobStoreUnavailable`` while switched down."""

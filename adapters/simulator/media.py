@@ -23,7 +23,6 @@ from tarsify.domain.models import OutputType
 # A file the fake RunPod API serves itself: it turns ``simfile:png/7`` into an expiring
 # URL of its own, as hub workers hand out presigned S3 URLs.
 FILE_MARK = "simfile:"
-STYLES = ("data_uri", "base64", "url")
 TEXT_PLACEHOLDER = "A text model's answer would appear here"
 JSON_PLACEHOLDER = "A model's JSON result would appear here"
 

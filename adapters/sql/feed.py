@@ -22,7 +22,7 @@ from typing import Any
 import asyncpg
 from sqlalchemy.engine import make_url
 
-from adapters.memory.feed import Fanout
+from adapters.fanout import Fanout
 from tarsify.ports import UnitOfWork
 
 log = logging.getLogger("tarsify.feed")

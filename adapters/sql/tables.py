@@ -26,6 +26,9 @@ from sqlalchemy import (
 from adapters.sql.types import UtcDateTime, json_type, str_enum
 from tarsify.domain.credits import MAX_REASON_CHARS, AccountType, EntryType
 from tarsify.domain.models import (
+    MAX_ACCOUNT_NAME_CHARS,
+    MAX_EMAIL_CHARS,
+    MAX_UID_CHARS,
     EndpointSource,
     ExecutionStatus,
     ModelCategory,
@@ -91,9 +94,9 @@ developers = Table(
     "developers",
     metadata,
     Column("id", Uuid(), primary_key=True),
-    Column("uid", String(128), nullable=False, unique=True),
-    Column("email", String(320), nullable=False),
-    Column("name", String(200)),
+    Column("uid", String(MAX_UID_CHARS), nullable=False, unique=True),
+    Column("email", String(MAX_EMAIL_CHARS), nullable=False),
+    Column("name", String(MAX_ACCOUNT_NAME_CHARS)),
     Column("earnings_balance", BigInteger, nullable=False, server_default=text("0")),
     *_timestamps(),
     CheckConstraint("earnings_balance >= 0", name="earnings_balance_non_negative"),
@@ -103,9 +106,9 @@ consumers = Table(
     "consumers",
     metadata,
     Column("id", Uuid(), primary_key=True),
-    Column("uid", String(128), nullable=False, unique=True),
-    Column("email", String(320), nullable=False),
-    Column("name", String(200)),
+    Column("uid", String(MAX_UID_CHARS), nullable=False, unique=True),
+    Column("email", String(MAX_EMAIL_CHARS), nullable=False),
+    Column("name", String(MAX_ACCOUNT_NAME_CHARS)),
     Column("credits_balance", BigInteger, nullable=False, server_default=text("0")),
     *_timestamps(),
     # Credits reserved by unfinished runs (see ledger_entries).

@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 
 from aiohttp import web
 from aiohttp.typedefs import Middleware
+from dependency_injector import providers
 
 from entrypoints import web as web_pages
 from entrypoints.container import Container, resolve
@@ -38,6 +39,7 @@ from .middleware import (
     error_middleware,
     request_log_middleware,
 )
+from .outputs import ExecutionDocuments
 from .rate_limits import add_rate_headers, address_limit_middleware
 from .routing import SERVICES, Route, Services
 
@@ -126,6 +128,10 @@ async def start_background(container: Container) -> Background:
                 )
             )
     if settings.webhook_delivery_enabled:
+        # Webhook bodies are this layer's document of the execution (see the container).
+        container.execution_documents.override(
+            providers.Singleton(ExecutionDocuments, container.output_files)
+        )
         deliverer = await resolve(container.webhook_deliverer)
         task = asyncio.create_task(
             deliverer.run_forever(settings.webhook_delivery_interval),

@@ -12,14 +12,17 @@ from __future__ import annotations
 import json
 import math
 import re
-from typing import Any, cast
+from typing import Any
 
 from aiohttp import web
-from sqlalchemy import String
 
-from adapters.sql.tables import consumers, developers
 from tarsify.domain.errors import InvalidBody, InvalidPath, InvalidQuery, InvalidToken
-from tarsify.domain.models import Identity
+from tarsify.domain.models import (
+    MAX_ACCOUNT_NAME_CHARS,
+    MAX_EMAIL_CHARS,
+    MAX_UID_CHARS,
+    Identity,
+)
 
 from .routing import Handler
 
@@ -32,17 +35,8 @@ SURROGATE_MESSAGE = "must not contain unpaired surrogates (not valid Unicode)"
 NON_FINITE_MESSAGE = "must be a finite number (NaN and Infinity are not JSON)"
 
 
-def _length(column: Any) -> int:
-    return int(cast(String, column.type).length or 0)
-
-
-# Identity claims are stored in these columns (the same on developers and consumers).
-CLAIM_LIMITS = {
-    "sub": _length(developers.c.uid),
-    "email": _length(developers.c.email),
-    "name": _length(developers.c.name),
-}
-assert CLAIM_LIMITS["sub"] == _length(consumers.c.uid)
+# Identity claims are kept on the account (the same limits for developers and consumers).
+CLAIM_LIMITS = {"sub": MAX_UID_CHARS, "email": MAX_EMAIL_CHARS, "name": MAX_ACCOUNT_NAME_CHARS}
 
 
 class _NonFinite:

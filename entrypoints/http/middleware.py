@@ -16,7 +16,7 @@ from aiohttp.typedefs import Middleware
 
 from tarsify.domain.errors import TarsifyError
 
-from .envelope import error_response
+from .envelope import error_response, error_status
 from .routes_metrics import record_request
 from .routing import Handler
 
@@ -114,7 +114,8 @@ async def error_middleware(request: web.Request, handler: Handler) -> web.Stream
     try:
         return await handler(request)
     except TarsifyError as exc:
-        if exc.http_status >= 500:
+        status = error_status(exc)
+        if status >= 500:
             error_log.warning(
                 "http.service_error",
                 code=exc.code,
@@ -123,7 +124,7 @@ async def error_middleware(request: web.Request, handler: Handler) -> web.Stream
                 exc_info=exc.code == "ERR_5001",
             )
         headers = None if exc.retry_after is None else {"Retry-After": str(exc.retry_after)}
-        return error_response(exc.http_status, exc.code, exc.message, exc.details, headers)
+        return error_response(status, exc.code, exc.message, exc.details, headers)
     except web.HTTPException as exc:
         if exc.status < 400:
             raise

@@ -14,8 +14,7 @@ from aiohttp import web
 from pydantic import BaseModel
 from pydantic.json_schema import models_json_schema
 
-from tarsify.domain.errors import TarsifyError
-
+from .envelope import STATUS_BY_CODE
 from .middleware import HTTP_ERROR_CODES
 from .routing import Auth, Route
 from .views import PageMeta
@@ -65,18 +64,8 @@ DESCRIPTION = (
 )
 
 
-def _error_statuses() -> dict[str, int]:
-    """Every error code the service answers with -> its HTTP status."""
-    found: dict[str, int] = {code: status for status, (code, _) in HTTP_ERROR_CODES.items()}
-    pending: list[type[TarsifyError]] = [TarsifyError]
-    while pending:
-        cls = pending.pop()
-        found[cls.code] = cls.http_status
-        pending += cls.__subclasses__()
-    return found
-
-
-ERROR_STATUS = _error_statuses()
+# Every error code the service answers with -> its HTTP status.
+ERROR_STATUS = {code: status for status, (code, _) in HTTP_ERROR_CODES.items()} | STATUS_BY_CODE
 AUTH_ERRORS = {
     Auth.NONE: (),
     Auth.CONSUMER: ("ERR_1001", "ERR_1002", "ERR_1004"),

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from adapters.blobs.filesystem import FilesystemBlobStore
 from tarsify.domain.errors import FileLinkInvalid, NotFound
 from tarsify.domain.files import check_key
 from tarsify.domain.media import is_inline_media
@@ -41,8 +40,9 @@ async def read_file(request: web.Request) -> web.StreamResponse:
     headers = {**SAFETY_HEADERS, "Content-Type": info.content_type}
     if not is_inline_media(info.content_type):
         headers["Content-Disposition"] = "attachment"
-    if isinstance(store, FilesystemBlobStore):
-        return web.FileResponse(await store.local_path(key), headers=headers)
+    path = await store.local_path(key)
+    if path is not None:
+        return web.FileResponse(path, headers=headers)
     return web.Response(body=await store.read(key), headers=headers)
 
 

@@ -6,12 +6,33 @@ proxy if the figures must not be public. The answer is not an envelope.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from typing import Protocol
+
 from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST
 
-from adapters.metrics.registry import Metrics
 from tarsify.domain.errors import StorageError
+from tarsify.domain.models import ExecutionStatus
 from tarsify.ports import ExecutionStats
+
+
+class Metrics(Protocol):
+    """What this route and the access log ask of the service's metrics (the container
+    gives ``adapters.metrics.registry.Metrics``)."""
+
+    def observe_request(self, method: str, route: str, status: int, seconds: float) -> None:
+        """Count and time one answered request."""
+        ...
+
+    def set_execution_counts(self, counts: Mapping[ExecutionStatus, int] | None) -> None:
+        """Every status's count now; None when they could not be read."""
+        ...
+
+    def render(self) -> bytes:
+        """The Prometheus text exposition of every metric."""
+        ...
+
 
 METRICS = web.AppKey("metrics", Metrics)
 EXECUTION_STATS = web.AppKey("execution_stats", ExecutionStats)

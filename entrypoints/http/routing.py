@@ -6,7 +6,7 @@ import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from enum import StrEnum
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from aiohttp import web
 from pydantic import BaseModel
@@ -17,7 +17,6 @@ from tarsify.domain.models import Identity
 if TYPE_CHECKING:
     from ipaddress import IPv4Network, IPv6Network
 
-    from adapters.blobs.signing import FileUrlSigner
     from entrypoints.config import Settings
     from entrypoints.webhooks import WebhookUrls
     from tarsify.domain.policies import AdminPolicy
@@ -132,6 +131,15 @@ class Route:
         return head + "".join(part.capitalize() for part in rest)
 
 
+class FileLinks(Protocol):
+    """What ``GET /files/{key}`` asks of the signer of the store's links (the container
+    gives the adapter's ``FileUrlSigner``)."""
+
+    def verify(self, key: str, expires: str, sig: str) -> bool:
+        """True when ``sig`` signs ``key`` until ``expires`` and that time has not passed."""
+        ...
+
+
 @dataclass(frozen=True, slots=True)
 class Services:
     """What handlers call: the use cases, the identity verifier and the policies."""
@@ -149,7 +157,7 @@ class Services:
     credits: CreditsService
     webhooks: WebhookUrls | None = None
     blobs: BlobStore | None = None
-    file_urls: FileUrlSigner | None = None
+    file_urls: FileLinks | None = None
     files: OutputFiles | None = None
     consumer_webhooks: ConsumerWebhooks | None = None
     watcher: ExecutionWatcher | None = None

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from entrypoints.http.envelope import error_response
+from entrypoints.http.envelope import error_response, error_status
 from entrypoints.http.routing import services
 from entrypoints.seed.run import DEMO_CONSUMER
 from tarsify.domain.errors import TarsifyError
@@ -26,7 +26,7 @@ async def demo_sign_in(request: web.Request) -> web.Response:
         consumer = await svc.accounts.consumer_id(DEMO_CONSUMER)
     except TarsifyError as exc:
         # The seed did not run on this database (e.g. DEMO_SIGN_IN set by hand).
-        return error_response(exc.http_status, exc.code, "The demo consumer is not registered")
+        return error_response(error_status(exc), exc.code, "The demo consumer is not registered")
     created = await svc.api_keys.create(consumer, DEMO_KEY_NAME)
     data = {"key": created.secret, "name": DEMO_CONSUMER.name, "email": DEMO_CONSUMER.email}
     return web.json_response({"success": True, "data": data}, status=201)

@@ -13,6 +13,7 @@ from urllib.parse import urlencode
 from aiohttp import web
 
 from entrypoints.http import render as api_render
+from entrypoints.http.envelope import error_status
 from entrypoints.http.params import enum_query
 from entrypoints.http.routing import services
 from tarsify.domain.errors import TarsifyError
@@ -43,9 +44,10 @@ def _common(request: web.Request, page: str) -> dict[str, Any]:
 
 def error_page(request: web.Request, exc: TarsifyError) -> web.Response:
     """An HTML page for a refused request, with the API's status and message."""
-    heading = "Not found" if exc.http_status == 404 else "This request cannot be shown"
+    status = error_status(exc)
+    heading = "Not found" if status == 404 else "This request cannot be shown"
     context = _common(request, "error") | {"heading": heading, "message": exc.message}
-    return render("error.html", context, status=exc.http_status)
+    return render("error.html", context, status=status)
 
 
 def _page_request(request: web.Request) -> PageRequest:

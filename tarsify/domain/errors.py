@@ -1,7 +1,8 @@
 """One error hierarchy for the whole core, each error carrying a stable code.
 
-Entrypoints map ``code`` to an HTTP status and the error envelope in one place; adapters
-translate foreign failures into these classes at their boundary.
+The HTTP layer maps ``code`` to a status and the error envelope in one place
+(``entrypoints/http/envelope.py``); adapters translate foreign failures into these
+classes at their boundary.
 """
 
 from __future__ import annotations
@@ -14,7 +15,6 @@ class TarsifyError(Exception):
     """Base of every error the core raises on purpose."""
 
     code = "ERR_5001"
-    http_status = 500
     default_message = "Internal error"
     # Seconds after which the same request may succeed (HTTP ``Retry-After``), if known.
     retry_after: int | None = None
@@ -31,37 +31,37 @@ class TarsifyError(Exception):
 class AuthenticationRequired(TarsifyError):
     """No or malformed Authorization header."""
 
-    code, http_status, default_message = "ERR_1001", 401, "Authentication required"
+    code, default_message = "ERR_1001", "Authentication required"
 
 
 class InvalidToken(TarsifyError):
     """Token invalid, expired or issued for the other audience."""
 
-    code, http_status, default_message = "ERR_1002", 401, "Invalid or expired token"
+    code, default_message = "ERR_1002", "Invalid or expired token"
 
 
 class NotAdmin(TarsifyError):
     """Valid developer token whose uid is not an admin."""
 
-    code, http_status, default_message = "ERR_1003", 403, "Admin access required"
+    code, default_message = "ERR_1003", "Admin access required"
 
 
 class UserNotRegistered(TarsifyError):
     """Valid token, but the user has not registered yet."""
 
-    code, http_status, default_message = "ERR_1004", 404, "User not registered"
+    code, default_message = "ERR_1004", "User not registered"
 
 
 class AlreadyRegistered(TarsifyError):
     """The user for this token is already registered."""
 
-    code, http_status, default_message = "ERR_1005", 409, "User already registered"
+    code, default_message = "ERR_1005", "User already registered"
 
 
 class FileLinkInvalid(TarsifyError):
     """A file URL whose signature does not match, or whose expiry has passed."""
 
-    code, http_status, default_message = "ERR_1006", 403, "File link invalid or expired"
+    code, default_message = "ERR_1006", "File link invalid or expired"
 
 
 # --- request validation (ERR_2xxx) ---------------------------------------------------
@@ -70,19 +70,19 @@ class FileLinkInvalid(TarsifyError):
 class InvalidBody(TarsifyError):
     """Malformed JSON, wrong types or unknown fields in a request body."""
 
-    code, http_status, default_message = "ERR_2001", 400, "Invalid request body"
+    code, default_message = "ERR_2001", "Invalid request body"
 
 
 class InvalidQuery(TarsifyError):
     """Invalid query parameters (including an unreadable cursor)."""
 
-    code, http_status, default_message = "ERR_2002", 400, "Invalid query parameters"
+    code, default_message = "ERR_2002", "Invalid query parameters"
 
 
 class InvalidPath(TarsifyError):
     """Invalid path parameter, such as an id that is not a UUID."""
 
-    code, http_status, default_message = "ERR_2003", 400, "Invalid path parameter"
+    code, default_message = "ERR_2003", "Invalid path parameter"
 
 
 class InputValidationFailed(TarsifyError):
@@ -91,7 +91,7 @@ class InputValidationFailed(TarsifyError):
     ``details`` is a list of ``{"field": path, "message": text}``.
     """
 
-    code, http_status, default_message = "ERR_2005", 422, "Inputs do not satisfy the model's schema"
+    code, default_message = "ERR_2005", "Inputs do not satisfy the model's schema"
 
 
 class ValidationBudgetSpent(InputValidationFailed):
@@ -114,19 +114,19 @@ class ValidationBudgetSpent(InputValidationFailed):
 class NotFound(TarsifyError):
     """Generic resource not found."""
 
-    code, http_status, default_message = "ERR_3001", 404, "Resource not found"
+    code, default_message = "ERR_3001", "Resource not found"
 
 
 class AlreadyExists(TarsifyError):
     """A resource with the same identity exists."""
 
-    code, http_status, default_message = "ERR_3002", 409, "Resource already exists"
+    code, default_message = "ERR_3002", "Resource already exists"
 
 
 class Conflict(TarsifyError):
     """The request conflicts with the current state (e.g. idempotency key reuse)."""
 
-    code, http_status, default_message = "ERR_3003", 409, "Resource conflict"
+    code, default_message = "ERR_3003", "Resource conflict"
 
 
 class _LimitReached(TarsifyError):
@@ -145,7 +145,7 @@ class _LimitReached(TarsifyError):
 class TooManyActiveExecutions(_LimitReached):
     """The consumer already has the most unfinished executions allowed; retry later."""
 
-    code, http_status, default_message = "ERR_4290", 429, "Too many active executions"
+    code, default_message = "ERR_4290", "Too many active executions"
     what = "unfinished executions"
 
 
@@ -153,7 +153,7 @@ class TooManyOpenStreams(_LimitReached):
     """The consumer already has the most event streams open that one server process
     allows; retry once one has ended."""
 
-    code, http_status, default_message = "ERR_4291", 429, "Too many open event streams"
+    code, default_message = "ERR_4291", "Too many open event streams"
     what = "open event streams"
 
 
@@ -174,7 +174,7 @@ class TooManyRuns(_RateLimited):
     """The consumer sent more runs than RUN_RATE_LIMIT_PER_MINUTE allows; nothing was
     stored."""
 
-    code, http_status, default_message = "ERR_4292", 429, "Too many runs"
+    code, default_message = "ERR_4292", "Too many runs"
     what = "runs"
 
 
@@ -182,14 +182,14 @@ class TooManyRequestsFromAddress(_RateLimited):
     """The client address sent more requests to the open routes than
     ANON_RATE_LIMIT_PER_MINUTE allows."""
 
-    code, http_status, default_message = "ERR_4293", 429, "Too many requests"
+    code, default_message = "ERR_4293", "Too many requests"
     what = "requests from one address"
 
 
 class BodyTooLarge(TarsifyError):
     """Request body over the configured limit."""
 
-    code, http_status, default_message = "ERR_4130", 413, "Request body too large"
+    code, default_message = "ERR_4130", "Request body too large"
 
 
 class InputsTooLarge(BodyTooLarge):
@@ -206,21 +206,17 @@ class InsufficientCredits(TarsifyError):
     """The consumer's balance does not cover the price of the run (``details``: price and
     balance); nothing was stored."""
 
-    code, http_status, default_message = "ERR_6001", 402, "Insufficient credits"
+    code, default_message = "ERR_6001", "Insufficient credits"
 
 
 # --- infrastructure (ERR_50xx) -------------------------------------------------------
-
-
-class InternalError(TarsifyError):
-    """Unexpected failure; the cause is logged, never shown."""
 
 
 class StorageError(TarsifyError):
     """The database is unreachable or failed; adapters raise this for any storage fault.
     Worth retrying shortly (a lost connection is replaced at once)."""
 
-    code, http_status, default_message = "ERR_5002", 503, "Service unavailable"
+    code, default_message = "ERR_5002", "Service unavailable"
     retry_after = 1
 
 
@@ -248,7 +244,7 @@ class OutputDownloadFailed(TarsifyError):
     error, timeout, too large). It is the provider's output that failed, so it shares the
     provider's code; the engine fails the execution with ``OUTPUT_DOWNLOAD_FAILED``."""
 
-    code, http_status, default_message = "ERR_5510", 502, "Output file download failed"
+    code, default_message = "ERR_5510", "Output file download failed"
     failure_code = "OUTPUT_DOWNLOAD_FAILED"
 
 
@@ -258,55 +254,55 @@ class OutputDownloadFailed(TarsifyError):
 class TarsModelNotFound(TarsifyError):
     """No such Tars model, or not visible to the caller."""
 
-    code, http_status, default_message = "ERR_5500", 404, "Tars model not found"
+    code, default_message = "ERR_5500", "Tars model not found"
 
 
 class ModelNotPublished(TarsifyError):
     """The Tars model exists but is not published."""
 
-    code, http_status, default_message = "ERR_5501", 400, "Model is not published"
+    code, default_message = "ERR_5501", "Model is not published"
 
 
 class EndpointNotActive(TarsifyError):
     """The GPU endpoint behind the model is deactivated."""
 
-    code, http_status, default_message = "ERR_5502", 400, "GPU endpoint is not active"
+    code, default_message = "ERR_5502", "GPU endpoint is not active"
 
 
 class SlugAlreadyExists(TarsifyError):
     """Slug taken by another model."""
 
-    code, http_status, default_message = "ERR_5503", 409, "Slug already exists"
+    code, default_message = "ERR_5503", "Slug already exists"
 
 
 class InvalidStatusTransition(TarsifyError):
     """Tars model status change not allowed (``details`` lists the reasons)."""
 
-    code, http_status, default_message = "ERR_5504", 400, "Invalid status transition"
+    code, default_message = "ERR_5504", "Invalid status transition"
 
 
 class ExecutionNotFound(TarsifyError):
     """No such execution, or not owned by the caller."""
 
-    code, http_status, default_message = "ERR_5505", 404, "Execution not found"
+    code, default_message = "ERR_5505", "Execution not found"
 
 
 class ExecutionNotCancellable(TarsifyError):
     """The execution is already terminal."""
 
-    code, http_status, default_message = "ERR_5507", 409, "Execution is not cancellable"
+    code, default_message = "ERR_5507", "Execution is not cancellable"
 
 
 class BaseModelNotFound(TarsifyError):
     """No such base model."""
 
-    code, http_status, default_message = "ERR_5508", 404, "Base model not found"
+    code, default_message = "ERR_5508", "Base model not found"
 
 
 class BaseModelNotActive(TarsifyError):
     """The base model is deactivated."""
 
-    code, http_status, default_message = "ERR_5509", 400, "Base model is not active"
+    code, default_message = "ERR_5509", "Base model is not active"
 
 
 class ProviderOutcome(StrEnum):
@@ -331,7 +327,7 @@ class GpuProviderError(TarsifyError):
     is how long the provider asked us to wait (a rate limit's Retry-After).
     """
 
-    code, http_status, default_message = "ERR_5510", 502, "GPU provider error"
+    code, default_message = "ERR_5510", "GPU provider error"
 
     def __init__(
         self,

@@ -59,7 +59,7 @@ class TarsModelStatus(StrEnum):
 
 
 class ExecutionStatus(StrEnum):
-    """Lifecycle of an execution (``EngineExecutionStatus`` of the original plan)."""
+    """Lifecycle of an execution."""
 
     PENDING = "PENDING"
     QUEUED = "QUEUED"
@@ -74,8 +74,6 @@ class ExecutionStatus(StrEnum):
         """True for the four final statuses."""
         return self in TERMINAL_STATUSES
 
-
-EngineExecutionStatus = ExecutionStatus
 
 TERMINAL_STATUSES = frozenset(
     {
@@ -269,6 +267,13 @@ class RunTarget:
     def marketplace_entry(self) -> MarketplaceEntry:
         """The marketplace entry of this model."""
         return MarketplaceEntry(self.tars_model, self.base_model, self.developer_name)
+
+
+# The longest identity claims an account keeps (a developer's or a consumer's uid, email
+# and name); longer claims are refused where a token enters.
+MAX_UID_CHARS = 128
+MAX_EMAIL_CHARS = 320
+MAX_ACCOUNT_NAME_CHARS = 200
 
 
 @dataclass(slots=True, frozen=True)

@@ -7,7 +7,6 @@ terminal status is final.
 
 from __future__ import annotations
 
-from tarsify.domain.errors import InvalidStatusTransition
 from tarsify.domain.models import TERMINAL_STATUSES, ExecutionStatus
 
 _S = ExecutionStatus
@@ -37,15 +36,6 @@ PROVIDER_STATUS_MAP: dict[str, ExecutionStatus] = {
 def can_transition(current: ExecutionStatus, target: ExecutionStatus) -> bool:
     """True when ``current -> target`` is a forward move the machine allows."""
     return target in ALLOWED_TRANSITIONS[current]
-
-
-def check_transition(current: ExecutionStatus, target: ExecutionStatus) -> None:
-    """Raise ``InvalidStatusTransition`` unless ``current -> target`` is allowed."""
-    if not can_transition(current, target):
-        raise InvalidStatusTransition(
-            f"Execution cannot move from {current} to {target}",
-            details=[{"from": str(current), "to": str(target)}],
-        )
 
 
 def map_provider_status(raw: str | None) -> ExecutionStatus | None:

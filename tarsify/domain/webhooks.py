@@ -43,9 +43,6 @@ class WebhookFilter(StrEnum):
     COMPLETED = "completed"
 
 
-DEFAULT_FILTER: tuple[WebhookFilter, ...] = (WebhookFilter.COMPLETED,)
-
-
 class WebhookEventType(StrEnum):
     """The ``type`` of a webhook body."""
 

@@ -104,6 +104,18 @@ class ApiKeyService:
         )
 
 
+class ApiKeyVerifier:
+    """The ``IdentityVerifier`` of ``tsk_`` keys: the consumer who owns an unrevoked key
+    (``ApiKeyService.authenticate``)."""
+
+    def __init__(self, keys: ApiKeyService) -> None:
+        self._keys = keys
+
+    async def verify(self, token: str, audience: Audience) -> Identity:
+        """The key owner's identity on consumer routes; ``InvalidToken`` otherwise."""
+        return await self._keys.authenticate(token, audience)
+
+
 def _checked_name(name: str) -> str:
     name = name.strip()
     if not 1 <= len(name) <= NAME_MAX_CHARS:

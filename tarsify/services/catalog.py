@@ -113,11 +113,6 @@ class CatalogService:
         async with self._uow() as uow:
             return await uow.endpoints.list(page)
 
-    async def get_endpoint(self, endpoint_id: uuid.UUID) -> GpuEndpoint:
-        """One endpoint; ``NotFound`` if unknown."""
-        async with self._uow() as uow:
-            return await _endpoint(uow, endpoint_id)
-
     async def find_endpoint(self, provider_endpoint_id: str) -> GpuEndpoint | None:
         """The endpoint registered with this provider id, if any."""
         async with self._uow() as uow:

@@ -90,6 +90,20 @@ async def test_url_serves_an_empty_file(store: BlobStore) -> None:
     assert (status, body, headers["Content-Length"]) == (200, b"", "0")
 
 
+async def test_local_path_holds_the_stored_bytes_on_disk_only(
+    store: BlobStore, request: pytest.FixtureRequest
+) -> None:
+    await store.put("executions/e4/0.png", PNG, "image/png")
+    path = await store.local_path("executions/e4/0.png")
+    if request.node.callspec.params["store"] != "filesystem":
+        assert path is None
+        return
+    assert path is not None and sha(path.read_bytes()) == sha(PNG)
+    await store.delete("executions/e4/0.png")
+    with pytest.raises(BlobNotFound):
+        await store.local_path("executions/e4/0.png")
+
+
 async def test_delete_removes_the_file(store: BlobStore) -> None:
     await store.put("executions/e3/0.wav", b"RIFF....WAVE", "audio/wav")
     await store.delete("executions/e3/0.wav")

@@ -27,6 +27,7 @@ from adapters.auth.jwt import mint_token
 from entrypoints.config import Settings
 from entrypoints.container import Container, build_container
 from entrypoints.http.app import ROUTES, create_app
+from entrypoints.http.envelope import STATUS_BY_CODE
 from entrypoints.http.middleware import HTTP_ERROR_CODES
 from entrypoints.http.openapi import build_document
 from entrypoints.http.routing import Auth, Route
@@ -290,7 +291,7 @@ def test_error_codes_are_all_documented() -> None:
     pending: list[type[TarsifyError]] = [TarsifyError]
     while pending:
         cls = pending.pop()
-        implemented[cls.code] = cls.http_status
+        implemented[cls.code] = STATUS_BY_CODE[cls.code]
         pending += cls.__subclasses__()
     implemented |= {code: status for status, (code, _) in HTTP_ERROR_CODES.items()}
     for code, status in implemented.items():

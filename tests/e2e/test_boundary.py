@@ -143,11 +143,12 @@ def test_request_length_caps_fit_their_columns(model: type[Any], field: str, col
     assert isinstance(column.type, String) and cap is not None and cap <= length
 
 
-def test_token_claim_caps_are_the_account_columns() -> None:
+@pytest.mark.parametrize("accounts", [developers, consumers])
+def test_token_claim_caps_are_the_account_columns(accounts: Any) -> None:
     assert {
-        "sub": developers.c.uid.type.length,
-        "email": consumers.c.email.type.length,
-        "name": consumers.c.name.type.length,
+        "sub": accounts.c.uid.type.length,
+        "email": accounts.c.email.type.length,
+        "name": accounts.c.name.type.length,
     } == CLAIM_LIMITS
 
 

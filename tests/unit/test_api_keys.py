@@ -7,7 +7,7 @@ import uuid
 
 import pytest
 
-from adapters.auth.api_keys import ApiKeyVerifier, CompositeVerifier
+from adapters.auth.api_keys import CompositeVerifier
 from adapters.memory.clock import ManualClock
 from adapters.memory.identity import StaticIdentityVerifier
 from adapters.memory.uow import MemoryStore
@@ -16,7 +16,7 @@ from tarsify.domain.errors import InvalidBody, InvalidToken, NotFound
 from tarsify.domain.models import Consumer, Identity
 from tarsify.domain.pagination import PageRequest
 from tarsify.ports import Audience
-from tarsify.services.api_keys import ApiKeyService
+from tarsify.services.api_keys import ApiKeyService, ApiKeyVerifier
 
 PEPPER = b"p" * 32
 KEY_RE = re.compile(r"^tsk_[A-Za-z0-9_-]{43}$")

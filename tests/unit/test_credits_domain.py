@@ -87,7 +87,7 @@ def test_a_hold_beyond_the_balance_is_refused_and_a_free_run_holds_nothing() -> 
     with pytest.raises(InsufficientCredits) as refused:
         hold(ALICE, Credits(3, 7), 4, RUN, NOW)
     assert refused.value.details == {"price": 4, "balance": 3}
-    assert refused.value.http_status == 402
+    assert refused.value.code == "ERR_6001"
     assert hold(ALICE, Credits(0, 0), 0, RUN, NOW) == Posting()
     assert hold(ALICE, Credits(4, 0), 4, RUN, NOW).consumer_changes() == {ALICE: (-4, 4)}
 

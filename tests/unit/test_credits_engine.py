@@ -165,7 +165,7 @@ async def test_the_active_executions_limit_refuses_one_more_run() -> None:
     await p.run()
     with pytest.raises(TooManyActiveExecutions) as refused:
         await p.run()
-    assert refused.value.http_status == 429
+    assert refused.value.code == "ERR_4290"
     assert refused.value.retry_after == p.w.base.estimated_seconds
     assert refused.value.details == {"limit": 2, "retryAfterSeconds": p.w.base.estimated_seconds}
     assert await p.w.count_executions() == 2
