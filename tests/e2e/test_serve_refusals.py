@@ -20,7 +20,7 @@ from pathlib import Path
 import pytest
 from aiohttp.test_utils import unused_port
 
-from entrypoints import preflight
+from entrypoints import check, preflight
 
 from .test_serve_process import start
 
@@ -155,6 +155,9 @@ def test_a_directory_that_refuses_writes_is_found_by_trying(
         f"the file store directory {tmp_path} cannot be written: Read-only file system "
         "(BLOB_FILESYSTEM_ROOT)"
     )
+    # tarsify check tries it the same way.
+    finding = check._filesystem_root(tmp_path)
+    assert (finding.verdict, finding.text) == ("problem", problem)
 
 
 @pytest.mark.parametrize(
