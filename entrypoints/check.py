@@ -17,6 +17,7 @@ from pydantic import ValidationError
 from sqlalchemy.engine import make_url
 
 from entrypoints.config import Settings, config_problems
+from entrypoints.preflight import directory_problem
 from entrypoints.security import jwt_secret_problem
 
 DB_TIMEOUT_S = 10.0
@@ -118,6 +119,13 @@ def _filesystem_root(root: Path) -> Finding:
         return _problem(f"the file store directory {root} cannot be written")
     if existing != root:
         return _ok(f"the file store directory {root} will be created on first use")
+    # Tried as serve tries it (a temporary file, gone at once): permissions alone miss a
+    # read-only mount, and say nothing for root.
+    problem = directory_problem(
+        root, create=False, what="the file store directory", setting="BLOB_FILESYSTEM_ROOT"
+    )
+    if problem is not None:
+        return _problem(problem)
     return _ok(f"the file store directory {root} is writable")
 
 

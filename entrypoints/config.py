@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import importlib.util
 import logging
+import sys
 from ipaddress import IPv4Network, IPv6Network, ip_network
 from typing import Literal
+from urllib.parse import urlsplit
 
 from pydantic import Field, SecretStr, ValidationError, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -22,6 +24,12 @@ MIB = 1024 * 1024
 # HS256 keys shorter than the hash output (32 bytes) are brute-forceable (RFC 7518 3.2).
 MIN_SECRET_BYTES = 32
 MIN_PEPPER_CHARS = 32
+LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
+# What DATABASE_URL may start with (before ``://``), memory:// aside; the plain names get
+# the async driver (adapters/sql/engine.py).
+DATABASE_SCHEMES = frozenset(
+    {"sqlite+aiosqlite", "sqlite", "postgresql+asyncpg", "postgresql", "postgres"}
+)
 FIREBASE_EXTRA_MISSING = (
     "AUTH_BACKEND=firebase needs the 'firebase' extra: pip install 'tarsify[firebase]' "
     "(or -e '.[firebase]' from a checkout)"
@@ -46,6 +54,38 @@ def _delays(raw: str) -> tuple[float, ...] | None:
     if not 1 <= len(delays) <= 50 or not all(0 < d <= 7 * 24 * 3600 for d in delays):
         return None
     return delays
+
+
+def _database_url_problems(url: str) -> list[str]:
+    """Why DATABASE_URL names no database this service can use (none: it can)."""
+    if url.startswith(MEMORY_URL_PREFIX):
+        return []
+    scheme = url.partition("://")[0].lower() if "://" in url else ""
+    if scheme in DATABASE_SCHEMES:
+        return []
+    # Only the scheme is repeated: the rest of a URL may hold a password.
+    given = f"{scheme}://" if scheme else "a value that is not a URL"
+    return [
+        "DATABASE_URL must start with sqlite+aiosqlite://, postgresql+asyncpg:// "
+        f"(postgresql:// and postgres:// mean it too) or memory://, not {given}"
+    ]
+
+
+def _is_origin(origin: str) -> bool:
+    """``*``, or ``http(s)://host[:port]`` with nothing after it (a browser's Origin)."""
+    if origin == "*":
+        return True
+    try:
+        parts = urlsplit(origin)
+        parts.port  # noqa: B018 - raises ValueError for a port that is not a number
+    except ValueError:
+        return False
+    return (
+        parts.scheme in ("http", "https")
+        and bool(parts.hostname)
+        and not (parts.path or parts.query or parts.fragment or parts.username)
+        and " " not in origin
+    )
 
 
 def _short(secret: SecretStr) -> bool:
@@ -83,7 +123,8 @@ class Settings(BaseSettings):
     host: str = "127.0.0.1"
     port: int = Field(default=8000, ge=1, le=65535)
     log_level: str = "INFO"
-    log_format: Literal["json", "console"] = "json"
+    # auto: readable lines when standard error is a terminal, JSON lines otherwise.
+    log_format: Literal["auto", "json", "console"] = "auto"
     cors_origins: str = ""
     max_body_bytes: int = Field(default=MIB, ge=1024)
     db_pool_size: int = Field(default=20, ge=1, le=1000)
@@ -197,6 +238,16 @@ class Settings(BaseSettings):
         if self.webhook_secret is not None and _short(self.webhook_secret):
             problems.append(f"WEBHOOK_SECRET must be at least {MIN_SECRET_BYTES} bytes")
         problems += _limit_problems(self.redis_url, self.trusted_proxies)
+        if self.log_level.upper() not in LOG_LEVELS:
+            levels = ", ".join(LOG_LEVELS)
+            problems.append(f"LOG_LEVEL must be one of {levels}, not {self.log_level!r}")
+        problems += _database_url_problems(self.database_url)
+        problems += [
+            f"CORS_ORIGINS must be * or comma-separated origins such as "
+            f"https://app.example.com, not {origin!r}"
+            for origin in self.cors_origin_list
+            if not _is_origin(origin)
+        ]
         return problems
 
     @property
@@ -317,7 +368,15 @@ def config_problems(exc: ValidationError) -> list[str]:
     return problems
 
 
-def configure_logging(level: str = "INFO", fmt: str = "json") -> None:
+def resolve_log_format(fmt: str) -> Literal["json", "console"]:
+    """LOG_FORMAT as rendered: ``auto`` is ``console`` when standard error is a terminal
+    (a person reads it) and ``json`` otherwise (a collector reads it)."""
+    if fmt == "auto":
+        return "console" if sys.stderr.isatty() else "json"
+    return "console" if fmt == "console" else "json"
+
+
+def configure_logging(level: str = "INFO", fmt: str = "auto") -> None:
     """Route stdlib and structlog records through one renderer: JSON lines or console."""
     import structlog  # local: only processes that serve or work need it
 
@@ -342,7 +401,7 @@ def configure_logging(level: str = "INFO", fmt: str = "json") -> None:
     )
     renderer: structlog.types.Processor = (
         structlog.processors.JSONRenderer()
-        if fmt == "json"
+        if resolve_log_format(fmt) == "json"
         else structlog.dev.ConsoleRenderer(colors=False)
     )
     formatter = structlog.stdlib.ProcessorFormatter(

@@ -8,6 +8,7 @@ import os
 import signal
 import sys
 import tempfile
+from pathlib import Path
 from typing import NoReturn
 
 from aiohttp import web
@@ -18,6 +19,7 @@ from entrypoints.config import Settings
 from entrypoints.container import Container, build_container, resolve
 from entrypoints.http.app import create_app
 from entrypoints.http.server import make_runner
+from entrypoints.preflight import port_problem, start_problems
 from entrypoints.security import serve_refusal
 from entrypoints.seed.run import DEMO_CONSUMER, DEMO_DEVELOPER, SeedReport, seed_catalog, seed_demo
 
@@ -39,7 +41,7 @@ def serve(settings: Settings, args: argparse.Namespace) -> int:
     if args.demo and not settings.admin_uid_list and settings.auth_backend == "jwt":
         updates["admin_uids"] = DEMO_ADMIN_UID
     settings = settings.model_copy(update=updates)
-    refusal = serve_refusal(settings, demo=args.demo)
+    refusal = serve_refusal(settings, demo=args.demo) or _start_problem(settings)
     if refusal is not None:
         print(f"tarsify: {refusal}", file=sys.stderr)
         return 2
@@ -54,7 +56,11 @@ def serve(settings: Settings, args: argparse.Namespace) -> int:
             return 3
     workers = max(1, args.workers)
     if workers == 1:
-        asyncio.run(serve_process(settings, demo=args.demo, reuse_port=False))
+        try:
+            asyncio.run(serve_process(settings, demo=args.demo, reuse_port=False))
+        except CannotListen as exc:
+            print(f"tarsify: {exc}", file=sys.stderr)
+            return 2
         return 0
     if settings.storage_backend == "memory":
         print("tarsify: --workers needs a shared database, not memory://", file=sys.stderr)
@@ -62,6 +68,22 @@ def serve(settings: Settings, args: argparse.Namespace) -> int:
     if args.demo:
         asyncio.run(run_seed(settings, demo=True))
     _become_supervisor(settings, workers)
+
+
+def _start_problem(settings: Settings) -> str | None:
+    """Why this process could not serve, found before anything is migrated or seeded:
+    the port is taken, or a directory it writes cannot be written."""
+    problem = port_problem(settings.host, settings.port)
+    if problem is not None:
+        return problem
+    blob_root = Path(settings.blob_filesystem_root) if settings.blob_store == "filesystem" else None
+    database_url = settings.database_url if settings.storage_backend == "sql" else "memory://"
+    problems = start_problems(database_url, blob_root)
+    return "; ".join(problems) if problems else None
+
+
+class CannotListen(Exception):
+    """The server's address could not be bound (taken since it was checked)."""
 
 
 # What the workers must take from this process's settings (the rest is the environment
@@ -98,7 +120,11 @@ async def serve_process(settings: Settings, *, demo: bool, reuse_port: bool) -> 
             report = await _seed_with(container, demo=True)
             _print_report(report, settings)
         site = web.TCPSite(runner, settings.host, settings.port, reuse_port=reuse_port or None)
-        await site.start()
+        try:
+            await site.start()
+        except OSError as exc:
+            where = f"{settings.host}:{settings.port}"
+            raise CannotListen(f"cannot listen on {where}: {exc.strerror or exc}") from None
         simulated = (
             " (GPU: local simulator, outputs are simulated)"
             if (settings.gpu_provider == "simulator")
@@ -109,6 +135,8 @@ async def serve_process(settings: Settings, *, demo: bool, reuse_port: bool) -> 
             f"[pid {os.getpid()}]{simulated}",
             flush=True,
         )
+        if demo:
+            _print_demo_banner(settings)
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGINT, signal.SIGTERM):
@@ -116,6 +144,18 @@ async def serve_process(settings: Settings, *, demo: bool, reuse_port: bool) -> 
         await stop.wait()
     finally:
         await runner.cleanup()
+
+
+def _print_demo_banner(settings: Settings) -> None:
+    """What a newcomer does next: open the pages, sign in with one click, run a model."""
+    host = f"[{settings.host}]" if ":" in settings.host else settings.host
+    print(
+        f"\n  Open http://{host}:{settings.port}/ in a browser, press Sign in, then\n"
+        "  Sign in as the demo consumer, open a model and press Run.\n"
+        "  Or use the API with the tokens above (README.md, Walkthrough).\n"
+        "  Ctrl-C stops the server.\n",
+        flush=True,
+    )
 
 
 async def _seed_with(container: Container, *, demo: bool) -> SeedReport:

@@ -96,14 +96,21 @@ class FilesystemBlobStore:
         return self.signer.url(key, expires_in_s)
 
     async def ping(self) -> None:
-        """The root exists (created when missing) and is writable."""
+        """A file can be written where files go (the root and its ``blobs`` directory are
+        created when missing). Tried, not judged from permissions: root ignores them, a
+        read-only mount or a full disk does not."""
         try:
-            await asyncio.to_thread(self.root.mkdir, parents=True, exist_ok=True)
-            writable = await asyncio.to_thread(os.access, self.root, os.W_OK | os.X_OK)
+            await asyncio.to_thread(_probe_write, self.root / "blobs")
         except OSError as exc:
-            raise BlobStoreUnavailable(f"File storage root unusable: {exc.strerror}") from exc
-        if not writable:
-            raise BlobStoreUnavailable("File storage root is not writable")
+            raise BlobStoreUnavailable(
+                f"File storage cannot be written: {exc.strerror or exc}"
+            ) from exc
+
+
+def _probe_write(directory: Path) -> None:
+    directory.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryFile(dir=directory, prefix=".tmp-probe-") as probe:
+        probe.write(b"x")
 
 
 def _write_atomically(path: Path, data: bytes) -> None:

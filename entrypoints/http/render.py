@@ -20,6 +20,7 @@ import orjson
 
 from tarsify.domain import models as m
 from tarsify.domain.execution import ExecutionView
+from tarsify.domain.failures import PendingReason
 from tarsify.domain.jsonsafe import Omitted, StoredJson
 
 Json = dict[str, Any]
@@ -42,7 +43,14 @@ def execution(view: ExecutionView, output: Any = None) -> Json:
     if e.error_code is not None or e.error_message is not None:
         error = {"code": e.error_code or "ERROR", "message": e.error_message or ""}
     pending = None
-    if e.pending_reason is not None and e.status is m.ExecutionStatus.PENDING:
+    if (
+        e.pending_reason is not None
+        and not e.is_terminal
+        and (
+            e.status is m.ExecutionStatus.PENDING
+            or e.pending_reason is PendingReason.FILES_UNSTORED
+        )
+    ):
         pending = {"code": e.pending_reason.value, "message": e.pending_reason.message}
     omitted = [
         name

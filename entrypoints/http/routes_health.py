@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import logging
+from collections.abc import Awaitable, Callable
+
 from aiohttp import web
 
 from tarsify.domain.errors import StorageError
@@ -9,6 +12,8 @@ from tarsify.domain.errors import StorageError
 from .envelope import ok
 from .routing import Auth, Caller, Route, services
 from .views import Health
+
+log = logging.getLogger("tarsify.http")
 
 
 def _health(request: web.Request, status: str) -> Health:
@@ -21,18 +26,35 @@ async def live(request: web.Request, _caller: Caller) -> web.Response:
     return ok(_health(request, "ok"))
 
 
-async def ready(request: web.Request, _caller: Caller) -> web.Response:
-    """The database and the file store answer; 503 ERR_5002 otherwise."""
-    svc = services(request)
+async def _fails(probe: Callable[[], Awaitable[None]]) -> str | None:
+    """What ``probe`` raised, or None when it answered."""
     try:
-        await svc.health.ping()
-        if svc.blobs is not None:
-            await svc.blobs.ping()
-    except StorageError:
-        raise
-    except Exception as exc:
+        await probe()
+    except StorageError as exc:
+        return exc.message
+    except Exception:
         # A probe that fails in an unexpected way still means "not ready", not a 500.
-        raise StorageError() from exc
+        log.exception("health.probe_failed")
+        return StorageError.default_message
+    return None
+
+
+async def ready(request: web.Request, _caller: Caller) -> web.Response:
+    """The database and the file store answer (and the file store takes a file); 503
+    ERR_5002 otherwise, with ``details`` naming each part that fails."""
+    svc = services(request)
+    failing = {}
+    database = await _fails(svc.health.ping)
+    if database is not None:
+        failing["database"] = database
+    files = await _fails(svc.blobs.ping) if svc.blobs is not None else None
+    if files is not None:
+        failing["fileStore"] = files
+    if failing:
+        names = {"database": "the database", "fileStore": "the file store"}
+        parts = " and ".join(names[part] for part in failing)
+        verb = "fails" if len(failing) == 1 else "fail"
+        raise StorageError(f"Not ready: {parts} {verb}", details=failing)
     return ok(_health(request, "ready"))
 
 

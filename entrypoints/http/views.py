@@ -209,9 +209,10 @@ class ExecutionError(View):
 
 
 class PendingReasonView(View):
-    """Why a PENDING execution still waits for the GPU provider (null otherwise):
-    PROVIDER_UNAVAILABLE and RATE_LIMITED are sent again automatically;
-    SUBMIT_UNCONFIRMED waits for the provider's confirmation, then fails."""
+    """Why an unfinished execution waits (null otherwise). While PENDING, for the GPU
+    provider: PROVIDER_UNAVAILABLE and RATE_LIMITED are sent again automatically;
+    SUBMIT_UNCONFIRMED waits for the provider's confirmation, then fails. While RUNNING,
+    FILES_UNSTORED: the job finished and its output files wait for the file store."""
 
     code: str
     message: str

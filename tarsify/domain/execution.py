@@ -244,6 +244,22 @@ class Execution:
         self.updated_at = now
         return True
 
+    def files_unstored(self, job_id: str, now: datetime) -> bool:
+        """The job finished but its output files could not be stored: it is not recorded
+        as finished (nothing is lost; the next poll tries again), but it keeps the job's
+        id (a submit's own answer may be the first to name it) and says why it waits."""
+        if self.is_terminal:
+            return False
+        if self.provider_job_id is not None and job_id != self.provider_job_id:
+            return False
+        changed = self._adopt_job(job_id, now)
+        if self.pending_reason is not PendingReason.FILES_UNSTORED:
+            self.pending_reason = PendingReason.FILES_UNSTORED
+            changed = True
+        if changed:
+            self.updated_at = now
+        return changed
+
     def _adopt_job(self, job_id: str, now: datetime) -> bool:
         if self.provider_job_id is not None:
             return False

@@ -51,11 +51,13 @@ _MESSAGES = {
 
 
 class PendingReason(StrEnum):
-    """Why a PENDING execution is still waiting to be accepted by the provider."""
+    """Why an unfinished execution waits: a PENDING one to be accepted by the provider,
+    or (FILES_UNSTORED) one whose job finished for its output files to be stored."""
 
     PROVIDER_UNAVAILABLE = "PROVIDER_UNAVAILABLE"
     RATE_LIMITED = "RATE_LIMITED"
     SUBMIT_UNCONFIRMED = "SUBMIT_UNCONFIRMED"
+    FILES_UNSTORED = "FILES_UNSTORED"
 
     @property
     def message(self) -> str:
@@ -72,5 +74,9 @@ _PENDING_MESSAGES = {
     ),
     PendingReason.SUBMIT_UNCONFIRMED: (
         "The GPU provider did not confirm the job; waiting for its confirmation"
+    ),
+    PendingReason.FILES_UNSTORED: (
+        "The job finished but its output files cannot be stored yet; "
+        "they are stored as soon as the file store accepts them"
     ),
 }

@@ -195,7 +195,11 @@ class Dispatcher:
                     "execution.files_unstored",
                     extra={"execution_id": str(execution.id), "error": exc.message},
                 )
-                return execution
+                # Not finished until its files are stored, but shown why it waits.
+                stored, _ = await self.store(
+                    execution.id, Execution.files_unstored, report.job_id, now, known=known
+                )
+                return stored
         stored, _ = await self.store(
             execution.id, decide, report, now, known=known, files=files, **kwargs
         )

@@ -13,7 +13,7 @@ import pytest
 from tarsify.domain.errors import BlobNotFound, BlobStoreUnavailable, InvalidFileKey
 from tarsify.ports import BlobStore
 
-from .blob_stores import STORES, down_store, moto_url, open_store
+from .blob_stores import STORES, app_store, down_store, moto_url, open_store
 
 __all__ = ["moto_url"]  # the session fixture of the S3 store
 
@@ -155,3 +155,16 @@ async def test_keys_with_every_allowed_character(store: BlobStore) -> None:
     assert await store.read(key) == b"\x00\xff" * 100
     status, body, _ = await http_get(await store.url(key, 60))
     assert (status, body) == (200, b"\x00\xff" * 100)
+
+
+async def test_a_filesystem_store_that_cannot_write_fails_its_ping(tmp_path: Path) -> None:
+    # The root's permissions allow writing (and root ignores them anyway); a file lies
+    # where the bytes go, so every put would fail: the ping must try, not look.
+    async with app_store("filesystem", tmp_path / "files") as store:
+        await store.ping()
+        (tmp_path / "files" / "blobs").rmdir()
+        (tmp_path / "files" / "blobs").write_bytes(b"")
+        with pytest.raises(BlobStoreUnavailable):
+            await store.ping()
+        with pytest.raises(BlobStoreUnavailable):
+            await store.put("executions/e5/0.png", PNG, "image/png")

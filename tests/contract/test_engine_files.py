@@ -104,10 +104,16 @@ async def test_a_blob_store_that_is_down_delays_completion_and_loses_nothing(db:
     assert stored.status is ExecutionStatus.QUEUED and stored.output_payload is None
     view = await w.executions.get(w.alice.id, e.id)
     assert view.execution.status is not ExecutionStatus.COMPLETED  # never COMPLETED without files
+    # ... but the wait is shown, and recorded once however often it is tried again.
+    waiting = render.execution(view)["pendingReason"]
+    assert waiting is not None and waiting["code"] == "FILES_UNSTORED"
+    await w.reconciler.run_once()
+    assert (await w.stored(e.id)).version == stored.version
     blobs.down = False
     await w.reconciler.run_once()
     stored = await w.stored(e.id)
-    assert stored.status is ExecutionStatus.COMPLETED
+    assert stored.status is ExecutionStatus.COMPLETED and stored.pending_reason is None
+    assert render.execution(await w.executions.get(w.alice.id, e.id))["pendingReason"] is None
     assert stored.output_payload == {"images": [{"$file": f"executions/{e.id}/0.png"}]}
     assert await blobs.read(f"executions/{e.id}/0.png") == png
 

@@ -33,5 +33,12 @@ async def test_readiness_is_503_when_the_file_store_is_down(api: Api, container:
     blobs.down = True
     reply = await api.call("GET", "/health/ready")
     assert (reply.status, reply.code) == (503, "ERR_5002")
+    # The answer says which part fails.
+    assert reply.body["error"]["message"] == "Not ready: the file store fails"
+    assert list(reply.body["error"]["details"]) == ["fileStore"]
+    container.memory_store().down = True
+    both = (await api.call("GET", "/health/ready")).body["error"]
+    assert list(both["details"]) == ["database", "fileStore"]
+    container.memory_store().down = False
     blobs.down = False
     assert (await api.ok("GET", "/health/ready"))["status"] == "ready"

@@ -84,14 +84,31 @@ def _bash(script: str, cwd: Path, env: dict[str, str]) -> subprocess.CompletedPr
     )
 
 
+def printed_comments() -> list[re.Pattern[str]]:
+    """The walkthrough's comments that show an answer's JSON, as patterns of what curl
+    prints (``...`` stands for anything)."""
+    text = README.read_text(encoding="utf-8")
+    section = text[text.index("## Walkthrough") : text.index("## Architecture")]
+    shown = re.findall(r'# .*?(\{"success".*\})', section)
+    assert len(shown) >= 4, shown
+    return [re.compile(".*?".join(map(re.escape, item.split("...")))) for item in shown]
+
+
 def test_the_walkthrough_runs_as_written_twice_on_one_database(tmp_path: Path) -> None:
     database = tmp_path / "walk.db"
+    temporary = tmp_path / "tmp"
+    temporary.mkdir()
     # Twice, with a restart between: the seed and every step must cope with the first run.
     for attempt in (1, 2):
         with demo_server(database, tmp_path) as (port, tokens):
-            result = _bash(walkthrough_script(port), tmp_path, tokens)
+            result = _bash(walkthrough_script(port), tmp_path, {**tokens, "TMPDIR": str(temporary)})
         output = result.stdout[-2000:] + result.stderr[-2000:]
         assert result.returncode == 0, f"run {attempt}: {output}"
+        # README's comments show what the commands print, the envelope included (the
+        # balance comment is the first run's).
+        for printed in printed_comments():
+            if attempt == 1 or "balance" not in printed.pattern:
+                assert printed.search(result.stdout), printed.pattern
         assert "COMPLETED" in result.stdout and "CANCELLED" in result.stdout
         assert "the retry answered with the same execution" in result.stdout
         assert "Preference-Applied: wait=10" in result.stdout
@@ -105,10 +122,16 @@ def test_the_walkthrough_runs_as_written_twice_on_one_database(tmp_path: Path) -
         assert f'"balance":{balance},"held":0' in result.stdout
         assert f"earnings: {14 * attempt}" in result.stdout
         assert result.stdout.rstrip().splitlines().count("401") == 1  # the revoked key
-        assert (tmp_path / "portrait.png").read_bytes().startswith(b"\x89PNG\r\n\x1a\n")
-        wav = (tmp_path / "story.wav").read_bytes()
+        # The files are saved in a temporary directory, never where the commands run.
+        assert not {"portrait.png", "story.wav", "headers.txt"} & {
+            p.name for p in tmp_path.iterdir()
+        }
+        (saved,) = temporary.iterdir()
+        assert (saved / "portrait.png").read_bytes().startswith(b"\x89PNG\r\n\x1a\n")
+        wav = (saved / "story.wav").read_bytes()
         assert wav[:4] == b"RIFF" and wav[8:12] == b"WAVE"
-        (tmp_path / "portrait.png").unlink()
+        assert "Preference-Applied" in (saved / "headers.txt").read_text()
+        shutil.rmtree(saved)
 
 
 def test_the_field_helper_shows_api_errors_not_tracebacks(tmp_path: Path) -> None:
