@@ -11,7 +11,7 @@ import time
 from collections.abc import Iterable
 
 import structlog
-from aiohttp import web
+from aiohttp import hdrs, web
 from aiohttp.typedefs import Middleware
 
 from tarsify.domain.errors import TarsifyError
@@ -105,6 +105,8 @@ def _error_for_http(exc: web.HTTPException) -> web.Response:
         details = {"method": exc.method, "allowed": allowed}
     if exc.status == 404:
         message = "No route matches this path"
+    if exc.status == 416 and hdrs.CONTENT_RANGE in exc.headers:
+        headers[hdrs.CONTENT_RANGE] = exc.headers[hdrs.CONTENT_RANGE]
     return error_response(exc.status, code, message, details, headers=headers)
 
 
