@@ -228,6 +228,10 @@ class ExecutionRepository(Protocol):
         new execution. Nothing else changes (no new version)."""
         ...
 
+    async def holder_of_job(self, job_id: str) -> uuid.UUID | None:
+        """The id of the execution that has recorded provider job ``job_id``, if any."""
+        ...
+
     async def update(self, execution: Execution) -> bool:
         """Store every field if the stored ``version`` still equals ``execution.version``.
 

@@ -251,7 +251,24 @@ class Dispatcher:
 
     async def adopt(self, execution: Execution, job_id: str) -> Execution:
         """Record ``job_id`` for an execution whose submit answer was lost, if the provider
-        confirms it knows that job; anything else changes nothing."""
+        confirms it knows that job and no other execution holds it; anything else changes
+        nothing.
+
+        The job must have been submitted to this execution's own endpoint (the one its
+        submit claim recorded): the provider is asked there, and a job of another endpoint
+        is unknown to it. A job another execution recorded is refused before the provider
+        is asked: its output is that execution's consumer's.
+        """
+        if execution.provider_job_id is not None or execution.submit_attempts == 0:
+            return execution
+        async with self._uow() as uow:
+            holder = await uow.executions.holder_of_job(job_id)
+        if holder is not None and holder != execution.id:
+            log.warning(
+                "execution.adopt_refused",
+                extra={"execution_id": str(execution.id), "held_by": str(holder)},
+            )
+            return execution
         endpoint_id = await self._endpoint_of(execution)
         if endpoint_id is None:
             return execution
