@@ -100,7 +100,7 @@ class Dispatcher:
             Execution.claim_submit,
             now,
             endpoint_id,
-            self._give_up_at(execution, now),
+            now + timedelta(seconds=self._settings.submit_answer_s + wait_ms / 1000),
             known=execution,
         )
         if not claimed:
@@ -120,7 +120,7 @@ class Dispatcher:
             stored = await uow.executions.get(execution.id)
         return stored if stored is not None else execution
 
-    def _give_up_at(self, execution: Execution, now: datetime) -> datetime:
+    def give_up_at(self, execution: Execution, now: datetime) -> datetime:
         """When an unanswered submit is abandoned: soon, unless webhooks may name the job."""
         give_up = now + timedelta(seconds=self._settings.unconfirmed_wait_s)
         deadline = execution.deadline_at or give_up
@@ -154,7 +154,13 @@ class Dispatcher:
             return stored
         # The job may exist at the provider: never resent; given up at ``wake_at``.
         log.warning("execution.submit_unconfirmed", extra=context)
-        stored, _ = await self.store(execution.id, Execution.mark_unconfirmed, now, known=execution)
+        stored, _ = await self.store(
+            execution.id,
+            Execution.mark_unconfirmed,
+            now,
+            self.give_up_at(execution, now),
+            known=execution,
+        )
         return stored
 
     async def _record_submitted(self, claimed: Execution, report: JobReport) -> Execution:

@@ -65,7 +65,23 @@ def test_a_submit_is_claimed_once_and_remembers_its_endpoint() -> None:
     assert not e.claim_submit(at(2), "ep-2", at(122))
     assert e.provider_endpoint_id == "ep-1"
     assert e.next_step(at(120)) is Step.NOTHING
-    assert e.next_step(at(121)) is Step.GIVE_UP
+    # Unanswered past the time any submit takes: its process died mid-call.
+    assert e.next_step(at(121)) is Step.UNCONFIRMED
+    assert e.mark_unconfirmed(at(121), at(241))
+    assert (e.pending_reason, e.wake_at) == (PendingReason.SUBMIT_UNCONFIRMED, at(241))
+    assert e.next_step(at(240)) is Step.NOTHING
+    assert e.next_step(at(241)) is Step.GIVE_UP
+
+
+def test_a_resend_after_a_429_stays_rate_limited_until_confirmed() -> None:
+    e = fresh()
+    e.claim_submit(at(1), "ep-1", at(91))
+    e.release_submit(at(2), at(30), PendingReason.RATE_LIMITED)
+    assert e.claim_submit(at(30), "ep-1", at(120))
+    assert (e.pending_reason, e.wake_at) == (PendingReason.RATE_LIMITED, at(120))
+    assert e.next_step(at(120)) is Step.UNCONFIRMED  # a RATE_LIMITED claim can die too
+    assert e.apply(JobReport("job-1", "IN_QUEUE"), at(31), submitted=True)
+    assert (e.pending_reason, e.wake_at) == (None, None)
 
 
 def test_a_submit_not_sent_is_handed_back_with_its_reason() -> None:
@@ -79,9 +95,10 @@ def test_a_submit_not_sent_is_handed_back_with_its_reason() -> None:
 
 def test_an_unconfirmed_submit_is_given_up_and_never_resent() -> None:
     e = fresh()
+    assert not e.mark_unconfirmed(at(1), at(121))  # never sent: nothing is unconfirmed
     e.claim_submit(at(1), "ep-1", at(121))
-    assert e.mark_unconfirmed(at(2)) and not e.mark_unconfirmed(at(3))
-    assert e.pending_reason is PendingReason.SUBMIT_UNCONFIRMED
+    assert e.mark_unconfirmed(at(2), at(122)) and not e.mark_unconfirmed(at(3), at(123))
+    assert (e.pending_reason, e.wake_at) == (PendingReason.SUBMIT_UNCONFIRMED, at(122))
     assert e.give_up_unconfirmed(at(121))
     assert (e.status, e.error_code, e.pending_reason) == (S.FAILED, "SUBMIT_UNCONFIRMED", None)
     assert not fresh().give_up_unconfirmed(at(1))  # never sent: nothing to give up on
@@ -166,7 +183,7 @@ def test_worker_error_messages_are_made_safe_and_capped() -> None:
 def test_terminal_statuses_leave_no_pending_reason_or_wake_time() -> None:
     e = fresh()
     e.claim_submit(at(1), "ep-1", at(121))
-    e.mark_unconfirmed(at(2))
+    e.mark_unconfirmed(at(2), at(122))
     e.apply(JobReport("job-1", "COMPLETED", output=1), at(3))
     assert (e.status, e.pending_reason, e.wake_at) == (S.COMPLETED, None, None)
 
