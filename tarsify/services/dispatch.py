@@ -85,7 +85,9 @@ class Dispatcher:
         run a second GPU job). ``wait_ms`` > 0 sends with the provider's submit-and-wait.
         """
         target = target or await self._target_of(execution)
-        if target is None:
+        # Sent later (a resend, a crash): its model, base model and endpoint must still be
+        # able to run it. Otherwise it fails here, unsent, and its hold is released.
+        if target is None or target.runnable_problem() is not None:
             stored, _ = await self.store(
                 execution.id, Execution.fail, Failure.MODEL_UNAVAILABLE, self._clock.now()
             )
