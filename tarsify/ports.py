@@ -304,6 +304,12 @@ class ApiKeyRepository(Protocol):
         """Insert; raises ``AlreadyExists`` when the hash is taken."""
         ...
 
+    async def add_within(self, api_key: ApiKey, max_active: int) -> bool:
+        """Insert only while the consumer has fewer than ``max_active`` unrevoked keys,
+        decided atomically with the insert (concurrent adds of one consumer take turns);
+        False when not (nothing stored). Raises ``AlreadyExists`` like ``add``."""
+        ...
+
     async def get(self, api_key_id: uuid.UUID) -> ApiKey | None:
         """By id, revoked or not."""
         ...
