@@ -18,7 +18,6 @@ from tarsify.domain.errors import (
     ExecutionNotCancellable,
     ExecutionNotFound,
     InputValidationFailed,
-    StorageError,
     TarsModelNotFound,
     TooManyActiveExecutions,
 )
@@ -133,13 +132,7 @@ class ExecutionService:
             return RunResult(await self._wait(replay, wait_s), replayed=True)
         fits = 0 < target.base_model.estimated_seconds <= wait_s
         wait_ms = int(wait_s * 1000) if fits else 0
-        try:
-            stored = await self._dispatch.submit(execution, target, wait_ms)
-        except StorageError:
-            # The execution is stored (PENDING): the reconciler sends it once the database
-            # answers again. Say so rather than ask for the run again (it would run twice).
-            log.warning("execution.submit_deferred", extra={"execution_id": str(execution.id)})
-            stored = execution
+        stored = await self._dispatch.submit(execution, target, wait_ms)
         view = ExecutionView(stored, target.tars_model.slug, target.tars_model.title)
         return RunResult(await self._wait(view, wait_s))
 
