@@ -230,6 +230,10 @@ class ExecutionRepository(Protocol):
         new execution. Nothing else changes (no new version)."""
         ...
 
+    async def holder_of_job(self, job_id: str) -> uuid.UUID | None:
+        """The id of the execution that has recorded provider job ``job_id``, if any."""
+        ...
+
     async def update(self, execution: Execution) -> bool:
         """Store every field if the stored ``version`` still equals ``execution.version``.
 
@@ -300,6 +304,12 @@ class ApiKeyRepository(Protocol):
 
     async def add(self, api_key: ApiKey) -> None:
         """Insert; raises ``AlreadyExists`` when the hash is taken."""
+        ...
+
+    async def add_within(self, api_key: ApiKey, max_active: int) -> bool:
+        """Insert only while the consumer has fewer than ``max_active`` unrevoked keys,
+        decided atomically with the insert (concurrent adds of one consumer take turns);
+        False when not (nothing stored). Raises ``AlreadyExists`` like ``add``."""
         ...
 
     async def get(self, api_key_id: uuid.UUID) -> ApiKey | None:

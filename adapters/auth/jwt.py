@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import time
 from collections import OrderedDict
 from collections.abc import Callable
@@ -18,6 +19,10 @@ ALGORITHM = "HS256"
 LEEWAY_S = 30
 MAX_TOKEN_CHARS = 8192
 REQUIRED_CLAIMS = ("exp", "sub", "email", "aud")
+TIME_CLAIMS = ("exp", "nbf", "iat")
+# NumericDate claims beyond this (the year 9999) are refused: no real token needs them,
+# and a float cannot hold every integer JSON allows (``10**400``).
+MAX_NUMERIC_DATE = 253_402_300_799
 
 
 def _secret_text(secret: str | SecretStr) -> str:
@@ -101,8 +106,9 @@ class JwtVerifier:
             raise InvalidToken("Token expired") from exc
         except pyjwt.InvalidAudienceError as exc:
             raise InvalidToken("Token is not valid for this audience") from exc
-        except pyjwt.PyJWTError as exc:
+        except (pyjwt.PyJWTError, OverflowError) as exc:  # OverflowError: "exp": 1e400
             raise InvalidToken() from exc
+        _check_time_claims(claims)
         return _identity(claims, audience), float(claims["exp"])
 
     def _remember(self, key: tuple[str, str], identity: Identity, expires: float) -> None:
@@ -112,6 +118,20 @@ class JwtVerifier:
         self._cache.move_to_end(key)
         while len(self._cache) > self._cache_size:
             self._cache.popitem(last=False)
+
+
+def _check_time_claims(claims: dict[str, Any]) -> None:
+    """``exp``, ``nbf`` and ``iat``, when present, must be JSON numbers (RFC 7519
+    NumericDate) within range; PyJWT alone takes ``"exp": "9999999999"`` and fails
+    with an OverflowError on ``1e400`` or ``10**400``."""
+    for claim in TIME_CLAIMS:
+        if claim not in claims:
+            continue
+        value = claims[claim]
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            raise InvalidToken(f"Token claim '{claim}' must be a number")
+        if not (isinstance(value, int) or math.isfinite(value)) or abs(value) > MAX_NUMERIC_DATE:
+            raise InvalidToken(f"Token claim '{claim}' is out of range")
 
 
 def _identity(claims: dict[str, Any], audience: Audience) -> Identity:

@@ -44,7 +44,9 @@ class FileUrlSigner:
     def verify(self, key: str, expires: str, sig: str) -> bool:
         """True when ``sig`` signs ``key`` until ``expires`` and that time has not passed
         (the comparison takes constant time)."""
-        if not expires.isdigit() or len(expires) > 12:
+        # ASCII digits only: str.isdigit() also takes "²" or "٣", which int() refuses or
+        # reads as another number than the one signed.
+        if not (expires.isascii() and expires.isdigit()) or len(expires) > 12:
             return False
         expected = self.signature(key, int(expires))
         if not hmac.compare_digest(expected.encode(), sig.encode("utf-8", "replace")):

@@ -23,6 +23,18 @@ class MemoryApiKeyRepository(Repository):
         """Insert; ``AlreadyExists`` when the hash is taken."""
         await self._add(api_key)
 
+    async def add_within(self, api_key: ApiKey, max_active: int) -> bool:
+        """Insert while the consumer has fewer than ``max_active`` unrevoked keys (its row
+        locked while counting, as the SQL adapter does)."""
+        self._tx.check()
+        await self._tx.lock("consumers", api_key.consumer_id)
+        rows = self._tx.rows(self.table).values()
+        mine = sum(1 for k in rows if k.consumer_id == api_key.consumer_id and k.revoked_at is None)
+        if mine >= max_active:
+            return False
+        await self._add(api_key)
+        return True
+
     async def get(self, api_key_id: uuid.UUID) -> ApiKey | None:
         """By id, revoked or not."""
         return self._get(api_key_id)  # type: ignore[no-any-return]

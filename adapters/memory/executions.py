@@ -81,6 +81,11 @@ class MemoryExecutionRepository(Repository):
             lambda x: x.consumer_id == consumer_id and x.idempotency_key == key
         )
 
+    async def holder_of_job(self, job_id: str) -> uuid.UUID | None:
+        """The id of the execution that has recorded ``job_id``, if any."""
+        found = self._find(lambda x: x.provider_job_id == job_id)
+        return None if found is None else found.id
+
     async def forget_idempotency_key(self, execution_id: uuid.UUID, key: str) -> None:
         """Clear the key of the execution if it still holds it."""
         await self._locked_write(

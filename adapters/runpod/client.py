@@ -10,9 +10,12 @@ answers 5xx to ``/run`` after queueing a job, and the alternative (never resendi
 a 5xx) turns every passing gateway error into a failed run. At worst a duplicate job runs
 at the provider; the consumer's execution still records one result and is charged once.
 
-Retry rules: 5xx answers are retried ``retries_5xx`` times; a 429 is waited out in the
-call only when its Retry-After is short (``max_inline_wait_s``), otherwise it fails at once
-with ``retry_after_s`` so that the caller can send later instead of holding a request;
+Retry rules: a submit (``run``, ``runsync``) is never retried in the call: a 429, a 5xx
+or a connection that could not be opened fails it at once as NOT_SENT (with RunPod's
+Retry-After as ``retry_after_s``), and the caller sends it again later, so no run request
+is ever held by a provider's retry delay. For the other calls 5xx answers are retried
+``retries_5xx`` times; a 429 is waited out in the call only when its Retry-After is short
+(``max_inline_wait_s``), otherwise it fails at once with ``retry_after_s``;
 timeouts and dropped connections are retried only for idempotent calls (status, cancel,
 health), because a repeated submit could start a second paid job. A connection that
 could not be opened sent nothing, so it is retried for every call.
@@ -122,7 +125,9 @@ class RunPodClient:
 
     async def run(self, endpoint_id: str, body: dict[str, Any]) -> dict[str, Any]:
         """POST ``/run``: queue a job; answers ``{"id", "status"}``."""
-        return await self._call("run", "POST", endpoint_id, None, "run", body=body)
+        return await self._call(
+            "run", "POST", endpoint_id, None, "run", body=body, wait_inline=False
+        )
 
     async def runsync(
         self, endpoint_id: str, body: dict[str, Any], wait_ms: int | None = None
@@ -140,6 +145,7 @@ class RunPodClient:
             body=body,
             params=params,
             attempt_timeout_s=self._timeout_s + wait_s,
+            wait_inline=False,
         )
 
     async def status(self, endpoint_id: str, job_id: str) -> dict[str, Any]:
@@ -188,6 +194,7 @@ class RunPodClient:
         params: dict[str, str] | None = None,
         idempotent: bool = False,
         attempt_timeout_s: float | None = None,
+        wait_inline: bool = True,
     ) -> dict[str, Any]:
         loop = asyncio.get_running_loop()
         per_attempt = attempt_timeout_s or self._timeout_s
@@ -225,7 +232,9 @@ class RunPodClient:
                     ctx["job_id"] = result["id"]
                 log.info("runpod.call", **ctx, http_status=200)
                 return result
-            wait = self._next_wait(result, budget, throttled)
+            # A submit fails at once instead (the caller sends again later), so a request
+            # running it is never held by a retry delay.
+            wait = self._next_wait(result, budget, throttled) if wait_inline else None
             if result.http_status == 429:
                 throttled += 1
             if wait is None or loop.time() + wait >= deadline:

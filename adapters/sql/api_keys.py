@@ -6,7 +6,7 @@ import uuid
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import bindparam, insert, or_, select, update
+from sqlalchemy import Integer, bindparam, func, insert, or_, select, update
 
 from adapters.sql.db import Db
 from adapters.sql.errors import guarded
@@ -27,6 +27,23 @@ _FIND_ACTIVE = Query(
     .where(api_keys.c.key_hash == bindparam("p_hash"), api_keys.c.revoked_at.is_(None))
 )
 _INSERT = insert(api_keys)
+_consumer = bindparam("p_consumer", type_=api_keys.c.consumer_id.type)
+# PostgreSQL: the consumer's row is locked first, so concurrent adds of one consumer take
+# turns and each counts after the other's insert (READ COMMITTED takes a new snapshot per
+# statement); SQLite runs one writer at a time.
+_LOCK_CONSUMER = select(consumers.c.id).where(consumers.c.id == _consumer).with_for_update()
+_ACTIVE = (
+    select(func.count())
+    .select_from(api_keys)
+    .where(api_keys.c.consumer_id == _consumer, api_keys.c.revoked_at.is_(None))
+    .scalar_subquery()
+)
+_INSERT_WITHIN = insert(api_keys).from_select(
+    [c.name for c in api_keys.columns],
+    select(*(bindparam(c.name, type_=c.type) for c in api_keys.columns)).where(
+        bindparam("p_limit", type_=Integer()) > _ACTIVE
+    ),
+)
 _now = bindparam(_NOW, type_=UtcDateTime())
 _REVOKE = (
     update(api_keys)
@@ -57,6 +74,15 @@ class SqlApiKeyRepository:
     async def add(self, api_key: ApiKey) -> None:
         """Insert; ``AlreadyExists`` when the hash is taken."""
         await self._db.execute_isolated(_INSERT, to_values(api_key))
+
+    @guarded("api_keys.add_within")
+    async def add_within(self, api_key: ApiKey, max_active: int) -> bool:
+        """Insert while the consumer has fewer than ``max_active`` unrevoked keys."""
+        if self._db.dialect_name == "postgresql":
+            await self._db.execute(_LOCK_CONSUMER, {"p_consumer": api_key.consumer_id})
+        params = to_values(api_key) | {"p_consumer": api_key.consumer_id, "p_limit": max_active}
+        result = await self._db.execute_isolated(_INSERT_WITHIN, params)
+        return int(result.rowcount) == 1
 
     @guarded("api_keys.get")
     async def get(self, api_key_id: uuid.UUID) -> ApiKey | None:

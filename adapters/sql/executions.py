@@ -105,6 +105,9 @@ _GET_BY_KEY = Query(
         executions.c.idempotency_key == bindparam("p_key"),
     )
 )
+_HOLDER_OF_JOB = Query(
+    select(executions.c.id).where(executions.c.runpod_job_id == bindparam("p_job"))
+)
 _INSERT = Query(insert(executions))
 
 
@@ -322,6 +325,12 @@ class SqlExecutionRepository:
         params = {_CONSUMER: consumer_id, "p_key": key}
         row = await self._db.fetch_one(_GET_BY_KEY, params)
         return None if row is None else _EXECUTION.load(row)
+
+    @guarded("executions.holder_of_job")
+    async def holder_of_job(self, job_id: str) -> uuid.UUID | None:
+        """The id of the execution that has recorded ``job_id`` (the unique index)."""
+        row = await self._db.fetch_one(_HOLDER_OF_JOB, {"p_job": job_id})
+        return None if row is None else row[0]
 
     @guarded("executions.forget_idempotency_key")
     async def forget_idempotency_key(self, execution_id: uuid.UUID, key: str) -> None:

@@ -32,7 +32,12 @@ MAX_PROBLEMS = 20
 _UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
 NUL_MESSAGE = "must not contain NUL (\\u0000) characters"
 SURROGATE_MESSAGE = "must not contain unpaired surrogates (not valid Unicode)"
-NON_FINITE_MESSAGE = "must be a finite number (NaN and Infinity are not JSON)"
+NON_FINITE_MESSAGE = (
+    "must be a finite number within the range of a double (NaN, Infinity and numbers "
+    "beyond ±1.8e308 are refused)"
+)
+# The longest integer text a double can hold: "-" and 309 digits.
+MAX_INT_CHARS = 310
 
 
 # Identity claims are kept on the account (the same limits for developers and consumers).
@@ -49,6 +54,19 @@ _NON_FINITE = _NonFinite()
 def _finite_float(text: str) -> float | _NonFinite:
     value = float(text)
     return value if math.isfinite(value) else _NON_FINITE
+
+
+def _float_range_int(text: str) -> int | _NonFinite:
+    """An integer a double can hold (about ±1.8e308); larger ones are refused like 1e999
+    (no schema bound or default needs one, and no JSON client can read it back)."""
+    if len(text) > MAX_INT_CHARS:
+        return _NON_FINITE
+    value = int(text)
+    try:
+        float(value)
+    except OverflowError:
+        return _NON_FINITE
+    return value
 
 
 def text_problem(value: str) -> str | None:
@@ -91,7 +109,12 @@ def check_json(raw: bytes) -> Any:
     """The JSON document ``raw``, refused with ``InvalidBody`` (ERR_2001) when it is not
     well-formed JSON or holds a value no backend can store (details name each field)."""
     try:
-        document = json.loads(raw, parse_constant=lambda _: _NON_FINITE, parse_float=_finite_float)
+        document = json.loads(
+            raw,
+            parse_constant=lambda _: _NON_FINITE,
+            parse_float=_finite_float,
+            parse_int=_float_range_int,
+        )
     except RecursionError:
         raise InvalidBody(
             "Malformed JSON body",

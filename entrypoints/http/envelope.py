@@ -34,6 +34,7 @@ STATUS_BY_CODE: dict[str, int] = {
     "ERR_3001": 404,  # resource not found
     "ERR_3002": 409,  # resource already exists
     "ERR_3003": 409,  # resource conflict
+    "ERR_3004": 409,  # too many API keys
     "ERR_4290": 429,  # too many active executions
     "ERR_4130": 413,  # body or inputs too large
     "ERR_4291": 429,  # too many open event streams

@@ -11,7 +11,7 @@ import time
 from collections.abc import Iterable
 
 import structlog
-from aiohttp import web
+from aiohttp import hdrs, web
 from aiohttp.typedefs import Middleware
 
 from tarsify.domain.errors import TarsifyError
@@ -25,6 +25,11 @@ REQUEST_ID_KEY = web.RequestKey("request_id", str)
 REQUEST_ID_RE = re.compile(r"^[A-Za-z0-9._-]{1,128}$")
 # An API key pasted into a URL by mistake must not reach the logs with it.
 API_KEY_IN_PATH_RE = re.compile(r"tsk_[A-Za-z0-9_-]*")
+
+# What the access log and the metrics say of a request whose client left before its
+# answer was sent (nginx's "client closed request"): never counted as a 5xx.
+CLIENT_CLOSED_STATUS = 499
+CLIENT_GONE_KEY = web.RequestKey("client_gone", bool)
 
 access_log = structlog.get_logger("tarsify.access")
 # The standard logger behind it: asked first, so a level above INFO costs nothing per request.
@@ -54,6 +59,17 @@ def new_request_id() -> str:
     return f"{_ID_PREFIX}{next(_ID_COUNTER) & 0xFFFFFFFFFFFF:012x}"
 
 
+def client_gone(request: web.BaseRequest) -> bool:
+    """True when the request's connection is closed or closing (the client left)."""
+    return request.transport is None or request.transport.is_closing()
+
+
+def mark_client_gone(request: web.Request) -> None:
+    """Record that the client left before its answer was complete: the access line and
+    the metrics give ``CLIENT_CLOSED_STATUS`` whatever status had been started."""
+    request[CLIENT_GONE_KEY] = True
+
+
 def loggable_path(request: web.Request) -> str:
     """The request's path for a log line, with anything shaped like an API key redacted."""
     path = request.path
@@ -75,7 +91,7 @@ async def request_log_middleware(request: web.Request, handler: Handler) -> web.
     status = 500
     try:
         response = await handler(request)
-        status = response.status
+        status = CLIENT_CLOSED_STATUS if request.get(CLIENT_GONE_KEY) else response.status
         response.headers[REQUEST_ID_HEADER] = request_id
         return response
     finally:
@@ -105,6 +121,8 @@ def _error_for_http(exc: web.HTTPException) -> web.Response:
         details = {"method": exc.method, "allowed": allowed}
     if exc.status == 404:
         message = "No route matches this path"
+    if exc.status == 416 and hdrs.CONTENT_RANGE in exc.headers:
+        headers[hdrs.CONTENT_RANGE] = exc.headers[hdrs.CONTENT_RANGE]
     return error_response(exc.status, code, message, details, headers=headers)
 
 
@@ -131,6 +149,19 @@ async def error_middleware(request: web.Request, handler: Handler) -> web.Stream
         return _error_for_http(exc)
     except asyncio.CancelledError:
         raise
+    except ConnectionError:
+        # A body cut short, a reset while answering: the client left, nothing failed here.
+        # (A ConnectionError with the client still there is ours: the branch below.)
+        if not client_gone(request):
+            error_log.exception(
+                "http.unhandled_exception", method=request.method, path=loggable_path(request)
+            )
+            return error_response(500, "ERR_5001", "Internal error")
+        mark_client_gone(request)
+        error_log.info(
+            "http.client_disconnected", method=request.method, path=loggable_path(request)
+        )
+        return web.Response(status=CLIENT_CLOSED_STATUS, reason="Client Closed Request")
     except Exception:
         error_log.exception(
             "http.unhandled_exception", method=request.method, path=loggable_path(request)

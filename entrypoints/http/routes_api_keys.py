@@ -100,6 +100,7 @@ ROUTES = [
         ApiKeyCreate,
         status=201,
         tag="consumer",
+        errors=("ERR_3004",),
     ),
     Route(
         "GET",

@@ -22,7 +22,7 @@ from tarsify.domain.jsonsafe import PUSHED_VALUE_MAX_BYTES
 
 from . import render
 from .envelope import error_body
-from .middleware import REQUEST_ID_HEADER, REQUEST_ID_KEY
+from .middleware import REQUEST_ID_HEADER, REQUEST_ID_KEY, client_gone, mark_client_gone
 from .outputs import execution_json
 from .params import path_id
 from .routing import Auth, Caller, Route, services
@@ -98,21 +98,25 @@ async def _stream(request: web.Request, stream: ExecutionStream) -> web.StreamRe
         first = await anext(stream)
         assert first is not None  # the watch starts with the execution itself
         response = _stream_response(request)
-        await response.prepare(request)
         try:
-            await _send(response, request, first)
-            async for view in stream:
-                if view is None:
-                    await response.write(HEARTBEAT)
-                else:
-                    await _send(response, request, view)
-        except TarsifyError as exc:
-            # The answer has started: the error becomes the stream's last event.
-            body = render.dumps(error_body(exc.code, exc.message))
-            await response.write(b"event: error\ndata: " + body + b"\n\n")
+            await response.prepare(request)
+            try:
+                await _send(response, request, first)
+                async for view in stream:
+                    if view is None:
+                        await response.write(HEARTBEAT)
+                    else:
+                        await _send(response, request, view)
+            except TarsifyError as exc:
+                # The answer has started: the error becomes the stream's last event.
+                body = render.dumps(error_body(exc.code, exc.message))
+                await response.write(b"event: error\ndata: " + body + b"\n\n")
+            await response.write_eof()
         except ConnectionError:
-            return response  # the client left
-        await response.write_eof()
+            if not client_gone(request):
+                raise
+            # The client left (a reset, a closed tab): logged as 499, not as an error.
+            mark_client_gone(request)
         return response
     finally:
         await stream.aclose()

@@ -20,6 +20,9 @@ RANDOM_BYTES = 32  # token_urlsafe(32): 43 characters
 DISPLAY_CHARS = 12  # "tsk_" and the first 8 random characters: enough to tell keys apart
 MAX_KEY_CHARS = 256  # anything longer is not a key of ours; refused before hashing
 NAME_MAX_CHARS = 100
+# Active (unrevoked) keys a consumer may hold at once: enough for every deployment and
+# rotation, few enough that the list is one page and nobody mints keys without bound.
+MAX_ACTIVE_KEYS = 20
 LAST_USED_RESOLUTION_S = 60.0  # last_used_at moves at most once a minute per key
 PEPPER_LABEL = b"tarsify/api-key-pepper/v1"
 MIN_PEPPER_BYTES = 32

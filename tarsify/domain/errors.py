@@ -129,6 +129,18 @@ class Conflict(TarsifyError):
     code, default_message = "ERR_3003", "Resource conflict"
 
 
+class TooManyApiKeys(TarsifyError):
+    """The consumer already has the most active API keys allowed; revoke one first."""
+
+    code, default_message = "ERR_3004", "Too many API keys"
+
+    def __init__(self, limit: int) -> None:
+        super().__init__(
+            f"At most {limit} active API keys per consumer; revoke one to create another",
+            details={"limit": limit},
+        )
+
+
 class _LimitReached(TarsifyError):
     """A per-consumer limit is reached (429 with Retry-After); ``what`` names the limit."""
 

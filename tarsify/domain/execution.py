@@ -87,6 +87,7 @@ class Step(StrEnum):
     NOTHING = "NOTHING"  # terminal, or waiting for a time that has not come
     SEND = "SEND"  # never sent: send it now
     POLL = "POLL"  # accepted by the provider: ask how it is doing
+    UNCONFIRMED = "UNCONFIRMED"  # a submit unanswered for longer than any submit lasts
     GIVE_UP = "GIVE_UP"  # the submit was never confirmed and its wait is over
     EXPIRE = "EXPIRE"  # past the deadline: stop it
 
@@ -165,21 +166,28 @@ class Execution:
         due = self.wake_at is None or self.wake_at <= now
         if not due:
             return Step.NOTHING
-        return Step.GIVE_UP if self.submit_attempts > 0 else Step.SEND
+        if self.submit_attempts == 0:
+            return Step.SEND
+        # Claimed, never answered: its process died mid-submit. Say so first, give up later.
+        if self.pending_reason is not PendingReason.SUBMIT_UNCONFIRMED:
+            return Step.UNCONFIRMED
+        return Step.GIVE_UP
 
     # --- submit --------------------------------------------------------------------
 
-    def claim_submit(self, now: datetime, provider_endpoint_id: str, give_up_at: datetime) -> bool:
+    def claim_submit(self, now: datetime, provider_endpoint_id: str, answer_by: datetime) -> bool:
         """Take the one right to send this PENDING execution to the provider.
 
-        ``give_up_at`` is when an unanswered submit is abandoned (SUBMIT_UNCONFIRMED).
+        ``answer_by`` is when the submit must have been answered, whatever the answer:
+        still unanswered then, its process died mid-submit (``Step.UNCONFIRMED``). The
+        pending reason is kept: a job sent again after a 429 stays RATE_LIMITED until the
+        provider confirms it.
         """
         if self.status is not _S.PENDING or self.was_sent:
             return False
         self.submit_attempts = 1
         self.provider_endpoint_id = provider_endpoint_id
-        self.wake_at = give_up_at
-        self.pending_reason = None
+        self.wake_at = answer_by
         self.updated_at = now
         return True
 
@@ -195,13 +203,15 @@ class Execution:
         self.updated_at = now
         return True
 
-    def mark_unconfirmed(self, now: datetime) -> bool:
-        """The submit may have created a job that we cannot name: say so while waiting."""
+    def mark_unconfirmed(self, now: datetime, give_up_at: datetime) -> bool:
+        """The submit may have created a job that we cannot name: say so while waiting,
+        and give up at ``give_up_at`` (SUBMIT_UNCONFIRMED) unless the job is named."""
         if self.status is not _S.PENDING or self.provider_job_id is not None:
             return False
-        if self.pending_reason is PendingReason.SUBMIT_UNCONFIRMED:
+        if not self.was_sent or self.pending_reason is PendingReason.SUBMIT_UNCONFIRMED:
             return False
         self.pending_reason = PendingReason.SUBMIT_UNCONFIRMED
+        self.wake_at = give_up_at
         self.updated_at = now
         return True
 

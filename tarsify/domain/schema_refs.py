@@ -8,6 +8,7 @@ until Python gives up. So every reference is resolved here, once, when a schema 
 
 from __future__ import annotations
 
+import re
 import urllib.parse
 from collections.abc import Iterator
 from typing import Any
@@ -33,6 +34,8 @@ _CHILD_ONE = (
 _CHILD_LISTS = ("prefixItems", "items")
 _CHILD_MAPS = ("properties", "patternProperties", "$defs", "definitions")
 _UNSUPPORTED = ("$dynamicRef", "$recursiveRef")
+# An array index of a JSON pointer (RFC 6901): ASCII digits, no leading zero.
+_ARRAY_INDEX = re.compile(r"0|[1-9][0-9]{0,8}")
 
 
 def _field(path: Path, key: str) -> str:
@@ -65,16 +68,20 @@ def resolve(root: Any, ref: str) -> tuple[Any, Path]:
     """
     if not ref.startswith("#"):
         raise LookupError("only local references ('#' or '#/...') are allowed")
-    fragment = urllib.parse.unquote(ref[1:])
-    if fragment and not fragment.startswith("/"):
+    # The validator (``referencing``) reads a fragment as a JSON pointer only when it
+    # starts with a literal "/", and percent-decodes it after that: an encoded first
+    # "/" (``#%2F...``) would name an anchor there. Same reading here, so what is
+    # accepted now is what resolves on every run.
+    if len(ref) > 1 and not ref.startswith("#/"):
         raise LookupError("only JSON pointer references ('#/...') are allowed")
+    fragment = urllib.parse.unquote(ref[1:])
     node: Any = root
     path: Path = ()
     for token in fragment.split("/")[1:]:
         token = token.replace("~1", "/").replace("~0", "~")
         if isinstance(node, dict) and token in node:
             node = node[token]
-        elif isinstance(node, list) and token.isdigit() and int(token) < len(node):
+        elif isinstance(node, list) and _ARRAY_INDEX.fullmatch(token) and int(token) < len(node):
             node = node[int(token)]
         else:
             raise LookupError("points to nothing in this schema")

@@ -30,6 +30,14 @@ FIELD = "webhook"
 
 IpAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 
+# IPv6 prefixes whose last 32 bits are an IPv4 address the packet ends up at: NAT64
+# (RFC 6052 well-known and RFC 8215 local-use), IPv4-compatible (deprecated, RFC 4291)
+# and IPv4-translated (RFC 2765) addresses.
+_IPV4_SUFFIX_NETS = tuple(
+    ipaddress.IPv6Network(net)
+    for net in ("64:ff9b::/96", "64:ff9b:1::/48", "::/96", "::ffff:0:0:0/96")
+)
+
 
 def new_secret() -> str:
     """A new signing secret, stored as base64 of 32 random bytes."""
@@ -82,10 +90,30 @@ def literal_address(host: str) -> IpAddress | None:
         return None
 
 
+def embedded_ipv4(address: ipaddress.IPv6Address) -> list[ipaddress.IPv4Address]:
+    """The IPv4 addresses an IPv6 address carries: 6to4 (``2002::/16``), both ends of
+    Teredo (``2001::/32``, the client's obfuscated), NAT64 and IPv4-compatible ones."""
+    found: list[ipaddress.IPv4Address] = []
+    if address.sixtofour is not None:
+        found.append(address.sixtofour)
+    if address.teredo is not None:
+        found.extend(address.teredo)
+    if any(address in net for net in _IPV4_SUFFIX_NETS):
+        found.append(ipaddress.IPv4Address(int(address) & 0xFFFFFFFF))
+    return found
+
+
 def is_forbidden(address: IpAddress) -> bool:
-    """True for an address inside the service's own networks, or no real destination."""
-    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
-        address = address.ipv4_mapped
+    """True for an address inside the service's own networks, or no real destination.
+
+    An IPv6 address that wraps an IPv4 one (``2002:7f00:1::`` is 6to4 for 127.0.0.1) is
+    forbidden when what it wraps is, and Teredo always (a relay decides where it goes).
+    """
+    if isinstance(address, ipaddress.IPv6Address):
+        if address.ipv4_mapped is not None:
+            address = address.ipv4_mapped
+        elif address.teredo is not None or any(map(is_forbidden, embedded_ipv4(address))):
+            return True
     return (
         not address.is_global
         or address.is_multicast

@@ -8,6 +8,7 @@ from datetime import timedelta
 
 from tarsify.domain.api_keys import (
     LAST_USED_RESOLUTION_S,
+    MAX_ACTIVE_KEYS,
     MAX_KEY_CHARS,
     NAME_MAX_CHARS,
     ApiKey,
@@ -16,7 +17,7 @@ from tarsify.domain.api_keys import (
     generate_key,
     looks_like_api_key,
 )
-from tarsify.domain.errors import InvalidBody, InvalidToken, NotFound
+from tarsify.domain.errors import InvalidBody, InvalidToken, NotFound, TooManyApiKeys
 from tarsify.domain.models import Identity, new_id
 from tarsify.domain.pagination import Page, PageRequest
 from tarsify.ports import Audience, Clock, UnitOfWorkFactory
@@ -40,7 +41,8 @@ class ApiKeyService:
         self._hasher = hasher
 
     async def create(self, consumer_id: uuid.UUID, name: str) -> CreatedKey:
-        """A new key for the consumer; ``InvalidBody`` for an empty or too long name."""
+        """A new key for the consumer; ``InvalidBody`` for an empty or too long name,
+        ``TooManyApiKeys`` when it already has ``MAX_ACTIVE_KEYS`` working keys."""
         name = _checked_name(name)
         secret = generate_key()
         api_key = ApiKey(
@@ -52,7 +54,8 @@ class ApiKeyService:
             self._clock.now(),
         )
         async with self._uow() as uow:
-            await uow.api_keys.add(api_key)
+            if not await uow.api_keys.add_within(api_key, MAX_ACTIVE_KEYS):
+                raise TooManyApiKeys(MAX_ACTIVE_KEYS)
             await uow.commit()
         return CreatedKey(api_key, secret)
 

@@ -85,7 +85,9 @@ class Dispatcher:
         run a second GPU job). ``wait_ms`` > 0 sends with the provider's submit-and-wait.
         """
         target = target or await self._target_of(execution)
-        if target is None:
+        # Sent later (a resend, a crash): its model, base model and endpoint must still be
+        # able to run it. Otherwise it fails here, unsent, and its hold is released.
+        if target is None or target.runnable_problem() is not None:
             stored, _ = await self.store(
                 execution.id, Execution.fail, Failure.MODEL_UNAVAILABLE, self._clock.now()
             )
@@ -100,7 +102,7 @@ class Dispatcher:
             Execution.claim_submit,
             now,
             endpoint_id,
-            self._give_up_at(execution, now),
+            now + timedelta(seconds=self._settings.submit_answer_s + wait_ms / 1000),
             known=execution,
         )
         if not claimed:
@@ -120,7 +122,7 @@ class Dispatcher:
             stored = await uow.executions.get(execution.id)
         return stored if stored is not None else execution
 
-    def _give_up_at(self, execution: Execution, now: datetime) -> datetime:
+    def give_up_at(self, execution: Execution, now: datetime) -> datetime:
         """When an unanswered submit is abandoned: soon, unless webhooks may name the job."""
         give_up = now + timedelta(seconds=self._settings.unconfirmed_wait_s)
         deadline = execution.deadline_at or give_up
@@ -154,7 +156,13 @@ class Dispatcher:
             return stored
         # The job may exist at the provider: never resent; given up at ``wake_at``.
         log.warning("execution.submit_unconfirmed", extra=context)
-        stored, _ = await self.store(execution.id, Execution.mark_unconfirmed, now, known=execution)
+        stored, _ = await self.store(
+            execution.id,
+            Execution.mark_unconfirmed,
+            now,
+            self.give_up_at(execution, now),
+            known=execution,
+        )
         return stored
 
     async def _record_submitted(self, claimed: Execution, report: JobReport) -> Execution:
@@ -255,7 +263,24 @@ class Dispatcher:
 
     async def adopt(self, execution: Execution, job_id: str) -> Execution:
         """Record ``job_id`` for an execution whose submit answer was lost, if the provider
-        confirms it knows that job; anything else changes nothing."""
+        confirms it knows that job and no other execution holds it; anything else changes
+        nothing.
+
+        The job must have been submitted to this execution's own endpoint (the one its
+        submit claim recorded): the provider is asked there, and a job of another endpoint
+        is unknown to it. A job another execution recorded is refused before the provider
+        is asked: its output is that execution's consumer's.
+        """
+        if execution.provider_job_id is not None or execution.submit_attempts == 0:
+            return execution
+        async with self._uow() as uow:
+            holder = await uow.executions.holder_of_job(job_id)
+        if holder is not None and holder != execution.id:
+            log.warning(
+                "execution.adopt_refused",
+                extra={"execution_id": str(execution.id), "held_by": str(holder)},
+            )
+            return execution
         endpoint_id = await self._endpoint_of(execution)
         if endpoint_id is None:
             return execution

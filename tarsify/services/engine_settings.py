@@ -14,7 +14,9 @@ class EngineSettings:
     """Timing rules of submit, status polling and reconciliation, and run limits.
 
     A submit whose answer was lost is given up (SUBMIT_UNCONFIRMED) ``unconfirmed_wait_s``
-    after it was sent, unless provider webhooks may still name its job; one the provider
+    after the loss was seen, unless provider webhooks may still name its job; a submit
+    still unanswered ``submit_answer_s`` after it was claimed (longer than the provider
+    client lets any submit last) was cut short by a crash and is marked so; one the provider
     certainly did not take is sent again after ``resend_delay_s`` (or its Retry-After).
     An execution whose provider report cannot be recorded ``max_record_failures`` times in
     a row is failed (RESULT_UNRECORDABLE) so that it cannot hold up the others.
@@ -40,6 +42,7 @@ class EngineSettings:
     reconcile_batch: int = 100
     reconcile_concurrency: int = 8
     unconfirmed_wait_s: float = 120.0
+    submit_answer_s: float = 90.0
     resend_delay_s: float = 5.0
     max_record_failures: int = 3
     idempotency_retention_s: float = 24 * 3600.0

@@ -3,7 +3,8 @@
 Each pass claims a batch of executions not polled within the poll interval (oldest
 first; on PostgreSQL ``FOR UPDATE SKIP LOCKED`` lets several workers share the work) and
 does what each one's ``Execution.next_step`` says: expire it past its deadline (checked
-before anything else), send it if it was never sent, give up on a submit never
+before anything else), send it if it was never sent, mark a submit that was never
+answered (its process died mid-call) SUBMIT_UNCONFIRMED, give up on a submit never
 confirmed, or poll the provider.
 
 One execution's trouble is that execution's problem only: an error while advancing it is
@@ -128,6 +129,12 @@ class Reconciler:
         elif step is Step.SEND:
             stored = await self._dispatch.submit(execution)
             report.submitted += 1
+        elif step is Step.UNCONFIRMED:
+            now = self._clock.now()
+            give_up_at = self._dispatch.give_up_at(execution, now)
+            stored, _ = await self._dispatch.store(
+                execution.id, Execution.mark_unconfirmed, now, give_up_at, known=execution
+            )
         elif step is Step.GIVE_UP:
             stored, changed = await self._dispatch.store(
                 execution.id, Execution.give_up_unconfirmed, self._clock.now()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from typing import Any
 
@@ -128,3 +129,44 @@ async def test_list_active_newest_first_paged_own_only(uow_factory: UnitOfWorkFa
                 break
             page = PageRequest(limit=2, after=Cursor.decode(result.next_cursor))
     assert seen == ["k4", "k2", "k1", "k0"]
+
+
+async def test_add_within_counts_only_the_consumers_unrevoked_keys(
+    uow_factory: UnitOfWorkFactory,
+) -> None:
+    owner, other = consumer(), consumer()
+    await _store(uow_factory, owner, other, api_key(other), api_key(other))
+    first, second = api_key(owner), api_key(owner)
+    async with uow_factory() as uow:
+        assert await uow.api_keys.add_within(first, 2)
+        assert await uow.api_keys.add_within(second, 2)
+        assert not await uow.api_keys.add_within(api_key(owner), 2)  # the third
+        await uow.commit()
+    async with uow_factory() as uow:
+        assert await uow.api_keys.revoke(first.id, at(1))
+        await uow.commit()
+    third = api_key(owner)
+    async with uow_factory() as uow:
+        assert await uow.api_keys.add_within(third, 2)  # a revoked key frees its place
+        await uow.commit()
+    async with uow_factory() as uow:
+        page = await uow.api_keys.list_active(owner.id, PageRequest(100))
+        assert {k.id for k in page.items} == {second.id, third.id}
+        with pytest.raises(AlreadyExists):
+            await uow.api_keys.add_within(api_key(other, key_hash=third.key_hash), 5)
+
+
+async def test_concurrent_adds_never_pass_the_limit(uow_factory: UnitOfWorkFactory) -> None:
+    owner = consumer()
+    await _store(uow_factory, owner)
+
+    async def add_one() -> bool:
+        async with uow_factory() as uow:
+            added = await uow.api_keys.add_within(api_key(owner), 3)
+            await uow.commit()
+            return added
+
+    results = await asyncio.gather(*(add_one() for _ in range(8)))
+    assert sorted(results) == [False] * 5 + [True] * 3
+    async with uow_factory() as uow:
+        assert len((await uow.api_keys.list_active(owner.id, PageRequest(100))).items) == 3

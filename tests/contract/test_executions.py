@@ -119,6 +119,16 @@ async def test_provider_job_id_and_id_are_unique(uow_factory: UnitOfWorkFactory)
             await uow.executions.add(cat.execution(id=first.id))
 
 
+async def test_the_holder_of_a_provider_job(uow_factory: UnitOfWorkFactory) -> None:
+    cat = await seed_catalog(uow_factory)
+    first, unsent = cat.execution(provider_job_id="job-h"), cat.execution()
+    await add_executions(uow_factory, first, unsent)
+    async with uow_factory() as uow:
+        assert await uow.executions.holder_of_job("job-h") == first.id
+        assert await uow.executions.holder_of_job("job-H") is None
+        assert await uow.executions.holder_of_job("") is None
+
+
 async def test_execution_needs_existing_references(uow_factory: UnitOfWorkFactory) -> None:
     cat = await seed_catalog(uow_factory)
     for field in ("consumer_id", "tars_model_id", "endpoint_id"):

@@ -252,33 +252,45 @@ async def test_connection_refused_is_not_sent() -> None:
 async def test_5xx_burst_shorter_than_retries_recovers(status: int) -> None:
     async with http_harness() as hh:
         assert hh.faults is not None
-        hh.faults.fail_next("run", 2, status=status)
         job = await hh.submit()
         hh.faults.fail_next("status", 2, status=status)
         assert (await hh.provider.status(EP, job.job_id)).status == "IN_QUEUE"
-        assert hh.faults.calls("run") == 3 and hh.faults.calls("status") == 3
+        assert hh.faults.calls("run") == 1 and hh.faults.calls("status") == 3
 
 
-async def test_5xx_burst_longer_than_retries_fails_as_not_sent() -> None:
+async def test_a_5xx_on_submit_fails_at_once_as_not_sent() -> None:
+    """A submit is never retried in the call (its caller sends it again later)."""
     async with http_harness() as hh:
         assert hh.faults is not None
-        hh.faults.fail_next("run", 3, status=503)
+        hh.faults.fail_next("run", 1, status=503)
         with pytest.raises(GpuProviderError) as info:
             await hh.submit()
-        assert hh.faults.calls("run") == 3
+        assert hh.faults.calls("run") == 1
     assert (info.value.outcome, info.value.status_code) == (ProviderOutcome.NOT_SENT, 503)
 
 
 async def test_429_with_retry_after_is_honoured() -> None:
     async with http_harness() as hh:
         assert hh.faults is not None
-        hh.faults.throttle_next("run", 1, retry_after=0.3)
-        started = time.monotonic()
         job = await hh.submit()
+        hh.faults.throttle_next("status", 1, retry_after=0.3)
+        started = time.monotonic()
+        assert (await hh.provider.status(EP, job.job_id)).status == "IN_QUEUE"
         elapsed = time.monotonic() - started
-        assert job.status == "IN_QUEUE" and hh.faults.calls("run") == 2
+        assert hh.faults.calls("status") == 2
         assert 0.25 <= elapsed < 3
-        assert [r.status for r in hh.faults.requests] == [429, 200]
+        assert [r.status for r in hh.faults.requests] == [200, 429, 200]
+
+
+async def test_a_short_429_on_submit_fails_at_once_with_its_retry_after() -> None:
+    async with http_harness() as hh:
+        assert hh.faults is not None
+        hh.faults.throttle_next("run", 1, retry_after=0.3)
+        with pytest.raises(GpuProviderError) as info:
+            await hh.submit()
+        assert hh.faults.calls("run") == 1
+    assert (info.value.outcome, info.value.status_code) == (ProviderOutcome.NOT_SENT, 429)
+    assert info.value.retry_after_s == 0.3
 
 
 async def test_429_without_retry_after_backs_off_then_succeeds() -> None:
@@ -293,10 +305,11 @@ async def test_429_without_retry_after_backs_off_then_succeeds() -> None:
 async def test_429_for_longer_than_the_deadline_is_not_sent() -> None:
     async with http_harness(deadline_s=0.5) as hh:
         assert hh.faults is not None
-        hh.faults.throttle_next("run", 100)
+        job = await hh.submit()
+        hh.faults.throttle_next("status", 100)
         with pytest.raises(GpuProviderError) as info:
-            await hh.submit()
-        assert 2 <= hh.faults.calls("run") < 100
+            await hh.provider.status(EP, job.job_id)
+        assert 2 <= hh.faults.calls("status") < 100
     assert (info.value.outcome, info.value.status_code) == (ProviderOutcome.NOT_SENT, 429)
 
 

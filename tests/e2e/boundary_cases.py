@@ -11,6 +11,8 @@ import json
 import uuid
 from dataclasses import dataclass
 
+import jwt as pyjwt
+
 from adapters.auth.jwt import mint_token
 from tarsify.ports import Audience
 
@@ -143,6 +145,100 @@ def cases(world: World) -> list[Case]:
             400,
             "ERR_2001",
             "inputs.seed.0",
+        ),
+        Case(
+            "integer beyond float range input",
+            "POST",
+            run,
+            "consumer_a",
+            '{"inputs": {"prompt": "a", "seed": 1' + "0" * 400 + "}}",
+            400,
+            "ERR_2001",
+            "inputs.seed",
+        ),
+        Case(
+            "integer beyond float range default",
+            "POST",
+            TARS,
+            "developer_x",
+            f'{{"baseModelId": "{world.base_model_id}", "title": "t", '
+            '"configOverrides": {"defaultInputs": {"width": -1' + "0" * 400 + "}}}",
+            400,
+            "ERR_2001",
+            "configOverrides.defaultInputs.width",
+        ),
+        Case(
+            "integer beyond float range bound",
+            "POST",
+            "/api/admin/base-models",
+            "admin",
+            _base_model(
+                world.endpoint_id,
+                '{"type": "object", "properties": {"w": {"type": "integer", "maximum": 1'
+                + "0" * 400
+                + "}}}",
+            ),
+            400,
+            "ERR_2001",
+            "inputSchema.properties.w.maximum",
+        ),
+        Case(
+            "unicode digit in ref",
+            "POST",
+            "/api/admin/base-models",
+            "admin",
+            _base_model(
+                world.endpoint_id,
+                '{"type": "object", "allOf": [{}], '
+                '"properties": {"p": {"$ref": "#/allOf/\u00b2"}}}',
+            ),
+            400,
+            "ERR_2001",
+            "inputSchema.properties.p.$ref",
+        ),
+        Case(
+            "percent-encoded pointer ref",
+            "POST",
+            "/api/admin/base-models",
+            "admin",
+            _base_model(
+                world.endpoint_id,
+                '{"type": "object", "$defs": {"a": {"type": "string"}}, '
+                '"properties": {"p": {"$ref": "#%2F$defs%2Fa"}}}',
+            ),
+            400,
+            "ERR_2001",
+            "inputSchema.properties.p.$ref",
+        ),
+        Case(
+            "unicode digits in file expiry",
+            "GET",
+            "/files/a?expires=%C2%B2&sig=x",
+            None,
+            None,
+            403,
+            "ERR_1006",
+            None,
+        ),
+        Case(
+            "exp beyond float range",
+            "GET",
+            "/api/consumer/auth/me",
+            "huge_exp",
+            None,
+            401,
+            "ERR_1002",
+            None,
+        ),
+        Case(
+            "exp as a string",
+            "GET",
+            "/api/consumer/auth/me",
+            "string_exp",
+            None,
+            401,
+            "ERR_1002",
+            None,
         ),
         Case(
             "nul in title",
@@ -340,4 +436,12 @@ def boundary_tokens() -> dict[str, str]:
         "nul_sub_dev": mint_token(JWT_SECRET, developers, "d\x00", "d@example.com"),
         "long_email": mint_token(JWT_SECRET, consumers, "c-long", "e" * 320 + "@x.io"),
         "lone_name": mint_token(JWT_SECRET, consumers, "c-lone", "l@x.io", "bad \ud800 name"),
+        "huge_exp": _token_with_exp(10**400),
+        "string_exp": _token_with_exp("4102444800"),
     }
+
+
+def _token_with_exp(exp: object) -> str:
+    """A validly signed consumer token whose ``exp`` is ``exp`` as given."""
+    claims = {"sub": "cons-exp", "email": "x@example.com", "aud": Audience.CONSUMERS.value}
+    return pyjwt.encode({**claims, "exp": exp}, JWT_SECRET, algorithm="HS256")

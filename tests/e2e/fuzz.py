@@ -14,6 +14,8 @@ import base64
 import copy
 import json
 import re
+import socket
+import struct
 import uuid
 from dataclasses import dataclass
 from typing import Any
@@ -27,15 +29,56 @@ from adapters.sql.tables import metadata
 from entrypoints.container import Container, build_container, resolve
 from entrypoints.http.app import ROUTES, create_app
 from entrypoints.http.routing import Auth, Route
+from entrypoints.http.server import make_runner
 
 from .boundary_cases import boundary_tokens
 from .conftest import make_settings
 from .support import CONFIG, IMAGE_SCHEMA, Api, Reply, World, seed, tokens
 
-NASTY_TEXT = ["\x00", "a\x00b", "\ud800", "x\udfff", "\u2028", "", " ", "é", "a" * 300]
+# Unicode digits pass str.isdigit() and int() reads some of them ("١٢" is 12).
+UNICODE_DIGITS = ["\u00b2", "\u0661\u0662", "\uff11\uff10", "\u0663"]
+NASTY_TEXT = [
+    "\x00", "a\x00b", "\ud800", "x\udfff", "\u2028", "", " ", "é", "a" * 300, *UNICODE_DIGITS
+]  # fmt: skip
+# Webhook destinations that wrap a loopback, private or metadata IPv4 address.
+WRAPPED_ADDRESSES = [
+    "http://[2002:7f00:1::]/",  # 6to4 of 127.0.0.1
+    "http://[2002:a9fe:a9fe::]/latest",  # 6to4 of 169.254.169.254
+    "http://[2001:0:4136:e378:8000:63bf:80ff:fffe]/",  # Teredo, client 127.0.0.1
+    "http://[64:ff9b::7f00:1]/",  # NAT64
+    "http://[::ffff:127.0.0.1]/",  # IPv4-mapped
+    "http://[::7f00:1]:8080/",  # IPv4-compatible
+]
+# $ref pointers that read differently once percent-decoded, or name an index in
+# Unicode digits.
+ODD_REFS = [
+    "#/allOf/²",
+    "#/allOf/\u0661",
+    "#%2F$defs%2Fa",
+    "#%2f$defs/a",
+    "#/$defs/a%2F",
+    "#/allOf/01",
+]
+# Raw bodies with numbers no double holds (json.dumps never writes these).
+HUGE_NUMBER_BODIES = [
+    b'{"inputs": {"prompt": "a", "seed": 1e400}}',
+    b'{"inputs": {"prompt": "a", "seed": -1' + b"0" * 400 + b"}}",
+    b'{"configOverrides": {"defaultInputs": {"width": 1' + b"0" * 330 + b"}}}",
+    b'{"inputSchema": {"type": "object", "properties": {"w": {"type": "integer", '
+    b'"maximum": 1' + b"0" * 400 + b"}}}}",
+    b'{"amount": 1' + b"0" * 5000 + b"}",
+]
 WHO = {
     Auth.NONE: [None],
-    Auth.CONSUMER: ["consumer_a", "consumer_b", "consumer_new", "nul_sub", "long_email"],
+    Auth.CONSUMER: [
+        "consumer_a",
+        "consumer_b",
+        "consumer_new",
+        "nul_sub",
+        "long_email",
+        "huge_exp",
+        "string_exp",
+    ],
     Auth.DEVELOPER: ["developer_x", "developer_y", "nul_sub_dev"],
     Auth.ADMIN: ["admin"],
 }
@@ -71,6 +114,15 @@ cursors = st.builds(
 )
 
 
+def _schema_with_ref(ref: str) -> dict[str, Any]:
+    return {
+        "type": "object",
+        "$defs": {"a": {"type": "string"}},
+        "allOf": [{}, {}],
+        "properties": {"prompt": {"$ref": ref}},
+    }
+
+
 def _plausible(world: World) -> dict[str, list[Any]]:
     """Values of each body field that get past the request model, to reach the use case."""
     return {
@@ -81,7 +133,12 @@ def _plausible(world: World) -> dict[str, list[Any]]:
         "slug": ["fuzz-slug", world.slug],
         "name": ["Name"],
         "status": ["PUBLISHED", "DRAFT", "ARCHIVED"],
-        "inputSchema": [IMAGE_SCHEMA, {"type": "object", "$ref": "#"}],
+        "inputSchema": [
+            IMAGE_SCHEMA,
+            {"type": "object", "$ref": "#"},
+            *(_schema_with_ref(ref) for ref in ODD_REFS),
+        ],
+        "webhook": WRAPPED_ADDRESSES,
         "configOverrides": [CONFIG, {"defaultInputs": {"width": 300}}],
         "category": ["IMAGE"],
         "outputType": ["IMAGE"],
@@ -119,7 +176,11 @@ def bodies(route: Route, world: World) -> st.SearchStrategy[bytes | None]:
     names = [f.alias or n for n, f in route.request.model_fields.items()]
     shaped = st.fixed_dictionaries({}, optional={name: _field_value(name, world) for name in names})
     return st.one_of(
-        shaped.map(_encode), json_values.map(_encode), st.binary(max_size=24), st.just(b"")
+        shaped.map(_encode),
+        json_values.map(_encode),
+        st.binary(max_size=24),
+        st.just(b""),
+        st.sampled_from(HUGE_NUMBER_BODIES),
     )
 
 
@@ -172,6 +233,28 @@ def calls(draw: st.DrawFn, world: World) -> Call:
     )
 
 
+RESET_POINTS = ["line", "headers", "head", "body", "body", "all-but-one"]
+
+
+class ServedLikeProduction(TestServer):
+    """A test server on the runner ``tarsify serve`` uses: the handler of a client that
+    left is not cancelled (aiohttp's test servers cancel it), so it sees the reset."""
+
+    async def _make_runner(self, handler_cancellation: bool = False, **kwargs: Any) -> Any:
+        return make_runner(self.app, **kwargs)
+
+
+def raw_request(call: Call, token: str | None) -> bytes:
+    """``call`` as the bytes of an HTTP/1.1 request."""
+    lines = [f"{call.route.method} {call.path} HTTP/1.1", "Host: tarsify.test"]
+    if token is not None:
+        lines.append(f"Authorization: Bearer {token}")
+    lines += [f"{name}: {value}" for name, value in call.headers.items()]
+    body = call.body or b""
+    lines += [f"Content-Length: {len(body)}", "", ""]
+    return "\r\n".join(lines).encode("utf-8", "surrogateescape") + body
+
+
 class Harness:
     """The app on ``database_url`` (migrated), seeded, with every test identity's token."""
 
@@ -184,7 +267,7 @@ class Harness:
         self.seen: set[str] = set()
 
     async def _start(self) -> TestClient:
-        client = TestClient(TestServer(create_app(self.container)))
+        client = TestClient(ServedLikeProduction(create_app(self.container)))
         await client.start_server()
         return client
 
@@ -208,6 +291,48 @@ class Harness:
                 result = await connection.execute(select(table))
                 rows[table.name] = sorted(map(repr, result.all()))
         return rows
+
+    def reset_early(self, call: Call, where: str, fraction: float) -> None:
+        """Send ``call`` up to a point ``where`` (``line``, ``headers``, ``head``: all of
+        them, ``body``, ``all-but-one`` byte), ``fraction`` of the way into that part,
+        then reset the connection (RST)."""
+        raw = raw_request(call, self.api.tokens.get(call.who) if call.who else None)
+        line, head = raw.index(b"\r\n") + 2, raw.index(b"\r\n\r\n") + 4
+        cut = {
+            "line": int(line * fraction),
+            "headers": line + int((head - line) * fraction),
+            "head": head,
+            "body": head + int((len(raw) - head) * fraction),
+            "all-but-one": len(raw) - 1,
+        }[where]
+        self.seen.add(f"{call.route.method} {call.route.path}")
+        self.run(self._reset_after(raw[: max(1, cut)]))
+
+    async def _reset_after(self, prefix: bytes) -> None:
+        _, writer = await asyncio.open_connection("127.0.0.1", self.client.port)
+        writer.write(prefix)
+        await writer.drain()
+        # The server shares this loop: give it time to accept and read what was sent
+        # (pacing only; an example it did not read yet just tests less).
+        await asyncio.sleep(0.02)
+        sock = writer.get_extra_info("socket")
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+        writer.transport.abort()
+
+    async def settled(self, connections: int) -> None:
+        """Wait until the server holds at most ``connections`` connections again (a
+        request whose body it does not read is drained for up to 10 s: aiohttp's
+        lingering); at most 30 s."""
+        server = self.client.server.runner.server  # type: ignore[union-attr]
+        for _ in range(3000):
+            if len(server.connections) <= connections:
+                return
+            await asyncio.sleep(0.01)
+        raise AssertionError("the server kept reset connections open")
+
+    def connections(self) -> int:
+        """How many connections the server holds now."""
+        return len(self.client.server.runner.server.connections)  # type: ignore[union-attr]
 
     def check(self, call: Call) -> None:
         """Send ``call``: never 5xx, errors in the envelope, nothing stored when refused."""

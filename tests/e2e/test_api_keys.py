@@ -112,3 +112,15 @@ async def test_keys_never_reach_the_logs(
     assert "http.request" in logged and "tsk_[redacted]" in logged  # the access log was seen
     assert created["key"] not in logged
     assert created["key"].removeprefix("tsk_")[8:24] not in logged
+
+
+async def test_a_consumer_holds_at_most_twenty_working_keys(api: Api, world: World) -> None:
+    keys = [await _create(api, name=f"key {n}") for n in range(20)]
+    refused = await api.call("POST", KEYS, "consumer_a", {"name": "one more"})
+    assert (refused.status, refused.code) == (409, "ERR_3004")
+    assert refused.body["error"]["details"] == {"limit": 20}
+    listed = await api.ok("GET", f"{KEYS}?limit=100", "consumer_a")
+    assert len(listed) == 20
+    await _create(api, "consumer_b")  # another consumer's limit is their own
+    await api.ok("DELETE", f"{KEYS}/{keys[0]['id']}", "consumer_a")
+    await _create(api, name="rotated")  # a revoked key frees its place

@@ -118,6 +118,39 @@ async def test_a_tampered_link_is_refused(served: Any) -> None:
     assert await error_code(client, other) == (403, "ERR_1006")
     assert await error_code(client, f"/files/{KEY}") == (403, "ERR_1006")
     assert await error_code(client, f"/files/{KEY}?expires=abc&sig=zz") == (403, "ERR_1006")
+    # Unicode digits pass str.isdigit(); the link is still just invalid (not a 500).
+    for digits in ("%C2%B2", "%D9%A1%D9%A0"):
+        assert await error_code(client, f"/files/a?expires={digits}&sig=x") == (403, "ERR_1006")
+
+
+@pytest.mark.parametrize(
+    "value",
+    ["bytes=abc", "bytes=5-2", "bytes=0-1,4-5", "items=0-5", "bytes=-", "bytes=²-9"],
+)
+async def test_a_range_that_does_not_parse_is_ignored(served: Any, value: str) -> None:
+    """RFC 9110 14.2: an invalid Range is ignored; the whole file is the answer."""
+    client, store, _ = served
+    await store.put(KEY, PNG, "image/png")
+    target = URL(path_of(await store.url(KEY, 300)), encoded=True)
+    async with client.get(target, headers={"Range": value}) as response:
+        assert response.status == 200
+        assert await response.read() == PNG
+        assert "Content-Range" not in response.headers
+
+
+async def test_a_range_past_the_end_is_416_in_the_envelope(served: Any) -> None:
+    client, store, _ = served
+    await store.put(KEY, PNG, "image/png")
+    target = URL(path_of(await store.url(KEY, 300)), encoded=True)
+    for value in (f"bytes={len(PNG)}-", f"bytes={len(PNG) + 10}-{len(PNG) + 20}"):
+        async with client.get(target, headers={"Range": value}) as response:
+            assert response.status == 416
+            assert response.headers["Content-Range"] == f"bytes */{len(PNG)}"
+            body = await response.json()
+            assert body["success"] is False and body["error"]["code"] == "ERR_4160"
+    last = f"bytes={len(PNG) - 1}-"
+    async with client.get(target, headers={"Range": last}) as response:
+        assert response.status == 206 and await response.read() == PNG[-1:]
 
 
 async def test_an_expired_link_is_refused(served: Any) -> None:

@@ -9,6 +9,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from tarsify.domain import credits as credits_rules
 from tarsify.domain.credits import (
     MAX_PRICE_PER_RUN,
     AccountType,
@@ -216,3 +217,94 @@ def test_entries_on_the_wrong_account_or_with_the_wrong_sign_are_reported() -> N
     ).problems
     assert any("GRANT entries on a DEVELOPER account" in p for p in problems)
     assert any("wrong sign" in p for p in problems)
+
+
+# --- the rules as numbers: boundaries and documented defaults ---------------------------
+
+
+def test_the_documented_limits_and_fee() -> None:
+    """API.md and README state these: a change must be a decision, not an accident."""
+    assert credits_rules.MAX_PRICE_PER_RUN == 1_000_000
+    assert credits_rules.MAX_GRANT == 1_000_000_000
+    assert credits_rules.MAX_REASON_CHARS == 200
+    assert credits_rules.DEFAULT_PLATFORM_FEE_PERCENT == 20
+
+
+def test_a_price_of_one_credit_is_held_captured_and_released() -> None:
+    """The smallest price is still a price: only zero (or less) is free."""
+    assert hold(ALICE, Credits(1, 0), 1, RUN, NOW).consumer_changes() == {ALICE: (-1, 1)}
+    assert capture(ALICE, DEV, 1, 20, RUN, NOW).consumer_changes() == {ALICE: (0, -1)}
+    assert release(ALICE, 1, RUN, NOW).consumer_changes() == {ALICE: (1, -1)}
+    for free in (0, -1):
+        assert hold(ALICE, Credits(0, 0), free, RUN, NOW) == Posting()
+        assert capture(ALICE, DEV, free, 20, RUN, NOW) == Posting()
+        assert release(ALICE, free, RUN, NOW) == Posting()
+
+
+def test_the_highest_price_is_allowed_and_one_more_is_not() -> None:
+    check_price(MAX_PRICE_PER_RUN, 0)
+    check_price(5, 5)
+    with pytest.raises(InvalidBody):
+        check_price(MAX_PRICE_PER_RUN + 1, 0)
+    with pytest.raises(InvalidBody):
+        check_price(4, 5)
+
+
+# --- the audit: each check on its own --------------------------------------------------
+
+
+def _consumer_books(**totals: int) -> list[AccountTotal]:
+    return [
+        AccountTotal(AccountType.CONSUMER, ALICE, EntryType(kind), amount, 1)
+        for kind, amount in totals.items()
+    ]
+
+
+@pytest.mark.parametrize(
+    ("totals", "stored"),
+    [
+        ({"GRANT": 5, "HOLD": -10}, Credits(-5, 10)),  # negative balance, sound hold
+        ({"GRANT": 10, "RELEASE": 10}, Credits(20, -10)),  # negative hold, sound balance
+    ],
+)
+def test_a_negative_balance_or_hold_is_reported_even_when_the_other_is_sound(
+    totals: dict[str, int], stored: Credits
+) -> None:
+    report = audit(_consumer_books(**totals), StoredBalances({ALICE: stored}), [])
+    assert any("the ledger gives a negative amount" in p for p in report.problems)
+    assert not any("stored balance" in p for p in report.problems)  # they agree otherwise
+
+
+def test_zero_and_positive_balances_are_not_negative() -> None:
+    report = audit(_consumer_books(GRANT=10, HOLD=-10), StoredBalances({ALICE: Credits(0, 10)}), [])
+    assert report.ok, report.problems
+
+
+def test_wrong_signs_are_reported_whether_the_total_or_one_entry_shows_it() -> None:
+    # One HOLD of +5 among others that still sum negative: only the count shows it.
+    hidden = AccountTotal(AccountType.CONSUMER, ALICE, EntryType.HOLD, -5, 3, wrong_sign=1)
+    problems = audit([hidden], StoredBalances({ALICE: Credits(5, 5)}), []).problems
+    assert any("HOLD entries with the wrong sign" in p for p in problems)
+    # A total of the wrong sign with no single entry counted wrong.
+    summed = AccountTotal(AccountType.CONSUMER, ALICE, EntryType.RELEASE, -3, 1)
+    problems = audit([summed], StoredBalances({ALICE: Credits(-3, 3)}), []).problems
+    assert any("RELEASE entries with the wrong sign" in p for p in problems)
+    # A total of zero has no sign to be wrong.
+    zero = AccountTotal(AccountType.CONSUMER, ALICE, EntryType.GRANT, 0, 1)
+    assert audit([zero], StoredBalances({ALICE: Credits(0, 0)}), []).ok
+
+
+@pytest.mark.parametrize(
+    "total",
+    [
+        AccountTotal(AccountType.DEVELOPER, None, EntryType.EARNING, 8, 1),
+        AccountTotal(AccountType.PLATFORM, DEV, EntryType.FEE, 2, 1),
+        AccountTotal(AccountType.CONSUMER, None, EntryType.GRANT, 5, 1),
+    ],
+)
+def test_entries_without_a_valid_account_are_reported_and_not_counted(
+    total: AccountTotal,
+) -> None:
+    report = audit([total], StoredBalances(), [])
+    assert any("entries without a valid account" in p for p in report.problems), report.problems
+    assert (report.earnings, report.fees, report.grants) == (0, 0, 0)

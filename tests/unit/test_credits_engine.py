@@ -12,7 +12,12 @@ import pytest
 
 from adapters.memory.clock import ManualClock
 from tarsify.domain.credits import AccountType, Credits, EntryType
-from tarsify.domain.errors import InsufficientCredits, TooManyActiveExecutions
+from tarsify.domain.errors import (
+    GpuProviderError,
+    InsufficientCredits,
+    ProviderOutcome,
+    TooManyActiveExecutions,
+)
 from tarsify.domain.execution import Execution
 from tarsify.domain.models import ExecutionStatus
 from tarsify.domain.pagination import PageRequest
@@ -118,6 +123,32 @@ async def test_a_run_that_does_not_complete_costs_nothing(outcome: str) -> None:
     assert await p.alice() == Credits(100, 0)
     assert await p.earned() == 0
     assert (await p.alice_entries())[-1] == (EntryType.RELEASE, 10)
+    assert await p.books_agree()
+
+
+@pytest.mark.parametrize("withdrawn", ["endpoint", "base model", "model"])
+async def test_a_pending_run_whose_model_was_withdrawn_is_never_sent_nor_charged(
+    withdrawn: str,
+) -> None:
+    p = await paid_world()
+    p.w.gpu.fail_next(
+        "submit", GpuProviderError("connection refused", outcome=ProviderOutcome.NOT_SENT)
+    )
+    e = await p.run()
+    assert (e.status, await p.alice()) == (ExecutionStatus.PENDING, Credits(90, 10))
+    if withdrawn == "endpoint":
+        await p.w.catalog.deactivate_endpoint(p.w.endpoint.id)
+    elif withdrawn == "base model":
+        await p.w.catalog.deactivate_base_model(p.w.base.id)
+    else:
+        await p.w.studio.archive(p.w.developer.id, p.w.model.id)
+    p.clock.advance(p.w.settings.pending_grace_s + p.w.settings.run_target_ttl_s + 1)
+    await p.w.reconciler.run_once()
+    stored = await p.w.stored(e.id)
+    assert (stored.status, stored.error_code) == (ExecutionStatus.FAILED, "MODEL_UNAVAILABLE")
+    assert p.w.gpu.jobs == {} and p.w.gpu.calls["submit"] == 1  # the refused first try
+    assert await p.alice() == Credits(100, 0)
+    assert await p.earned() == 0
     assert await p.books_agree()
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import uuid
 from datetime import UTC, datetime, timedelta
@@ -65,7 +66,23 @@ def test_a_submit_is_claimed_once_and_remembers_its_endpoint() -> None:
     assert not e.claim_submit(at(2), "ep-2", at(122))
     assert e.provider_endpoint_id == "ep-1"
     assert e.next_step(at(120)) is Step.NOTHING
-    assert e.next_step(at(121)) is Step.GIVE_UP
+    # Unanswered past the time any submit takes: its process died mid-call.
+    assert e.next_step(at(121)) is Step.UNCONFIRMED
+    assert e.mark_unconfirmed(at(121), at(241))
+    assert (e.pending_reason, e.wake_at) == (PendingReason.SUBMIT_UNCONFIRMED, at(241))
+    assert e.next_step(at(240)) is Step.NOTHING
+    assert e.next_step(at(241)) is Step.GIVE_UP
+
+
+def test_a_resend_after_a_429_stays_rate_limited_until_confirmed() -> None:
+    e = fresh()
+    e.claim_submit(at(1), "ep-1", at(91))
+    e.release_submit(at(2), at(30), PendingReason.RATE_LIMITED)
+    assert e.claim_submit(at(30), "ep-1", at(120))
+    assert (e.pending_reason, e.wake_at) == (PendingReason.RATE_LIMITED, at(120))
+    assert e.next_step(at(120)) is Step.UNCONFIRMED  # a RATE_LIMITED claim can die too
+    assert e.apply(JobReport("job-1", "IN_QUEUE"), at(31), submitted=True)
+    assert (e.pending_reason, e.wake_at) == (None, None)
 
 
 def test_a_submit_not_sent_is_handed_back_with_its_reason() -> None:
@@ -79,9 +96,10 @@ def test_a_submit_not_sent_is_handed_back_with_its_reason() -> None:
 
 def test_an_unconfirmed_submit_is_given_up_and_never_resent() -> None:
     e = fresh()
+    assert not e.mark_unconfirmed(at(1), at(121))  # never sent: nothing is unconfirmed
     e.claim_submit(at(1), "ep-1", at(121))
-    assert e.mark_unconfirmed(at(2)) and not e.mark_unconfirmed(at(3))
-    assert e.pending_reason is PendingReason.SUBMIT_UNCONFIRMED
+    assert e.mark_unconfirmed(at(2), at(122)) and not e.mark_unconfirmed(at(3), at(123))
+    assert (e.pending_reason, e.wake_at) == (PendingReason.SUBMIT_UNCONFIRMED, at(122))
     assert e.give_up_unconfirmed(at(121))
     assert (e.status, e.error_code, e.pending_reason) == (S.FAILED, "SUBMIT_UNCONFIRMED", None)
     assert not fresh().give_up_unconfirmed(at(1))  # never sent: nothing to give up on
@@ -166,7 +184,7 @@ def test_worker_error_messages_are_made_safe_and_capped() -> None:
 def test_terminal_statuses_leave_no_pending_reason_or_wake_time() -> None:
     e = fresh()
     e.claim_submit(at(1), "ep-1", at(121))
-    e.mark_unconfirmed(at(2))
+    e.mark_unconfirmed(at(2), at(122))
     e.apply(JobReport("job-1", "COMPLETED", output=1), at(3))
     assert (e.status, e.pending_reason, e.wake_at) == (S.COMPLETED, None, None)
 
@@ -200,3 +218,71 @@ def test_json_safe_output_always_encodes_as_strict_utf8_json(value: Any) -> None
 @pytest.mark.parametrize("value", [None, True, 0, 2**80, 1.5, "plain", [1, {"a": "b"}]])
 def test_json_safe_leaves_clean_values_alone(value: Any) -> None:
     assert json_safe(value) == value
+
+
+# --- each guard and each answer on its own ---------------------------------------------
+
+
+def test_a_new_execution_starts_at_version_one_unpaid_unrepaired_and_unsent() -> None:
+    e = fresh()
+    assert (e.version, e.price, e.output_repairs, e.submit_attempts) == (1, 0, 0, 0)
+    assert (e.status, e.pending_reason, e.provider_job_id) == (S.PENDING, None, None)
+
+
+@pytest.mark.parametrize("decide", ["release", "mark_unconfirmed"])
+def test_a_claimed_submit_is_handed_back_or_marked_only_while_pending_and_unnamed(
+    decide: str,
+) -> None:
+    def act(e: Execution) -> bool:
+        if decide == "release":
+            return e.release_submit(at(5), at(30), PendingReason.RATE_LIMITED)
+        return e.mark_unconfirmed(at(5), at(125))
+
+    named = fresh()  # PENDING, but the provider named its job (a webhook adopted it)
+    named.claim_submit(at(1), "ep-1", at(91))
+    named.provider_job_id = "job-1"
+    cancelled = fresh()  # the consumer cancelled during the submit: no job named yet
+    cancelled.claim_submit(at(1), "ep-1", at(91))
+    assert cancelled.cancel(at(2))
+    for e in (named, cancelled):
+        before = dataclasses.replace(e)
+        assert act(e) is False
+        assert e == before  # nothing changed
+    pending = fresh()
+    pending.claim_submit(at(1), "ep-1", at(91))
+    assert act(pending) is True
+
+
+def test_a_status_report_is_not_a_submit_answer() -> None:
+    """An unknown status means "queued" only in the submit's own answer."""
+    e = fresh()
+    e.claim_submit(at(1), "ep-1", at(91))
+    assert e.apply(JobReport("job-1", "SOMETHING_NEW"), at(2)) is True  # the job is named
+    assert (e.status, e.provider_job_id, e.wake_at) == (S.PENDING, "job-1", None)
+    assert e.apply(JobReport("job-1", "SOMETHING_NEW"), at(3)) is False  # nothing new
+
+
+def test_started_at_is_set_when_running_only_and_kept() -> None:
+    e = fresh()
+    e.claim_submit(at(1), "ep-1", at(91))
+    e.apply(JobReport("job-1", "IN_QUEUE", delay_time_ms=5), at(2), submitted=True)
+    assert (e.status, e.started_at, e.queue_time_ms) == (S.QUEUED, None, None)
+    e.apply(JobReport("job-1", "IN_PROGRESS", delay_time_ms=900), at(3))
+    assert (e.started_at, e.queue_time_ms) == (at(3), 900)
+    e.status = S.QUEUED  # a replayed older state: RUNNING again must keep the first start
+    e.apply(JobReport("job-1", "IN_PROGRESS", delay_time_ms=1), at(4))
+    assert (e.started_at, e.queue_time_ms) == (at(3), 900)
+
+
+def test_replacing_the_output_of_a_completed_execution_only() -> None:
+    e = sent()
+    assert e.apply(JobReport("job-1", "COMPLETED", output={"image": "data:..."}), at(3))
+    version_fields = dataclasses.replace(e)
+    assert e.replace_output({"image": "data:..."}, at(4)) is False  # the same output
+    assert e == version_fields
+    assert e.replace_output({"image": "https://files/0.png"}, at(5)) is True
+    assert (e.output_payload, e.updated_at) == ({"image": "https://files/0.png"}, at(5))
+    failed = sent()
+    assert failed.apply(JobReport("job-1", "FAILED", error="x"), at(3))
+    assert failed.replace_output({"image": "y"}, at(4)) is False
+    assert failed.output_payload is None

@@ -18,6 +18,7 @@ from tarsify.domain.errors import (
     TarsModelNotFound,
 )
 from tarsify.domain.failures import PendingReason
+from tarsify.domain.jobs import JobReport, JobRequest
 from tarsify.domain.models import ExecutionStatus, TarsModelStatus
 from tarsify.domain.pagination import PageRequest
 from tests.unit.world import StaticWebhooks, World, make_world
@@ -293,3 +294,65 @@ async def test_a_storage_failure_after_the_execution_is_stored_answers_it_pendin
     assert result.view.execution.status is ExecutionStatus.PENDING
     assert await w.count_executions() == 1
     assert (await w.stored(result.view.execution.id)).id == result.view.execution.id
+
+
+async def test_a_crash_mid_submit_shows_submit_unconfirmed_then_gives_up() -> None:
+    """The claim was committed, then the process died during the provider call: the
+    reconciler says SUBMIT_UNCONFIRMED once no submit could still be in flight, never
+    sends it again, and fails it (nothing charged) after the unconfirmed wait."""
+    clock = ManualClock()
+    w = await make_world(clock)
+
+    async def killed(*_: object, **__: object) -> None:
+        raise RuntimeError("process killed during the provider call")
+
+    w.gpu.submit = killed  # type: ignore[method-assign]
+    with pytest.raises(RuntimeError):
+        await w.executions.run(w.alice.id, w.model.slug, {"prompt": "x"})
+    [view] = (await w.executions.list(w.alice.id, PageRequest())).items
+    execution_id = view.execution.id
+    stored = await w.stored(execution_id)
+    assert (stored.submit_attempts, stored.pending_reason) == (1, None)
+    clock.advance(w.settings.submit_answer_s - 1)
+    await w.reconciler.run_once()  # a submit could still be in flight
+    assert (await w.stored(execution_id)).pending_reason is None
+    clock.advance(1)
+    await w.reconciler.run_once()
+    shown = (await w.executions.get(w.alice.id, execution_id)).execution
+    assert shown.status is ExecutionStatus.PENDING
+    assert shown.pending_reason is PendingReason.SUBMIT_UNCONFIRMED
+    clock.advance(w.settings.unconfirmed_wait_s - 1)
+    await w.reconciler.run_once()
+    assert (await w.stored(execution_id)).status is ExecutionStatus.PENDING
+    clock.advance(1)
+    await w.reconciler.run_once()
+    final = await w.stored(execution_id)
+    assert (final.status, final.error_code) == (ExecutionStatus.FAILED, "SUBMIT_UNCONFIRMED")
+    assert w.gpu.jobs == {}  # never sent again
+
+
+async def test_a_resend_after_a_429_stays_rate_limited_while_in_flight() -> None:
+    clock = ManualClock()
+    w = await make_world(clock)
+    limited = GpuProviderError(
+        "HTTP 429", outcome=ProviderOutcome.NOT_SENT, status_code=429, retry_after_s=1
+    )
+    w.gpu.fail_next("submit", limited, times=2)
+    e = (await w.executions.run(w.alice.id, w.model.slug, {"prompt": "x"})).view.execution
+    in_flight: list[PendingReason | None] = []
+    real_submit = w.gpu.submit
+
+    async def observed(request: JobRequest) -> JobReport:
+        in_flight.append((await w.stored(e.id)).pending_reason)  # as a reader sees it now
+        return await real_submit(request)
+
+    w.gpu.submit = observed  # type: ignore[method-assign]
+    after: list[PendingReason | None] = []
+    for _ in range(2):
+        clock.advance(w.settings.resend_delay_s)
+        await w.reconciler.run_once()
+        after.append((await w.stored(e.id)).pending_reason)
+    assert e.pending_reason is PendingReason.RATE_LIMITED
+    assert in_flight == [PendingReason.RATE_LIMITED] * 2
+    assert after == [PendingReason.RATE_LIMITED, None]
+    assert (await w.stored(e.id)).provider_job_id

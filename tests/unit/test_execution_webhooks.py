@@ -64,6 +64,30 @@ async def test_a_notice_naming_a_job_the_provider_does_not_know_changes_nothing(
     assert stored.status is ExecutionStatus.PENDING and stored.provider_job_id is None
 
 
+async def test_a_notice_cannot_adopt_the_job_of_another_execution() -> None:
+    """Bob's job, named on Alice's unconfirmed execution's callback, is refused: Alice
+    must never see Bob's output."""
+    w = await make_world()
+    bobs = (await w.executions.run(w.bob.id, w.model.slug, {"prompt": "b"})).view.execution
+    assert bobs.provider_job_id is not None
+    w.gpu.set_status(bobs.provider_job_id, "COMPLETED", output=IMAGE)
+    w.gpu.fail_next("submit", GpuProviderError("read timeout", outcome=ProviderOutcome.UNKNOWN))
+    alices = (await w.executions.run(w.alice.id, w.model.slug, {"prompt": "a"})).view.execution
+    assert alices.provider_job_id is None
+    calls = w.gpu.calls["status"]
+    assert await w.executions.notify(alices.id, bobs.provider_job_id)
+    stored = await w.stored(alices.id)
+    assert stored.status is ExecutionStatus.PENDING and stored.provider_job_id is None
+    assert stored.output_payload is None
+    assert w.gpu.calls["status"] == calls  # refused before the provider was asked
+    # Its own job is still adopted afterwards.
+    own = await w.gpu.submit(
+        JobRequest("rp-endpoint-secret", {"prompt": "a"}, 60_000, 60_000, OutputType.IMAGE)
+    )
+    assert await w.executions.notify(alices.id, own.job_id)
+    assert (await w.stored(alices.id)).provider_job_id == own.job_id
+
+
 async def test_notices_for_unknown_or_finished_executions() -> None:
     w = await make_world()
     assert not await w.executions.notify(uuid.uuid4(), "job")

@@ -41,6 +41,8 @@ def test_links_verify_until_they_expire() -> None:
     assert not signer.verify("executions/e/1.png", "1000060", sig)
     assert not signer.verify("executions/e/0.png", "1000060", sig.upper())
     assert not signer.verify("executions/e/0.png", "-1", sig)
+    for unicode_digits in ("\u00b2", "\uff11\uff10\uff16\uff10", "\u0661\u0660"):  # isdigit()
+        assert not signer.verify("executions/e/0.png", unicode_digits, sig)
     now[0] = 1_000_060.0
     assert not signer.verify("executions/e/0.png", "1000060", sig)
 

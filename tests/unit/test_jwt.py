@@ -109,3 +109,42 @@ async def test_cache_is_bounded_and_honours_expiry(monkeypatch: pytest.MonkeyPat
     clock[0] += 100  # past exp + leeway: the cached answer must not be reused
     await verifier.verify(tokens[2], DEV)
     assert len(decodes) == 5
+
+
+@pytest.mark.parametrize(
+    "times",
+    [
+        {"exp": 10**400},  # an integer no float holds
+        {"exp": "9999999999"},  # a NumericDate is a number, not text
+        {"exp": 253_402_300_800},  # past the year 9999
+        {"exp": True},
+        {"nbf": "0"},
+        {"iat": 10**400},
+    ],
+)
+async def test_time_claims_must_be_numbers_in_range(times: dict[str, Any]) -> None:
+    claims = {"sub": "u", "email": "e@x.io", "aud": DEV.value, "exp": int(time.time()) + 60}
+    token = pyjwt.encode({**claims, **times}, SECRET, algorithm="HS256")
+    with pytest.raises(InvalidToken):
+        await JwtVerifier(SECRET).verify(token, DEV)
+
+
+async def test_an_infinite_exp_is_an_invalid_token() -> None:
+    # JSON's 1e400 reads as infinity, which PyJWT's int() overflows on.
+    header = pyjwt.utils.base64url_encode(b'{"alg":"HS256","typ":"JWT"}')
+    body = pyjwt.utils.base64url_encode(
+        b'{"sub":"u","email":"e@x.io","aud":"%s","exp":1e400}' % DEV.value.encode()
+    )
+    signing_input = header + b"." + body
+    signature = pyjwt.algorithms.HMACAlgorithm(pyjwt.algorithms.HMACAlgorithm.SHA256).sign(
+        signing_input, SECRET.encode()
+    )
+    token = (signing_input + b"." + pyjwt.utils.base64url_encode(signature)).decode()
+    with pytest.raises(InvalidToken):
+        await JwtVerifier(SECRET).verify(token, DEV)
+
+
+async def test_the_last_numeric_date_in_range_is_accepted() -> None:
+    claims = {"sub": "u", "email": "e@x.io", "aud": DEV.value, "exp": 253_402_300_799}
+    token = pyjwt.encode({**claims, "iat": 0, "nbf": 0.5}, SECRET, algorithm="HS256")
+    assert (await JwtVerifier(SECRET).verify(token, DEV)).uid == "u"

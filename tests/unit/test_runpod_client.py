@@ -100,22 +100,45 @@ async def test_5xx_burst_shorter_than_retries_recovers(client: RunPodClient) -> 
         assert len(calls(mock, "GET", STATUS)) == 3
 
 
-async def test_5xx_longer_than_retries_on_run_means_not_sent(client: RunPodClient) -> None:
+async def test_a_5xx_on_run_is_not_sent_at_once(client: RunPodClient) -> None:
+    """A submit is never retried in the call: the caller sends it again later, so the
+    run request that made it is not held by the retry delay."""
     with aioresponses() as mock:
         mock.post(RUN, status=502, repeat=True)
         error = await fails(client.run("ep1", {"input": {}}))
-        assert len(calls(mock, "POST", RUN)) == 3
+        assert len(calls(mock, "POST", RUN)) == 1
     assert (error.http_status, error.outcome) == (502, NOT_SENT)
+
+
+@pytest.mark.parametrize("submit", ["run", "runsync"])
+async def test_a_short_429_on_a_submit_fails_at_once_with_its_retry_after(
+    client: RunPodClient, submit: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    waits: list[float] = []
+
+    async def recording_sleep(delay: float) -> None:
+        waits.append(delay)
+
+    monkeypatch.setattr(asyncio, "sleep", recording_sleep)
+    url = RUN if submit == "run" else f"{BASE}/ep1/runsync?wait=1000"
+    with aioresponses() as mock:
+        mock.post(url, status=429, headers={"Retry-After": "0.2"})
+        mock.post(url, payload={"id": "j", "status": "IN_QUEUE"})
+        call = client.run("ep1", {}) if submit == "run" else client.runsync("ep1", {}, 1000)
+        error = await fails(call)
+        assert len(calls(mock, "POST", url)) == 1
+    assert (error.http_status, error.outcome, error.retry_after_s) == (429, NOT_SENT, 0.2)
+    assert waits == []
 
 
 async def test_429_honours_retry_after(client: RunPodClient) -> None:
     with aioresponses() as mock:
-        mock.post(RUN, status=429, headers={"Retry-After": "0.2"})
-        mock.post(RUN, payload={"id": "j", "status": "IN_QUEUE"})
+        mock.get(STATUS, status=429, headers={"Retry-After": "0.2"})
+        mock.get(STATUS, payload={"id": "job-1-u1", "status": "IN_QUEUE"})
         started = time.monotonic()
-        await client.run("ep1", {"input": {}})
+        await client.status("ep1", "job-1-u1")
         assert time.monotonic() - started >= 0.18
-        assert len(calls(mock, "POST", RUN)) == 2
+        assert len(calls(mock, "GET", STATUS)) == 2
 
 
 async def test_429_without_retry_after_backs_off_exponentially(
@@ -131,10 +154,10 @@ async def test_429_without_retry_after_backs_off_exponentially(
     monkeypatch.setattr(asyncio, "sleep", recording_sleep)
     with aioresponses() as mock:
         for _ in range(3):
-            mock.post(RUN, status=429)
-        mock.post(RUN, payload={"id": "j", "status": "IN_QUEUE"})
-        await client.run("ep1", {"input": {}})
-        assert len(calls(mock, "POST", RUN)) == 4
+            mock.get(STATUS, status=429)
+        mock.get(STATUS, payload={"id": "job-1-u1", "status": "IN_QUEUE"})
+        await client.status("ep1", "job-1-u1")
+        assert len(calls(mock, "GET", STATUS)) == 4
     assert waits == pytest.approx([0.01, 0.02, 0.04])
 
 
@@ -198,12 +221,13 @@ async def test_4xx_is_a_refusal_and_not_retried(client: RunPodClient) -> None:
     assert "input is required" in error.message
 
 
-async def test_refusal_after_a_5xx_on_run_is_a_refusal(client: RunPodClient) -> None:
+async def test_refusal_after_a_5xx_on_cancel_is_a_refusal(client: RunPodClient) -> None:
+    cancel = f"{BASE}/ep1/cancel/job-1-u1"
     with aioresponses() as mock:
-        mock.post(RUN, status=500)
-        mock.post(RUN, status=400)
-        error = await fails(client.run("ep1", {"input": {}}))
-    # A 5xx created nothing, so the 400 decides.
+        mock.post(cancel, status=500)
+        mock.post(cancel, status=400)
+        error = await fails(client.cancel("ep1", "job-1-u1"))
+    # A 5xx changed nothing, so the 400 decides.
     assert (error.http_status, error.outcome) == (400, REFUSED)
 
 
@@ -227,13 +251,17 @@ async def test_404_on_status_is_job_not_found_but_not_on_run(client: RunPodClien
     assert (error.http_status, error.outcome) == (404, REFUSED)
 
 
-async def test_connection_refused_is_not_sent_and_retried() -> None:
+async def test_connection_refused_is_not_sent_and_retried_except_on_submits() -> None:
     with socket.socket() as sock:  # a loopback port that nobody listens on
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
     rp = RunPodClient(KEY, f"http://127.0.0.1:{port}", retry_delay_s=0.01, retries_network=1)
     with capture_logs() as logs:
         error = await fails(rp.run("ep1", {"input": {}}))
+    assert (error.http_status, error.outcome) == (None, NOT_SENT)
+    assert [entry["attempt"] for entry in logs] == [1]
+    with capture_logs() as logs:
+        error = await fails(rp.status("ep1", "job-1"))
     await rp.close()
     assert (error.http_status, error.outcome) == (None, NOT_SENT)
     assert [entry["attempt"] for entry in logs] == [1, 2]

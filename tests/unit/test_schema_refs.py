@@ -158,3 +158,42 @@ def test_the_shown_schema_is_built_from_any_stored_schema() -> None:
     for stored in ({"type": "object", "properties": [1]}, {"$ref": "#", "properties": None}):
         shown = processed_input_schema(stored, config)
         assert validate_payload(shown, {}) in ([], [UNUSABLE_SCHEMA])
+
+
+@pytest.mark.parametrize(
+    "ref",
+    [
+        "#/allOf/²",  # a Unicode digit: int() refuses it
+        "#/allOf/\u0660",  # an Arabic-Indic zero: int() reads it, RFC 6901 does not
+        "#/allOf/00",  # a leading zero is no array index
+        "#/allOf/-1",
+        "#%2F$defs%2Ftext",  # an encoded first "/" names an anchor for the validator
+        "#%2f$defs/text",
+    ],
+)
+def test_references_the_validator_would_read_otherwise_are_refused(ref: str) -> None:
+    schema = obj({"a": {"$ref": ref}}, allOf=[TEXT], **{"$defs": {"text": TEXT}})
+    assert "inputSchema.properties.a.$ref" in problem_fields(schema)
+
+
+@pytest.mark.parametrize(
+    ("ref", "accepted"),
+    [
+        ("#/$defs/pair/anyOf/1", True),
+        ("#/$defs/text", True),
+        ("#/%24defs/te%78t", True),
+        ("#/$defs/text~1", True),
+        ("#/$defs/text%2F", False),  # decoded before splitting: "text", "" (both readers)
+        ("#/$defs/pair/anyOf/2", False),
+        ("#/$defs/pair/anyOf/01", False),
+    ],
+)
+def test_every_reference_accepted_at_save_resolves_when_validating(
+    ref: str, accepted: bool
+) -> None:
+    defs = {"text": TEXT, "text/": TEXT, "pair": {"anyOf": [{"type": "integer"}, TEXT]}}
+    schema = obj({"a": {"$ref": ref}}, **{"$defs": defs})
+    assert (input_schema_problems(schema) == []) is accepted
+    if accepted:
+        assert validate_payload(schema, {"a": "hello"}) == []
+        assert [v["field"] for v in validate_payload(schema, {"a": "x"})] == ["a"]

@@ -116,3 +116,26 @@ def test_malformed_schemas_give_no_fields() -> None:
     assert build_form(None) == []
     assert build_form({"type": "object", "properties": []}) == []
     assert [f.kind for f in build_form({"properties": {"x": "not a schema"}})] == ["json"]
+
+
+def test_numbers_beyond_float_range_are_left_out_not_a_crash() -> None:
+    """Stored before such numbers were refused at the boundary: the page still renders."""
+    huge = 10**400
+    schema = {
+        "type": "object",
+        "properties": {
+            "steps": {"type": "integer", "minimum": 0, "maximum": huge, "default": huge},
+            "scale": {"type": "number", "minimum": -huge, "multipleOf": huge, "default": 1},
+            "ok": {"type": "integer", "minimum": 1, "maximum": 9, "default": 2},
+        },
+    }
+    fields = {f.name: f for f in build_form(schema)}
+    steps = fields["steps"]
+    assert (steps.kind, steps.value, steps.maximum, steps.limits) == (
+        "number",
+        "",
+        None,
+        "at least 0",
+    )
+    assert fields["scale"].limits is None and fields["scale"].value == "1"
+    assert fields["ok"].kind == "slider" and fields["ok"].limits == "at least 1, at most 9"

@@ -13,7 +13,14 @@ from standardwebhooks.webhooks import Webhook, WebhookVerificationError
 from tarsify.domain.errors import InvalidBody
 from tarsify.domain.execution import Execution
 from tarsify.domain.models import ExecutionStatus
-from tarsify.domain.webhook_rules import check_url, is_forbidden, new_secret, shown_secret, sign
+from tarsify.domain.webhook_rules import (
+    check_url,
+    embedded_ipv4,
+    is_forbidden,
+    new_secret,
+    shown_secret,
+    sign,
+)
 from tarsify.domain.webhooks import (
     DEFAULT_RETRY_DELAYS_S,
     WebhookEventType,
@@ -74,13 +81,27 @@ def test_signature_is_the_hmac_of_id_timestamp_and_body() -> None:
         "::ffff:127.0.0.1",
         "::ffff:10.0.0.1",
         "240.0.0.1",
+        "2002:7f00:1::",  # 6to4 of 127.0.0.1
+        "2002:a9fe:a9fe::1",  # 6to4 of 169.254.169.254
+        "2002:c0a8:101:5::9",  # 6to4 of 192.168.1.1
+        "2001:0:4136:e378:8000:63bf:80ff:fffe",  # Teredo, client 127.0.0.1 (obfuscated)
+        "2001:0:4136:e378:8000:63bf:f7f6:f7f7",  # Teredo, client 8.9.8.8
+        "64:ff9b::7f00:1",  # NAT64 of 127.0.0.1
+        "64:ff9b::a00:1",
+        "64:ff9b:1::a9fe:a9fe",
+        "::7f00:1",  # IPv4-compatible
+        "::a00:1",
+        "::ffff:0:7f00:1",  # IPv4-translated
     ],
 )
 def test_internal_addresses_are_forbidden(address: str) -> None:
     assert is_forbidden(ipaddress.ip_address(address))
 
 
-@pytest.mark.parametrize("address", ["93.184.216.34", "8.8.8.8", "2606:4700:4700::1111"])
+@pytest.mark.parametrize(
+    "address",
+    ["93.184.216.34", "8.8.8.8", "2606:4700:4700::1111", "::ffff:8.8.8.8", "2002:808:808::1"],
+)
 def test_public_addresses_are_allowed(address: str) -> None:
     assert not is_forbidden(ipaddress.ip_address(address))
 
@@ -128,3 +149,20 @@ def _execution(status: ExecutionStatus) -> Execution:
 def test_which_changes_are_events(before: str, after: str, events: list[WebhookEventType]) -> None:
     was, now = _execution(ExecutionStatus(before)), _execution(ExecutionStatus(after))
     assert events_of(was, now) == events
+
+
+@pytest.mark.parametrize(
+    ("address", "wrapped"),
+    [
+        ("2002:7f00:1::", ["127.0.0.1"]),
+        ("2001:0:4136:e378:8000:63bf:80ff:fffe", ["65.54.227.120", "127.0.0.1"]),
+        ("64:ff9b::808:808", ["8.8.8.8"]),
+        ("64:ff9b:1::a00:1", ["10.0.0.1"]),
+        ("::7f00:1", ["127.0.0.1"]),
+        ("::ffff:0:a00:1", ["10.0.0.1"]),
+        ("2606:4700:4700::1111", []),
+    ],
+)
+def test_the_ipv4_addresses_an_ipv6_address_wraps(address: str, wrapped: list[str]) -> None:
+    found = embedded_ipv4(ipaddress.IPv6Address(address))
+    assert [str(a) for a in found] == wrapped

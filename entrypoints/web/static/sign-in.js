@@ -8,10 +8,19 @@
   var input, error, status, registerBox;
   var unregistered = null; // the key that authenticated without an account
 
-  /* Where to go after signing in: a path on this site only. */
+  /* Where to go after signing in: a path on this site only. The browser's own URL
+     parser decides (it drops tabs and newlines and reads a backslash as "/", so "/\t/evil"
+     is "//evil", another site); what is followed is the path it parsed, never the text. */
   function next() {
     var wanted = new URLSearchParams(window.location.search).get("next") || "/";
-    return /^\/(?![\/\\])/.test(wanted) ? wanted : "/";
+    var url;
+    try {
+      url = new URL(wanted, window.location.origin);
+    } catch (e) {
+      return "/";
+    }
+    if (url.origin !== window.location.origin || wanted.charAt(0) !== "/") return "/";
+    return url.pathname + url.search + url.hash;
   }
 
   function fail(message) {
