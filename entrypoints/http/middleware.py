@@ -80,9 +80,16 @@ class AccessRecords:
 # The standard logger behind the access log: asked first, so a level above INFO costs
 # nothing per request.
 _access_level = logging.getLogger("tarsify.access")
-access_log = structlog.wrap_logger(
-    AccessRecords(_access_level), wrapper_class=structlog.stdlib.BoundLogger
-)
+
+
+def access_logger() -> Any:
+    """The access log: structlog's configured chain over ``AccessRecords``."""
+    return structlog.wrap_logger(
+        AccessRecords(_access_level), wrapper_class=structlog.stdlib.BoundLogger
+    )
+
+
+access_log = access_logger()
 error_log = structlog.get_logger("tarsify.http")
 
 # HTTP errors raised by aiohttp itself (routing, body limits) -> (code, message).

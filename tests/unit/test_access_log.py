@@ -25,15 +25,16 @@ def test_an_access_line_is_rendered_by_the_configured_chain_without_make_record(
 
     try:
         configure_logging("INFO", "json")
+        access_log = middleware.access_logger()  # (the module's own caches its chain)
         with monkeypatch.context() as patched:
             patched.setattr(logging.Logger, "makeRecord", refused)
             patched.setattr(logging.Logger, "findCaller", refused)
             with structlog.contextvars.bound_contextvars(request_id="r-1"):
-                middleware.access_log.info(
+                access_log.info(
                     "http.request", method="GET", path="/x", status=200, duration_ms=1.5
                 )
         root.setLevel(logging.WARNING)  # LOG_LEVEL=WARNING: no line
-        middleware.access_log.info("http.request", method="GET", path="/y", status=200)
+        access_log.info("http.request", method="GET", path="/y", status=200)
         lines = [json.loads(line) for line in capsys.readouterr().err.splitlines()]
     finally:
         root.handlers[:] = saved_handlers
