@@ -287,7 +287,14 @@ async def _counts(stack: Stack) -> tuple[int, int]:
     """(COMPLETED, unfinished) executions in the database."""
     import asyncpg
 
-    connection = await asyncpg.connect(stack.dsn)
+    for attempt in range(10):  # the database is shared: wait out a moment without slots
+        try:
+            connection = await asyncpg.connect(stack.dsn)
+            break
+        except asyncpg.TooManyConnectionsError:
+            if attempt == 9:
+                raise
+            await asyncio.sleep(1.0)
     try:
         row = await connection.fetchrow(COUNTS)
     finally:
