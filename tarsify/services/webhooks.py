@@ -72,6 +72,7 @@ class WebhookListener:
         """Store the webhook the run asked for, if any."""
         request = _REQUESTED.get()
         if request is None:
+            self._known_without(execution.id)  # its changes here need not read it
             return
         events = sorted({str(e) for e in request.events})
         webhook = ExecutionWebhook(

@@ -86,13 +86,20 @@ async def test_a_change_no_listener_writes_on_is_a_single_write() -> None:
 
         return decide
 
-    await store_change(spy, listeners, execution_id, to(S.QUEUED))  # no event
-    await store_change(spy, listeners, execution_id, to(S.RUNNING))  # started
-    await store_change(spy, listeners, execution_id, to(S.COMPLETED))  # completed
+    # Another process's listeners (they did not see the run made).
+    elsewhere = Listeners([CreditsListener(clock), WebhookListener(clock)])
+    await store_change(spy, elsewhere, execution_id, to(S.QUEUED))  # no event
+    await store_change(spy, elsewhere, execution_id, to(S.RUNNING))  # started
+    await store_change(spy, elsewhere, execution_id, to(S.COMPLETED))  # completed
     # Each change reads the execution first (a plain unit of work). The start and the
     # end make webhook events happen, but the run asked for no webhook: the first of
     # them reads that (a plain unit of work), and both are single writes.
     assert opened == [False, True, False, False, True, False, True]
+    # In the process that made the run, no change needs that read.
+    opened.clear()
+    second = await w.executions.run(w.alice.id, w.model.slug, {"prompt": "y"})
+    await store_change(spy, listeners, second.view.execution.id, to(S.COMPLETED))
+    assert opened == [False, True]
 
 
 async def test_a_change_with_a_webhook_to_tell_is_a_transaction() -> None:
