@@ -53,6 +53,8 @@ IMAGE_SCHEMA: dict[str, Any] = {
     "required": ["prompt"],
 }
 RUN_INPUTS: dict[str, Any] = {"prompt": "Summarise the plot of Hamlet in two sentences."}
+IMAGE_INPUTS: dict[str, Any] = {"prompt": "A lighthouse at dusk, oil painting", "width": 512}
+IMAGE_SLUG = "bench-image-0001"  # a published image model (odd numbers are images)
 
 EXECUTION_COLUMNS = [
     "id", "consumer_id", "tars_model_id", "endpoint_id", "status", "runpod_job_id",
@@ -200,14 +202,24 @@ async def create_catalog(base_url: str, secret: str, models: int) -> Catalog:
 
 
 async def run_once(
-    base_url: str, catalog: Catalog, role: str, inputs: dict[str, Any], *, until: str | None
+    base_url: str,
+    catalog: Catalog,
+    role: str,
+    inputs: dict[str, Any],
+    *,
+    until: str | None,
+    slug: str | None = None,
 ) -> str:
-    """Run the bench model as ``role``; wait (<= 15 s) for status ``until`` when given."""
+    """Run ``slug`` (the bench text model) as ``role``; wait (<= 15 s) for status ``until``
+    when given."""
     token = catalog.tokens[role]
     async with aiohttp.ClientSession() as session:
         api = Api(session, base_url)
         made = await api.call(
-            "POST", f"/api/marketplace/models/{catalog.run_slug}/run", token, {"inputs": inputs}
+            "POST",
+            f"/api/marketplace/models/{slug or catalog.run_slug}/run",
+            token,
+            {"inputs": inputs},
         )
         if until is None:
             return str(made["id"])

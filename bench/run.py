@@ -30,8 +30,11 @@ from bench.procs import RssSampler, cpu_delta, cpu_snapshot
 from bench.stack import Stack, StackOptions
 from bench.wrk import Request, WrkResult, require_wrk, run_wrk
 
-# Ratio to the floor each scenario must reach (requests/s, same run).
-TARGETS: dict[str, float] = {"status": 0.60, "history": 0.35, "marketplace": 0.35, "run": 0.20}
+# Ratio to the floor each scenario must reach (requests/s answered 2xx, same run), one
+# process or two, in the shipped configuration.
+TARGETS: dict[str, float] = {"status": 0.70, "history": 0.40, "marketplace": 0.70, "run": 0.25}
+FLOOR, LEAN_FLOOR = "floor", "floor-no-reset"
+HISTORY_IMAGES = 20  # image executions run through the API: the history's first page
 RSS_LIMIT_MIB = 200.0  # summed over the service's processes
 POLL_MAX_DURATION_S = 40.0  # the hanging job times out at the provider after 60 s
 
@@ -56,9 +59,15 @@ class Measurement:
     cpu_ms: float = 0.0  # CPU of the server under load (service or floor) per request
     pg_cpu_ms: float = 0.0  # CPU of the database's backends per request
     foreign_pct: float = 0.0  # CPU used by processes outside the benchmark, % of the machine
-    ratio: float | None = None
+    ratio: float | None = None  # admitted requests/s over the floor's
+    lean_ratio: float | None = None  # ... over the floor without asyncpg's reset
     provider_calls: int | None = None
     expected_calls: float | None = None
+    # The run load: executions seen COMPLETED per second while it ran, the unfinished
+    # ones it left, and how long the service took to finish those afterwards.
+    completed_per_s: float | None = None
+    backlog: int | None = None
+    drain_s: float | None = None
 
 
 @dataclass(slots=True)
@@ -68,6 +77,8 @@ class Report:
     started: str
     options: dict[str, Any]
     machine: dict[str, str]
+    workers: int = 2
+    settings: dict[str, str] = field(default_factory=dict)  # changed from the defaults
     rounds: list[list[Measurement]] = field(default_factory=list)
     final_rss_mib: float = 0.0
     final_pss_mib: float = 0.0
@@ -111,7 +122,8 @@ def scenarios(catalog: dataset.Catalog, status_id: str) -> list[Scenario]:
     run_body = json.dumps({"inputs": dataset.RUN_INPUTS})
     history = catalog.tokens["history"]
     return [
-        Scenario("floor", Request(f"/executions/{status_id}"), floor=True),
+        Scenario(FLOOR, Request(f"/executions/{status_id}"), floor=True),
+        Scenario(LEAN_FLOOR, Request(f"/lean/executions/{status_id}"), floor=True),
         Scenario(
             "status", Request(f"/api/consumer/executions/{status_id}", headers=_bearer(history))
         ),
@@ -148,11 +160,11 @@ def seed(stack: Stack, args: argparse.Namespace) -> tuple[dataset.Catalog, str]:
     loaded = asyncio.run(
         dataset.copy_rows(stack.dsn, "executions", dataset.EXECUTION_COLUMNS, rows)
     )
-    status_id = asyncio.run(
-        dataset.run_once(
-            stack.service_url, catalog, "history", dataset.RUN_INPUTS, until="COMPLETED"
-        )
-    )
+    # The measured consumer's newest executions (the history's first page, and the one
+    # status reads) are image runs through the API: their outputs are PNG files in the
+    # service's file store, shown as signed links.
+    images = asyncio.run(_image_runs(stack, catalog, HISTORY_IMAGES))
+    status_id = images[-1]
     print(
         f"loaded {len(catalog.model_ids)} models, {args.consumers + 3} consumers, "
         f"{loaded} executions ({args.history_rows} for the measured consumer) "
@@ -160,6 +172,19 @@ def seed(stack: Stack, args: argparse.Namespace) -> tuple[dataset.Catalog, str]:
         flush=True,
     )
     return catalog, status_id
+
+
+async def _image_runs(stack: Stack, catalog: dataset.Catalog, count: int) -> list[str]:
+    gate = asyncio.Semaphore(4)
+
+    async def one() -> str:
+        async with gate:
+            return await dataset.run_once(
+                stack.service_url, catalog, "history", dataset.IMAGE_INPUTS,
+                until="COMPLETED", slug=dataset.IMAGE_SLUG,
+            )  # fmt: skip
+
+    return list(await asyncio.gather(*(one() for _ in range(count))))
 
 
 def dataset_secret() -> str:
@@ -195,7 +220,7 @@ def measure(
     request = scenario.request
     duration = args.duration
     job_id = ""
-    if scenario.name == "run":
+    if scenario.name == "run" and stack.options.tuned:
         asyncio.run(_finish_runs(stack))
     if args.quiet_wait > 0:
         # Before the hanging job is made: the fake times it out 60 s after it starts.
@@ -223,6 +248,7 @@ def measure(
             name=f"{scenario.name}-warmup", **common,
         )  # fmt: skip
     before = asyncio.run(stack.fake_calls("status", job_id)) if job_id else 0
+    counted = asyncio.run(_counts(stack)) if scenario.name == "run" else None
     groups = stack.groups()
     cpu_before = cpu_snapshot(groups, stack.database)
     with RssSampler(proc.pgid) as sampler:
@@ -243,7 +269,48 @@ def measure(
     if job_id:
         measurement.provider_calls = asyncio.run(stack.fake_calls("status", job_id)) - before
         measurement.expected_calls = result.duration_s / args.poll_interval
+    if counted is not None:
+        completed, backlog = asyncio.run(_counts(stack))
+        measurement.completed_per_s = (completed - counted[0]) / result.duration_s
+        measurement.backlog = backlog
+        if not stack.options.tuned:
+            measurement.drain_s = _drain(stack, args.drain_wait)
     return measurement
+
+
+UNFINISHED = "('PENDING', 'QUEUED', 'RUNNING')"
+COUNTS = f"""SELECT count(*) FILTER (WHERE status = 'COMPLETED'),
+    count(*) FILTER (WHERE status IN {UNFINISHED}) FROM executions"""
+
+
+async def _counts(stack: Stack) -> tuple[int, int]:
+    """(COMPLETED, unfinished) executions in the database."""
+    import asyncpg
+
+    for attempt in range(10):  # the database is shared: wait out a moment without slots
+        try:
+            connection = await asyncpg.connect(stack.dsn)
+            break
+        except asyncpg.TooManyConnectionsError:
+            if attempt == 9:
+                raise
+            await asyncio.sleep(1.0)
+    try:
+        row = await connection.fetchrow(COUNTS)
+    finally:
+        await connection.close()
+    return int(row[0]), int(row[1])
+
+
+def _drain(stack: Stack, limit_s: float) -> float:
+    """Wait (at most ``limit_s``) until the service has finished every execution the run
+    load left unfinished (the reconciler's work); returns the seconds it took."""
+    started = time.monotonic()
+    while time.monotonic() - started < limit_s:
+        if asyncio.run(_counts(stack))[1] == 0:
+            break
+        time.sleep(0.5)
+    return time.monotonic() - started
 
 
 # The reconciler is off (its polls would load the other scenarios), so nothing ends the
@@ -288,10 +355,16 @@ async def _job_id(stack: Stack, execution_id: str) -> str:
 def _row(m: Measurement) -> list[str]:
     r = m.result
     ratio = "" if m.ratio is None else f"{m.ratio:.2f}"
+    lean = "" if m.lean_ratio is None else f"{m.lean_ratio:.2f}"
     target = TARGETS.get(m.scenario)
     verdict = ""
     if target is not None and m.ratio is not None:
         verdict = f">= {target:.2f} {'met' if m.ratio >= target else 'NOT met'}"
+    if m.completed_per_s is not None:
+        verdict += f"; {r.ok_rps:,.0f} admitted/s, {m.completed_per_s:,.0f} completed/s"
+        verdict += f", {m.backlog:,} left unfinished"
+        if m.drain_s is not None:
+            verdict += f" (finished in {m.drain_s:.1f} s)"
     if m.provider_calls is not None and m.expected_calls is not None:
         verdict = f"{m.provider_calls} status calls (<= {m.expected_calls + 1:.0f} allowed)"
         if m.provider_calls < m.expected_calls / 2:
@@ -304,6 +377,7 @@ def _row(m: Measurement) -> list[str]:
         str(r.errors),
         f"{m.peak_rss_mib:.0f}",
         ratio,
+        lean,
         verdict,
         f"{m.cpu_ms:.2f}",
         f"{m.pg_cpu_ms:.2f}",
@@ -312,7 +386,8 @@ def _row(m: Measurement) -> list[str]:
 
 
 HEADER = [
-    "scenario", "req/s", "p50 ms", "p99 ms", "errors", "peak RSS MiB", "x floor", "target",
+    "scenario", "req/s", "p50 ms", "p99 ms", "errors", "peak RSS MiB", "x floor",
+    "x floor w/o reset", "target",
     "CPU ms/req", "PG CPU ms/req", "other load %",
 ]  # fmt: skip
 
@@ -345,6 +420,7 @@ def median_rows(rounds: list[list[Measurement]]) -> list[Measurement]:
         median_rps = statistics.median(r.rps for r in results)
         result.requests = round(median_rps * result.duration_s)
         ratios = [m.ratio for m in ms if m.ratio is not None]
+        leans = [m.lean_ratio for m in ms if m.lean_ratio is not None]
         merged_m = Measurement(
             first.scenario,
             result,
@@ -354,7 +430,13 @@ def median_rows(rounds: list[list[Measurement]]) -> list[Measurement]:
             statistics.median(m.pg_cpu_ms for m in ms),
             max(m.foreign_pct for m in ms),
             statistics.median(ratios) if ratios else None,
+            statistics.median(leans) if leans else None,
         )
+        if first.completed_per_s is not None:
+            merged_m.completed_per_s = statistics.median(m.completed_per_s or 0 for m in ms)
+            merged_m.backlog = max(m.backlog or 0 for m in ms)
+            drains = [m.drain_s for m in ms if m.drain_s is not None]
+            merged_m.drain_s = max(drains) if drains else None
         if first.provider_calls is not None:
             merged_m.provider_calls = max(m.provider_calls or 0 for m in ms)
             expected = [m.expected_calls for m in ms if m.expected_calls is not None]
@@ -369,7 +451,20 @@ def render(report: Report) -> str:
     lines = [
         f"Run of {report.started} — {opts['repeat']} round(s) of {opts['duration']:g} s per "
         f"scenario after {opts['warmup']:g} s warm-up, {opts['connections']} connections, "
-        f"{opts['workers']} service/floor processes, poll interval {opts['poll_interval']:g} s.",
+        f"{report.workers} service/floor process(es).",
+        "",
+        "Configuration: "
+        + (
+            "the tuned variant (not what `tarsify serve` does by default), settings changed: "
+            + ", ".join(f"`{k}={v}`" for k, v in report.settings.items())
+            + "; before each run load the bench marks the bulk consumers' unfinished "
+            "executions COMPLETED in the database."
+            if report.settings
+            else "shipped defaults (no setting changed: INFO logs, reconciler on, default "
+            "poll intervals and limits, filesystem file store)."
+        )
+        + " Status and history show image executions (PNG files, signed links); run "
+        "rotates the bulk consumers and counts admitted (2xx) answers only.",
         "",
         "Machine: " + ", ".join(f"{k} {v}" for k, v in report.machine.items()),
         "",
@@ -405,8 +500,26 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--repeat", type=int, default=3, help="rounds (median reported)")
     parser.add_argument("--connections", type=int, default=64)
     parser.add_argument("--threads", type=int, default=2, help="wrk threads")
-    parser.add_argument("--workers", type=int, default=2, help="service and floor processes")
-    parser.add_argument("--poll-interval", type=float, default=1.0)
+    parser.add_argument(
+        "--workers",
+        default="1,2",
+        help="service and floor processes; a comma-separated list runs one stack each",
+    )
+    parser.add_argument(
+        "--tuned",
+        action="store_true",
+        help="the tuned variant of earlier rounds (WARNING logs, reconciler off, ...) "
+        "instead of the shipped defaults",
+    )
+    parser.add_argument(
+        "--poll-interval", type=float, default=1.0, help="the status poll interval (tuned)"
+    )
+    parser.add_argument(
+        "--drain-wait",
+        type=float,
+        default=120.0,
+        help="after a run load, wait up to this long for its executions to finish",
+    )
     parser.add_argument("--models", type=int, default=40, help="published models (via the API)")
     parser.add_argument(
         "--consumers", type=int, default=4000, help="other consumers (COPY): the run load's"
@@ -414,7 +527,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--executions", type=int, default=50_000, help="executions (COPY)")
     parser.add_argument("--history-rows", type=int, default=1_000, help="of the measured one")
     parser.add_argument("--only", help="comma-separated scenarios to run (floor always runs)")
-    parser.add_argument("--reconciler", action="store_true", help="run the reconciler too")
+    parser.add_argument("--reconciler", action="store_true", help="tuned: run the reconciler")
     parser.add_argument(
         "--tarsify", type=Path, help="serve with this tarsify executable (another install)"
     )
@@ -430,11 +543,6 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--json", type=Path, help="also write the raw figures as JSON here")
     parser.add_argument("--hold", action="store_true", help="wait for Enter before cleanup")
     parser.add_argument(
-        "--floor-without-reset",
-        action="store_true",
-        help="the floor's pool releases without asyncpg's reset statement (one round trip)",
-    )
-    parser.add_argument(
         "--pgbouncer",
         action="store_true",
         help="serve through a PgBouncer in transaction mode (DATABASE_POOLER=transaction)",
@@ -445,43 +553,60 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     args = parser.parse_args(argv)
     if args.quick:
         args.duration, args.warmup, args.repeat, args.quiet_wait = 3.0, 1.0, 1, 0.0
-        args.executions, args.consumers, args.models = 5_000, 20, 10
+        args.executions, args.consumers, args.models = 5_000, 1_000, 10
     return args
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Run the benchmark; exit 1 when a target is missed."""
+    """Run the benchmark for each process count; exit 1 when a target is missed."""
     args = parse_args(argv)
     require_wrk()
+    reports = [run_stack(args, int(w)) for w in str(args.workers).split(",")]
+    texts = [render(report) for report in reports]
+    for text in texts:
+        print("\n" + text.split("<details>")[0])
+    if args.report:
+        args.report.write_text("\n".join(texts))
+    if args.json:
+        args.json.write_text(json.dumps([_figures(r) for r in reports], indent=2))
+    return 0 if all(_targets_met(r) for r in reports) else 1
+
+
+def run_stack(args: argparse.Namespace, workers: int) -> Report:
+    """One stack with ``workers`` service and floor processes, every round of it."""
     report = Report(
         started=datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
         options={k: (str(v) if isinstance(v, Path) else v) for k, v in vars(args).items()},
         machine=machine(),
+        workers=workers,
     )
     options = StackOptions(
-        args.workers,
+        workers,
+        args.tuned,
         args.poll_interval,
         args.reconciler,
         tarsify=args.tarsify,
-        floor_reset=not args.floor_without_reset,
         pgbouncer=args.pgbouncer,
     )
     with Stack(options) as stack:
+        report.settings = stack.changed_settings()
         catalog, status_id = seed(stack, args)
         chosen = scenarios(catalog, status_id)
         if args.only:
-            wanted = {"floor", *args.only.split(",")}
+            wanted = {FLOOR, LEAN_FLOOR, *args.only.split(",")}
             chosen = [s for s in chosen if s.name in wanted]
         for n in range(args.repeat):
             measurements: list[Measurement] = []
             for scenario in chosen:
-                print(f"round {n + 1}: {scenario.name} ...", flush=True)
+                print(f"{workers} process(es), round {n + 1}: {scenario.name} ...", flush=True)
                 m = measure(stack, scenario, args, catalog)
                 measurements.append(m)
                 print("  " + " | ".join(_row(m)), flush=True)
-            floor = next(m for m in measurements if m.scenario == "floor").result.rps
+            floor = next(m for m in measurements if m.scenario == FLOOR).result.rps
+            lean = next(m for m in measurements if m.scenario == LEAN_FLOOR).result.rps
             for m in measurements:
-                m.ratio = m.result.rps / floor if floor else None
+                m.ratio = m.result.ok_rps / floor if floor else None
+                m.lean_ratio = m.result.ok_rps / lean if lean else None
             report.rounds.append(measurements)
         time.sleep(1.0)
         report.final_rss_mib, report.final_pss_mib, report.final_processes = (
@@ -489,13 +614,7 @@ def main(argv: list[str] | None = None) -> int:
         )
         if args.hold:
             input(f"service at {stack.service_url}; Enter to stop ")
-    text = render(report)
-    print("\n" + text.split("<details>")[0])
-    if args.report:
-        args.report.write_text(text)
-    if args.json:
-        args.json.write_text(json.dumps(_figures(report), indent=2))
-    return 0 if _targets_met(report) else 1
+    return report
 
 
 def _figures(report: Report) -> dict[str, Any]:
@@ -504,13 +623,17 @@ def _figures(report: Report) -> dict[str, Any]:
         return {
             "scenario": m.scenario, "rps": r.rps, "p50_ms": r.p50_ms, "p99_ms": r.p99_ms,
             "errors": r.errors, "peak_rss_mib": m.peak_rss_mib, "peak_pss_mib": m.peak_pss_mib,
-            "ratio": m.ratio, "cpu_ms": m.cpu_ms, "pg_cpu_ms": m.pg_cpu_ms,
+            "ratio": m.ratio, "lean_ratio": m.lean_ratio, "ok_rps": r.ok_rps,
+            "completed_per_s": m.completed_per_s, "backlog": m.backlog, "drain_s": m.drain_s,
+            "cpu_ms": m.cpu_ms, "pg_cpu_ms": m.pg_cpu_ms,
             "foreign_pct": m.foreign_pct, "provider_calls": m.provider_calls,
             "expected_calls": m.expected_calls,
         }  # fmt: skip
 
     return {
         "started": report.started,
+        "workers": report.workers,
+        "settings": report.settings,
         "machine": report.machine,
         "options": report.options,
         "rounds": [[one(m) for m in rnd] for rnd in report.rounds],
@@ -524,7 +647,8 @@ def _targets_met(report: Report) -> bool:
     med = median_rows(report.rounds)
     ok = report.final_rss_mib < RSS_LIMIT_MIB
     for m in med:
-        ok = ok and m.result.errors == 0
+        # The run load's 429s (a consumer at the active-executions limit) are answers.
+        ok = ok and (m.result.errors == 0 or m.scenario == "run")
         target = TARGETS.get(m.scenario)
         if target is not None and m.ratio is not None:
             ok = ok and m.ratio >= target

@@ -35,11 +35,13 @@ class StackOptions:
     """How to run the service."""
 
     workers: int = 2
+    # The tuned variant of earlier rounds: WARNING logs, the reconciler and webhook
+    # delivery off, a status poll interval of ``poll_interval``, no active-runs limit.
+    # False: the shipped defaults (``TUNED_SETTINGS`` not set).
+    tuned: bool = False
     poll_interval: float = 1.0
-    reconciler: bool = False
+    reconciler: bool = False  # the tuned variant only: run the reconciler anyway
     floor: bool = True
-    # The floor's pool sends its reset statement on release (asyncpg's default).
-    floor_reset: bool = True
     # The ``tarsify`` executable to serve with; None: the one beside this interpreter.
     tarsify: Path | None = None
     # Serve through a PgBouncer in transaction pooling mode (DATABASE_POOLER=transaction).
@@ -141,14 +143,15 @@ class Stack:
                 [
                     *(python, "-m", "bench.floor_app", "--port", str(self.floor_port)),
                     *("--dsn", self.dsn, "--workers", str(self.options.workers)),
-                    *([] if self.options.floor_reset else ["--no-reset"]),
                 ],
                 log_dir=self.log_dir,
             )
             self._wait_ready(self.floor, self.floor_port, "floor serving on")
 
     def service_env(self) -> dict[str, str]:
-        """The service's environment."""
+        """The service's environment: what ``tarsify serve`` needs to run against the fake
+        (database, provider and its credentials, a JWT secret, an admin for the setup),
+        where its files go, and the tuned variant's settings when asked for."""
         pooled: dict[str, str] = {}
         if self.bouncer_port:
             from tests.pgbouncer import through
@@ -165,6 +168,21 @@ class Stack:
             "RUNPOD_API_KEY": API_KEY,
             "TARSIFY_JWT_SECRET": JWT_SECRET,
             "ADMIN_UIDS": ADMIN_UID,
+            # The default store (filesystem), in this run's directory instead of ./data.
+            "BLOB_FILESYSTEM_ROOT": str(self.log_dir / "files"),
+            "PYTHONPATH": str(ROOT),
+            **self.changed_settings(),
+        } | pooled
+
+    def changed_settings(self) -> dict[str, str]:
+        """The settings this run changes from the shipped defaults (printed with the
+        table): the per-address limit of the open routes (every load comes from one
+        address; the limit is still counted on every request, never reached), and the
+        tuned variant's when asked for."""
+        shipped = {"ANON_RATE_LIMIT_PER_MINUTE": "1000000"}
+        if not self.options.tuned:
+            return shipped
+        return shipped | {
             "LOG_LEVEL": "WARNING",
             "STATUS_POLL_MIN_INTERVAL": f"{self.options.poll_interval:g}",
             "RECONCILER_ENABLED": "true" if self.options.reconciler else "false",
@@ -173,15 +191,10 @@ class Stack:
             # reach the default limit within one load and be answered 429 instead. The
             # limit is still counted on every run.
             "MAX_ACTIVE_EXECUTIONS": "1000000",
-            # The same for the request-rate limits (every load comes from one address):
-            # counted on every run and open-route request, never reached.
+            # The same for the runs per consumer and minute.
             "RUN_RATE_LIMIT_PER_MINUTE": "1000000",
-            "ANON_RATE_LIMIT_PER_MINUTE": "1000000",
             "WEBHOOK_DELIVERY_ENABLED": "false",
-            # The fake provider serves its output files on loopback.
-            "OUTPUT_DOWNLOAD_ALLOW_PRIVATE": "true",
-            "PYTHONPATH": str(ROOT),
-        } | pooled
+        }
 
     def _wait_ready(self, proc: Managed, port: int, banner: str, timeout: float = 60) -> None:
         """Wait until every worker printed its banner (each binds the port itself)."""

@@ -76,6 +76,12 @@ class WrkResult:
         return self.requests / self.duration_s if self.duration_s else 0.0
 
     @property
+    def ok_rps(self) -> float:
+        """Requests per second answered below 400 (a run's: admitted)."""
+        ok = max(0, self.requests - self.status_errors)
+        return ok / self.duration_s if self.duration_s else 0.0
+
+    @property
     def errors(self) -> int:
         """Error answers plus socket errors (connect, read, write, timeout)."""
         return self.status_errors + self.socket_errors

@@ -5,7 +5,10 @@ type and size. Both are written to a temporary file in the same directory and re
 into place, so a reader never sees half a file; the bytes are written before the
 metadata, so a file without metadata (a crash in between) reads as absent and is simply
 written again. Keys pass ``check_key`` and the resolved path must stay under the root.
-URLs are served by the service itself (``GET /files/{key}``), signed by ``FileUrlSigner``.
+URLs are served by the service itself (``GET /files/{key}``), signed by ``FileUrlSigner``:
+signing a link checks the key's form only (no filesystem access: a page of history signs
+dozens); the paths are resolved, and checked to stay under the root, when the file is
+written, read or served.
 """
 
 from __future__ import annotations
@@ -91,9 +94,9 @@ class FilesystemBlobStore:
             raise BlobStoreUnavailable(f"Cannot delete file: {exc.strerror}") from exc
 
     async def url(self, key: str, expires_in_s: int) -> str:
-        """A signed URL of the service's own file route."""
-        self._paths(key)
-        return self.signer.url(key, expires_in_s)
+        """A signed URL of the service's own file route (the key's form is checked; its
+        paths are resolved when the link is served, not here)."""
+        return self.signer.url(check_key(key), expires_in_s)
 
     async def ping(self) -> None:
         """A file can be written where files go (the root and its ``blobs`` directory are

@@ -26,13 +26,16 @@ class FileUrlSigner:
 
     def __init__(self, secret: str, base_url: str, *, now: Callable[[], float] = time.time) -> None:
         self._key = hashlib.sha256(LABEL + secret.encode()).digest()
+        # The HMAC keyed once; each signature continues a copy of it.
+        self._hmac = hmac.new(self._key, digestmod=hashlib.sha256)
         self.base_url = base_url.rstrip("/")
         self._now = now
 
     def signature(self, key: str, expires: int) -> str:
         """The hex signature of ``key`` valid until ``expires`` (Unix seconds)."""
-        message = f"{key}\n{expires}".encode()
-        return hmac.new(self._key, message, hashlib.sha256).hexdigest()
+        mac = self._hmac.copy()
+        mac.update(f"{key}\n{expires}".encode())
+        return mac.hexdigest()
 
     def url(self, key: str, expires_in_s: int) -> str:
         """An absolute URL reading ``key`` until ``expires_in_s`` seconds from now."""

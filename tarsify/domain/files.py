@@ -20,9 +20,10 @@ from tarsify.domain.errors import InvalidFileKey
 
 FILE_MARKER = "$file"
 MAX_KEY_LENGTH = 512
-# One path segment: letters, digits, '.', '_' and '-', not starting with a dot (so no
-# '.', '..' or hidden files). Anything else (unicode, spaces, '%', '\\', NUL) is refused.
-SEGMENT_RE = re.compile(r"^[A-Za-z0-9_-][A-Za-z0-9._-]*$")
+# Segments of letters, digits, '.', '_' and '-', none starting with a dot (so no '.',
+# '..' or hidden files), joined by '/'. Anything else (unicode, spaces, '%', '\\', NUL,
+# a line break) is refused; one match of the whole key.
+_KEY_RE = re.compile(r"[A-Za-z0-9_-][A-Za-z0-9._-]*(?:/[A-Za-z0-9_-][A-Za-z0-9._-]*)*")
 
 JsonPath = tuple[str | int, ...]
 
@@ -73,7 +74,7 @@ def check_key(key: str) -> str:
     """
     if not isinstance(key, str) or not 0 < len(key) <= MAX_KEY_LENGTH:
         raise InvalidFileKey()
-    if not all(SEGMENT_RE.match(part) for part in key.split("/")):
+    if _KEY_RE.fullmatch(key) is None:
         raise InvalidFileKey()
     return key
 

@@ -51,8 +51,9 @@ async def store_change(
                 continue  # "no change" decided on a possibly stale state: re-read
             return execution, False
         # With nothing written beside it, a compare-and-set commits as it runs where the
-        # store can (one round trip); listeners' writes and files need a transaction.
-        single_write = not files and not listeners.writes_on(before, execution)
+        # store can (one round trip, grouped with others); listeners' writes and files
+        # need a transaction.
+        single_write = not files and not await listeners.will_write(uow_factory, before, execution)
         async with uow_factory(single_write=single_write) as uow:
             if await uow.executions.update(execution):
                 await listeners.changed(uow, before, execution)

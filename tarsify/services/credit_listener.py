@@ -23,7 +23,7 @@ from tarsify.domain.credits import (
 )
 from tarsify.domain.execution import Execution
 from tarsify.domain.models import ExecutionStatus, RunTarget
-from tarsify.ports import Clock, UnitOfWork
+from tarsify.ports import Clock, UnitOfWork, UnitOfWorkFactory
 
 log = logging.getLogger("tarsify.credits")
 
@@ -61,6 +61,12 @@ class CreditsListener:
     def writes_on(self, before: Execution, after: Execution) -> bool:
         """When a priced execution ends (its hold is settled)."""
         return after.is_terminal and not before.is_terminal and after.price > 0
+
+    async def will_write(
+        self, reads: UnitOfWorkFactory, before: Execution, after: Execution
+    ) -> bool:
+        """Exactly when ``writes_on`` says so."""
+        return self.writes_on(before, after)
 
     async def changed(self, uow: UnitOfWork, before: Execution, after: Execution) -> None:
         """Settle the hold when the execution ends: captured when it COMPLETED, released

@@ -25,7 +25,7 @@ from tarsify.domain.execution import Execution
 from tarsify.domain.failures import Failure, PendingReason
 from tarsify.domain.files import FileRecord
 from tarsify.domain.jobs import JobReport, JobRequest
-from tarsify.domain.models import ExecutionStatus, RunTarget
+from tarsify.domain.models import BaseModel, ExecutionStatus, RunTarget
 from tarsify.ports import Clock, GpuProvider, UnitOfWorkFactory, WebhookUrlBuilder
 from tarsify.services.changes import Decision, store_change
 from tarsify.services.common import run_target_of
@@ -34,6 +34,7 @@ from tarsify.services.files import OutputFiles
 from tarsify.services.listeners import Listeners
 
 log = logging.getLogger("tarsify.engine")
+MAX_KEPT_BASES = 1024
 
 
 class Dispatcher:
@@ -56,6 +57,9 @@ class Dispatcher:
         self._webhooks = webhooks
         self._files = files
         self._listeners = listeners or Listeners()
+        # Base models by Tars model id, for finding a finished job's files (read at most
+        # once per ``run_target_ttl_s`` per model: one read less per completion).
+        self._bases: dict[uuid.UUID, tuple[datetime, BaseModel]] = {}
 
     async def store(
         self,
@@ -225,11 +229,28 @@ class Dispatcher:
         self, execution: Execution, report: JobReport
     ) -> tuple[JobReport, list[FileRecord]]:
         assert self._files is not None
+        base = await self._base_model_of(execution)
+        if base is None:
+            return report, []
+        output, files = await self._files.offload(execution.id, report.output, base)
+        return dataclasses.replace(report, output=output), files
+
+    async def _base_model_of(self, execution: Execution) -> BaseModel | None:
+        """The base model of the execution's Tars model (what its output holds), from
+        this process's copy while it is fresh."""
+        now = self._clock.now()
+        kept = self._bases.get(execution.tars_model_id)
+        ttl = timedelta(seconds=self._settings.run_target_ttl_s)
+        if kept is not None and now - kept[0] < ttl:
+            return kept[1]
         target = await self._target_of(execution)
         if target is None:
-            return report, []
-        output, files = await self._files.offload(execution.id, report.output, target.base_model)
-        return dataclasses.replace(report, output=output), files
+            return None
+        if ttl:
+            if len(self._bases) >= MAX_KEPT_BASES:
+                self._bases.clear()
+            self._bases[execution.tars_model_id] = (now, target.base_model)
+        return target.base_model
 
     # --- status ------------------------------------------------------------------------
 

@@ -21,6 +21,13 @@ class EngineSettings:
     An execution whose provider report cannot be recorded ``max_record_failures`` times in
     a row is failed (RESULT_UNRECORDABLE) so that it cannot hold up the others.
 
+    A reconcile pass claims up to ``reconcile_batch`` due executions and advances at most
+    ``reconcile_concurrency`` of them at once (each a provider call and a write: 16 calls
+    in flight stay under RunPod's 200 status calls per second and endpoint at its usual
+    latency). The next pass follows at once when a full batch moved on (sent or
+    finished), after ``reconcile_busy_interval_s`` when some did, and after the
+    reconciler's interval when none did.
+
     A job may run ``timeout_factor`` times its base model's estimate (bounded), may wait
     ``queue_allowance_s`` in the provider's queue, and is abandoned (cancelled, TIMED_OUT)
     ``deadline_grace_s`` after both have passed. An Idempotency-Key is remembered for
@@ -40,7 +47,8 @@ class EngineSettings:
     deadline_grace_s: int = 60
     max_wait_s: float = 60.0
     reconcile_batch: int = 100
-    reconcile_concurrency: int = 8
+    reconcile_concurrency: int = 16
+    reconcile_busy_interval_s: float = 0.25
     unconfirmed_wait_s: float = 120.0
     submit_answer_s: float = 90.0
     resend_delay_s: float = 5.0

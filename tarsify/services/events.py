@@ -16,7 +16,7 @@ from dataclasses import dataclass
 
 from tarsify.domain.execution import Execution, ExecutionView
 from tarsify.domain.models import RunTarget
-from tarsify.ports import ExecutionFeed, UnitOfWork
+from tarsify.ports import ExecutionFeed, UnitOfWork, UnitOfWorkFactory
 from tarsify.services.executions import ExecutionService
 
 CATCH_UP_STEP_S = 0.02
@@ -41,6 +41,12 @@ class FeedListener:
 
     def writes_on(self, before: Execution, after: Execution) -> bool:
         """Never: a feed announces in the database's own way (a trigger) or in-process."""
+        return False
+
+    async def will_write(
+        self, reads: UnitOfWorkFactory, before: Execution, after: Execution
+    ) -> bool:
+        """Never."""
         return False
 
 

@@ -11,7 +11,9 @@ attempt left.
 from __future__ import annotations
 
 import hashlib
+import json
 import logging
+import re
 import uuid
 from typing import Any
 
@@ -34,6 +36,11 @@ from tarsify.domain.models import BaseModel
 from tarsify.ports import BlobStore, Downloader
 
 log = logging.getLogger("tarsify.files")
+# A reference as JSON text: an object whose one member is "$file" with a string that
+# holds no escape (keys never need one), as PostgreSQL writes JSONB (with or without
+# spaces). Inside a JSON string a quote is escaped, so this never matches string content.
+_MARKER_TOKEN = f'"{FILE_MARKER}"'
+_REFERENCE_RE = re.compile(r'\{\s*"\$file"\s*:\s*"([^"\\]*)"\s*\}')
 
 
 class OutputFiles:
@@ -99,6 +106,9 @@ class OutputFiles:
         if isinstance(output, StoredJson):
             if not output.may_contain(FILE_MARKER):
                 return output  # no reference in it: shown as stored
+            rendered = await self._render_text(execution_id, output.text)
+            if rendered is not None:
+                return rendered
             output = output.value
         prefix = execution_prefix(execution_id)
         urls: dict[str, str] = {}
@@ -108,3 +118,25 @@ class OutputFiles:
         if not urls:
             return output
         return render_output(output, urls.get)
+
+    async def _render_text(self, execution_id: uuid.UUID, text: str) -> StoredJson | None:
+        """The stored output's text with its references replaced in the text itself (no
+        decoding, walking and encoding of the document), when every reference in it is
+        spelled plainly (``{"$file": "<key>"}``, no escapes); None otherwise."""
+        if "\\u" in text:
+            return None  # a key may be spelled with escapes
+        found = _REFERENCE_RE.findall(text)
+        if len(found) != text.count(_MARKER_TOKEN):
+            return None  # "$file" in an object that is not a plain reference
+        prefix = execution_prefix(execution_id)
+        urls: dict[str, str] = {}
+        for key in found:
+            if key.startswith(prefix) and key not in urls:
+                urls[key] = json.dumps(await self._blobs.url(key, self._url_ttl_s))
+        if not urls:
+            return StoredJson(text)
+
+        def url_of(match: re.Match[str]) -> str:
+            return urls.get(match.group(1), match.group(0))
+
+        return StoredJson(_REFERENCE_RE.sub(url_of, text))

@@ -14,7 +14,7 @@ from typing import Protocol
 
 from tarsify.domain.execution import Execution
 from tarsify.domain.models import RunTarget
-from tarsify.ports import UnitOfWork
+from tarsify.ports import UnitOfWork, UnitOfWorkFactory
 
 
 class ExecutionListener(Protocol):
@@ -40,6 +40,15 @@ class ExecutionListener(Protocol):
         around it (``changed`` is still called: it may read, or act outside the store)."""
         ...
 
+    async def will_write(
+        self, reads: UnitOfWorkFactory, before: Execution, after: Execution
+    ) -> bool:
+        """Asked only when ``writes_on`` said it may: whether ``changed`` will write, as
+        far as it can tell before the change, reading (if it must) through units of work
+        of ``reads``. What it reads must not be able to change before the change is
+        stored."""
+        ...
+
 
 class Listeners:
     """Every listener, called in order."""
@@ -55,6 +64,18 @@ class Listeners:
     def writes_on(self, before: Execution, after: Execution) -> bool:
         """True when some listener may write beside this change."""
         return any(listener.writes_on(before, after) for listener in self._listeners)
+
+    async def will_write(
+        self, reads: UnitOfWorkFactory, before: Execution, after: Execution
+    ) -> bool:
+        """True when some listener will write beside this change (only the listeners
+        that may are asked)."""
+        for listener in self._listeners:
+            if listener.writes_on(before, after) and await listener.will_write(
+                reads, before, after
+            ):
+                return True
+        return False
 
     async def created(self, uow: UnitOfWork, execution: Execution, target: RunTarget) -> None:
         """Tell each listener about a new execution."""

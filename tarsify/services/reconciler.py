@@ -7,6 +7,12 @@ before anything else), send it if it was never sent, mark a submit that was neve
 answered (its process died mid-call) SUBMIT_UNCONFIRMED, give up on a submit never
 confirmed, or poll the provider.
 
+Passes follow each other as fast as they move executions on (``next_delay``): at once
+while a full batch moved, soon while some did, at the configured interval when nothing
+did. RunPod has no batch status call, so a pass asks about its
+jobs one call each, ``reconcile_concurrency`` at a time; the writes that record what
+the calls said go out together (group commit, adapters/sql/grouped.py).
+
 One execution's trouble is that execution's problem only: an error while advancing it is
 counted against it, the pass goes on with the others, and after
 ``max_record_failures`` failures in a row it is failed (RESULT_UNRECORDABLE). Only a
@@ -150,8 +156,22 @@ class Reconciler:
         if execution.is_terminal:
             report.finished.append(str(execution.id))
 
+    def next_delay(self, report: PassReport, interval_s: float) -> float:
+        """Seconds before the pass after ``report``, by what it achieved. Executions moved
+        on (sent, or finished) in a full batch: none, more are due; in a smaller one: the
+        busy interval, runs are arriving. Nothing moved (every job still running, or
+        nothing due): ``interval_s``, so jobs that run long are not asked about more often
+        than before."""
+        progress = report.submitted + len(report.finished)
+        if not progress:
+            return interval_s
+        if report.claimed >= self._settings.reconcile_batch:
+            return 0.0
+        return min(interval_s, self._settings.reconcile_busy_interval_s)
+
     async def run_forever(self, interval_s: float = 2.0, max_backoff_s: float = 30.0) -> None:
-        """Run passes every ``interval_s``; on storage outages back off and resume."""
+        """Run passes (``next_delay`` apart, ``interval_s`` at most); on storage outages
+        back off and resume."""
         delay = interval_s
         while True:
             try:
@@ -167,7 +187,7 @@ class Reconciler:
                             "errors": report.errors,
                         },
                     )
-                delay = interval_s
+                delay = self.next_delay(report, interval_s)
             except StorageError as exc:
                 delay = min(max_backoff_s, delay * 2)
                 log.error(

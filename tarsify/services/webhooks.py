@@ -35,6 +35,8 @@ from tarsify.domain.webhooks import (
 )
 from tarsify.ports import Clock, UnitOfWork, UnitOfWorkFactory, WebhookDestinations
 
+MAX_KNOWN_WITHOUT = 10_000
+
 
 @dataclass(slots=True, frozen=True)
 class WebhookRequest:
@@ -62,11 +64,15 @@ class WebhookListener:
 
     def __init__(self, clock: Clock) -> None:
         self._clock = clock
+        # Executions known to have no webhook (a run's webhook is stored with it, never
+        # later, so this never goes stale); the oldest are forgotten past a bound.
+        self._without: dict[uuid.UUID, None] = {}
 
     async def created(self, uow: UnitOfWork, execution: Execution, target: RunTarget) -> None:
         """Store the webhook the run asked for, if any."""
         request = _REQUESTED.get()
         if request is None:
+            self._known_without(execution.id)  # its changes here need not read it
             return
         events = sorted({str(e) for e in request.events})
         webhook = ExecutionWebhook(
@@ -82,13 +88,35 @@ class WebhookListener:
         """When the change makes an event happen (the run may have asked for it)."""
         return bool(events_of(before, after))
 
+    async def will_write(
+        self, reads: UnitOfWorkFactory, before: Execution, after: Execution
+    ) -> bool:
+        """When the run asked for a webhook that wants an event of this change. A run's
+        webhook is stored with the execution and never added later, so what is read
+        now holds when the change is stored: most runs ask for none, and their changes
+        are single writes (read once per execution and process)."""
+        if after.id in self._without:
+            return False
+        async with reads() as uow:
+            webhook = await uow.webhooks.get_subscription(after.id)
+        if webhook is None:
+            self._known_without(after.id)
+            return False
+        return any(webhook.wants(e) for e in events_of(before, after))
+
+    def _known_without(self, execution_id: uuid.UUID) -> None:
+        if len(self._without) >= MAX_KNOWN_WITHOUT:
+            del self._without[next(iter(self._without))]
+        self._without[execution_id] = None
+
     async def changed(self, uow: UnitOfWork, before: Execution, after: Execution) -> None:
         """Store the events this change makes happen, if the run asked for them."""
         happened = events_of(before, after)
-        if not happened:
+        if not happened or after.id in self._without:
             return
         webhook = await uow.webhooks.get_subscription(after.id)
         if webhook is None:
+            self._known_without(after.id)
             return
         now = self._clock.now()
         for event_type in happened:

@@ -32,6 +32,8 @@ ODD_KEYS = [
     "caf\u00e9.png",
     "\u2215etc\u2215passwd",
     "sp ace.png",
+    "a.png\n",
+    "executions/x\n/a.png",
     "%2e%2e/x.png",
     "x" * 513,
 ]

@@ -17,6 +17,7 @@ from adapters.blobs.signing import FileUrlSigner
 from entrypoints.config import Settings
 from entrypoints.container import build_container, resolve
 from entrypoints.webhooks import WebhookUrls
+from tarsify.domain.errors import InvalidFileKey
 from tarsify.services.files import OutputFiles
 
 SECRET = "a-file-url-secret-that-is-long-enough"
@@ -111,3 +112,39 @@ def test_the_s3_sdk_is_imported_only_for_s3() -> None:
         "sys.exit('aiobotocore' in sys.modules)"
     )
     subprocess.run([sys.executable, "-c", code], check=True, cwd=Path(__file__).parents[2])
+
+
+async def test_signing_a_link_touches_no_file(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A page of history signs a link per file: signing checks the key's form only; the
+    paths are resolved (and held under the root) when a file is read or served."""
+    store = FilesystemBlobStore(tmp_path, FileUrlSigner(SECRET, "https://api.example"))
+    await store.put("executions/e/0.png", b"png", "image/png")
+
+    def no_filesystem(*_args: Any, **_kwargs: Any) -> Any:
+        raise AssertionError("the filesystem was asked")
+
+    with monkeypatch.context() as patched:
+        patched.setattr(Path, "resolve", no_filesystem)
+        patched.setattr(Path, "stat", no_filesystem)
+        url = await store.url("executions/e/0.png", 60)
+    assert url.startswith("https://api.example/files/executions/e/0.png?expires=")
+    assert await store.read("executions/e/0.png") == b"png"
+
+
+async def test_a_symlink_out_of_the_root_is_never_followed(tmp_path: Path) -> None:
+    outside = tmp_path / "outside"
+    (outside / "blobs" / "x").mkdir(parents=True)
+    (outside / "blobs" / "x" / "0.png").write_bytes(b"secret")
+    root = tmp_path / "files"
+    store = FilesystemBlobStore(root, FileUrlSigner(SECRET, "https://api.example"))
+    await store.put("executions/e/0.png", b"png", "image/png")
+    (root / "blobs" / "x").symlink_to(outside / "blobs" / "x")
+    (root / "meta" / "x").symlink_to(outside / "blobs" / "x")
+    with pytest.raises(InvalidFileKey):
+        await store.local_path("x/0.png")
+    with pytest.raises(InvalidFileKey):
+        await store.read("x/0.png")
+    # A link can be signed for it (only its form is checked), never served from outside.
+    assert "/files/x/0.png?" in await store.url("x/0.png", 60)

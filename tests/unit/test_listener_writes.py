@@ -12,11 +12,12 @@ from adapters.memory.clock import ManualClock
 from adapters.memory.feed import InProcessFeed
 from tarsify.domain.execution import Execution
 from tarsify.domain.models import ExecutionStatus as S
+from tarsify.domain.webhooks import WebhookFilter
 from tarsify.services.changes import store_change
 from tarsify.services.credit_listener import CreditsListener
 from tarsify.services.events import FeedListener
 from tarsify.services.listeners import Listeners
-from tarsify.services.webhooks import WebhookListener
+from tarsify.services.webhooks import WebhookListener, WebhookRequest, requested_webhook
 from tests.unit.test_execution_aggregate import fresh
 from tests.unit.world import make_world
 
@@ -85,7 +86,47 @@ async def test_a_change_no_listener_writes_on_is_a_single_write() -> None:
 
         return decide
 
-    await store_change(spy, listeners, execution_id, to(S.QUEUED))  # no event
-    await store_change(spy, listeners, execution_id, to(S.RUNNING))  # started
-    # Each change reads first (a plain unit of work), then writes.
-    assert opened == [False, True, False, False]
+    # Another process's listeners (they did not see the run made).
+    elsewhere = Listeners([CreditsListener(clock), WebhookListener(clock)])
+    await store_change(spy, elsewhere, execution_id, to(S.QUEUED))  # no event
+    await store_change(spy, elsewhere, execution_id, to(S.RUNNING))  # started
+    await store_change(spy, elsewhere, execution_id, to(S.COMPLETED))  # completed
+    # Each change reads the execution first (a plain unit of work). The start and the
+    # end make webhook events happen, but the run asked for no webhook: the first of
+    # them reads that (a plain unit of work), and both are single writes.
+    assert opened == [False, True, False, False, True, False, True]
+    # In the process that made the run, no change needs that read.
+    opened.clear()
+    second = await w.executions.run(w.alice.id, w.model.slug, {"prompt": "y"})
+    await store_change(spy, listeners, second.view.execution.id, to(S.COMPLETED))
+    assert opened == [False, True]
+
+
+async def test_a_change_with_a_webhook_to_tell_is_a_transaction() -> None:
+    clock = ManualClock()
+    listeners = Listeners([CreditsListener(clock), WebhookListener(clock)])
+    w = await make_world(clock, listeners=listeners)
+    asked = WebhookRequest("https://hooks.example/x", (WebhookFilter.COMPLETED,))
+    with requested_webhook(asked):
+        result = await w.executions.run(w.alice.id, w.model.slug, {"prompt": "x"})
+    execution_id = result.view.execution.id
+    opened: list[bool] = []
+    factory = w.store.unit_of_work
+
+    def spy(*, single_write: bool = False) -> Any:
+        opened.append(single_write)
+        return factory(single_write=single_write)
+
+    def to(status: S) -> Any:
+        def decide(execution: Execution) -> bool:
+            execution.status = status
+            return True
+
+        return decide
+
+    await store_change(spy, listeners, execution_id, to(S.RUNNING))  # not asked for
+    await store_change(spy, listeners, execution_id, to(S.COMPLETED))  # asked for
+    assert opened == [False, False, True, False, False, False]
+    async with factory() as uow:
+        events = await uow.webhooks.list_events(execution_id)
+    assert [str(e.event_type) for e in events] == ["execution.completed"]

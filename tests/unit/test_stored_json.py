@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import uuid
 from datetime import UTC, datetime
+from typing import Any
 
 import orjson
 import pytest
@@ -89,5 +90,45 @@ async def test_links_are_made_only_where_a_reference_may_be() -> None:
     await blobs.put(key, b"\x89PNG", "image/png")
     with_file = StoredJson(json.dumps({"images": [{"$file": key}]}))
     rendered = await files.render(EXECUTION, with_file)
-    [url] = rendered["images"]
+    [url] = rendered.value["images"]
     assert url == await blobs.url(key, 600)
+
+
+OTHER = "00000000-0000-0000-0000-0000000000ff"
+
+
+@pytest.mark.parametrize(
+    "output",
+    [
+        {"images": [{"$file": f"executions/{EXECUTION}/0.png"}], "seed": 7},
+        {"a": {"b": [{"$file": f"executions/{EXECUTION}/1.wav"}, 3]}, "c": "$file"},
+        {"image": {"$file": f"executions/{OTHER}/0.png"}},  # another execution's: kept
+        {"x": {"$file": f"executions/{EXECUTION}/0.png", "more": 1}},  # not a reference
+        {"x": {"more": 1, "$file": f"executions/{EXECUTION}/0.png"}},  # not a reference
+        {"x": {"$file": 5}},  # not a reference
+        {"text": '{"$file": "executions/' + str(EXECUTION) + '/0.png"}'},  # a string
+        {"text": "caf\u00e9", "f": {"$file": f"executions/{EXECUTION}/0.png"}},
+        {"\\u0024file": f"executions/{EXECUTION}/0.png"},  # escaped: decoded
+        [{"$file": f"executions/{EXECUTION}/0.png"}, {"$file": f"executions/{EXECUTION}/0.png"}],
+    ],
+    ids=repr,
+)
+@pytest.mark.parametrize("separators", [(", ", ": "), (",", ":")], ids=["spaced", "compact"])
+async def test_links_in_stored_text_are_those_of_the_decoded_document(
+    output: Any, separators: tuple[str, str]
+) -> None:
+    files = OutputFiles(MemoryBlobStore(), FakeDownloader(), url_ttl_s=600)
+    text = json.dumps(output, separators=separators).replace("\\\\u", "\\u")
+    stored = await files.render(EXECUTION, StoredJson(text))
+    decoded = await files.render(EXECUTION, json.loads(text))
+    shown = stored.value if isinstance(stored, StoredJson) else stored
+    assert shown == decoded
+
+
+async def test_plain_references_are_replaced_in_the_text_without_decoding() -> None:
+    files = OutputFiles(MemoryBlobStore(), FakeDownloader(), url_ttl_s=600)
+    key = f"executions/{EXECUTION}/0.png"
+    stored = StoredJson(json.dumps({"images": [{"$file": key}], "seed": 7}))
+    rendered = await files.render(EXECUTION, stored)
+    assert isinstance(rendered, StoredJson) and stored._value is StoredJson._UNSET
+    assert rendered.text.startswith('{"images": ["http') and rendered.text.endswith(', "seed": 7}')
