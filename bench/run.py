@@ -459,9 +459,12 @@ def render(report: Report) -> str:
             + ", ".join(f"`{k}={v}`" for k, v in report.settings.items())
             + "; before each run load the bench marks the bulk consumers' unfinished "
             "executions COMPLETED in the database."
-            if report.settings
-            else "shipped defaults (no setting changed: INFO logs, reconciler on, default "
-            "poll intervals and limits, filesystem file store)."
+            if opts.get("tuned")
+            else "shipped defaults (INFO logs, reconciler on, default poll intervals and "
+            "limits, filesystem file store), settings changed: "
+            + (", ".join(f"`{k}={v}`" for k, v in report.settings.items()) or "none")
+            + " (every load comes from one address: the per-address limit of the open "
+            "routes is still counted on every request, never reached)."
         )
         + " Status and history show image executions (PNG files, signed links); run "
         "rotates the bulk consumers and counts admitted (2xx) answers only.",
