@@ -8,11 +8,12 @@ from typing import Any
 import pytest
 
 from adapters.patterns.re2 import Re2Patterns
-from tarsify.domain import config
+from tarsify.domain import config, schema_guard
 from tarsify.domain.errors import ValidationBudgetSpent
 from tarsify.domain.schema import PayloadCheck, input_schema_problems
 from tarsify.domain.schema_guard import (
     MAX_EXPANDED_SUBSCHEMAS,
+    YIELD_EVERY_KEYWORDS,
     PythonPatterns,
     budget,
     expansion,
@@ -137,6 +138,26 @@ def test_a_spent_budget_stops_validation_and_is_not_an_unusable_schema() -> None
     with budget(60.0):
         assert check({"x": "no"}) != []
     assert check({"x": 1}) == []  # no budget outside
+
+
+def test_a_budgeted_check_hands_the_lock_back_every_few_keywords(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A check on a thread yields the interpreter lock to the event loop's thread every
+    YIELD_EVERY_KEYWORDS keywords (a voluntary ``time.sleep(0)``), never outside a budget."""
+    sleeps: list[float] = []
+    monkeypatch.setattr(schema_guard.time, "sleep", sleeps.append)
+    check = PayloadCheck(
+        {"type": "object", "properties": {"xs": {"type": "array", "items": {"minimum": 0}}}}
+    )
+    check({"xs": list(range(200))})
+    assert sleeps == []  # no budget: nothing handed back
+    with budget(60.0):
+        check({"xs": list(range(200))})
+    # One budgeted keyword per item (its minimum) and a few for the object: ~205 checked.
+    assert set(sleeps) == {0}
+    assert 200 // YIELD_EVERY_KEYWORDS <= len(sleeps) <= 210 // YIELD_EVERY_KEYWORDS + 1
+    assert 8 <= YIELD_EVERY_KEYWORDS <= 64
 
 
 @pytest.mark.parametrize(
