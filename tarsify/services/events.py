@@ -16,6 +16,7 @@ from dataclasses import dataclass
 
 from tarsify.domain.execution import Execution, ExecutionView
 from tarsify.domain.models import RunTarget
+from tarsify.domain.run_request import RunRequest
 from tarsify.ports import ExecutionFeed, UnitOfWork, UnitOfWorkFactory
 from tarsify.services.executions import ExecutionService
 
@@ -28,14 +29,16 @@ class FeedListener:
     def __init__(self, feed: ExecutionFeed) -> None:
         self._feed = feed
 
-    async def created(self, uow: UnitOfWork, execution: Execution, target: RunTarget) -> None:
+    async def created(
+        self, uow: UnitOfWork, execution: Execution, target: RunTarget, request: RunRequest
+    ) -> None:
         """Nobody can watch an execution before it exists: nothing to announce."""
 
     async def changed(self, uow: UnitOfWork, before: Execution, after: Execution) -> None:
         """Announce the new version."""
         await self._feed.announce(uow, after.id, after.version)
 
-    def writes_on_create(self, execution: Execution) -> bool:
+    def writes_on_create(self, execution: Execution, request: RunRequest) -> bool:
         """Never."""
         return False
 

@@ -4,23 +4,20 @@
 in the transaction that stores the execution, and an event in the transaction of each
 change that makes one happen, so an event exists exactly when its change does.
 
-The run's request reaches the listener through ``requested_webhook`` (a context
-variable set around ``ExecutionService.run`` by whoever parsed the request): the
-engine's run takes no webhook argument, and the listener runs inside that call.
+The run's webhook reaches the listener in the ``RunRequest`` the engine's run was
+given (``created``); every later change reads it from the store, once per execution.
 """
 
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
-from contextvars import ContextVar
-from dataclasses import dataclass
+from collections.abc import Sequence
 
 from tarsify.domain.errors import AlreadyExists, ExecutionNotFound
 from tarsify.domain.execution import Execution
 from tarsify.domain.models import RunTarget, new_id
 from tarsify.domain.policies import visible_execution
+from tarsify.domain.run_request import RunRequest
 from tarsify.domain.webhook_rules import new_secret, shown_secret
 from tarsify.domain.webhooks import (
     DeliveryLine,
@@ -29,6 +26,7 @@ from tarsify.domain.webhooks import (
     WebhookDelivery,
     WebhookEvent,
     WebhookFilter,
+    WebhookRequest,
     WebhookSecret,
     events_of,
     new_webhook_id,
@@ -36,27 +34,6 @@ from tarsify.domain.webhooks import (
 from tarsify.ports import Clock, UnitOfWork, UnitOfWorkFactory, WebhookDestinations
 
 MAX_KNOWN_WITHOUT = 10_000
-
-
-@dataclass(slots=True, frozen=True)
-class WebhookRequest:
-    """A run's ``webhook`` and ``webhookEventsFilter``, checked."""
-
-    url: str
-    events: tuple[WebhookFilter, ...]
-
-
-_REQUESTED: ContextVar[WebhookRequest | None] = ContextVar("tarsify_webhook", default=None)
-
-
-@contextmanager
-def requested_webhook(request: WebhookRequest | None) -> Iterator[None]:
-    """Make ``request`` the webhook of the executions created inside the block."""
-    token = _REQUESTED.set(request)
-    try:
-        yield
-    finally:
-        _REQUESTED.reset(token)
 
 
 class WebhookListener:
@@ -68,21 +45,23 @@ class WebhookListener:
         # later, so this never goes stale); the oldest are forgotten past a bound.
         self._without: dict[uuid.UUID, None] = {}
 
-    async def created(self, uow: UnitOfWork, execution: Execution, target: RunTarget) -> None:
+    async def created(
+        self, uow: UnitOfWork, execution: Execution, target: RunTarget, request: RunRequest
+    ) -> None:
         """Store the webhook the run asked for, if any."""
-        request = _REQUESTED.get()
-        if request is None:
+        asked = request.webhook
+        if asked is None:
             self._known_without(execution.id)  # its changes here need not read it
             return
-        events = sorted({str(e) for e in request.events})
+        events = sorted({str(e) for e in asked.events})
         webhook = ExecutionWebhook(
-            execution.id, execution.consumer_id, request.url, events, execution.created_at
+            execution.id, execution.consumer_id, asked.url, events, execution.created_at
         )
         await uow.webhooks.add_subscription(webhook)
 
-    def writes_on_create(self, execution: Execution) -> bool:
+    def writes_on_create(self, execution: Execution, request: RunRequest) -> bool:
         """When the run asked for a webhook."""
-        return _REQUESTED.get() is not None
+        return request.webhook is not None
 
     def writes_on(self, before: Execution, after: Execution) -> bool:
         """When the change makes an event happen (the run may have asked for it)."""

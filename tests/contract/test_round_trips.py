@@ -21,6 +21,7 @@ from adapters.sql.db import session_factory
 from adapters.sql.engine import create_engine
 from adapters.sql.feed import PostgresFeed
 from tarsify.domain.models import ExecutionStatus
+from tarsify.domain.run_request import RunRequest
 from tarsify.services.credit_listener import CreditsListener
 from tarsify.services.engine_settings import EngineSettings
 from tarsify.services.events import FeedListener
@@ -90,7 +91,7 @@ async def counted(
 
 
 async def _run(world: SqlWorld) -> uuid.UUID:
-    result = await world.executions.run(world.alice.id, world.model.slug, INPUTS)
+    result = await world.executions.run(RunRequest(world.alice.id, world.model.slug, INPUTS))
     assert result.view.execution.status is ExecutionStatus.QUEUED
     return result.view.execution.id
 

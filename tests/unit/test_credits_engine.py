@@ -21,6 +21,7 @@ from tarsify.domain.errors import (
 from tarsify.domain.execution import Execution
 from tarsify.domain.models import ExecutionStatus
 from tarsify.domain.pagination import PageRequest
+from tarsify.domain.run_request import RunRequest
 from tarsify.services.credit_listener import CreditSettings, CreditsListener
 from tarsify.services.credits import CreditsService
 from tarsify.services.engine_settings import EngineSettings
@@ -49,7 +50,7 @@ class Paid:
 
     async def run(self, **kw: Any) -> Execution:
         result = await self.w.executions.run(
-            self.w.alice.id, self.w.model.slug, {"prompt": "x"}, **kw
+            RunRequest(self.w.alice.id, self.w.model.slug, {"prompt": "x"}, **kw)
         )
         return result.view.execution
 
@@ -169,7 +170,7 @@ async def test_an_idempotent_replay_never_holds_twice() -> None:
     assert await p.alice() == Credits(0, PRICE)
     # The balance cannot pay for another run: a replay is answered anyway, holding nothing.
     again = await p.w.executions.run(
-        p.w.alice.id, p.w.model.slug, {"prompt": "x"}, idempotency_key="k"
+        RunRequest(p.w.alice.id, p.w.model.slug, {"prompt": "x"}, idempotency_key="k")
     )
     assert again.replayed and again.view.execution.id == first.id
     assert await p.alice() == Credits(0, PRICE)
