@@ -33,7 +33,7 @@ from entrypoints.config import Settings
 from entrypoints.container import build_container, resolve
 from tarsify.domain.models import Identity, ModelCategory, OutputType, TarsModelStatus
 from tarsify.domain.run_request import RunRequest
-from tarsify.ports import Audience
+from tarsify.ports.identity import Audience
 from tarsify.services.catalog import NewBaseModel, NewEndpoint
 from tarsify.services.listeners import Listeners
 from tarsify.services.studio import NewTarsModel

@@ -52,7 +52,10 @@ from entrypoints.webhooks import WebhookUrls
 from tarsify.domain.api_keys import KeyHasher
 from tarsify.domain.policies import AdminPolicy
 from tarsify.domain.schema_guard import use_patterns
-from tarsify.ports import BlobStore, ExecutionRenderer, RateLimiter, UnitOfWorkFactory
+from tarsify.ports.files import BlobStore
+from tarsify.ports.limits import RateLimiter
+from tarsify.ports.storage import UnitOfWorkFactory
+from tarsify.ports.webhooks import ExecutionRenderer
 from tarsify.services.accounts import AccountService
 from tarsify.services.api_keys import ApiKeyService, ApiKeyVerifier
 from tarsify.services.catalog import CatalogService

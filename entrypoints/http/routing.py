@@ -20,7 +20,10 @@ if TYPE_CHECKING:
     from entrypoints.config import Settings
     from entrypoints.webhooks import WebhookUrls
     from tarsify.domain.policies import AdminPolicy
-    from tarsify.ports import BlobStore, HealthCheck, IdentityVerifier, RateLimiter
+    from tarsify.ports.files import BlobStore
+    from tarsify.ports.identity import IdentityVerifier
+    from tarsify.ports.limits import RateLimiter
+    from tarsify.ports.storage import HealthCheck
     from tarsify.services.accounts import AccountService
     from tarsify.services.api_keys import ApiKeyService
     from tarsify.services.catalog import CatalogService

@@ -19,7 +19,7 @@ from tarsify.domain.models import (
     OutputType,
     TarsModelStatus,
 )
-from tarsify.ports import Audience
+from tarsify.ports.identity import Audience
 from tarsify.services.accounts import AccountService
 from tarsify.services.catalog import CatalogService, NewBaseModel, NewEndpoint
 from tarsify.services.credits import CreditsService

@@ -10,7 +10,8 @@ from typing import Any
 
 from tarsify.domain.errors import InvalidBody
 from tarsify.domain.models import RunTarget
-from tarsify.ports import TarsModelRepository, UnitOfWork
+from tarsify.ports.repositories import TarsModelRepository
+from tarsify.ports.storage import UnitOfWork
 
 SLUG_RE = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")
 

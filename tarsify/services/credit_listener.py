@@ -24,7 +24,8 @@ from tarsify.domain.credits import (
 from tarsify.domain.execution import Execution
 from tarsify.domain.models import ExecutionStatus, RunTarget
 from tarsify.domain.run_request import RunRequest
-from tarsify.ports import Clock, UnitOfWork, UnitOfWorkFactory
+from tarsify.ports.clock import Clock
+from tarsify.ports.storage import UnitOfWork, UnitOfWorkFactory
 
 log = logging.getLogger("tarsify.credits")
 

@@ -26,7 +26,9 @@ from tarsify.domain.failures import Failure, PendingReason
 from tarsify.domain.files import FileRecord
 from tarsify.domain.jobs import JobReport, JobRequest
 from tarsify.domain.models import BaseModel, ExecutionStatus, RunTarget
-from tarsify.ports import Clock, GpuProvider, UnitOfWorkFactory, WebhookUrlBuilder
+from tarsify.ports.clock import Clock
+from tarsify.ports.provider import GpuProvider, WebhookUrlBuilder
+from tarsify.ports.storage import UnitOfWorkFactory
 from tarsify.services.changes import Decision, store_change
 from tarsify.services.common import run_target_of
 from tarsify.services.engine_settings import EngineSettings

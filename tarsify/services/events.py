@@ -17,7 +17,8 @@ from dataclasses import dataclass
 from tarsify.domain.execution import Execution, ExecutionView
 from tarsify.domain.models import RunTarget
 from tarsify.domain.run_request import RunRequest
-from tarsify.ports import ExecutionFeed, UnitOfWork, UnitOfWorkFactory
+from tarsify.ports.feed import ExecutionFeed
+from tarsify.ports.storage import UnitOfWork, UnitOfWorkFactory
 from tarsify.services.executions import ExecutionService
 
 CATCH_UP_STEP_S = 0.02

@@ -37,7 +37,9 @@ from tarsify.domain.policies import visible_execution
 from tarsify.domain.run_request import RunRequest
 from tarsify.domain.schema import Violation
 from tarsify.domain.schema_guard import budget
-from tarsify.ports import Clock, Offload, UnitOfWorkFactory
+from tarsify.ports.clock import Clock
+from tarsify.ports.offload import Offload
+from tarsify.ports.storage import UnitOfWorkFactory
 from tarsify.services.dispatch import Dispatcher
 from tarsify.services.engine_settings import EngineSettings
 from tarsify.services.listeners import Listeners

@@ -12,7 +12,9 @@ from datetime import datetime, timedelta
 from tarsify.domain.execution import Execution
 from tarsify.domain.files import without_files
 from tarsify.domain.models import BaseModel
-from tarsify.ports import BlobStore, Clock, UnitOfWorkFactory
+from tarsify.ports.clock import Clock
+from tarsify.ports.files import BlobStore
+from tarsify.ports.storage import UnitOfWorkFactory
 from tarsify.services.changes import store_change
 from tarsify.services.common import run_target_of
 from tarsify.services.files import OutputFiles

@@ -15,7 +15,7 @@ from typing import Protocol
 from tarsify.domain.execution import Execution
 from tarsify.domain.models import RunTarget
 from tarsify.domain.run_request import RunRequest
-from tarsify.ports import UnitOfWork, UnitOfWorkFactory
+from tarsify.ports.storage import UnitOfWork, UnitOfWorkFactory
 
 
 class ExecutionListener(Protocol):

@@ -21,7 +21,8 @@ from datetime import datetime, timedelta
 from tarsify.domain.config import ConfigOverrides
 from tarsify.domain.inputs import InputCheck
 from tarsify.domain.models import RunTarget
-from tarsify.ports import Clock, UnitOfWorkFactory
+from tarsify.ports.clock import Clock
+from tarsify.ports.storage import UnitOfWorkFactory
 
 MAX_ENTRIES = 1024
 

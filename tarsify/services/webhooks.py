@@ -31,7 +31,9 @@ from tarsify.domain.webhooks import (
     events_of,
     new_webhook_id,
 )
-from tarsify.ports import Clock, UnitOfWork, UnitOfWorkFactory, WebhookDestinations
+from tarsify.ports.clock import Clock
+from tarsify.ports.storage import UnitOfWork, UnitOfWorkFactory
+from tarsify.ports.webhooks import WebhookDestinations
 
 MAX_KNOWN_WITHOUT = 10_000
 

@@ -28,7 +28,7 @@ from tarsify.domain.execution import Execution
 from tarsify.domain.models import ExecutionStatus
 from tarsify.domain.pagination import PageRequest
 from tarsify.domain.run_request import RunRequest
-from tarsify.ports import JobRequest
+from tarsify.ports.provider import JobRequest
 from tarsify.services.dispatch import Dispatcher
 from tarsify.services.engine_settings import EngineSettings
 from tarsify.services.executions import ExecutionService

@@ -31,7 +31,7 @@ from tarsify.domain.execution import Execution
 from tarsify.domain.models import ExecutionStatus
 from tarsify.domain.pagination import PageRequest
 from tarsify.domain.run_request import RunRequest
-from tarsify.ports import Clock
+from tarsify.ports.clock import Clock
 from tarsify.services.credit_listener import CreditSettings, CreditsListener
 from tarsify.services.credits import CreditsService
 from tarsify.services.dispatch import Dispatcher

@@ -35,7 +35,7 @@ from tarsify.domain.failures import PendingReason
 from tarsify.domain.models import ExecutionStatus
 from tarsify.domain.pagination import PageRequest
 from tarsify.domain.run_request import RunRequest
-from tarsify.ports import JobReport, JobRequest
+from tarsify.ports.provider import JobReport, JobRequest
 from tarsify.services.dispatch import Dispatcher
 from tarsify.services.engine_settings import EngineSettings
 from tarsify.services.executions import ExecutionService

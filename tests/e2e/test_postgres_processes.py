@@ -22,7 +22,7 @@ from adapters.sql.engine import create_engine
 from adapters.sql.feed import PostgresFeed
 from entrypoints.container import Container, build_container, resolve
 from entrypoints.http.app import create_app, start_background, stop_background
-from tarsify.ports import JobReport, JobRequest
+from tarsify.ports.provider import JobReport, JobRequest
 from tests.contract.conftest import empty_all
 from tests.pg import migrated_postgres
 

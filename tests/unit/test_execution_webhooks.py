@@ -8,7 +8,7 @@ from adapters.memory.clock import ManualClock
 from tarsify.domain.errors import GpuProviderError, ProviderOutcome
 from tarsify.domain.models import ExecutionStatus, OutputType
 from tarsify.domain.run_request import RunRequest
-from tarsify.ports import JobRequest
+from tarsify.ports.provider import JobRequest
 from tests.unit.world import StaticWebhooks, make_world
 
 IMAGE = {"images": ["data:image/png;base64,AAAA"]}

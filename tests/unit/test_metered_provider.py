@@ -18,7 +18,7 @@ from tarsify.domain.errors import (
 from tarsify.domain.execution import Execution
 from tarsify.domain.models import OutputType
 from tarsify.domain.run_request import RunRequest
-from tarsify.ports import JobRequest
+from tarsify.ports.provider import JobRequest
 from tests.metrics_text import value
 from tests.unit.world import make_world
 

@@ -16,7 +16,7 @@ from tarsify.domain.execution import ExecutionView
 from tarsify.domain.run_request import RunRequest
 from tarsify.domain.webhook_rules import refused
 from tarsify.domain.webhooks import DeliveryStatus, WebhookFilter, WebhookRequest
-from tarsify.ports import SendResult
+from tarsify.ports.webhooks import SendResult
 from tarsify.services.listeners import Listeners
 from tarsify.services.webhook_delivery import DeliverySettings, WebhookDeliverer
 from tarsify.services.webhooks import (

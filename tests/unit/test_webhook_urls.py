@@ -6,7 +6,7 @@ import uuid
 
 from adapters.runpod.provider import build_body
 from entrypoints.webhooks import WebhookUrls
-from tarsify.ports import JobRequest
+from tarsify.ports.provider import JobRequest
 
 SECRET = "a-webhook-secret-of-enough-length-0123456789"
 

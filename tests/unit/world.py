@@ -10,7 +10,9 @@ from adapters.memory.clock import ManualClock
 from adapters.memory.gpu import FakeGpuProvider
 from adapters.memory.uow import MemoryStore
 from tarsify.domain.models import Identity, ModelCategory, OutputType, TarsModelStatus
-from tarsify.ports import Audience, Clock, WebhookUrlBuilder
+from tarsify.ports.clock import Clock
+from tarsify.ports.identity import Audience
+from tarsify.ports.provider import WebhookUrlBuilder
 from tarsify.services.accounts import AccountService
 from tarsify.services.catalog import CatalogService, NewBaseModel, NewEndpoint
 from tarsify.services.dispatch import Dispatcher
