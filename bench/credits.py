@@ -35,7 +35,7 @@ from tarsify.domain.models import Identity, ModelCategory, OutputType, TarsModel
 from tarsify.domain.run_request import RunRequest
 from tarsify.ports.identity import Audience
 from tarsify.services.catalog import NewBaseModel, NewEndpoint
-from tarsify.services.listeners import Listeners
+from tarsify.services.engine.listeners import Listeners
 from tarsify.services.studio import NewTarsModel
 from tests.pg import create_test_database, drop_test_database
 

@@ -59,20 +59,22 @@ from tarsify.ports.webhooks import ExecutionRenderer
 from tarsify.services.accounts import AccountService
 from tarsify.services.api_keys import ApiKeyService, ApiKeyVerifier
 from tarsify.services.catalog import CatalogService
-from tarsify.services.credit_listener import CreditSettings, CreditsListener
 from tarsify.services.credits import CreditsService
-from tarsify.services.dispatch import Dispatcher
-from tarsify.services.engine_settings import EngineSettings
-from tarsify.services.events import ExecutionWatcher, FeedListener, WatchSettings
-from tarsify.services.executions import ExecutionService
+from tarsify.services.engine.credit_listener import CreditSettings, CreditsListener
+from tarsify.services.engine.dispatch import Dispatcher
+from tarsify.services.engine.executions import ExecutionService
+from tarsify.services.engine.feed_listener import FeedListener
+from tarsify.services.engine.listeners import Listeners
+from tarsify.services.engine.run_targets import RunTargets
+from tarsify.services.engine.settings import EngineSettings
+from tarsify.services.engine.webhook_listener import WebhookListener
+from tarsify.services.events import ExecutionWatcher, WatchSettings
 from tarsify.services.file_upkeep import FileUpkeep
 from tarsify.services.files import OutputFiles
-from tarsify.services.listeners import Listeners
 from tarsify.services.marketplace import MarketplaceService
-from tarsify.services.run_targets import RunTargets
 from tarsify.services.studio import StudioService
 from tarsify.services.webhook_delivery import DeliverySettings, WebhookDeliverer
-from tarsify.services.webhooks import ConsumerWebhooks, WebhookListener
+from tarsify.services.webhooks import ConsumerWebhooks
 
 if TYPE_CHECKING:
     from adapters.auth.firebase import FirebaseVerifier

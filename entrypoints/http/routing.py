@@ -28,8 +28,8 @@ if TYPE_CHECKING:
     from tarsify.services.api_keys import ApiKeyService
     from tarsify.services.catalog import CatalogService
     from tarsify.services.credits import CreditsService
+    from tarsify.services.engine.executions import ExecutionService
     from tarsify.services.events import ExecutionWatcher
-    from tarsify.services.executions import ExecutionService
     from tarsify.services.files import OutputFiles
     from tarsify.services.marketplace import MarketplaceService
     from tarsify.services.studio import StudioService

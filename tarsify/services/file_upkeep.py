@@ -15,10 +15,10 @@ from tarsify.domain.models import BaseModel
 from tarsify.ports.clock import Clock
 from tarsify.ports.files import BlobStore
 from tarsify.ports.storage import UnitOfWorkFactory
-from tarsify.services.changes import store_change
-from tarsify.services.common import run_target_of
+from tarsify.services.engine.changes import store_change
+from tarsify.services.engine.listeners import Listeners
+from tarsify.services.engine.run_targets import run_target_of
 from tarsify.services.files import OutputFiles
-from tarsify.services.listeners import Listeners
 
 log = logging.getLogger("tarsify.files")
 Progress = Callable[[int, int], None]  # (executions scanned, executions moved)

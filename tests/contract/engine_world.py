@@ -29,10 +29,10 @@ from tarsify.domain.models import ExecutionStatus
 from tarsify.domain.pagination import PageRequest
 from tarsify.domain.run_request import RunRequest
 from tarsify.ports.provider import JobRequest
-from tarsify.services.dispatch import Dispatcher
-from tarsify.services.engine_settings import EngineSettings
-from tarsify.services.executions import ExecutionService
-from tarsify.services.reconciler import Reconciler
+from tarsify.services.engine.dispatch import Dispatcher
+from tarsify.services.engine.executions import ExecutionService
+from tarsify.services.engine.reconciler import Reconciler
+from tarsify.services.engine.settings import EngineSettings
 from tests.contract.databases import empty_all
 from tests.contract.factories import base_model, consumer, developer, endpoint, published
 from tests.unit.world import CONFIG, SCHEMA, World

@@ -32,13 +32,13 @@ from tarsify.domain.models import ExecutionStatus
 from tarsify.domain.pagination import PageRequest
 from tarsify.domain.run_request import RunRequest
 from tarsify.ports.clock import Clock
-from tarsify.services.credit_listener import CreditSettings, CreditsListener
 from tarsify.services.credits import CreditsService
-from tarsify.services.dispatch import Dispatcher
-from tarsify.services.engine_settings import EngineSettings
-from tarsify.services.executions import ExecutionService
-from tarsify.services.listeners import Listeners
-from tarsify.services.reconciler import Reconciler
+from tarsify.services.engine.credit_listener import CreditSettings, CreditsListener
+from tarsify.services.engine.dispatch import Dispatcher
+from tarsify.services.engine.executions import ExecutionService
+from tarsify.services.engine.listeners import Listeners
+from tarsify.services.engine.reconciler import Reconciler
+from tarsify.services.engine.settings import EngineSettings
 from tests.contract.engine_world import (
     IMAGE,
     Db,

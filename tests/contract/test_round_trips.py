@@ -22,11 +22,11 @@ from adapters.sql.engine import create_engine
 from adapters.sql.feed import PostgresFeed
 from tarsify.domain.models import ExecutionStatus
 from tarsify.domain.run_request import RunRequest
-from tarsify.services.credit_listener import CreditsListener
-from tarsify.services.engine_settings import EngineSettings
-from tarsify.services.events import FeedListener
-from tarsify.services.listeners import Listeners
-from tarsify.services.webhooks import WebhookListener
+from tarsify.services.engine.credit_listener import CreditsListener
+from tarsify.services.engine.feed_listener import FeedListener
+from tarsify.services.engine.listeners import Listeners
+from tarsify.services.engine.settings import EngineSettings
+from tarsify.services.engine.webhook_listener import WebhookListener
 from tests.contract.conftest import empty_all
 from tests.contract.engine_world import SqlStore, SqlWorld
 from tests.pg import migrated_postgres

@@ -22,10 +22,10 @@ from tarsify.domain.execution import Execution
 from tarsify.domain.models import ExecutionStatus
 from tarsify.domain.pagination import PageRequest
 from tarsify.domain.run_request import RunRequest
-from tarsify.services.credit_listener import CreditSettings, CreditsListener
 from tarsify.services.credits import CreditsService
-from tarsify.services.engine_settings import EngineSettings
-from tarsify.services.listeners import Listeners
+from tarsify.services.engine.credit_listener import CreditSettings, CreditsListener
+from tarsify.services.engine.listeners import Listeners
+from tarsify.services.engine.settings import EngineSettings
 from tests.unit.world import World, make_world
 
 IMAGE = {"images": ["data:image/png;base64,AAAA"], "seed": 1}

@@ -19,7 +19,7 @@ from tarsify.domain.execution import Execution
 from tarsify.domain.models import ExecutionStatus
 from tarsify.domain.pagination import PageRequest
 from tarsify.domain.run_request import RunRequest
-from tarsify.services.engine_settings import EngineSettings
+from tarsify.services.engine.settings import EngineSettings
 from tests.unit.world import World, make_world
 
 IMAGE = {"images": ["data:image/png;base64,AAAA"], "seed": 1}

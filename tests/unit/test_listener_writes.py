@@ -14,11 +14,11 @@ from tarsify.domain.execution import Execution
 from tarsify.domain.models import ExecutionStatus as S
 from tarsify.domain.run_request import RunRequest
 from tarsify.domain.webhooks import WebhookFilter, WebhookRequest
-from tarsify.services.changes import store_change
-from tarsify.services.credit_listener import CreditsListener
-from tarsify.services.events import FeedListener
-from tarsify.services.listeners import Listeners
-from tarsify.services.webhooks import WebhookListener
+from tarsify.services.engine.changes import store_change
+from tarsify.services.engine.credit_listener import CreditsListener
+from tarsify.services.engine.feed_listener import FeedListener
+from tarsify.services.engine.listeners import Listeners
+from tarsify.services.engine.webhook_listener import WebhookListener
 from tests.unit.test_execution_aggregate import fresh
 from tests.unit.world import make_world
 

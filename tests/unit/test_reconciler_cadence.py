@@ -13,9 +13,9 @@ from adapters.memory.downloads import FakeDownloader
 from tarsify.domain.execution import Execution
 from tarsify.domain.models import ExecutionStatus
 from tarsify.domain.run_request import RunRequest
-from tarsify.services.engine_settings import EngineSettings
+from tarsify.services.engine.reconciler import PassReport
+from tarsify.services.engine.settings import EngineSettings
 from tarsify.services.files import OutputFiles
-from tarsify.services.reconciler import PassReport
 from tests.unit.world import World, make_world
 
 DONE = {"text": "done"}

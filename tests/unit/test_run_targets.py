@@ -19,8 +19,8 @@ from tarsify.domain.errors import (
 from tarsify.domain.models import ExecutionStatus, RunTarget, TarsModelStatus
 from tarsify.domain.run_request import RunRequest
 from tarsify.services.catalog import CatalogService, NewEndpoint
-from tarsify.services.engine_settings import EngineSettings
-from tarsify.services.run_targets import MAX_ENTRIES, RunTargets
+from tarsify.services.engine.run_targets import MAX_ENTRIES, RunTargets
+from tarsify.services.engine.settings import EngineSettings
 from tarsify.services.studio import StudioService
 from tests.unit.world import World, make_world
 

@@ -17,12 +17,10 @@ from tarsify.domain.run_request import RunRequest
 from tarsify.domain.webhook_rules import refused
 from tarsify.domain.webhooks import DeliveryStatus, WebhookFilter, WebhookRequest
 from tarsify.ports.webhooks import SendResult
-from tarsify.services.listeners import Listeners
+from tarsify.services.engine.listeners import Listeners
+from tarsify.services.engine.webhook_listener import WebhookListener
 from tarsify.services.webhook_delivery import DeliverySettings, WebhookDeliverer
-from tarsify.services.webhooks import (
-    ConsumerWebhooks,
-    WebhookListener,
-)
+from tarsify.services.webhooks import ConsumerWebhooks
 from tests.unit.world import World, make_world
 
 HOOK = "https://hooks.example/tarsify"

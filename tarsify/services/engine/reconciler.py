@@ -33,8 +33,8 @@ from tarsify.domain.failures import Failure
 from tarsify.domain.models import ExecutionStatus
 from tarsify.ports.clock import Clock
 from tarsify.ports.storage import UnitOfWorkFactory
-from tarsify.services.dispatch import Dispatcher
-from tarsify.services.engine_settings import EngineSettings
+from tarsify.services.engine.dispatch import Dispatcher
+from tarsify.services.engine.settings import EngineSettings
 
 log = logging.getLogger("tarsify.reconciler")
 

@@ -40,10 +40,10 @@ from tarsify.domain.schema_guard import budget
 from tarsify.ports.clock import Clock
 from tarsify.ports.offload import Offload
 from tarsify.ports.storage import UnitOfWorkFactory
-from tarsify.services.dispatch import Dispatcher
-from tarsify.services.engine_settings import EngineSettings
-from tarsify.services.listeners import Listeners
-from tarsify.services.run_targets import PreparedTarget, RunTargets
+from tarsify.services.engine.dispatch import Dispatcher
+from tarsify.services.engine.listeners import Listeners
+from tarsify.services.engine.run_targets import PreparedTarget, RunTargets
+from tarsify.services.engine.settings import EngineSettings
 
 log = logging.getLogger("tarsify.engine")
 MIN_WAIT_STEP_S = 0.05

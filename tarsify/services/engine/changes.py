@@ -13,7 +13,7 @@ from tarsify.domain.execution import Execution
 from tarsify.domain.files import ExecutionFile, FileRecord
 from tarsify.domain.models import ExecutionStatus
 from tarsify.ports.storage import UnitOfWork, UnitOfWorkFactory
-from tarsify.services.listeners import Listeners
+from tarsify.services.engine.listeners import Listeners
 
 log = logging.getLogger("tarsify.engine")
 
