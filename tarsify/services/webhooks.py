@@ -1,11 +1,8 @@
-"""Consumers' webhooks: the run's request, the outbox events, the secret and the log.
+"""Consumers' webhooks: a run's request checked, the signing secret and the log.
 
-``WebhookListener`` is an ``ExecutionListener``: it stores the webhook a run asked for
-in the transaction that stores the execution, and an event in the transaction of each
-change that makes one happen, so an event exists exactly when its change does.
-
-The run's webhook reaches the listener in the ``RunRequest`` the engine's run was
-given (``created``); every later change reads it from the store, once per execution.
+The outbox events are written in the engine's transactions by ``WebhookListener``
+(``tarsify.services.engine.webhook_listener``), from the webhook the run's
+``RunRequest`` carried.
 """
 
 from __future__ import annotations
