@@ -47,7 +47,7 @@ from adapters.sql.uow import SqlHealthCheck, SqlUnitOfWork
 from adapters.webhooks.destinations import DestinationGuard
 from adapters.webhooks.sender import HttpWebhookSender
 from entrypoints.config import FIREBASE_EXTRA_MISSING, Settings
-from entrypoints.metered_reconciler import MeteredReconciler
+from entrypoints.process.metered_reconciler import MeteredReconciler
 from entrypoints.webhooks import WebhookUrls
 from tarsify.domain.api_keys import KeyHasher
 from tarsify.domain.policies import AdminPolicy

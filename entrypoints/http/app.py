@@ -14,7 +14,7 @@ from dependency_injector import providers
 
 from entrypoints import web as web_pages
 from entrypoints.container import Container, resolve
-from entrypoints.upkeep import purge_forever
+from entrypoints.process.upkeep import purge_forever
 
 from . import (
     openapi,

@@ -8,7 +8,7 @@ from adapters.memory.clock import ManualClock
 from adapters.memory.gpu import FakeGpuProvider
 from adapters.metrics.provider import MeteredGpuProvider
 from adapters.metrics.registry import Metrics
-from entrypoints.metered_reconciler import MeteredReconciler
+from entrypoints.process.metered_reconciler import MeteredReconciler
 from tarsify.domain.errors import (
     GpuProviderError,
     ProviderJobNotFound,
