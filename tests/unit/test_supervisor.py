@@ -60,7 +60,7 @@ def test_a_worker_that_serves_only_the_api_never_imports_jinja2() -> None:
         capture_output=True,
         text=True,
         timeout=60,
-        cwd=Path(supervisor.__file__).resolve().parents[1],
+        cwd=Path(supervisor.__file__).resolve().parents[2],
     )
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip().splitlines()[-1] == "False"
