@@ -60,14 +60,12 @@ from tarsify.services.accounts import AccountService
 from tarsify.services.api_keys import ApiKeyService, ApiKeyVerifier
 from tarsify.services.catalog import CatalogService
 from tarsify.services.credits import CreditsService
-from tarsify.services.engine.credit_listener import CreditSettings, CreditsListener
+from tarsify.services.engine.credit_listener import CreditSettings
 from tarsify.services.engine.dispatch import Dispatcher
 from tarsify.services.engine.executions import ExecutionService
-from tarsify.services.engine.feed_listener import FeedListener
-from tarsify.services.engine.listeners import Listeners
+from tarsify.services.engine.listener_table import engine_listeners
 from tarsify.services.engine.run_targets import RunTargets
 from tarsify.services.engine.settings import EngineSettings
-from tarsify.services.engine.webhook_listener import WebhookListener
 from tarsify.services.events import ExecutionWatcher, WatchSettings
 from tarsify.services.file_upkeep import FileUpkeep
 from tarsify.services.files import OutputFiles
@@ -421,17 +419,13 @@ class Container(containers.DeclarativeContainer):
     webhook_destinations = providers.Singleton(
         DestinationGuard, allow_private=settings.provided.webhook_allow_private
     )
-    # Listeners write, in the transaction of each change, what follows from it.
-    credits_listener = providers.Singleton(
-        CreditsListener, clock, providers.Singleton(make_credit_settings, settings)
-    )
+    # Listeners write, in the transaction of each change, what follows from it (the
+    # table is the engine's: tarsify/services/engine/listener_table.py).
     execution_listeners = providers.Singleton(
-        Listeners,
-        providers.List(
-            credits_listener,
-            providers.Singleton(WebhookListener, clock),
-            providers.Singleton(FeedListener, execution_feed),
-        ),
+        engine_listeners,
+        clock,
+        execution_feed,
+        providers.Singleton(make_credit_settings, settings),
     )
     dispatcher = providers.Singleton(
         Dispatcher,

@@ -22,11 +22,8 @@ from adapters.sql.engine import create_engine
 from adapters.sql.feed import PostgresFeed
 from tarsify.domain.models import ExecutionStatus
 from tarsify.domain.run_request import RunRequest
-from tarsify.services.engine.credit_listener import CreditsListener
-from tarsify.services.engine.feed_listener import FeedListener
-from tarsify.services.engine.listeners import Listeners
+from tarsify.services.engine.listener_table import engine_listeners
 from tarsify.services.engine.settings import EngineSettings
-from tarsify.services.engine.webhook_listener import WebhookListener
 from tests.contract.conftest import empty_all
 from tests.contract.engine_world import SqlStore, SqlWorld
 from tests.pg import migrated_postgres
@@ -75,7 +72,7 @@ async def counted(
     listeners = None
     if request.param == "listened":
         feed = PostgresFeed(trips_pg_url)  # announce only: it never listens here
-        listeners = Listeners([CreditsListener(clock), WebhookListener(clock), FeedListener(feed)])
+        listeners = engine_listeners(clock, feed)
     world = SqlWorld(
         clock=clock,
         store=SqlStore(session_factory(engine)),  # type: ignore[arg-type]
