@@ -46,9 +46,9 @@ from adapters.sql.stats import SqlExecutionStats
 from adapters.sql.uow import SqlHealthCheck, SqlUnitOfWork
 from adapters.webhooks.destinations import DestinationGuard
 from adapters.webhooks.sender import HttpWebhookSender
+from entrypoints.callbacks import WebhookUrls
 from entrypoints.config import FIREBASE_EXTRA_MISSING, Settings
 from entrypoints.process.metered_reconciler import MeteredReconciler
-from entrypoints.webhooks import WebhookUrls
 from tarsify.domain.api_keys import KeyHasher
 from tarsify.domain.policies import AdminPolicy
 from tarsify.domain.schema_guard import use_patterns

@@ -17,8 +17,8 @@ from tarsify.domain.models import Identity
 if TYPE_CHECKING:
     from ipaddress import IPv4Network, IPv6Network
 
+    from entrypoints.callbacks import WebhookUrls
     from entrypoints.config import Settings
-    from entrypoints.webhooks import WebhookUrls
     from tarsify.domain.policies import AdminPolicy
     from tarsify.ports.files import BlobStore
     from tarsify.ports.identity import IdentityVerifier
