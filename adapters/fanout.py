@@ -8,7 +8,7 @@ import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
-from tarsify.ports import FeedSubscription
+from tarsify.ports.feed import FeedSubscription
 
 
 class Subscription:

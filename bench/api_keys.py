@@ -23,7 +23,7 @@ from adapters.sql.migrate import upgrade
 from entrypoints.config import Settings
 from entrypoints.container import build_container, resolve
 from tarsify.domain.models import Identity
-from tarsify.ports import Audience
+from tarsify.ports.identity import Audience
 from tests.pg import create_test_database, drop_test_database
 
 SECRET = "bench-api-keys-secret-long-enough-for-hs256"

@@ -32,9 +32,10 @@ from adapters.sql.migrate import upgrade
 from entrypoints.config import Settings
 from entrypoints.container import build_container, resolve
 from tarsify.domain.models import Identity, ModelCategory, OutputType, TarsModelStatus
-from tarsify.ports import Audience
+from tarsify.domain.run_request import RunRequest
+from tarsify.ports.identity import Audience
 from tarsify.services.catalog import NewBaseModel, NewEndpoint
-from tarsify.services.listeners import Listeners
+from tarsify.services.engine.listeners import Listeners
 from tarsify.services.studio import NewTarsModel
 from tests.pg import create_test_database, drop_test_database
 
@@ -86,7 +87,7 @@ async def measure(url: str, price: int | None, calls: int) -> tuple[float, float
         executions = await resolve(container.execution_service)
 
         async def run() -> None:
-            await executions.run(next(consumers), "bench", {"prompt": "x"})
+            await executions.run(RunRequest(next(consumers), "bench", {"prompt": "x"}))
 
         for _ in range(200):  # warm-up
             await run()

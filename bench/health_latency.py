@@ -28,7 +28,7 @@ from typing import Any
 import aiohttp
 
 from adapters.auth.jwt import mint_token
-from tarsify.ports import Audience
+from tarsify.ports.identity import Audience
 
 SECRET = "bench-health-latency-secret-long-enough-0123456789"
 ADMIN = "bench-admin"

@@ -58,7 +58,7 @@ TESTS: dict[str, list[str]] = {
         "tests/unit/test_execution_aggregate.py",
         "tests/unit/test_execution_lifecycle.py",
         "tests/unit/test_execution_submit.py",
-        "tests/unit/test_execution_webhooks.py",
+        "tests/unit/test_provider_callbacks.py",
         "tests/unit/test_stored_json.py",
         "tests/unit/test_policies_and_pages.py",
     ],

@@ -46,30 +46,33 @@ from adapters.sql.stats import SqlExecutionStats
 from adapters.sql.uow import SqlHealthCheck, SqlUnitOfWork
 from adapters.webhooks.destinations import DestinationGuard
 from adapters.webhooks.sender import HttpWebhookSender
+from entrypoints.callbacks import WebhookUrls
 from entrypoints.config import FIREBASE_EXTRA_MISSING, Settings
-from entrypoints.metered_reconciler import MeteredReconciler
-from entrypoints.webhooks import WebhookUrls
+from entrypoints.process.metered_reconciler import MeteredReconciler
 from tarsify.domain.api_keys import KeyHasher
 from tarsify.domain.policies import AdminPolicy
 from tarsify.domain.schema_guard import use_patterns
-from tarsify.ports import BlobStore, ExecutionRenderer, RateLimiter, UnitOfWorkFactory
+from tarsify.ports.files import BlobStore
+from tarsify.ports.limits import RateLimiter
+from tarsify.ports.storage import UnitOfWorkFactory
+from tarsify.ports.webhooks import ExecutionRenderer
 from tarsify.services.accounts import AccountService
 from tarsify.services.api_keys import ApiKeyService, ApiKeyVerifier
 from tarsify.services.catalog import CatalogService
-from tarsify.services.credit_listener import CreditSettings, CreditsListener
 from tarsify.services.credits import CreditsService
-from tarsify.services.dispatch import Dispatcher
-from tarsify.services.engine_settings import EngineSettings
-from tarsify.services.events import ExecutionWatcher, FeedListener, WatchSettings
-from tarsify.services.executions import ExecutionService
+from tarsify.services.engine.credit_listener import CreditSettings
+from tarsify.services.engine.dispatch import Dispatcher
+from tarsify.services.engine.executions import ExecutionService
+from tarsify.services.engine.listener_table import engine_listeners
+from tarsify.services.engine.run_targets import RunTargets
+from tarsify.services.engine.settings import EngineSettings
+from tarsify.services.events import ExecutionWatcher, WatchSettings
 from tarsify.services.file_upkeep import FileUpkeep
 from tarsify.services.files import OutputFiles
-from tarsify.services.listeners import Listeners
 from tarsify.services.marketplace import MarketplaceService
-from tarsify.services.run_targets import RunTargets
 from tarsify.services.studio import StudioService
 from tarsify.services.webhook_delivery import DeliverySettings, WebhookDeliverer
-from tarsify.services.webhooks import ConsumerWebhooks, WebhookListener
+from tarsify.services.webhooks import ConsumerWebhooks
 
 if TYPE_CHECKING:
     from adapters.auth.firebase import FirebaseVerifier
@@ -416,17 +419,13 @@ class Container(containers.DeclarativeContainer):
     webhook_destinations = providers.Singleton(
         DestinationGuard, allow_private=settings.provided.webhook_allow_private
     )
-    # Listeners write, in the transaction of each change, what follows from it.
-    credits_listener = providers.Singleton(
-        CreditsListener, clock, providers.Singleton(make_credit_settings, settings)
-    )
+    # Listeners write, in the transaction of each change, what follows from it (the
+    # table is the engine's: tarsify/services/engine/listener_table.py).
     execution_listeners = providers.Singleton(
-        Listeners,
-        providers.List(
-            credits_listener,
-            providers.Singleton(WebhookListener, clock),
-            providers.Singleton(FeedListener, execution_feed),
-        ),
+        engine_listeners,
+        clock,
+        execution_feed,
+        providers.Singleton(make_credit_settings, settings),
     )
     dispatcher = providers.Singleton(
         Dispatcher,

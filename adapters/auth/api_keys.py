@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from tarsify.domain.api_keys import looks_like_api_key
 from tarsify.domain.models import Identity
-from tarsify.ports import Audience, IdentityVerifier
+from tarsify.ports.identity import Audience, IdentityVerifier
 
 
 class CompositeVerifier:

@@ -14,7 +14,7 @@ from google.auth.credentials import AnonymousCredentials
 
 from tarsify.domain.errors import InvalidToken, TarsifyError
 from tarsify.domain.models import Identity
-from tarsify.ports import Audience
+from tarsify.ports.identity import Audience
 
 log = logging.getLogger("tarsify.auth")
 

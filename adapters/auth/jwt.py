@@ -13,7 +13,7 @@ from pydantic import SecretStr
 
 from tarsify.domain.errors import InvalidToken
 from tarsify.domain.models import Identity
-from tarsify.ports import Audience
+from tarsify.ports.identity import Audience
 
 ALGORITHM = "HS256"
 LEEWAY_S = 30

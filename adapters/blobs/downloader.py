@@ -21,7 +21,7 @@ from yarl import URL
 from adapters.webhooks.destinations import GuardedResolver, Refusal, RefusedAddress
 from tarsify.domain.errors import OutputDownloadFailed
 from tarsify.domain.webhook_rules import is_forbidden, literal_address
-from tarsify.ports import Download
+from tarsify.ports.files import Download
 
 CHUNK = 64 * 1024
 MAX_REDIRECTS = 3

@@ -22,7 +22,7 @@ from pathlib import Path
 from adapters.blobs.signing import FileUrlSigner
 from tarsify.domain.errors import BlobNotFound, BlobStoreUnavailable, InvalidFileKey
 from tarsify.domain.files import check_key
-from tarsify.ports import StoredFile
+from tarsify.ports.files import StoredFile
 
 
 class FilesystemBlobStore:

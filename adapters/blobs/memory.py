@@ -9,7 +9,7 @@ from __future__ import annotations
 from adapters.blobs.signing import FileUrlSigner
 from tarsify.domain.errors import BlobNotFound, BlobStoreUnavailable
 from tarsify.domain.files import check_key
-from tarsify.ports import StoredFile
+from tarsify.ports.files import StoredFile
 
 TEST_SECRET = "memory-blob-store-test-secret"
 

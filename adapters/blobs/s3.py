@@ -21,7 +21,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from tarsify.domain.errors import BlobNotFound, BlobStoreUnavailable
 from tarsify.domain.files import check_key
-from tarsify.ports import StoredFile
+from tarsify.ports.files import StoredFile
 
 MISSING_CODES = frozenset({"NoSuchKey", "NotFound", "404"})
 STORE_FAILURES = (BotoCoreError, aiohttp.ClientError, OSError, asyncio.TimeoutError)

@@ -35,7 +35,7 @@ from limits.aio.strategies import (
     RateLimiter,
 )
 
-from tarsify.ports import RateDecision
+from tarsify.ports.limits import RateDecision
 
 log = logging.getLogger("tarsify.limits")
 

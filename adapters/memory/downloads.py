@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from tarsify.domain.errors import OutputDownloadFailed
-from tarsify.ports import Download
+from tarsify.ports.files import Download
 
 
 class FakeDownloader:

@@ -12,7 +12,7 @@ from __future__ import annotations
 import uuid
 
 from adapters.fanout import Fanout
-from tarsify.ports import UnitOfWork
+from tarsify.ports.storage import UnitOfWork
 
 
 class InProcessFeed(Fanout):

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from tarsify.domain.errors import GpuProviderError, ProviderJobNotFound
-from tarsify.ports import JobReport, JobRequest
+from tarsify.ports.provider import JobReport, JobRequest
 
 METHODS = ("submit", "submit_and_wait", "status", "cancel")
 _TERMINAL = frozenset({"COMPLETED", "FAILED", "CANCELLED", "TIMED_OUT"})

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from tarsify.domain.errors import InvalidToken
 from tarsify.domain.models import Identity
-from tarsify.ports import Audience
+from tarsify.ports.identity import Audience
 
 
 class StaticIdentityVerifier:

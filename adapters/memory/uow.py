@@ -26,7 +26,7 @@ from adapters.memory.repositories import (
 from adapters.memory.transaction import UNIQUE, MemoryTransaction, RowKey
 from adapters.memory.webhooks import MemoryWebhookRepository
 from tarsify.domain.errors import StorageError
-from tarsify.ports import (
+from tarsify.ports.repositories import (
     ApiKeyRepository,
     BaseModelRepository,
     ConsumerRepository,

@@ -9,7 +9,7 @@ from typing import TypeVar
 
 from adapters.metrics.registry import Metrics
 from tarsify.domain.errors import GpuProviderError, ProviderJobNotFound
-from tarsify.ports import GpuProvider, JobReport, JobRequest
+from tarsify.ports.provider import GpuProvider, JobReport, JobRequest
 
 T = TypeVar("T")
 

@@ -10,7 +10,7 @@ import structlog
 
 from adapters.runpod.client import RunPodClient, RunPodError, RunPodJobNotFound
 from tarsify.domain.errors import GpuProviderError, ProviderJobNotFound, ProviderOutcome
-from tarsify.ports import JobReport, JobRequest
+from tarsify.ports.provider import JobReport, JobRequest
 
 log = structlog.get_logger(__name__)
 

@@ -6,7 +6,7 @@ from collections.abc import Collection
 
 from adapters.simulator.engine import IN_QUEUE, JobView, SimulatorEngine
 from tarsify.domain.errors import GpuProviderError, ProviderJobNotFound, ProviderOutcome
-from tarsify.ports import JobReport, JobRequest
+from tarsify.ports.provider import JobReport, JobRequest
 
 
 def snapshot_from_view(view: JobView) -> JobReport:

@@ -20,9 +20,9 @@ from typing import Any
 
 from aiohttp import web
 
+from adapters.simulator.callbacks import SENDER_KEY, WebhookSender, install
 from adapters.simulator.engine import IN_QUEUE, NotRetryable, SimulatorEngine
 from adapters.simulator.files import serve_file, with_file_urls
-from adapters.simulator.webhooks import SENDER_KEY, WebhookSender, install
 from tarsify.domain.models import OutputType
 
 RUN_LIMIT_BYTES = 10 * 1024 * 1024

@@ -23,7 +23,7 @@ import asyncpg
 from sqlalchemy.engine import make_url
 
 from adapters.fanout import Fanout
-from tarsify.ports import UnitOfWork
+from tarsify.ports.storage import UnitOfWork
 
 log = logging.getLogger("tarsify.feed")
 CHANNEL = "tarsify_executions"

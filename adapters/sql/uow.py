@@ -19,7 +19,7 @@ from adapters.sql.executions import SqlExecutionRepository
 from adapters.sql.files import SqlExecutionFileRepository
 from adapters.sql.studio import SqlTarsModelRepository
 from adapters.sql.webhooks import SqlWebhookRepository
-from tarsify.ports import (
+from tarsify.ports.repositories import (
     ApiKeyRepository,
     BaseModelRepository,
     ConsumerRepository,

@@ -14,7 +14,7 @@ import aiohttp
 
 from adapters.webhooks.destinations import DestinationGuard, GuardedResolver, RefusedAddress
 from tarsify.domain.errors import InvalidBody
-from tarsify.ports import SendResult
+from tarsify.ports.webhooks import SendResult
 
 MAX_RESPONSE_BYTES = 64 * 1024
 

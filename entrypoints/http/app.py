@@ -14,13 +14,14 @@ from dependency_injector import providers
 
 from entrypoints import web as web_pages
 from entrypoints.container import Container, resolve
-from entrypoints.upkeep import purge_forever
+from entrypoints.process.upkeep import purge_forever
 
 from . import (
     openapi,
     routes_admin,
     routes_api_keys,
     routes_auth,
+    routes_callbacks,
     routes_consumer,
     routes_consumer_webhooks,
     routes_credits,
@@ -30,7 +31,6 @@ from . import (
     routes_health,
     routes_marketplace,
     routes_metrics,
-    routes_webhooks,
 )
 from .auth import authenticated
 from .boundary import boundary_middleware
@@ -67,7 +67,7 @@ ROUTES: list[Route] = [
     *routes_events.ROUTES,
     *routes_consumer_webhooks.ROUTES,
     *routes_api_keys.ROUTES,
-    *routes_webhooks.ROUTES,
+    *routes_callbacks.ROUTES,
     *routes_credits.ROUTES,
 ]
 

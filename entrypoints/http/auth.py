@@ -12,7 +12,7 @@ from aiohttp import web
 
 from tarsify.domain.errors import AuthenticationRequired, InvalidToken, UserNotRegistered
 from tarsify.domain.models import Identity
-from tarsify.ports import Audience
+from tarsify.ports.identity import Audience
 
 from .boundary import check_identity
 from .routing import ANONYMOUS, Auth, Caller, Handler, Route, services

@@ -22,7 +22,7 @@ from ipaddress import IPv4Network, IPv6Network, ip_address
 from aiohttp import web
 
 from tarsify.domain.errors import TooManyRequestsFromAddress, TooManyRuns
-from tarsify.ports import RateDecision
+from tarsify.ports.limits import RateDecision
 
 from .routing import Handler, services
 

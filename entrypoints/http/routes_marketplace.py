@@ -4,9 +4,11 @@ from __future__ import annotations
 
 from aiohttp import web
 
+from tarsify.domain import run_request
 from tarsify.domain.errors import InvalidBody
 from tarsify.domain.models import ModelCategory
-from tarsify.services.webhooks import ConsumerWebhooks, WebhookRequest, requested_webhook
+from tarsify.domain.webhooks import WebhookRequest
+from tarsify.services.webhooks import ConsumerWebhooks
 
 from . import render, serialize
 from .envelope import ok, ok_fast, ok_page_fast
@@ -76,10 +78,16 @@ async def run_model(request: web.Request, caller: Caller) -> web.Response:
     data = await body(request, RunRequest)
     svc = services(request)
     webhook = await _webhook(svc.consumer_webhooks, data)
-    with requested_webhook(webhook):
-        result = await svc.executions.run(
-            owner, request.match_info["slug"], data.inputs, idempotency_key=key, wait_s=wait_s
+    result = await svc.executions.run(
+        run_request.RunRequest(
+            owner,
+            request.match_info["slug"],
+            data.inputs,
+            idempotency_key=key,
+            webhook=webhook,
+            wait_s=wait_s,
         )
+    )
     view = result.view
     status = 200 if wait_s > 0 and view.execution.is_terminal else 202
     response = ok_fast(await execution_json(request, view), status=status)

@@ -14,7 +14,7 @@ from prometheus_client import CONTENT_TYPE_LATEST
 
 from tarsify.domain.errors import StorageError
 from tarsify.domain.models import ExecutionStatus
-from tarsify.ports import ExecutionStats
+from tarsify.ports.storage import ExecutionStats
 
 
 class Metrics(Protocol):

@@ -17,16 +17,19 @@ from tarsify.domain.models import Identity
 if TYPE_CHECKING:
     from ipaddress import IPv4Network, IPv6Network
 
+    from entrypoints.callbacks import WebhookUrls
     from entrypoints.config import Settings
-    from entrypoints.webhooks import WebhookUrls
     from tarsify.domain.policies import AdminPolicy
-    from tarsify.ports import BlobStore, HealthCheck, IdentityVerifier, RateLimiter
+    from tarsify.ports.files import BlobStore
+    from tarsify.ports.identity import IdentityVerifier
+    from tarsify.ports.limits import RateLimiter
+    from tarsify.ports.storage import HealthCheck
     from tarsify.services.accounts import AccountService
     from tarsify.services.api_keys import ApiKeyService
     from tarsify.services.catalog import CatalogService
     from tarsify.services.credits import CreditsService
+    from tarsify.services.engine.executions import ExecutionService
     from tarsify.services.events import ExecutionWatcher
-    from tarsify.services.executions import ExecutionService
     from tarsify.services.files import OutputFiles
     from tarsify.services.marketplace import MarketplaceService
     from tarsify.services.studio import StudioService

@@ -43,6 +43,14 @@ class WebhookFilter(StrEnum):
     COMPLETED = "completed"
 
 
+@dataclass(slots=True, frozen=True)
+class WebhookRequest:
+    """A run's ``webhook`` and ``webhookEventsFilter``, checked."""
+
+    url: str
+    events: tuple[WebhookFilter, ...]
+
+
 class WebhookEventType(StrEnum):
     """The ``type`` of a webhook body."""
 

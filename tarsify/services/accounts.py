@@ -8,7 +8,8 @@ from typing import Protocol, TypeVar
 
 from tarsify.domain.errors import AlreadyExists, AlreadyRegistered, UserNotRegistered
 from tarsify.domain.models import Consumer, Developer, Identity, new_id
-from tarsify.ports import Clock, UnitOfWork, UnitOfWorkFactory
+from tarsify.ports.clock import Clock
+from tarsify.ports.storage import UnitOfWork, UnitOfWorkFactory
 
 U = TypeVar("U", Developer, Consumer)
 

@@ -20,7 +20,9 @@ from tarsify.domain.api_keys import (
 from tarsify.domain.errors import InvalidBody, InvalidToken, NotFound, TooManyApiKeys
 from tarsify.domain.models import Identity, new_id
 from tarsify.domain.pagination import Page, PageRequest
-from tarsify.ports import Audience, Clock, UnitOfWorkFactory
+from tarsify.ports.clock import Clock
+from tarsify.ports.identity import Audience
+from tarsify.ports.storage import UnitOfWorkFactory
 
 
 @dataclass(slots=True, frozen=True)

@@ -21,7 +21,8 @@ from tarsify.domain.models import (
 )
 from tarsify.domain.pagination import Page, PageRequest
 from tarsify.domain.schema import input_schema_problems
-from tarsify.ports import Clock, UnitOfWork, UnitOfWorkFactory
+from tarsify.ports.clock import Clock
+from tarsify.ports.storage import UnitOfWork, UnitOfWorkFactory
 from tarsify.services.common import apply_changes, check_slug
 
 ENDPOINT_FIELDS = (

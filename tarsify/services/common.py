@@ -9,8 +9,7 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 from tarsify.domain.errors import InvalidBody
-from tarsify.domain.models import RunTarget
-from tarsify.ports import TarsModelRepository, UnitOfWork
+from tarsify.ports.repositories import TarsModelRepository
 
 SLUG_RE = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")
 
@@ -63,9 +62,3 @@ def apply_changes(entity: Any, changes: Mapping[str, Any], allowed: Iterable[str
         )
     for key, value in changes.items():
         setattr(entity, key, value)
-
-
-async def run_target_of(uow: UnitOfWork, tars_model_id: uuid.UUID) -> RunTarget | None:
-    """The run target (model, base model, endpoint) of a Tars model, by id."""
-    model = await uow.tars_models.get(tars_model_id)
-    return await uow.tars_models.get_run_target(model.slug) if model else None

@@ -14,7 +14,8 @@ from tarsify.domain.credits import MAX_GRANT, AccountType, Credits, LedgerEntry,
 from tarsify.domain.errors import InvalidBody, NotFound, UserNotRegistered
 from tarsify.domain.ledger_audit import AuditReport, audit
 from tarsify.domain.pagination import Page, PageRequest
-from tarsify.ports import Clock, UnitOfWorkFactory
+from tarsify.ports.clock import Clock
+from tarsify.ports.storage import UnitOfWorkFactory
 
 log = logging.getLogger("tarsify.credits")
 

@@ -1,10 +1,11 @@
 """Watching one execution: its state at once, then every newer state, until it is final.
 
-``FeedListener`` announces every stored change on the ``ExecutionFeed`` inside the
-change's transaction; ``ExecutionWatcher.watch`` waits on the feed and reads the
-execution again when it may have changed. Changes closer together than a read are seen
-as one (the newest state), never out of order: a state is shown only when its version
-is newer than the last one shown.
+``FeedListener`` (``tarsify.services.engine.feed_listener``) announces every stored
+change on the ``ExecutionFeed`` inside the change's transaction;
+``ExecutionWatcher.watch`` waits on the feed and reads the execution again when it may
+have changed. Changes closer together than a read are seen as one (the newest state),
+never out of order: a state is shown only when its version is newer than the last one
+shown.
 """
 
 from __future__ import annotations
@@ -14,40 +15,11 @@ import uuid
 from collections.abc import AsyncGenerator, Callable
 from dataclasses import dataclass
 
-from tarsify.domain.execution import Execution, ExecutionView
-from tarsify.domain.models import RunTarget
-from tarsify.ports import ExecutionFeed, UnitOfWork, UnitOfWorkFactory
-from tarsify.services.executions import ExecutionService
+from tarsify.domain.execution import ExecutionView
+from tarsify.ports.feed import ExecutionFeed
+from tarsify.services.engine.executions import ExecutionService
 
 CATCH_UP_STEP_S = 0.02
-
-
-class FeedListener:
-    """An ``ExecutionListener`` that announces each change on the feed."""
-
-    def __init__(self, feed: ExecutionFeed) -> None:
-        self._feed = feed
-
-    async def created(self, uow: UnitOfWork, execution: Execution, target: RunTarget) -> None:
-        """Nobody can watch an execution before it exists: nothing to announce."""
-
-    async def changed(self, uow: UnitOfWork, before: Execution, after: Execution) -> None:
-        """Announce the new version."""
-        await self._feed.announce(uow, after.id, after.version)
-
-    def writes_on_create(self, execution: Execution) -> bool:
-        """Never."""
-        return False
-
-    def writes_on(self, before: Execution, after: Execution) -> bool:
-        """Never: a feed announces in the database's own way (a trigger) or in-process."""
-        return False
-
-    async def will_write(
-        self, reads: UnitOfWorkFactory, before: Execution, after: Execution
-    ) -> bool:
-        """Never."""
-        return False
 
 
 @dataclass(slots=True, frozen=True)

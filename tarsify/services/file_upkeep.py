@@ -12,11 +12,13 @@ from datetime import datetime, timedelta
 from tarsify.domain.execution import Execution
 from tarsify.domain.files import without_files
 from tarsify.domain.models import BaseModel
-from tarsify.ports import BlobStore, Clock, UnitOfWorkFactory
-from tarsify.services.changes import store_change
-from tarsify.services.common import run_target_of
+from tarsify.ports.clock import Clock
+from tarsify.ports.files import BlobStore
+from tarsify.ports.storage import UnitOfWorkFactory
+from tarsify.services.engine.changes import store_change
+from tarsify.services.engine.listeners import Listeners
+from tarsify.services.engine.run_targets import run_target_of
 from tarsify.services.files import OutputFiles
-from tarsify.services.listeners import Listeners
 
 log = logging.getLogger("tarsify.files")
 Progress = Callable[[int, int], None]  # (executions scanned, executions moved)

@@ -33,7 +33,7 @@ from tarsify.domain.files import (
 from tarsify.domain.jsonsafe import StoredJson
 from tarsify.domain.media import choose_type, extension_for
 from tarsify.domain.models import BaseModel
-from tarsify.ports import BlobStore, Downloader
+from tarsify.ports.files import BlobStore, Downloader
 
 log = logging.getLogger("tarsify.files")
 # A reference as JSON text: an object whose one member is "$file" with a string that

@@ -8,7 +8,7 @@ from tarsify.domain.errors import TarsModelNotFound
 from tarsify.domain.merge import processed_input_schema
 from tarsify.domain.models import JsonObject, MarketplaceEntry, MarketplaceListing, ModelCategory
 from tarsify.domain.pagination import Page, PageRequest
-from tarsify.ports import UnitOfWork, UnitOfWorkFactory
+from tarsify.ports.storage import UnitOfWork, UnitOfWorkFactory
 
 
 @dataclass(slots=True, frozen=True)

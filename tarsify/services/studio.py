@@ -20,7 +20,8 @@ from tarsify.domain.models import JsonObject, TarsModel, TarsModelStatus, new_id
 from tarsify.domain.pagination import Page, PageRequest
 from tarsify.domain.policies import owned_tars_model
 from tarsify.domain.schema import Violation
-from tarsify.ports import Clock, UnitOfWork, UnitOfWorkFactory
+from tarsify.ports.clock import Clock
+from tarsify.ports.storage import UnitOfWork, UnitOfWorkFactory
 from tarsify.services.common import apply_changes, check_slug, free_slug
 
 # Tries of a generated slug under concurrent creates of one title (the last one with a

@@ -38,13 +38,9 @@ from tarsify.domain.webhooks import (
     retry_delay,
     short_error,
 )
-from tarsify.ports import (
-    Clock,
-    ExecutionRenderer,
-    SendResult,
-    UnitOfWorkFactory,
-    WebhookSender,
-)
+from tarsify.ports.clock import Clock
+from tarsify.ports.storage import UnitOfWorkFactory
+from tarsify.ports.webhooks import ExecutionRenderer, SendResult, WebhookSender
 from tarsify.services.webhooks import stored_secret
 
 log = logging.getLogger("tarsify.webhooks")

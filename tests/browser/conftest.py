@@ -15,8 +15,8 @@ import requests
 
 from adapters.auth.jwt import mint_token
 from bench.browser import DESKTOP, LiveApp, browser_missing, chromium, live_app
-from entrypoints.seed.run import DEMO_DEVELOPER
-from tarsify.ports import Audience
+from entrypoints.cli.seed.run import DEMO_DEVELOPER
+from tarsify.ports.identity import Audience
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:

@@ -19,7 +19,7 @@ from moto.server import ThreadedMotoServer
 from adapters.blobs.s3 import S3Settings, open_s3_blob_store
 from entrypoints.container import build_container, resolve
 from entrypoints.http.app import create_app
-from tarsify.ports import BlobStore
+from tarsify.ports.files import BlobStore
 from tests.e2e.conftest import make_settings
 
 BUCKET = "tarsify-test-files"

@@ -20,7 +20,7 @@ from adapters.sql.db import session_factory
 from adapters.sql.engine import create_engine
 from adapters.sql.migrate import upgrade
 from adapters.sql.uow import SqlUnitOfWork
-from tarsify.ports import UnitOfWorkFactory
+from tarsify.ports.storage import UnitOfWorkFactory
 from tests.contract.databases import empty_all, sqlite_url
 from tests.contract.engine_world import BOTH, POSTGRES, Db, open_db
 from tests.pg import migrated_postgres

@@ -27,11 +27,12 @@ from adapters.sql.uow import SqlUnitOfWork
 from tarsify.domain.execution import Execution
 from tarsify.domain.models import ExecutionStatus
 from tarsify.domain.pagination import PageRequest
-from tarsify.ports import JobRequest
-from tarsify.services.dispatch import Dispatcher
-from tarsify.services.engine_settings import EngineSettings
-from tarsify.services.executions import ExecutionService
-from tarsify.services.reconciler import Reconciler
+from tarsify.domain.run_request import RunRequest
+from tarsify.ports.provider import JobRequest
+from tarsify.services.engine.dispatch import Dispatcher
+from tarsify.services.engine.executions import ExecutionService
+from tarsify.services.engine.reconciler import Reconciler
+from tarsify.services.engine.settings import EngineSettings
 from tests.contract.databases import empty_all
 from tests.contract.factories import base_model, consumer, developer, endpoint, published
 from tests.unit.world import CONFIG, SCHEMA, World
@@ -190,7 +191,7 @@ def other_process(w: World, db: Db, provider: Any = None) -> Process:
 
 
 async def start(w: World, **inputs: Any) -> Execution:
-    result = await w.executions.run(w.alice.id, w.model.slug, {"prompt": "x", **inputs})
+    result = await w.executions.run(RunRequest(w.alice.id, w.model.slug, {"prompt": "x", **inputs}))
     return result.view.execution
 
 

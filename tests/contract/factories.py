@@ -19,7 +19,7 @@ from tarsify.domain.models import (
     TarsModel,
     TarsModelStatus,
 )
-from tarsify.ports import UnitOfWorkFactory
+from tarsify.ports.storage import UnitOfWorkFactory
 
 # Odd microseconds on purpose: the round trip must keep them.
 T0 = datetime(2025, 3, 4, 5, 6, 7, 123457, tzinfo=UTC)

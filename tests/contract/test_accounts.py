@@ -8,7 +8,7 @@ from datetime import UTC, timedelta, timezone
 import pytest
 
 from tarsify.domain.errors import AlreadyExists
-from tarsify.ports import UnitOfWorkFactory
+from tarsify.ports.storage import UnitOfWorkFactory
 from tests.contract.factories import T0, consumer, developer
 
 

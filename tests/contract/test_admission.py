@@ -14,7 +14,7 @@ from tarsify.domain.errors import AlreadyExists
 from tarsify.domain.execution import Admission
 from tarsify.domain.models import ExecutionStatus, TarsModelStatus
 from tarsify.domain.pagination import PageRequest
-from tarsify.ports import UnitOfWorkFactory
+from tarsify.ports.storage import UnitOfWorkFactory
 from tests.contract.factories import ACTIVE, Catalog, add_executions, endpoint, seed_catalog
 
 MIGRATION = Path(__file__).parents[2] / "migrations/versions/0009_consumer_active_executions.py"

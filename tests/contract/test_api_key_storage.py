@@ -11,7 +11,8 @@ from adapters.memory.uow import MemoryStore, MemoryUnitOfWork
 from adapters.sql.db import session_factory
 from adapters.sql.uow import SqlUnitOfWork
 from tarsify.domain.api_keys import KeyHasher
-from tarsify.ports import Audience, UnitOfWorkFactory
+from tarsify.ports.identity import Audience
+from tarsify.ports.storage import UnitOfWorkFactory
 from tarsify.services.api_keys import ApiKeyService
 from tests.contract.factories import consumer
 

@@ -12,7 +12,7 @@ from tarsify.domain.api_keys import ApiKey
 from tarsify.domain.errors import AlreadyExists, StorageError
 from tarsify.domain.models import Consumer
 from tarsify.domain.pagination import Cursor, PageRequest
-from tarsify.ports import UnitOfWorkFactory
+from tarsify.ports.storage import UnitOfWorkFactory
 from tests.contract.factories import T0, at, consumer
 
 

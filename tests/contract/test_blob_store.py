@@ -11,7 +11,7 @@ import aiohttp
 import pytest
 
 from tarsify.domain.errors import BlobNotFound, BlobStoreUnavailable, InvalidFileKey
-from tarsify.ports import BlobStore
+from tarsify.ports.files import BlobStore
 
 from .blob_stores import STORES, app_store, down_store, moto_url, open_store
 

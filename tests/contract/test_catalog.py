@@ -10,7 +10,7 @@ import pytest
 from tarsify.domain.errors import AlreadyExists, StorageError
 from tarsify.domain.models import EndpointSource, ModelCategory, OutputType
 from tarsify.domain.pagination import Cursor, PageRequest
-from tarsify.ports import UnitOfWorkFactory
+from tarsify.ports.storage import UnitOfWorkFactory
 from tests.contract.factories import at, base_model, endpoint
 
 

@@ -27,7 +27,7 @@ from tarsify.domain.errors import AlreadyExists, StorageError
 from tarsify.domain.ledger_audit import audit
 from tarsify.domain.models import ExecutionStatus
 from tarsify.domain.pagination import Cursor, PageRequest
-from tarsify.ports import UnitOfWorkFactory
+from tarsify.ports.storage import UnitOfWorkFactory
 from tests.contract.conftest import factory_for
 from tests.contract.factories import Catalog, add_executions, at, seed_catalog
 

@@ -30,14 +30,15 @@ from tarsify.domain.errors import (
 from tarsify.domain.execution import Execution
 from tarsify.domain.models import ExecutionStatus
 from tarsify.domain.pagination import PageRequest
-from tarsify.ports import Clock
-from tarsify.services.credit_listener import CreditSettings, CreditsListener
+from tarsify.domain.run_request import RunRequest
+from tarsify.ports.clock import Clock
 from tarsify.services.credits import CreditsService
-from tarsify.services.dispatch import Dispatcher
-from tarsify.services.engine_settings import EngineSettings
-from tarsify.services.executions import ExecutionService
-from tarsify.services.listeners import Listeners
-from tarsify.services.reconciler import Reconciler
+from tarsify.services.engine.credit_listener import CreditSettings, CreditsListener
+from tarsify.services.engine.dispatch import Dispatcher
+from tarsify.services.engine.executions import ExecutionService
+from tarsify.services.engine.listeners import Listeners
+from tarsify.services.engine.reconciler import Reconciler
+from tarsify.services.engine.settings import EngineSettings
 from tests.contract.engine_world import (
     IMAGE,
     Db,
@@ -114,7 +115,10 @@ async def test_forty_concurrent_runs_spend_a_balance_of_ten_runs_exactly(pg: Db)
     w.gpu.latency["submit"] = 0.01
     services = [w.executions, second.executions] * 20
     outcomes = await asyncio.gather(
-        *(s.run(w.alice.id, w.model.slug, {"prompt": f"p{i}"}) for i, s in enumerate(services)),
+        *(
+            s.run(RunRequest(w.alice.id, w.model.slug, {"prompt": f"p{i}"}))
+            for i, s in enumerate(services)
+        ),
         return_exceptions=True,
     )
     ran = [o for o in outcomes if not isinstance(o, BaseException)]
@@ -151,7 +155,10 @@ async def test_concurrent_replays_of_one_key_hold_once(pg: Db) -> None:
     w.gpu.latency["submit"] = 0.02
     services = [w.executions, second.executions] * 4
     results = await asyncio.gather(
-        *(s.run(w.alice.id, w.model.slug, {"prompt": "x"}, idempotency_key="k") for s in services)
+        *(
+            s.run(RunRequest(w.alice.id, w.model.slug, {"prompt": "x"}, idempotency_key="k"))
+            for s in services
+        )
     )
     assert len({r.view.execution.id for r in results}) == 1
     assert await credits.consumer_credits(w.alice.id) == Credits(90, 10)
@@ -163,7 +170,7 @@ async def test_forty_concurrent_runs_never_exceed_the_active_limit(pg: Db) -> No
     w, second, _ = await paid_world(pg, SystemClock(), grant=0, price=0, max_active=10)
     services = [w.executions, second.executions] * 20
     outcomes = await asyncio.gather(
-        *(s.run(w.alice.id, w.model.slug, {"prompt": "x"}) for s in services),
+        *(s.run(RunRequest(w.alice.id, w.model.slug, {"prompt": "x"})) for s in services),
         return_exceptions=True,
     )
     assert sum(not isinstance(o, BaseException) for o in outcomes) == 10
@@ -185,7 +192,9 @@ async def _race_to_the_end(
 ) -> Execution:
     """Start a run, script the provider for ``outcome``, then let two pollers, two
     reconcilers and a cancel race to record its end."""
-    e = (await w.executions.run(w.alice.id, w.model.slug, {"prompt": "x"})).view.execution
+    e = (
+        await w.executions.run(RunRequest(w.alice.id, w.model.slug, {"prompt": "x"}))
+    ).view.execution
     job = e.provider_job_id
     assert job is not None
     if outcome == "COMPLETED":
@@ -240,7 +249,7 @@ async def test_racing_writers_settle_each_run_once_with_the_right_balances(
 
 async def test_ledger_check_exits_non_zero_on_any_difference(pg: Db) -> None:
     w, _, credits = await paid_world(pg, SystemClock(), grant=30)
-    await w.executions.run(w.alice.id, w.model.slug, {"prompt": "x"})
+    await w.executions.run(RunRequest(w.alice.id, w.model.slug, {"prompt": "x"}))
     assert (await ledger_check(pg))[0] == 0
     engine = pg.store().sessions.engine  # type: ignore[attr-defined]
     async with engine.begin() as connection:

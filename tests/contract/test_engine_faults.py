@@ -82,8 +82,8 @@ class FailingWrites:
 async def test_an_execution_whose_result_cannot_be_stored_fails_after_bounded_retries(
     db: Db,
 ) -> None:
-    from tarsify.services.dispatch import Dispatcher
-    from tarsify.services.reconciler import Reconciler
+    from tarsify.services.engine.dispatch import Dispatcher
+    from tarsify.services.engine.reconciler import Reconciler
 
     clock = ManualClock()
     w = await sql_world(db, clock=clock, settings=EAGER)
@@ -118,8 +118,8 @@ class CrashingStatus:
 
 
 async def test_the_deadline_ends_an_execution_whose_polls_always_crash(db: Db) -> None:
-    from tarsify.services.dispatch import Dispatcher
-    from tarsify.services.reconciler import Reconciler
+    from tarsify.services.engine.dispatch import Dispatcher
+    from tarsify.services.engine.reconciler import Reconciler
 
     clock = ManualClock()
     w = await sql_world(db, clock=clock)

@@ -20,7 +20,7 @@ from entrypoints.http import render
 from entrypoints.http.envelope import ok_page_fast
 from tarsify.domain.models import ExecutionStatus
 from tarsify.domain.pagination import PageRequest
-from tarsify.ports import Download
+from tarsify.ports.files import Download
 from tarsify.services.files import OutputFiles
 from tests.contract.engine_world import EAGER, Db, sql_world, start
 

@@ -34,11 +34,12 @@ from tarsify.domain.execution import Execution
 from tarsify.domain.failures import PendingReason
 from tarsify.domain.models import ExecutionStatus
 from tarsify.domain.pagination import PageRequest
-from tarsify.ports import JobReport, JobRequest
-from tarsify.services.dispatch import Dispatcher
-from tarsify.services.engine_settings import EngineSettings
-from tarsify.services.executions import ExecutionService
-from tarsify.services.reconciler import Reconciler
+from tarsify.domain.run_request import RunRequest
+from tarsify.ports.provider import JobReport, JobRequest
+from tarsify.services.engine.dispatch import Dispatcher
+from tarsify.services.engine.executions import ExecutionService
+from tarsify.services.engine.reconciler import Reconciler
+from tarsify.services.engine.settings import EngineSettings
 from tests.contract.engine_world import (
     EAGER,
     IMAGE,
@@ -57,7 +58,9 @@ async def test_execution_is_visible_as_pending_while_the_submit_is_in_flight(db:
     w = await sql_world(db)
     w.gpu.latency["submit"] = 0.2
     outsider = db.store()
-    task = asyncio.create_task(w.executions.run(w.alice.id, w.model.slug, {"prompt": "x"}))
+    task = asyncio.create_task(
+        w.executions.run(RunRequest(w.alice.id, w.model.slug, {"prompt": "x"}))
+    )
     await wait_for(lambda: w.gpu.in_flight["submit"] == 1)
     async with outsider.unit_of_work() as uow:
         page = await uow.executions.list_for_consumer(w.alice.id, PageRequest())
@@ -85,7 +88,9 @@ async def test_cancel_while_the_submit_is_in_flight_stops_the_new_job(db: Db) ->
         return await real_submit(request)
 
     w.gpu.submit = held_submit  # type: ignore[method-assign]
-    task = asyncio.create_task(w.executions.run(w.alice.id, w.model.slug, {"prompt": "x"}))
+    task = asyncio.create_task(
+        w.executions.run(RunRequest(w.alice.id, w.model.slug, {"prompt": "x"}))
+    )
     await asyncio.wait_for(arrived.wait(), 5.0)
     [pending] = (await w.executions.list(w.alice.id, PageRequest())).items
     assert pending.execution.status is ExecutionStatus.PENDING
@@ -106,12 +111,20 @@ async def test_cancel_while_the_submit_is_in_flight_stops_the_new_job(db: Db) ->
 
 async def test_idempotency_key_replays_and_conflicts(db: Db) -> None:
     w = await sql_world(db)
-    first = await w.executions.run(w.alice.id, w.model.slug, {"prompt": "x"}, idempotency_key="k")
-    again = await w.executions.run(w.alice.id, w.model.slug, {"prompt": "x"}, idempotency_key="k")
+    first = await w.executions.run(
+        RunRequest(w.alice.id, w.model.slug, {"prompt": "x"}, idempotency_key="k")
+    )
+    again = await w.executions.run(
+        RunRequest(w.alice.id, w.model.slug, {"prompt": "x"}, idempotency_key="k")
+    )
     assert again.replayed and again.view.execution.id == first.view.execution.id
     with pytest.raises(Conflict):
-        await w.executions.run(w.alice.id, w.model.slug, {"prompt": "y"}, idempotency_key="k")
-    bobs = await w.executions.run(w.bob.id, w.model.slug, {"prompt": "x"}, idempotency_key="k")
+        await w.executions.run(
+            RunRequest(w.alice.id, w.model.slug, {"prompt": "y"}, idempotency_key="k")
+        )
+    bobs = await w.executions.run(
+        RunRequest(w.bob.id, w.model.slug, {"prompt": "x"}, idempotency_key="k")
+    )
     assert bobs.view.execution.id != first.view.execution.id and not bobs.replayed
     assert w.gpu.calls["submit"] == 2
     assert await w.count_executions() == 2
@@ -124,7 +137,7 @@ async def test_concurrent_runs_with_one_key_make_one_execution_and_one_job(db: D
     services = [w.executions, second.executions] * 4
     results = await asyncio.gather(
         *(
-            s.run(w.alice.id, w.model.slug, {"prompt": "x"}, idempotency_key="same")
+            s.run(RunRequest(w.alice.id, w.model.slug, {"prompt": "x"}, idempotency_key="same"))
             for s in services
         )
     )
@@ -135,7 +148,7 @@ async def test_concurrent_runs_with_one_key_make_one_execution_and_one_job(db: D
     # Same key, different bodies, all at once: one wins, the others conflict.
     outcomes = await asyncio.gather(
         *(
-            s.run(w.bob.id, w.model.slug, {"prompt": f"p{i}"}, idempotency_key="other")
+            s.run(RunRequest(w.bob.id, w.model.slug, {"prompt": f"p{i}"}, idempotency_key="other"))
             for i, s in enumerate(services)
         ),
         return_exceptions=True,
@@ -299,7 +312,7 @@ async def test_crash_between_commit_and_submit_is_sent_once_after_the_grace(db: 
 
     w.dispatcher.submit = crash  # type: ignore[method-assign]
     with pytest.raises(RuntimeError):
-        await w.executions.run(w.alice.id, w.model.slug, {"prompt": "x"})
+        await w.executions.run(RunRequest(w.alice.id, w.model.slug, {"prompt": "x"}))
     del w.dispatcher.submit  # the restarted process has the real one
     [view] = (await w.executions.list(w.alice.id, PageRequest())).items
     pending = await w.stored(view.execution.id)
@@ -329,7 +342,7 @@ async def test_a_never_sent_execution_past_its_deadline_is_not_sent(db: Db) -> N
 
     w.dispatcher.submit = crash  # type: ignore[method-assign]
     with pytest.raises(RuntimeError):
-        await w.executions.run(w.alice.id, w.model.slug, {"prompt": "x"})
+        await w.executions.run(RunRequest(w.alice.id, w.model.slug, {"prompt": "x"}))
     del w.dispatcher.submit
     # No reconciler ran for longer than the deadline (an outage, a long deploy).
     clock.advance(w.settings.deadline(w.base).total_seconds() + 1)

@@ -9,7 +9,7 @@ import pytest
 
 from tarsify.domain.errors import AlreadyExists, StorageError
 from tarsify.domain.files import ExecutionFile, FileRecord
-from tarsify.ports import UnitOfWorkFactory
+from tarsify.ports.storage import UnitOfWorkFactory
 from tests.contract.factories import at, seed_catalog
 
 SHA = hashlib.sha256(b"x").hexdigest()

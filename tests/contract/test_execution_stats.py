@@ -14,7 +14,7 @@ from adapters.sql.stats import SqlExecutionStats
 from adapters.sql.uow import SqlUnitOfWork
 from tarsify.domain.errors import StorageError
 from tarsify.domain.models import ExecutionStatus
-from tarsify.ports import ExecutionStats, UnitOfWorkFactory
+from tarsify.ports.storage import ExecutionStats, UnitOfWorkFactory
 from tests.contract.conftest import BACKENDS
 from tests.contract.factories import add_executions, seed_catalog
 

@@ -11,7 +11,7 @@ import pytest
 
 from tarsify.domain.errors import AlreadyExists, StorageError
 from tarsify.domain.models import ExecutionStatus
-from tarsify.ports import UnitOfWorkFactory
+from tarsify.ports.storage import UnitOfWorkFactory
 from tests.contract.factories import add_executions, at, consumer, seed_catalog
 
 PAYLOADS: list[Any] = [

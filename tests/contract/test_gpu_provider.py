@@ -29,7 +29,7 @@ from adapters.simulator.provider import SimulatedGpuProvider
 from adapters.simulator.runpod_api import FaultPlan, create_fake_runpod_app
 from tarsify.domain.errors import GpuProviderError, ProviderJobNotFound, ProviderOutcome
 from tarsify.domain.models import OutputType
-from tarsify.ports import GpuProvider, JobReport, JobRequest
+from tarsify.ports.provider import GpuProvider, JobReport, JobRequest
 
 KEY = "contract-test-key"
 EP = "ep-json"

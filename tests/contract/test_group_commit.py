@@ -23,7 +23,7 @@ from adapters.sql.uow import SqlUnitOfWork
 from tarsify.domain.errors import AlreadyExists, StorageError
 from tarsify.domain.execution import Admission, Execution
 from tarsify.domain.models import ExecutionStatus, TarsModelStatus
-from tarsify.ports import UnitOfWorkFactory
+from tarsify.ports.storage import UnitOfWorkFactory
 from tests.contract.factories import Catalog, add_executions, consumer, seed_catalog
 
 pytestmark = pytest.mark.postgres

@@ -13,7 +13,7 @@ from tarsify.domain.execution import NOT_LISTED
 from tarsify.domain.jsonsafe import LISTED_VALUE_MAX_BYTES, Omitted, StoredJson
 from tarsify.domain.models import ExecutionStatus
 from tarsify.domain.pagination import PageRequest
-from tarsify.ports import UnitOfWorkFactory
+from tarsify.ports.storage import UnitOfWorkFactory
 from tests.contract.factories import add_executions, at, seed_catalog
 
 OUTPUTS: list[Any] = [

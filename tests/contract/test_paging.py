@@ -9,7 +9,7 @@ from datetime import timedelta, timezone
 from tarsify.domain.execution import NOT_LISTED, Execution
 from tarsify.domain.models import ExecutionStatus
 from tarsify.domain.pagination import Cursor, PageRequest
-from tarsify.ports import UnitOfWorkFactory
+from tarsify.ports.storage import UnitOfWorkFactory
 from tests.contract.factories import Catalog, add_executions, at, consumer, seed_catalog, tars_model
 
 

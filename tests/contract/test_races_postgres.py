@@ -13,7 +13,7 @@ import pytest
 
 from tarsify.domain.execution import Execution
 from tarsify.domain.models import ExecutionStatus
-from tarsify.ports import UnitOfWork, UnitOfWorkFactory
+from tarsify.ports.storage import UnitOfWork, UnitOfWorkFactory
 from tests.contract.conftest import factory_for
 from tests.contract.factories import add_executions, at, seed_catalog
 

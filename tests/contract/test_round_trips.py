@@ -21,11 +21,9 @@ from adapters.sql.db import session_factory
 from adapters.sql.engine import create_engine
 from adapters.sql.feed import PostgresFeed
 from tarsify.domain.models import ExecutionStatus
-from tarsify.services.credit_listener import CreditsListener
-from tarsify.services.engine_settings import EngineSettings
-from tarsify.services.events import FeedListener
-from tarsify.services.listeners import Listeners
-from tarsify.services.webhooks import WebhookListener
+from tarsify.domain.run_request import RunRequest
+from tarsify.services.engine.listener_table import engine_listeners
+from tarsify.services.engine.settings import EngineSettings
 from tests.contract.conftest import empty_all
 from tests.contract.engine_world import SqlStore, SqlWorld
 from tests.pg import migrated_postgres
@@ -74,7 +72,7 @@ async def counted(
     listeners = None
     if request.param == "listened":
         feed = PostgresFeed(trips_pg_url)  # announce only: it never listens here
-        listeners = Listeners([CreditsListener(clock), WebhookListener(clock), FeedListener(feed)])
+        listeners = engine_listeners(clock, feed)
     world = SqlWorld(
         clock=clock,
         store=SqlStore(session_factory(engine)),  # type: ignore[arg-type]
@@ -90,7 +88,7 @@ async def counted(
 
 
 async def _run(world: SqlWorld) -> uuid.UUID:
-    result = await world.executions.run(world.alice.id, world.model.slug, INPUTS)
+    result = await world.executions.run(RunRequest(world.alice.id, world.model.slug, INPUTS))
     assert result.view.execution.status is ExecutionStatus.QUEUED
     return result.view.execution.id
 

@@ -12,7 +12,7 @@ import pytest
 
 from tarsify.domain.errors import AlreadyExists
 from tarsify.domain.models import ExecutionStatus
-from tarsify.ports import UnitOfWorkFactory
+from tarsify.ports.storage import UnitOfWorkFactory
 from tests.contract.factories import add_executions, at, seed_catalog
 
 

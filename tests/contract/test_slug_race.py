@@ -8,7 +8,7 @@ import pytest
 
 from adapters.clock import SystemClock
 from tarsify.domain.errors import SlugAlreadyExists
-from tarsify.ports import UnitOfWorkFactory
+from tarsify.ports.storage import UnitOfWorkFactory
 from tarsify.services.studio import NewTarsModel, StudioService
 from tests.contract.factories import seed_catalog
 

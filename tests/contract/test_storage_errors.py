@@ -14,7 +14,7 @@ from adapters.sql.db import session_factory
 from adapters.sql.engine import create_engine
 from adapters.sql.uow import SqlHealthCheck, SqlUnitOfWork
 from tarsify.domain.errors import AlreadyExists, StorageError
-from tarsify.ports import UnitOfWorkFactory
+from tarsify.ports.storage import UnitOfWorkFactory
 from tests.contract.factories import developer
 
 UNREACHABLE = "postgresql+asyncpg://postgres@127.0.0.1:1/tarsify"

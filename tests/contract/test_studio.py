@@ -9,7 +9,7 @@ import pytest
 from tarsify.domain.errors import AlreadyExists, StorageError
 from tarsify.domain.models import MarketplaceListing, ModelCategory, TarsModelStatus
 from tarsify.domain.pagination import Cursor, PageRequest
-from tarsify.ports import UnitOfWorkFactory
+from tarsify.ports.storage import UnitOfWorkFactory
 from tests.contract.factories import (
     at,
     base_model,

@@ -6,7 +6,7 @@ import pytest
 
 from tarsify.domain.errors import AlreadyExists
 from tarsify.domain.models import ExecutionStatus
-from tarsify.ports import UnitOfWorkFactory
+from tarsify.ports.storage import UnitOfWorkFactory
 from tests.contract.factories import add_executions, consumer, developer, seed_catalog
 
 

@@ -18,7 +18,7 @@ from tarsify.domain.webhooks import (
     WebhookSecret,
     new_webhook_id,
 )
-from tarsify.ports import UnitOfWorkFactory
+from tarsify.ports.storage import UnitOfWorkFactory
 from tests.contract.factories import Catalog, at, seed_catalog
 
 

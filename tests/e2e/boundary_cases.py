@@ -14,7 +14,7 @@ from dataclasses import dataclass
 import jwt as pyjwt
 
 from adapters.auth.jwt import mint_token
-from tarsify.ports import Audience
+from tarsify.ports.identity import Audience
 
 from .support import JWT_SECRET, World
 

@@ -11,7 +11,7 @@ from aiohttp.test_utils import TestClient
 from multidict import CIMultiDict
 
 from adapters.auth.jwt import mint_token
-from tarsify.ports import Audience
+from tarsify.ports.identity import Audience
 
 JWT_SECRET = "e2e-test-secret-that-is-long-enough-for-hs256"
 ADMIN_UID = "admin-uid"

@@ -34,7 +34,7 @@ from entrypoints.http.routing import Auth, Route
 from tarsify.domain.errors import TarsifyError
 from tarsify.domain.failures import Failure
 from tarsify.domain.models import ExecutionStatus
-from tarsify.ports import Audience
+from tarsify.ports.identity import Audience
 
 from .conftest import make_settings
 from .support import ADMIN_UID, JWT_SECRET, Api

@@ -8,7 +8,7 @@ from pathlib import Path
 
 from aiohttp.test_utils import unused_port
 
-from entrypoints.check import looks_pooled
+from entrypoints.cli.check import looks_pooled
 
 from .test_rate_limits import redis_server  # noqa: F401  (a fixture)
 from .test_secure_start import tarsify

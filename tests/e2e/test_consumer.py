@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from adapters.auth.jwt import mint_token
 from entrypoints.container import Container
-from tarsify.ports import Audience
+from tarsify.ports.identity import Audience
 
 from .support import JWT_SECRET, Api, World, random_id
 

@@ -103,7 +103,7 @@ def test_firebase_without_its_extra_is_refused_clearly(monkeypatch: pytest.Monke
 
 def test_the_command_line_and_the_app_never_import_firebase() -> None:
     code = (
-        "import sys, entrypoints.cli, entrypoints.serve, entrypoints.http.app;"
+        "import sys, entrypoints.cli.commands, entrypoints.process.serve, entrypoints.http.app;"
         "print(sorted(m for m in sys.modules if m.split('.')[0] in ('firebase_admin', 'google')))"
     )
     done = subprocess.run(

@@ -16,7 +16,7 @@ from yarl import URL
 from adapters.blobs.signing import FileUrlSigner
 from entrypoints.container import Container, build_container, resolve
 from entrypoints.http.app import create_app
-from tarsify.ports import BlobStore
+from tarsify.ports.files import BlobStore
 
 from .conftest import ClientFactory, make_settings
 

@@ -22,7 +22,8 @@ from adapters.sql.engine import create_engine
 from adapters.sql.feed import PostgresFeed
 from entrypoints.container import Container, build_container, resolve
 from entrypoints.http.app import create_app, start_background, stop_background
-from tarsify.ports import JobReport, JobRequest
+from tarsify.domain.run_request import RunRequest
+from tarsify.ports.provider import JobReport, JobRequest
 from tests.contract.conftest import empty_all
 from tests.pg import migrated_postgres
 
@@ -102,7 +103,9 @@ async def test_stream_shows_each_change_made_by_another_process_in_order(
     me = await api.ok("GET", "/api/consumer/auth/me", "consumer_a")
     consumer_id = uuid.UUID(me["id"])
 
-    run = asyncio.create_task(executions_b.run(consumer_id, world.slug, {"prompt": "x"}))
+    run = asyncio.create_task(
+        executions_b.run(RunRequest(consumer_id, world.slug, {"prompt": "x"}))
+    )
     listed: list[dict[str, Any]] = []
 
     async def stored() -> bool:

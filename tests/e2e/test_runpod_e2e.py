@@ -23,9 +23,9 @@ import structlog
 from aiohttp.test_utils import TestClient, TestServer, unused_port
 from yarl import URL
 
+from adapters.simulator.callbacks import SENDER_KEY
 from adapters.simulator.engine import SimulatorEngine
 from adapters.simulator.runpod_api import FaultPlan, create_fake_runpod_app
-from adapters.simulator.webhooks import SENDER_KEY
 from adapters.sql.db import session_factory
 from adapters.sql.engine import create_engine
 from adapters.sql.uow import SqlUnitOfWork

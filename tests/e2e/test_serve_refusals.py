@@ -20,7 +20,8 @@ from pathlib import Path
 import pytest
 from aiohttp.test_utils import unused_port
 
-from entrypoints import check, preflight
+from entrypoints.cli import check
+from entrypoints.process import preflight
 
 from .test_serve_process import start
 

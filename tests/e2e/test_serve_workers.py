@@ -88,7 +88,7 @@ async def test_two_workers_serve_under_a_bare_supervisor(
     assert children(proc.pid) == set(pids)
     # The serve process became the supervisor: a bare interpreter running the file.
     command = cmdline(proc.pid)
-    assert b"-S" in command and command[3].endswith(b"entrypoints/supervisor.py")
+    assert b"-S" in command and command[3].endswith(b"entrypoints/process/supervisor.py")
     async with aiohttp.ClientSession() as http:
         for _ in range(4):
             async with http.get(f"http://127.0.0.1:{port}/health/ready") as reply:

@@ -15,7 +15,7 @@ from tarsify.domain.api_keys import KeyHasher, derive_pepper, generate_key
 from tarsify.domain.errors import InvalidBody, InvalidToken, NotFound
 from tarsify.domain.models import Consumer, Identity
 from tarsify.domain.pagination import PageRequest
-from tarsify.ports import Audience
+from tarsify.ports.identity import Audience
 from tarsify.services.api_keys import ApiKeyService, ApiKeyVerifier
 
 PEPPER = b"p" * 32

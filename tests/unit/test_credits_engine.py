@@ -21,10 +21,11 @@ from tarsify.domain.errors import (
 from tarsify.domain.execution import Execution
 from tarsify.domain.models import ExecutionStatus
 from tarsify.domain.pagination import PageRequest
-from tarsify.services.credit_listener import CreditSettings, CreditsListener
+from tarsify.domain.run_request import RunRequest
 from tarsify.services.credits import CreditsService
-from tarsify.services.engine_settings import EngineSettings
-from tarsify.services.listeners import Listeners
+from tarsify.services.engine.credit_listener import CreditSettings, CreditsListener
+from tarsify.services.engine.listeners import Listeners
+from tarsify.services.engine.settings import EngineSettings
 from tests.unit.world import World, make_world
 
 IMAGE = {"images": ["data:image/png;base64,AAAA"], "seed": 1}
@@ -49,7 +50,7 @@ class Paid:
 
     async def run(self, **kw: Any) -> Execution:
         result = await self.w.executions.run(
-            self.w.alice.id, self.w.model.slug, {"prompt": "x"}, **kw
+            RunRequest(self.w.alice.id, self.w.model.slug, {"prompt": "x"}, **kw)
         )
         return result.view.execution
 
@@ -169,7 +170,7 @@ async def test_an_idempotent_replay_never_holds_twice() -> None:
     assert await p.alice() == Credits(0, PRICE)
     # The balance cannot pay for another run: a replay is answered anyway, holding nothing.
     again = await p.w.executions.run(
-        p.w.alice.id, p.w.model.slug, {"prompt": "x"}, idempotency_key="k"
+        RunRequest(p.w.alice.id, p.w.model.slug, {"prompt": "x"}, idempotency_key="k")
     )
     assert again.replayed and again.view.execution.id == first.id
     assert await p.alice() == Credits(0, PRICE)

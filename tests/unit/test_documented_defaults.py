@@ -14,7 +14,7 @@ from entrypoints.config import Settings
 from tarsify.domain.api_keys import MAX_ACTIVE_KEYS
 from tarsify.domain.errors import InvalidQuery
 from tarsify.domain.pagination import DEFAULT_LIMIT, MAX_LIMIT, Cursor, PageRequest
-from tarsify.services.engine_settings import EngineSettings
+from tarsify.services.engine.settings import EngineSettings
 
 
 def default(name: str) -> object:

@@ -18,14 +18,17 @@ from tarsify.domain.errors import (
 from tarsify.domain.execution import Execution
 from tarsify.domain.models import ExecutionStatus
 from tarsify.domain.pagination import PageRequest
-from tarsify.services.engine_settings import EngineSettings
+from tarsify.domain.run_request import RunRequest
+from tarsify.services.engine.settings import EngineSettings
 from tests.unit.world import World, make_world
 
 IMAGE = {"images": ["data:image/png;base64,AAAA"], "seed": 1}
 
 
 async def start(w: World, consumer_id: uuid.UUID | None = None) -> Execution:
-    result = await w.executions.run(consumer_id or w.alice.id, w.model.slug, {"prompt": "x"})
+    result = await w.executions.run(
+        RunRequest(consumer_id or w.alice.id, w.model.slug, {"prompt": "x"})
+    )
     return result.view.execution
 
 
@@ -143,7 +146,9 @@ async def test_cancel_fails_loudly_when_the_provider_is_down() -> None:
 async def test_cancel_while_submit_in_flight_stops_the_job() -> None:
     w = await make_world()
     w.gpu.latency["submit"] = 0.05
-    task = asyncio.create_task(w.executions.run(w.alice.id, w.model.slug, {"prompt": "x"}))
+    task = asyncio.create_task(
+        w.executions.run(RunRequest(w.alice.id, w.model.slug, {"prompt": "x"}))
+    )
     await asyncio.sleep(0.01)
     page = await w.executions.list(w.alice.id, PageRequest())
     [pending] = page.items
@@ -246,7 +251,7 @@ async def test_wait_mode_returns_when_terminal() -> None:
     w.gpu.on_submit = lambda job: (
         setattr(job, "status", "COMPLETED") or setattr(job, "output", IMAGE)
     )
-    result = await w.executions.run(w.alice.id, w.model.slug, {"prompt": "x"}, wait_s=2)
+    result = await w.executions.run(RunRequest(w.alice.id, w.model.slug, {"prompt": "x"}, wait_s=2))
     assert result.view.execution.status is ExecutionStatus.COMPLETED
 
 
@@ -254,6 +259,8 @@ async def test_wait_mode_gives_up_after_the_wait() -> None:
     w = await make_world(SystemClock(), settings=EngineSettings(poll_min_interval_s=0.01))
     loop = asyncio.get_running_loop()
     started = loop.time()
-    result = await w.executions.run(w.alice.id, w.model.slug, {"prompt": "x"}, wait_s=0.1)
+    result = await w.executions.run(
+        RunRequest(w.alice.id, w.model.slug, {"prompt": "x"}, wait_s=0.1)
+    )
     assert result.view.execution.status is ExecutionStatus.QUEUED
     assert loop.time() - started >= 0.1

@@ -21,6 +21,7 @@ from tarsify.domain.failures import PendingReason
 from tarsify.domain.jobs import JobReport, JobRequest
 from tarsify.domain.models import ExecutionStatus, TarsModelStatus
 from tarsify.domain.pagination import PageRequest
+from tarsify.domain.run_request import RunRequest
 from tests.unit.world import StaticWebhooks, World, make_world
 
 REFUSED_400 = GpuProviderError("bad request", outcome=ProviderOutcome.REFUSED, status_code=400)
@@ -29,7 +30,9 @@ UNREACHABLE = GpuProviderError("connection refused", outcome=ProviderOutcome.NOT
 
 async def test_run_merges_stores_and_submits_once() -> None:
     w = await make_world()
-    result = await w.executions.run(w.alice.id, w.model.slug, {"prompt": "a cat", "seed": 5})
+    result = await w.executions.run(
+        RunRequest(w.alice.id, w.model.slug, {"prompt": "a cat", "seed": 5})
+    )
     e = result.view.execution
     assert e.status is ExecutionStatus.QUEUED
     assert e.input_payload == {"prompt": "art: a cat", "width": 768, "num_images": 1}
@@ -57,14 +60,14 @@ async def test_execution_is_committed_before_the_provider_is_called() -> None:
 
     original = w.gpu.submit
     w.gpu.submit = spy_submit  # type: ignore[method-assign]
-    await w.executions.run(w.alice.id, w.model.slug, {"prompt": "x"})
+    await w.executions.run(RunRequest(w.alice.id, w.model.slug, {"prompt": "x"}))
     assert seen == [ExecutionStatus.PENDING]
 
 
 async def test_invalid_inputs_list_every_violation_and_store_nothing() -> None:
     w = await make_world()
     with pytest.raises(InputValidationFailed) as info:
-        await w.executions.run(w.alice.id, w.model.slug, {"width": 5, "extra": True})
+        await w.executions.run(RunRequest(w.alice.id, w.model.slug, {"width": 5, "extra": True}))
     fields = sorted(d["field"] for d in info.value.details)
     assert fields == ["extra", "prompt", "width"]
     assert await w.count_executions() == 0
@@ -74,10 +77,10 @@ async def test_invalid_inputs_list_every_violation_and_store_nothing() -> None:
 async def test_unknown_and_unpublished_models_are_refused() -> None:
     w = await make_world()
     with pytest.raises(TarsModelNotFound):
-        await w.executions.run(w.alice.id, "no-such-model", {"prompt": "x"})
+        await w.executions.run(RunRequest(w.alice.id, "no-such-model", {"prompt": "x"}))
     await w.studio.update(w.developer.id, w.model.id, {"status": TarsModelStatus.DRAFT})
     with pytest.raises(ModelNotPublished):
-        await w.executions.run(w.alice.id, w.model.slug, {"prompt": "x"})
+        await w.executions.run(RunRequest(w.alice.id, w.model.slug, {"prompt": "x"}))
     assert await w.count_executions() == 0
 
 
@@ -85,18 +88,20 @@ async def test_inactive_base_model_or_endpoint_stops_runs() -> None:
     w = await make_world()
     await w.catalog.deactivate_endpoint(w.endpoint.id)
     with pytest.raises(EndpointNotActive):
-        await w.executions.run(w.alice.id, w.model.slug, {"prompt": "x"})
+        await w.executions.run(RunRequest(w.alice.id, w.model.slug, {"prompt": "x"}))
     await w.catalog.update_endpoint(w.endpoint.id, {"is_active": True})
     await w.catalog.deactivate_base_model(w.base.id)
     with pytest.raises(BaseModelNotActive):
-        await w.executions.run(w.alice.id, w.model.slug, {"prompt": "x"})
+        await w.executions.run(RunRequest(w.alice.id, w.model.slug, {"prompt": "x"}))
     assert await w.count_executions() == 0
 
 
 async def test_a_refusal_fails_the_execution_cleanly() -> None:
     w = await make_world()
     w.gpu.fail_next("submit", REFUSED_400)
-    e = (await w.executions.run(w.alice.id, w.model.slug, {"prompt": "x"})).view.execution
+    e = (
+        await w.executions.run(RunRequest(w.alice.id, w.model.slug, {"prompt": "x"}))
+    ).view.execution
     assert e.status is ExecutionStatus.FAILED
     assert e.error_code == "PROVIDER_REJECTED"
     assert (await w.stored(e.id)).status is ExecutionStatus.FAILED
@@ -106,7 +111,9 @@ async def test_ambiguous_submit_says_why_it_waits_and_fails_after_the_unconfirme
     clock = ManualClock()
     w = await make_world(clock)
     w.gpu.fail_next("submit", GpuProviderError("timeout", outcome=ProviderOutcome.UNKNOWN))
-    e = (await w.executions.run(w.alice.id, w.model.slug, {"prompt": "x"})).view.execution
+    e = (
+        await w.executions.run(RunRequest(w.alice.id, w.model.slug, {"prompt": "x"}))
+    ).view.execution
     assert e.status is ExecutionStatus.PENDING and e.submit_attempts == 1
     assert e.pending_reason is PendingReason.SUBMIT_UNCONFIRMED
     clock.advance(w.settings.unconfirmed_wait_s - 1)
@@ -126,7 +133,9 @@ async def test_with_provider_webhooks_an_ambiguous_submit_waits_until_the_deadli
     clock = ManualClock()
     w = await make_world(clock, webhooks=StaticWebhooks())
     w.gpu.fail_next("submit", GpuProviderError("timeout", outcome=ProviderOutcome.UNKNOWN))
-    e = (await w.executions.run(w.alice.id, w.model.slug, {"prompt": "x"})).view.execution
+    e = (
+        await w.executions.run(RunRequest(w.alice.id, w.model.slug, {"prompt": "x"}))
+    ).view.execution
     clock.advance(w.settings.unconfirmed_wait_s + 1)
     await w.reconciler.run_once()
     assert (await w.stored(e.id)).status is ExecutionStatus.PENDING  # a webhook may name it
@@ -144,7 +153,9 @@ async def test_a_long_rate_limit_is_sent_again_after_its_retry_after() -> None:
         "HTTP 429", outcome=ProviderOutcome.NOT_SENT, status_code=429, retry_after_s=120
     )
     w.gpu.fail_next("submit", limited)
-    e = (await w.executions.run(w.alice.id, w.model.slug, {"prompt": "x"})).view.execution
+    e = (
+        await w.executions.run(RunRequest(w.alice.id, w.model.slug, {"prompt": "x"}))
+    ).view.execution
     assert (e.status, e.submit_attempts) == (ExecutionStatus.PENDING, 0)
     assert e.pending_reason is PendingReason.RATE_LIMITED
     clock.advance(119)
@@ -168,7 +179,7 @@ async def test_crash_between_commit_and_submit_is_resubmitted_by_the_reconciler(
     real_submit = w.dispatcher.submit
     w.dispatcher.submit = crash  # type: ignore[method-assign]
     with pytest.raises(RuntimeError):
-        await w.executions.run(w.alice.id, w.model.slug, {"prompt": "x"})
+        await w.executions.run(RunRequest(w.alice.id, w.model.slug, {"prompt": "x"}))
     w.dispatcher.submit = real_submit  # type: ignore[method-assign]
     page = await w.executions.list(w.alice.id, PageRequest())
     [view] = page.items
@@ -185,13 +196,21 @@ async def test_crash_between_commit_and_submit_is_resubmitted_by_the_reconciler(
 
 async def test_idempotency_key_replays_and_conflicts() -> None:
     w = await make_world()
-    first = await w.executions.run(w.alice.id, w.model.slug, {"prompt": "x"}, idempotency_key="k1")
-    again = await w.executions.run(w.alice.id, w.model.slug, {"prompt": "x"}, idempotency_key="k1")
+    first = await w.executions.run(
+        RunRequest(w.alice.id, w.model.slug, {"prompt": "x"}, idempotency_key="k1")
+    )
+    again = await w.executions.run(
+        RunRequest(w.alice.id, w.model.slug, {"prompt": "x"}, idempotency_key="k1")
+    )
     assert again.replayed and again.view.execution.id == first.view.execution.id
     assert w.gpu.calls["submit"] == 1
     with pytest.raises(Conflict):
-        await w.executions.run(w.alice.id, w.model.slug, {"prompt": "y"}, idempotency_key="k1")
-    other = await w.executions.run(w.bob.id, w.model.slug, {"prompt": "x"}, idempotency_key="k1")
+        await w.executions.run(
+            RunRequest(w.alice.id, w.model.slug, {"prompt": "y"}, idempotency_key="k1")
+        )
+    other = await w.executions.run(
+        RunRequest(w.bob.id, w.model.slug, {"prompt": "x"}, idempotency_key="k1")
+    )
     assert other.view.execution.id != first.view.execution.id
     assert w.gpu.calls["submit"] == 2
 
@@ -200,14 +219,22 @@ async def test_an_idempotency_key_is_remembered_for_its_retention_only() -> None
     clock = ManualClock()
     w = await make_world(clock)
     day = w.settings.idempotency_retention_s
-    first = await w.executions.run(w.alice.id, w.model.slug, {"prompt": "x"}, idempotency_key="k")
+    first = await w.executions.run(
+        RunRequest(w.alice.id, w.model.slug, {"prompt": "x"}, idempotency_key="k")
+    )
     clock.advance(day)  # still remembered on the last second
-    again = await w.executions.run(w.alice.id, w.model.slug, {"prompt": "x"}, idempotency_key="k")
+    again = await w.executions.run(
+        RunRequest(w.alice.id, w.model.slug, {"prompt": "x"}, idempotency_key="k")
+    )
     assert again.replayed and again.view.execution.id == first.view.execution.id
     clock.advance(1)  # past it: the key starts a new run, with any body
-    later = await w.executions.run(w.alice.id, w.model.slug, {"prompt": "y"}, idempotency_key="k")
+    later = await w.executions.run(
+        RunRequest(w.alice.id, w.model.slug, {"prompt": "y"}, idempotency_key="k")
+    )
     assert not later.replayed and later.view.execution.id != first.view.execution.id
-    replay = await w.executions.run(w.alice.id, w.model.slug, {"prompt": "y"}, idempotency_key="k")
+    replay = await w.executions.run(
+        RunRequest(w.alice.id, w.model.slug, {"prompt": "y"}, idempotency_key="k")
+    )
     assert replay.replayed and replay.view.execution.id == later.view.execution.id
     assert (await w.stored(first.view.execution.id)).idempotency_key is None
     assert w.gpu.calls["submit"] == 2
@@ -218,7 +245,9 @@ async def test_concurrent_runs_with_one_key_make_one_job() -> None:
     w.gpu.latency["submit"] = 0.02
     results = await asyncio.gather(
         *(
-            w.executions.run(w.alice.id, w.model.slug, {"prompt": "x"}, idempotency_key="same")
+            w.executions.run(
+                RunRequest(w.alice.id, w.model.slug, {"prompt": "x"}, idempotency_key="same")
+            )
             for _ in range(5)
         )
     )
@@ -231,7 +260,9 @@ async def test_unreachable_provider_hands_the_submit_back_for_a_retry() -> None:
     clock = ManualClock()
     w = await make_world(clock)
     w.gpu.fail_next("submit", UNREACHABLE)
-    e = (await w.executions.run(w.alice.id, w.model.slug, {"prompt": "x"})).view.execution
+    e = (
+        await w.executions.run(RunRequest(w.alice.id, w.model.slug, {"prompt": "x"}))
+    ).view.execution
     assert e.status is ExecutionStatus.PENDING and e.submit_attempts == 0
     assert e.pending_reason is PendingReason.PROVIDER_UNAVAILABLE
     clock.advance(w.settings.pending_grace_s + 1)
@@ -249,7 +280,9 @@ async def test_provider_unreachable_until_the_deadline_times_out_unsent() -> Non
         UNREACHABLE,
         times=100,
     )
-    e = (await w.executions.run(w.alice.id, w.model.slug, {"prompt": "x"})).view.execution
+    e = (
+        await w.executions.run(RunRequest(w.alice.id, w.model.slug, {"prompt": "x"}))
+    ).view.execution
     clock.advance(w.settings.pending_grace_s + 1)
     await w.reconciler.run_once()
     assert (await w.stored(e.id)).status is ExecutionStatus.PENDING
@@ -266,7 +299,7 @@ async def test_an_execution_read_as_a_view_is_sent_with_its_stored_payload() -> 
     sending an empty input."""
     w = await make_world()
     w.gpu.fail_next("submit", UNREACHABLE)  # not sent: the execution waits, PENDING
-    result = await w.executions.run(w.alice.id, w.model.slug, {"prompt": "a cat"})
+    result = await w.executions.run(RunRequest(w.alice.id, w.model.slug, {"prompt": "a cat"}))
     async with w.store.unit_of_work() as uow:
         view = await uow.executions.get_view(result.view.execution.id)
     assert view is not None and view.execution.input_payload is None
@@ -287,7 +320,7 @@ async def test_a_storage_failure_after_the_execution_is_stored_answers_it_pendin
         return report
 
     w.gpu.submit = submit_then_lose_the_database  # type: ignore[method-assign]
-    result = await w.executions.run(w.alice.id, w.model.slug, {"prompt": "x"})
+    result = await w.executions.run(RunRequest(w.alice.id, w.model.slug, {"prompt": "x"}))
     w.store.down = False
     # The run is not refused (sending it again would run it twice): it is stored, and the
     # reconciler takes it from there.
@@ -308,7 +341,7 @@ async def test_a_crash_mid_submit_shows_submit_unconfirmed_then_gives_up() -> No
 
     w.gpu.submit = killed  # type: ignore[method-assign]
     with pytest.raises(RuntimeError):
-        await w.executions.run(w.alice.id, w.model.slug, {"prompt": "x"})
+        await w.executions.run(RunRequest(w.alice.id, w.model.slug, {"prompt": "x"}))
     [view] = (await w.executions.list(w.alice.id, PageRequest())).items
     execution_id = view.execution.id
     stored = await w.stored(execution_id)
@@ -338,7 +371,9 @@ async def test_a_resend_after_a_429_stays_rate_limited_while_in_flight() -> None
         "HTTP 429", outcome=ProviderOutcome.NOT_SENT, status_code=429, retry_after_s=1
     )
     w.gpu.fail_next("submit", limited, times=2)
-    e = (await w.executions.run(w.alice.id, w.model.slug, {"prompt": "x"})).view.execution
+    e = (
+        await w.executions.run(RunRequest(w.alice.id, w.model.slug, {"prompt": "x"}))
+    ).view.execution
     in_flight: list[PendingReason | None] = []
     real_submit = w.gpu.submit
 

@@ -8,7 +8,7 @@ import pytest
 
 from adapters.memory.gpu import FakeGpuProvider, FakeJob
 from tarsify.domain.errors import GpuProviderError, ProviderJobNotFound, ProviderOutcome
-from tarsify.ports import GpuProvider, JobRequest
+from tarsify.ports.provider import GpuProvider, JobRequest
 
 REQUEST = JobRequest("ep", {"prompt": "x"}, execution_timeout_ms=1000, ttl_ms=5000)
 

@@ -14,9 +14,9 @@ from adapters.blobs.filesystem import FilesystemBlobStore
 from adapters.blobs.memory import MemoryBlobStore
 from adapters.blobs.s3 import S3BlobStore
 from adapters.blobs.signing import FileUrlSigner
+from entrypoints.callbacks import WebhookUrls
 from entrypoints.config import Settings
 from entrypoints.container import build_container, resolve
-from entrypoints.webhooks import WebhookUrls
 from tarsify.domain.errors import InvalidFileKey
 from tarsify.services.files import OutputFiles
 

@@ -10,7 +10,7 @@ from firebase_admin import auth as firebase_auth
 
 from adapters.auth.firebase import FirebaseVerifier, IdentityProviderUnavailable
 from tarsify.domain.errors import InvalidToken
-from tarsify.ports import Audience
+from tarsify.ports.identity import Audience
 
 CONSUMERS_PROJECT = "tarsify-consumers-test"
 DEVELOPERS_PROJECT = "tarsify-developers-test"

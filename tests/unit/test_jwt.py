@@ -10,7 +10,7 @@ import pytest
 
 from adapters.auth.jwt import JwtVerifier, mint_token
 from tarsify.domain.errors import InvalidToken
-from tarsify.ports import Audience
+from tarsify.ports.identity import Audience
 
 SECRET = "unit-test-secret-that-is-long-enough-for-hs256"
 DEV, CON = Audience.DEVELOPERS, Audience.CONSUMERS

@@ -12,12 +12,13 @@ from adapters.memory.clock import ManualClock
 from adapters.memory.feed import InProcessFeed
 from tarsify.domain.execution import Execution
 from tarsify.domain.models import ExecutionStatus as S
-from tarsify.domain.webhooks import WebhookFilter
-from tarsify.services.changes import store_change
-from tarsify.services.credit_listener import CreditsListener
-from tarsify.services.events import FeedListener
-from tarsify.services.listeners import Listeners
-from tarsify.services.webhooks import WebhookListener, WebhookRequest, requested_webhook
+from tarsify.domain.run_request import RunRequest
+from tarsify.domain.webhooks import WebhookFilter, WebhookRequest
+from tarsify.services.engine.changes import store_change
+from tarsify.services.engine.credit_listener import CreditsListener
+from tarsify.services.engine.feed_listener import FeedListener
+from tarsify.services.engine.listeners import Listeners
+from tarsify.services.engine.webhook_listener import WebhookListener
 from tests.unit.test_execution_aggregate import fresh
 from tests.unit.world import make_world
 
@@ -70,7 +71,7 @@ async def test_a_change_no_listener_writes_on_is_a_single_write() -> None:
     clock = ManualClock()
     listeners = Listeners([CreditsListener(clock), WebhookListener(clock)])
     w = await make_world(clock, listeners=listeners)
-    result = await w.executions.run(w.alice.id, w.model.slug, {"prompt": "x"})
+    result = await w.executions.run(RunRequest(w.alice.id, w.model.slug, {"prompt": "x"}))
     execution_id = result.view.execution.id
     opened: list[bool] = []
     factory = w.store.unit_of_work
@@ -97,7 +98,7 @@ async def test_a_change_no_listener_writes_on_is_a_single_write() -> None:
     assert opened == [False, True, False, False, True, False, True]
     # In the process that made the run, no change needs that read.
     opened.clear()
-    second = await w.executions.run(w.alice.id, w.model.slug, {"prompt": "y"})
+    second = await w.executions.run(RunRequest(w.alice.id, w.model.slug, {"prompt": "y"}))
     await store_change(spy, listeners, second.view.execution.id, to(S.COMPLETED))
     assert opened == [False, True]
 
@@ -107,8 +108,9 @@ async def test_a_change_with_a_webhook_to_tell_is_a_transaction() -> None:
     listeners = Listeners([CreditsListener(clock), WebhookListener(clock)])
     w = await make_world(clock, listeners=listeners)
     asked = WebhookRequest("https://hooks.example/x", (WebhookFilter.COMPLETED,))
-    with requested_webhook(asked):
-        result = await w.executions.run(w.alice.id, w.model.slug, {"prompt": "x"})
+    result = await w.executions.run(
+        RunRequest(w.alice.id, w.model.slug, {"prompt": "x"}, webhook=asked)
+    )
     execution_id = result.view.execution.id
     opened: list[bool] = []
     factory = w.store.unit_of_work

@@ -8,7 +8,7 @@ from adapters.memory.clock import ManualClock
 from adapters.memory.gpu import FakeGpuProvider
 from adapters.metrics.provider import MeteredGpuProvider
 from adapters.metrics.registry import Metrics
-from entrypoints.metered_reconciler import MeteredReconciler
+from entrypoints.process.metered_reconciler import MeteredReconciler
 from tarsify.domain.errors import (
     GpuProviderError,
     ProviderJobNotFound,
@@ -17,7 +17,8 @@ from tarsify.domain.errors import (
 )
 from tarsify.domain.execution import Execution
 from tarsify.domain.models import OutputType
-from tarsify.ports import JobRequest
+from tarsify.domain.run_request import RunRequest
+from tarsify.ports.provider import JobRequest
 from tests.metrics_text import value
 from tests.unit.world import make_world
 
@@ -72,7 +73,7 @@ async def test_reconcile_passes_execution_errors_and_failed_passes_are_counted(
     reconciler = MeteredReconciler(
         w.store.unit_of_work, w.dispatcher, clock, w.settings, metrics=metrics
     )
-    await w.executions.run(w.alice.id, w.model.slug, {"prompt": "a"})
+    await w.executions.run(RunRequest(w.alice.id, w.model.slug, {"prompt": "a"}))
     clock.advance(5)
 
     async def poll_fails(execution: Execution) -> Execution:

@@ -18,7 +18,7 @@ from adapters.memory.downloads import FakeDownloader
 from tarsify.domain.errors import BlobStoreUnavailable, OutputDownloadFailed
 from tarsify.domain.files import FileRecord
 from tarsify.domain.models import BaseModel, ModelCategory, OutputType
-from tarsify.ports import Download
+from tarsify.ports.files import Download
 from tarsify.services.files import OutputFiles
 
 EXECUTION = uuid.UUID("0b6f0a46-35d8-4d4a-9a43-5b1d5c5e3f10")

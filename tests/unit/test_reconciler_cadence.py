@@ -12,9 +12,10 @@ from adapters.memory.clock import ManualClock
 from adapters.memory.downloads import FakeDownloader
 from tarsify.domain.execution import Execution
 from tarsify.domain.models import ExecutionStatus
-from tarsify.services.engine_settings import EngineSettings
+from tarsify.domain.run_request import RunRequest
+from tarsify.services.engine.reconciler import PassReport
+from tarsify.services.engine.settings import EngineSettings
 from tarsify.services.files import OutputFiles
-from tarsify.services.reconciler import PassReport
 from tests.unit.world import World, make_world
 
 DONE = {"text": "done"}
@@ -25,7 +26,7 @@ async def started(w: World, count: int) -> list[Execution]:
     """``count`` runs, each sent to the provider."""
     runs = []
     for _ in range(count):
-        run = await w.executions.run(w.alice.id, w.model.slug, {"prompt": "x"})
+        run = await w.executions.run(RunRequest(w.alice.id, w.model.slug, {"prompt": "x"}))
         assert run.view.execution.provider_job_id is not None
         runs.append(run.view.execution)
     return runs

@@ -17,9 +17,10 @@ from tarsify.domain.errors import (
     TooManyActiveExecutions,
 )
 from tarsify.domain.models import ExecutionStatus, RunTarget, TarsModelStatus
+from tarsify.domain.run_request import RunRequest
 from tarsify.services.catalog import CatalogService, NewEndpoint
-from tarsify.services.engine_settings import EngineSettings
-from tarsify.services.run_targets import MAX_ENTRIES, RunTargets
+from tarsify.services.engine.run_targets import MAX_ENTRIES, RunTargets
+from tarsify.services.engine.settings import EngineSettings
 from tarsify.services.studio import StudioService
 from tests.unit.world import World, make_world
 
@@ -122,7 +123,7 @@ async def test_the_prepared_check_is_the_models_own() -> None:
 
 async def warm(w: World) -> None:
     """One run, so that this process keeps the model's target."""
-    await w.executions.run(w.alice.id, w.model.slug, {"prompt": "warm"})
+    await w.executions.run(RunRequest(w.alice.id, w.model.slug, {"prompt": "warm"}))
 
 
 def elsewhere(w: World) -> tuple[CatalogService, StudioService]:
@@ -154,7 +155,7 @@ async def test_a_model_that_stopped_being_runnable_elsewhere_refuses_at_once(
         await catalog.deactivate_endpoint(w.endpoint.id)
     submitted = len(w.gpu.submitted)
     with pytest.raises(error):
-        await w.executions.run(w.alice.id, w.model.slug, {"prompt": "x"})
+        await w.executions.run(RunRequest(w.alice.id, w.model.slug, {"prompt": "x"}))
     assert await w.count_executions() == 1 and len(w.gpu.submitted) == submitted
 
 
@@ -166,7 +167,7 @@ async def test_a_base_model_moved_elsewhere_runs_on_its_new_endpoint() -> None:
         NewEndpoint(provider_endpoint_id="rp-moved", name="New", gpu_type="A100")
     )
     await catalog.update_base_model(w.base.id, {"endpoint_id": new.id})
-    result = await w.executions.run(w.alice.id, w.model.slug, {"prompt": "x"})
+    result = await w.executions.run(RunRequest(w.alice.id, w.model.slug, {"prompt": "x"}))
     assert result.view.execution.endpoint_id == new.id
     assert w.gpu.submitted[-1].endpoint_id == "rp-moved"
     assert await w.count_executions() == 2
@@ -178,10 +179,10 @@ async def test_a_configuration_changed_elsewhere_applies_within_the_ttl() -> Non
     await warm(w)
     _, studio = elsewhere(w)
     await studio.update(w.developer.id, w.model.id, {"config_overrides": {"promptPrefix": "new: "}})
-    kept = await w.executions.run(w.alice.id, w.model.slug, {"prompt": "x"})
+    kept = await w.executions.run(RunRequest(w.alice.id, w.model.slug, {"prompt": "x"}))
     assert w.gpu.submitted[-1].input["prompt"] == "art: x"  # this process's copy
     clock.advance(1.0)
-    fresh = await w.executions.run(w.alice.id, w.model.slug, {"prompt": "x"})
+    fresh = await w.executions.run(RunRequest(w.alice.id, w.model.slug, {"prompt": "x"}))
     assert w.gpu.submitted[-1].input["prompt"] == "new: x"
     assert kept.view.execution.status is fresh.view.execution.status is ExecutionStatus.QUEUED
 
@@ -192,21 +193,21 @@ async def test_a_change_in_this_process_applies_at_once() -> None:
     await w.studio.update(
         w.developer.id, w.model.id, {"config_overrides": {"promptPrefix": "new: "}}
     )
-    await w.executions.run(w.alice.id, w.model.slug, {"prompt": "x"})
+    await w.executions.run(RunRequest(w.alice.id, w.model.slug, {"prompt": "x"}))
     assert w.gpu.submitted[-1].input["prompt"] == "new: x"
 
 
 async def test_the_limit_refuses_with_retry_after_from_the_estimate() -> None:
     w = await make_world(settings=EngineSettings(max_active_executions=2))
     for _ in range(2):
-        await w.executions.run(w.alice.id, w.model.slug, {"prompt": "x"})
+        await w.executions.run(RunRequest(w.alice.id, w.model.slug, {"prompt": "x"}))
     with pytest.raises(TooManyActiveExecutions) as refused:
-        await w.executions.run(w.alice.id, w.model.slug, {"prompt": "x"})
+        await w.executions.run(RunRequest(w.alice.id, w.model.slug, {"prompt": "x"}))
     assert refused.value.retry_after == 30  # the base model's estimate
     assert refused.value.details == {"limit": 2, "retryAfterSeconds": 30}
     assert await w.count_executions() == 2
     # Another consumer has a limit of its own.
-    await w.executions.run(w.bob.id, w.model.slug, {"prompt": "x"})
+    await w.executions.run(RunRequest(w.bob.id, w.model.slug, {"prompt": "x"}))
 
 
 async def test_a_refusal_the_catalog_cannot_explain_is_a_conflict_not_a_limit() -> None:
@@ -222,5 +223,5 @@ async def test_a_refusal_the_catalog_cannot_explain_is_a_conflict_not_a_limit() 
 
     w.executions._insert = refused  # type: ignore[method-assign]
     with pytest.raises(Conflict, match="send it again"):
-        await w.executions.run(w.alice.id, w.model.slug, {"prompt": "x"})
+        await w.executions.run(RunRequest(w.alice.id, w.model.slug, {"prompt": "x"}))
     assert tries == 2 and await w.count_executions() == 0

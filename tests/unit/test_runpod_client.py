@@ -20,7 +20,7 @@ from yarl import URL
 from adapters.runpod.client import RunPodClient, RunPodError, RunPodJobNotFound
 from adapters.runpod.provider import RunPodGpuProvider, clean_error, snapshot_from_status
 from tarsify.domain.errors import GpuProviderError, ProviderJobNotFound, ProviderOutcome
-from tarsify.ports import JobRequest
+from tarsify.ports.provider import JobRequest
 
 NOT_SENT, REFUSED, UNKNOWN = (
     ProviderOutcome.NOT_SENT,

@@ -19,7 +19,7 @@ from tarsify.domain.errors import (
 )
 from tarsify.domain.models import Identity, ModelCategory, OutputType, TarsModelStatus
 from tarsify.domain.pagination import PageRequest
-from tarsify.ports import Audience
+from tarsify.ports.identity import Audience
 from tarsify.services.catalog import NewBaseModel, NewEndpoint
 from tarsify.services.studio import NewTarsModel
 from tests.unit.world import SCHEMA, make_world

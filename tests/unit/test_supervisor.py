@@ -7,7 +7,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from entrypoints import supervisor
+from entrypoints.process import supervisor
 
 ALLOWED = {"__future__", "os", "signal", "sys"}
 
@@ -48,7 +48,7 @@ def test_a_worker_that_serves_only_the_api_never_imports_jinja2() -> None:
     """The pages' template engine is loaded on the first page, not by every worker."""
     script = (
         "import sys\n"
-        "import entrypoints.http_worker\n"
+        "import entrypoints.process.http_worker\n"
         "from entrypoints.config import Settings\n"
         "from entrypoints.container import build_container\n"
         "from entrypoints.http.app import create_app\n"
@@ -60,7 +60,7 @@ def test_a_worker_that_serves_only_the_api_never_imports_jinja2() -> None:
         capture_output=True,
         text=True,
         timeout=60,
-        cwd=Path(supervisor.__file__).resolve().parents[1],
+        cwd=Path(supervisor.__file__).resolve().parents[2],
     )
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip().splitlines()[-1] == "False"

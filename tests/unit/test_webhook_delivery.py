@@ -13,17 +13,14 @@ from standardwebhooks.webhooks import Webhook
 
 from adapters.memory.clock import ManualClock
 from tarsify.domain.execution import ExecutionView
+from tarsify.domain.run_request import RunRequest
 from tarsify.domain.webhook_rules import refused
-from tarsify.domain.webhooks import DeliveryStatus, WebhookFilter
-from tarsify.ports import SendResult
-from tarsify.services.listeners import Listeners
+from tarsify.domain.webhooks import DeliveryStatus, WebhookFilter, WebhookRequest
+from tarsify.ports.webhooks import SendResult
+from tarsify.services.engine.listeners import Listeners
+from tarsify.services.engine.webhook_listener import WebhookListener
 from tarsify.services.webhook_delivery import DeliverySettings, WebhookDeliverer
-from tarsify.services.webhooks import (
-    ConsumerWebhooks,
-    WebhookListener,
-    WebhookRequest,
-    requested_webhook,
-)
+from tarsify.services.webhooks import ConsumerWebhooks
 from tests.unit.world import World, make_world
 
 HOOK = "https://hooks.example/tarsify"
@@ -75,8 +72,9 @@ async def hooks(delays: tuple[float, ...] = (5, 30, 120)) -> Hooks:
 
 async def run(h: Hooks, *events: WebhookFilter) -> uuid.UUID:
     request = await h.webhooks.request(HOOK, list(events) or None)
-    with requested_webhook(request):
-        result = await h.world.executions.run(h.world.alice.id, h.world.model.slug, {"prompt": "x"})
+    result = await h.world.executions.run(
+        RunRequest(h.world.alice.id, h.world.model.slug, {"prompt": "x"}, webhook=request)
+    )
     return result.view.execution.id
 
 
@@ -121,7 +119,9 @@ async def test_start_and_completed_when_both_are_asked_for() -> None:
 
 async def test_no_webhook_no_event() -> None:
     h = await hooks()
-    result = await h.world.executions.run(h.world.alice.id, h.world.model.slug, {"prompt": "x"})
+    result = await h.world.executions.run(
+        RunRequest(h.world.alice.id, h.world.model.slug, {"prompt": "x"})
+    )
     await finish(h, result.view.execution.id)
     assert await h.deliverer.run_once() == 0
     assert h.receiver.received == []
@@ -253,8 +253,9 @@ async def test_an_idle_deliverer_ends_at_once_when_stopped() -> None:
 
 async def _run_to(h: Hooks, url: str) -> uuid.UUID:
     request = await h.webhooks.request(url, None)
-    with requested_webhook(request):
-        result = await h.world.executions.run(h.world.alice.id, h.world.model.slug, {"prompt": "x"})
+    result = await h.world.executions.run(
+        RunRequest(h.world.alice.id, h.world.model.slug, {"prompt": "x"}, webhook=request)
+    )
     await finish(h, result.view.execution.id)
     return result.view.execution.id
 

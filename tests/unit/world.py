@@ -10,17 +10,19 @@ from adapters.memory.clock import ManualClock
 from adapters.memory.gpu import FakeGpuProvider
 from adapters.memory.uow import MemoryStore
 from tarsify.domain.models import Identity, ModelCategory, OutputType, TarsModelStatus
-from tarsify.ports import Audience, Clock, WebhookUrlBuilder
+from tarsify.ports.clock import Clock
+from tarsify.ports.identity import Audience
+from tarsify.ports.provider import WebhookUrlBuilder
 from tarsify.services.accounts import AccountService
 from tarsify.services.catalog import CatalogService, NewBaseModel, NewEndpoint
-from tarsify.services.dispatch import Dispatcher
-from tarsify.services.engine_settings import EngineSettings
-from tarsify.services.executions import ExecutionService
+from tarsify.services.engine.dispatch import Dispatcher
+from tarsify.services.engine.executions import ExecutionService
+from tarsify.services.engine.listeners import Listeners
+from tarsify.services.engine.reconciler import Reconciler
+from tarsify.services.engine.run_targets import RunTargets
+from tarsify.services.engine.settings import EngineSettings
 from tarsify.services.files import OutputFiles
-from tarsify.services.listeners import Listeners
 from tarsify.services.marketplace import MarketplaceService
-from tarsify.services.reconciler import Reconciler
-from tarsify.services.run_targets import RunTargets
 from tarsify.services.studio import NewTarsModel, StudioService
 
 SCHEMA: dict[str, Any] = {

@@ -31,9 +31,10 @@ from tarsify.domain.errors import StorageError
 from tarsify.domain.execution import Execution, Step
 from tarsify.domain.failures import Failure
 from tarsify.domain.models import ExecutionStatus
-from tarsify.ports import Clock, UnitOfWorkFactory
-from tarsify.services.dispatch import Dispatcher
-from tarsify.services.engine_settings import EngineSettings
+from tarsify.ports.clock import Clock
+from tarsify.ports.storage import UnitOfWorkFactory
+from tarsify.services.engine.dispatch import Dispatcher
+from tarsify.services.engine.settings import EngineSettings
 
 log = logging.getLogger("tarsify.reconciler")
 

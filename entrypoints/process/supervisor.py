@@ -4,7 +4,7 @@
 a bare interpreter (``exec python -I -S supervisor.py``), so the supervisor holds none of
 the service: it imports only ``os``, ``signal`` and ``sys`` (``tests/unit/test_supervisor.py``
 checks it) and costs what a bare interpreter costs. Each worker is a fresh interpreter
-running ``entrypoints.http_worker``, which imports the service; they share the port
+running ``entrypoints.process.http_worker``, which imports the service; they share the port
 (SO_REUSEPORT).
 
 SIGTERM or SIGINT stops the workers (each drains its requests) and then the supervisor.
@@ -18,7 +18,7 @@ import os
 import signal
 import sys
 
-WORKER_MODULE = "entrypoints.http_worker"
+WORKER_MODULE = "entrypoints.process.http_worker"
 # Set per worker in its environment: only one worker runs the background work (the
 # reconciler and the webhook delivery).
 RECONCILER_ENV = "RECONCILER_ENABLED"

@@ -5,8 +5,8 @@ from __future__ import annotations
 import uuid
 
 from adapters.runpod.provider import build_body
-from entrypoints.webhooks import WebhookUrls
-from tarsify.ports import JobRequest
+from entrypoints.callbacks import WebhookUrls
+from tarsify.ports.provider import JobRequest
 
 SECRET = "a-webhook-secret-of-enough-length-0123456789"
 

@@ -34,13 +34,16 @@ from tarsify.domain.models import (
 )
 from tarsify.domain.pagination import Page, PageRequest
 from tarsify.domain.policies import visible_execution
+from tarsify.domain.run_request import RunRequest
 from tarsify.domain.schema import Violation
 from tarsify.domain.schema_guard import budget
-from tarsify.ports import Clock, Offload, UnitOfWorkFactory
-from tarsify.services.dispatch import Dispatcher
-from tarsify.services.engine_settings import EngineSettings
-from tarsify.services.listeners import Listeners
-from tarsify.services.run_targets import PreparedTarget, RunTargets
+from tarsify.ports.clock import Clock
+from tarsify.ports.offload import Offload
+from tarsify.ports.storage import UnitOfWorkFactory
+from tarsify.services.engine.dispatch import Dispatcher
+from tarsify.services.engine.listeners import Listeners
+from tarsify.services.engine.run_targets import PreparedTarget, RunTargets
+from tarsify.services.engine.settings import EngineSettings
 
 log = logging.getLogger("tarsify.engine")
 MIN_WAIT_STEP_S = 0.05
@@ -64,17 +67,6 @@ class RunResult:
 
     view: ExecutionView
     replayed: bool = False
-
-
-@dataclass(slots=True, frozen=True)
-class Request:
-    """What a consumer asked to run."""
-
-    consumer_id: uuid.UUID
-    slug: str
-    inputs: JsonObject
-    fingerprint: str
-    idempotency_key: str | None
 
 
 def _same_route(a: RunTarget, b: RunTarget) -> bool:
@@ -116,32 +108,26 @@ class ExecutionService:
         """The engine settings in force."""
         return self._settings
 
-    async def run(
-        self,
-        consumer_id: uuid.UUID,
-        slug: str,
-        inputs: JsonObject,
-        *,
-        idempotency_key: str | None = None,
-        wait_s: float = 0.0,
-    ) -> RunResult:
+    async def run(self, request: RunRequest) -> RunResult:
         """Validate, store (PENDING, committed first) and submit one execution.
 
-        With ``idempotency_key``, a repeat of the same request returns the first
+        With ``request.idempotency_key``, a repeat of the same request returns the first
         execution; a different request under the same key raises ``Conflict``.
-        ``wait_s`` > 0 waits (bounded by the settings) for a terminal status; when the
-        model's estimate fits the wait, the job is sent with the provider's
-        submit-and-wait (one call instead of a submit and several polls).
+        ``request.wait_s`` > 0 waits (bounded by the settings) for a terminal status;
+        when the model's estimate fits the wait, the job is sent with the provider's
+        submit-and-wait (one call instead of a submit and several polls). The listeners
+        see ``request`` in the transaction that stores the execution (its webhook, ...).
         """
-        fingerprint = request_fingerprint(slug, inputs)
+        consumer_id, idempotency_key = request.consumer_id, request.idempotency_key
+        wait_s = request.wait_s
+        fingerprint = request_fingerprint(request.slug, request.inputs)
         if idempotency_key:
             replay = await self._replay(consumer_id, idempotency_key, fingerprint)
             if replay is not None:
                 return RunResult(await self._wait(replay, wait_s), replayed=True)
         wait_s = min(max(wait_s, 0.0), self._settings.max_wait_s)
-        new = Request(consumer_id, slug, inputs, fingerprint, idempotency_key)
         try:
-            execution, target = await self._store_new(new)
+            execution, target = await self._store_new(request, fingerprint)
         except AlreadyExists:
             # Lost a race with the same idempotency key: answer with the winner.
             assert idempotency_key is not None
@@ -161,7 +147,7 @@ class ExecutionService:
         view = ExecutionView(stored, target.tars_model.slug, target.tars_model.title)
         return RunResult(await self._wait(view, wait_s))
 
-    async def _store_new(self, new: Request) -> tuple[Execution, RunTarget]:
+    async def _store_new(self, new: RunRequest, fingerprint: str) -> tuple[Execution, RunTarget]:
         """Store a new PENDING execution of ``new``, admitted by the insert itself.
 
         The target may be this process's copy (``RunTargets``); when the insert refuses
@@ -175,8 +161,8 @@ class ExecutionService:
                 raise TarsModelNotFound()
             target = prepared.target
             target.check_runnable()
-            execution = await self._new_execution(new, prepared)
-            if await self._insert(execution, target):
+            execution = await self._new_execution(new, fingerprint, prepared)
+            if await self._insert(execution, target, new):
                 return execution, target
             fresh = await self._targets.read(new.slug)
             if fresh is None:
@@ -190,17 +176,19 @@ class ExecutionService:
             prepared = fresh
         raise Conflict("The model changed while the run was being stored; send it again")
 
-    async def _insert(self, execution: Execution, target: RunTarget) -> bool:
+    async def _insert(self, execution: Execution, target: RunTarget, request: RunRequest) -> bool:
         """Insert ``execution`` if admitted; listeners write beside it (a hold, ...)."""
-        single = not self._listeners.writes_on_create(execution)
+        single = not self._listeners.writes_on_create(execution, request)
         async with self._uow(single_write=single) as uow:
             if not await uow.executions.admit(execution, self._admission):
                 return False
-            await self._listeners.created(uow, execution, target)
+            await self._listeners.created(uow, execution, target, request)
             await uow.commit()
         return True
 
-    async def _new_execution(self, new: Request, prepared: PreparedTarget) -> Execution:
+    async def _new_execution(
+        self, new: RunRequest, fingerprint: str, prepared: PreparedTarget
+    ) -> Execution:
         """A PENDING execution of the target for validated inputs.
 
         The inputs are measured and checked away from the event loop (``Offload``),
@@ -227,7 +215,7 @@ class ExecutionService:
             consumer_input=copy.deepcopy(stored_inputs(new.inputs, prepared.check.config)),
             input_payload=payload,
             deadline_at=now + self._settings.deadline(target.base_model),
-            request_hash=new.fingerprint,
+            request_hash=fingerprint,
             idempotency_key=new.idempotency_key,
             price=target.price,
             # Should this process die before sending it, the reconciler sends it then.

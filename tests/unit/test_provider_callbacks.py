@@ -7,7 +7,8 @@ import uuid
 from adapters.memory.clock import ManualClock
 from tarsify.domain.errors import GpuProviderError, ProviderOutcome
 from tarsify.domain.models import ExecutionStatus, OutputType
-from tarsify.ports import JobRequest
+from tarsify.domain.run_request import RunRequest
+from tarsify.ports.provider import JobRequest
 from tests.unit.world import StaticWebhooks, make_world
 
 IMAGE = {"images": ["data:image/png;base64,AAAA"]}
@@ -15,21 +16,25 @@ IMAGE = {"images": ["data:image/png;base64,AAAA"]}
 
 async def test_jobs_carry_the_webhook_url_of_their_execution() -> None:
     w = await make_world(webhooks=StaticWebhooks())
-    e = (await w.executions.run(w.alice.id, w.model.slug, {"prompt": "x"})).view.execution
+    e = (
+        await w.executions.run(RunRequest(w.alice.id, w.model.slug, {"prompt": "x"}))
+    ).view.execution
     [job] = w.gpu.submitted
     assert job.webhook_url == f"https://tarsify.test/webhooks/{e.id}"
 
 
 async def test_without_webhooks_jobs_have_none() -> None:
     w = await make_world()
-    await w.executions.run(w.alice.id, w.model.slug, {"prompt": "x"})
+    await w.executions.run(RunRequest(w.alice.id, w.model.slug, {"prompt": "x"}))
     assert w.gpu.submitted[0].webhook_url is None
 
 
 async def test_a_notice_reads_the_status_at_once_despite_the_poll_interval() -> None:
     clock = ManualClock()
     w = await make_world(clock)
-    e = (await w.executions.run(w.alice.id, w.model.slug, {"prompt": "x"})).view.execution
+    e = (
+        await w.executions.run(RunRequest(w.alice.id, w.model.slug, {"prompt": "x"}))
+    ).view.execution
     await w.executions.get(w.alice.id, e.id)  # a consumer poll takes this interval's slot
     w.gpu.set_status(e.provider_job_id, "COMPLETED", output=IMAGE)
     calls = w.gpu.calls["status"]
@@ -42,7 +47,9 @@ async def test_a_notice_reads_the_status_at_once_despite_the_poll_interval() -> 
 async def test_a_notice_resolves_an_ambiguous_submit() -> None:
     w = await make_world()
     w.gpu.fail_next("submit", GpuProviderError("read timeout", outcome=ProviderOutcome.UNKNOWN))
-    e = (await w.executions.run(w.alice.id, w.model.slug, {"prompt": "x"})).view.execution
+    e = (
+        await w.executions.run(RunRequest(w.alice.id, w.model.slug, {"prompt": "x"}))
+    ).view.execution
     assert e.status is ExecutionStatus.PENDING and e.provider_job_id is None
     # The job did reach the provider; its webhook names it.
     job = await w.gpu.submit(
@@ -58,7 +65,9 @@ async def test_a_notice_resolves_an_ambiguous_submit() -> None:
 async def test_a_notice_naming_a_job_the_provider_does_not_know_changes_nothing() -> None:
     w = await make_world()
     w.gpu.fail_next("submit", GpuProviderError("read timeout", outcome=ProviderOutcome.UNKNOWN))
-    e = (await w.executions.run(w.alice.id, w.model.slug, {"prompt": "x"})).view.execution
+    e = (
+        await w.executions.run(RunRequest(w.alice.id, w.model.slug, {"prompt": "x"}))
+    ).view.execution
     assert await w.executions.notify(e.id, "forged-job-id")
     stored = await w.stored(e.id)
     assert stored.status is ExecutionStatus.PENDING and stored.provider_job_id is None
@@ -68,11 +77,15 @@ async def test_a_notice_cannot_adopt_the_job_of_another_execution() -> None:
     """Bob's job, named on Alice's unconfirmed execution's callback, is refused: Alice
     must never see Bob's output."""
     w = await make_world()
-    bobs = (await w.executions.run(w.bob.id, w.model.slug, {"prompt": "b"})).view.execution
+    bobs = (
+        await w.executions.run(RunRequest(w.bob.id, w.model.slug, {"prompt": "b"}))
+    ).view.execution
     assert bobs.provider_job_id is not None
     w.gpu.set_status(bobs.provider_job_id, "COMPLETED", output=IMAGE)
     w.gpu.fail_next("submit", GpuProviderError("read timeout", outcome=ProviderOutcome.UNKNOWN))
-    alices = (await w.executions.run(w.alice.id, w.model.slug, {"prompt": "a"})).view.execution
+    alices = (
+        await w.executions.run(RunRequest(w.alice.id, w.model.slug, {"prompt": "a"}))
+    ).view.execution
     assert alices.provider_job_id is None
     calls = w.gpu.calls["status"]
     assert await w.executions.notify(alices.id, bobs.provider_job_id)
@@ -91,7 +104,9 @@ async def test_a_notice_cannot_adopt_the_job_of_another_execution() -> None:
 async def test_notices_for_unknown_or_finished_executions() -> None:
     w = await make_world()
     assert not await w.executions.notify(uuid.uuid4(), "job")
-    e = (await w.executions.run(w.alice.id, w.model.slug, {"prompt": "x"})).view.execution
+    e = (
+        await w.executions.run(RunRequest(w.alice.id, w.model.slug, {"prompt": "x"}))
+    ).view.execution
     w.gpu.set_status(e.provider_job_id, "FAILED", error="boom")
     await w.executions.notify(e.id, e.provider_job_id)
     calls = w.gpu.calls["status"]

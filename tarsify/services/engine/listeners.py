@@ -14,17 +14,21 @@ from typing import Protocol
 
 from tarsify.domain.execution import Execution
 from tarsify.domain.models import RunTarget
-from tarsify.ports import UnitOfWork, UnitOfWorkFactory
+from tarsify.domain.run_request import RunRequest
+from tarsify.ports.storage import UnitOfWork, UnitOfWorkFactory
 
 
 class ExecutionListener(Protocol):
     """Reacts, inside the transaction, to an execution being created or changed."""
 
-    async def created(self, uow: UnitOfWork, execution: Execution, target: RunTarget) -> None:
-        """A new execution is being stored (PENDING); raising refuses the run."""
+    async def created(
+        self, uow: UnitOfWork, execution: Execution, target: RunTarget, request: RunRequest
+    ) -> None:
+        """A new execution of ``request`` is being stored (PENDING); raising refuses the
+        run."""
         ...
 
-    def writes_on_create(self, execution: Execution) -> bool:
+    def writes_on_create(self, execution: Execution, request: RunRequest) -> bool:
         """Whether ``created`` may write beside this new execution. When no listener
         may, the execution is stored as one statement, committed as it runs."""
         ...
@@ -56,10 +60,10 @@ class Listeners:
     def __init__(self, listeners: Sequence[ExecutionListener] = ()) -> None:
         self._listeners = tuple(listeners)
 
-    def writes_on_create(self, execution: Execution) -> bool:
+    def writes_on_create(self, execution: Execution, request: RunRequest) -> bool:
         """True when some listener may write beside this new execution (so its insert
         cannot be a single-write unit of work)."""
-        return any(listener.writes_on_create(execution) for listener in self._listeners)
+        return any(listener.writes_on_create(execution, request) for listener in self._listeners)
 
     def writes_on(self, before: Execution, after: Execution) -> bool:
         """True when some listener may write beside this change."""
@@ -77,10 +81,12 @@ class Listeners:
                 return True
         return False
 
-    async def created(self, uow: UnitOfWork, execution: Execution, target: RunTarget) -> None:
+    async def created(
+        self, uow: UnitOfWork, execution: Execution, target: RunTarget, request: RunRequest
+    ) -> None:
         """Tell each listener about a new execution."""
         for listener in self._listeners:
-            await listener.created(uow, execution, target)
+            await listener.created(uow, execution, target, request)
 
     async def changed(self, uow: UnitOfWork, before: Execution, after: Execution) -> None:
         """Tell each listener about a change."""

@@ -89,7 +89,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.command == "token":
         return _token(args)
     if args.command == "check":
-        from entrypoints.check import run_check
+        from entrypoints.cli.check import run_check
 
         configure_logging("WARNING", "console")
         return asyncio.run(run_check())
@@ -102,23 +102,23 @@ def main(argv: Sequence[str] | None = None) -> int:
         logging.getLogger("tarsify.storage").setLevel(logging.CRITICAL)
     try:
         if args.command == "serve":
-            from entrypoints.serve import serve
+            from entrypoints.process.serve import serve
 
             return serve(settings, args)
         if args.command == "worker":
             return asyncio.run(_worker(settings))
         if args.command == "outputs":
-            from entrypoints.outputs import offload_outputs
+            from entrypoints.cli.outputs import offload_outputs
 
             return asyncio.run(offload_outputs(settings))
         if args.command == "migrate":
             return asyncio.run(_migrate(settings, args.revision, args.downgrade))
         if args.command == "ledger":
-            from entrypoints.ledger import run_ledger_check
+            from entrypoints.cli.ledger import run_ledger_check
 
             return asyncio.run(run_ledger_check(settings))
         if args.command == "seed":
-            from entrypoints.serve import run_seed
+            from entrypoints.process.serve import run_seed
 
             return asyncio.run(run_seed(settings, demo=args.demo))
     except StorageError as exc:

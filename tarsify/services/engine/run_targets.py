@@ -14,6 +14,7 @@ process keeps both per slug for ``ttl_s``. What a kept entry may get wrong is bo
 
 from __future__ import annotations
 
+import uuid
 from collections import OrderedDict
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -21,7 +22,8 @@ from datetime import datetime, timedelta
 from tarsify.domain.config import ConfigOverrides
 from tarsify.domain.inputs import InputCheck
 from tarsify.domain.models import RunTarget
-from tarsify.ports import Clock, UnitOfWorkFactory
+from tarsify.ports.clock import Clock
+from tarsify.ports.storage import UnitOfWork, UnitOfWorkFactory
 
 MAX_ENTRIES = 1024
 
@@ -70,3 +72,9 @@ class RunTargets:
     def forget(self) -> None:
         """Drop every kept target (the catalog changed in this process)."""
         self._entries.clear()
+
+
+async def run_target_of(uow: UnitOfWork, tars_model_id: uuid.UUID) -> RunTarget | None:
+    """The run target (model, base model, endpoint) of a Tars model, by id."""
+    model = await uow.tars_models.get(tars_model_id)
+    return await uow.tars_models.get_run_target(model.slug) if model else None

@@ -1,4 +1,4 @@
-"""Webhook URLs handed to the GPU provider: one unguessable URL per execution.
+"""Provider callback URLs handed to the GPU provider: one unguessable URL per execution.
 
 RunPod does not sign its webhook calls, so the URL carries the authentication: an
 HMAC-SHA256 of the execution id under a server secret. A call is only a hint to re-read

@@ -1,28 +1,18 @@
-"""Ports: the interfaces the core needs from the outside world.
+"""Repositories: one per aggregate, read and written inside a ``UnitOfWork``.
 
-Adapters implement them (``adapters/memory`` for tests, ``adapters/sql``,
-``adapters/runpod``, ``adapters/simulator``, ``adapters/auth``); the composition root
-(``entrypoints/container.py``) picks which. Every adapter translates its own failures
-into ``tarsify.domain.errors`` (``StorageError``, ``GpuProviderError``, ``InvalidToken``).
-"""
+They never commit, return copies, raise ``AlreadyExists`` on unique clashes and
+``StorageError`` for any storage failure."""
 
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable
-from contextlib import AbstractAsyncContextManager
-from dataclasses import dataclass
 from datetime import datetime
-from enum import StrEnum
-from pathlib import Path
-from types import TracebackType
-from typing import Protocol, Self, TypeVar
+from typing import Protocol
 
 from tarsify.domain.api_keys import ApiKey, ApiKeyOwner
 from tarsify.domain.credits import AccountType, Credits, LedgerEntry, Posting
 from tarsify.domain.execution import Admission, Execution, ExecutionView
 from tarsify.domain.files import ExecutionFile
-from tarsify.domain.jobs import JobReport, JobRequest
 from tarsify.domain.ledger_audit import AccountTotal, ExecutionCharge, StoredBalances
 from tarsify.domain.models import (
     BaseModel,
@@ -32,7 +22,6 @@ from tarsify.domain.models import (
     EndpointWithCount,
     ExecutionStatus,
     GpuEndpoint,
-    Identity,
     MarketplaceListing,
     ModelCategory,
     RunTarget,
@@ -45,37 +34,6 @@ from tarsify.domain.webhooks import (
     WebhookEvent,
     WebhookSecret,
 )
-
-__all__ = ["JobReport", "JobRequest"]  # re-exported: adapters implement the ports with them
-
-# --- GPU provider --------------------------------------------------------------------
-
-
-class GpuProvider(Protocol):
-    """A serverless GPU provider (RunPod, the local simulator, a test fake).
-
-    Every method raises ``GpuProviderError`` (``ProviderJobNotFound`` for an unknown or
-    expired job) and nothing else.
-    """
-
-    async def submit(self, request: JobRequest) -> JobReport:
-        """Queue a job; returns its id and first status."""
-        ...
-
-    async def submit_and_wait(self, request: JobRequest, wait_ms: int) -> JobReport:
-        """Queue a job and wait up to ``wait_ms`` for it; may return a non-terminal status."""
-        ...
-
-    async def status(self, endpoint_id: str, job_id: str) -> JobReport:
-        """Current status of a job, with output or error once it is final."""
-        ...
-
-    async def cancel(self, endpoint_id: str, job_id: str) -> JobReport:
-        """Ask the provider to cancel a job; returns the status it reports."""
-        ...
-
-
-# --- persistence ---------------------------------------------------------------------
 
 
 class DeveloperRepository(Protocol):
@@ -429,291 +387,4 @@ class CreditsRepository(Protocol):
     async def audit_data(self) -> tuple[list[AccountTotal], StoredBalances, list[ExecutionCharge]]:
         """Everything the audit reads: entry sums per account and type, the stored
         balances, and the entry sums of every execution with a price or entries."""
-        ...
-
-
-class UnitOfWork(Protocol):
-    """One transaction over all repositories.
-
-    ``async with uow:`` opens it; leaving the block without ``commit()`` rolls back.
-    Repositories never commit.
-    """
-
-    developers: DeveloperRepository
-    consumers: ConsumerRepository
-    endpoints: EndpointRepository
-    base_models: BaseModelRepository
-    tars_models: TarsModelRepository
-    executions: ExecutionRepository
-    files: ExecutionFileRepository
-    api_keys: ApiKeyRepository
-    webhooks: WebhookRepository
-    credits: CreditsRepository
-
-    async def __aenter__(self) -> Self:
-        """Begin the transaction."""
-        ...
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        """Roll back anything not committed and release the connection."""
-        ...
-
-    async def commit(self) -> None:
-        """Make the changes durable."""
-        ...
-
-    async def rollback(self) -> None:
-        """Discard the changes."""
-        ...
-
-
-class UnitOfWorkFactory(Protocol):
-    """Makes a fresh unit of work for each use case call."""
-
-    def __call__(self, *, single_write: bool = False) -> UnitOfWork:
-        """A new, not yet entered, unit of work.
-
-        ``single_write``: the unit of work makes at most one write (an INSERT or UPDATE
-        of one statement) and its caller commits right after it. The adapter may then
-        make that write durable as it runs, without a transaction around it (on
-        PostgreSQL this saves the BEGIN and COMMIT round trips); a second write raises
-        ``RuntimeError``, as a programming error.
-        """
-        ...
-
-
-class HealthCheck(Protocol):
-    """Readiness probe of the storage."""
-
-    async def ping(self) -> None:
-        """Return when the database answers; raise ``StorageError`` otherwise."""
-        ...
-
-
-class ExecutionStats(Protocol):
-    """Aggregate figures for operators (read at scrape time by ``GET /metrics``)."""
-
-    async def count_by_status(self) -> dict[ExecutionStatus, int]:
-        """How many executions are in each status (absent: none); ``StorageError`` when
-        the database does not answer."""
-        ...
-
-
-# --- files of outputs ----------------------------------------------------------------
-
-
-@dataclass(slots=True, frozen=True)
-class StoredFile:
-    """A file as a blob store holds it: its key, media type and size in bytes."""
-
-    key: str
-    content_type: str
-    size: int
-
-
-class BlobStore(Protocol):
-    """Where output files live (a directory, an S3 bucket, memory).
-
-    Keys are checked with ``tarsify.domain.files.check_key`` (``InvalidFileKey``).
-    Every method raises ``BlobStoreUnavailable`` when the store cannot be reached or
-    fails, so callers can retry later; ``read``/``head`` raise ``BlobNotFound`` for a
-    key that holds nothing.
-    """
-
-    async def put(self, key: str, data: bytes, content_type: str) -> StoredFile:
-        """Store ``data`` under ``key`` (replacing any previous file), all or nothing."""
-        ...
-
-    async def read(self, key: str) -> bytes:
-        """The exact bytes stored under ``key``."""
-        ...
-
-    async def head(self, key: str) -> StoredFile:
-        """Media type and size of the file under ``key``, without its bytes."""
-        ...
-
-    async def delete(self, key: str) -> None:
-        """Remove the file; deleting a missing key is not an error."""
-        ...
-
-    async def url(self, key: str, expires_in_s: int) -> str:
-        """An absolute URL that reads the file with a GET until ``expires_in_s`` from now."""
-        ...
-
-    async def ping(self) -> None:
-        """Return when the store answers; raise ``BlobStoreUnavailable`` otherwise."""
-        ...
-
-    async def local_path(self, key: str) -> Path | None:
-        """Where the file's bytes lie on this machine's disk, for a store that keeps them
-        there (they can then be sent without being read whole); None for a store that
-        does not. ``BlobNotFound`` when a store on disk holds nothing under ``key``."""
-        ...
-
-
-@dataclass(slots=True, frozen=True)
-class Download:
-    """A downloaded file: its bytes and the media type the server announced (if any)."""
-
-    data: bytes
-    content_type: str | None = None
-
-
-class Downloader(Protocol):
-    """Fetches files that providers return by URL, before those URLs expire."""
-
-    async def fetch(self, url: str) -> Download:
-        """GET an ``http(s)`` URL; raise ``OutputDownloadFailed`` for a refused URL, an
-        HTTP error, a timeout or a body over the adapter's size limit."""
-        ...
-
-
-# --- identity and time ---------------------------------------------------------------
-
-
-class Audience(StrEnum):
-    """The two user populations; a token of one never authenticates on the other."""
-
-    CONSUMERS = "tarsify-consumers"
-    DEVELOPERS = "tarsify-developers"
-
-
-class IdentityVerifier(Protocol):
-    """Verifies bearer tokens (HS256 JWT, Firebase ID tokens)."""
-
-    async def verify(self, token: str, audience: Audience) -> Identity:
-        """The identity behind ``token`` for ``audience``; raises ``InvalidToken``."""
-        ...
-
-
-class Clock(Protocol):
-    """Source of the current time (timezone-aware UTC)."""
-
-    def now(self) -> datetime:
-        """The current instant."""
-        ...
-
-
-class WebhookUrlBuilder(Protocol):
-    """Builds the URL a provider calls when a job changes (configured only with webhooks)."""
-
-    def url_for(self, execution_id: uuid.UUID) -> str:
-        """The webhook URL to put on the job of ``execution_id``."""
-        ...
-
-
-# --- webhooks to consumers and the event stream --------------------------------------
-
-
-class WebhookDestinations(Protocol):
-    """Decides whether a webhook URL may be called (scheme, and where its name points)."""
-
-    async def check(self, url: str) -> None:
-        """Return when ``url`` is acceptable; raise ``InvalidBody`` (ERR_2001) otherwise."""
-        ...
-
-
-@dataclass(slots=True, frozen=True)
-class SendResult:
-    """What one webhook attempt got: the HTTP status, or why there was none."""
-
-    status: int | None
-    error: str | None
-    duration_ms: int
-
-    @property
-    def delivered(self) -> bool:
-        """True for a 2xx answer."""
-        return self.status is not None and 200 <= self.status < 300
-
-
-R = TypeVar("R")
-
-
-class Offload(Protocol):
-    """Runs CPU-bound work (checking a run's inputs) away from the event loop, so that
-    other requests (``/health`` included) are answered meanwhile."""
-
-    async def run(self, work: Callable[[], R]) -> R:
-        """``work()``'s result (or exception). ``ValidationBudgetSpent`` when it could not
-        even start and finish within the adapter's limit (every worker busy)."""
-        ...
-
-
-class WebhookSender(Protocol):
-    """Sends one webhook attempt."""
-
-    async def send(self, url: str, headers: dict[str, str], body: bytes) -> SendResult:
-        """POST ``body`` with ``headers``; never raises for the receiver's failures (a
-        refused destination, a timeout, a refused connection are a ``SendResult``)."""
-        ...
-
-
-class ExecutionRenderer(Protocol):
-    """The execution's JSON document exactly as ``GET /api/consumer/executions/{id}``
-    answers it (file outputs as fresh signed links)."""
-
-    async def __call__(self, view: ExecutionView) -> bytes:
-        """The document, encoded as JSON."""
-        ...
-
-
-class FeedSubscription(Protocol):
-    """Wake-ups for the changes of one execution."""
-
-    async def wait(self, within_s: float) -> int | None:
-        """Return when the execution may have changed: the newest version announced
-        since the last call, or 0 when the adapter only knows it is time to look again
-        (polling). None when ``within_s`` seconds passed without either."""
-        ...
-
-
-class ExecutionFeed(Protocol):
-    """Tells watchers, in any process, that an execution changed."""
-
-    async def announce(self, uow: UnitOfWork, execution_id: uuid.UUID, version: int) -> None:
-        """Inside the change's transaction: watchers hear of it once it is committed (or
-        soon after; a watcher re-reads until it sees ``version``)."""
-        ...
-
-    def subscribe(self, execution_id: uuid.UUID) -> AbstractAsyncContextManager[FeedSubscription]:
-        """Listen for the execution's changes until the context ends."""
-        ...
-
-
-@dataclass(frozen=True, slots=True)
-class RateDecision:
-    """One request counted against a rate limit: whether it was admitted, the quota of the
-    window (``quota`` requests per ``window_s`` seconds), what is left of it and in how
-    many seconds it is whole again (``reset_s``; for a refused request, when one more is
-    admitted)."""
-
-    admitted: bool
-    quota: int
-    window_s: int
-    remaining: int
-    reset_s: int
-
-
-class RateLimiter(Protocol):
-    """Counts requests per key (a consumer, a client address) against one quota, for
-    every process that shares the limiter's store."""
-
-    name: str
-    quota: int
-    window_s: int
-
-    async def hit(self, key: str) -> RateDecision:
-        """Count one request of ``key``; never raises when the shared store is down (the
-        adapter says what it does then)."""
-        ...
-
-    async def admit(self, key: str) -> RateDecision | None:
-        """``hit`` for callers that show nothing of an admitted request: None when it is
-        admitted (what is left is not looked up), the decision when it is refused."""
         ...

@@ -12,8 +12,8 @@ from tarsify.domain.errors import ExecutionNotFound
 from tarsify.domain.execution import Execution
 from tarsify.domain.files import ExecutionFile, FileRecord
 from tarsify.domain.models import ExecutionStatus
-from tarsify.ports import UnitOfWork, UnitOfWorkFactory
-from tarsify.services.listeners import Listeners
+from tarsify.ports.storage import UnitOfWork, UnitOfWorkFactory
+from tarsify.services.engine.listeners import Listeners
 
 log = logging.getLogger("tarsify.engine")
 

@@ -26,12 +26,14 @@ from tarsify.domain.failures import Failure, PendingReason
 from tarsify.domain.files import FileRecord
 from tarsify.domain.jobs import JobReport, JobRequest
 from tarsify.domain.models import BaseModel, ExecutionStatus, RunTarget
-from tarsify.ports import Clock, GpuProvider, UnitOfWorkFactory, WebhookUrlBuilder
-from tarsify.services.changes import Decision, store_change
-from tarsify.services.common import run_target_of
-from tarsify.services.engine_settings import EngineSettings
+from tarsify.ports.clock import Clock
+from tarsify.ports.provider import GpuProvider, WebhookUrlBuilder
+from tarsify.ports.storage import UnitOfWorkFactory
+from tarsify.services.engine.changes import Decision, store_change
+from tarsify.services.engine.listeners import Listeners
+from tarsify.services.engine.run_targets import run_target_of
+from tarsify.services.engine.settings import EngineSettings
 from tarsify.services.files import OutputFiles
-from tarsify.services.listeners import Listeners
 
 log = logging.getLogger("tarsify.engine")
 MAX_KEPT_BASES = 1024
@@ -71,7 +73,7 @@ class Dispatcher:
         **kwargs: Any,
     ) -> tuple[Execution, bool]:
         """Ask ``decide(execution, *args)`` (an ``Execution`` method) and store its change
-        (see ``tarsify.services.changes.store_change``)."""
+        (see ``tarsify.services.engine.changes.store_change``)."""
         return await store_change(
             self._uow, self._listeners, execution_id, decide, *args,
             known=known, files=files, **kwargs,

@@ -1,4 +1,4 @@
-"""Provider webhooks: RunPod announces finished jobs; the status is then re-read."""
+"""Provider callbacks: RunPod announces finished jobs; the status is then re-read."""
 
 from __future__ import annotations
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
-from entrypoints.seed.catalog_data import BASE_MODELS, ENDPOINTS, PLACEHOLDER_PREFIX
+from entrypoints.cli.seed.catalog_data import BASE_MODELS, ENDPOINTS, PLACEHOLDER_PREFIX
 from tarsify.domain.errors import AlreadyRegistered
 from tarsify.domain.models import (
     EndpointSource,
@@ -19,7 +19,7 @@ from tarsify.domain.models import (
     OutputType,
     TarsModelStatus,
 )
-from tarsify.ports import Audience
+from tarsify.ports.identity import Audience
 from tarsify.services.accounts import AccountService
 from tarsify.services.catalog import CatalogService, NewBaseModel, NewEndpoint
 from tarsify.services.credits import CreditsService

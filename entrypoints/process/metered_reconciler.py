@@ -11,7 +11,7 @@ import time
 from typing import Any
 
 from adapters.metrics.registry import Metrics
-from tarsify.services.reconciler import PassReport, Reconciler
+from tarsify.services.engine.reconciler import PassReport, Reconciler
 
 
 class MeteredReconciler(Reconciler):

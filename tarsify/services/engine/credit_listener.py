@@ -23,7 +23,9 @@ from tarsify.domain.credits import (
 )
 from tarsify.domain.execution import Execution
 from tarsify.domain.models import ExecutionStatus, RunTarget
-from tarsify.ports import Clock, UnitOfWork, UnitOfWorkFactory
+from tarsify.domain.run_request import RunRequest
+from tarsify.ports.clock import Clock
+from tarsify.ports.storage import UnitOfWork, UnitOfWorkFactory
 
 log = logging.getLogger("tarsify.credits")
 
@@ -42,10 +44,12 @@ class CreditsListener:
         self._clock = clock
         self._settings = settings or CreditSettings()
 
-    async def created(self, uow: UnitOfWork, execution: Execution, target: RunTarget) -> None:
+    async def created(
+        self, uow: UnitOfWork, execution: Execution, target: RunTarget, request: RunRequest
+    ) -> None:
         """Hold the price: ``InsufficientCredits`` (402) when the balance is too low,
         which refuses the run (nothing is stored). A free run holds nothing."""
-        if not self.writes_on_create(execution):
+        if not self.writes_on_create(execution, request):
             return
         consumer_id = execution.consumer_id
         # The lock makes one consumer's runs take turns: the balance is read after every
@@ -54,7 +58,7 @@ class CreditsListener:
         posting = hold(consumer_id, credits, execution.price, execution.id, self._clock.now())
         await uow.credits.post(posting)
 
-    def writes_on_create(self, execution: Execution) -> bool:
+    def writes_on_create(self, execution: Execution, request: RunRequest) -> bool:
         """When the run has a price to hold."""
         return execution.price > 0
 

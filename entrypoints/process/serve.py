@@ -14,14 +14,20 @@ from typing import NoReturn
 from aiohttp import web
 
 from adapters.metrics.registry import MULTIPROCESS_DIR_ENV
-from entrypoints import supervisor
+from entrypoints.cli.seed.run import (
+    DEMO_CONSUMER,
+    DEMO_DEVELOPER,
+    SeedReport,
+    seed_catalog,
+    seed_demo,
+)
 from entrypoints.config import Settings
 from entrypoints.container import Container, build_container, resolve
 from entrypoints.http.app import create_app
 from entrypoints.http.server import make_runner
-from entrypoints.preflight import port_problem, start_problems
+from entrypoints.process import supervisor
+from entrypoints.process.preflight import port_problem, start_problems
 from entrypoints.security import serve_refusal
-from entrypoints.seed.run import DEMO_CONSUMER, DEMO_DEVELOPER, SeedReport, seed_catalog, seed_demo
 
 DEMO_ADMIN_UID = "demo-admin"
 

@@ -17,7 +17,7 @@ from pydantic import ValidationError
 from sqlalchemy.engine import make_url
 
 from entrypoints.config import Settings, config_problems
-from entrypoints.preflight import directory_problem
+from entrypoints.process.preflight import directory_problem
 from entrypoints.security import jwt_secret_problem
 
 DB_TIMEOUT_S = 10.0

@@ -1,4 +1,4 @@
-"""One HTTP worker of ``tarsify serve --workers N``, started by ``entrypoints.supervisor``.
+"""One HTTP worker of ``tarsify serve --workers N``, started by ``entrypoints.process.supervisor``.
 
 Its settings come from the environment, where ``tarsify serve`` put the command line's
 overrides (host, port, admin ids) and the supervisor this worker's reconciler switch.
@@ -13,7 +13,7 @@ import sys
 from pydantic import ValidationError
 
 from entrypoints.config import Settings, config_problems, configure_logging
-from entrypoints.serve import serve_process
+from entrypoints.process.serve import serve_process
 
 EXIT_USAGE = 2
 

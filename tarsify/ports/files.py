@@ -1,0 +1,74 @@
+"""Files of outputs: the blob store that keeps them and the downloader that fetches
+them from the provider."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Protocol
+
+
+@dataclass(slots=True, frozen=True)
+class StoredFile:
+    """A file as a blob store holds it: its key, media type and size in bytes."""
+
+    key: str
+    content_type: str
+    size: int
+
+
+class BlobStore(Protocol):
+    """Where output files live (a directory, an S3 bucket, memory).
+
+    Keys are checked with ``tarsify.domain.files.check_key`` (``InvalidFileKey``).
+    Every method raises ``BlobStoreUnavailable`` when the store cannot be reached or
+    fails, so callers can retry later; ``read``/``head`` raise ``BlobNotFound`` for a
+    key that holds nothing.
+    """
+
+    async def put(self, key: str, data: bytes, content_type: str) -> StoredFile:
+        """Store ``data`` under ``key`` (replacing any previous file), all or nothing."""
+        ...
+
+    async def read(self, key: str) -> bytes:
+        """The exact bytes stored under ``key``."""
+        ...
+
+    async def head(self, key: str) -> StoredFile:
+        """Media type and size of the file under ``key``, without its bytes."""
+        ...
+
+    async def delete(self, key: str) -> None:
+        """Remove the file; deleting a missing key is not an error."""
+        ...
+
+    async def url(self, key: str, expires_in_s: int) -> str:
+        """An absolute URL that reads the file with a GET until ``expires_in_s`` from now."""
+        ...
+
+    async def ping(self) -> None:
+        """Return when the store answers; raise ``BlobStoreUnavailable`` otherwise."""
+        ...
+
+    async def local_path(self, key: str) -> Path | None:
+        """Where the file's bytes lie on this machine's disk, for a store that keeps them
+        there (they can then be sent without being read whole); None for a store that
+        does not. ``BlobNotFound`` when a store on disk holds nothing under ``key``."""
+        ...
+
+
+@dataclass(slots=True, frozen=True)
+class Download:
+    """A downloaded file: its bytes and the media type the server announced (if any)."""
+
+    data: bytes
+    content_type: str | None = None
+
+
+class Downloader(Protocol):
+    """Fetches files that providers return by URL, before those URLs expire."""
+
+    async def fetch(self, url: str) -> Download:
+        """GET an ``http(s)`` URL; raise ``OutputDownloadFailed`` for a refused URL, an
+        HTTP error, a timeout or a body over the adapter's size limit."""
+        ...

@@ -1,0 +1,44 @@
+"""The GPU provider a job is sent to, and the URL it calls back when a job changes
+(provider callbacks come in; consumer webhooks go out: ``tarsify.ports.webhooks``)."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Protocol
+
+from tarsify.domain.jobs import JobReport, JobRequest
+
+__all__ = ["GpuProvider", "JobReport", "JobRequest", "WebhookUrlBuilder"]
+# JobReport, JobRequest re-exported: adapters implement the port with them
+
+
+class GpuProvider(Protocol):
+    """A serverless GPU provider (RunPod, the local simulator, a test fake).
+
+    Every method raises ``GpuProviderError`` (``ProviderJobNotFound`` for an unknown or
+    expired job) and nothing else.
+    """
+
+    async def submit(self, request: JobRequest) -> JobReport:
+        """Queue a job; returns its id and first status."""
+        ...
+
+    async def submit_and_wait(self, request: JobRequest, wait_ms: int) -> JobReport:
+        """Queue a job and wait up to ``wait_ms`` for it; may return a non-terminal status."""
+        ...
+
+    async def status(self, endpoint_id: str, job_id: str) -> JobReport:
+        """Current status of a job, with output or error once it is final."""
+        ...
+
+    async def cancel(self, endpoint_id: str, job_id: str) -> JobReport:
+        """Ask the provider to cancel a job; returns the status it reports."""
+        ...
+
+
+class WebhookUrlBuilder(Protocol):
+    """Builds the URL a provider calls when a job changes (configured only with webhooks)."""
+
+    def url_for(self, execution_id: uuid.UUID) -> str:
+        """The webhook URL to put on the job of ``execution_id``."""
+        ...
