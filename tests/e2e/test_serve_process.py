@@ -9,12 +9,10 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import aiohttp
-import pytest
 from aiohttp.test_utils import unused_port
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -39,17 +37,6 @@ def start(cwd: Path, port: int, *args: str, **env: str) -> tuple[subprocess.Pope
         if "tarsify serving on" in line or time.monotonic() > deadline:
             break
     return proc, lines
-
-
-@pytest.fixture
-def procs() -> Iterator[list[subprocess.Popen[str]]]:
-    """Processes to kill if a test leaves them running."""
-    started: list[subprocess.Popen[str]] = []
-    yield started
-    for proc in started:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait()
 
 
 async def test_loopback_with_no_configuration_serves(

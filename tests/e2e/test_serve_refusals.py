@@ -14,7 +14,6 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -51,16 +50,6 @@ def assert_one_line_refusal(result: subprocess.CompletedProcess[str], *texts: st
         assert text in lines[0], (text, lines[0])
     assert result.stdout == "", "refused before migrating, seeding or printing tokens"
     return lines[0]
-
-
-@pytest.fixture
-def procs() -> Iterator[list[subprocess.Popen[str]]]:
-    started: list[subprocess.Popen[str]] = []
-    yield started
-    for proc in started:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait()
 
 
 def _lines_after(proc: subprocess.Popen[str], count: int) -> str:
