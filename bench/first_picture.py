@@ -4,10 +4,10 @@ cache, to a PNG from a COMPLETED run.
     python -m bench.first_picture [--ref HEAD] [--runs 3] [--split]
 
 Each run clones this repository (at ``--ref``) into a temporary directory, runs the
-first line of README's first ```sh block there with ``PIP_NO_CACHE_DIR=1`` (and ``PORT``
-set to a free port), reads the tokens it prints, runs the demo's cartoon portrait with
-``?wait=10`` and downloads its image. ``--split`` runs the command's three parts one
-after the other (venv, pip install, serve) to say where the time goes; the serve part is
+first line of README's first ```sh block there with ``PIP_NO_CACHE_DIR=1`` and
+``UV_NO_CACHE=1`` (no installer cache; ``PORT`` set to a free port), reads the tokens it prints, runs the demo's cartoon portrait with
+``?wait=10`` and downloads its image. ``--split`` runs the command's parts one
+after the other (venv, installs, serve) to say where the time goes; the serve part is
 further split by what it prints (migrating, tokens after the seed, serving).
 Only the standard library: it measures an install, it must not need one.
 """
@@ -115,7 +115,7 @@ def one_run(ref: str, split: bool) -> dict[str, float]:
         subprocess.run(["git", "clone", "-q", str(ROOT), str(clone)], check=True)
         subprocess.run(["git", "-C", str(clone), "checkout", "-q", ref], check=True)
         command = first_command(clone / "README.md")
-        env = {**os.environ, "PIP_NO_CACHE_DIR": "1", "PORT": str(free_port())}
+        env = {**os.environ, "PIP_NO_CACHE_DIR": "1", "UV_NO_CACHE": "1", "PORT": str(free_port())}
         env.pop("VIRTUAL_ENV", None)
         start = time.monotonic()
         cpu_before = _children_cpu()
@@ -153,13 +153,13 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--ref", default="HEAD", help="commit of this repository to clone")
     parser.add_argument("--runs", type=int, default=3)
-    parser.add_argument("--split", action="store_true", help="time venv, pip and serve apart")
+    parser.add_argument("--split", action="store_true", help="time venv, the installs and serve apart")
     args = parser.parse_args()
     ref = subprocess.run(
         ["git", "-C", str(ROOT), "rev-parse", "--short", args.ref],
         capture_output=True, text=True, check=True,
     ).stdout.strip()  # fmt: skip
-    print(f"first picture from a fresh clone of {ref}, PIP_NO_CACHE_DIR=1")
+    print(f"first picture from a fresh clone of {ref}, PIP_NO_CACHE_DIR=1 UV_NO_CACHE=1")
     for run in range(1, args.runs + 1):
         marks = one_run(ref, args.split)
         shown = ", ".join(f"{name} {at:.1f} s" for name, at in marks.items())
