@@ -34,10 +34,10 @@ from adapters.metrics.provider import MeteredGpuProvider
 from adapters.metrics.registry import Metrics
 from adapters.offload import ThreadOffload
 from adapters.patterns.re2 import Re2Patterns
-from adapters.runpod.client import RunPodClient
-from adapters.runpod.provider import RunPodGpuProvider
-from adapters.simulator.engine import SimulatorEngine
-from adapters.simulator.provider import SimulatedGpuProvider
+from adapters.providers.runpod.client import RunPodClient
+from adapters.providers.runpod.provider import RunPodGpuProvider
+from adapters.providers.simulator.engine import SimulatorEngine
+from adapters.providers.simulator.provider import SimulatedGpuProvider
 from adapters.sql.db import session_factory
 from adapters.sql.engine import create_engine
 from adapters.sql.errors import on_storage_failure

@@ -21,12 +21,12 @@ from aiohttp.test_utils import TestServer
 
 from adapters.metrics.provider import MeteredGpuProvider
 from adapters.metrics.registry import Metrics
-from adapters.runpod.client import RunPodClient
-from adapters.runpod.provider import RunPodGpuProvider
-from adapters.simulator.engine import ManualClock, SimulatorEngine
-from adapters.simulator.media import JSON_PLACEHOLDER
-from adapters.simulator.provider import SimulatedGpuProvider
-from adapters.simulator.runpod_api import FaultPlan, create_fake_runpod_app
+from adapters.providers.runpod.client import RunPodClient
+from adapters.providers.runpod.provider import RunPodGpuProvider
+from adapters.providers.simulator.engine import ManualClock, SimulatorEngine
+from adapters.providers.simulator.media import JSON_PLACEHOLDER
+from adapters.providers.simulator.provider import SimulatedGpuProvider
+from adapters.providers.simulator.runpod_api import FaultPlan, create_fake_runpod_app
 from tarsify.domain.errors import GpuProviderError, ProviderJobNotFound, ProviderOutcome
 from tarsify.domain.models import OutputType
 from tarsify.ports.provider import GpuProvider, JobReport, JobRequest

@@ -2,7 +2,7 @@
 
 The app is built exactly as in production (``build_container(settings)``,
 ``create_app``) with ``GPU_PROVIDER=runpod``, ``RUNPOD_BASE_URL`` pointing at the fake
-RunPod API on loopback (``adapters/simulator/runpod_api.py``), a fresh migrated
+RunPod API on loopback (``adapters/providers/simulator/runpod_api.py``), a fresh migrated
 PostgreSQL database and the background reconciler running on a short interval. structlog
 is routed into stdlib logging, as ``configure_logging`` does, so ``caplog`` sees the
 RunPod client's records as well as the engine's.
@@ -23,9 +23,9 @@ import structlog
 from aiohttp.test_utils import TestClient, TestServer, unused_port
 from yarl import URL
 
-from adapters.simulator.callbacks import SENDER_KEY
-from adapters.simulator.engine import SimulatorEngine
-from adapters.simulator.runpod_api import FaultPlan, create_fake_runpod_app
+from adapters.providers.simulator.callbacks import SENDER_KEY
+from adapters.providers.simulator.engine import SimulatorEngine
+from adapters.providers.simulator.runpod_api import FaultPlan, create_fake_runpod_app
 from adapters.sql.db import session_factory
 from adapters.sql.engine import create_engine
 from adapters.sql.uow import SqlUnitOfWork

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import uuid
 
-from adapters.runpod.provider import build_body
+from adapters.providers.runpod.provider import build_body
 from entrypoints.callbacks import WebhookUrls
 from tarsify.ports.provider import JobRequest
 

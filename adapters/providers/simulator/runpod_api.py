@@ -3,7 +3,7 @@
 Routes are those of ``https://api.runpod.ai/v2`` without the ``/v2`` prefix (pass
 ``base_path="/v2"`` to keep it). A mutable ``FaultPlan`` injects 5xx bursts, 429s, slow
 answers and dropped connections per route, and logs every request so tests can count
-calls. Run it standalone with ``python -m adapters.simulator.runpod_api --port 8089``.
+calls. Run it standalone with ``python -m adapters.providers.simulator.runpod_api --port 8089``.
 """
 
 from __future__ import annotations
@@ -20,9 +20,9 @@ from typing import Any
 
 from aiohttp import web
 
-from adapters.simulator.callbacks import SENDER_KEY, WebhookSender, install
-from adapters.simulator.engine import IN_QUEUE, NotRetryable, SimulatorEngine
-from adapters.simulator.files import serve_file, with_file_urls
+from adapters.providers.simulator.callbacks import SENDER_KEY, WebhookSender, install
+from adapters.providers.simulator.engine import IN_QUEUE, NotRetryable, SimulatorEngine
+from adapters.providers.simulator.files import serve_file, with_file_urls
 from tarsify.domain.models import OutputType
 
 RUN_LIMIT_BYTES = 10 * 1024 * 1024

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 import aiohttp
 from aiohttp import web
 
-from adapters.simulator.engine import SimulatorEngine
+from adapters.providers.simulator.engine import SimulatorEngine
 
 log = logging.getLogger("tarsify.simulator.webhooks")
 

@@ -8,7 +8,7 @@ from typing import Any
 
 import structlog
 
-from adapters.runpod.client import RunPodClient, RunPodError, RunPodJobNotFound
+from adapters.providers.runpod.client import RunPodClient, RunPodError, RunPodJobNotFound
 from tarsify.domain.errors import GpuProviderError, ProviderJobNotFound, ProviderOutcome
 from tarsify.ports.provider import JobReport, JobRequest
 
