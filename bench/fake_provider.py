@@ -11,8 +11,8 @@ import argparse
 
 from aiohttp import web
 
-from adapters.simulator.engine import SimulatorEngine
-from adapters.simulator.runpod_api import FAULTS_KEY, create_fake_runpod_app
+from adapters.providers.simulator.engine import SimulatorEngine
+from adapters.providers.simulator.runpod_api import FAULTS_KEY, create_fake_runpod_app
 from tarsify.domain.models import OutputType
 
 

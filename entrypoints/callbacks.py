@@ -1,6 +1,6 @@
 """Provider callback URLs handed to the GPU provider: one unguessable URL per execution.
 
-RunPod does not sign its webhook calls, so the URL carries the authentication: an
+RunPod does not sign its calls (its ``webhook``), so the URL carries the authentication: an
 HMAC-SHA256 of the execution id under a server secret. A call is only a hint to re-read
 the job's status from the provider; its body is never trusted.
 """
@@ -15,8 +15,8 @@ import uuid
 PATH = "/webhooks/runpod/{id}/{token}"
 
 
-class WebhookUrls:
-    """Builds and checks the per-execution webhook URLs under ``base_url``."""
+class CallbackUrls:
+    """Builds and checks the per-execution callback URLs under ``base_url``."""
 
     def __init__(self, base_url: str, secret: str) -> None:
         self._base = base_url.rstrip("/")
@@ -28,7 +28,7 @@ class WebhookUrls:
         return base64.urlsafe_b64encode(digest).decode().rstrip("=")
 
     def url_for(self, execution_id: uuid.UUID) -> str:
-        """The webhook URL of ``execution_id``."""
+        """The callback URL of ``execution_id``."""
         path = PATH.format(id=execution_id, token=self.token(execution_id))
         return f"{self._base}{path}"
 

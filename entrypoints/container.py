@@ -34,10 +34,10 @@ from adapters.metrics.provider import MeteredGpuProvider
 from adapters.metrics.registry import Metrics
 from adapters.offload import ThreadOffload
 from adapters.patterns.re2 import Re2Patterns
-from adapters.runpod.client import RunPodClient
-from adapters.runpod.provider import RunPodGpuProvider
-from adapters.simulator.engine import SimulatorEngine
-from adapters.simulator.provider import SimulatedGpuProvider
+from adapters.providers.runpod.client import RunPodClient
+from adapters.providers.runpod.provider import RunPodGpuProvider
+from adapters.providers.simulator.engine import SimulatorEngine
+from adapters.providers.simulator.provider import SimulatedGpuProvider
 from adapters.sql.db import session_factory
 from adapters.sql.engine import create_engine
 from adapters.sql.errors import on_storage_failure
@@ -46,7 +46,7 @@ from adapters.sql.stats import SqlExecutionStats
 from adapters.sql.uow import SqlHealthCheck, SqlUnitOfWork
 from adapters.webhooks.destinations import DestinationGuard
 from adapters.webhooks.sender import HttpWebhookSender
-from entrypoints.callbacks import WebhookUrls
+from entrypoints.callbacks import CallbackUrls
 from entrypoints.config import FIREBASE_EXTRA_MISSING, Settings
 from entrypoints.process.metered_reconciler import MeteredReconciler
 from tarsify.domain.api_keys import KeyHasher
@@ -239,11 +239,12 @@ def key_hasher(settings: Settings) -> KeyHasher:
     return KeyHasher(settings.api_key_pepper_bytes)
 
 
-def make_webhook_urls(settings: Settings) -> WebhookUrls | None:
-    """Per-execution webhook URLs when PUBLIC_BASE_URL is set; None disables webhooks."""
+def make_callback_urls(settings: Settings) -> CallbackUrls | None:
+    """Per-execution provider callback URLs when PUBLIC_BASE_URL is set; None disables
+    provider callbacks."""
     if not settings.public_base_url:
         return None
-    return WebhookUrls(settings.public_base_url, settings.webhook_signing_secret)
+    return CallbackUrls(settings.public_base_url, settings.webhook_signing_secret)
 
 
 def make_execution_feed(settings: Settings) -> InProcessFeed | PostgresFeed:
@@ -412,7 +413,7 @@ class Container(containers.DeclarativeContainer):
     file_upkeep = providers.Singleton(FileUpkeep, uow_factory, output_files, blob_store, clock)
 
     engine_settings = providers.Singleton(make_engine_settings, settings)
-    webhook_urls = providers.Singleton(make_webhook_urls, settings)
+    callback_urls = providers.Singleton(make_callback_urls, settings)
     # Event streams: each change is announced, in its transaction, on the feed.
     execution_feed = providers.Singleton(make_execution_feed, settings)
     execution_feed_listening = providers.Resource(run_execution_feed, execution_feed)
@@ -433,7 +434,7 @@ class Container(containers.DeclarativeContainer):
         metered_gpu_provider,
         clock,
         engine_settings,
-        webhook_urls,
+        callback_urls,
         output_files,
         execution_listeners,
     )

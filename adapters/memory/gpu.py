@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import asyncio
 from collections import Counter, defaultdict, deque
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Collection
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import Any
 
-from tarsify.domain.errors import GpuProviderError, ProviderJobNotFound
+from tarsify.domain.errors import GpuProviderError, ProviderJobNotFound, ProviderOutcome
 from tarsify.ports.provider import JobReport, JobRequest
 
 METHODS = ("submit", "submit_and_wait", "status", "cancel")
@@ -45,10 +45,18 @@ class FakeGpuProvider:
     """In-memory GpuProvider: records jobs, counts calls, injects failures and latency.
 
     ``on_submit`` (if set) is called with each new job before it is returned, so a test
-    can, for example, complete ``submit_and_wait`` jobs at once.
+    can, for example, complete ``submit_and_wait`` jobs at once. With ``known_endpoints``
+    a job for any other endpoint is refused as providers do (a 404 ``REFUSED``); without
+    it every endpoint exists.
     """
 
-    def __init__(self, *, latency_s: float = 0.0, id_prefix: str = "fake-job-") -> None:
+    def __init__(
+        self,
+        *,
+        latency_s: float = 0.0,
+        id_prefix: str = "fake-job-",
+        known_endpoints: Collection[str] | None = None,
+    ) -> None:
         self.jobs: dict[str, FakeJob] = {}
         self.calls: Counter[str] = Counter()
         self.in_flight: Counter[str] = Counter()
@@ -57,6 +65,7 @@ class FakeGpuProvider:
         self.on_submit: Callable[[FakeJob], None] | None = None
         self._failures: dict[str, deque[GpuProviderError]] = defaultdict(deque)
         self._id_prefix = id_prefix
+        self._known = None if known_endpoints is None else frozenset(known_endpoints)
         self._next_id = 0
 
     # --- scripting -------------------------------------------------------------------
@@ -120,6 +129,10 @@ class FakeGpuProvider:
     # --- internals -------------------------------------------------------------------
 
     def _create(self, request: JobRequest) -> FakeJob:
+        if self._known is not None and request.endpoint_id not in self._known:
+            raise GpuProviderError(
+                "Unknown GPU endpoint", outcome=ProviderOutcome.REFUSED, status_code=404
+            )
         self._next_id += 1
         job = FakeJob(f"{self._id_prefix}{self._next_id}", request.endpoint_id, request)
         self.jobs[job.job_id] = job

@@ -86,7 +86,7 @@ async def _services(container: Container) -> Services:
         admins=await resolve(container.admin_policy),
         health=await resolve(container.health_check),
         credits=await resolve(container.credits_service),
-        webhooks=await resolve(container.webhook_urls),
+        callbacks=await resolve(container.callback_urls),
         blobs=await resolve(container.blob_store),
         file_urls=await resolve(container.file_url_signer),
         files=await resolve(container.output_files),

@@ -31,12 +31,12 @@ class NoticeAccepted(View):
     accepted: bool
 
 
-async def runpod_webhook(request: web.Request, _caller: Caller) -> web.Response:
+async def runpod_callback(request: web.Request, _caller: Caller) -> web.Response:
     """A job of this execution finished at RunPod: re-read it (the body is not trusted)."""
     svc = services(request)
     execution_id = path_id(request)
     token = request.match_info["token"]
-    if svc.webhooks is None or not svc.webhooks.verify(execution_id, token):
+    if svc.callbacks is None or not svc.callbacks.verify(execution_id, token):
         raise NotFound()
     notice = await _notice(request)
     if not await svc.executions.notify(execution_id, notice.id):
@@ -58,7 +58,7 @@ ROUTES = [
     Route(
         "POST",
         "/webhooks/runpod/{id}/{token}",
-        runpod_webhook,
+        runpod_callback,
         "RunPod job notification (the URL is the credential)",
         Auth.NONE,
         NoticeAccepted,

@@ -17,7 +17,7 @@ from tarsify.domain.models import Identity
 if TYPE_CHECKING:
     from ipaddress import IPv4Network, IPv6Network
 
-    from entrypoints.callbacks import WebhookUrls
+    from entrypoints.callbacks import CallbackUrls
     from entrypoints.config import Settings
     from tarsify.domain.policies import AdminPolicy
     from tarsify.ports.files import BlobStore
@@ -158,7 +158,7 @@ class Services:
     admins: AdminPolicy
     health: HealthCheck
     credits: CreditsService
-    webhooks: WebhookUrls | None = None
+    callbacks: CallbackUrls | None = None
     blobs: BlobStore | None = None
     file_urls: FileLinks | None = None
     files: OutputFiles | None = None

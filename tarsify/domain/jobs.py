@@ -15,7 +15,7 @@ class JobRequest:
 
     ``execution_timeout_ms`` caps the run time and ``ttl_ms`` the whole life of the job
     (queue included) at the provider. ``output_type`` is a hint that only simulated
-    providers use to shape their output. ``webhook_url``, when set, is where the
+    providers use to shape their output. ``callback_url``, when set, is where the
     provider may announce that the job finished (the announcement is only a hint to
     re-read the job's status).
     """
@@ -25,7 +25,7 @@ class JobRequest:
     execution_timeout_ms: int
     ttl_ms: int
     output_type: OutputType = OutputType.JSON
-    webhook_url: str | None = None
+    callback_url: str | None = None
 
 
 @dataclass(slots=True, frozen=True)

@@ -8,7 +8,7 @@ from typing import Protocol
 
 from tarsify.domain.jobs import JobReport, JobRequest
 
-__all__ = ["GpuProvider", "JobReport", "JobRequest", "WebhookUrlBuilder"]
+__all__ = ["CallbackUrlBuilder", "GpuProvider", "JobReport", "JobRequest"]
 # JobReport, JobRequest re-exported: adapters implement the port with them
 
 
@@ -36,9 +36,10 @@ class GpuProvider(Protocol):
         ...
 
 
-class WebhookUrlBuilder(Protocol):
-    """Builds the URL a provider calls when a job changes (configured only with webhooks)."""
+class CallbackUrlBuilder(Protocol):
+    """Builds the URL a provider calls back when a job changes (configured only when
+    provider callbacks are on)."""
 
     def url_for(self, execution_id: uuid.UUID) -> str:
-        """The webhook URL to put on the job of ``execution_id``."""
+        """The callback URL to put on the job of ``execution_id``."""
         ...

@@ -420,9 +420,9 @@ async def test_documented_example_answers_as_documented(
     # A base model named by its slug (the documented one is the world's, under another slug).
     doc_slug = doc_body(BASE_MODEL_CREATE)["slug"]
     values[f'"baseModelId": "{doc_slug}"'] = f'"baseModelId": "{world["base_model_slug"]}"'
-    webhooks = container.webhook_urls()
-    assert webhooks is not None, "the e2e settings enable webhooks"
-    values["<webhook-token>"] = webhooks.token(uuid.UUID(world["execution"]))
+    callbacks = container.callback_urls()
+    assert callbacks is not None, "the e2e settings enable provider callbacks"
+    values["<webhook-token>"] = callbacks.token(uuid.UUID(world["execution"]))
 
     def real(text: str) -> str:
         for documented, actual in values.items():

@@ -106,9 +106,9 @@ async def _cases(api: Api, world: World, container: Container) -> list[tuple[Any
     run_body = {"inputs": {"prompt": "x"}}
     e, b, d = world.endpoint_id, world.base_model_id, world.draft_id
     x = execution["id"]
-    webhooks = container.webhook_urls()
-    assert webhooks is not None
-    hook = f"/webhooks/runpod/{x}/{webhooks.token(uuid.UUID(x))}"
+    callbacks = container.callback_urls()
+    assert callbacks is not None
+    hook = f"/webhooks/runpod/{x}/{callbacks.token(uuid.UUID(x))}"
     return [
         # The URL token is the credential: any (or no) bearer token is irrelevant.
         ("POST", hook, {"id": "job-1"}, public()),

@@ -16,9 +16,9 @@ from adapters.auth.api_keys import CompositeVerifier
 from adapters.auth.firebase import FirebaseVerifier
 from adapters.auth.jwt import JwtVerifier
 from adapters.memory.uow import MemoryUnitOfWork
-from adapters.runpod.client import RunPodClient
-from adapters.runpod.provider import RunPodGpuProvider
-from adapters.simulator.provider import SimulatedGpuProvider
+from adapters.providers.runpod.client import RunPodClient
+from adapters.providers.runpod.provider import RunPodGpuProvider
+from adapters.providers.simulator.provider import SimulatedGpuProvider
 from adapters.sql.uow import SqlHealthCheck, SqlUnitOfWork
 from entrypoints.config import DEV_JWT_SECRET, Settings, configure_logging
 from entrypoints.container import build_container, firebase_verifier, resolve

@@ -2,7 +2,7 @@
 
 The app is built exactly as in production (``build_container(settings)``,
 ``create_app``) with ``GPU_PROVIDER=runpod``, ``RUNPOD_BASE_URL`` pointing at the fake
-RunPod API on loopback (``adapters/simulator/runpod_api.py``), a fresh migrated
+RunPod API on loopback (``adapters/providers/simulator/runpod_api.py``), a fresh migrated
 PostgreSQL database and the background reconciler running on a short interval. structlog
 is routed into stdlib logging, as ``configure_logging`` does, so ``caplog`` sees the
 RunPod client's records as well as the engine's.
@@ -23,9 +23,9 @@ import structlog
 from aiohttp.test_utils import TestClient, TestServer, unused_port
 from yarl import URL
 
-from adapters.simulator.callbacks import SENDER_KEY
-from adapters.simulator.engine import SimulatorEngine
-from adapters.simulator.runpod_api import FaultPlan, create_fake_runpod_app
+from adapters.providers.simulator.callbacks import SENDER_KEY
+from adapters.providers.simulator.engine import SimulatorEngine
+from adapters.providers.simulator.runpod_api import FaultPlan, create_fake_runpod_app
 from adapters.sql.db import session_factory
 from adapters.sql.engine import create_engine
 from adapters.sql.uow import SqlUnitOfWork
@@ -405,9 +405,9 @@ async def test_output_survives_the_providers_retention_without_any_poll(svc: Ser
     await svc.assert_nothing_leaked()
 
 
-# --- webhooks ------------------------------------------------------------------------
+# --- provider callbacks --------------------------------------------------------------
 # No reconciler and a poll interval of an hour: the only way these executions can learn
-# that their job finished is the webhook, which makes the service re-read the job.
+# that their job finished is the callback, which makes the service re-read the job.
 
 PROMPT = {"inputs": {"prompt": "x"}}
 
@@ -445,7 +445,7 @@ async def stored_execution(database_url: str, execution_id: str) -> Execution:
     return execution
 
 
-async def test_a_webhook_completes_the_execution_without_any_poll(
+async def test_a_callback_completes_the_execution_without_any_poll(
     served: Api, fake_runpod: FakeRunPod, database_url: str
 ) -> None:
     slug = await publish(served)
@@ -470,10 +470,10 @@ async def test_a_webhook_completes_the_execution_without_any_poll(
     # Stored as a reference to the file store, never as inline data.
     assert execution.output_payload["images"][0] == {"$file": f"executions/{run['id']}/0.png"}
     status_calls = [r for r in fake_runpod.faults.requests if r.route == "status"]
-    assert len(status_calls) == 1  # the one re-read the webhook asked for
+    assert len(status_calls) == 1  # the one re-read the callback asked for
 
 
-async def test_a_forged_webhook_is_refused(served: Api, fake_runpod: FakeRunPod) -> None:
+async def test_a_forged_callback_is_refused(served: Api, fake_runpod: FakeRunPod) -> None:
     slug = await publish(served)
     fake_runpod.engine.hang_next()
     run = await served.ok(

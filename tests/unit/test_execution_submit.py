@@ -22,7 +22,7 @@ from tarsify.domain.jobs import JobReport, JobRequest
 from tarsify.domain.models import ExecutionStatus, TarsModelStatus
 from tarsify.domain.pagination import PageRequest
 from tarsify.domain.run_request import RunRequest
-from tests.unit.world import StaticWebhooks, World, make_world
+from tests.unit.world import StaticCallbacks, World, make_world
 
 REFUSED_400 = GpuProviderError("bad request", outcome=ProviderOutcome.REFUSED, status_code=400)
 UNREACHABLE = GpuProviderError("connection refused", outcome=ProviderOutcome.NOT_SENT)
@@ -129,16 +129,16 @@ async def test_ambiguous_submit_says_why_it_waits_and_fails_after_the_unconfirme
     assert w.gpu.calls["submit"] == 1
 
 
-async def test_with_provider_webhooks_an_ambiguous_submit_waits_until_the_deadline() -> None:
+async def test_with_provider_callbacks_an_ambiguous_submit_waits_until_the_deadline() -> None:
     clock = ManualClock()
-    w = await make_world(clock, webhooks=StaticWebhooks())
+    w = await make_world(clock, callbacks=StaticCallbacks())
     w.gpu.fail_next("submit", GpuProviderError("timeout", outcome=ProviderOutcome.UNKNOWN))
     e = (
         await w.executions.run(RunRequest(w.alice.id, w.model.slug, {"prompt": "x"}))
     ).view.execution
     clock.advance(w.settings.unconfirmed_wait_s + 1)
     await w.reconciler.run_once()
-    assert (await w.stored(e.id)).status is ExecutionStatus.PENDING  # a webhook may name it
+    assert (await w.stored(e.id)).status is ExecutionStatus.PENDING  # a callback may name it
     clock.advance(w.settings.deadline(w.base).total_seconds())
     await w.reconciler.run_once()
     final = await w.stored(e.id)

@@ -14,7 +14,7 @@ from adapters.blobs.filesystem import FilesystemBlobStore
 from adapters.blobs.memory import MemoryBlobStore
 from adapters.blobs.s3 import S3BlobStore
 from adapters.blobs.signing import FileUrlSigner
-from entrypoints.callbacks import WebhookUrls
+from entrypoints.callbacks import CallbackUrls
 from entrypoints.config import Settings
 from entrypoints.container import build_container, resolve
 from tarsify.domain.errors import InvalidFileKey
@@ -48,10 +48,10 @@ def test_links_verify_until_they_expire() -> None:
     assert not signer.verify("executions/e/0.png", "1000060", sig)
 
 
-def test_file_keys_are_distinct_from_webhook_keys_of_the_same_secret() -> None:
+def test_file_keys_are_distinct_from_callback_keys_of_the_same_secret() -> None:
     signer = FileUrlSigner(SECRET, "http://x")
-    webhooks = WebhookUrls("http://x", SECRET)
-    assert signer._key != webhooks._key
+    callbacks = CallbackUrls("http://x", SECRET)
+    assert signer._key != callbacks._key
 
 
 def test_defaults_and_derived_values() -> None:

@@ -1,4 +1,4 @@
-"""Provider announcements (webhooks): a hint to re-read the job, never trusted as is."""
+"""Provider announcements (callbacks): a hint to re-read the job, never trusted as is."""
 
 from __future__ import annotations
 
@@ -9,24 +9,24 @@ from tarsify.domain.errors import GpuProviderError, ProviderOutcome
 from tarsify.domain.models import ExecutionStatus, OutputType
 from tarsify.domain.run_request import RunRequest
 from tarsify.ports.provider import JobRequest
-from tests.unit.world import StaticWebhooks, make_world
+from tests.unit.world import StaticCallbacks, make_world
 
 IMAGE = {"images": ["data:image/png;base64,AAAA"]}
 
 
-async def test_jobs_carry_the_webhook_url_of_their_execution() -> None:
-    w = await make_world(webhooks=StaticWebhooks())
+async def test_jobs_carry_the_callback_url_of_their_execution() -> None:
+    w = await make_world(callbacks=StaticCallbacks())
     e = (
         await w.executions.run(RunRequest(w.alice.id, w.model.slug, {"prompt": "x"}))
     ).view.execution
     [job] = w.gpu.submitted
-    assert job.webhook_url == f"https://tarsify.test/webhooks/{e.id}"
+    assert job.callback_url == f"https://tarsify.test/webhooks/{e.id}"
 
 
-async def test_without_webhooks_jobs_have_none() -> None:
+async def test_without_callbacks_jobs_have_none() -> None:
     w = await make_world()
     await w.executions.run(RunRequest(w.alice.id, w.model.slug, {"prompt": "x"}))
-    assert w.gpu.submitted[0].webhook_url is None
+    assert w.gpu.submitted[0].callback_url is None
 
 
 async def test_a_notice_reads_the_status_at_once_despite_the_poll_interval() -> None:
@@ -51,7 +51,7 @@ async def test_a_notice_resolves_an_ambiguous_submit() -> None:
         await w.executions.run(RunRequest(w.alice.id, w.model.slug, {"prompt": "x"}))
     ).view.execution
     assert e.status is ExecutionStatus.PENDING and e.provider_job_id is None
-    # The job did reach the provider; its webhook names it.
+    # The job did reach the provider; its callback names it.
     job = await w.gpu.submit(
         JobRequest("rp-endpoint-secret", {"prompt": "x"}, 60_000, 60_000, OutputType.IMAGE)
     )

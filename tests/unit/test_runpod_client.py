@@ -17,8 +17,8 @@ from aioresponses import aioresponses as _aioresponses
 from structlog.testing import capture_logs
 from yarl import URL
 
-from adapters.runpod.client import RunPodClient, RunPodError, RunPodJobNotFound
-from adapters.runpod.provider import RunPodGpuProvider, clean_error, snapshot_from_status
+from adapters.providers.runpod.client import RunPodClient, RunPodError, RunPodJobNotFound
+from adapters.providers.runpod.provider import RunPodGpuProvider, clean_error, snapshot_from_status
 from tarsify.domain.errors import GpuProviderError, ProviderJobNotFound, ProviderOutcome
 from tarsify.ports.provider import JobRequest
 

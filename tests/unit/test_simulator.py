@@ -14,9 +14,9 @@ from typing import Any
 import pytest
 from aiohttp.test_utils import TestClient
 
-from adapters.simulator.engine import ManualClock, NotRetryable, SimulatorEngine
-from adapters.simulator.media import png_bytes, simulated_output, wav_bytes
-from adapters.simulator.runpod_api import FAULTS_KEY, FaultPlan, create_fake_runpod_app
+from adapters.providers.simulator.engine import ManualClock, NotRetryable, SimulatorEngine
+from adapters.providers.simulator.media import png_bytes, simulated_output, wav_bytes
+from adapters.providers.simulator.runpod_api import FAULTS_KEY, FaultPlan, create_fake_runpod_app
 from tarsify.domain.models import OutputType
 
 ClientFactory = Callable[..., Awaitable[TestClient[Any, Any]]]
@@ -293,7 +293,7 @@ async def test_request_log_redacts_the_key_and_counts_routes(
 
 
 def test_outputs_come_the_ways_real_workers_return_files() -> None:
-    from adapters.simulator.media import simulated_output
+    from adapters.providers.simulator.media import simulated_output
 
     image = OutputType.IMAGE
     bare = simulated_output(image, {"prompt": "x", "simulate_output": "base64"})["images"][0]

@@ -12,7 +12,7 @@ from adapters.memory.uow import MemoryStore
 from tarsify.domain.models import Identity, ModelCategory, OutputType, TarsModelStatus
 from tarsify.ports.clock import Clock
 from tarsify.ports.identity import Audience
-from tarsify.ports.provider import WebhookUrlBuilder
+from tarsify.ports.provider import CallbackUrlBuilder
 from tarsify.services.accounts import AccountService
 from tarsify.services.catalog import CatalogService, NewBaseModel, NewEndpoint
 from tarsify.services.engine.dispatch import Dispatcher
@@ -44,11 +44,11 @@ CONFIG: dict[str, Any] = {
 }
 
 
-class StaticWebhooks:
-    """Provider webhooks switched on, with a fixed URL per execution."""
+class StaticCallbacks:
+    """Provider callbacks switched on, with a fixed URL per execution."""
 
     def url_for(self, execution_id: uuid.UUID) -> str:
-        """A webhook URL naming the execution."""
+        """A callback URL naming the execution."""
         return f"https://tarsify.test/webhooks/{execution_id}"
 
 
@@ -60,7 +60,7 @@ class World:
     store: MemoryStore = field(default_factory=MemoryStore)
     gpu: FakeGpuProvider = field(default_factory=FakeGpuProvider)
     settings: EngineSettings = field(default_factory=EngineSettings)
-    webhooks: WebhookUrlBuilder | None = None
+    callbacks: CallbackUrlBuilder | None = None
     files: OutputFiles | None = None
     listeners: Listeners | None = None
 
@@ -72,7 +72,7 @@ class World:
         self.studio = StudioService(uow, self.clock, self.targets.forget)
         self.marketplace = MarketplaceService(uow)
         self.dispatcher = Dispatcher(
-            uow, self.gpu, self.clock, self.settings, self.webhooks, self.files, self.listeners
+            uow, self.gpu, self.clock, self.settings, self.callbacks, self.files, self.listeners
         )
         self.executions = ExecutionService(
             uow, self.dispatcher, self.clock, self.settings, self.listeners, self.targets

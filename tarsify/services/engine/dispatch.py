@@ -27,7 +27,7 @@ from tarsify.domain.files import FileRecord
 from tarsify.domain.jobs import JobReport, JobRequest
 from tarsify.domain.models import BaseModel, ExecutionStatus, RunTarget
 from tarsify.ports.clock import Clock
-from tarsify.ports.provider import GpuProvider, WebhookUrlBuilder
+from tarsify.ports.provider import CallbackUrlBuilder, GpuProvider
 from tarsify.ports.storage import UnitOfWorkFactory
 from tarsify.services.engine.changes import Decision, store_change
 from tarsify.services.engine.listeners import Listeners
@@ -48,7 +48,7 @@ class Dispatcher:
         provider: GpuProvider,
         clock: Clock,
         settings: EngineSettings,
-        webhooks: WebhookUrlBuilder | None = None,
+        callbacks: CallbackUrlBuilder | None = None,
         files: OutputFiles | None = None,
         listeners: Listeners | None = None,
     ) -> None:
@@ -56,7 +56,7 @@ class Dispatcher:
         self._provider = provider
         self._clock = clock
         self._settings = settings
-        self._webhooks = webhooks
+        self._callbacks = callbacks
         self._files = files
         self._listeners = listeners or Listeners()
         # Base models by Tars model id, for finding a finished job's files (read at most
@@ -129,10 +129,10 @@ class Dispatcher:
         return stored if stored is not None else execution
 
     def give_up_at(self, execution: Execution, now: datetime) -> datetime:
-        """When an unanswered submit is abandoned: soon, unless webhooks may name the job."""
+        """When an unanswered submit is abandoned: soon, unless a callback may name the job."""
         give_up = now + timedelta(seconds=self._settings.unconfirmed_wait_s)
         deadline = execution.deadline_at or give_up
-        return deadline if self._webhooks is not None else min(give_up, deadline)
+        return deadline if self._callbacks is not None else min(give_up, deadline)
 
     async def _submit_failed(self, execution: Execution, exc: GpuProviderError) -> Execution:
         context = {
@@ -393,7 +393,7 @@ class Dispatcher:
 
     def job_request(self, execution: Execution, target: RunTarget) -> JobRequest:
         """The provider job for ``execution``: time limits from the base model, and the
-        webhook URL when webhooks are configured."""
+        callback URL when provider callbacks are configured."""
         base = target.base_model
         return JobRequest(
             endpoint_id=execution.provider_endpoint_id or target.endpoint.provider_endpoint_id,
@@ -401,5 +401,5 @@ class Dispatcher:
             execution_timeout_ms=self._settings.execution_timeout_ms(base),
             ttl_ms=self._settings.ttl_ms(base),
             output_type=base.output_type,
-            webhook_url=self._webhooks.url_for(execution.id) if self._webhooks else None,
+            callback_url=self._callbacks.url_for(execution.id) if self._callbacks else None,
         )

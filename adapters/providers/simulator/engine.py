@@ -17,7 +17,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from adapters.simulator.media import simulated_output
+from adapters.providers.simulator.media import simulated_output
 from tarsify.domain.models import OutputType
 
 IN_QUEUE = "IN_QUEUE"

@@ -1,4 +1,5 @@
-"""Webhook delivery of the fake RunPod API: POST the status object when a job finishes.
+"""Callbacks of the fake RunPod API (its ``webhook``): POST the status object when a job
+finishes.
 
 As RunPod does: one POST of the job's status object once it is final, expecting 200,
 then at most two more tries ``retry_delay_s`` apart (10 s at RunPod). Unsigned: the
@@ -16,14 +17,14 @@ from dataclasses import dataclass, field
 import aiohttp
 from aiohttp import web
 
-from adapters.simulator.engine import SimulatorEngine
+from adapters.providers.simulator.engine import SimulatorEngine
 
-log = logging.getLogger("tarsify.simulator.webhooks")
+log = logging.getLogger("tarsify.simulator.callbacks")
 
 
 @dataclass
 class Delivery:
-    """One webhook to deliver: which job, where, and what happened so far."""
+    """One callback to deliver: which job, where, and what happened so far."""
 
     endpoint_id: str
     job_id: str
@@ -33,8 +34,8 @@ class Delivery:
     statuses: list[int] = field(default_factory=list)
 
 
-class WebhookSender:
-    """Watches registered jobs and delivers their webhooks once they are final."""
+class CallbackSender:
+    """Watches registered jobs and delivers their callbacks once they are final."""
 
     def __init__(
         self,
@@ -52,11 +53,11 @@ class WebhookSender:
         self._next_try: dict[int, float] = {}
 
     def register(self, endpoint_id: str, job_id: str, url: str) -> None:
-        """Deliver ``url`` a webhook when the job finishes."""
+        """Call ``url`` back when the job finishes."""
         self.deliveries.append(Delivery(endpoint_id, job_id, url))
 
     async def run(self, session: aiohttp.ClientSession) -> None:
-        """Deliver due webhooks until cancelled."""
+        """Deliver due callbacks until cancelled."""
         loop = asyncio.get_running_loop()
         while True:
             for index, delivery in enumerate(self.deliveries):
@@ -81,13 +82,13 @@ class WebhookSender:
                 delivery.delivered = response.status == 200
         except (aiohttp.ClientError, TimeoutError) as exc:
             delivery.statuses.append(0)
-            log.info("webhook.failed", extra={"job_id": delivery.job_id, "error": str(exc)})
+            log.info("callback.failed", extra={"job_id": delivery.job_id, "error": str(exc)})
 
 
-SENDER_KEY = web.AppKey("webhook_sender", WebhookSender)
+SENDER_KEY = web.AppKey("callback_sender", CallbackSender)
 
 
-def install(app: web.Application, sender: WebhookSender) -> None:
+def install(app: web.Application, sender: CallbackSender) -> None:
     """Run ``sender`` for the life of ``app``."""
     app[SENDER_KEY] = sender
 

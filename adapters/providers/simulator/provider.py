@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Collection
 
-from adapters.simulator.engine import IN_QUEUE, JobView, SimulatorEngine
+from adapters.providers.simulator.engine import IN_QUEUE, JobView, SimulatorEngine
 from tarsify.domain.errors import GpuProviderError, ProviderJobNotFound, ProviderOutcome
 from tarsify.ports.provider import JobReport, JobRequest
 

@@ -3,7 +3,7 @@
 Routes are those of ``https://api.runpod.ai/v2`` without the ``/v2`` prefix (pass
 ``base_path="/v2"`` to keep it). A mutable ``FaultPlan`` injects 5xx bursts, 429s, slow
 answers and dropped connections per route, and logs every request so tests can count
-calls. Run it standalone with ``python -m adapters.simulator.runpod_api --port 8089``.
+calls. Run it standalone with ``python -m adapters.providers.simulator.runpod_api --port 8089``.
 """
 
 from __future__ import annotations
@@ -20,9 +20,9 @@ from typing import Any
 
 from aiohttp import web
 
-from adapters.simulator.callbacks import SENDER_KEY, WebhookSender, install
-from adapters.simulator.engine import IN_QUEUE, NotRetryable, SimulatorEngine
-from adapters.simulator.files import serve_file, with_file_urls
+from adapters.providers.simulator.callbacks import SENDER_KEY, CallbackSender, install
+from adapters.providers.simulator.engine import IN_QUEUE, NotRetryable, SimulatorEngine
+from adapters.providers.simulator.files import serve_file, with_file_urls
 from tarsify.domain.models import OutputType
 
 RUN_LIMIT_BYTES = 10 * 1024 * 1024
@@ -291,12 +291,12 @@ def create_fake_runpod_app(
     *,
     output_types: Mapping[str, OutputType] | None = None,
     base_path: str = "",
-    webhooks: WebhookSender | None = None,
+    callbacks: CallbackSender | None = None,
 ) -> web.Application:
     """The fake RunPod API over ``engine``; ``app[FAULTS_KEY]`` is the live fault plan.
 
     ``output_types`` says which simulated output each endpoint returns (default JSON);
-    ``webhooks`` delivers the ``webhook`` of submitted jobs (``app[SENDER_KEY]``).
+    ``callbacks`` calls the ``webhook`` of submitted jobs back (``app[SENDER_KEY]``).
     """
     app = web.Application(middlewares=[_faults_and_auth], client_max_size=RUNSYNC_LIMIT_BYTES)
     engine.file_urls = True
@@ -305,7 +305,7 @@ def create_fake_runpod_app(
     app[API_KEY] = api_key
     app[KNOWN_KEY] = None if known_endpoints is None else frozenset(known_endpoints)
     app[OUTPUT_TYPES_KEY] = dict(output_types or {})
-    install(app, webhooks if webhooks is not None else WebhookSender(engine))
+    install(app, callbacks if callbacks is not None else CallbackSender(engine))
     prefix = base_path.rstrip("/")
     job = prefix + "/{endpoint_id}/{op}/{job_id}"
     app.router.add_post(prefix + "/{endpoint_id}/run", _run, name="run")

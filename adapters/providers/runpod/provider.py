@@ -8,7 +8,7 @@ from typing import Any
 
 import structlog
 
-from adapters.runpod.client import RunPodClient, RunPodError, RunPodJobNotFound
+from adapters.providers.runpod.client import RunPodClient, RunPodError, RunPodJobNotFound
 from tarsify.domain.errors import GpuProviderError, ProviderJobNotFound, ProviderOutcome
 from tarsify.ports.provider import JobReport, JobRequest
 
@@ -23,13 +23,13 @@ MAX_ERROR_CHARS = 1000
 
 def build_body(request: JobRequest) -> dict[str, Any]:
     """The ``/run`` body: the input, the job's execution timeout and ttl in ms, and the
-    webhook when there is one."""
+    callback URL (RunPod's ``webhook``) when there is one."""
     body: dict[str, Any] = {
         "input": request.input,
         "policy": {"executionTimeout": request.execution_timeout_ms, "ttl": request.ttl_ms},
     }
-    if request.webhook_url:
-        body["webhook"] = request.webhook_url
+    if request.callback_url:
+        body["webhook"] = request.callback_url
     return body
 
 

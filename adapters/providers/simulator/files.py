@@ -14,7 +14,7 @@ from typing import Any
 
 from aiohttp import web
 
-from adapters.simulator.media import FILE_MARK, file_bytes
+from adapters.providers.simulator.media import FILE_MARK, file_bytes
 
 URL_TTL_S = 600
 _KEY = b"tarsify-simulator-files"
