@@ -14,6 +14,7 @@ import inspect
 import logging
 from collections.abc import AsyncIterator, Iterator
 from functools import partial
+from operator import attrgetter
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from dependency_injector import containers, providers
@@ -83,14 +84,14 @@ log = logging.getLogger("tarsify.container")
 
 async def open_db_engine(settings: Settings) -> AsyncIterator[AsyncEngine | None]:
     """The process's SQL engine, disposed on shutdown; None for a ``memory://`` URL."""
-    if settings.storage_backend == "memory":
+    if settings.database.storage_backend == "memory":
         yield None
         return
     engine = create_engine(
-        settings.database_url,
-        pool_size=settings.db_pool_size,
-        max_overflow=settings.db_max_overflow,
-        pooled=settings.database_pooled,
+        settings.database.url,
+        pool_size=settings.database.pool_size,
+        max_overflow=settings.database.max_overflow,
+        pooled=settings.database.pooled,
     )
     try:
         yield engine
@@ -100,11 +101,11 @@ async def open_db_engine(settings: Settings) -> AsyncIterator[AsyncEngine | None
 
 async def open_runpod_client(settings: Settings) -> AsyncIterator[RunPodClient | None]:
     """One long-lived RunPod client (one connection pool), closed on shutdown."""
-    if settings.gpu_provider != "runpod" or settings.runpod_api_key is None:
+    if settings.gpu.provider != "runpod" or settings.gpu.runpod_api_key is None:
         yield None
         return
     client = RunPodClient(
-        settings.runpod_api_key.get_secret_value(), base_url=settings.runpod_base_url
+        settings.gpu.runpod_api_key.get_secret_value(), base_url=settings.gpu.runpod_base_url
     )
     try:
         yield client
@@ -125,13 +126,13 @@ def open_metrics() -> Iterator[Metrics]:
 async def open_rate_limit_store(settings: Settings) -> AsyncIterator[Any]:
     """The store every process's rate limits count in: Redis at REDIS_URL (closed on
     shutdown), or None (each process counts in its own memory)."""
-    if settings.redis_url is None:
+    if settings.rate_limits.redis_url is None:
         yield None
         return
     # Imported here: the Redis client is the optional ``redis`` extra.
     from adapters.limits.limiter import close_storage, redis_storage
 
-    storage = redis_storage(settings.redis_url)
+    storage = redis_storage(settings.rate_limits.redis_url)
     try:
         yield storage
     finally:
@@ -155,41 +156,43 @@ def make_rate_limiter(
 
 def make_file_url_signer(settings: Settings) -> FileUrlSigner | None:
     """Signer of the URLs of files the service serves itself; None with S3 (presigned)."""
-    if settings.blob_store == "s3":
+    if settings.files.store == "s3":
         return None
-    return FileUrlSigner(settings.file_url_signing_secret, settings.public_url)
+    return FileUrlSigner(settings.file_url_signing_secret, settings.server.public_url)
 
 
 async def open_blob_store(
     settings: Settings, signer: FileUrlSigner | None
 ) -> AsyncIterator[BlobStore]:
     """The process's blob store; the S3 client (and its connections) close on shutdown."""
-    if settings.blob_store == "s3":
+    if settings.files.store == "s3":
         # Imported here: aiobotocore is the optional ``s3`` extra.
         from adapters.blobs.s3 import S3Settings, open_s3_blob_store
 
-        secret = settings.blob_s3_secret_access_key
+        secret = settings.files.s3_secret_access_key
         s3 = S3Settings(
-            bucket=settings.blob_s3_bucket or "",
-            endpoint_url=settings.blob_s3_endpoint_url,
-            region=settings.blob_s3_region,
-            access_key_id=settings.blob_s3_access_key_id,
+            bucket=settings.files.s3_bucket or "",
+            endpoint_url=settings.files.s3_endpoint_url,
+            region=settings.files.s3_region,
+            access_key_id=settings.files.s3_access_key_id,
             secret_access_key=secret.get_secret_value() if secret is not None else None,
         )
         async with open_s3_blob_store(s3) as store:
             yield store
         return
     assert signer is not None  # make_file_url_signer gives one for every other store
-    if settings.blob_store == "memory":
+    if settings.files.store == "memory":
         yield MemoryBlobStore(signer)
     else:
-        yield FilesystemBlobStore(settings.blob_filesystem_root, signer)
+        yield FilesystemBlobStore(settings.files.filesystem_root, signer)
 
 
 def open_offload(settings: Settings) -> Iterator[ThreadOffload]:
     """The threads that check run inputs away from the event loop; stopped on shutdown."""
     # The budget stops a check; the rest of the limit is for waiting for a thread.
-    offload = ThreadOffload(settings.validation_threads, 2 * settings.validation_budget_seconds)
+    offload = ThreadOffload(
+        settings.engine.validation_threads, 2 * settings.engine.validation_budget_seconds
+    )
     try:
         yield offload
     finally:
@@ -199,9 +202,9 @@ def open_offload(settings: Settings) -> Iterator[ThreadOffload]:
 async def open_downloader(settings: Settings) -> AsyncIterator[HttpDownloader]:
     """The downloader of provider-hosted output files; its session closes on shutdown."""
     downloader = HttpDownloader(
-        max_bytes=settings.output_download_max_bytes,
-        timeout_s=settings.output_download_timeout,
-        allow_private=settings.output_download_allow_private,
+        max_bytes=settings.files.download_max_bytes,
+        timeout_s=settings.files.download_timeout,
+        allow_private=settings.files.download_allow_private,
     )
     try:
         yield downloader
@@ -229,33 +232,33 @@ def firebase_verifier(settings: Settings) -> FirebaseVerifier:
         raise RuntimeError(FIREBASE_EXTRA_MISSING) from exc
 
     return FirebaseVerifier(
-        settings.firebase_consumers_project_id or "",
-        settings.firebase_developers_project_id or "",
+        settings.auth.firebase_consumers_project_id or "",
+        settings.auth.firebase_developers_project_id or "",
     )
 
 
 def key_hasher(settings: Settings) -> KeyHasher:
     """The hasher of API keys, keyed by the settings' pepper."""
-    return KeyHasher(settings.api_key_pepper_bytes)
+    return KeyHasher(settings.auth.api_key_pepper_bytes)
 
 
 def make_webhook_urls(settings: Settings) -> WebhookUrls | None:
     """Per-execution webhook URLs when PUBLIC_BASE_URL is set; None disables webhooks."""
-    if not settings.public_base_url:
+    if not settings.server.public_base_url:
         return None
-    return WebhookUrls(settings.public_base_url, settings.webhook_signing_secret)
+    return WebhookUrls(settings.server.public_base_url, settings.webhook_signing_secret)
 
 
 def make_execution_feed(settings: Settings) -> InProcessFeed | PostgresFeed:
     """How event streams hear of changes: LISTEN/NOTIFY on PostgreSQL; on SQLite (other
     processes cannot announce here) in-process announcements and polling; with
     ``memory://`` (one process) in-process announcements alone."""
-    if settings.storage_backend == "memory":
+    if settings.database.storage_backend == "memory":
         return InProcessFeed()
-    if settings.database_url.startswith(("postgres", "postgresql")):
+    if settings.database.url.startswith(("postgres", "postgresql")):
         # LISTEN needs a session: through a transaction pooler, a direct connection.
-        listen_url = settings.database_direct_url if settings.database_pooled else None
-        if settings.database_pooled and listen_url is None:
+        listen_url = settings.database.direct_url if settings.database.pooled else None
+        if settings.database.pooled and listen_url is None:
             log.warning(
                 "feed.polling",
                 extra={
@@ -263,11 +266,11 @@ def make_execution_feed(settings: Settings) -> InProcessFeed | PostgresFeed:
                     "streams poll the database instead of listening"
                 },
             )
-            return InProcessFeed(poll_s=settings.events_poll_interval)
+            return InProcessFeed(poll_s=settings.events.poll_interval)
         return PostgresFeed(
-            listen_url or settings.database_url, fallback_poll_s=settings.events_poll_interval
+            listen_url or settings.database.url, fallback_poll_s=settings.events.poll_interval
         )
-    return InProcessFeed(poll_s=settings.events_poll_interval)
+    return InProcessFeed(poll_s=settings.events.poll_interval)
 
 
 async def run_execution_feed(feed: InProcessFeed | PostgresFeed) -> AsyncIterator[None]:
@@ -286,7 +289,7 @@ async def open_webhook_sender(
     settings: Settings, guard: DestinationGuard
 ) -> AsyncIterator[HttpWebhookSender]:
     """The sender of consumers' webhooks; its connections close on shutdown."""
-    sender = HttpWebhookSender(guard, timeout_s=settings.webhook_timeout)
+    sender = HttpWebhookSender(guard, timeout_s=settings.webhooks.timeout)
     try:
         yield sender
     finally:
@@ -297,9 +300,9 @@ def make_delivery_settings(settings: Settings) -> DeliverySettings:
     """Retry schedule and lease of webhook attempts (the lease outlasts a send), and
     how many attempts may be in flight to one host."""
     return DeliverySettings(
-        retry_delays_s=settings.webhook_retry_delay_list,
-        lease_s=max(30.0, 3 * settings.webhook_timeout),
-        per_destination=settings.webhook_concurrency_per_host,
+        retry_delays_s=settings.webhooks.retry_delay_list,
+        lease_s=max(30.0, 3 * settings.webhooks.timeout),
+        per_destination=settings.webhooks.concurrency_per_host,
     )
 
 
@@ -307,24 +310,24 @@ def make_watch_settings(settings: Settings) -> WatchSettings:
     """Heartbeats of event streams."""
     # A stream with no news reads the execution as a status poll would, no more often
     # than a poll may ask the provider.
-    refresh = max(settings.status_poll_min_interval, 1.0)
-    return WatchSettings(heartbeat_s=settings.events_heartbeat_seconds, refresh_s=refresh)
+    refresh = max(settings.engine.status_poll_min_interval, 1.0)
+    return WatchSettings(heartbeat_s=settings.events.heartbeat_seconds, refresh_s=refresh)
 
 
 def make_credit_settings(settings: Settings) -> CreditSettings:
     """The platform fee taken from the settings."""
-    return CreditSettings(platform_fee_percent=settings.platform_fee_percent)
+    return CreditSettings(platform_fee_percent=settings.engine.platform_fee_percent)
 
 
 def make_engine_settings(settings: Settings) -> EngineSettings:
     """Engine tunables taken from the settings."""
     return EngineSettings(
-        poll_min_interval_s=settings.status_poll_min_interval,
-        idempotency_retention_s=settings.idempotency_key_retention_hours * 3600,
-        max_active_executions=settings.max_active_executions,
-        run_target_ttl_s=settings.run_target_cache_seconds,
-        max_input_bytes=settings.max_input_bytes,
-        validation_budget_s=settings.validation_budget_seconds,
+        poll_min_interval_s=settings.engine.status_poll_min_interval,
+        idempotency_retention_s=settings.engine.idempotency_key_retention_hours * 3600,
+        max_active_executions=settings.engine.max_active_executions,
+        run_target_ttl_s=settings.engine.run_target_cache_seconds,
+        max_input_bytes=settings.engine.max_input_bytes,
+        validation_budget_s=settings.engine.validation_budget_seconds,
     )
 
 
@@ -343,7 +346,7 @@ class Container(containers.DeclarativeContainer):
     run_rate_limiter = providers.Singleton(
         make_rate_limiter,
         "run",
-        settings.provided.run_rate_limit_per_minute,
+        settings.provided.rate_limits.run_per_minute,
         "moving",
         rate_limit_store,
         metrics,
@@ -351,36 +354,37 @@ class Container(containers.DeclarativeContainer):
     anon_rate_limiter = providers.Singleton(
         make_rate_limiter,
         "anon",
-        settings.provided.anon_rate_limit_per_minute,
+        settings.provided.rate_limits.anon_per_minute,
         "fixed",
         rate_limit_store,
         metrics,
     )
     memory_store = providers.Singleton(MemoryStore)
     uow_factory = providers.Selector(
-        settings.provided.storage_backend,
+        settings.provided.database.storage_backend,
         memory=providers.Singleton(memory_uow_factory, memory_store),
         sql=providers.Singleton(sql_uow_factory, db_engine),
     )
     health_check = providers.Selector(
-        settings.provided.storage_backend,
+        settings.provided.database.storage_backend,
         memory=providers.Singleton(MemoryHealthCheck, memory_store),
         sql=providers.Singleton(SqlHealthCheck, db_engine),
     )
     execution_stats = providers.Selector(
-        settings.provided.storage_backend,
+        settings.provided.database.storage_backend,
         memory=providers.Singleton(MemoryExecutionStats, memory_store),
         sql=providers.Singleton(SqlExecutionStats, db_engine),
     )
 
     simulator_engine = providers.Singleton(
         SimulatorEngine,
-        queue_delay_s=settings.provided.simulator_queue_seconds,
-        run_time_s=settings.provided.simulator_run_seconds,
+        queue_delay_s=settings.provided.gpu.simulator_queue_seconds,
+        run_time_s=settings.provided.gpu.simulator_run_seconds,
     )
     runpod_client = providers.Resource(open_runpod_client, settings)
     gpu_provider = providers.Selector(
-        settings.provided.gpu_provider,
+        # Not settings.provided.gpu.provider: ``provider`` is an attribute of the getter.
+        providers.Callable(attrgetter("gpu.provider"), settings),
         simulator=providers.Singleton(SimulatedGpuProvider, simulator_engine),
         runpod=providers.Singleton(RunPodGpuProvider, runpod_client),
     )
@@ -390,8 +394,8 @@ class Container(containers.DeclarativeContainer):
 
     # Bearer credentials: the identity provider's tokens, and consumers' API keys.
     token_verifier = providers.Selector(
-        settings.provided.auth_backend,
-        jwt=providers.Singleton(JwtVerifier, settings.provided.tarsify_jwt_secret),
+        settings.provided.auth.backend,
+        jwt=providers.Singleton(JwtVerifier, settings.provided.auth.jwt_secret),
         firebase=providers.Singleton(firebase_verifier, settings),
     )
     api_key_service = providers.Singleton(
@@ -400,13 +404,13 @@ class Container(containers.DeclarativeContainer):
     identity_verifier = providers.Singleton(
         CompositeVerifier, token_verifier, providers.Singleton(ApiKeyVerifier, api_key_service)
     )
-    admin_policy = providers.Singleton(AdminPolicy, settings.provided.admin_uid_list)
+    admin_policy = providers.Singleton(AdminPolicy, settings.provided.auth.admin_uid_list)
 
     file_url_signer = providers.Singleton(make_file_url_signer, settings)
     blob_store = providers.Resource(open_blob_store, settings, file_url_signer)
     downloader = providers.Resource(open_downloader, settings)
     output_files = providers.Singleton(
-        OutputFiles, blob_store, downloader, settings.provided.file_url_ttl
+        OutputFiles, blob_store, downloader, settings.provided.files.url_ttl
     )
 
     file_upkeep = providers.Singleton(FileUpkeep, uow_factory, output_files, blob_store, clock)
@@ -417,7 +421,7 @@ class Container(containers.DeclarativeContainer):
     execution_feed = providers.Singleton(make_execution_feed, settings)
     execution_feed_listening = providers.Resource(run_execution_feed, execution_feed)
     webhook_destinations = providers.Singleton(
-        DestinationGuard, allow_private=settings.provided.webhook_allow_private
+        DestinationGuard, allow_private=settings.provided.webhooks.allow_private
     )
     # Listeners write, in the transaction of each change, what follows from it (the
     # table is the engine's: tarsify/services/engine/listener_table.py).
