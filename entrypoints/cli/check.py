@@ -97,7 +97,7 @@ async def check_blob_store(settings: Settings) -> list[Finding]:
                 _problem("file links would point at http://HOST:PORT: set PUBLIC_BASE_URL")
             )
         return [*found, _filesystem_root(Path(settings.files.filesystem_root))]
-    from entrypoints.container import open_blob_store
+    from entrypoints.container.files import open_blob_store
     from tarsify.domain.errors import TarsifyError
 
     try:

@@ -21,7 +21,8 @@ from adapters.runpod.provider import RunPodGpuProvider
 from adapters.simulator.provider import SimulatedGpuProvider
 from adapters.sql.uow import SqlHealthCheck, SqlUnitOfWork
 from entrypoints.config import DEV_JWT_SECRET, Settings, configure_logging
-from entrypoints.container import build_container, firebase_verifier, resolve
+from entrypoints.container import build_container, resolve
+from entrypoints.container.auth import firebase_verifier
 
 from .conftest import make_settings
 

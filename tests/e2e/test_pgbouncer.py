@@ -95,7 +95,7 @@ async def test_cancel_and_the_event_stream(api: Api, world: World, container: Co
 
 
 async def test_without_a_direct_url_streams_poll(pg_url: str, bouncer: int) -> None:
-    from entrypoints.container import make_execution_feed
+    from entrypoints.container.storage import make_execution_feed
 
     settings = make_settings(database_url=through(pg_url, bouncer), database_pooler="transaction")
     feed = make_execution_feed(settings)
