@@ -56,8 +56,8 @@ async def _concurrent(call: Call, n: int, width: int = 32) -> float:
 async def measure(url: str, calls: int) -> list[str]:
     """Rows of the result table for the database at ``url`` (migrated here)."""
     await upgrade(url)
-    settings = Settings(  # type: ignore[call-arg]
-        _env_file=None, database_url=url, tarsify_jwt_secret=SECRET, reconciler_enabled=False
+    settings = Settings.from_variables(
+        database_url=url, tarsify_jwt_secret=SECRET, reconciler_enabled=False
     )
     container = build_container(settings)
     await resolve(container.init_resources)

@@ -101,7 +101,7 @@ def demo_settings(**overrides: Any) -> Settings:
         "demo_sign_in": True,
     }
     values.update(overrides)
-    return Settings(_env_file=None, **values)  # type: ignore[call-arg]
+    return Settings.from_variables(**values)
 
 
 def _free_port() -> int:
@@ -118,7 +118,7 @@ class LiveApp:
     def __init__(self, settings: Settings) -> None:
         # The port is chosen before the app is built: the file links it hands out name it.
         self.port = _free_port()
-        self.settings = settings.model_copy(update={"host": "127.0.0.1", "port": self.port})
+        self.settings = settings.with_variables(HOST="127.0.0.1", PORT=self.port)
         self.container: Container = build_container(self.settings)
         self.loop = asyncio.new_event_loop()
         self.runner = web.AppRunner(create_app(self.container), access_log=None)

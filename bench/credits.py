@@ -73,8 +73,8 @@ async def _seed(container: Any, price: int | None, consumers: int) -> Iterator[A
 async def measure(url: str, price: int | None, calls: int) -> tuple[float, float, float]:
     """p50 and p99 (µs) of one run at a time, and runs/s with ``WIDTH`` in flight."""
     await upgrade(url)
-    settings = Settings(  # type: ignore[call-arg]
-        _env_file=None, database_url=url, reconciler_enabled=False, db_pool_size=WIDTH + 4
+    settings = Settings.from_variables(
+        database_url=url, reconciler_enabled=False, db_pool_size=WIDTH + 4
     )
     container = build_container(settings)
     container.gpu_provider.override(providers.Object(FakeGpuProvider()))

@@ -5,10 +5,11 @@ cache, to a PNG from a COMPLETED run.
 
 Each run clones this repository (at ``--ref``) into a temporary directory, runs the
 first line of README's first ```sh block there with ``PIP_NO_CACHE_DIR=1`` and
-``UV_NO_CACHE=1`` (no installer cache; ``PORT`` set to a free port), reads the tokens it prints, runs the demo's cartoon portrait with
-``?wait=10`` and downloads its image. ``--split`` runs the command's parts one
-after the other (venv, installs, serve) to say where the time goes; the serve part is
-further split by what it prints (migrating, tokens after the seed, serving).
+``UV_NO_CACHE=1`` (no installer cache; ``PORT`` set to a free port), reads the tokens it
+prints, runs the demo's cartoon portrait with ``?wait=10`` and downloads its image.
+``--split`` runs the command's parts one after the other (venv, installs, serve) to say
+where the time goes; the serve part is further split by what it prints (migrating,
+tokens after the seed, serving).
 Only the standard library: it measures an install, it must not need one.
 """
 
@@ -153,7 +154,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--ref", default="HEAD", help="commit of this repository to clone")
     parser.add_argument("--runs", type=int, default=3)
-    parser.add_argument("--split", action="store_true", help="time venv, the installs and serve apart")
+    parser.add_argument(
+        "--split", action="store_true", help="time venv, the installs and serve apart"
+    )
     args = parser.parse_args()
     ref = subprocess.run(
         ["git", "-C", str(ROOT), "rev-parse", "--short", args.ref],

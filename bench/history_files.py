@@ -38,8 +38,7 @@ PAGE = "/api/consumer/executions?limit=20"
 
 
 def _settings(url: str, files_root: str) -> Settings:
-    return Settings(
-        _env_file=None,  # type: ignore[call-arg]
+    return Settings.from_variables(
         database_url=url,
         tarsify_jwt_secret=JWT_SECRET,
         admin_uids=ADMIN_UID,

@@ -36,23 +36,23 @@ def is_loopback(host: str) -> bool:
 
 def jwt_secret_problem(settings: Settings) -> str | None:
     """Why the JWT backend's secret is only fit for a developer's machine, or None."""
-    if settings.auth_backend != "jwt":
+    if settings.auth.backend != "jwt":
         return None
-    if settings.uses_dev_jwt_secret:
+    if settings.auth.uses_dev_jwt_secret:
         return "TARSIFY_JWT_SECRET is not set: the built-in development secret is public"
-    # Settings already refuse short secrets at load; model_copy(update=...) does not
+    # Settings already refuse short secrets at load; with_variables(...) does not
     # validate, so the rule is checked again here.
-    if len(settings.tarsify_jwt_secret.get_secret_value().encode()) < MIN_SECRET_BYTES:
+    if len(settings.auth.jwt_secret.get_secret_value().encode()) < MIN_SECRET_BYTES:
         return f"TARSIFY_JWT_SECRET is shorter than {MIN_SECRET_BYTES} bytes"
     return None
 
 
 def serve_refusal(settings: Settings, *, demo: bool) -> str | None:
-    """Why ``tarsify serve`` must not start on ``settings.host``, or None."""
-    host = settings.host
+    """Why ``tarsify serve`` must not start on ``settings.server.host``, or None."""
+    host = settings.server.host
     if is_loopback(host):
         return None
-    if demo or settings.demo_sign_in:
+    if demo or settings.auth.demo_sign_in:
         return (
             f"--demo serves only on a loopback address, not {host or 'every interface'}: "
             "its demo users and tokens are public (use HOST=127.0.0.1)"
@@ -68,7 +68,7 @@ def serve_refusal(settings: Settings, *, demo: bool) -> str | None:
 
 def worker_refusal(settings: Settings) -> str | None:
     """Why ``tarsify worker`` must not start, or None."""
-    if settings.database_url.startswith(EMBEDDED_DB_PREFIXES):
+    if settings.database.url.startswith(EMBEDDED_DB_PREFIXES):
         return None
     problem = jwt_secret_problem(settings)
     if problem is None:

@@ -48,20 +48,20 @@ def _problem(text: str) -> Finding:
 def check_identity(settings: Settings) -> list[Finding]:
     """The token secret (or the Firebase projects) and the webhook key."""
     found: list[Finding] = []
-    if settings.auth_backend == "firebase":
+    if settings.auth.backend == "firebase":
         found.append(_ok("AUTH_BACKEND=firebase with two distinct projects"))
     else:
         problem = jwt_secret_problem(settings)
         found.append(_problem(problem) if problem else _ok("TARSIFY_JWT_SECRET is set"))
-    if settings.public_base_url:
-        source = "WEBHOOK_SECRET" if settings.webhook_secret else "TARSIFY_JWT_SECRET"
+    if settings.server.public_base_url:
+        source = "WEBHOOK_SECRET" if settings.webhooks.secret else "TARSIFY_JWT_SECRET"
         found.append(_ok(f"webhook URL tokens are keyed by {source}"))
     return found
 
 
 def check_admins(settings: Settings) -> list[Finding]:
     """ADMIN_UIDS names somebody, and not the public demo user."""
-    uids = settings.admin_uid_list
+    uids = settings.auth.admin_uid_list
     if not uids:
         return [_problem("ADMIN_UIDS is empty: nobody can manage endpoints and base models")]
     if DEMO_ADMIN_UID in uids:
@@ -71,14 +71,14 @@ def check_admins(settings: Settings) -> list[Finding]:
 
 def check_provider(settings: Settings) -> list[Finding]:
     """A real GPU provider with its key (the settings refuse runpod without one)."""
-    if settings.gpu_provider == "simulator":
+    if settings.gpu.provider == "simulator":
         return [_problem("GPU_PROVIDER=simulator: every output would be simulated")]
     return [_ok("GPU_PROVIDER=runpod with RUNPOD_API_KEY set")]
 
 
 def check_public_url(settings: Settings) -> list[Finding]:
     """PUBLIC_BASE_URL, when set, is https (RunPod sends results to it)."""
-    url = settings.public_base_url
+    url = settings.server.public_base_url
     if not url:
         return [_ok("PUBLIC_BASE_URL unset: webhooks off, results are fetched by polling")]
     if not url.startswith("https://"):
@@ -88,16 +88,16 @@ def check_public_url(settings: Settings) -> list[Finding]:
 
 async def check_blob_store(settings: Settings) -> list[Finding]:
     """The file store keeps files, answers, and its links point where clients can reach."""
-    if settings.blob_store == "memory":
+    if settings.files.store == "memory":
         return [_problem("BLOB_STORE=memory keeps no file across restarts")]
-    if settings.blob_store == "filesystem":
+    if settings.files.store == "filesystem":
         found = []
-        if not settings.public_base_url:
+        if not settings.server.public_base_url:
             found.append(
                 _problem("file links would point at http://HOST:PORT: set PUBLIC_BASE_URL")
             )
-        return [*found, _filesystem_root(Path(settings.blob_filesystem_root))]
-    from entrypoints.container import open_blob_store
+        return [*found, _filesystem_root(Path(settings.files.filesystem_root))]
+    from entrypoints.container.files import open_blob_store
     from tarsify.domain.errors import TarsifyError
 
     try:
@@ -106,7 +106,7 @@ async def check_blob_store(settings: Settings) -> list[Finding]:
                 await store.ping()
     except (TarsifyError, TimeoutError) as exc:
         return [_problem(f"the S3 file store fails: {getattr(exc, 'message', 'no answer')}")]
-    return [_ok(f"the S3 file store answers (bucket {settings.blob_s3_bucket})")]
+    return [_ok(f"the S3 file store answers (bucket {settings.files.s3_bucket})")]
 
 
 def _filesystem_root(root: Path) -> Finding:
@@ -131,17 +131,17 @@ def _filesystem_root(root: Path) -> Finding:
 
 async def check_database(settings: Settings) -> list[Finding]:
     """The database is durable, reachable and migrated to this code's head."""
-    if settings.storage_backend == "memory":
+    if settings.database.storage_backend == "memory":
         return [_problem("DATABASE_URL=memory:// keeps nothing across restarts")]
     from adapters.sql.migrate import current, head
 
-    url = make_url(settings.database_url)
+    url = make_url(settings.database.url)
     # Connecting would create a missing SQLite file: look before connecting.
     if url.drivername.startswith("sqlite") and not _sqlite_file_exists(url.database):
         return [_problem(f"the SQLite file {url.database} does not exist: tarsify migrate")]
     try:
         at = await asyncio.wait_for(
-            current(settings.database_url, pooled=settings.database_pooled), DB_TIMEOUT_S
+            current(settings.database.url, pooled=settings.database.pooled), DB_TIMEOUT_S
         )
     except Exception as exc:  # drivers raise many types; the cause is what matters
         return [_problem(f"the database is unreachable: {type(exc).__name__}: {exc}")]
@@ -149,8 +149,8 @@ async def check_database(settings: Settings) -> list[Finding]:
     if at != wanted:
         return [_problem(f"the database is at revision {at}, not {wanted}: tarsify migrate")]
     found = [_ok(f"the database answers and is at revision {at}")]
-    if settings.database_pooled:
-        found.append(await _planner_setting(settings.database_url))
+    if settings.database.pooled:
+        found.append(await _planner_setting(settings.database.url))
     return found
 
 
@@ -203,8 +203,8 @@ def looks_pooled(url: str) -> bool:
 
 def check_pooler(settings: Settings) -> list[Finding]:
     """A pooler's URL is declared as one, and LISTEN has a direct URL then."""
-    if not settings.database_pooled:
-        if looks_pooled(settings.database_url):
+    if not settings.database.pooled:
+        if looks_pooled(settings.database.url):
             return [
                 _problem(
                     "DATABASE_URL looks like a transaction pooler's (port 6432 or 6543, or a "
@@ -212,7 +212,7 @@ def check_pooler(settings: Settings) -> list[Finding]:
                 )
             ]
         return []
-    direct = settings.database_direct_url
+    direct = settings.database.direct_url
     if not direct:
         return [
             _problem(
@@ -220,19 +220,21 @@ def check_pooler(settings: Settings) -> list[Finding]:
                 "poll the database instead of listening"
             )
         ]
-    if direct == settings.database_url or looks_pooled(direct):
+    if direct == settings.database.url or looks_pooled(direct):
         return [_problem("DATABASE_DIRECT_URL must bypass the pooler (LISTEN needs a session)")]
     return [_ok("DATABASE_POOLER=transaction; LISTEN over DATABASE_DIRECT_URL")]
 
 
 async def check_redis(settings: Settings) -> list[Finding]:
     """REDIS_URL, when set, answers (the rate limits count there)."""
-    if settings.redis_url is None:
+    if settings.rate_limits.redis_url is None:
         return [_ok("REDIS_URL unset: rate limits are counted per process")]
     import redis.asyncio as redis_asyncio
 
     client = redis_asyncio.Redis.from_url(
-        settings.redis_url, socket_timeout=DB_TIMEOUT_S / 5, socket_connect_timeout=DB_TIMEOUT_S / 5
+        settings.rate_limits.redis_url,
+        socket_timeout=DB_TIMEOUT_S / 5,
+        socket_connect_timeout=DB_TIMEOUT_S / 5,
     )
     try:
         await asyncio.wait_for(client.ping(), DB_TIMEOUT_S)
@@ -262,7 +264,7 @@ def _private_destinations(allowed: bool, setting: str, risk: str, fine: str) -> 
 def check_webhook_destinations(settings: Settings) -> list[Finding]:
     """Consumers' webhooks cannot be aimed at the service's own network."""
     return _private_destinations(
-        settings.webhook_allow_private,
+        settings.webhooks.allow_private,
         "WEBHOOK_ALLOW_PRIVATE",
         "any consumer can make the service send requests into",
         "consumers' webhooks may only reach public addresses",
@@ -272,7 +274,7 @@ def check_webhook_destinations(settings: Settings) -> list[Finding]:
 def check_output_downloads(settings: Settings) -> list[Finding]:
     """GPU workers' output URLs cannot be aimed at the service's own network."""
     return _private_destinations(
-        settings.output_download_allow_private,
+        settings.files.download_allow_private,
         "OUTPUT_DOWNLOAD_ALLOW_PRIVATE",
         "a GPU worker's output can make the service read from",
         "output files are only downloaded from public addresses",

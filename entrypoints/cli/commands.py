@@ -95,7 +95,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return asyncio.run(run_check())
     settings = _settings()
     if args.command in ("serve", "worker"):
-        configure_logging(settings.log_level, settings.log_format)
+        configure_logging(settings.logging.level, settings.logging.format)
     else:
         # One-shot commands print their own progress; logs would only repeat it.
         configure_logging("WARNING", "console")
@@ -138,7 +138,7 @@ def _root_cause(exc: BaseException) -> str:
 
 def _token(args: argparse.Namespace) -> int:
     settings = _settings()
-    if settings.auth_backend != "jwt":
+    if settings.auth.backend != "jwt":
         print("tarsify: tokens can only be minted with AUTH_BACKEND=jwt", file=sys.stderr)
         return EXIT_USAGE
     from adapters.auth.jwt import mint_token
@@ -146,19 +146,19 @@ def _token(args: argparse.Namespace) -> int:
     audience = f"tarsify-{args.audience}"
     print(
         mint_token(
-            settings.tarsify_jwt_secret, audience, args.uid, args.email, args.name, ttl_s=args.ttl
+            settings.auth.jwt_secret, audience, args.uid, args.email, args.name, ttl_s=args.ttl
         )
     )
     return 0
 
 
 async def _migrate(settings: Settings, revision: str, downgrade_to: str | None) -> int:
-    if settings.storage_backend == "memory":
+    if settings.database.storage_backend == "memory":
         print("tarsify: nothing to migrate for a memory:// database")
         return 0
     from adapters.sql.migrate import current, downgrade, upgrade
 
-    url, pooled = settings.database_url, settings.database_pooled
+    url, pooled = settings.database.url, settings.database.pooled
     try:
         if downgrade_to:
             print(f"downgrading to {downgrade_to} ...", flush=True)
@@ -184,7 +184,7 @@ async def _worker(settings: Settings) -> int:
     from entrypoints.http.app import start_background, stop_background
 
     # The worker is where the background work runs, whatever the HTTP processes do.
-    settings = settings.model_copy(update={"reconciler_enabled": True})
+    settings = settings.with_variables(RECONCILER_ENABLED=True)
     container = build_container(settings)
     await resolve(container.init_resources)
     try:
@@ -193,7 +193,9 @@ async def _worker(settings: Settings) -> int:
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(sig, stop.set)
-        what = "reconciler" + (" and webhook delivery" if settings.webhook_delivery_enabled else "")
+        what = "reconciler" + (
+            " and webhook delivery" if settings.webhooks.delivery_enabled else ""
+        )
         print(f"{what} running; Ctrl-C to stop", flush=True)
         await stop.wait()
         await stop_background(background)

@@ -18,7 +18,7 @@ EXIT_DIFFERENCES = 1
 
 async def run_ledger_check(settings: Settings) -> int:
     """Audit the ledger of the configured database; print the result."""
-    if settings.storage_backend == "memory":
+    if settings.database.storage_backend == "memory":
         print("tarsify: a memory:// database lives in its process; nothing to check here")
         return 0
     container = build_container(settings)

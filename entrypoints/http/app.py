@@ -94,7 +94,7 @@ async def _services(container: Container) -> Services:
         watcher=await resolve(container.execution_watcher),
         run_limit=await resolve(container.run_rate_limiter),
         anon_limit=await resolve(container.anon_rate_limiter),
-        trusted_proxies=container.settings().trusted_proxy_networks,
+        trusted_proxies=container.settings().server.trusted_proxy_networks,
     )
 
 
@@ -113,34 +113,35 @@ async def start_background(container: Container) -> Background:
     as the settings ask."""
     settings = container.settings()
     background = Background()
-    if settings.reconciler_enabled:
+    if settings.engine.reconciler_enabled:
         reconciler = await resolve(container.reconciler)
         background.tasks.append(
             asyncio.create_task(
-                reconciler.run_forever(settings.reconciler_interval), name="tarsify-reconciler"
+                reconciler.run_forever(settings.engine.reconciler_interval),
+                name="tarsify-reconciler",
             )
         )
-        if settings.file_retention_days is not None:
+        if settings.files.retention_days is not None:
             upkeep = await resolve(container.file_upkeep)
             background.tasks.append(
                 asyncio.create_task(
-                    purge_forever(upkeep, settings.file_retention_days), name="tarsify-purge"
+                    purge_forever(upkeep, settings.files.retention_days), name="tarsify-purge"
                 )
             )
-    if settings.webhook_delivery_enabled:
+    if settings.webhooks.delivery_enabled:
         # Webhook bodies are this layer's document of the execution (see the container).
         container.execution_documents.override(
             providers.Singleton(ExecutionDocuments, container.output_files)
         )
         deliverer = await resolve(container.webhook_deliverer)
         task = asyncio.create_task(
-            deliverer.run_forever(settings.webhook_delivery_interval),
+            deliverer.run_forever(settings.webhooks.delivery_interval),
             name="tarsify-webhook-delivery",
         )
         background.tasks.append(task)
         background.stops[task] = deliverer.stop
         # A claimed attempt is sent (bounded by the timeout) and then recorded.
-        background.grace_s = settings.webhook_timeout + DRAIN_MARGIN_S
+        background.grace_s = settings.webhooks.timeout + DRAIN_MARGIN_S
     return background
 
 
@@ -186,18 +187,18 @@ def create_app(container: Container) -> web.Application:
     settings = container.settings()
     settings.warn_if_insecure()
     middlewares: list[Middleware] = [request_log_middleware]
-    if settings.cors_origin_list:
-        middlewares.append(cors_middleware(settings.cors_origin_list))
+    if settings.server.cors_origin_list:
+        middlewares.append(cors_middleware(settings.server.cors_origin_list))
     middlewares.extend((error_middleware, boundary_middleware, address_limit_middleware))
-    app = web.Application(middlewares=middlewares, client_max_size=settings.max_body_bytes)
+    app = web.Application(middlewares=middlewares, client_max_size=settings.server.max_body_bytes)
     app[CONTAINER] = container
     app.on_response_prepare.append(add_rate_headers)
     for route in ROUTES:
         app.router.add_route(route.method, route.path, authenticated(route))
     routes_files.install(app)
-    routes_events.install(app, settings.max_streams_per_consumer)
-    openapi.install(app, ROUTES, settings.public_url)
-    web_pages.install(app, demo_sign_in=settings.demo_sign_in)
+    routes_events.install(app, settings.events.max_streams_per_consumer)
+    openapi.install(app, ROUTES, settings.server.public_url)
+    web_pages.install(app, demo_sign_in=settings.auth.demo_sign_in)
     routes_metrics.install(app)
     app.cleanup_ctx.append(_lifecycle)
     return app

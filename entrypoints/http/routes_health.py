@@ -17,7 +17,7 @@ log = logging.getLogger("tarsify.http")
 
 
 def _health(request: web.Request, status: str) -> Health:
-    provider = services(request).settings.gpu_provider
+    provider = services(request).settings.gpu.provider
     return Health(status=status, gpu_provider=provider, simulated=provider == "simulator")
 
 

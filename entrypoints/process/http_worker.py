@@ -25,7 +25,7 @@ def main() -> int:
     except ValidationError as exc:
         print(f"tarsify: invalid configuration: {'; '.join(config_problems(exc))}", file=sys.stderr)
         return EXIT_USAGE
-    configure_logging(settings.log_level, settings.log_format)
+    configure_logging(settings.logging.level, settings.logging.format)
     asyncio.run(serve_process(settings, demo=False, reuse_port=True))
     return 0
 

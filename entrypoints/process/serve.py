@@ -36,27 +36,27 @@ def serve(settings: Settings, args: argparse.Namespace) -> int:
     """``tarsify serve``: migrate, optionally seed, then serve until SIGINT/SIGTERM."""
     updates: dict[str, object] = {}
     if args.host:
-        updates["host"] = args.host
+        updates["HOST"] = args.host
     if args.port:
-        updates["port"] = args.port
+        updates["PORT"] = args.port
     if args.no_reconciler:
-        updates["reconciler_enabled"] = False
-        updates["webhook_delivery_enabled"] = False
+        updates["RECONCILER_ENABLED"] = False
+        updates["WEBHOOK_DELIVERY_ENABLED"] = False
     if args.demo:
-        updates["demo_sign_in"] = True
-    if args.demo and not settings.admin_uid_list and settings.auth_backend == "jwt":
-        updates["admin_uids"] = DEMO_ADMIN_UID
-    settings = settings.model_copy(update=updates)
+        updates["DEMO_SIGN_IN"] = True
+    if args.demo and not settings.auth.admin_uid_list and settings.auth.backend == "jwt":
+        updates["ADMIN_UIDS"] = DEMO_ADMIN_UID
+    settings = settings.with_variables(**updates)
     refusal = serve_refusal(settings, demo=args.demo) or _start_problem(settings)
     if refusal is not None:
         print(f"tarsify: {refusal}", file=sys.stderr)
         return 2
-    if settings.storage_backend == "sql" and not args.no_migrate:
+    if settings.database.storage_backend == "sql" and not args.no_migrate:
         from adapters.sql.migrate import upgrade
 
         print("migrating the database ...", flush=True)
         try:
-            asyncio.run(upgrade(settings.database_url, pooled=settings.database_pooled))
+            asyncio.run(upgrade(settings.database.url, pooled=settings.database.pooled))
         except Exception as exc:  # the driver's own error types vary; show the cause
             print(f"tarsify: cannot migrate the database: {exc}", file=sys.stderr)
             return 3
@@ -68,7 +68,7 @@ def serve(settings: Settings, args: argparse.Namespace) -> int:
             print(f"tarsify: {exc}", file=sys.stderr)
             return 2
         return 0
-    if settings.storage_backend == "memory":
+    if settings.database.storage_backend == "memory":
         print("tarsify: --workers needs a shared database, not memory://", file=sys.stderr)
         return 2
     if args.demo:
@@ -79,11 +79,15 @@ def serve(settings: Settings, args: argparse.Namespace) -> int:
 def _start_problem(settings: Settings) -> str | None:
     """Why this process could not serve, found before anything is migrated or seeded:
     the port is taken, or a directory it writes cannot be written."""
-    problem = port_problem(settings.host, settings.port)
+    problem = port_problem(settings.server.host, settings.server.port)
     if problem is not None:
         return problem
-    blob_root = Path(settings.blob_filesystem_root) if settings.blob_store == "filesystem" else None
-    database_url = settings.database_url if settings.storage_backend == "sql" else "memory://"
+    blob_root = (
+        Path(settings.files.filesystem_root) if settings.files.store == "filesystem" else None
+    )
+    database_url = (
+        settings.database.url if settings.database.storage_backend == "sql" else "memory://"
+    )
     problems = start_problems(database_url, blob_root)
     return "; ".join(problems) if problems else None
 
@@ -92,24 +96,31 @@ class CannotListen(Exception):
     """The server's address could not be bound (taken since it was checked)."""
 
 
-# What the workers must take from this process's settings (the rest is the environment
-# they inherit, read the same way).
-_WORKER_OVERRIDES = ("host", "port", "admin_uids", "demo_sign_in")
+def _worker_overrides(settings: Settings) -> dict[str, object]:
+    """What the workers must take from this process's settings, by variable (the rest is
+    the environment they inherit, read the same way)."""
+    return {
+        "HOST": settings.server.host,
+        "PORT": settings.server.port,
+        "ADMIN_UIDS": settings.auth.admin_uids,
+        "DEMO_SIGN_IN": settings.auth.demo_sign_in,
+    }
 
 
 def _become_supervisor(settings: Settings, workers: int) -> NoReturn:
     """Replace this process (its pid, its group) with the supervisor of ``workers``
     fresh worker processes: what was imported to migrate and seed is dropped at once."""
-    env = {k: v for k, v in os.environ.items() if k.lower() not in _WORKER_OVERRIDES}
-    for name in _WORKER_OVERRIDES:
-        env[name.upper()] = str(getattr(settings, name))
+    overrides = _worker_overrides(settings)
+    env = {k: v for k, v in os.environ.items() if k.upper() not in overrides}
+    for name, value in overrides.items():
+        env[name] = str(value)
     # A bare interpreter (-I -S: no site-packages, no environment) runs the file: the
     # supervisor needs nothing beyond the standard library.
     env[MULTIPROCESS_DIR_ENV] = env[supervisor.OWNED_DIR_ENV] = tempfile.mkdtemp(
         prefix="tarsify-metrics-"
     )  # the workers' metrics, added up at each scrape; removed by the supervisor at exit
     argv = [sys.executable, "-I", "-S", supervisor.__file__, sys.executable, str(workers)]
-    if settings.reconciler_enabled:
+    if settings.engine.reconciler_enabled:
         argv.append("--reconciler")
     sys.stdout.flush()
     sys.stderr.flush()
@@ -125,19 +136,21 @@ async def serve_process(settings: Settings, *, demo: bool, reuse_port: bool) -> 
         if demo:
             report = await _seed_with(container, demo=True)
             _print_report(report, settings)
-        site = web.TCPSite(runner, settings.host, settings.port, reuse_port=reuse_port or None)
+        site = web.TCPSite(
+            runner, settings.server.host, settings.server.port, reuse_port=reuse_port or None
+        )
         try:
             await site.start()
         except OSError as exc:
-            where = f"{settings.host}:{settings.port}"
+            where = f"{settings.server.host}:{settings.server.port}"
             raise CannotListen(f"cannot listen on {where}: {exc.strerror or exc}") from None
         simulated = (
             " (GPU: local simulator, outputs are simulated)"
-            if (settings.gpu_provider == "simulator")
+            if (settings.gpu.provider == "simulator")
             else ""
         )
         print(
-            f"tarsify serving on http://{settings.host}:{settings.port} "
+            f"tarsify serving on http://{settings.server.host}:{settings.server.port} "
             f"[pid {os.getpid()}]{simulated}",
             flush=True,
         )
@@ -154,9 +167,9 @@ async def serve_process(settings: Settings, *, demo: bool, reuse_port: bool) -> 
 
 def _print_demo_banner(settings: Settings) -> None:
     """What a newcomer does next: open the pages, sign in with one click, run a model."""
-    host = f"[{settings.host}]" if ":" in settings.host else settings.host
+    host = f"[{settings.server.host}]" if ":" in settings.server.host else settings.server.host
     print(
-        f"\n  Open http://{host}:{settings.port}/ in a browser, press Sign in, then\n"
+        f"\n  Open http://{host}:{settings.server.port}/ in a browser, press Sign in, then\n"
         "  Sign in as the demo consumer, open a model and press Run.\n"
         "  Or use the API with the tokens above (README.md, Walkthrough).\n"
         "  Ctrl-C stops the server.\n",
@@ -181,7 +194,7 @@ async def _seed_with(container: Container, *, demo: bool) -> SeedReport:
 
 async def run_seed(settings: Settings, *, demo: bool) -> int:
     """``tarsify seed``: register the catalog (idempotent) on the configured database."""
-    if settings.storage_backend == "memory":
+    if settings.database.storage_backend == "memory":
         print(
             "tarsify: seeding memory:// is pointless; use `tarsify serve --demo`", file=sys.stderr
         )
@@ -208,11 +221,11 @@ def _print_report(report: SeedReport, settings: Settings | None) -> None:
             f"  ! {env} is not set: its endpoint has a placeholder id (runs stay simulated "
             "or fail at RunPod until it is set)"
         )
-    if settings is None or settings.auth_backend != "jwt":
+    if settings is None or settings.auth.backend != "jwt":
         return
     from adapters.auth.jwt import mint_token
 
-    secret = settings.tarsify_jwt_secret
+    secret = settings.auth.jwt_secret
     day = 24 * 3600
     print("demo tokens (valid 24 h):")
     consumer = mint_token(
@@ -233,7 +246,7 @@ def _print_report(report: SeedReport, settings: Settings | None) -> None:
     )
     print(f"  export CONSUMER_TOKEN={consumer}")
     print(f"  export DEVELOPER_TOKEN={developer}")
-    if DEMO_ADMIN_UID in settings.admin_uid_list:
+    if DEMO_ADMIN_UID in settings.auth.admin_uid_list:
         admin = mint_token(
             secret,
             "tarsify-developers",

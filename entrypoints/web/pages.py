@@ -37,8 +37,8 @@ def _common(request: web.Request, page: str) -> dict[str, Any]:
     settings = services(request).settings
     return {
         "page": page,
-        "demo": settings.demo_sign_in,
-        "simulated": settings.gpu_provider == "simulator",
+        "demo": settings.auth.demo_sign_in,
+        "simulated": settings.gpu.provider == "simulator",
     }
 
 

@@ -2,7 +2,7 @@
 operators read (readiness, execution counts).
 
 Adapters implement them (``adapters/memory`` for tests, ``adapters/sql``); the
-composition root (``entrypoints/container.py``) picks which. Every adapter translates its
+composition root (``entrypoints/container/``) picks which. Every adapter translates its
 own failures into ``tarsify.domain.errors`` (``StorageError``, ...)."""
 
 from __future__ import annotations

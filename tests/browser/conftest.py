@@ -68,7 +68,7 @@ def demo_key(app: LiveApp) -> str:
 @pytest.fixture
 def developer_headers(app: LiveApp) -> dict[str, str]:
     """The demo developer's token."""
-    secret = app.settings.tarsify_jwt_secret.get_secret_value()
+    secret = app.settings.auth.jwt_secret.get_secret_value()
     token = mint_token(
         secret, Audience.DEVELOPERS, DEMO_DEVELOPER.uid, DEMO_DEVELOPER.email, DEMO_DEVELOPER.name
     )

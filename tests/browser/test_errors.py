@@ -24,7 +24,7 @@ PRICE = 5  # cartoon-portraits, per run (entrypoints/cli/seed/run.py)
 
 def consumer_token(app: LiveApp, uid: str, name: str) -> str:
     """A consumer token of ``uid`` (no account until it registers)."""
-    secret = app.settings.tarsify_jwt_secret.get_secret_value()
+    secret = app.settings.auth.jwt_secret.get_secret_value()
     return mint_token(secret, Audience.CONSUMERS, uid, f"{uid}@mail.example", name)
 
 

@@ -44,7 +44,7 @@ def make_settings(**overrides: Any) -> Settings:
         "anon_rate_limit_per_minute": 0,
     }
     values.update(overrides)
-    return Settings(_env_file=None, **values)  # type: ignore[call-arg]
+    return Settings.from_variables(**values)
 
 
 @pytest.fixture

@@ -282,7 +282,7 @@ class Harness:
 
     async def snapshot(self) -> dict[str, Any]:
         """Every stored row, to show that a refused request changed nothing."""
-        if self.container.settings().storage_backend == "memory":
+        if self.container.settings().database.storage_backend == "memory":
             return copy.deepcopy(self.container.memory_store().tables)
         engine = await resolve(self.container.db_engine)
         rows: dict[str, Any] = {}

@@ -77,7 +77,7 @@ def head_revision() -> str:
 def test_firebase_without_its_extra_is_a_clear_error(
     monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    monkeypatch.setattr("entrypoints.config.firebase_installed", lambda: False)
+    monkeypatch.setattr("entrypoints.config.auth.firebase_installed", lambda: False)
     monkeypatch.setenv("AUTH_BACKEND", "firebase")
     monkeypatch.setenv("FIREBASE_CONSUMERS_PROJECT_ID", "c-project")
     monkeypatch.setenv("FIREBASE_DEVELOPERS_PROJECT_ID", "d-project")

@@ -21,7 +21,8 @@ from adapters.providers.runpod.provider import RunPodGpuProvider
 from adapters.providers.simulator.provider import SimulatedGpuProvider
 from adapters.sql.uow import SqlHealthCheck, SqlUnitOfWork
 from entrypoints.config import DEV_JWT_SECRET, Settings, configure_logging
-from entrypoints.container import build_container, firebase_verifier, resolve
+from entrypoints.container import build_container, resolve
+from entrypoints.container.auth import firebase_verifier
 
 from .conftest import make_settings
 
@@ -91,7 +92,7 @@ def test_firebase_without_its_extra_is_refused_clearly(monkeypatch: pytest.Monke
         "firebase_developers_project_id": "d-project",
     }
     settings = make_settings(**firebase)
-    monkeypatch.setattr("entrypoints.config.firebase_installed", lambda: False)
+    monkeypatch.setattr("entrypoints.config.auth.firebase_installed", lambda: False)
     with pytest.raises(ValidationError, match=re.escape("pip install 'tarsify[firebase]'")):
         make_settings(**firebase)
     # Settings copied past validation still fail clearly when the verifier is built.
@@ -119,13 +120,13 @@ def test_settings_come_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> 
     monkeypatch.setenv("RECONCILER_ENABLED", "false")
     monkeypatch.setenv("MAX_BODY_BYTES", "2048")
     monkeypatch.delenv("TARSIFY_JWT_SECRET", raising=False)
-    settings = Settings(_env_file=None)  # type: ignore[call-arg]
-    assert settings.storage_backend == "memory"
-    assert settings.admin_uid_list == ["a", "b", "c"]
-    assert settings.cors_origin_list == ["https://x.example"]
-    assert settings.reconciler_enabled is False and settings.max_body_bytes == 2048
-    assert settings.uses_dev_jwt_secret
-    assert settings.tarsify_jwt_secret.get_secret_value() == DEV_JWT_SECRET
+    settings = Settings.from_variables()
+    assert settings.database.storage_backend == "memory"
+    assert settings.auth.admin_uid_list == ["a", "b", "c"]
+    assert settings.server.cors_origin_list == ["https://x.example"]
+    assert settings.engine.reconciler_enabled is False and settings.server.max_body_bytes == 2048
+    assert settings.auth.uses_dev_jwt_secret
+    assert settings.auth.jwt_secret.get_secret_value() == DEV_JWT_SECRET
     assert "dev-only" not in repr(settings)
 
 

@@ -95,11 +95,11 @@ async def test_cancel_and_the_event_stream(api: Api, world: World, container: Co
 
 
 async def test_without_a_direct_url_streams_poll(pg_url: str, bouncer: int) -> None:
-    from entrypoints.container import make_execution_feed
+    from entrypoints.container.storage import make_execution_feed
 
     settings = make_settings(database_url=through(pg_url, bouncer), database_pooler="transaction")
     feed = make_execution_feed(settings)
-    assert isinstance(feed, InProcessFeed) and feed.poll_s == settings.events_poll_interval
+    assert isinstance(feed, InProcessFeed) and feed.poll_s == settings.events.poll_interval
 
 
 def test_the_cli_through_pgbouncer(pg_url: str, bouncer: int, tmp_path: Path) -> None:

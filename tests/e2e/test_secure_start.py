@@ -84,8 +84,8 @@ def test_demo_off_loopback_exits_2_even_with_a_real_secret(tmp_path: Path) -> No
 
 def test_demo_sign_in_is_refused_off_loopback_whatever_the_secret() -> None:
     def refusal(host: str, demo_sign_in: bool) -> str | None:
-        settings = Settings(  # type: ignore[call-arg]
-            _env_file=None, host=host, demo_sign_in=demo_sign_in, tarsify_jwt_secret=GOOD_SECRET
+        settings = Settings.from_variables(
+            host=host, demo_sign_in=demo_sign_in, tarsify_jwt_secret=GOOD_SECRET
         )
         return serve_refusal(settings, demo=False)
 
@@ -102,7 +102,7 @@ def test_worker_on_a_database_server_refuses_the_dev_secret(tmp_path: Path) -> N
 
 def test_worker_refuses_the_dev_secret_only_on_a_database_server() -> None:
     def refusal(**values: Any) -> str | None:
-        return worker_refusal(Settings(_env_file=None, **values))  # type: ignore[call-arg]
+        return worker_refusal(Settings.from_variables(**values))
 
     assert refusal(database_url=UNREACHABLE_DB) is not None
     assert refusal(database_url=UNREACHABLE_DB, tarsify_jwt_secret=GOOD_SECRET) is None

@@ -58,7 +58,7 @@ async def test_a_bystander_is_delivered_while_60_deliveries_hang(
 ) -> None:
     stuck_url = await hanging.start()
     stuck = [await _run(api, world, "consumer_a", stuck_url) for _ in range(HANGING_DELIVERIES)]
-    per_host = settings.webhook_concurrency_per_host
+    per_host = settings.webhooks.concurrency_per_host
     await wait_until(lambda: hanging.arrived >= per_host, "the hanging receiver to be busy")
     mine = await _run(api, world, "consumer_b", await bystander.start())
     await wait_until(lambda: len(bystander.received) == 1, "the bystander's delivery")

@@ -10,22 +10,23 @@ from datetime import UTC, datetime
 
 import pytest
 
-from entrypoints.config import Settings
+from entrypoints.config.settings import GROUPS, VARIABLES
 from tarsify.domain.api_keys import MAX_ACTIVE_KEYS
 from tarsify.domain.errors import InvalidQuery
 from tarsify.domain.pagination import DEFAULT_LIMIT, MAX_LIMIT, Cursor, PageRequest
 from tarsify.services.engine.settings import EngineSettings
 
 
-def default(name: str) -> object:
-    return Settings.model_fields[name].default
+def default(variable: str) -> object:
+    group, field = VARIABLES[variable]
+    return GROUPS[group].model_fields[field].default
 
 
 def test_the_documented_setting_defaults() -> None:
-    assert default("platform_fee_percent") == 20
-    assert default("max_active_executions") == 10
-    assert default("max_streams_per_consumer") == 10
-    assert default("max_body_bytes") == 1024 * 1024
+    assert default("PLATFORM_FEE_PERCENT") == 20
+    assert default("MAX_ACTIVE_EXECUTIONS") == 10
+    assert default("MAX_STREAMS_PER_CONSUMER") == 10
+    assert default("MAX_BODY_BYTES") == 1024 * 1024
     assert MAX_ACTIVE_KEYS == 20
 
 

@@ -28,7 +28,7 @@ def entries(directory: Path) -> list[Path]:
 
 
 def settings(**values: Any) -> Settings:
-    return Settings(_env_file=None, tarsify_jwt_secret=SECRET, **values)  # type: ignore[call-arg]
+    return Settings.from_variables(tarsify_jwt_secret=SECRET, **values)
 
 
 def test_links_verify_until_they_expire() -> None:
@@ -56,13 +56,13 @@ def test_file_keys_are_distinct_from_callback_keys_of_the_same_secret() -> None:
 
 def test_defaults_and_derived_values() -> None:
     chosen = settings()
-    assert (chosen.blob_store, chosen.blob_filesystem_root) == ("filesystem", "./data/files")
-    assert (chosen.file_url_ttl, chosen.file_retention_days) == (3600, None)
+    assert (chosen.files.store, chosen.files.filesystem_root) == ("filesystem", "./data/files")
+    assert (chosen.files.url_ttl, chosen.files.retention_days) == (3600, None)
     assert chosen.file_url_signing_secret == SECRET
-    assert chosen.public_url == "http://127.0.0.1:8000"
+    assert chosen.server.public_url == "http://127.0.0.1:8000"
     own = settings(file_url_secret="another-secret", public_base_url="https://api.example/")
     assert own.file_url_signing_secret == "another-secret"
-    assert own.public_url == "https://api.example"
+    assert own.server.public_url == "https://api.example"
 
 
 @pytest.mark.parametrize(

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from entrypoints.config import Settings
+from entrypoints.config import VARIABLES, Settings
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -29,10 +29,13 @@ def test_env_example_shows_the_defaults(monkeypatch: pytest.MonkeyPatch) -> None
     assert "SIMULATOR_RUN_SECONDS" in values and "LOG_FORMAT" in values
     for name in values:
         monkeypatch.delenv(name, raising=False)
-    defaults = Settings(_env_file=None)  # type: ignore[call-arg]
-    given = Settings(_env_file=None, **{k.lower(): v for k, v in values.items()})  # type: ignore[call-arg]
+    defaults = Settings.from_variables()
+    given = Settings.from_variables(**values)
     for name in values:
-        assert getattr(given, name.lower()) == getattr(defaults, name.lower()), name
+        group, field = VARIABLES[name]
+        assert getattr(getattr(given, group), field) == getattr(getattr(defaults, group), field), (
+            name
+        )
 
 
 @pytest.mark.skipif(shutil.which("git") is None, reason="needs git")

@@ -52,7 +52,7 @@ def test_a_worker_that_serves_only_the_api_never_imports_jinja2() -> None:
         "from entrypoints.config import Settings\n"
         "from entrypoints.container import build_container\n"
         "from entrypoints.http.app import create_app\n"
-        "create_app(build_container(Settings(database_url='memory://')))\n"
+        "create_app(build_container(Settings.from_variables(DATABASE_URL='memory://')))\n"
         "print('jinja2' in sys.modules)\n"
     )
     done = subprocess.run(
