@@ -6,7 +6,6 @@ import dataclasses
 import logging
 import uuid
 from collections.abc import Callable, Sequence
-from typing import Any
 
 from tarsify.domain.errors import ExecutionNotFound
 from tarsify.domain.execution import Execution
@@ -17,7 +16,10 @@ from tarsify.services.engine.listeners import Listeners
 
 log = logging.getLogger("tarsify.engine")
 
-Decision = Callable[..., bool]
+# What a change is: asked of the execution as stored, it changes it and returns True, or
+# returns False (nothing to change). Typically a closure over an ``Execution`` method:
+# ``lambda e: e.fail(Failure.JOB_LOST, now)``.
+Decision = Callable[[Execution], bool]
 CAS_ATTEMPTS = 5
 
 
@@ -26,13 +28,12 @@ async def store_change(
     listeners: Listeners,
     execution_id: uuid.UUID,
     decide: Decision,
-    *args: Any,
+    *,
     known: Execution | None = None,
     files: Sequence[FileRecord] = (),
-    **kwargs: Any,
 ) -> tuple[Execution, bool]:
-    """Ask ``decide(execution, *args)`` (an ``Execution`` method) and store its change,
-    with what the listeners write about it, in one transaction.
+    """Ask ``decide(execution)`` and store its change, with what the listeners write
+    about it, in one transaction.
 
     ``known`` is a state just read or stored by this process: the first attempt starts
     from it (the compare-and-set still checks its version) and saves a read. ``files``
@@ -46,7 +47,7 @@ async def store_change(
         else:
             execution = await _read(uow_factory, execution_id)
         before = dataclasses.replace(execution)
-        if not decide(execution, *args, **kwargs):
+        if not decide(execution):
             if attempt == 0 and known is not None:
                 continue  # "no change" decided on a possibly stale state: re-read
             return execution, False

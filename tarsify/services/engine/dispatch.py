@@ -10,9 +10,8 @@ from __future__ import annotations
 import dataclasses
 import logging
 import uuid
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta
-from typing import Any
 
 from tarsify.domain.errors import (
     BlobStoreUnavailable,
@@ -37,6 +36,9 @@ from tarsify.services.files import OutputFiles
 
 log = logging.getLogger("tarsify.engine")
 MAX_KEPT_BASES = 1024
+# What a provider's report means to an execution (``Execution.apply``, ``record_cancel``),
+# asked with the report as it is stored and the time it was received.
+ReportDecision = Callable[[Execution, JobReport, datetime], bool]
 
 
 class Dispatcher:
@@ -67,17 +69,15 @@ class Dispatcher:
         self,
         execution_id: uuid.UUID,
         decide: Decision,
-        *args: Any,
+        *,
         known: Execution | None = None,
         files: Sequence[FileRecord] = (),
-        **kwargs: Any,
     ) -> tuple[Execution, bool]:
-        """Ask ``decide(execution, *args)`` (an ``Execution`` method) and store its change
-        (see ``tarsify.services.engine.changes.store_change``)."""
+        """Ask ``decide(execution)`` and store its change (see
+        ``tarsify.services.engine.changes.store_change``)."""
         return await store_change(
-            self._uow, self._listeners, execution_id, decide, *args,
-            known=known, files=files, **kwargs,
-        )  # fmt: skip
+            self._uow, self._listeners, execution_id, decide, known=known, files=files
+        )
 
     # --- submit ------------------------------------------------------------------------
 
@@ -94,8 +94,9 @@ class Dispatcher:
         # Sent later (a resend, a crash): its model, base model and endpoint must still be
         # able to run it. Otherwise it fails here, unsent, and its hold is released.
         if target is None or target.runnable_problem() is not None:
+            now = self._clock.now()
             stored, _ = await self.store(
-                execution.id, Execution.fail, Failure.MODEL_UNAVAILABLE, self._clock.now()
+                execution.id, lambda e: e.fail(Failure.MODEL_UNAVAILABLE, now)
             )
             return stored
         if execution.input_payload is None:
@@ -103,13 +104,9 @@ class Dispatcher:
             execution = await self._stored(execution)
         now = self._clock.now()
         endpoint_id = target.endpoint.provider_endpoint_id
+        answer_by = now + timedelta(seconds=self._settings.submit_answer_s + wait_ms / 1000)
         execution, claimed = await self.store(
-            execution.id,
-            Execution.claim_submit,
-            now,
-            endpoint_id,
-            now + timedelta(seconds=self._settings.submit_answer_s + wait_ms / 1000),
-            known=execution,
+            execution.id, lambda e: e.claim_submit(now, endpoint_id, answer_by), known=execution
         )
         if not claimed:
             return execution
@@ -151,28 +148,25 @@ class Dispatcher:
                 reason = PendingReason.RATE_LIMITED
             retry_at = now + timedelta(seconds=delay)
             stored, _ = await self.store(
-                execution.id, Execution.release_submit, now, retry_at, reason, known=execution
+                execution.id, lambda e: e.release_submit(now, retry_at, reason), known=execution
             )
             return stored
         if exc.outcome is ProviderOutcome.REFUSED:
             log.warning("execution.submit_refused", extra=context)
             stored, _ = await self.store(
-                execution.id, Execution.fail, Failure.PROVIDER_REJECTED, now, known=execution
+                execution.id, lambda e: e.fail(Failure.PROVIDER_REJECTED, now), known=execution
             )
             return stored
         # The job may exist at the provider: never resent; given up at ``wake_at``.
         log.warning("execution.submit_unconfirmed", extra=context)
+        give_up_at = self.give_up_at(execution, now)
         stored, _ = await self.store(
-            execution.id,
-            Execution.mark_unconfirmed,
-            now,
-            self.give_up_at(execution, now),
-            known=execution,
+            execution.id, lambda e: e.mark_unconfirmed(now, give_up_at), known=execution
         )
         return stored
 
     async def _record_submitted(self, claimed: Execution, report: JobReport) -> Execution:
-        stored = await self._record(claimed, Execution.apply, report, submitted=True, known=claimed)
+        stored = await self._record(claimed, _submit_answer, report, known=claimed)
         if stored.status is ExecutionStatus.CANCELLED and stored.provider_job_id == report.job_id:
             # Cancelled while the submit was in flight: stop the job we just started.
             await self._best_effort_cancel(stored)
@@ -181,11 +175,10 @@ class Dispatcher:
     async def _record(
         self,
         execution: Execution,
-        decide: Decision,
+        decide: ReportDecision,
         report: JobReport,
         *,
         known: Execution | None = None,
-        **kwargs: Any,
     ) -> Execution:
         """Store what ``report`` means; a completed job's files are stored first.
 
@@ -199,10 +192,12 @@ class Dispatcher:
             try:
                 report, files = await self._offload(execution, report)
             except OutputDownloadFailed as exc:
+                message = exc.message
                 stored, _ = await self.store(
-                    execution.id, Execution.fail, Failure.OUTPUT_DOWNLOAD_FAILED, now,
-                    exc.message, known=known,
-                )  # fmt: skip
+                    execution.id,
+                    lambda e: e.fail(Failure.OUTPUT_DOWNLOAD_FAILED, now, message),
+                    known=known,
+                )
                 return stored
             except BlobStoreUnavailable as exc:
                 log.warning(
@@ -210,12 +205,14 @@ class Dispatcher:
                     extra={"execution_id": str(execution.id), "error": exc.message},
                 )
                 # Not finished until its files are stored, but shown why it waits.
+                job_id = report.job_id
                 stored, _ = await self.store(
-                    execution.id, Execution.files_unstored, report.job_id, now, known=known
+                    execution.id, lambda e: e.files_unstored(job_id, now), known=known
                 )
                 return stored
+        final = report
         stored, _ = await self.store(
-            execution.id, decide, report, now, known=known, files=files, **kwargs
+            execution.id, lambda e: decide(e, final, now), known=known, files=files
         )
         return stored
 
@@ -272,8 +269,9 @@ class Dispatcher:
         try:
             report = await self._provider.status(endpoint_id, job_id)
         except ProviderJobNotFound:
+            now = self._clock.now()
             stored, _ = await self.store(
-                execution.id, Execution.fail, Failure.JOB_LOST, self._clock.now(), known=execution
+                execution.id, lambda e: e.fail(Failure.JOB_LOST, now), known=execution
             )
             return stored
         except GpuProviderError as exc:
@@ -315,7 +313,7 @@ class Dispatcher:
                 extra={"execution_id": str(execution.id), "error": exc.message},
             )
             return execution
-        return await self._record(execution, Execution.apply, report, submitted=True)
+        return await self._record(execution, _submit_answer, report)
 
     # --- endings -----------------------------------------------------------------------
 
@@ -328,7 +326,8 @@ class Dispatcher:
         job_id = execution.provider_job_id
         endpoint_id = await self._endpoint_of(execution)
         if job_id is None or endpoint_id is None:
-            stored, _ = await self.store(execution.id, Execution.cancel, self._clock.now())
+            now = self._clock.now()
+            stored, _ = await self.store(execution.id, lambda e: e.cancel(now))
             return stored
         try:
             report = await self._provider.cancel(endpoint_id, job_id)
@@ -358,12 +357,14 @@ class Dispatcher:
                     return polled
                 execution = polled
         await self._best_effort_cancel(execution)
-        stored, _ = await self.store(execution.id, Execution.expire, self._clock.now())
+        now = self._clock.now()
+        stored, _ = await self.store(execution.id, lambda e: e.expire(now))
         return stored
 
     async def fail(self, execution_id: uuid.UUID, failure: Failure) -> Execution:
         """FAILED with ``failure``, unless already terminal."""
-        stored, _ = await self.store(execution_id, Execution.fail, failure, self._clock.now())
+        now = self._clock.now()
+        stored, _ = await self.store(execution_id, lambda e: e.fail(failure, now))
         return stored
 
     async def _best_effort_cancel(self, execution: Execution) -> None:
@@ -403,3 +404,8 @@ class Dispatcher:
             output_type=base.output_type,
             webhook_url=self._webhooks.url_for(execution.id) if self._webhooks else None,
         )
+
+
+def _submit_answer(execution: Execution, report: JobReport, now: datetime) -> bool:
+    """``Execution.apply`` for the submit's own answer (and an adopted job's report)."""
+    return execution.apply(report, now, submitted=True)
