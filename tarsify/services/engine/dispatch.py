@@ -7,38 +7,28 @@ what a provider answer means, and stores the result with a compare-and-set on
 
 from __future__ import annotations
 
-import dataclasses
 import logging
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from datetime import datetime, timedelta
 
-from tarsify.domain.errors import (
-    BlobStoreUnavailable,
-    GpuProviderError,
-    OutputDownloadFailed,
-    ProviderJobNotFound,
-    ProviderOutcome,
-)
+from tarsify.domain.errors import GpuProviderError, ProviderJobNotFound, ProviderOutcome
 from tarsify.domain.execution import Execution
 from tarsify.domain.failures import Failure, PendingReason
 from tarsify.domain.files import FileRecord
 from tarsify.domain.jobs import JobReport, JobRequest
-from tarsify.domain.models import BaseModel, ExecutionStatus, RunTarget
+from tarsify.domain.models import ExecutionStatus, RunTarget
 from tarsify.ports.clock import Clock
 from tarsify.ports.provider import GpuProvider, WebhookUrlBuilder
 from tarsify.ports.storage import UnitOfWorkFactory
 from tarsify.services.engine.changes import Decision, store_change
 from tarsify.services.engine.listeners import Listeners
+from tarsify.services.engine.recording import ReportDecision, ReportRecording
 from tarsify.services.engine.run_targets import run_target_of
 from tarsify.services.engine.settings import EngineSettings
 from tarsify.services.files import OutputFiles
 
 log = logging.getLogger("tarsify.engine")
-MAX_KEPT_BASES = 1024
-# What a provider's report means to an execution (``Execution.apply``, ``record_cancel``),
-# asked with the report as it is stored and the time it was received.
-ReportDecision = Callable[[Execution, JobReport, datetime], bool]
 
 
 class Dispatcher:
@@ -59,11 +49,8 @@ class Dispatcher:
         self._clock = clock
         self._settings = settings
         self._webhooks = webhooks
-        self._files = files
         self._listeners = listeners or Listeners()
-        # Base models by Tars model id, for finding a finished job's files (read at most
-        # once per ``run_target_ttl_s`` per model: one read less per completion).
-        self._bases: dict[uuid.UUID, tuple[datetime, BaseModel]] = {}
+        self._recording = ReportRecording(uow, clock, settings, files)
 
     async def store(
         self,
@@ -180,76 +167,10 @@ class Dispatcher:
         *,
         known: Execution | None = None,
     ) -> Execution:
-        """Store what ``report`` means; a completed job's files are stored first.
-
-        The execution is never shown COMPLETED before its files exist: when the blob store
-        is down nothing is recorded (the next poll tries again), and a file the provider
-        gave by URL that cannot be downloaded fails it (OUTPUT_DOWNLOAD_FAILED).
-        """
-        files: list[FileRecord] = []
-        now = self._clock.now()
-        if self._needs_offload(execution, report):
-            try:
-                report, files = await self._offload(execution, report)
-            except OutputDownloadFailed as exc:
-                message = exc.message
-                stored, _ = await self.store(
-                    execution.id,
-                    lambda e: e.fail(Failure.OUTPUT_DOWNLOAD_FAILED, now, message),
-                    known=known,
-                )
-                return stored
-            except BlobStoreUnavailable as exc:
-                log.warning(
-                    "execution.files_unstored",
-                    extra={"execution_id": str(execution.id), "error": exc.message},
-                )
-                # Not finished until its files are stored, but shown why it waits.
-                job_id = report.job_id
-                stored, _ = await self.store(
-                    execution.id, lambda e: e.files_unstored(job_id, now), known=known
-                )
-                return stored
-        final = report
-        stored, _ = await self.store(
-            execution.id, lambda e: decide(e, final, now), known=known, files=files
-        )
+        """Store what ``report`` means, a completed job's files first (``ReportRecording``)."""
+        change, files = await self._recording.change_of(execution, report, decide)
+        stored, _ = await self.store(execution.id, change, known=known, files=files)
         return stored
-
-    def _needs_offload(self, execution: Execution, report: JobReport) -> bool:
-        return (
-            self._files is not None
-            and not execution.is_terminal
-            and report.execution_status is ExecutionStatus.COMPLETED
-            and report.output is not None
-        )
-
-    async def _offload(
-        self, execution: Execution, report: JobReport
-    ) -> tuple[JobReport, list[FileRecord]]:
-        assert self._files is not None
-        base = await self._base_model_of(execution)
-        if base is None:
-            return report, []
-        output, files = await self._files.offload(execution.id, report.output, base)
-        return dataclasses.replace(report, output=output), files
-
-    async def _base_model_of(self, execution: Execution) -> BaseModel | None:
-        """The base model of the execution's Tars model (what its output holds), from
-        this process's copy while it is fresh."""
-        now = self._clock.now()
-        kept = self._bases.get(execution.tars_model_id)
-        ttl = timedelta(seconds=self._settings.run_target_ttl_s)
-        if kept is not None and now - kept[0] < ttl:
-            return kept[1]
-        target = await self._target_of(execution)
-        if target is None:
-            return None
-        if ttl:
-            if len(self._bases) >= MAX_KEPT_BASES:
-                self._bases.clear()
-            self._bases[execution.tars_model_id] = (now, target.base_model)
-        return target.base_model
 
     # --- status ------------------------------------------------------------------------
 
