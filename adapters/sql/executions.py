@@ -43,6 +43,7 @@ from tarsify.domain.execution import NOT_LISTED, Admission, Execution, Execution
 from tarsify.domain.jsonsafe import LISTED_VALUE_MAX_BYTES
 from tarsify.domain.models import ExecutionStatus
 from tarsify.domain.pagination import Cursor, Page, PageRequest, page_from_rows
+from tarsify.ports.repositories import FollowUp
 
 _EXECUTION = Shape(Execution, executions)
 # What is shown of an execution: every column but the merged payload (hidden inputs).
@@ -154,19 +155,27 @@ class SqlExecutionRepository:
         await self._db.write(INSERT, to_values(execution))
 
     @guarded("executions.admit")
-    async def admit(self, execution: Execution, admission: Admission) -> bool:
-        """Insert only if ``admission`` holds, in the same statement."""
+    async def admit(
+        self, execution: Execution, admission: Admission, *, then: Sequence[FollowUp] | None = None
+    ) -> bool:
+        """Insert only if ``admission`` holds, in the same statement; with ``then``, a
+        whole change (``Db.write``'s ``alone`` when nothing follows)."""
+        alone = then is not None and not then
         postgresql = self._db.dialect_name == "postgresql"
         query = admitting_insert(postgresql, admission.max_active is not None)
-        # Without a key (a clash would fail the whole group), it goes with the other runs
-        # of this process (adapters/sql/grouped.py).
+        # Alone and without a key (a clash would fail the whole group), it goes with the
+        # other runs of this process (adapters/sql/grouped.py).
         lane = None
-        if postgresql and execution.idempotency_key is None:
-            lane = self._db.lane_for_grouping(query.statement)
+        if alone and postgresql and execution.idempotency_key is None:
+            lane = self._db.lane_for_grouping()
         if lane is not None:
             key = ("admit", admission.max_active)
-            return await grouped(lane, self._db.dialect, key).write(to_values(execution))
-        return await self._db.write(query, admit_params(execution, admission)) == 1
+            admitted = await grouped(lane, self._db.dialect, key).write(to_values(execution))
+        else:
+            params = admit_params(execution, admission)
+            admitted = await self._db.write(query, params, alone=alone) == 1
+        await self._db.follow(admitted, then)
+        return admitted
 
     @guarded("executions.get")
     async def get(self, execution_id: uuid.UUID) -> Execution | None:
@@ -199,41 +208,54 @@ class SqlExecutionRepository:
         await self._db.execute(FORGET_KEY, forget_params(execution_id, key))
 
     @guarded("executions.update")
-    async def update(self, execution: Execution) -> bool:
+    async def update(self, execution: Execution, *, then: Sequence[FollowUp] | None = None) -> bool:
         """Compare-and-set on ``version``; False when another writer got there first.
 
-        A single write outside a transaction goes out with the concurrent ones of this
-        process, in one statement (``adapters.sql.grouped``).
+        A whole change with nothing to follow (``then`` empty) runs alone where it can
+        (``Db.write``), and goes out with the concurrent ones of this process, in one
+        statement (``adapters.sql.grouped``).
         """
         values = to_values(execution)
-        lane = self._db.lane_for_grouping(UPDATE.statement)
+        alone = then is not None and not then
+        lane = self._db.lane_for_grouping() if alone else None
         if lane is not None:
             written = await grouped(lane, self._db.dialect, "update").write(values)
         else:
-            written = await self._db.write(UPDATE, update_params(execution, values)) == 1
-        if not written:
-            return False
-        execution.version += 1
-        return True
+            params = update_params(execution, values)
+            written = await self._db.write(UPDATE, params, alone=alone) == 1
+        if written:
+            execution.version += 1
+        await self._db.follow(written, then)
+        return written
 
     @guarded("executions.try_mark_polled")
     async def try_mark_polled(
-        self, execution_id: uuid.UUID, now: datetime, polled_before: datetime
+        self,
+        execution_id: uuid.UUID,
+        now: datetime,
+        polled_before: datetime,
+        *,
+        then: Sequence[FollowUp] | None = None,
     ) -> bool:
         """Take the right to poll the provider for one unfinished execution.
 
         The conditional UPDATE alone decides (a row that was not due cannot become due
         again: ``last_polled_at`` only moves forward). Inside a transaction a plain read
         comes first: while many clients poll one execution, it is almost never due, and
-        a read answers that without a transaction. Without one (a single-write unit of
-        work on PostgreSQL) an UPDATE that matches nothing costs what that read costs,
-        so it is sent at once.
+        a read answers that without a transaction. Without one (a whole change with
+        nothing to follow, run alone on PostgreSQL) an UPDATE that matches nothing costs
+        what that read costs, so it is sent at once.
         """
         params = due_params(execution_id, polled_before)
-        if not self._db.writes_without_transaction:
-            if await self._db.fetch_one(IS_DUE, params) is None:
-                return False
-        return await self._db.write(MARK_POLLED, params | {"p_now": now}, isolated=False) == 1
+        alone = then is not None and not then
+        due = True
+        if not (alone and self._db.writes_alone):
+            due = await self._db.fetch_one(IS_DUE, params) is not None
+        if due:
+            params |= {"p_now": now}
+            due = await self._db.write(MARK_POLLED, params, isolated=False, alone=alone) == 1
+        await self._db.follow(due, then)
+        return due
 
     @guarded("executions.claim_due")
     async def claim_due(

@@ -50,8 +50,8 @@ class SqlStore:
 
     sessions: async_sessionmaker[AsyncSession]
 
-    def unit_of_work(self, *, single_write: bool = False) -> SqlUnitOfWork:
-        return SqlUnitOfWork(self.sessions, single_write=single_write)
+    def unit_of_work(self) -> SqlUnitOfWork:
+        return SqlUnitOfWork(self.sessions)
 
 
 @dataclass

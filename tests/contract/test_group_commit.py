@@ -1,4 +1,4 @@
-"""Group commit (adapters/sql/grouped.py) on a real PostgreSQL: concurrent single-write
+"""Group commit (adapters/sql/grouped.py) on a real PostgreSQL: concurrent whole-change
 compare-and-sets and admitting inserts go out as fewer statements than rows, and each
 row keeps the outcome it would have had alone."""
 
@@ -51,8 +51,8 @@ async def stored(uows: UnitOfWorkFactory, *items: Execution) -> list[Execution]:
 
 
 async def single_update(uows: UnitOfWorkFactory, execution: Execution) -> bool:
-    async with uows(single_write=True) as uow:
-        written = await uow.executions.update(execution)
+    async with uows() as uow:
+        written = await uow.executions.update(execution, then=())
         await uow.commit()
     return written
 
@@ -71,7 +71,7 @@ async def seeded(uows: UnitOfWorkFactory, n: int) -> tuple[Catalog, list[Executi
     return cat, items
 
 
-async def test_concurrent_single_writes_share_statements_and_each_is_written(
+async def test_concurrent_whole_changes_share_statements_and_each_is_written(
     uows: UnitOfWorkFactory, postgres_engine: AsyncEngine
 ) -> None:
     _, items = await seeded(uows, 30)
@@ -160,8 +160,8 @@ async def test_a_writer_cancelled_before_its_row_was_sent_writes_nothing(
 
 
 async def single_admit(uows: UnitOfWorkFactory, execution: Execution, limit: int | None) -> bool:
-    async with uows(single_write=True) as uow:
-        admitted = await uow.executions.admit(execution, Admission(limit))
+    async with uows() as uow:
+        admitted = await uow.executions.admit(execution, Admission(limit), then=())
         await uow.commit()
     return admitted
 
