@@ -5,7 +5,7 @@ from __future__ import annotations
 import copy
 import dataclasses
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -20,6 +20,7 @@ from tarsify.domain.execution import (
 from tarsify.domain.jsonsafe import LISTED_VALUE_MAX_BYTES, bounded
 from tarsify.domain.models import ExecutionStatus, RunTarget
 from tarsify.domain.pagination import Page, PageRequest
+from tarsify.ports.repositories import FollowUp
 
 
 def _due(execution: Execution, polled_before: datetime) -> bool:
@@ -37,8 +38,16 @@ class MemoryExecutionRepository(Repository):
         """Insert; ``AlreadyExists`` when (consumer, idempotency key) is taken."""
         await self._add(execution)
 
-    async def admit(self, execution: Execution, admission: Admission) -> bool:
-        """Insert only if ``admission`` holds (the consumer's row locked while counting)."""
+    async def admit(
+        self, execution: Execution, admission: Admission, *, then: Sequence[FollowUp] | None = None
+    ) -> bool:
+        """Insert only if ``admission`` holds (the consumer's row locked while counting);
+        with ``then``, a whole change."""
+        admitted = await self._admit(execution, admission)
+        await self._tx.follow(admitted, then)
+        return admitted
+
+    async def _admit(self, execution: Execution, admission: Admission) -> bool:
         self._tx.check()
         if not self._runnable(execution):
             return False
@@ -94,8 +103,9 @@ class MemoryExecutionRepository(Repository):
             lambda current: dataclasses.replace(current, idempotency_key=None),
         )
 
-    async def update(self, execution: Execution) -> bool:
-        """Compare-and-set on ``version``; False when another writer got there first."""
+    async def update(self, execution: Execution, *, then: Sequence[FollowUp] | None = None) -> bool:
+        """Compare-and-set on ``version``; False when another writer got there first.
+        With ``then``, a whole change."""
         changed = copy.deepcopy(execution)
         changed.version += 1
 
@@ -109,17 +119,25 @@ class MemoryExecutionRepository(Repository):
         )
         if written:
             execution.version = changed.version
+        await self._tx.follow(written, then)
         return written
 
     async def try_mark_polled(
-        self, execution_id: uuid.UUID, now: datetime, polled_before: datetime
+        self,
+        execution_id: uuid.UUID,
+        now: datetime,
+        polled_before: datetime,
+        *,
+        then: Sequence[FollowUp] | None = None,
     ) -> bool:
         """Take the right to poll the provider for one unfinished execution."""
-        return await self._locked_write(
+        due = await self._locked_write(
             execution_id,
             lambda current: _due(current, polled_before),
             lambda current: _polled(current, now),
         )
+        await self._tx.follow(due, then)
+        return due
 
     async def claim_due(
         self, now: datetime, polled_before: datetime, limit: int

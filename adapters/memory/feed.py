@@ -12,12 +12,11 @@ from __future__ import annotations
 import uuid
 
 from adapters.fanout import Fanout
-from tarsify.ports.storage import UnitOfWork
 
 
 class InProcessFeed(Fanout):
     """Announcements reach this process's watchers at once (``poll_s``: see above)."""
 
-    async def announce(self, uow: UnitOfWork, execution_id: uuid.UUID, version: int) -> None:
-        """Wake the execution's watchers; they re-read until the version is committed."""
+    async def announce(self, execution_id: uuid.UUID, version: int) -> None:
+        """Wake the execution's watchers (the version is committed)."""
         self.wake(execution_id, version)

@@ -6,12 +6,13 @@ import copy
 import dataclasses
 import json
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from typing import Any, Protocol
 
 from tarsify.domain.credits import SETTLEMENTS
 from tarsify.domain.errors import AlreadyExists, StorageError
+from tarsify.ports.repositories import FollowUp
 
 
 class Store(Protocol):
@@ -107,12 +108,26 @@ def _as_stored(table: str, entity: Any) -> Any:
 class MemoryTransaction:
     """The staged writes and row locks of one unit of work."""
 
-    def __init__(self, store: Store, *, max_writes: int | None = None) -> None:
+    def __init__(self, store: Store) -> None:
         self.store = store
         self.staged: dict[str, dict[uuid.UUID, Any]] = {name: {} for name in store.tables}
         self.inserted: set[RowKey] = set()
         self.deleted: set[RowKey] = set()
-        self._writes_left = max_writes  # a single-write unit of work's budget
+        self._ended = False  # a whole change was made: nothing more is written
+
+    async def follow(self, written: bool, then: Sequence[FollowUp] | None) -> None:
+        """After a write given ``then`` (a whole change, ``UnitOfWork``): run its
+        follow-ups when it was ``written``; nothing more is written after it."""
+        if then is None:
+            return
+        if written:
+            for follow_up in then:
+                await follow_up()
+        self._ended = True
+
+    def _check_open(self) -> None:
+        if self._ended:
+            raise RuntimeError("a unit of work wrote after its whole change")
 
     def check(self) -> None:
         """Raise ``StorageError`` while the store is switched down."""
@@ -137,10 +152,7 @@ class MemoryTransaction:
     def put(self, table: str, entity: Any, *, insert: bool) -> None:
         """Stage a copy of ``entity`` after checking keys the way the database would."""
         self.check()
-        if self._writes_left is not None:
-            if self._writes_left <= 0:
-                raise RuntimeError("a single-write unit of work wrote twice")
-            self._writes_left -= 1
+        self._check_open()
         current = self.rows(table)
         if insert and entity.id in current:
             raise AlreadyExists()
@@ -156,6 +168,7 @@ class MemoryTransaction:
     def delete(self, table: str, row_id: uuid.UUID) -> None:
         """Stage the removal of one row (nothing when it does not exist)."""
         self.check()
+        self._check_open()
         self.staged[table].pop(row_id, None)
         self.deleted.add((table, row_id))
 

@@ -56,9 +56,9 @@ class MemoryStore:
         self.commits = 0
         self._waiters: list[asyncio.Future[None]] = []
 
-    def unit_of_work(self, *, single_write: bool = False) -> MemoryUnitOfWork:
+    def unit_of_work(self) -> MemoryUnitOfWork:
         """A new unit of work on this store (usable as a ``UnitOfWorkFactory``)."""
-        return MemoryUnitOfWork(self, single_write=single_write)
+        return MemoryUnitOfWork(self)
 
     async def wait_for_release(self, key: RowKey, owner: object) -> None:
         """Take the row lock, waiting while another unit of work holds it."""
@@ -107,14 +107,13 @@ class MemoryUnitOfWork:
     webhooks: WebhookRepository
     credits: CreditsRepository
 
-    def __init__(self, store: MemoryStore, *, single_write: bool = False) -> None:
+    def __init__(self, store: MemoryStore) -> None:
         self.store = store
-        self._single_write = single_write
         self._tx: MemoryTransaction | None = None
 
     async def __aenter__(self) -> Self:
         """Begin a transaction (like the SQL adapter, no storage access yet)."""
-        tx = MemoryTransaction(self.store, max_writes=1 if self._single_write else None)
+        tx = MemoryTransaction(self.store)
         self._tx = tx
         self.developers = MemoryDeveloperRepository(tx)
         self.consumers = MemoryConsumerRepository(tx)

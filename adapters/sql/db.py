@@ -17,10 +17,11 @@ from sqlalchemy.exc import PendingRollbackError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from sqlalchemy.sql.elements import ClauseElement
 
-from adapters.sql.engine import LAZY_BEGIN, SINGLE_WRITE, TRANSACTION_OPEN, is_plain_read
+from adapters.sql.engine import LAZY_BEGIN, TRANSACTION_OPEN, is_plain_read
 from adapters.sql.errors import FOREIGN_ERRORS, is_connection_lost
 from adapters.sql.lane import Lane
 from adapters.sql.query import Query
+from tarsify.ports.repositories import FollowUp
 
 
 class ConnectionSource:
@@ -32,70 +33,78 @@ class ConnectionSource:
         self.engine = engine
         self._sync = engine.sync_engine
 
-    def __call__(self, *, single_write: bool = False) -> Db:
+    def __call__(self) -> Db:
         """A handle for one unit of work (no connection taken yet)."""
         # The pool's lane (a disposed engine gets a new pool, with a new lane).
         lane = getattr(self._sync.pool, "lane", None)
-        return Db(self.engine, single_write=single_write, lane=lane)
+        return Db(self.engine, lane=lane)
 
 
 class Db:
     """One unit of work's connection, opened on the first statement.
 
-    With ``single_write`` the unit of work makes at most one write (``RuntimeError`` on a
-    second). On lazy-BEGIN engines (asyncpg) that write then runs without a transaction
-    around it: one statement is atomic on its own and durable when it returns, so the
-    BEGIN and COMMIT round trips are saved and the caller's commit is a no-op.
+    A write made ``alone`` is its unit of work's whole change with nothing to follow
+    (``UnitOfWork``: the caller commits right after it). On lazy-BEGIN engines (asyncpg),
+    when no transaction is open, it runs without one: one statement is atomic on its own
+    and durable when it returns, so the BEGIN and COMMIT round trips are saved and the
+    caller's commit is a no-op. After a whole change (``follow``) a write raises
+    ``RuntimeError``.
 
     With a lane (``adapters.sql.lane``: asyncpg only), the statements that run before a
-    transaction opens (plain reads, and a single-write unit of work's write) take a lane
-    connection instead of a pool checkout; a unit of work that goes on to open a
-    transaction gives it back first and continues on a pooled connection.
+    transaction opens (plain reads, and a write made alone) take a lane connection
+    instead of a pool checkout; a unit of work that goes on to open a transaction gives
+    it back first and continues on a pooled connection.
     """
 
     __slots__ = (
         "_connection",
         "_driver",
+        "_ended",
         "_engine",
         "_held",
         "_lane",
-        "_writes_left",
         "dialect_name",
     )
 
-    def __init__(
-        self, engine: AsyncEngine, *, single_write: bool = False, lane: Lane | None = None
-    ) -> None:
+    def __init__(self, engine: AsyncEngine, *, lane: Lane | None = None) -> None:
         self._engine = engine
         self._lane = lane
         self._held: Any = None
         self._connection: AsyncConnection | None = None
         self._driver: Any = None
-        self._writes_left = 1 if single_write else None
+        self._ended = False  # a whole change was made: nothing more is written
         self.dialect_name = engine.dialect.name
 
     @property
-    def writes_without_transaction(self) -> bool:
-        """True when this unit of work's write runs on its own, committed as it returns."""
-        return self._writes_left is not None and bool(
-            self._engine.get_execution_options().get(LAZY_BEGIN)
+    def writes_alone(self) -> bool:
+        """True when a write made alone now runs on its own, committed as it returns."""
+        return (
+            not self._ended
+            and bool(self._engine.get_execution_options().get(LAZY_BEGIN))
+            and not self.in_server_transaction()
         )
+
+    async def follow(self, written: bool, then: Sequence[FollowUp] | None) -> None:
+        """After a write given ``then`` (a whole change, ``UnitOfWork``): run its
+        follow-ups, in its transaction, when it was ``written``; then nothing more is
+        written in this unit of work."""
+        if then is None:
+            return
+        if written:
+            for follow_up in then:
+                await follow_up()
+        self._ended = True
 
     async def _open(self) -> AsyncConnection:
         self._leave_lane()
         connection = self._engine.connect()
         await connection.start()
-        if self.writes_without_transaction:
-            connection.info[SINGLE_WRITE] = True  # cleared when the connection is checked in
         self._connection = connection
         return connection
 
-    def _count_write(self, statement: Executable) -> None:
-        if self._writes_left is None or not getattr(statement, "is_dml", False):
-            return
-        if self._writes_left <= 0:
-            raise RuntimeError("a single-write unit of work wrote twice")
-        self._writes_left -= 1
+    def _check_open(self, statement: Executable) -> None:
+        if self._ended and getattr(statement, "is_dml", False):
+            raise RuntimeError("a unit of work wrote after its whole change")
 
     async def fetch(self, query: Query, params: dict[str, Any]) -> Sequence[Sequence[Any]]:
         """Every row of a read, in the unit of work's transaction if one is open."""
@@ -122,18 +131,19 @@ class Db:
         rows: Sequence[Sequence[Any]] = await driver.fetch(sql, *args)
         return rows
 
-    async def write(self, query: Query, params: dict[str, Any], *, isolated: bool = True) -> int:
+    async def write(
+        self, query: Query, params: dict[str, Any], *, isolated: bool = True, alone: bool = False
+    ) -> int:
         """Run an INSERT or UPDATE; returns how many rows it wrote.
 
-        In a single-write unit of work on asyncpg it goes straight to the driver (no
+        Made ``alone`` where it ``writes_alone`` it goes straight to the driver (no
         transaction is open there: the statement commits as it runs). Otherwise it runs
         like ``execute_isolated`` (``isolated``) or ``execute``.
         """
-        if not self.writes_without_transaction:
+        if not (alone and self.writes_alone):
             run = self.execute_isolated if isolated else self.execute
             result = await run(query.statement, params)
             return int(result.rowcount)
-        self._count_write(query.statement)
         if self._connection is None and self._lane is not None:
             status: str = await self._on_lane(query, params, write=True)
             return int(status.rpartition(" ")[2] or 0)
@@ -203,18 +213,17 @@ class Db:
             await connection.close()
         return True
 
-    def lane_for_grouping(self, statement: Executable) -> Lane | None:
-        """The lane, when this unit of work's write may be sent together with other units'
-        writes (``adapters.sql.grouped``): its one write, outside a transaction, holding
-        no connection. Counts the write."""
+    def lane_for_grouping(self) -> Lane | None:
+        """The lane, when a write made alone may be sent together with other units'
+        writes (``adapters.sql.grouped``): it runs outside a transaction, and the unit
+        of work holds no connection."""
         if (
             self._lane is None
             or self._connection is not None
             or self._held is not None
-            or not self.writes_without_transaction
+            or not self.writes_alone
         ):
             return None
-        self._count_write(statement)
         return self._lane
 
     @property
@@ -240,7 +249,7 @@ class Db:
     ) -> Any:
         """Run ``statement`` (with ``params``, or once per item of a list of them) in the
         unit of work's transaction."""
-        self._count_write(statement)
+        self._check_open(statement)
         connection = self._connection or await self._open()
         try:
             result: Result[Any] = await connection.execute(statement, params)
@@ -271,7 +280,7 @@ class Db:
         round trips less. SQLite only undoes the failed statement (and pysqlite
         savepoints would end its implicit transaction), so there it runs directly.
         """
-        self._count_write(statement)
+        self._check_open(statement)
         connection = self._connection or await self._open()
         if self.dialect_name != "postgresql":
             return await connection.execute(statement, params)

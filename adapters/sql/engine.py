@@ -11,8 +11,9 @@ ROLLBACK):
   ``SELECT`` (a write, a SAVEPOINT or a locking read); plain reads before it run on their
   own, as SQLite's driver also does. Under READ COMMITTED every statement takes its own
   snapshot anyway, so this changes no result; it only saves the BEGIN and ROLLBACK of
-  read-only units of work. A single-write unit of work (one INSERT or UPDATE, then
-  commit) begins none at all: its write is one atomic statement, durable as it returns.
+  read-only units of work. A whole change with nothing to follow (one INSERT or UPDATE,
+  then commit: ``adapters.sql.db``) begins none at all: it is one atomic statement,
+  durable as it returns.
 """
 
 from __future__ import annotations
@@ -55,9 +56,6 @@ LAZY_BEGIN = "tarsify_lazy_begin"
 _LAST_USED = "tarsify_last_used"
 # Connection.info key: a transaction is open on the server (set by lazy connections).
 TRANSACTION_OPEN = "tarsify_transaction_open"
-# Connection.info key: a single-write unit of work holds the connection: no statement of
-# it opens a transaction (its one write commits as it runs).
-SINGLE_WRITE = "tarsify_single_write"
 # A statement that needs no transaction: a SELECT without a row-locking clause.
 _PLAIN_READ = re.compile(
     r"\s*SELECT\b(?!.*\bFOR\s+(?:NO\s+KEY\s+UPDATE|UPDATE|KEY\s+SHARE|SHARE)\b)",
@@ -184,7 +182,6 @@ def _check_alive(dbapi_connection: Any, record: Any, _proxy: Any) -> None:
 
 def _on_checkin(dbapi_connection: Any, record: Any) -> None:
     record.info.pop(TRANSACTION_OPEN, None)
-    record.info.pop(SINGLE_WRITE, None)
     if dbapi_connection is None:  # invalidated
         return
     record.info[_LAST_USED] = time.monotonic()
@@ -208,9 +205,6 @@ def _begin_lazily(
     """
     if connection.get_execution_options().get(LAZY_BEGIN):
         info = connection.info
-        if info.get(SINGLE_WRITE):
-            connection.connection.dbapi_connection.autocommit = True
-            return
         plain_read = is_plain_read(statement)
         connection.connection.dbapi_connection.autocommit = plain_read
         if not plain_read:

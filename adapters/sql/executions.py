@@ -1,35 +1,33 @@
-"""Execution repository: compare-and-set updates, poll claims, consumer history."""
+"""Execution repository: compare-and-set updates, poll claims, consumer history (the
+statements that write, with their parameters: ``adapters.sql.execution_writes``)."""
 
 from __future__ import annotations
 
 import functools
 import uuid
-import weakref
 from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import (
-    Dialect,
-    Integer,
-    Select,
-    and_,
-    bindparam,
-    exists,
-    func,
-    insert,
-    literal_column,
-    or_,
-    select,
-    text,
-    tuple_,
-    update,
-)
+from sqlalchemy import Select, bindparam, select, tuple_
 
 from adapters.sql.db import Db
 from adapters.sql.errors import guarded
-from adapters.sql.grouped import Grouped, grouped_admissions, grouped_updates
-from adapters.sql.lane import Lane
+from adapters.sql.execution_writes import (
+    FORGET_KEY,
+    INSERT,
+    IS_DUE,
+    MARK_POLLED,
+    UPDATE,
+    admit_params,
+    admitting_insert,
+    claim,
+    claim_due_query,
+    due_params,
+    forget_params,
+    grouped,
+    update_params,
+)
 from adapters.sql.mapping import (
     Shape,
     column_of,
@@ -39,40 +37,13 @@ from adapters.sql.mapping import (
     to_values,
 )
 from adapters.sql.query import Query
-from adapters.sql.studio import RUNNABLE
-from adapters.sql.tables import (
-    ACTIVE_EXECUTION_PREDICATE,
-    UNFINISHED_PREDICATE,
-    base_models,
-    executions,
-    runpod_endpoints,
-    tars_models,
-)
+from adapters.sql.tables import executions, tars_models
 from adapters.sql.types import UtcDateTime
-from tarsify.domain.execution import (
-    NOT_LISTED,
-    SET_AT_CREATION,
-    Admission,
-    Execution,
-    ExecutionView,
-)
+from tarsify.domain.execution import NOT_LISTED, Admission, Execution, ExecutionView
 from tarsify.domain.jsonsafe import LISTED_VALUE_MAX_BYTES
 from tarsify.domain.models import ExecutionStatus
 from tarsify.domain.pagination import Cursor, Page, PageRequest, page_from_rows
-
-# Spelled exactly like the partial index predicate: with bound parameters instead of
-# literals, PostgreSQL could not prove a generic plan may use that index.
-_due_to_poll = text(ACTIVE_EXECUTION_PREDICATE)
-# The same rows, as the consumer's index of them spells it (see UNFINISHED_PREDICATE).
-_unfinished = text(UNFINISHED_PREDICATE)
-
-
-def _polled_at_or_before(polled_before: Any) -> Any:
-    return or_(
-        executions.c.last_polled_at.is_(None),
-        executions.c.last_polled_at <= polled_before,
-    )
-
+from tarsify.ports.repositories import FollowUp
 
 _EXECUTION = Shape(Execution, executions)
 # What is shown of an execution: every column but the merged payload (hidden inputs).
@@ -107,93 +78,6 @@ _GET_BY_KEY = Query(
 )
 _HOLDER_OF_JOB = Query(
     select(executions.c.id).where(executions.c.runpod_job_id == bindparam("p_job"))
-)
-_INSERT = Query(insert(executions))
-
-
-@functools.cache
-def _admitting_insert(postgresql: bool, limited: bool) -> Query:
-    """INSERT ... SELECT the new row's values WHERE the admission holds: one statement.
-
-    On PostgreSQL ``consumer_active_executions`` (migration 0009) locks the consumer's
-    row and counts in a snapshot taken after the lock, so runs of one consumer take
-    turns and none counts past another's insert; SQLite runs one writer at a time.
-    """
-    runnable = exists().where(
-        tars_models.c.id == bindparam("a_model", type_=tars_models.c.id.type),
-        base_models.c.id == tars_models.c.base_model_id,
-        runpod_endpoints.c.id == base_models.c.endpoint_id,
-        runpod_endpoints.c.id == bindparam("a_endpoint", type_=runpod_endpoints.c.id.type),
-        *RUNNABLE,
-    )
-    conditions: list[Any] = [runnable]
-    if limited:
-        consumer = bindparam("a_consumer", type_=executions.c.consumer_id.type)
-        if postgresql:
-            active: Any = func.consumer_active_executions(consumer, type_=Integer())
-        else:
-            active = (
-                select(func.count())
-                .select_from(executions)
-                .where(executions.c.consumer_id == consumer, _unfinished)
-                .scalar_subquery()
-            )
-        conditions.append(active < bindparam("a_limit", type_=Integer()))
-    values = select(*(bindparam(c.name, type_=c.type) for c in executions.columns))
-    names = [c.name for c in executions.columns]
-    return Query(insert(executions).from_select(names, values.where(*conditions)))
-
-
-_FORGET_KEY = (
-    update(executions)
-    .where(executions.c.id == bindparam(_ID), executions.c.idempotency_key == bindparam("p_key"))
-    .values(idempotency_key=None)
-)
-# Compare-and-set: every column a transition may change, and the version moves on by one.
-_FIXED = {"id", "version", *(column_of(Execution, name) for name in SET_AT_CREATION)}
-_WRITABLE = [c.name for c in executions.columns if c.name not in _FIXED]
-_UPDATE = Query(
-    update(executions)
-    .where(executions.c.id == bindparam(_ID), executions.c.version == bindparam("p_version"))
-    .values({name: bindparam("v_" + name) for name in _WRITABLE})
-    .values(version=executions.c.version + 1)
-)
-_DUE = (
-    executions.c.id == bindparam(_ID),
-    _due_to_poll,
-    _polled_at_or_before(bindparam("p_polled_before", type_=UtcDateTime())),
-)
-# Group commit (adapters/sql/grouped.py): per lane (per process and engine), one group
-# of compare-and-set updates and one of admitting inserts per limit.
-_GROUPED: weakref.WeakKeyDictionary[Lane, dict[Any, Grouped]] = weakref.WeakKeyDictionary()
-# Whether a run's model is still runnable on its endpoint, for a row of the grouped insert.
-_RUNNABLE_ROW = exists().where(
-    tars_models.c.id == literal_column("v.v_tars_model_id"),
-    base_models.c.id == tars_models.c.base_model_id,
-    runpod_endpoints.c.id == base_models.c.endpoint_id,
-    runpod_endpoints.c.id == literal_column("v.v_endpoint_id"),
-    *RUNNABLE,
-)
-
-
-def _grouped(lane: Lane, dialect: Dialect, key: Any) -> Grouped:
-    """The lane's group for ``key``: "update", or ("admit", limit)."""
-    groups = _GROUPED.get(lane)
-    if groups is None:
-        groups = _GROUPED[lane] = {}
-    grouped = groups.get(key)
-    if grouped is None:
-        if key == "update":
-            grouped = grouped_updates(lane, dialect, executions, _WRITABLE)
-        else:
-            grouped = grouped_admissions(lane, dialect, executions, _RUNNABLE_ROW, key[1])
-        groups[key] = grouped
-    return grouped
-
-
-_IS_DUE = Query(select(executions.c.id).where(*_DUE))
-_MARK_POLLED = Query(
-    update(executions).where(*_DUE).values(last_polled_at=bindparam("p_now", type_=UtcDateTime()))
 )
 
 
@@ -259,21 +143,6 @@ def consumer_history_query(
     return query.statement.params(params)
 
 
-def claim_due_query(polled_before: datetime, limit: int) -> Select[Any]:
-    """Unfinished executions due for a poll, oldest first, skipping rows others hold.
-
-    The status list matches the partial index predicate, so the planner can use it.
-    SQLite ignores ``FOR UPDATE``; there the claiming UPDATE re-checks the condition.
-    """
-    return (
-        select(executions)
-        .where(_due_to_poll, _polled_at_or_before(polled_before))
-        .order_by(executions.c.created_at, executions.c.id)
-        .limit(limit)
-        .with_for_update(skip_locked=True)
-    )
-
-
 class SqlExecutionRepository:
     """Executions in the ``executions`` table."""
 
@@ -283,29 +152,30 @@ class SqlExecutionRepository:
     @guarded("executions.add")
     async def add(self, execution: Execution) -> None:
         """Insert; ``AlreadyExists`` when (consumer, idempotency key) is taken."""
-        await self._db.write(_INSERT, to_values(execution))
+        await self._db.write(INSERT, to_values(execution))
 
     @guarded("executions.admit")
-    async def admit(self, execution: Execution, admission: Admission) -> bool:
-        """Insert only if ``admission`` holds, in the same statement."""
-        limited = admission.max_active is not None
+    async def admit(
+        self, execution: Execution, admission: Admission, *, then: Sequence[FollowUp] | None = None
+    ) -> bool:
+        """Insert only if ``admission`` holds, in the same statement; with ``then``, a
+        whole change (``Db.write``'s ``alone`` when nothing follows)."""
+        alone = then is not None and not then
         postgresql = self._db.dialect_name == "postgresql"
-        query = _admitting_insert(postgresql, limited)
-        # Without a key (a clash would fail the whole group), it goes with the other runs
-        # of this process (adapters/sql/grouped.py).
+        query = admitting_insert(postgresql, admission.max_active is not None)
+        # Alone and without a key (a clash would fail the whole group), it goes with the
+        # other runs of this process (adapters/sql/grouped.py).
         lane = None
-        if postgresql and execution.idempotency_key is None:
-            lane = self._db.lane_for_grouping(query.statement)
+        if alone and postgresql and execution.idempotency_key is None:
+            lane = self._db.lane_for_grouping()
         if lane is not None:
             key = ("admit", admission.max_active)
-            return await _grouped(lane, self._db.dialect, key).write(to_values(execution))
-        params = to_values(execution) | {
-            "a_model": execution.tars_model_id,
-            "a_endpoint": execution.endpoint_id,
-        }
-        if limited:
-            params |= {"a_consumer": execution.consumer_id, "a_limit": admission.max_active}
-        return await self._db.write(query, params) == 1
+            admitted = await grouped(lane, self._db.dialect, key).write(to_values(execution))
+        else:
+            params = admit_params(execution, admission)
+            admitted = await self._db.write(query, params, alone=alone) == 1
+        await self._db.follow(admitted, then)
+        return admitted
 
     @guarded("executions.get")
     async def get(self, execution_id: uuid.UUID) -> Execution | None:
@@ -335,46 +205,57 @@ class SqlExecutionRepository:
     @guarded("executions.forget_idempotency_key")
     async def forget_idempotency_key(self, execution_id: uuid.UUID, key: str) -> None:
         """Clear the key of the execution if it still holds it."""
-        await self._db.execute(_FORGET_KEY, {_ID: execution_id, "p_key": key})
+        await self._db.execute(FORGET_KEY, forget_params(execution_id, key))
 
     @guarded("executions.update")
-    async def update(self, execution: Execution) -> bool:
+    async def update(self, execution: Execution, *, then: Sequence[FollowUp] | None = None) -> bool:
         """Compare-and-set on ``version``; False when another writer got there first.
 
-        A single write outside a transaction goes out with the concurrent ones of this
-        process, in one statement (``adapters.sql.grouped``).
+        A whole change with nothing to follow (``then`` empty) runs alone where it can
+        (``Db.write``), and goes out with the concurrent ones of this process, in one
+        statement (``adapters.sql.grouped``).
         """
         values = to_values(execution)
-        lane = self._db.lane_for_grouping(_UPDATE.statement)
+        alone = then is not None and not then
+        lane = self._db.lane_for_grouping() if alone else None
         if lane is not None:
-            written = await _grouped(lane, self._db.dialect, "update").write(values)
+            written = await grouped(lane, self._db.dialect, "update").write(values)
         else:
-            params = {"v_" + name: values[name] for name in _WRITABLE}
-            params[_ID], params["p_version"] = execution.id, execution.version
-            written = await self._db.write(_UPDATE, params) == 1
-        if not written:
-            return False
-        execution.version += 1
-        return True
+            params = update_params(execution, values)
+            written = await self._db.write(UPDATE, params, alone=alone) == 1
+        if written:
+            execution.version += 1
+        await self._db.follow(written, then)
+        return written
 
     @guarded("executions.try_mark_polled")
     async def try_mark_polled(
-        self, execution_id: uuid.UUID, now: datetime, polled_before: datetime
+        self,
+        execution_id: uuid.UUID,
+        now: datetime,
+        polled_before: datetime,
+        *,
+        then: Sequence[FollowUp] | None = None,
     ) -> bool:
         """Take the right to poll the provider for one unfinished execution.
 
         The conditional UPDATE alone decides (a row that was not due cannot become due
         again: ``last_polled_at`` only moves forward). Inside a transaction a plain read
         comes first: while many clients poll one execution, it is almost never due, and
-        a read answers that without a transaction. Without one (a single-write unit of
-        work on PostgreSQL) an UPDATE that matches nothing costs what that read costs,
-        so it is sent at once.
+        a read answers that without a transaction. Without one (a whole change with
+        nothing to follow, run alone on PostgreSQL) an UPDATE that matches nothing costs
+        what that read costs, so it is sent at once.
         """
-        params = {_ID: execution_id, "p_polled_before": polled_before}
-        if not self._db.writes_without_transaction:
-            if await self._db.fetch_one(_IS_DUE, params) is None:
-                return False
-        return await self._db.write(_MARK_POLLED, params | {"p_now": now}, isolated=False) == 1
+        params = due_params(execution_id, polled_before)
+        alone = then is not None and not then
+        due = True
+        if not (alone and self._db.writes_alone):
+            due = await self._db.fetch_one(IS_DUE, params) is not None
+        if due:
+            params |= {"p_now": now}
+            due = await self._db.write(MARK_POLLED, params, isolated=False, alone=alone) == 1
+        await self._db.follow(due, then)
+        return due
 
     @guarded("executions.claim_due")
     async def claim_due(
@@ -385,15 +266,7 @@ class SqlExecutionRepository:
         candidates = [from_row(Execution, row) for row in rows]
         if not candidates:
             return []
-        stmt = (
-            update(executions)
-            .where(
-                executions.c.id.in_([c.id for c in candidates]),
-                and_(_due_to_poll, _polled_at_or_before(polled_before)),
-            )
-            .values(last_polled_at=now)
-            .returning(executions.c.id)
-        )
+        stmt = claim([c.id for c in candidates], now, polled_before)
         claimed = set((await self._db.execute(stmt)).scalars())
         result = [c for c in candidates if c.id in claimed]
         for execution in result:

@@ -23,7 +23,6 @@ import asyncpg
 from sqlalchemy.engine import make_url
 
 from adapters.fanout import Fanout
-from tarsify.ports.storage import UnitOfWork
 
 log = logging.getLogger("tarsify.feed")
 CHANNEL = "tarsify_executions"
@@ -59,7 +58,7 @@ class PostgresFeed(Fanout):
         self._task: asyncio.Task[None] | None = None
         self.listening = asyncio.Event()
 
-    async def announce(self, uow: UnitOfWork, execution_id: uuid.UUID, version: int) -> None:
+    async def announce(self, execution_id: uuid.UUID, version: int) -> None:
         """Nothing: the database's trigger announced the change with the change."""
 
     def start(self) -> None:

@@ -1,9 +1,10 @@
 """Group commit: concurrent single writes of one process sent as one statement.
 
 Every step of an execution is stored by a compare-and-set UPDATE that commits on its own
-(a single-write unit of work): a run makes two (the claim, then the provider's answer)
-and a poll that changes something one. Under load, each is a round trip and a commit of
-its own, and on a loopback the socket writes and wake-ups cost more than the statement.
+(a whole change with nothing to follow, ``adapters.sql.db``): a run makes two (the claim,
+then the provider's answer) and a poll that changes something one. Under load, each is a
+round trip and a commit of its own, and on a loopback the socket writes and wake-ups
+cost more than the statement.
 ``grouped_updates`` sends the updates that arrive while earlier ones are in flight as one
 ``UPDATE ... FROM unnest(...)`` statement (a ``Grouped``): one round trip and one commit
 for all of them, each row still checked on its own version (a row whose version moved on

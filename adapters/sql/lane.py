@@ -1,11 +1,12 @@
 """The short lane: pooled asyncpg connections for statements that need no transaction.
 
 Most units of work on the hot paths are one plain read (a status, a page) or one write
-that commits as it runs (a single-write unit of work). They run on the driver connection
-directly (``Query``), but checking a connection out of SQLAlchemy's pool and back costs
-two greenlet switches, the pool's events and, under load, a wait on its queue with a
-timeout: together more than the query. The lane hands its connections out from a list,
-in the event loop's own thread, with nothing else on the way.
+that commits as it runs (a whole change with nothing to follow, ``adapters.sql.db``).
+They run on the driver connection directly (``Query``), but checking a connection out of
+SQLAlchemy's pool and back costs two greenlet switches, the pool's events and, under
+load, a wait on its queue with a timeout: together more than the query. The lane hands
+its connections out from a list, in the event loop's own thread, with nothing else on
+the way.
 
 The lane's connections belong to the engine's pool (``LanePool``): it checks them out
 once and keeps them, so a process still holds at most ``pool_size`` connections. It

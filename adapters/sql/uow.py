@@ -61,9 +61,8 @@ class SqlUnitOfWork:
     webhooks: WebhookRepository
     credits: CreditsRepository
 
-    def __init__(self, connections: ConnectionSource, *, single_write: bool = False) -> None:
+    def __init__(self, connections: ConnectionSource) -> None:
         self._connections = connections
-        self._single_write = single_write
         self._db: Db | None = None
         self._made: list[str] = []
 
@@ -79,7 +78,7 @@ class SqlUnitOfWork:
         for name in self._made:  # an earlier use's repositories
             del self.__dict__[name]
         self._made = []
-        self._db = self._connections(single_write=self._single_write)
+        self._db = self._connections()
         return self
 
     def __getattr__(self, name: str) -> Any:

@@ -6,8 +6,6 @@ import uuid
 from contextlib import AbstractAsyncContextManager
 from typing import Protocol
 
-from tarsify.ports.storage import UnitOfWork
-
 
 class FeedSubscription(Protocol):
     """Wake-ups for the changes of one execution."""
@@ -22,9 +20,10 @@ class FeedSubscription(Protocol):
 class ExecutionFeed(Protocol):
     """Tells watchers, in any process, that an execution changed."""
 
-    async def announce(self, uow: UnitOfWork, execution_id: uuid.UUID, version: int) -> None:
-        """Inside the change's transaction: watchers hear of it once it is committed (or
-        soon after; a watcher re-reads until it sees ``version``)."""
+    async def announce(self, execution_id: uuid.UUID, version: int) -> None:
+        """The change to ``version`` is committed: tell the watchers (an adapter whose
+        database announces its changes itself, as they commit, does nothing here; a
+        watcher re-reads until it sees ``version``)."""
         ...
 
     def subscribe(self, execution_id: uuid.UUID) -> AbstractAsyncContextManager[FeedSubscription]:

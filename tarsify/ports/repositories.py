@@ -6,6 +6,7 @@ They never commit, return copies, raise ``AlreadyExists`` on unique clashes and
 from __future__ import annotations
 
 import uuid
+from collections.abc import Awaitable, Callable, Sequence
 from datetime import datetime
 from typing import Protocol
 
@@ -28,12 +29,7 @@ from tarsify.domain.models import (
     TarsModel,
 )
 from tarsify.domain.pagination import Page, PageRequest
-from tarsify.domain.webhooks import (
-    ExecutionWebhook,
-    WebhookDelivery,
-    WebhookEvent,
-    WebhookSecret,
-)
+from tarsify.domain.webhooks import ExecutionWebhook, WebhookDelivery, WebhookEvent, WebhookSecret
 
 
 class DeveloperRepository(Protocol):
@@ -157,14 +153,21 @@ class TarsModelRepository(Protocol):
         ...
 
 
+# A write that follows from a change (a ledger entry, an outbox event): see ``UnitOfWork``.
+FollowUp = Callable[[], Awaitable[None]]
+
+
 class ExecutionRepository(Protocol):
-    """Executions, with compare-and-set updates."""
+    """Executions, with compare-and-set updates. ``admit``, ``update`` and
+    ``try_mark_polled`` given ``then`` make a whole change (``UnitOfWork``)."""
 
     async def add(self, execution: Execution) -> None:
         """Insert; raises ``AlreadyExists`` when (consumer, idempotency key) is taken."""
         ...
 
-    async def admit(self, execution: Execution, admission: Admission) -> bool:
+    async def admit(
+        self, execution: Execution, admission: Admission, *, then: Sequence[FollowUp] | None = None
+    ) -> bool:
         """Insert only if ``admission`` holds, decided atomically with the insert (one
         statement where the database allows); False when it did not (nothing stored).
         Raises ``AlreadyExists`` like ``add``."""
@@ -192,7 +195,7 @@ class ExecutionRepository(Protocol):
         """The id of the execution that has recorded provider job ``job_id``, if any."""
         ...
 
-    async def update(self, execution: Execution) -> bool:
+    async def update(self, execution: Execution, *, then: Sequence[FollowUp] | None = None) -> bool:
         """Store every field if the stored ``version`` still equals ``execution.version``.
 
         On success the stored and the given version both become ``version + 1`` and True
@@ -201,7 +204,12 @@ class ExecutionRepository(Protocol):
         ...
 
     async def try_mark_polled(
-        self, execution_id: uuid.UUID, now: datetime, polled_before: datetime
+        self,
+        execution_id: uuid.UUID,
+        now: datetime,
+        polled_before: datetime,
+        *,
+        then: Sequence[FollowUp] | None = None,
     ) -> bool:
         """Set ``last_polled_at = now`` if the execution is non-terminal and was last
         polled at or before ``polled_before`` (or never). Does not change ``version``.

@@ -32,6 +32,17 @@ class UnitOfWork(Protocol):
 
     ``async with uow:`` opens it; leaving the block without ``commit()`` rolls back.
     Repositories never commit.
+
+    A whole change: a write of an execution given ``then`` (``ExecutionRepository.admit``,
+    ``update``, ``try_mark_polled``) is everything the unit of work writes from then on:
+    ``then`` are the writes that follow from it (``FollowUp``s: a ledger entry, an outbox
+    event), run in order in its transaction once it succeeded, and the caller commits
+    right after it returns (a later write in the unit of work raises ``RuntimeError``).
+    Seeing the whole change, the adapter decides whether it needs a transaction: one
+    with nothing to follow, in a unit of work that has no transaction open, may be made
+    durable as it runs (on PostgreSQL: one statement, no BEGIN and COMMIT round trips,
+    sent together with other units of work's). Without ``then`` a write is one of the
+    unit of work's, committed with the others.
     """
 
     developers: DeveloperRepository
@@ -70,15 +81,8 @@ class UnitOfWork(Protocol):
 class UnitOfWorkFactory(Protocol):
     """Makes a fresh unit of work for each use case call."""
 
-    def __call__(self, *, single_write: bool = False) -> UnitOfWork:
-        """A new, not yet entered, unit of work.
-
-        ``single_write``: the unit of work makes at most one write (an INSERT or UPDATE
-        of one statement) and its caller commits right after it. The adapter may then
-        make that write durable as it runs, without a transaction around it (on
-        PostgreSQL this saves the BEGIN and COMMIT round trips); a second write raises
-        ``RuntimeError``, as a programming error.
-        """
+    def __call__(self) -> UnitOfWork:
+        """A new, not yet entered, unit of work."""
         ...
 
 

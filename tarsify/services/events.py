@@ -1,7 +1,7 @@
 """Watching one execution: its state at once, then every newer state, until it is final.
 
 ``FeedListener`` (``tarsify.services.engine.feed_listener``) announces every stored
-change on the ``ExecutionFeed`` inside the change's transaction;
+change on the ``ExecutionFeed`` once it is committed;
 ``ExecutionWatcher.watch`` waits on the feed and reads the execution again when it may
 have changed. Changes closer together than a read are seen as one (the newest state),
 never out of order: a state is shown only when its version is newer than the last one

@@ -8,6 +8,7 @@ import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
 from tarsify.domain.execution import Execution
 from tarsify.domain.files import without_files
@@ -15,7 +16,7 @@ from tarsify.domain.models import BaseModel
 from tarsify.ports.clock import Clock
 from tarsify.ports.files import BlobStore
 from tarsify.ports.storage import UnitOfWorkFactory
-from tarsify.services.engine.changes import store_change
+from tarsify.services.engine.changes import Decision, store_change
 from tarsify.services.engine.listeners import Listeners
 from tarsify.services.engine.run_targets import run_target_of
 from tarsify.services.files import OutputFiles
@@ -76,9 +77,13 @@ class FileUpkeep:
         if not records:
             return 0
         _, changed = await store_change(
-            self._uow, Listeners(), execution.id, Execution.replace_output, output,
-            self._clock.now(), known=execution, files=records,
-        )  # fmt: skip
+            self._uow,
+            Listeners(),
+            execution.id,
+            _replaced(output, self._clock.now()),
+            known=execution,
+            files=records,
+        )
         report.moved += int(changed)
         return len(records) if changed else 0
 
@@ -104,9 +109,12 @@ class FileUpkeep:
             if execution is not None:
                 output = without_files(execution.output_payload, keys)
                 await store_change(
-                    self._uow, Listeners(), execution_id, Execution.replace_output, output,
-                    self._clock.now(), known=execution,
-                )  # fmt: skip
+                    self._uow,
+                    Listeners(),
+                    execution_id,
+                    _replaced(output, self._clock.now()),
+                    known=execution,
+                )
         for file in old:
             await self._blobs.delete(file.key)
             async with self._uow() as uow:
@@ -115,3 +123,8 @@ class FileUpkeep:
         if old:
             log.info("files.purged", extra={"files": len(old), "cutoff": cutoff.isoformat()})
         return len(old)
+
+
+def _replaced(output: Any, now: datetime) -> Decision:
+    """The change that stores ``output`` in place of the execution's output."""
+    return lambda execution: execution.replace_output(output, now)

@@ -29,6 +29,7 @@ from tarsify.domain.models import ExecutionStatus
 from tarsify.domain.pagination import PageRequest
 from tarsify.domain.run_request import RunRequest
 from tarsify.ports.provider import JobRequest
+from tarsify.services.engine.changes import Decision
 from tarsify.services.engine.dispatch import Dispatcher
 from tarsify.services.engine.executions import ExecutionService
 from tarsify.services.engine.reconciler import Reconciler
@@ -49,8 +50,8 @@ class SqlStore:
 
     sessions: async_sessionmaker[AsyncSession]
 
-    def unit_of_work(self, *, single_write: bool = False) -> SqlUnitOfWork:
-        return SqlUnitOfWork(self.sessions, single_write=single_write)
+    def unit_of_work(self) -> SqlUnitOfWork:
+        return SqlUnitOfWork(self.sessions)
 
 
 @dataclass
@@ -199,16 +200,14 @@ def record_terminal_writes(dispatcher: Dispatcher, writes: list[ExecutionStatus]
     """Note every compare-and-set that moved an execution to a terminal status."""
     real = dispatcher.store
 
-    async def spy(
-        execution_id: uuid.UUID, decide: Callable[..., bool], *args: Any, **kwargs: Any
-    ) -> Any:
+    async def spy(execution_id: uuid.UUID, decide: Decision, **kwargs: Any) -> Any:
         before: list[bool] = []
 
-        def watched(e: Execution, *a: Any, **kw: Any) -> bool:
+        def watched(e: Execution) -> bool:
             before.append(e.is_terminal)
-            return decide(e, *a, **kw)
+            return decide(e)
 
-        stored, changed = await real(execution_id, watched, *args, **kwargs)
+        stored, changed = await real(execution_id, watched, **kwargs)
         if changed and stored.is_terminal and not before[-1]:
             writes.append(stored.status)
         return stored, changed

@@ -22,8 +22,8 @@ MIGRATION = Path(__file__).parents[2] / "migrations/versions/0009_consumer_activ
 
 async def admit(uow_factory: UnitOfWorkFactory, cat: Catalog, admission: Admission) -> bool:
     execution = cat.execution()
-    async with uow_factory(single_write=True) as uow:
-        stored = await uow.executions.admit(execution, admission)
+    async with uow_factory() as uow:
+        stored = await uow.executions.admit(execution, admission, then=())
         await uow.commit()
     async with uow_factory() as uow:
         found = await uow.executions.get(execution.id)
@@ -104,8 +104,8 @@ async def test_concurrent_admissions_never_pass_the_limit(uow_factory: UnitOfWor
     cat = await seed_catalog(uow_factory)
 
     async def one() -> bool:
-        async with uow_factory(single_write=True) as uow:
-            stored = await uow.executions.admit(cat.execution(), Admission(7))
+        async with uow_factory() as uow:
+            stored = await uow.executions.admit(cat.execution(), Admission(7), then=())
             await uow.commit()
             return stored
 

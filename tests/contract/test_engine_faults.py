@@ -56,8 +56,8 @@ class FailingWrites:
     def __init__(self, inner: Any, victim: uuid.UUID) -> None:
         self._inner, self._victim = inner, victim
 
-    def __call__(self, *, single_write: bool = False) -> Any:
-        uow = self._inner(single_write=single_write)
+    def __call__(self) -> Any:
+        uow = self._inner()
         victim = self._victim
 
         class Wrapped:
@@ -65,10 +65,10 @@ class FailingWrites:
                 entered = await uow.__aenter__()
                 update = entered.executions.update
 
-                async def failing(execution: Any) -> bool:
+                async def failing(execution: Any, *, then: Any = None) -> bool:
                     if execution.id == victim and execution.status is ExecutionStatus.COMPLETED:
                         raise StorageError("value cannot be stored")
-                    return bool(await update(execution))
+                    return bool(await update(execution, then=then))
 
                 entered.executions.update = failing
                 return entered

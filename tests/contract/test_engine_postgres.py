@@ -512,10 +512,8 @@ class HoldingUnitOfWork(SqlUnitOfWork):
         self,
         sessions: async_sessionmaker[AsyncSession],
         gate: dict[str, Any],
-        *,
-        single_write: bool = False,
     ) -> None:
-        super().__init__(sessions, single_write=single_write)
+        super().__init__(sessions)
         self._gate = gate
 
     async def commit(self) -> None:
@@ -538,8 +536,8 @@ async def test_two_reconcilers_claim_disjoint_sets_and_poll_each_job_once(pg: Db
     store_a = pg.store()
     gate: dict[str, Any] = {"used": False, "holding": asyncio.Event(), "release": asyncio.Event()}
 
-    def holding_uow(*, single_write: bool = False) -> SqlUnitOfWork:
-        return HoldingUnitOfWork(store_a.sessions, gate, single_write=single_write)
+    def holding_uow() -> SqlUnitOfWork:
+        return HoldingUnitOfWork(store_a.sessions, gate)
 
     reconciler_a = Reconciler(
         holding_uow, Dispatcher(holding_uow, seen_a, clock, settings), clock, settings
@@ -608,8 +606,8 @@ async def test_storage_outage_raises_and_the_loop_keeps_going(
     # The loop logs, backs off and resumes once the database answers again.
     current = {"store": dead}
 
-    def uow(*, single_write: bool = False) -> SqlUnitOfWork:
-        return current["store"].unit_of_work(single_write=single_write)
+    def uow() -> SqlUnitOfWork:
+        return current["store"].unit_of_work()
 
     reconciler = Reconciler(uow, Dispatcher(uow, w.gpu, w.clock, w.settings), w.clock, w.settings)
     caplog.set_level(logging.ERROR, logger="tarsify")

@@ -1,4 +1,4 @@
-"""Group commit (adapters/sql/grouped.py) on a real PostgreSQL: concurrent single-write
+"""Group commit (adapters/sql/grouped.py) on a real PostgreSQL: concurrent whole-change
 compare-and-sets and admitting inserts go out as fewer statements than rows, and each
 row keeps the outcome it would have had alone."""
 
@@ -12,7 +12,7 @@ from functools import partial
 import pytest
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from adapters.sql import executions as sql_executions
+from adapters.sql import execution_writes
 from adapters.sql.db import session_factory
 from adapters.sql.engine import create_engine
 from adapters.sql.grouped import grouped_updates
@@ -51,8 +51,8 @@ async def stored(uows: UnitOfWorkFactory, *items: Execution) -> list[Execution]:
 
 
 async def single_update(uows: UnitOfWorkFactory, execution: Execution) -> bool:
-    async with uows(single_write=True) as uow:
-        written = await uow.executions.update(execution)
+    async with uows() as uow:
+        written = await uow.executions.update(execution, then=())
         await uow.commit()
     return written
 
@@ -71,7 +71,7 @@ async def seeded(uows: UnitOfWorkFactory, n: int) -> tuple[Catalog, list[Executi
     return cat, items
 
 
-async def test_concurrent_single_writes_share_statements_and_each_is_written(
+async def test_concurrent_whole_changes_share_statements_and_each_is_written(
     uows: UnitOfWorkFactory, postgres_engine: AsyncEngine
 ) -> None:
     _, items = await seeded(uows, 30)
@@ -85,7 +85,7 @@ async def test_concurrent_single_writes_share_statements_and_each_is_written(
         (ExecutionStatus.RUNNING, f"job-{i}", before[i].version + 1) for i in range(30)
     ]
     assert after[0].output_payload == {"step": "job-0", "text": "é\u2028"}
-    grouped = sql_executions._GROUPED[lane_of(postgres_engine)]["update"]
+    grouped = execution_writes.GROUPED[lane_of(postgres_engine)]["update"]
     assert grouped.statements < 30  # the ones that waited went out together
 
 
@@ -138,7 +138,7 @@ async def test_a_writer_cancelled_before_its_row_was_sent_writes_nothing(
         lane_of(postgres_engine),
         postgres_engine.dialect,
         executions,
-        sql_executions._WRITABLE,
+        execution_writes.WRITABLE,
         flights=1,
     )
     rows = [to_values(running(e, f"job-{i}")) for i, e in enumerate(before)]
@@ -160,8 +160,8 @@ async def test_a_writer_cancelled_before_its_row_was_sent_writes_nothing(
 
 
 async def single_admit(uows: UnitOfWorkFactory, execution: Execution, limit: int | None) -> bool:
-    async with uows(single_write=True) as uow:
-        admitted = await uow.executions.admit(execution, Admission(limit))
+    async with uows() as uow:
+        admitted = await uow.executions.admit(execution, Admission(limit), then=())
         await uow.commit()
     return admitted
 
@@ -189,7 +189,7 @@ async def test_concurrent_runs_are_inserted_together_each_admitted_on_its_own(
     runs = [cat.execution(consumer_id=c) for c in ids]
     assert await asyncio.gather(*(single_admit(uows, r, limit) for r in runs)) == [True] * 24
     assert [await exists(uows, r) for r in runs] == [True] * 24
-    grouped = sql_executions._GROUPED[lane_of(postgres_engine)][("admit", limit)]
+    grouped = execution_writes.GROUPED[lane_of(postgres_engine)][("admit", limit)]
     assert grouped.statements < 24
 
 
@@ -248,7 +248,7 @@ async def test_runs_with_an_idempotency_key_go_alone_and_clash_as_before(
         *(single_admit(uows, r, None) for r in keyed), return_exceptions=True
     )
     assert sorted(map(repr, results)) == sorted(map(repr, [True, AlreadyExists(), AlreadyExists()]))
-    assert ("admit", None) not in sql_executions._GROUPED.get(lane_of(postgres_engine), {})
+    assert ("admit", None) not in execution_writes.GROUPED.get(lane_of(postgres_engine), {})
 
 
 async def test_without_a_connection_every_writer_of_the_group_gets_the_error() -> None:
@@ -256,10 +256,10 @@ async def test_without_a_connection_every_writer_of_the_group_gets_the_error() -
     engine = create_engine("postgresql+asyncpg://postgres@127.0.0.1:1/none", pool_size=4)
     try:
         grouped = grouped_updates(
-            lane_of(engine), engine.dialect, executions, sql_executions._WRITABLE, flights=1
+            lane_of(engine), engine.dialect, executions, execution_writes.WRITABLE, flights=1
         )
         rows = [{"id": uuid.uuid4(), "version": 1} for _ in range(3)]
-        rows = [r | dict.fromkeys(sql_executions._WRITABLE) for r in rows]
+        rows = [r | dict.fromkeys(execution_writes.WRITABLE) for r in rows]
         results = await asyncio.wait_for(
             asyncio.gather(*(grouped.write(r) for r in rows), return_exceptions=True), 20
         )

@@ -245,7 +245,7 @@ async def test_a_write_whose_backend_is_terminated_under_it_leaves_the_lane_unse
 ) -> None:
     from adapters.sql.errors import is_connection_lost
 
-    db = session_factory(engine)(single_write=True)
+    db = session_factory(engine)()
     pid = await pid_of(db)
     lane = lane_of(engine)
     slow = Query(select(func.pg_sleep(5)))

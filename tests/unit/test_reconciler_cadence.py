@@ -109,13 +109,13 @@ async def test_completions_read_their_base_model_once_per_ttl(
     files = OutputFiles(MemoryBlobStore(), FakeDownloader(), url_ttl_s=600)
     w = await make_world(clock, settings=settings, files=files)
     reads: list[object] = []
-    real = w.dispatcher._target_of
+    real = w.dispatcher._recording._target_of
 
     async def counted(execution: Execution) -> object:
         reads.append(execution.id)
         return await real(execution)
 
-    monkeypatch.setattr(w.dispatcher, "_target_of", counted)
+    monkeypatch.setattr(w.dispatcher._recording, "_target_of", counted)
     finish(w, await started(w, 3))
     report = await w.reconciler.run_once()
     assert len(report.finished) == 3 and len(reads) == 1

@@ -1,23 +1,26 @@
-"""Storing a change of an execution: compare-and-set, listeners, files — one transaction."""
+"""Storing a change of an execution: compare-and-set, listeners, files — one whole change."""
 
 from __future__ import annotations
 
 import dataclasses
+import functools
 import logging
 import uuid
 from collections.abc import Callable, Sequence
-from typing import Any
 
 from tarsify.domain.errors import ExecutionNotFound
 from tarsify.domain.execution import Execution
 from tarsify.domain.files import ExecutionFile, FileRecord
 from tarsify.domain.models import ExecutionStatus
 from tarsify.ports.storage import UnitOfWork, UnitOfWorkFactory
-from tarsify.services.engine.listeners import Listeners
+from tarsify.services.engine.listeners import Listeners, follow_ups
 
 log = logging.getLogger("tarsify.engine")
 
-Decision = Callable[..., bool]
+# What a change is: asked of the execution as stored, it changes it and returns True, or
+# returns False (nothing to change). Typically a closure over an ``Execution`` method:
+# ``lambda e: e.fail(Failure.JOB_LOST, now)``.
+Decision = Callable[[Execution], bool]
 CAS_ATTEMPTS = 5
 
 
@@ -26,13 +29,13 @@ async def store_change(
     listeners: Listeners,
     execution_id: uuid.UUID,
     decide: Decision,
-    *args: Any,
+    *,
     known: Execution | None = None,
     files: Sequence[FileRecord] = (),
-    **kwargs: Any,
 ) -> tuple[Execution, bool]:
-    """Ask ``decide(execution, *args)`` (an ``Execution`` method) and store its change,
-    with what the listeners write about it, in one transaction.
+    """Ask ``decide(execution)`` and store its change, with what the listeners write
+    about it, as one whole change (``UnitOfWork``); the listeners hear once it is
+    committed.
 
     ``known`` is a state just read or stored by this process: the first attempt starts
     from it (the compare-and-set still checks its version) and saves a read. ``files``
@@ -46,20 +49,23 @@ async def store_change(
         else:
             execution = await _read(uow_factory, execution_id)
         before = dataclasses.replace(execution)
-        if not decide(execution, *args, **kwargs):
+        if not decide(execution):
             if attempt == 0 and known is not None:
                 continue  # "no change" decided on a possibly stale state: re-read
             return execution, False
-        # With nothing written beside it, a compare-and-set commits as it runs where the
-        # store can (one round trip, grouped with others); listeners' writes and files
-        # need a transaction.
-        single_write = not files and not await listeners.will_write(uow_factory, before, execution)
-        async with uow_factory(single_write=single_write) as uow:
-            if await uow.executions.update(execution):
-                await listeners.changed(uow, before, execution)
-                await _record_files(uow, execution, files)
+        writes = await listeners.plan_change(uow_factory, before, execution)
+        if files and execution.status is ExecutionStatus.COMPLETED:
+            writes.append(functools.partial(_record_files, execution, files))
+        # The compare-and-set is the whole change, with what follows from it: the store
+        # commits one with nothing to follow as it runs where it can (one round trip,
+        # grouped with others), and opens a transaction for the others.
+        async with uow_factory() as uow:
+            stored = await uow.executions.update(execution, then=follow_ups(uow, writes))
+            if stored:
                 await uow.commit()
-                return execution, True
+        if stored:
+            await listeners.committed(execution)
+            return execution, True
     # Only reachable under extreme contention; the next poll or reconcile retries.
     current = await _read(uow_factory, execution_id)
     log.warning("execution.cas_exhausted", extra={"execution_id": str(execution_id)})
@@ -75,8 +81,7 @@ async def _read(uow_factory: UnitOfWorkFactory, execution_id: uuid.UUID) -> Exec
     return execution
 
 
-async def _record_files(uow: UnitOfWork, execution: Execution, files: Sequence[FileRecord]) -> None:
+async def _record_files(execution: Execution, files: Sequence[FileRecord], uow: UnitOfWork) -> None:
     """The rows of the files a completing execution's output refers to."""
-    if files and execution.status is ExecutionStatus.COMPLETED:
-        for record in files:
-            await uow.files.add(ExecutionFile.of(execution.id, record, execution.updated_at))
+    for record in files:
+        await uow.files.add(ExecutionFile.of(execution.id, record, execution.updated_at))

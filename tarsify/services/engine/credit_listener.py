@@ -1,15 +1,17 @@
 """Charging runs: the hold when an execution is created, the capture or release when it
 ends — each in the transaction of that change, so each happens exactly once.
 
-``ExecutionService.run`` calls ``created`` in the transaction that inserts the PENDING
-execution (an idempotent replay returns before it, so it never holds twice); the engine
-calls ``changed`` in the transaction of every compare-and-set, whichever process makes it
-(a poll, the reconciler, a webhook, a cancel). A terminal status is final, so the change
-into it happens once, and the ledger's unique keys make a second settlement impossible.
+The hold is written in the transaction that inserts the PENDING execution
+(``ExecutionService.run``; an idempotent replay returns before it, so it never holds
+twice), the settlement in the transaction of the compare-and-set that ends it, whichever
+process makes it (a poll, the reconciler, a webhook, a cancel). A terminal status is
+final, so the change into it happens once, and the ledger's unique keys make a second
+settlement impossible.
 """
 
 from __future__ import annotations
 
+import functools
 import logging
 from dataclasses import dataclass
 
@@ -26,6 +28,7 @@ from tarsify.domain.models import ExecutionStatus, RunTarget
 from tarsify.domain.run_request import RunRequest
 from tarsify.ports.clock import Clock
 from tarsify.ports.storage import UnitOfWork, UnitOfWorkFactory
+from tarsify.services.engine.listeners import Write
 
 log = logging.getLogger("tarsify.credits")
 
@@ -44,13 +47,16 @@ class CreditsListener:
         self._clock = clock
         self._settings = settings or CreditSettings()
 
-    async def created(
-        self, uow: UnitOfWork, execution: Execution, target: RunTarget, request: RunRequest
-    ) -> None:
-        """Hold the price: ``InsufficientCredits`` (402) when the balance is too low,
-        which refuses the run (nothing is stored). A free run holds nothing."""
-        if not self.writes_on_create(execution, request):
-            return
+    async def plan_create(
+        self, execution: Execution, target: RunTarget, request: RunRequest
+    ) -> Write | None:
+        """Hold the price, when the run has one: ``InsufficientCredits`` (402) when the
+        balance is too low, which refuses the run (nothing is stored)."""
+        if execution.price <= 0:
+            return None  # a free run holds nothing
+        return functools.partial(self._hold, execution)
+
+    async def _hold(self, execution: Execution, uow: UnitOfWork) -> None:
         consumer_id = execution.consumer_id
         # The lock makes one consumer's runs take turns: the balance is read after every
         # earlier run of this consumer committed.
@@ -58,25 +64,16 @@ class CreditsListener:
         posting = hold(consumer_id, credits, execution.price, execution.id, self._clock.now())
         await uow.credits.post(posting)
 
-    def writes_on_create(self, execution: Execution, request: RunRequest) -> bool:
-        """When the run has a price to hold."""
-        return execution.price > 0
-
-    def writes_on(self, before: Execution, after: Execution) -> bool:
-        """When a priced execution ends (its hold is settled)."""
-        return after.is_terminal and not before.is_terminal and after.price > 0
-
-    async def will_write(
+    async def plan_change(
         self, reads: UnitOfWorkFactory, before: Execution, after: Execution
-    ) -> bool:
-        """Exactly when ``writes_on`` says so."""
-        return self.writes_on(before, after)
+    ) -> Write | None:
+        """Settle the hold when a priced execution ends: captured when it COMPLETED,
+        released when it FAILED, TIMED_OUT or was CANCELLED."""
+        if not after.is_terminal or before.is_terminal or after.price <= 0:
+            return None
+        return functools.partial(self._settle, after)
 
-    async def changed(self, uow: UnitOfWork, before: Execution, after: Execution) -> None:
-        """Settle the hold when the execution ends: captured when it COMPLETED, released
-        when it FAILED, TIMED_OUT or was CANCELLED."""
-        if not self.writes_on(before, after):
-            return
+    async def _settle(self, after: Execution, uow: UnitOfWork) -> None:
         now = self._clock.now()
         posting: Posting
         if after.status is ExecutionStatus.COMPLETED:
@@ -89,3 +86,6 @@ class CreditsListener:
         await uow.credits.post(posting)
         what = {"execution_id": str(after.id), "status": after.status.value, "price": after.price}
         log.info("credits.settled", extra=what)
+
+    async def committed(self, after: Execution) -> None:
+        """Nothing to tell."""

@@ -7,36 +7,28 @@ what a provider answer means, and stores the result with a compare-and-set on
 
 from __future__ import annotations
 
-import dataclasses
 import logging
 import uuid
 from collections.abc import Sequence
 from datetime import datetime, timedelta
-from typing import Any
 
-from tarsify.domain.errors import (
-    BlobStoreUnavailable,
-    GpuProviderError,
-    OutputDownloadFailed,
-    ProviderJobNotFound,
-    ProviderOutcome,
-)
+from tarsify.domain.errors import GpuProviderError, ProviderJobNotFound, ProviderOutcome
 from tarsify.domain.execution import Execution
 from tarsify.domain.failures import Failure, PendingReason
 from tarsify.domain.files import FileRecord
 from tarsify.domain.jobs import JobReport, JobRequest
-from tarsify.domain.models import BaseModel, ExecutionStatus, RunTarget
+from tarsify.domain.models import ExecutionStatus, RunTarget
 from tarsify.ports.clock import Clock
 from tarsify.ports.provider import CallbackUrlBuilder, GpuProvider
 from tarsify.ports.storage import UnitOfWorkFactory
 from tarsify.services.engine.changes import Decision, store_change
 from tarsify.services.engine.listeners import Listeners
+from tarsify.services.engine.recording import ReportDecision, ReportRecording
 from tarsify.services.engine.run_targets import run_target_of
 from tarsify.services.engine.settings import EngineSettings
 from tarsify.services.files import OutputFiles
 
 log = logging.getLogger("tarsify.engine")
-MAX_KEPT_BASES = 1024
 
 
 class Dispatcher:
@@ -57,27 +49,22 @@ class Dispatcher:
         self._clock = clock
         self._settings = settings
         self._callbacks = callbacks
-        self._files = files
         self._listeners = listeners or Listeners()
-        # Base models by Tars model id, for finding a finished job's files (read at most
-        # once per ``run_target_ttl_s`` per model: one read less per completion).
-        self._bases: dict[uuid.UUID, tuple[datetime, BaseModel]] = {}
+        self._recording = ReportRecording(uow, clock, settings, files)
 
     async def store(
         self,
         execution_id: uuid.UUID,
         decide: Decision,
-        *args: Any,
+        *,
         known: Execution | None = None,
         files: Sequence[FileRecord] = (),
-        **kwargs: Any,
     ) -> tuple[Execution, bool]:
-        """Ask ``decide(execution, *args)`` (an ``Execution`` method) and store its change
-        (see ``tarsify.services.engine.changes.store_change``)."""
+        """Ask ``decide(execution)`` and store its change (see
+        ``tarsify.services.engine.changes.store_change``)."""
         return await store_change(
-            self._uow, self._listeners, execution_id, decide, *args,
-            known=known, files=files, **kwargs,
-        )  # fmt: skip
+            self._uow, self._listeners, execution_id, decide, known=known, files=files
+        )
 
     # --- submit ------------------------------------------------------------------------
 
@@ -94,8 +81,9 @@ class Dispatcher:
         # Sent later (a resend, a crash): its model, base model and endpoint must still be
         # able to run it. Otherwise it fails here, unsent, and its hold is released.
         if target is None or target.runnable_problem() is not None:
+            now = self._clock.now()
             stored, _ = await self.store(
-                execution.id, Execution.fail, Failure.MODEL_UNAVAILABLE, self._clock.now()
+                execution.id, lambda e: e.fail(Failure.MODEL_UNAVAILABLE, now)
             )
             return stored
         if execution.input_payload is None:
@@ -103,13 +91,9 @@ class Dispatcher:
             execution = await self._stored(execution)
         now = self._clock.now()
         endpoint_id = target.endpoint.provider_endpoint_id
+        answer_by = now + timedelta(seconds=self._settings.submit_answer_s + wait_ms / 1000)
         execution, claimed = await self.store(
-            execution.id,
-            Execution.claim_submit,
-            now,
-            endpoint_id,
-            now + timedelta(seconds=self._settings.submit_answer_s + wait_ms / 1000),
-            known=execution,
+            execution.id, lambda e: e.claim_submit(now, endpoint_id, answer_by), known=execution
         )
         if not claimed:
             return execution
@@ -151,28 +135,25 @@ class Dispatcher:
                 reason = PendingReason.RATE_LIMITED
             retry_at = now + timedelta(seconds=delay)
             stored, _ = await self.store(
-                execution.id, Execution.release_submit, now, retry_at, reason, known=execution
+                execution.id, lambda e: e.release_submit(now, retry_at, reason), known=execution
             )
             return stored
         if exc.outcome is ProviderOutcome.REFUSED:
             log.warning("execution.submit_refused", extra=context)
             stored, _ = await self.store(
-                execution.id, Execution.fail, Failure.PROVIDER_REJECTED, now, known=execution
+                execution.id, lambda e: e.fail(Failure.PROVIDER_REJECTED, now), known=execution
             )
             return stored
         # The job may exist at the provider: never resent; given up at ``wake_at``.
         log.warning("execution.submit_unconfirmed", extra=context)
+        give_up_at = self.give_up_at(execution, now)
         stored, _ = await self.store(
-            execution.id,
-            Execution.mark_unconfirmed,
-            now,
-            self.give_up_at(execution, now),
-            known=execution,
+            execution.id, lambda e: e.mark_unconfirmed(now, give_up_at), known=execution
         )
         return stored
 
     async def _record_submitted(self, claimed: Execution, report: JobReport) -> Execution:
-        stored = await self._record(claimed, Execution.apply, report, submitted=True, known=claimed)
+        stored = await self._record(claimed, _submit_answer, report, known=claimed)
         if stored.status is ExecutionStatus.CANCELLED and stored.provider_job_id == report.job_id:
             # Cancelled while the submit was in flight: stop the job we just started.
             await self._best_effort_cancel(stored)
@@ -181,78 +162,15 @@ class Dispatcher:
     async def _record(
         self,
         execution: Execution,
-        decide: Decision,
+        decide: ReportDecision,
         report: JobReport,
         *,
         known: Execution | None = None,
-        **kwargs: Any,
     ) -> Execution:
-        """Store what ``report`` means; a completed job's files are stored first.
-
-        The execution is never shown COMPLETED before its files exist: when the blob store
-        is down nothing is recorded (the next poll tries again), and a file the provider
-        gave by URL that cannot be downloaded fails it (OUTPUT_DOWNLOAD_FAILED).
-        """
-        files: list[FileRecord] = []
-        now = self._clock.now()
-        if self._needs_offload(execution, report):
-            try:
-                report, files = await self._offload(execution, report)
-            except OutputDownloadFailed as exc:
-                stored, _ = await self.store(
-                    execution.id, Execution.fail, Failure.OUTPUT_DOWNLOAD_FAILED, now,
-                    exc.message, known=known,
-                )  # fmt: skip
-                return stored
-            except BlobStoreUnavailable as exc:
-                log.warning(
-                    "execution.files_unstored",
-                    extra={"execution_id": str(execution.id), "error": exc.message},
-                )
-                # Not finished until its files are stored, but shown why it waits.
-                stored, _ = await self.store(
-                    execution.id, Execution.files_unstored, report.job_id, now, known=known
-                )
-                return stored
-        stored, _ = await self.store(
-            execution.id, decide, report, now, known=known, files=files, **kwargs
-        )
+        """Store what ``report`` means, a completed job's files first (``ReportRecording``)."""
+        change, files = await self._recording.change_of(execution, report, decide)
+        stored, _ = await self.store(execution.id, change, known=known, files=files)
         return stored
-
-    def _needs_offload(self, execution: Execution, report: JobReport) -> bool:
-        return (
-            self._files is not None
-            and not execution.is_terminal
-            and report.execution_status is ExecutionStatus.COMPLETED
-            and report.output is not None
-        )
-
-    async def _offload(
-        self, execution: Execution, report: JobReport
-    ) -> tuple[JobReport, list[FileRecord]]:
-        assert self._files is not None
-        base = await self._base_model_of(execution)
-        if base is None:
-            return report, []
-        output, files = await self._files.offload(execution.id, report.output, base)
-        return dataclasses.replace(report, output=output), files
-
-    async def _base_model_of(self, execution: Execution) -> BaseModel | None:
-        """The base model of the execution's Tars model (what its output holds), from
-        this process's copy while it is fresh."""
-        now = self._clock.now()
-        kept = self._bases.get(execution.tars_model_id)
-        ttl = timedelta(seconds=self._settings.run_target_ttl_s)
-        if kept is not None and now - kept[0] < ttl:
-            return kept[1]
-        target = await self._target_of(execution)
-        if target is None:
-            return None
-        if ttl:
-            if len(self._bases) >= MAX_KEPT_BASES:
-                self._bases.clear()
-            self._bases[execution.tars_model_id] = (now, target.base_model)
-        return target.base_model
 
     # --- status ------------------------------------------------------------------------
 
@@ -272,8 +190,9 @@ class Dispatcher:
         try:
             report = await self._provider.status(endpoint_id, job_id)
         except ProviderJobNotFound:
+            now = self._clock.now()
             stored, _ = await self.store(
-                execution.id, Execution.fail, Failure.JOB_LOST, self._clock.now(), known=execution
+                execution.id, lambda e: e.fail(Failure.JOB_LOST, now), known=execution
             )
             return stored
         except GpuProviderError as exc:
@@ -315,7 +234,7 @@ class Dispatcher:
                 extra={"execution_id": str(execution.id), "error": exc.message},
             )
             return execution
-        return await self._record(execution, Execution.apply, report, submitted=True)
+        return await self._record(execution, _submit_answer, report)
 
     # --- endings -----------------------------------------------------------------------
 
@@ -328,7 +247,8 @@ class Dispatcher:
         job_id = execution.provider_job_id
         endpoint_id = await self._endpoint_of(execution)
         if job_id is None or endpoint_id is None:
-            stored, _ = await self.store(execution.id, Execution.cancel, self._clock.now())
+            now = self._clock.now()
+            stored, _ = await self.store(execution.id, lambda e: e.cancel(now))
             return stored
         try:
             report = await self._provider.cancel(endpoint_id, job_id)
@@ -358,12 +278,14 @@ class Dispatcher:
                     return polled
                 execution = polled
         await self._best_effort_cancel(execution)
-        stored, _ = await self.store(execution.id, Execution.expire, self._clock.now())
+        now = self._clock.now()
+        stored, _ = await self.store(execution.id, lambda e: e.expire(now))
         return stored
 
     async def fail(self, execution_id: uuid.UUID, failure: Failure) -> Execution:
         """FAILED with ``failure``, unless already terminal."""
-        stored, _ = await self.store(execution_id, Execution.fail, failure, self._clock.now())
+        now = self._clock.now()
+        stored, _ = await self.store(execution_id, lambda e: e.fail(failure, now))
         return stored
 
     async def _best_effort_cancel(self, execution: Execution) -> None:
@@ -403,3 +325,8 @@ class Dispatcher:
             output_type=base.output_type,
             callback_url=self._callbacks.url_for(execution.id) if self._callbacks else None,
         )
+
+
+def _submit_answer(execution: Execution, report: JobReport, now: datetime) -> bool:
+    """``Execution.apply`` for the submit's own answer (and an adopted job's report)."""
+    return execution.apply(report, now, submitted=True)

@@ -41,7 +41,7 @@ from tarsify.ports.clock import Clock
 from tarsify.ports.offload import Offload
 from tarsify.ports.storage import UnitOfWorkFactory
 from tarsify.services.engine.dispatch import Dispatcher
-from tarsify.services.engine.listeners import Listeners
+from tarsify.services.engine.listeners import Listeners, follow_ups
 from tarsify.services.engine.run_targets import PreparedTarget, RunTargets
 from tarsify.services.engine.settings import EngineSettings
 
@@ -177,12 +177,13 @@ class ExecutionService:
         raise Conflict("The model changed while the run was being stored; send it again")
 
     async def _insert(self, execution: Execution, target: RunTarget, request: RunRequest) -> bool:
-        """Insert ``execution`` if admitted; listeners write beside it (a hold, ...)."""
-        single = not self._listeners.writes_on_create(execution, request)
-        async with self._uow(single_write=single) as uow:
-            if not await uow.executions.admit(execution, self._admission):
+        """Insert ``execution`` if admitted, with what the listeners write beside it (a
+        hold, ...): one whole change (``UnitOfWork``)."""
+        writes = await self._listeners.plan_create(execution, target, request)
+        async with self._uow() as uow:
+            then = follow_ups(uow, writes)
+            if not await uow.executions.admit(execution, self._admission, then=then):
                 return False
-            await self._listeners.created(uow, execution, target, request)
             await uow.commit()
         return True
 
@@ -287,9 +288,9 @@ class ExecutionService:
 
     async def _poll_if_due(self, execution: Execution) -> Execution:
         now = self._clock.now()
-        async with self._uow(single_write=True) as uow:
+        async with self._uow() as uow:
             due = await uow.executions.try_mark_polled(
-                execution.id, now, now - self._settings.poll_interval
+                execution.id, now, now - self._settings.poll_interval, then=()
             )
             await uow.commit()
         if not due:
@@ -316,8 +317,8 @@ class ExecutionService:
                 await self._dispatch.adopt(execution, job_id)
             return True
         now = self._clock.now()
-        async with self._uow(single_write=True) as uow:
-            await uow.executions.try_mark_polled(execution_id, now, now)
+        async with self._uow() as uow:
+            await uow.executions.try_mark_polled(execution_id, now, now, then=())
             await uow.commit()
         await self._dispatch.poll(dataclasses.replace(execution, last_polled_at=now))
         return True

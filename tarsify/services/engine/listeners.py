@@ -5,90 +5,90 @@ and every new execution through ``ExecutionService.run``. Listeners plugged in t
 write what follows from the change in the *same* transaction — an outbox event for a
 webhook, a ledger entry for a charge — so that it happens exactly once with the change,
 whichever process records it, or not at all. A listener that raises undoes the change.
+
+Each listener decides once, before the change is stored, whether and what it writes: a
+``Write`` (run in the change's transaction once its compare-and-set or insert succeeded)
+or None. The writes go to the repository with the change (``then``), so the storage
+adapter sees the whole change and decides whether it needs a transaction.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import functools
+from collections.abc import Awaitable, Callable, Sequence
 from typing import Protocol
 
 from tarsify.domain.execution import Execution
 from tarsify.domain.models import RunTarget
 from tarsify.domain.run_request import RunRequest
+from tarsify.ports.repositories import FollowUp
 from tarsify.ports.storage import UnitOfWork, UnitOfWorkFactory
+
+# A listener's write, in the transaction of the change it follows from.
+Write = Callable[[UnitOfWork], Awaitable[None]]
 
 
 class ExecutionListener(Protocol):
-    """Reacts, inside the transaction, to an execution being created or changed."""
+    """Decides what it writes about an execution being created or changed."""
 
-    async def created(
-        self, uow: UnitOfWork, execution: Execution, target: RunTarget, request: RunRequest
-    ) -> None:
-        """A new execution of ``request`` is being stored (PENDING); raising refuses the
-        run."""
+    async def plan_create(
+        self, execution: Execution, target: RunTarget, request: RunRequest
+    ) -> Write | None:
+        """What it writes beside a new execution of ``request`` (PENDING), or None. The
+        write runs in the insert's transaction once the insert admitted the run; raising
+        there refuses the run (nothing is stored)."""
         ...
 
-    def writes_on_create(self, execution: Execution, request: RunRequest) -> bool:
-        """Whether ``created`` may write beside this new execution. When no listener
-        may, the execution is stored as one statement, committed as it runs."""
-        ...
-
-    async def changed(self, uow: UnitOfWork, before: Execution, after: Execution) -> None:
-        """``before`` is being replaced by ``after`` (a compare-and-set that succeeded).
-        It writes to ``uow`` only if ``writes_on(before, after)`` said it may."""
-        ...
-
-    def writes_on(self, before: Execution, after: Execution) -> bool:
-        """Whether ``changed`` may write for this change. When no listener may, the
-        change is stored as one statement, committed as it runs, with no transaction
-        around it (``changed`` is still called: it may read, or act outside the store)."""
-        ...
-
-    async def will_write(
+    async def plan_change(
         self, reads: UnitOfWorkFactory, before: Execution, after: Execution
-    ) -> bool:
-        """Asked only when ``writes_on`` said it may: whether ``changed`` will write, as
-        far as it can tell before the change, reading (if it must) through units of work
-        of ``reads``. What it reads must not be able to change before the change is
-        stored."""
+    ) -> Write | None:
+        """What it writes about ``before`` becoming ``after``, or None, decided before
+        the change is stored, reading (if it must) through units of work of ``reads``:
+        what it reads must not be able to change before the change is stored. The write
+        runs in the change's transaction once its compare-and-set succeeded (``after``
+        then carries the new version); raising there undoes the change."""
+        ...
+
+    async def committed(self, after: Execution) -> None:
+        """``after`` is stored and committed: tell whoever must hear of it outside the
+        store (never a write; it must not raise)."""
         ...
 
 
 class Listeners:
-    """Every listener, called in order."""
+    """Every listener, asked in order."""
 
     def __init__(self, listeners: Sequence[ExecutionListener] = ()) -> None:
         self._listeners = tuple(listeners)
 
-    def writes_on_create(self, execution: Execution, request: RunRequest) -> bool:
-        """True when some listener may write beside this new execution (so its insert
-        cannot be a single-write unit of work)."""
-        return any(listener.writes_on_create(execution, request) for listener in self._listeners)
+    async def plan_create(
+        self, execution: Execution, target: RunTarget, request: RunRequest
+    ) -> list[Write]:
+        """What the listeners write beside a new execution, in order."""
+        writes = []
+        for listener in self._listeners:
+            write = await listener.plan_create(execution, target, request)
+            if write is not None:
+                writes.append(write)
+        return writes
 
-    def writes_on(self, before: Execution, after: Execution) -> bool:
-        """True when some listener may write beside this change."""
-        return any(listener.writes_on(before, after) for listener in self._listeners)
-
-    async def will_write(
+    async def plan_change(
         self, reads: UnitOfWorkFactory, before: Execution, after: Execution
-    ) -> bool:
-        """True when some listener will write beside this change (only the listeners
-        that may are asked)."""
+    ) -> list[Write]:
+        """What the listeners write about a change, in order."""
+        writes = []
         for listener in self._listeners:
-            if listener.writes_on(before, after) and await listener.will_write(
-                reads, before, after
-            ):
-                return True
-        return False
+            write = await listener.plan_change(reads, before, after)
+            if write is not None:
+                writes.append(write)
+        return writes
 
-    async def created(
-        self, uow: UnitOfWork, execution: Execution, target: RunTarget, request: RunRequest
-    ) -> None:
-        """Tell each listener about a new execution."""
+    async def committed(self, after: Execution) -> None:
+        """Tell each listener that a change is committed."""
         for listener in self._listeners:
-            await listener.created(uow, execution, target, request)
+            await listener.committed(after)
 
-    async def changed(self, uow: UnitOfWork, before: Execution, after: Execution) -> None:
-        """Tell each listener about a change."""
-        for listener in self._listeners:
-            await listener.changed(uow, before, after)
+
+def follow_ups(uow: UnitOfWork, writes: Sequence[Write]) -> list[FollowUp]:
+    """``writes`` as the follow-ups of a change stored in ``uow``."""
+    return [functools.partial(write, uow) for write in writes]

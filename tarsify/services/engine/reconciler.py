@@ -140,11 +140,12 @@ class Reconciler:
             now = self._clock.now()
             give_up_at = self._dispatch.give_up_at(execution, now)
             stored, _ = await self._dispatch.store(
-                execution.id, Execution.mark_unconfirmed, now, give_up_at, known=execution
+                execution.id, lambda e: e.mark_unconfirmed(now, give_up_at), known=execution
             )
         elif step is Step.GIVE_UP:
+            now = self._clock.now()
             stored, changed = await self._dispatch.store(
-                execution.id, Execution.give_up_unconfirmed, self._clock.now()
+                execution.id, lambda e: e.give_up_unconfirmed(now)
             )
             report.failed += int(changed)
         else:

@@ -9,6 +9,7 @@ and process. The events are delivered by ``tarsify.services.webhook_delivery``.
 
 from __future__ import annotations
 
+import functools
 import uuid
 
 from tarsify.domain.execution import Execution
@@ -18,11 +19,13 @@ from tarsify.domain.webhooks import (
     DeliveryStatus,
     ExecutionWebhook,
     WebhookEvent,
+    WebhookEventType,
     events_of,
     new_webhook_id,
 )
 from tarsify.ports.clock import Clock
 from tarsify.ports.storage import UnitOfWork, UnitOfWorkFactory
+from tarsify.services.engine.listeners import Write
 
 MAX_KNOWN_WITHOUT = 10_000
 
@@ -36,72 +39,73 @@ class WebhookListener:
         # later, so this never goes stale); the oldest are forgotten past a bound.
         self._without: dict[uuid.UUID, None] = {}
 
-    async def created(
-        self, uow: UnitOfWork, execution: Execution, target: RunTarget, request: RunRequest
-    ) -> None:
+    async def plan_create(
+        self, execution: Execution, target: RunTarget, request: RunRequest
+    ) -> Write | None:
         """Store the webhook the run asked for, if any."""
         asked = request.webhook
         if asked is None:
             self._known_without(execution.id)  # its changes here need not read it
-            return
+            return None
         events = sorted({str(e) for e in asked.events})
         webhook = ExecutionWebhook(
             execution.id, execution.consumer_id, asked.url, events, execution.created_at
         )
-        await uow.webhooks.add_subscription(webhook)
+        return functools.partial(_add_subscription, webhook)
 
-    def writes_on_create(self, execution: Execution, request: RunRequest) -> bool:
-        """When the run asked for a webhook."""
-        return request.webhook is not None
-
-    def writes_on(self, before: Execution, after: Execution) -> bool:
-        """When the change makes an event happen (the run may have asked for it)."""
-        return bool(events_of(before, after))
-
-    async def will_write(
+    async def plan_change(
         self, reads: UnitOfWorkFactory, before: Execution, after: Execution
-    ) -> bool:
-        """When the run asked for a webhook that wants an event of this change. A run's
-        webhook is stored with the execution and never added later, so what is read
-        now holds when the change is stored: most runs ask for none, and their changes
-        are single writes (read once per execution and process)."""
-        if after.id in self._without:
-            return False
+    ) -> Write | None:
+        """Store the events this change makes happen that the run's webhook wants, if it
+        asked for one. A run's webhook is stored with the execution and never added or
+        changed later, so what is read now holds when the change is stored: most runs ask
+        for none, and their changes write nothing here (read once per execution and
+        process, and not at all in the process that made the run)."""
+        happened = events_of(before, after)
+        if not happened or after.id in self._without:
+            return None
         async with reads() as uow:
             webhook = await uow.webhooks.get_subscription(after.id)
         if webhook is None:
             self._known_without(after.id)
-            return False
-        return any(webhook.wants(e) for e in events_of(before, after))
+            return None
+        wanted = [event_type for event_type in happened if webhook.wants(event_type)]
+        if not wanted:
+            return None
+        return functools.partial(self._add_events, webhook, after, wanted)
+
+    async def committed(self, after: Execution) -> None:
+        """Nothing to tell: delivery reads the outbox."""
 
     def _known_without(self, execution_id: uuid.UUID) -> None:
         if len(self._without) >= MAX_KNOWN_WITHOUT:
             del self._without[next(iter(self._without))]
         self._without[execution_id] = None
 
-    async def changed(self, uow: UnitOfWork, before: Execution, after: Execution) -> None:
-        """Store the events this change makes happen, if the run asked for them."""
-        happened = events_of(before, after)
-        if not happened or after.id in self._without:
-            return
-        webhook = await uow.webhooks.get_subscription(after.id)
-        if webhook is None:
-            self._known_without(after.id)
-            return
+    async def _add_events(
+        self,
+        webhook: ExecutionWebhook,
+        after: Execution,
+        wanted: list[WebhookEventType],
+        uow: UnitOfWork,
+    ) -> None:
         now = self._clock.now()
-        for event_type in happened:
-            if webhook.wants(event_type):
-                event = WebhookEvent(
-                    new_id(),
-                    after.id,
-                    after.consumer_id,
-                    new_webhook_id(),
-                    event_type,
-                    webhook.url,
-                    DeliveryStatus.PENDING,
-                    0,
-                    now,
-                    now,
-                    now,
-                )
-                await uow.webhooks.add_event(event)
+        for event_type in wanted:
+            event = WebhookEvent(
+                new_id(),
+                after.id,
+                after.consumer_id,
+                new_webhook_id(),
+                event_type,
+                webhook.url,
+                DeliveryStatus.PENDING,
+                0,
+                now,
+                now,
+                now,
+            )
+            await uow.webhooks.add_event(event)
+
+
+async def _add_subscription(webhook: ExecutionWebhook, uow: UnitOfWork) -> None:
+    await uow.webhooks.add_subscription(webhook)
