@@ -4,14 +4,16 @@ The world is a ``SimulatorEngine`` on a ``ManualClock``: job transitions happen 
 when a test moves the clock (``Harness.advance``). ``HARNESSES`` lists them all; the
 contract suite (``test_gpu_provider.py``) runs every test against each one. A new
 provider adds one entry: a factory that puts its adapter in front of the engine, usually
-over real HTTP to a fake of the provider's API (as ``runpod_http_harness`` does).
+over real HTTP to a fake of the provider's API (as ``runpod_http_harness`` does). What a
+provider's wire cannot carry (queue times, an execution timeout, a job's ttl) its
+``Harness`` says, and the tests that need it skip.
 """
 
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Callable
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from aiohttp.test_utils import TestServer
@@ -19,9 +21,13 @@ from aiohttp.test_utils import TestServer
 from adapters.memory.gpu import FakeGpuProvider, FakeJob
 from adapters.metrics.provider import MeteredGpuProvider
 from adapters.metrics.registry import Metrics
+from adapters.providers.fal.client import FalClient
+from adapters.providers.fal.provider import FalGpuProvider
 from adapters.providers.runpod.client import RunPodClient
 from adapters.providers.runpod.provider import RunPodGpuProvider
 from adapters.providers.simulator.engine import CANCELLED, JobView, ManualClock, SimulatorEngine
+from adapters.providers.simulator.fal_api import create_fake_fal_app
+from adapters.providers.simulator.fal_faults import FalFaultPlan
 from adapters.providers.simulator.provider import SimulatedGpuProvider
 from adapters.providers.simulator.runpod_api import FaultPlan, create_fake_runpod_app
 from tarsify.domain.models import OutputType
@@ -47,6 +53,11 @@ class Harness:
     clock: ManualClock
     faults: FaultPlan | None = None
     server: TestServer | None = None
+    # What a provider's wire carries; RunPod's carries all of it (fal's: fal_http_harness).
+    reports_queue_time: bool = True
+    takes_execution_timeout: bool = True
+    takes_ttl: bool = True
+    audio_key: str = "audio_base64"
 
     def request(self, endpoint: str = EP, **overrides: Any) -> JobRequest:
         fields: dict[str, Any] = {
@@ -157,6 +168,76 @@ async def runpod_http_harness(api_key: str = KEY, **client_options: Any) -> Asyn
         await server.close()
 
 
+def fal_model(endpoint: str) -> str:
+    """The suite's endpoint names as fal model ids (owner, app and a sub-path)."""
+    return f"sim/{endpoint}/dev"
+
+
+class FalModels:
+    """FalGpuProvider under the suite's endpoint names: ``ep-json`` is ``sim/ep-json/dev``."""
+
+    def __init__(self, provider: FalGpuProvider) -> None:
+        self.provider = provider
+
+    async def submit(self, request: JobRequest) -> JobReport:
+        return await self.provider.submit(
+            replace(request, endpoint_id=fal_model(request.endpoint_id))
+        )
+
+    async def submit_and_wait(self, request: JobRequest, wait_ms: int) -> JobReport:
+        moved = replace(request, endpoint_id=fal_model(request.endpoint_id))
+        return await self.provider.submit_and_wait(moved, wait_ms)
+
+    async def status(self, endpoint_id: str, job_id: str) -> JobReport:
+        return await self.provider.status(fal_model(endpoint_id), job_id)
+
+    async def cancel(self, endpoint_id: str, job_id: str) -> JobReport:
+        return await self.provider.cancel(fal_model(endpoint_id), job_id)
+
+
+@asynccontextmanager
+async def fal_http_harness(
+    api_key: str = KEY, **client_options: Any
+) -> AsyncIterator[tuple[Harness, FalFaultPlan]]:
+    """FalGpuProvider -> real HTTP on loopback -> fake fal queue -> engine; with its faults.
+
+    fal's wire reports no queue time, has no per-request execution timeout (an app's own
+    timeout caps its runs) and no cap on a request's whole life (``ttl_ms`` is sent as
+    fal's time-to-start deadline), and audio models answer ``{"audio": {"url": ...}}``.
+    fal's own faults and behaviours: ``test_fal_provider.py``.
+    """
+    engine, clock = new_engine()
+    faults = FalFaultPlan()
+    types = {fal_model(name): kind for name, kind in ENDPOINTS.items()}
+    app = create_fake_fal_app(engine, KEY, set(types), faults, output_types=types)
+    server = TestServer(app, host="127.0.0.1")
+    await server.start_server()
+    client = FalClient(api_key, str(server.make_url("")).rstrip("/"), **{**FAST, **client_options})
+    provider = FalModels(FalGpuProvider(client, poll_interval_s=0.02))
+    harness = Harness(
+        provider,
+        engine,
+        clock,
+        server=server,
+        reports_queue_time=False,
+        takes_execution_timeout=False,
+        takes_ttl=False,
+        audio_key="audio",
+    )
+    try:
+        yield harness, faults
+    finally:
+        await client.close()
+        await server.close()
+
+
+@asynccontextmanager
+async def fal_harness() -> AsyncIterator[Harness]:
+    """``fal_http_harness`` as the contract suite opens it (its faults left aside)."""
+    async with fal_http_harness() as (harness, _):
+        yield harness
+
+
 @asynccontextmanager
 async def memory_fake_harness() -> AsyncIterator[Harness]:
     """``FakeGpuProvider`` (the services' unit tests use it), scripted from the engine."""
@@ -170,8 +251,8 @@ class HarnessKind:
     """How to open one provider's harness, and what the provider chooses itself."""
 
     open: Callable[[], AbstractAsyncContextManager[Harness]]
-    # Job ids are the engine's (RunPod's, with their region suffix); a scripted fake
-    # names its jobs itself.
+    # Job ids end with the engine's (RunPod's, with their region suffix; fal's request
+    # id ends its path); a scripted fake names its jobs itself.
     engine_ids: bool = True
 
 
@@ -180,5 +261,6 @@ HARNESSES: dict[str, HarnessKind] = {
     "simulator": HarnessKind(simulator_harness),
     "metered-simulator": HarnessKind(metered_simulator_harness),
     "runpod-http": HarnessKind(runpod_http_harness),
+    "fal-http": HarnessKind(fal_harness),
     "memory-fake": HarnessKind(memory_fake_harness, engine_ids=False),
 }
