@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
-from entrypoints.cli.seed.catalog_data import BASE_MODELS, ENDPOINTS, PLACEHOLDER_PREFIX
+from entrypoints.seed.catalog_data import BASE_MODELS, ENDPOINTS, PLACEHOLDER_PREFIX
 from tarsify.domain.errors import AlreadyRegistered
 from tarsify.domain.models import (
     EndpointSource,
