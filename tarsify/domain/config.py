@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from tarsify.domain.errors import InvalidBody, ValidationBudgetSpent
-from tarsify.domain.models import JsonObject
+from tarsify.domain.jsonsafe import JsonObject
 from tarsify.domain.schema import Violation, validate_payload
 from tarsify.domain.schema_guard import Budget
 from tarsify.domain.schema_refs import ref_targets

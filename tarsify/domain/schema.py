@@ -14,7 +14,7 @@ from jsonschema import Draft202012Validator
 from jsonschema.exceptions import SchemaError, ValidationError
 
 from tarsify.domain.errors import ValidationBudgetSpent
-from tarsify.domain.models import JsonObject
+from tarsify.domain.jsonsafe import JsonObject
 from tarsify.domain.schema_guard import (
     Budget,
     InputValidator,
