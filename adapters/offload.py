@@ -3,7 +3,8 @@
 Checking inputs is pure Python: in a thread it still takes the interpreter lock, but the
 interpreter hands the lock back to the event loop's thread every few milliseconds, so
 other requests are served while a check runs. A check stops itself when its budget is
-spent (``schema_guard.budget``); ``limit_s`` also bounds the wait for a free thread.
+spent (``schema_guard.Budget``); ``limit_s`` also bounds the wait for a free thread.
+The work runs in a copy of the caller's context (its log fields, the request's id).
 """
 
 from __future__ import annotations

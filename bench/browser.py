@@ -19,10 +19,10 @@ from typing import Any
 
 from aiohttp import web
 
-from entrypoints.cli.seed.run import SeedReport, seed_catalog, seed_demo
 from entrypoints.config import Settings
 from entrypoints.container import Container, build_container, resolve
 from entrypoints.http.app import create_app
+from entrypoints.seed.run import SeedReport, seed_catalog, seed_demo
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMEDRIVER = "/usr/bin/chromedriver"

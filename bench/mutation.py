@@ -62,8 +62,24 @@ TESTS: dict[str, list[str]] = {
         "tests/unit/test_stored_json.py",
         "tests/unit/test_policies_and_pages.py",
     ],
+    "tarsify/domain/tars_model.py": [
+        "tests/unit/test_tars_model.py",
+        "tests/unit/test_studio_catalog.py",
+    ],
+    "tarsify/domain/catalog.py": [
+        "tests/unit/test_catalog_entities.py",
+        "tests/unit/test_studio_catalog.py",
+    ],
+    "tarsify/domain/slugs.py": [
+        "tests/unit/test_catalog_entities.py",
+        "tests/unit/test_studio_catalog.py",
+    ],
 }
-DEFAULT_MODULES = list(TESTS)
+DEFAULT_MODULES = [
+    "tarsify/domain/credits.py",
+    "tarsify/domain/ledger_audit.py",
+    "tarsify/domain/execution.py",
+]
 TIMEOUT_S = 120
 
 _SWAP_CMP: dict[type[ast.cmpop], type[ast.cmpop]] = {

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 
 from aiohttp import web
 
+from tarsify.domain.catalog import BaseModelChanges, EndpointChanges
 from tarsify.services.catalog import NewBaseModel, NewEndpoint
 
 from . import serialize
@@ -43,9 +44,8 @@ async def update_endpoint(request: web.Request, _caller: Caller) -> web.Response
     """Change some fields of an endpoint."""
     endpoint_id = path_id(request)
     data = await body(request, EndpointUpdate)
-    endpoint = await services(request).catalog.update_endpoint(
-        endpoint_id, _endpoint_changes(data.changes())
-    )
+    changes = cast(EndpointChanges, _endpoint_changes(data.changes()))  # the same names
+    endpoint = await services(request).catalog.update_endpoint(endpoint_id, changes)
     return ok(serialize.endpoint(endpoint))
 
 
@@ -73,7 +73,8 @@ async def update_base_model(request: web.Request, _caller: Caller) -> web.Respon
     """Change some fields of a base model."""
     base_model_id = path_id(request)
     data = await body(request, BaseModelUpdate)
-    row = await services(request).catalog.update_base_model(base_model_id, data.changes())
+    changes = cast(BaseModelChanges, data.changes())  # the same names, validated
+    row = await services(request).catalog.update_base_model(base_model_id, changes)
     return ok(serialize.admin_base_model(row))
 
 

@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+from typing import cast
+
 from aiohttp import web
 
+from tarsify.domain.config import ConfigOverrides
 from tarsify.domain.errors import BaseModelNotFound
 from tarsify.domain.models import BaseModel
+from tarsify.domain.tars_model import TarsModelChanges
 from tarsify.services.studio import NewTarsModel, StudioModel
 
 from . import serialize
@@ -42,7 +46,9 @@ async def create_tars_model(request: web.Request, caller: Caller) -> web.Respons
         title=data.title,
         slug=data.slug,
         description=data.description,
-        config_overrides=None if data.config_overrides is None else data.config_overrides.to_json(),
+        config_overrides=ConfigOverrides.parse(
+            None if data.config_overrides is None else data.config_overrides.to_json()
+        ),
         price_per_run=data.price_per_run,
     )
     svc = services(request)
@@ -70,7 +76,8 @@ async def update_tars_model(request: web.Request, caller: Caller) -> web.Respons
     model_id = path_id(request)
     data = await body(request, TarsModelUpdate)
     svc = services(request)
-    return await _with_base(svc, await svc.studio.update(owner, model_id, data.changes()))
+    changes = cast(TarsModelChanges, data.changes())  # the same names, validated
+    return await _with_base(svc, await svc.studio.update(owner, model_id, changes))
 
 
 async def archive_tars_model(request: web.Request, caller: Caller) -> web.Response:

@@ -10,6 +10,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 from pydantic.alias_generators import to_camel
 from pydantic_core import PydanticCustomError
 
+from tarsify.domain.config import ConfigOverrides
 from tarsify.domain.credits import MAX_PRICE_PER_RUN
 from tarsify.domain.models import (
     EndpointSource,
@@ -174,11 +175,14 @@ class TarsModelUpdate(RequestModel):
     price_per_run: int = absent(ge=0, le=MAX_PRICE_PER_RUN)
 
     def changes(self) -> dict[str, Any]:
-        """The sent fields, with ``configOverrides`` in its stored JSON form."""
+        """The sent fields, with ``configOverrides`` as the core's ``ConfigOverrides``
+        (null: an empty configuration)."""
         changes = super().changes()
         if "config_overrides" in changes:
             config = changes["config_overrides"]
-            changes["config_overrides"] = None if config is None else config.to_json()
+            changes["config_overrides"] = ConfigOverrides.parse(
+                None if config is None else config.to_json()
+            )
         return changes
 
 

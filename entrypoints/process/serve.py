@@ -14,13 +14,6 @@ from typing import NoReturn
 from aiohttp import web
 
 from adapters.metrics.registry import MULTIPROCESS_DIR_ENV
-from entrypoints.cli.seed.run import (
-    DEMO_CONSUMER,
-    DEMO_DEVELOPER,
-    SeedReport,
-    seed_catalog,
-    seed_demo,
-)
 from entrypoints.config import Settings
 from entrypoints.container import Container, build_container, resolve
 from entrypoints.http.app import create_app
@@ -28,6 +21,13 @@ from entrypoints.http.server import make_runner
 from entrypoints.process import supervisor
 from entrypoints.process.preflight import port_problem, start_problems
 from entrypoints.security import serve_refusal
+from entrypoints.seed.run import (
+    DEMO_CONSUMER,
+    DEMO_DEVELOPER,
+    SeedReport,
+    seed_catalog,
+    seed_demo,
+)
 
 DEMO_ADMIN_UID = "demo-admin"
 

@@ -10,9 +10,9 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from entrypoints.cli.seed.run import DEMO_CONSUMER
 from entrypoints.http.envelope import error_response, error_status
 from entrypoints.http.routing import services
+from entrypoints.seed.run import DEMO_CONSUMER
 from tarsify.domain.errors import TarsifyError
 
 DEMO_SIGN_IN_PATH = "/web/demo-sign-in"

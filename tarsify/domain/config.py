@@ -6,9 +6,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from tarsify.domain.errors import InvalidBody, ValidationBudgetSpent
-from tarsify.domain.models import JsonObject
+from tarsify.domain.jsonsafe import JsonObject
 from tarsify.domain.schema import Violation, validate_payload
-from tarsify.domain.schema_guard import budget
+from tarsify.domain.schema_guard import Budget
 from tarsify.domain.schema_refs import ref_targets
 
 CONFIG_KEYS = ("defaultInputs", "lockedInputs", "hiddenFields", "promptPrefix", "promptSuffix")
@@ -108,13 +108,14 @@ def _value_problems(config: ConfigOverrides, input_schema: JsonObject) -> list[V
     """Default and locked values: unknown fields, values their property refuses (checked
     within ``VALUE_CHECK_BUDGET_S`` in all: a value too costly to check is refused)."""
     try:
-        with budget(VALUE_CHECK_BUDGET_S):
-            return _checked_values(config, input_schema)
+        return _checked_values(config, input_schema, Budget(VALUE_CHECK_BUDGET_S))
     except ValidationBudgetSpent:
         return [{"field": "configOverrides", "message": "its values take too long to check"}]
 
 
-def _checked_values(config: ConfigOverrides, input_schema: JsonObject) -> list[Violation]:
+def _checked_values(
+    config: ConfigOverrides, input_schema: JsonObject, budget: Budget
+) -> list[Violation]:
     props: JsonObject = input_schema.get("properties") or {}
     problems: list[Violation] = []
     for section, values in (
@@ -125,7 +126,7 @@ def _checked_values(config: ConfigOverrides, input_schema: JsonObject) -> list[V
             if name not in props:
                 problems.append(_unknown(section, name))
                 continue
-            for v in validate_payload(props[name], value, root=input_schema):
+            for v in validate_payload(props[name], value, root=input_schema, budget=budget):
                 where = f".{v['field']}" if v["field"] != "$" else ""
                 problems.append(
                     {"field": f"configOverrides.{section}.{name}{where}", "message": v["message"]}

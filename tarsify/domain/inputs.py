@@ -10,6 +10,7 @@ from tarsify.domain.errors import InputsTooLarge
 from tarsify.domain.merge import merge_inputs, processed_input_schema
 from tarsify.domain.models import JsonObject
 from tarsify.domain.schema import UNUSABLE_SCHEMA, PayloadCheck, Violation
+from tarsify.domain.schema_guard import Budget
 
 WRAPPED_PROMPT = "is not valid once the model's prompt prefix and suffix are added"
 # The default of ``MAX_INPUT_BYTES``: larger data belongs in file inputs.
@@ -65,17 +66,18 @@ class InputCheck:
         return self._config
 
     def __call__(
-        self, inputs: JsonObject, max_bytes: int | None = None
+        self, inputs: JsonObject, max_bytes: int | None = None, budget: Budget | None = None
     ) -> tuple[JsonObject, list[Violation]]:
         """The payload for ``inputs`` and every violation (see ``check_run_inputs``).
 
         A merged payload over ``max_bytes`` of JSON raises ``InputsTooLarge`` before any
-        validation is spent on it.
+        validation is spent on it. Both checks are paid for from one ``budget``
+        (``ValidationBudgetSpent`` when it is spent).
         """
         config = self._config
         payload = merge_inputs(inputs, config)
         check_size(payload, max_bytes)
-        first = self._shown(stored_inputs(inputs, config))
+        first = self._shown(stored_inputs(inputs, config), budget)
         if first == [UNUSABLE_SCHEMA]:
             # The shown schema may dangle where the base one does not; step 2 decides then.
             first = []
@@ -85,7 +87,7 @@ class InputCheck:
             {"field": v["field"], "message": WRAPPED_PROMPT}
             if wrapped and v["field"] == PROMPT_FIELD
             else v
-            for v in self._base(payload)
+            for v in self._base(payload, budget)
             if v["field"] not in reported
         ]
         found = {(v["field"], v["message"]): v for v in first + second}

@@ -13,6 +13,8 @@ import math
 from dataclasses import dataclass
 from typing import Any
 
+# A JSON object as the core keeps it (input schemas, payloads, configurations).
+JsonObject = dict[str, Any]
 REPLACEMENT = "\ufffd"
 MAX_DEPTH = 64
 

@@ -1,7 +1,9 @@
 """Entities and enums of the marketplace.
 
-Plain dataclasses: adapters map them to rows, entrypoints to JSON. Mutating methods
-that carry rules live here or in the sibling modules (``states``, ``merge``).
+Dataclasses: adapters map them to rows, entrypoints to JSON. The catalog's entities
+(``catalog``) and the Tars model (``tars_model``) are defined beside this module with
+the rules of their changes, and named here too; an execution is its own aggregate
+(``execution``).
 """
 
 from __future__ import annotations
@@ -10,8 +12,12 @@ import uuid
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
-from typing import Any
 
+from tarsify.domain.catalog import BaseModel as BaseModel
+from tarsify.domain.catalog import EndpointSource as EndpointSource
+from tarsify.domain.catalog import GpuEndpoint as GpuEndpoint
+from tarsify.domain.catalog import ModelCategory as ModelCategory
+from tarsify.domain.catalog import OutputType as OutputType
 from tarsify.domain.credits import effective_price
 from tarsify.domain.errors import (
     BaseModelNotActive,
@@ -19,43 +25,9 @@ from tarsify.domain.errors import (
     ModelNotPublished,
     TarsifyError,
 )
-
-JsonObject = dict[str, Any]
-
-
-class EndpointSource(StrEnum):
-    """Where a GPU endpoint's worker image comes from."""
-
-    HUB = "HUB"
-    CUSTOM = "CUSTOM"
-
-
-class ModelCategory(StrEnum):
-    """Marketplace category of a base model."""
-
-    IMAGE = "IMAGE"
-    AUDIO = "AUDIO"
-    TEXT = "TEXT"
-    VIDEO = "VIDEO"
-    DOCUMENT = "DOCUMENT"
-
-
-class OutputType(StrEnum):
-    """What a base model returns."""
-
-    IMAGE = "IMAGE"
-    AUDIO = "AUDIO"
-    TEXT = "TEXT"
-    FILE = "FILE"
-    JSON = "JSON"
-
-
-class TarsModelStatus(StrEnum):
-    """Lifecycle of a Tars model."""
-
-    DRAFT = "DRAFT"
-    PUBLISHED = "PUBLISHED"
-    ARCHIVED = "ARCHIVED"
+from tarsify.domain.jsonsafe import JsonObject as JsonObject
+from tarsify.domain.tars_model import TarsModel as TarsModel
+from tarsify.domain.tars_model import TarsModelStatus as TarsModelStatus
 
 
 class ExecutionStatus(StrEnum):
@@ -115,67 +87,6 @@ class Consumer:
     updated_at: datetime
     credits_balance: int = 0
     credits_held: int = 0
-
-
-@dataclass(slots=True)
-class GpuEndpoint:
-    """A serverless GPU endpoint at a provider (a RunPod endpoint today).
-
-    ``provider_endpoint_id`` is the provider's own id (``runpod_endpoint_id``): internal,
-    shown to admins only.
-    """
-
-    id: uuid.UUID
-    provider_endpoint_id: str
-    name: str
-    gpu_type: str
-    created_at: datetime
-    updated_at: datetime
-    source: EndpointSource = EndpointSource.HUB
-    docker_image: str | None = None
-    is_active: bool = True
-
-
-@dataclass(slots=True)
-class BaseModel:
-    """A platform model served by one GPU endpoint, with the JSON Schema of its inputs."""
-
-    id: uuid.UUID
-    endpoint_id: uuid.UUID
-    slug: str
-    name: str
-    category: ModelCategory
-    input_schema: JsonObject
-    output_type: OutputType
-    output_format: str
-    created_at: datetime
-    updated_at: datetime
-    description: str | None = None
-    estimated_seconds: int = 30
-    is_active: bool = True
-    min_price_per_run: int = 0
-
-
-@dataclass(slots=True)
-class TarsModel:
-    """A developer's branded wrapper around a base model.
-
-    ``config_overrides`` is kept as the JSON object of api-contract.md (camelCase keys);
-    ``tarsify.domain.merge.ConfigOverrides.parse`` reads it.
-    """
-
-    id: uuid.UUID
-    developer_id: uuid.UUID
-    base_model_id: uuid.UUID
-    title: str
-    slug: str
-    created_at: datetime
-    updated_at: datetime
-    description: str | None = None
-    config_overrides: JsonObject | None = None
-    status: TarsModelStatus = TarsModelStatus.DRAFT
-    published_at: datetime | None = None
-    price_per_run: int = 0
 
 
 @dataclass(slots=True, frozen=True)

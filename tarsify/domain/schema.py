@@ -14,12 +14,14 @@ from jsonschema import Draft202012Validator
 from jsonschema.exceptions import SchemaError, ValidationError
 
 from tarsify.domain.errors import ValidationBudgetSpent
-from tarsify.domain.models import JsonObject
+from tarsify.domain.jsonsafe import JsonObject
 from tarsify.domain.schema_guard import (
+    Budget,
     InputValidator,
     additional_properties,
     expansion_problems,
     pattern_problems,
+    with_budget,
 )
 from tarsify.domain.schema_refs import ref_problems, resolve
 
@@ -116,14 +118,14 @@ class PayloadCheck:
             validator = None
         self._validator = validator
 
-    def __call__(self, payload: Any) -> list[Violation]:
+    def __call__(self, payload: Any, budget: Budget | None = None) -> list[Violation]:
         """Every violation of the schema by ``payload`` (see ``validate_payload``);
-        ``ValidationBudgetSpent`` when the budget in force (``schema_guard.budget``) ends."""
+        ``ValidationBudgetSpent`` when ``budget`` is spent first."""
         if self._validator is None:
             return [dict(UNUSABLE_SCHEMA)]
         found: dict[tuple[str, str], Violation] = {}
         try:
-            for error in self._validator.iter_errors(payload):
+            for error in with_budget(self._validator, budget).iter_errors(payload):
                 for v in _violation(error):
                     found[(v["field"], v["message"])] = v
         except ValidationBudgetSpent:
@@ -135,13 +137,18 @@ class PayloadCheck:
 
 
 def validate_payload(
-    schema: JsonObject, payload: Any, *, root: JsonObject | None = None
+    schema: JsonObject,
+    payload: Any,
+    *,
+    root: JsonObject | None = None,
+    budget: Budget | None = None,
 ) -> list[Violation]:
     """Every violation of ``schema`` by ``payload``, each with its dotted field path.
 
     ``root`` is the whole schema when ``schema`` is a part of it (references resolve
     against the root). The list is sorted and de-duplicated so the answer is stable.
     A schema that cannot be evaluated (one stored before its references were checked)
-    gives one violation, ``UNUSABLE_SCHEMA``, never an exception.
+    gives one violation, ``UNUSABLE_SCHEMA``, never an exception. With a ``budget``, the
+    validation stops with ``ValidationBudgetSpent`` once it is spent.
     """
-    return PayloadCheck(schema, root=root)(payload)
+    return PayloadCheck(schema, root=root)(payload, budget)

@@ -12,22 +12,20 @@ process for long:
   Validators match them with the process's ``PatternEngine``; the composition root
   installs a linear-time one (RE2, ``adapters/patterns``), and a pattern it cannot
   compile is refused when the schema is saved.
-- time: ``Budget`` is checked at every keyword validation applies; once it is spent the
-  validation stops with ``ValidationBudgetSpent`` (422 ERR_2005).
+- time: a validation given a ``Budget`` (``with_budget``) pays for every keyword it
+  applies; once the budget is spent it stops with ``ValidationBudgetSpent`` (422
+  ERR_2005). The budget travels with the validator, never through hidden state.
 """
 
 from __future__ import annotations
 
-import contextlib
-import contextvars
-import itertools
 import json
 import re
 import time
 from collections.abc import Callable, Iterator
 from typing import Any, Protocol
 
-from jsonschema import Draft202012Validator, validators
+from jsonschema import Draft202012Validator, FormatChecker, validators
 from jsonschema.exceptions import ValidationError
 
 from tarsify.domain.errors import ValidationBudgetSpent
@@ -82,40 +80,62 @@ def pattern_engine() -> PatternEngine:
 
 # --- the time budget ----------------------------------------------------------------
 
-_deadline: contextvars.ContextVar[float | None] = contextvars.ContextVar(
-    "validation_deadline", default=None
-)
-
-
-@contextlib.contextmanager
-def budget(seconds: float | None) -> Iterator[None]:
-    """Validation inside gives up (``ValidationBudgetSpent``) after ``seconds``."""
-    if seconds is None:
-        yield
-        return
-    token = _deadline.set(time.monotonic() + seconds)
-    try:
-        yield
-    finally:
-        _deadline.reset(token)
-
-
 # A budgeted check hands the interpreter lock back every this many keywords. Checks run
 # on threads beside the event loop; left to the interpreter's switch interval (5 ms per
 # hand-over, several per request), two busy checks held /health up 25 ms at the median
 # and 150 ms at worst; yielding this often keeps it near 1-4 ms (bench.health_latency).
 YIELD_EVERY_KEYWORDS = 16
-_keywords = itertools.count()
+
+
+class Budget:
+    """How long one validation may take, from when the budget is made: every keyword the
+    validation applies pays for itself (``spend``), and once ``seconds`` have passed the
+    validation stops with ``ValidationBudgetSpent``. One budget serves one validation
+    (one thread) at a time; several checks of one request may share it."""
+
+    __slots__ = ("_deadline", "_keywords")
+
+    def __init__(self, seconds: float) -> None:
+        self._deadline = time.monotonic() + seconds
+        self._keywords = 0
+
+    @property
+    def keywords(self) -> int:
+        """How many keywords were applied within this budget."""
+        return self._keywords
+
+    def spend(self) -> None:
+        """One more keyword: ``ValidationBudgetSpent`` past the deadline; every
+        ``YIELD_EVERY_KEYWORDS`` keywords the interpreter lock is handed back."""
+        if time.monotonic() > self._deadline:
+            raise ValidationBudgetSpent()
+        if self._keywords % YIELD_EVERY_KEYWORDS == 0:
+            time.sleep(0)  # lets a waiting thread (the event loop's) take the lock
+        self._keywords += 1
+
+
+class _BudgetCarrier(FormatChecker):
+    """A validator's ``Budget``, in the one place jsonschema hands on to every validator
+    it derives for subschemas and references (``evolve`` keeps ``format_checker``). It
+    checks no format, like the validator without a budget (no format checker)."""
+
+    def __init__(self, budget: Budget) -> None:
+        super().__init__(formats=())
+        self.budget = budget
+
+
+def with_budget(validator: Any, budget: Budget | None) -> Any:
+    """``validator`` (an ``InputValidator``), its keywords paid for from ``budget``."""
+    if budget is None:
+        return validator
+    return validator.evolve(format_checker=_BudgetCarrier(budget))
 
 
 def _budgeted(keyword: Callable[..., Any]) -> Callable[..., Any]:
     def checked(validator: Any, value: Any, instance: Any, schema: Any) -> Any:
-        deadline = _deadline.get()
-        if deadline is not None:
-            if time.monotonic() > deadline:
-                raise ValidationBudgetSpent()
-            if next(_keywords) % YIELD_EVERY_KEYWORDS == 0:
-                time.sleep(0)  # lets a waiting thread (the event loop's) take the lock
+        carrier = validator.format_checker
+        if isinstance(carrier, _BudgetCarrier):
+            carrier.budget.spend()
         return keyword(validator, value, instance, schema) or ()
 
     return checked

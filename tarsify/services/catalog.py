@@ -1,13 +1,18 @@
-"""Admin use cases: GPU endpoints and the base models they serve."""
+"""Admin use cases: GPU endpoints and the base models they serve.
+
+The rules of a change are the entities' (``tarsify.domain.catalog``); these use cases
+check what needs the store (unique ids and slugs, the endpoint exists) and store them.
+"""
 
 from __future__ import annotations
 
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from datetime import datetime
 
-from tarsify.domain.errors import AlreadyExists, BaseModelNotFound, InvalidBody, NotFound
+from tarsify.domain.catalog import BaseModelChanges, EndpointChanges
+from tarsify.domain.errors import AlreadyExists, BaseModelNotFound, NotFound
 from tarsify.domain.models import (
     BaseModel,
     BaseModelWithEndpoint,
@@ -20,32 +25,8 @@ from tarsify.domain.models import (
     new_id,
 )
 from tarsify.domain.pagination import Page, PageRequest
-from tarsify.domain.schema import input_schema_problems
 from tarsify.ports.clock import Clock
 from tarsify.ports.storage import UnitOfWork, UnitOfWorkFactory
-from tarsify.services.common import apply_changes, check_slug
-
-ENDPOINT_FIELDS = (
-    "provider_endpoint_id",
-    "name",
-    "source",
-    "docker_image",
-    "gpu_type",
-    "is_active",
-)
-BASE_MODEL_FIELDS = (
-    "endpoint_id",
-    "slug",
-    "name",
-    "description",
-    "category",
-    "input_schema",
-    "output_type",
-    "output_format",
-    "estimated_seconds",
-    "is_active",
-    "min_price_per_run",
-)
 
 
 @dataclass(slots=True, frozen=True)
@@ -58,6 +39,20 @@ class NewEndpoint:
     source: EndpointSource = EndpointSource.HUB
     docker_image: str | None = None
     is_active: bool = True
+
+    def entity(self, now: datetime) -> GpuEndpoint:
+        """The endpoint to store."""
+        return GpuEndpoint(
+            id=new_id(),
+            provider_endpoint_id=self.provider_endpoint_id,
+            name=self.name,
+            gpu_type=self.gpu_type,
+            created_at=now,
+            updated_at=now,
+            source=self.source,
+            docker_image=self.docker_image,
+            is_active=self.is_active,
+        )
 
 
 @dataclass(slots=True, frozen=True)
@@ -76,11 +71,26 @@ class NewBaseModel:
     is_active: bool = True
     min_price_per_run: int = 0
 
-
-def _check_schema(schema: Any) -> None:
-    problems = input_schema_problems(schema)
-    if problems:
-        raise InvalidBody("inputSchema is not a valid JSON Schema of type object", details=problems)
+    def entity(self, now: datetime) -> BaseModel:
+        """The base model to store, its slug and input schema checked
+        (``BaseModel.check_changes``)."""
+        BaseModel.check_changes({"slug": self.slug, "input_schema": self.input_schema})
+        return BaseModel(
+            id=new_id(),
+            endpoint_id=self.endpoint_id,
+            slug=self.slug,
+            name=self.name,
+            category=self.category,
+            input_schema=self.input_schema,
+            output_type=self.output_type,
+            output_format=self.output_format,
+            created_at=now,
+            updated_at=now,
+            description=self.description,
+            estimated_seconds=self.estimated_seconds,
+            is_active=self.is_active,
+            min_price_per_run=self.min_price_per_run,
+        )
 
 
 class CatalogService:
@@ -99,8 +109,7 @@ class CatalogService:
 
     async def create_endpoint(self, data: NewEndpoint) -> GpuEndpoint:
         """Register an endpoint; ``AlreadyExists`` when its provider id is registered."""
-        now = self._clock.now()
-        endpoint = GpuEndpoint(id=new_id(), created_at=now, updated_at=now, **_fields(data))
+        endpoint = data.entity(self._clock.now())
         async with self._uow() as uow:
             if await uow.endpoints.get_by_provider_id(data.provider_endpoint_id):
                 raise AlreadyExists("An endpoint with this runpodEndpointId exists")
@@ -124,7 +133,9 @@ class CatalogService:
         async with self._uow() as uow:
             return await uow.base_models.get_by_slug(slug)
 
-    async def update_endpoint(self, endpoint_id: uuid.UUID, changes: dict[str, Any]) -> GpuEndpoint:
+    async def update_endpoint(
+        self, endpoint_id: uuid.UUID, changes: EndpointChanges
+    ) -> GpuEndpoint:
         """Change some fields of an endpoint."""
         async with self._uow() as uow:
             endpoint = await _endpoint(uow, endpoint_id)
@@ -132,8 +143,7 @@ class CatalogService:
             if new_provider_id and new_provider_id != endpoint.provider_endpoint_id:
                 if await uow.endpoints.get_by_provider_id(new_provider_id):
                     raise AlreadyExists("An endpoint with this runpodEndpointId exists")
-            apply_changes(endpoint, changes, ENDPOINT_FIELDS)
-            endpoint.updated_at = self._clock.now()
+            endpoint.change(changes, self._clock.now())
             await uow.endpoints.update(endpoint)
             await uow.commit()
             self._catalog_changed()
@@ -145,10 +155,7 @@ class CatalogService:
 
     async def create_base_model(self, data: NewBaseModel) -> BaseModelWithEndpoint:
         """Register a base model on an existing endpoint, with a valid input schema."""
-        check_slug(data.slug)
-        _check_schema(data.input_schema)
-        now = self._clock.now()
-        model = BaseModel(id=new_id(), created_at=now, updated_at=now, **_fields(data))
+        model = data.entity(self._clock.now())
         async with self._uow() as uow:
             endpoint = await _endpoint(uow, data.endpoint_id, field="endpointId")
             if await uow.base_models.get_by_slug(data.slug):
@@ -172,21 +179,17 @@ class CatalogService:
             return BaseModelWithEndpoint(model, await _endpoint(uow, model.endpoint_id))
 
     async def update_base_model(
-        self, base_model_id: uuid.UUID, changes: dict[str, Any]
+        self, base_model_id: uuid.UUID, changes: BaseModelChanges
     ) -> BaseModelWithEndpoint:
         """Change some fields of a base model, with the same checks as on create."""
-        if "slug" in changes:
-            check_slug(changes["slug"])
-        if "input_schema" in changes:
-            _check_schema(changes["input_schema"])
+        BaseModel.check_changes(changes)
         async with self._uow() as uow:
             model = await _base_model(uow, base_model_id)
             if "slug" in changes and changes["slug"] != model.slug:
                 if await uow.base_models.get_by_slug(changes["slug"]):
                     raise AlreadyExists("A base model with this slug exists")
-            apply_changes(model, changes, BASE_MODEL_FIELDS)
+            model.change(changes, self._clock.now())
             endpoint = await _endpoint(uow, model.endpoint_id, field="endpointId")
-            model.updated_at = self._clock.now()
             await uow.base_models.update(model)
             await uow.commit()
             self._catalog_changed()
@@ -195,10 +198,6 @@ class CatalogService:
     async def deactivate_base_model(self, base_model_id: uuid.UUID) -> BaseModelWithEndpoint:
         """Soft delete: the model stays, inactive; its Tars models can no longer run."""
         return await self.update_base_model(base_model_id, {"is_active": False})
-
-
-def _fields(data: NewEndpoint | NewBaseModel) -> dict[str, Any]:
-    return {name: getattr(data, name) for name in data.__slots__}
 
 
 async def _endpoint(

@@ -1,43 +1,30 @@
-"""Developer use cases: Tars models (create, read, configure, publish, archive)."""
+"""Developer use cases: Tars models (create, read, configure, publish, archive).
+
+The rules are the entity's (``tarsify.domain.tars_model``); these use cases read what it
+needs (its base model, whether a slug is taken), ask it, and store it.
+"""
 
 from __future__ import annotations
 
 import uuid
 from collections.abc import Callable
-from dataclasses import dataclass
-from typing import Any
+from dataclasses import dataclass, field
 
-from tarsify.domain.config import ConfigOverrides, config_problems
-from tarsify.domain.credits import check_price
-from tarsify.domain.errors import (
-    AlreadyExists,
-    BaseModelNotActive,
-    BaseModelNotFound,
-    InvalidStatusTransition,
-    SlugAlreadyExists,
-)
-from tarsify.domain.models import JsonObject, TarsModel, TarsModelStatus, new_id
+from tarsify.domain.config import ConfigOverrides
+from tarsify.domain.errors import AlreadyExists, BaseModelNotFound, SlugAlreadyExists
+from tarsify.domain.models import BaseModel, TarsModel, TarsModelStatus, new_id
 from tarsify.domain.pagination import Page, PageRequest
 from tarsify.domain.policies import owned_tars_model
 from tarsify.domain.schema import Violation
+from tarsify.domain.slugs import random_slug, slug_candidates
+from tarsify.domain.tars_model import TarsModelChanges
 from tarsify.ports.clock import Clock
+from tarsify.ports.repositories import TarsModelRepository
 from tarsify.ports.storage import UnitOfWork, UnitOfWorkFactory
-from tarsify.services.common import apply_changes, check_slug, free_slug
 
 # Tries of a generated slug under concurrent creates of one title (the last one with a
 # random suffix, which cannot clash with the others' sequence).
 SLUG_ATTEMPTS = 25
-TARS_FIELDS = ("title", "slug", "description", "config_overrides", "status", "price_per_run")
-_DRAFT, _PUBLISHED, _ARCHIVED = (
-    TarsModelStatus.DRAFT,
-    TarsModelStatus.PUBLISHED,
-    TarsModelStatus.ARCHIVED,
-)
-_STATUS_MOVES = {
-    _DRAFT: {_DRAFT, _PUBLISHED, _ARCHIVED},
-    _PUBLISHED: {_PUBLISHED, _DRAFT, _ARCHIVED},
-    _ARCHIVED: {_ARCHIVED, _DRAFT},
-}
 
 
 @dataclass(slots=True, frozen=True)
@@ -48,7 +35,7 @@ class NewTarsModel:
     title: str
     slug: str | None = None
     description: str | None = None
-    config_overrides: JsonObject | None = None
+    config_overrides: ConfigOverrides = field(default_factory=ConfigOverrides)
     price_per_run: int = 0
 
 
@@ -81,55 +68,42 @@ class StudioService:
         A generated slug is the next free one (``title``, ``title-2``, ...), tried again
         when a concurrent create takes it first; a chosen slug that is taken is refused.
         """
-        config = ConfigOverrides.parse(data.config_overrides)
         for _ in range(SLUG_ATTEMPTS - 1):
             try:
-                return await self._create_once(developer_id, data, config)
+                return await self._create_once(developer_id, data)
             except SlugAlreadyExists:
                 if data.slug is not None:
                     raise
-        return await self._create_once(developer_id, data, config, random_suffix=True)
+        return await self._create_once(developer_id, data, random_suffix=True)
 
     async def _create_once(
-        self,
-        developer_id: uuid.UUID,
-        data: NewTarsModel,
-        config: ConfigOverrides,
-        *,
-        random_suffix: bool = False,
+        self, developer_id: uuid.UUID, data: NewTarsModel, *, random_suffix: bool = False
     ) -> StudioModel:
-        now = self._clock.now()
         async with self._uow() as uow:
-            ref = data.base_model_id
-            if isinstance(ref, uuid.UUID):
-                base = await uow.base_models.get(ref)
-            else:
-                base = await uow.base_models.get_by_slug(ref)
-            if base is None:
-                raise BaseModelNotFound(details=[{"field": "baseModelId"}])
-            if not base.is_active:
-                raise BaseModelNotActive()
-            check_price(data.price_per_run, base.min_price_per_run)
-            slug = await self._slug_for(uow, data.slug, data.title, random_suffix=random_suffix)
-            model = TarsModel(
-                id=new_id(),
-                developer_id=developer_id,
-                base_model_id=base.id,
+            base = await _base_model(uow, data.base_model_id)
+            slug = data.slug
+            if slug is None:
+                slug = await _free_slug(uow.tars_models, data.title, random_suffix=random_suffix)
+            model = TarsModel.create(
+                new_id(),
+                developer_id,
+                base,
+                self._clock.now(),
                 title=data.title,
                 slug=slug,
                 description=data.description,
-                config_overrides=config.to_json(),
-                created_at=now,
-                updated_at=now,
+                config=data.config_overrides,
                 price_per_run=data.price_per_run,
             )
+            if data.slug is not None and await uow.tars_models.get_by_slug(slug):
+                raise SlugAlreadyExists()
             try:
                 await uow.tars_models.add(model)
                 await uow.commit()
                 self._catalog_changed()
             except AlreadyExists as exc:
                 raise SlugAlreadyExists() from exc
-            return StudioModel(model, config_problems(config, base.input_schema))
+            return StudioModel(model, model.problems(base))
 
     async def find_by_slug(self, developer_id: uuid.UUID, slug: str) -> TarsModel | None:
         """The developer's own model with this slug, if any."""
@@ -146,44 +120,22 @@ class StudioService:
         """One of the developer's models with its publish problems."""
         async with self._uow() as uow:
             model = owned_tars_model(await uow.tars_models.get(model_id), developer_id)
-            return StudioModel(model, await _problems(uow, model))
+            base = await uow.base_models.get(model.base_model_id)
+            return StudioModel(model, model.problems(base))
 
     async def update(
-        self, developer_id: uuid.UUID, model_id: uuid.UUID, changes: dict[str, Any]
+        self, developer_id: uuid.UUID, model_id: uuid.UUID, changes: TarsModelChanges
     ) -> StudioModel:
-        """Change a model. Moving to PUBLISHED sets ``published_at`` and is refused with
-        ``InvalidStatusTransition`` (details = the problems) when the config cannot produce
-        a valid payload; a published model cannot be changed into such a config either."""
-        changes = dict(changes)
-        if "config_overrides" in changes:
-            changes["config_overrides"] = ConfigOverrides.parse(
-                changes["config_overrides"]
-            ).to_json()
-        if changes.get("slug") is not None:
-            check_slug(changes["slug"], max_length=200)
+        """Change a model (``TarsModel.edit``): moving to PUBLISHED sets ``published_at``
+        and is refused with ``InvalidStatusTransition`` (details = the problems) when the
+        config cannot produce a valid payload; a published model cannot be changed into
+        such a config either."""
         async with self._uow() as uow:
             model = owned_tars_model(await uow.tars_models.get(model_id), developer_id)
-            before = model.status
-            target = TarsModelStatus(changes.get("status", before))
-            if target not in _STATUS_MOVES[before]:
-                raise InvalidStatusTransition(
-                    f"A {before} model cannot become {target}",
-                    details=[{"field": "status", "message": f"{before} -> {target} not allowed"}],
-                )
-            if "slug" in changes and changes["slug"] is None:
-                del changes["slug"]
-            if changes.get("slug") not in (None, model.slug):
-                if await uow.tars_models.get_by_slug(changes["slug"]):
-                    raise SlugAlreadyExists()
-            apply_changes(model, changes, TARS_FIELDS)
-            if "price_per_run" in changes:
-                await _check_price(uow, model)
-            problems = await _problems(uow, model)
-            if target is TarsModelStatus.PUBLISHED:
-                await _check_publishable(uow, model, problems)
-                if before is not TarsModelStatus.PUBLISHED or model.published_at is None:
-                    model.published_at = self._clock.now()
-            model.updated_at = self._clock.now()
+            base = await uow.base_models.get(model.base_model_id)
+            slug = model.new_slug(changes)
+            taken = slug is not None and await uow.tars_models.get_by_slug(slug) is not None
+            problems = model.edit(changes, base, self._clock.now(), slug_taken=taken)
             try:
                 await uow.tars_models.update(model)
                 await uow.commit()
@@ -196,37 +148,24 @@ class StudioService:
         """DELETE: archive the model; it leaves the marketplace, executions are kept."""
         return await self.update(developer_id, model_id, {"status": TarsModelStatus.ARCHIVED})
 
-    async def _slug_for(
-        self, uow: UnitOfWork, wanted: str | None, title: str, *, random_suffix: bool = False
-    ) -> str:
-        if wanted is None:
-            return await free_slug(uow.tars_models, title, random_suffix=random_suffix)
-        check_slug(wanted, max_length=200)
-        if await uow.tars_models.get_by_slug(wanted):
-            raise SlugAlreadyExists()
-        return wanted
 
-
-async def _check_publishable(uow: UnitOfWork, model: TarsModel, problems: list[Violation]) -> None:
-    """``InvalidStatusTransition`` with every problem when ``model`` cannot be published."""
-    base = await uow.base_models.get(model.base_model_id)
-    if base is not None and not base.is_active:
-        problems.append({"field": "baseModelId", "message": "base model is not active"})
-    if problems:
-        raise InvalidStatusTransition(
-            "The model cannot be published: its configuration cannot produce a valid payload",
-            details=problems,
-        )
-
-
-async def _check_price(uow: UnitOfWork, model: TarsModel) -> None:
-    """A new price must be at least the base model's minimum."""
-    base = await uow.base_models.get(model.base_model_id)
-    check_price(model.price_per_run, 0 if base is None else base.min_price_per_run)
-
-
-async def _problems(uow: UnitOfWork, model: TarsModel) -> list[Violation]:
-    base = await uow.base_models.get(model.base_model_id)
+async def _base_model(uow: UnitOfWork, ref: uuid.UUID | str) -> BaseModel:
+    """The base model named by its id or its slug; ``BaseModelNotFound`` otherwise."""
+    if isinstance(ref, uuid.UUID):
+        base = await uow.base_models.get(ref)
+    else:
+        base = await uow.base_models.get_by_slug(ref)
     if base is None:
-        return [{"field": "baseModelId", "message": "base model no longer exists"}]
-    return config_problems(ConfigOverrides.parse(model.config_overrides), base.input_schema)
+        raise BaseModelNotFound(details=[{"field": "baseModelId"}])
+    return base
+
+
+async def _free_slug(
+    models: TarsModelRepository, title: str, *, random_suffix: bool = False
+) -> str:
+    """The first free slug of ``title`` (``slug_candidates``), or one with a random suffix."""
+    if not random_suffix:
+        for candidate in slug_candidates(title):
+            if await models.get_by_slug(candidate) is None:
+                return candidate
+    return random_slug(title)

@@ -15,7 +15,7 @@ import requests
 
 from adapters.auth.jwt import mint_token
 from bench.browser import DESKTOP, LiveApp, browser_missing, chromium, live_app
-from entrypoints.cli.seed.run import DEMO_DEVELOPER
+from entrypoints.seed.run import DEMO_DEVELOPER
 from tarsify.ports.identity import Audience
 
 

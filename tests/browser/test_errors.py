@@ -14,12 +14,12 @@ from selenium.webdriver.common.by import By
 
 from adapters.auth.jwt import mint_token
 from bench.browser import DESKTOP, PHONE, LiveApp, demo_settings, live_app, set_viewport
-from entrypoints.cli.seed.run import DEMO_CREDITS
+from entrypoints.seed.run import DEMO_CREDITS
 from tarsify.ports.identity import Audience
 
 from .test_journey import run_and_finish, sign_in, wait_for
 
-PRICE = 5  # cartoon-portraits, per run (entrypoints/cli/seed/run.py)
+PRICE = 5  # cartoon-portraits, per run (entrypoints/seed/run.py)
 
 
 def consumer_token(app: LiveApp, uid: str, name: str) -> str:

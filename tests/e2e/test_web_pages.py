@@ -8,9 +8,9 @@ from typing import Any
 
 from aiohttp.test_utils import TestClient
 
-from entrypoints.cli.seed.run import DEMO_CONSUMER
 from entrypoints.container import build_container, resolve
 from entrypoints.http.app import create_app
+from entrypoints.seed.run import DEMO_CONSUMER
 from entrypoints.web import templates
 
 from .conftest import ClientFactory, make_settings

@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 
 from adapters.memory.clock import ManualClock
+from tarsify.domain.config import ConfigOverrides
 from tarsify.domain.errors import (
     BaseModelNotActive,
     Conflict,
@@ -178,7 +179,9 @@ async def test_a_configuration_changed_elsewhere_applies_within_the_ttl() -> Non
     w = await make_world(clock, settings=EngineSettings(run_target_ttl_s=1.0))
     await warm(w)
     _, studio = elsewhere(w)
-    await studio.update(w.developer.id, w.model.id, {"config_overrides": {"promptPrefix": "new: "}})
+    await studio.update(
+        w.developer.id, w.model.id, {"config_overrides": ConfigOverrides(prompt_prefix="new: ")}
+    )
     kept = await w.executions.run(RunRequest(w.alice.id, w.model.slug, {"prompt": "x"}))
     assert w.gpu.submitted[-1].input["prompt"] == "art: x"  # this process's copy
     clock.advance(1.0)
@@ -191,7 +194,7 @@ async def test_a_change_in_this_process_applies_at_once() -> None:
     w = await make_world()
     await warm(w)
     await w.studio.update(
-        w.developer.id, w.model.id, {"config_overrides": {"promptPrefix": "new: "}}
+        w.developer.id, w.model.id, {"config_overrides": ConfigOverrides(prompt_prefix="new: ")}
     )
     await w.executions.run(RunRequest(w.alice.id, w.model.slug, {"prompt": "x"}))
     assert w.gpu.submitted[-1].input["prompt"] == "new: x"

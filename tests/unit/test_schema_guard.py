@@ -14,8 +14,8 @@ from tarsify.domain.schema import PayloadCheck, input_schema_problems
 from tarsify.domain.schema_guard import (
     MAX_EXPANDED_SUBSCHEMAS,
     YIELD_EVERY_KEYWORDS,
+    Budget,
     PythonPatterns,
-    budget,
     expansion,
     pattern_engine,
     use_patterns,
@@ -132,12 +132,36 @@ def test_re2_refuses_what_it_cannot_match_in_linear_time() -> None:
 def test_a_spent_budget_stops_validation_and_is_not_an_unusable_schema() -> None:
     check = PayloadCheck(dag(3))
     assert check({"x": 1}) == []
-    with budget(-1.0), pytest.raises(ValidationBudgetSpent) as caught:
-        check({"x": 1})
+    with pytest.raises(ValidationBudgetSpent) as caught:
+        check({"x": 1}, Budget(-1.0))
     assert caught.value.code == "ERR_2005"
-    with budget(60.0):
-        assert check({"x": "no"}) != []
-    assert check({"x": 1}) == []  # no budget outside
+    assert check({"x": "no"}, Budget(60.0)) != []
+    assert check({"x": 1}) == []  # no budget, no limit
+
+
+def test_the_budget_pays_for_every_keyword_behind_references_and_subschemas() -> None:
+    """The budget reaches every validator derived for a subschema or a reference."""
+    spent = Budget(60.0)
+    assert PayloadCheck(dag(3))({"x": 1}, spent) == []
+    # The root's type and properties, x's $ref, then 29 for L3: a level is its allOf and,
+    # for each of its two branches, a $ref and the level below (L0: its type).
+    assert spent.keywords == 3 + 29
+    shared = Budget(60.0)
+    PayloadCheck(dag(3))({"x": 1}, shared)
+    PayloadCheck(dag(3))({"x": 1}, shared)
+    assert shared.keywords == 2 * spent.keywords  # one budget, several checks
+
+
+def test_a_budget_is_refused_once_past_its_deadline(monkeypatch: pytest.MonkeyPatch) -> None:
+    now = [100.0]
+    monkeypatch.setattr(schema_guard.time, "monotonic", lambda: now[0])
+    spent = Budget(2.0)
+    check = PayloadCheck({"type": "integer"})
+    now[0] = 102.0
+    assert check(1, spent) == []  # at the deadline: still within the budget
+    now[0] = 102.001
+    with pytest.raises(ValidationBudgetSpent):
+        check(1, spent)
 
 
 def test_a_budgeted_check_hands_the_lock_back_every_few_keywords(
@@ -152,8 +176,7 @@ def test_a_budgeted_check_hands_the_lock_back_every_few_keywords(
     )
     check({"xs": list(range(200))})
     assert sleeps == []  # no budget: nothing handed back
-    with budget(60.0):
-        check({"xs": list(range(200))})
+    check({"xs": list(range(200))}, Budget(60.0))
     # One budgeted keyword per item (its minimum) and a few for the object: ~205 checked.
     assert set(sleeps) == {0}
     assert 200 // YIELD_EVERY_KEYWORDS <= len(sleeps) <= 210 // YIELD_EVERY_KEYWORDS + 1

@@ -6,6 +6,7 @@ import uuid
 
 import pytest
 
+from tarsify.domain.config import ConfigOverrides
 from tarsify.domain.errors import (
     AlreadyExists,
     AlreadyRegistered,
@@ -122,7 +123,9 @@ async def test_publish_is_refused_with_every_problem() -> None:
         NewTarsModel(
             w.base.id,
             "Broken",
-            config_overrides={"hiddenFields": ["prompt"], "defaultInputs": {"width": 1}},
+            config_overrides=ConfigOverrides(
+                hidden_fields=("prompt",), default_inputs={"width": 1}
+            ),
         ),
     )
     assert len(created.problems) == 2
@@ -165,7 +168,9 @@ async def test_a_published_model_cannot_take_a_broken_config() -> None:
     w = await make_world()
     with pytest.raises(InvalidStatusTransition):
         await w.studio.update(
-            w.developer.id, w.model.id, {"config_overrides": {"hiddenFields": ["prompt"]}}
+            w.developer.id,
+            w.model.id,
+            {"config_overrides": ConfigOverrides(hidden_fields=("prompt",))},
         )
     kept = await w.studio.get(w.developer.id, w.model.id)
     assert kept.model.config_overrides is not None

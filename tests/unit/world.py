@@ -9,6 +9,7 @@ from typing import Any
 from adapters.memory.clock import ManualClock
 from adapters.memory.gpu import FakeGpuProvider
 from adapters.memory.uow import MemoryStore
+from tarsify.domain.config import ConfigOverrides
 from tarsify.domain.models import Identity, ModelCategory, OutputType, TarsModelStatus
 from tarsify.ports.clock import Clock
 from tarsify.ports.identity import Audience
@@ -103,7 +104,11 @@ class World:
         )
         created = await self.studio.create(
             self.developer.id,
-            NewTarsModel(base_model_id=self.base.id, title="Art Maker", config_overrides=CONFIG),
+            NewTarsModel(
+                base_model_id=self.base.id,
+                title="Art Maker",
+                config_overrides=ConfigOverrides.parse(CONFIG),
+            ),
         )
         self.model = (
             await self.studio.update(

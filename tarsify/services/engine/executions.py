@@ -36,7 +36,7 @@ from tarsify.domain.pagination import Page, PageRequest
 from tarsify.domain.policies import visible_execution
 from tarsify.domain.run_request import RunRequest
 from tarsify.domain.schema import Violation
-from tarsify.domain.schema_guard import budget
+from tarsify.domain.schema_guard import Budget
 from tarsify.ports.clock import Clock
 from tarsify.ports.offload import Offload
 from tarsify.ports.storage import UnitOfWorkFactory
@@ -199,8 +199,9 @@ class ExecutionService:
         settings = self._settings
 
         def check() -> tuple[JsonObject, list[Violation]]:
-            with budget(settings.validation_budget_s):
-                return prepared.check(new.inputs, settings.max_input_bytes)
+            limit = settings.validation_budget_s
+            spend = None if limit is None else Budget(limit)
+            return prepared.check(new.inputs, settings.max_input_bytes, spend)
 
         payload, violations = await self._offload.run(check)
         if violations:

@@ -10,7 +10,8 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
-from entrypoints.cli.seed.catalog_data import BASE_MODELS, ENDPOINTS, PLACEHOLDER_PREFIX
+from entrypoints.seed.catalog_data import BASE_MODELS, ENDPOINTS, PLACEHOLDER_PREFIX
+from tarsify.domain.config import ConfigOverrides
 from tarsify.domain.errors import AlreadyRegistered
 from tarsify.domain.models import (
     EndpointSource,
@@ -49,13 +50,13 @@ DEMO_MODELS = [
             title="Cartoon Portraits",
             slug="cartoon-portraits",
             description="Turns a short description into a bright cartoon portrait.",
-            config_overrides={
-                "defaultInputs": {"width": 768, "height": 768, "num_inference_steps": 30},
-                "lockedInputs": {"num_images": 1},
-                "hiddenFields": ["scheduler", "refiner_inference_steps", "high_noise_frac"],
-                "promptPrefix": "a colourful cartoon portrait of ",
-                "promptSuffix": ", clean lines, studio lighting",
-            },
+            config_overrides=ConfigOverrides(
+                default_inputs={"width": 768, "height": 768, "num_inference_steps": 30},
+                locked_inputs={"num_images": 1},
+                hidden_fields=("scheduler", "refiner_inference_steps", "high_noise_frac"),
+                prompt_prefix="a colourful cartoon portrait of ",
+                prompt_suffix=", clean lines, studio lighting",
+            ),
             price_per_run=5,
         ),
     ),
@@ -66,11 +67,11 @@ DEMO_MODELS = [
             title="Storyteller Voice",
             slug="storyteller-voice",
             description="Reads your text aloud in a warm storyteller voice.",
-            config_overrides={
-                "lockedInputs": {"voice": "lucy"},
-                "defaultInputs": {"format": "wav"},
-                "hiddenFields": ["voice_url"],
-            },
+            config_overrides=ConfigOverrides(
+                locked_inputs={"voice": "lucy"},
+                default_inputs={"format": "wav"},
+                hidden_fields=("voice_url",),
+            ),
             price_per_run=3,
         ),
     ),

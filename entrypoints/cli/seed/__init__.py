@@ -1,1 +1,0 @@
-"""The engine seed: GPU endpoints and base models for the public RunPod workers."""
