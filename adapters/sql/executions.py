@@ -49,13 +49,8 @@ from adapters.sql.tables import (
     tars_models,
 )
 from adapters.sql.types import UtcDateTime
-from tarsify.domain.execution import (
-    NOT_LISTED,
-    SET_AT_CREATION,
-    Admission,
-    Execution,
-    ExecutionView,
-)
+from tarsify.domain.execution import SET_AT_CREATION, Admission, Execution, ExecutionView
+from tarsify.domain.execution_summary import NOT_LISTED, ExecutionSummary
 from tarsify.domain.jsonsafe import LISTED_VALUE_MAX_BYTES
 from tarsify.domain.models import ExecutionStatus
 from tarsify.domain.pagination import Cursor, Page, PageRequest, page_from_rows
@@ -81,20 +76,19 @@ _VIEW = Shape(Execution, executions, "x_", omit=(column_of(Execution, "input_pay
 _VIEWS = select(*_VIEW.columns, tars_models.c.slug, tars_models.c.title).join(
     tars_models, tars_models.c.id == executions.c.tars_model_id
 )
-# A list shows still less (see NOT_LISTED).
+# A list reads only what a summary holds (none of NOT_LISTED), with the slug and title of
+# its model after the execution's columns. The input and output go from the database to
+# the answer as text, never decoded (JSONB's text on PostgreSQL), and only up to
+# LISTED_VALUE_MAX_BYTES each: a larger one is sent as its size (``Omitted``), so a page
+# holds at most that much of each row whatever it stores.
 _LISTED = Shape(
-    Execution, executions, "x_", omit=[column_of(Execution, name) for name in NOT_LISTED]
-)
-# The input and output go from the database to the answer as text, never decoded (JSONB's
-# text on PostgreSQL), and only up to LISTED_VALUE_MAX_BYTES each: a larger one is sent as
-# its size (``Omitted``), so a page holds at most that much of each row whatever it stores.
-_LISTED_TEXT = Shape(
-    Execution,
+    ExecutionSummary,
     executions,
     "x_",
     omit=[column_of(Execution, name) for name in NOT_LISTED],
     as_text=("consumer_input", "output_payload"),
     text_limit=LISTED_VALUE_MAX_BYTES,
+    after=("model_slug", "model_title"),
 )
 _ID, _CONSUMER, _STATUS, _MODEL = "p_id", "p_consumer", "p_status", "p_model"
 _GET = Query(select(*_EXECUTION.columns).where(executions.c.id == bindparam(_ID)))
@@ -197,21 +191,20 @@ _MARK_POLLED = Query(
 )
 
 
-def _view_of(row: Sequence[Any], shape: Shape[Execution] = _VIEW) -> ExecutionView:
-    width = shape.width
-    return ExecutionView(shape.load(row), row[width], row[width + 1])
+def _view_of(row: Sequence[Any]) -> ExecutionView:
+    width = _VIEW.width
+    return ExecutionView(_VIEW.load(row), row[width], row[width + 1])
 
 
 @functools.cache
-def _history_template(text: bool, status: bool, model: bool, after: bool, limit: int) -> Query:
+def _history_template(status: bool, model: bool, after: bool, limit: int) -> Query:
     """The page of the consumer's executions first, then the model of each of its rows.
 
     Joining first let a plan made for the average consumer (fewer rows than a page) join
     a heavy consumer's whole history and sort it; the page alone can only be read from
     the consumer's index in page order, stopping after ``limit`` rows.
     """
-    shape = _LISTED_TEXT if text else _LISTED
-    page = select(*shape.read(), executions.c.tars_model_id).where(
+    page = select(*_LISTED.read(), executions.c.tars_model_id).where(
         executions.c.consumer_id == bindparam(_CONSUMER)
     )
     if status:
@@ -222,7 +215,7 @@ def _history_template(text: bool, status: bool, model: bool, after: bool, limit:
         page, executions.c.created_at, executions.c.id, after=after, limit=limit
     ).subquery("page")
     stmt = (
-        select(*shape.over(rows), tars_models.c.slug, tars_models.c.title)
+        select(*_LISTED.over(rows), tars_models.c.slug, tars_models.c.title)
         .join_from(rows, tars_models, tars_models.c.id == rows.c.tars_model_id)
         .order_by(rows.c.created_at.desc(), rows.c.id.desc())
     )
@@ -234,10 +227,9 @@ def _history(
     page: PageRequest,
     status: ExecutionStatus | None,
     tars_model_id: uuid.UUID | None,
-    text: bool = True,
 ) -> tuple[Query, dict[str, Any]]:
     stmt = _history_template(
-        text, status is not None, tars_model_id is not None, page.after is not None, page.limit + 1
+        status is not None, tars_model_id is not None, page.after is not None, page.limit + 1
     )
     params = keyset_params(page) | {_CONSUMER: consumer_id}
     if status is not None:
@@ -426,9 +418,9 @@ class SqlExecutionRepository:
         *,
         status: ExecutionStatus | None = None,
         tars_model_id: uuid.UUID | None = None,
-    ) -> Page[ExecutionView]:
+    ) -> Page[ExecutionSummary]:
         """The consumer's executions, newest created first, with model slug and title."""
         query, params = _history(consumer_id, page, status, tars_model_id)
         rows = await self._db.fetch(query, params)
-        items = [_view_of(row, _LISTED_TEXT) for row in rows]
-        return page_from_rows(items, page, lambda v: Cursor(v.execution.created_at, v.execution.id))
+        items = [_LISTED.load(row) for row in rows]
+        return page_from_rows(items, page, lambda s: Cursor(s.created_at, s.id))

@@ -12,6 +12,7 @@ import dataclasses
 from aiohttp import web
 
 from tarsify.domain.execution import ExecutionView
+from tarsify.domain.execution_summary import ExecutionSummary
 from tarsify.domain.jsonsafe import PUSHED_VALUE_MAX_BYTES, Omitted, bounded
 from tarsify.services.files import OutputFiles
 
@@ -20,7 +21,9 @@ from .routing import services
 
 
 async def render_execution(
-    files: OutputFiles | None, view: ExecutionView, max_value_bytes: int | None = None
+    files: OutputFiles | None,
+    shown: ExecutionView | ExecutionSummary,
+    max_value_bytes: int | None = None,
 ) -> render.Json:
     """The execution's document, its output files as fresh signed URLs.
 
@@ -28,24 +31,26 @@ async def render_execution(
     out (``omitted``): what is pushed to consumers is bounded whatever the row holds.
     """
     if max_value_bytes is not None:
-        e = view.execution
-        bounded_execution = dataclasses.replace(
-            e,
-            consumer_input=bounded(e.consumer_input, max_value_bytes),
-            output_payload=bounded(e.output_payload, max_value_bytes),
+        summary = shown if isinstance(shown, ExecutionSummary) else ExecutionSummary.of(shown)
+        shown = dataclasses.replace(
+            summary,
+            consumer_input=bounded(summary.consumer_input, max_value_bytes),
+            output_payload=bounded(summary.output_payload, max_value_bytes),
         )
-        view = ExecutionView(bounded_execution, view.model_slug, view.model_title)
-    output = view.execution.output_payload
+    e = shown.execution if isinstance(shown, ExecutionView) else shown
+    output = e.output_payload
     if files is not None and output is not None and not isinstance(output, Omitted):
-        output = await files.render(view.execution.id, output)
-    return render.execution(view, output)
+        output = await files.render(e.id, output)
+    return render.execution(shown, output)
 
 
 async def execution_json(
-    request: web.Request, view: ExecutionView, max_value_bytes: int | None = None
+    request: web.Request,
+    shown: ExecutionView | ExecutionSummary,
+    max_value_bytes: int | None = None,
 ) -> render.Json:
     """The execution's document for the consumer making ``request``."""
-    return await render_execution(services(request).files, view, max_value_bytes)
+    return await render_execution(services(request).files, shown, max_value_bytes)
 
 
 class ExecutionDocuments:

@@ -20,6 +20,7 @@ import orjson
 
 from tarsify.domain import models as m
 from tarsify.domain.execution import ExecutionView
+from tarsify.domain.execution_summary import ExecutionSummary
 from tarsify.domain.failures import PendingReason
 from tarsify.domain.jsonsafe import Omitted, StoredJson
 
@@ -29,15 +30,16 @@ Json = dict[str, Any]
 _OPTIONS = orjson.OPT_NAIVE_UTC
 
 
-def execution(view: ExecutionView, output: Any = None) -> Json:
-    """An execution for its consumer: never the provider job or endpoint ids, and as
-    ``input`` what the consumer sent — never the merged payload, which may hold the
-    developer's hidden values and prompt wrapping. ``output``, when given, is the output
-    with its file references turned into links (``outputs.execution_json``).
+def execution(shown: ExecutionView | ExecutionSummary, output: Any = None) -> Json:
+    """An execution for its consumer, whole or as listed (the same document): never the
+    provider job or endpoint ids, and as ``input`` what the consumer sent — never the
+    merged payload, which may hold the developer's hidden values and prompt wrapping.
+    ``output``, when given, is the output with its file references turned into links
+    (``outputs.execution_json``).
 
     An input or output left out for its size (``Omitted``: in lists, event streams and
     webhook bodies) is null and named in ``omitted``; GET by id has it whole."""
-    e = view.execution
+    e = shown.execution if isinstance(shown, ExecutionView) else shown
     output = e.output_payload if output is None else output
     error = None
     if e.error_code is not None or e.error_message is not None:
@@ -60,7 +62,7 @@ def execution(view: ExecutionView, output: Any = None) -> Json:
     document: Json = {
         "id": str(e.id),
         "status": e.status.value,
-        "model": {"slug": view.model_slug, "title": view.model_title},
+        "model": {"slug": shown.model_slug, "title": shown.model_title},
         "input": None if isinstance(e.consumer_input, Omitted) else e.consumer_input,
         "output": None if isinstance(output, Omitted) else output,
         "error": error,

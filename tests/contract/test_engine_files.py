@@ -66,10 +66,10 @@ async def test_a_history_page_of_sdxl_sized_images_stays_small(db: Db) -> None:
         )
     await w.reconciler.run_once()
     page = await w.executions.list(w.alice.id, PageRequest(limit=20))
-    assert [v.execution.status for v in page.items] == [ExecutionStatus.COMPLETED] * 20
+    assert [v.status for v in page.items] == [ExecutionStatus.COMPLETED] * 20
     documents = []
     for view in page.items:
-        output = await files.render(view.execution.id, view.execution.output_payload)
+        output = await files.render(view.id, view.output_payload)
         documents.append(render.execution(view, output))
     body = ok_page_fast(page, documents, 20).body
     assert body is not None and len(body) < 20_000, len(body)
