@@ -1,4 +1,5 @@
-"""Execution repository: compare-and-set updates, poll claims, consumer history."""
+"""Execution repository: admitting inserts, compare-and-set updates, poll claims (the
+consumer's history is read by ``adapters.sql.history``)."""
 
 from __future__ import annotations
 
@@ -29,15 +30,9 @@ from sqlalchemy import (
 from adapters.sql.db import Db
 from adapters.sql.errors import guarded
 from adapters.sql.grouped import Grouped, grouped_admissions, grouped_updates
+from adapters.sql.history import history_page
 from adapters.sql.lane import Lane
-from adapters.sql.mapping import (
-    Shape,
-    column_of,
-    from_row,
-    keyset_params,
-    keyset_template,
-    to_values,
-)
+from adapters.sql.mapping import Shape, column_of, from_row, to_values
 from adapters.sql.query import Query
 from adapters.sql.studio import RUNNABLE
 from adapters.sql.tables import (
@@ -50,10 +45,9 @@ from adapters.sql.tables import (
 )
 from adapters.sql.types import UtcDateTime
 from tarsify.domain.execution import SET_AT_CREATION, Admission, Execution, ExecutionView
-from tarsify.domain.execution_summary import NOT_LISTED, ExecutionSummary
-from tarsify.domain.jsonsafe import LISTED_VALUE_MAX_BYTES
+from tarsify.domain.execution_summary import ExecutionSummary
 from tarsify.domain.models import ExecutionStatus
-from tarsify.domain.pagination import Cursor, Page, PageRequest, page_from_rows
+from tarsify.domain.pagination import Page, PageRequest
 
 # Spelled exactly like the partial index predicate: with bound parameters instead of
 # literals, PostgreSQL could not prove a generic plan may use that index.
@@ -76,21 +70,7 @@ _VIEW = Shape(Execution, executions, "x_", omit=(column_of(Execution, "input_pay
 _VIEWS = select(*_VIEW.columns, tars_models.c.slug, tars_models.c.title).join(
     tars_models, tars_models.c.id == executions.c.tars_model_id
 )
-# A list reads only what a summary holds (none of NOT_LISTED), with the slug and title of
-# its model after the execution's columns. The input and output go from the database to
-# the answer as text, never decoded (JSONB's text on PostgreSQL), and only up to
-# LISTED_VALUE_MAX_BYTES each: a larger one is sent as its size (``Omitted``), so a page
-# holds at most that much of each row whatever it stores.
-_LISTED = Shape(
-    ExecutionSummary,
-    executions,
-    "x_",
-    omit=[column_of(Execution, name) for name in NOT_LISTED],
-    as_text=("consumer_input", "output_payload"),
-    text_limit=LISTED_VALUE_MAX_BYTES,
-    after=("model_slug", "model_title"),
-)
-_ID, _CONSUMER, _STATUS, _MODEL = "p_id", "p_consumer", "p_status", "p_model"
+_ID, _CONSUMER = "p_id", "p_consumer"
 _GET = Query(select(*_EXECUTION.columns).where(executions.c.id == bindparam(_ID)))
 _GET_VIEW = Query(_VIEWS.where(executions.c.id == bindparam(_ID)))
 _GET_BY_KEY = Query(
@@ -194,61 +174,6 @@ _MARK_POLLED = Query(
 def _view_of(row: Sequence[Any]) -> ExecutionView:
     width = _VIEW.width
     return ExecutionView(_VIEW.load(row), row[width], row[width + 1])
-
-
-@functools.cache
-def _history_template(status: bool, model: bool, after: bool, limit: int) -> Query:
-    """The page of the consumer's executions first, then the model of each of its rows.
-
-    Joining first let a plan made for the average consumer (fewer rows than a page) join
-    a heavy consumer's whole history and sort it; the page alone can only be read from
-    the consumer's index in page order, stopping after ``limit`` rows.
-    """
-    page = select(*_LISTED.read(), executions.c.tars_model_id).where(
-        executions.c.consumer_id == bindparam(_CONSUMER)
-    )
-    if status:
-        page = page.where(executions.c.status == bindparam(_STATUS))
-    if model:
-        page = page.where(executions.c.tars_model_id == bindparam(_MODEL))
-    rows = keyset_template(
-        page, executions.c.created_at, executions.c.id, after=after, limit=limit
-    ).subquery("page")
-    stmt = (
-        select(*_LISTED.over(rows), tars_models.c.slug, tars_models.c.title)
-        .join_from(rows, tars_models, tars_models.c.id == rows.c.tars_model_id)
-        .order_by(rows.c.created_at.desc(), rows.c.id.desc())
-    )
-    return Query(stmt)
-
-
-def _history(
-    consumer_id: uuid.UUID,
-    page: PageRequest,
-    status: ExecutionStatus | None,
-    tars_model_id: uuid.UUID | None,
-) -> tuple[Query, dict[str, Any]]:
-    stmt = _history_template(
-        status is not None, tars_model_id is not None, page.after is not None, page.limit + 1
-    )
-    params = keyset_params(page) | {_CONSUMER: consumer_id}
-    if status is not None:
-        params[_STATUS] = status
-    if tars_model_id is not None:
-        params[_MODEL] = tars_model_id
-    return stmt, params
-
-
-def consumer_history_query(
-    consumer_id: uuid.UUID,
-    page: PageRequest,
-    *,
-    status: ExecutionStatus | None = None,
-    tars_model_id: uuid.UUID | None = None,
-) -> Select[Any]:
-    """The statement behind ``list_for_consumer``, with its values bound (for EXPLAIN)."""
-    query, params = _history(consumer_id, page, status, tars_model_id)
-    return query.statement.params(params)
 
 
 def claim_due_query(polled_before: datetime, limit: int) -> Select[Any]:
@@ -420,7 +345,4 @@ class SqlExecutionRepository:
         tars_model_id: uuid.UUID | None = None,
     ) -> Page[ExecutionSummary]:
         """The consumer's executions, newest created first, with model slug and title."""
-        query, params = _history(consumer_id, page, status, tars_model_id)
-        rows = await self._db.fetch(query, params)
-        items = [_LISTED.load(row) for row in rows]
-        return page_from_rows(items, page, lambda s: Cursor(s.created_at, s.id))
+        return await history_page(self._db, consumer_id, page, status, tars_model_id)
