@@ -2,7 +2,7 @@
 
 The same rendering serves ``GET /api/consumer/executions/{id}``, the event stream and
 webhook bodies (``ExecutionDocuments``), so all three carry the same JSON (the last two
-with inputs and outputs over ``PUSHED_VALUE_MAX_BYTES`` left out, see ``render``).
+with inputs and outputs over ``PUSHED_VALUE_MAX_BYTES`` left out).
 """
 
 from __future__ import annotations
@@ -17,6 +17,7 @@ from tarsify.domain.jsonsafe import PUSHED_VALUE_MAX_BYTES, Omitted, bounded
 from tarsify.services.files import OutputFiles
 
 from . import render
+from .encoding import Json, dumps
 from .routing import services
 
 
@@ -24,7 +25,7 @@ async def render_execution(
     files: OutputFiles | None,
     shown: ExecutionView | ExecutionSummary,
     max_value_bytes: int | None = None,
-) -> render.Json:
+) -> Json:
     """The execution's document, its output files as fresh signed URLs.
 
     With ``max_value_bytes``, an input or output larger than that (bytes of JSON) is left
@@ -48,7 +49,7 @@ async def execution_json(
     request: web.Request,
     shown: ExecutionView | ExecutionSummary,
     max_value_bytes: int | None = None,
-) -> render.Json:
+) -> Json:
     """The execution's document for the consumer making ``request``."""
     return await render_execution(services(request).files, shown, max_value_bytes)
 
@@ -62,4 +63,4 @@ class ExecutionDocuments:
     async def __call__(self, view: ExecutionView) -> bytes:
         """The JSON that GET answers as ``data`` for this execution, its input and output
         each bounded to ``PUSHED_VALUE_MAX_BYTES`` (webhook bodies)."""
-        return render.dumps(await render_execution(self._files, view, PUSHED_VALUE_MAX_BYTES))
+        return dumps(await render_execution(self._files, view, PUSHED_VALUE_MAX_BYTES))

@@ -1,33 +1,21 @@
 """The hot responses (executions, the marketplace list): the one representation of each.
 
-Building a pydantic view per item and dumping it costs more than the database read for a
-list page, so these resources are built as plain data and encoded by orjson; the pydantic
-views (``views.ExecutionView``, ``views.MarketplaceItem``) only describe them in the
-OpenAPI document, and ``tests/unit/test_render.py`` validates every rendering against
-them. A value orjson cannot encode (an integer beyond 64 bits in a worker's output) is
-encoded by the standard library instead, in the same format.
+Built as plain data and written by ``encoding``; the pydantic views
+(``views.ExecutionView``, ``views.MarketplaceItem``) only describe them in the OpenAPI
+document, and ``tests/unit/test_render.py`` validates every rendering against them.
 """
 
 from __future__ import annotations
 
-import json
-import uuid
-from datetime import UTC, datetime
-from enum import Enum
 from typing import Any
-
-import orjson
 
 from tarsify.domain import models as m
 from tarsify.domain.execution import ExecutionView
 from tarsify.domain.execution_summary import ExecutionSummary
 from tarsify.domain.failures import PendingReason
-from tarsify.domain.jsonsafe import Omitted, StoredJson
+from tarsify.domain.jsonsafe import Omitted
 
-Json = dict[str, Any]
-# orjson writes an aware datetime as ``isoformat()`` does, and a naive one (SQLite) as UTC,
-# which is what ``views.iso_timestamp`` makes of it.
-_OPTIONS = orjson.OPT_NAIVE_UTC
+from .encoding import Json
 
 
 def execution(shown: ExecutionView | ExecutionSummary, output: Any = None) -> Json:
@@ -94,33 +82,3 @@ def marketplace_item(item: m.MarketplaceListing) -> Json:
         "developerName": item.developer_name,
         "publishedAt": item.published_at,
     }
-
-
-def dumps(document: Json) -> bytes:
-    """The document as compact JSON (a ``StoredJson`` is written as its stored text)."""
-    try:
-        return orjson.dumps(document, default=_stored, option=_OPTIONS)
-    except TypeError:  # orjson.JSONEncodeError included: an integer beyond 64 bits
-        text = json.dumps(
-            document, separators=(",", ":"), ensure_ascii=False, default=_plain, allow_nan=False
-        )
-        return text.encode("utf-8", "surrogatepass")
-
-
-def _stored(value: Any) -> Any:
-    """orjson's hook for a ``StoredJson``: its text, as it is."""
-    if isinstance(value, StoredJson):
-        return orjson.Fragment(value.text)
-    raise TypeError(f"cannot encode {type(value).__name__}")
-
-
-def _plain(value: Any) -> Any:
-    """What orjson writes for the non-JSON values these documents hold."""
-    if isinstance(value, StoredJson):
-        return value.value
-    if isinstance(value, datetime):
-        aware = value if value.tzinfo is not None else value.replace(tzinfo=UTC)
-        return aware.isoformat()
-    if isinstance(value, uuid.UUID | Enum):
-        return str(value)
-    raise TypeError(f"cannot encode {type(value).__name__}")

@@ -16,8 +16,7 @@ from tarsify.domain.api_keys import NAME_MAX_CHARS, ApiKey
 from .envelope import ok, ok_page
 from .params import LIST_PARAMS, body, page_request, path_id
 from .routing import Auth, Caller, Route, services
-from .schemas import RequestModel
-from .views import Timestamp, View
+from .schemas import RequestModel, Timestamp, View
 
 
 class ApiKeyCreate(RequestModel):

@@ -13,7 +13,7 @@ from .boundary import check_json
 from .envelope import ok
 from .params import path_id
 from .routing import Auth, Caller, Route, services
-from .views import View
+from .schemas import View
 
 
 class ProviderNotice(BaseModel):

@@ -13,8 +13,7 @@ from tarsify.domain.credits import MAX_GRANT, MAX_REASON_CHARS, AccountType, Ent
 from .envelope import ok, ok_page
 from .params import LIST_PARAMS, body, page_request
 from .routing import Auth, Caller, Route, services
-from .schemas import RequestModel
-from .views import Timestamp, View
+from .schemas import RequestModel, Timestamp, View
 
 
 class CreditGrant(RequestModel):

@@ -1,12 +1,14 @@
-"""Request bodies: pydantic models with camelCase JSON names; unknown fields are refused."""
+"""Request bodies: pydantic models with camelCase JSON names; unknown fields are refused.
+And what every request body and answer builds on."""
 
 from __future__ import annotations
 
 import re
 import uuid
-from typing import Any
+from datetime import UTC, datetime
+from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, PlainSerializer, field_validator
 from pydantic.alias_generators import to_camel
 from pydantic_core import PydanticCustomError
 
@@ -51,6 +53,38 @@ class RequestModel(BaseModel):
 def absent(**constraints: Any) -> Any:
     """A PATCH field that may be left out but, when sent, must have its declared type."""
     return Field(default=None, **constraints)
+
+
+def iso_timestamp(value: datetime) -> str:
+    """How responses write an instant: ISO 8601 with its UTC offset."""
+    # Rows read back from SQLite may be naive; every stored instant is UTC.
+    aware = value if value.tzinfo is not None else value.replace(tzinfo=UTC)
+    return aware.isoformat()
+
+
+Timestamp = Annotated[datetime, PlainSerializer(iso_timestamp, return_type=str)]
+
+
+class View(BaseModel):
+    """Base of response bodies.
+
+    Developer, consumer and marketplace views never carry the provider's endpoint id or a
+    provider job id; only the admin endpoint views do.
+    """
+
+    model_config = ConfigDict(
+        alias_generator=to_camel,
+        validate_by_name=True,
+        validate_by_alias=True,
+        serialize_by_alias=True,
+    )
+
+
+class PageMeta(View):
+    """``meta`` of list responses."""
+
+    limit: int
+    next_cursor: str | None
 
 
 class RegisterRequest(RequestModel):

@@ -1,17 +1,15 @@
 """Response bodies: what each audience may see of the domain, as camelCase JSON.
 
 Developer, consumer and marketplace views never carry the provider's endpoint id or a
-provider job id; only the admin endpoint views do.
+provider job id; only the admin endpoint views do. Their base is ``schemas.View``.
 """
 
 from __future__ import annotations
 
 import uuid
-from datetime import UTC, datetime
-from typing import Annotated, Any, Literal
+from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, PlainSerializer
-from pydantic.alias_generators import to_camel
+from pydantic import Field
 
 from tarsify.domain.models import (
     EndpointSource,
@@ -21,26 +19,7 @@ from tarsify.domain.models import (
     TarsModelStatus,
 )
 
-
-def iso_timestamp(value: datetime) -> str:
-    """How responses write an instant: ISO 8601 with its UTC offset."""
-    # Rows read back from SQLite may be naive; every stored instant is UTC.
-    aware = value if value.tzinfo is not None else value.replace(tzinfo=UTC)
-    return aware.isoformat()
-
-
-Timestamp = Annotated[datetime, PlainSerializer(iso_timestamp, return_type=str)]
-
-
-class View(BaseModel):
-    """Base of response bodies."""
-
-    model_config = ConfigDict(
-        alias_generator=to_camel,
-        validate_by_name=True,
-        validate_by_alias=True,
-        serialize_by_alias=True,
-    )
+from .schemas import Timestamp, View
 
 
 class Problem(View):
@@ -48,13 +27,6 @@ class Problem(View):
 
     field: str
     message: str
-
-
-class PageMeta(View):
-    """``meta`` of list responses."""
-
-    limit: int
-    next_cursor: str | None
 
 
 class DeveloperView(View):

@@ -8,7 +8,7 @@ from pydantic import Field
 
 from tarsify.domain.webhooks import DeliveryLine, DeliveryStatus, WebhookEventType
 
-from .views import Timestamp, View
+from .schemas import Timestamp, View
 
 
 class WebhookSecretView(View):

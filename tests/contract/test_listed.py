@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 
 from entrypoints.http import render
+from entrypoints.http.encoding import dumps
 from tarsify.domain.execution_summary import NOT_LISTED
 from tarsify.domain.jsonsafe import LISTED_VALUE_MAX_BYTES, Omitted, StoredJson
 from tarsify.domain.models import ExecutionStatus
@@ -101,7 +102,7 @@ async def test_a_page_of_100_is_bounded_in_bytes_whatever_the_rows_hold(
     async with uow_factory() as uow:
         page = await uow.executions.list_for_consumer(cat.consumer.id, PageRequest(100))
     assert len(page.items) == 100
-    body = render.dumps({"data": [render.execution(v) for v in page.items]})
+    body = dumps({"data": [render.execution(v) for v in page.items]})
     assert len(body) < 2_000_000
     views = {v.id: v for v in page.items}
     first = views[made[0].id]
