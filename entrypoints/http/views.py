@@ -212,15 +212,3 @@ class ExecutionView(View):
         " size: over 8 KiB of JSON in a list, over 64 KiB in an event stream or webhook body."
         " GET /api/consumer/executions/{id} has them whole.",
     )
-
-
-class Health(View):
-    """Liveness and readiness answers, with the GPU provider in use.
-
-    ``simulated`` is true when executions run on the local GPU simulator: their outputs
-    are generated placeholders, not model results.
-    """
-
-    status: str
-    gpu_provider: str
-    simulated: bool
