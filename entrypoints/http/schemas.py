@@ -87,12 +87,6 @@ class PageMeta(View):
     next_cursor: str | None
 
 
-class RegisterRequest(RequestModel):
-    """Body of ``POST /api/{developer,consumer}/auth/register``; may be empty."""
-
-    name: str | None = Field(default=None, min_length=1, max_length=200)
-
-
 class EndpointCreate(RequestModel):
     """Register a GPU endpoint (admin)."""
 

@@ -9,32 +9,6 @@ from tarsify.services.studio import StudioModel
 from . import views as v
 
 
-def developer(dev: m.Developer) -> v.DeveloperView:
-    """The developer's own account."""
-    return v.DeveloperView(
-        id=dev.id,
-        uid=dev.uid,
-        email=dev.email,
-        name=dev.name,
-        earnings_balance=dev.earnings_balance,
-        created_at=dev.created_at,
-        updated_at=dev.updated_at,
-    )
-
-
-def consumer(con: m.Consumer) -> v.ConsumerView:
-    """The consumer's own account."""
-    return v.ConsumerView(
-        id=con.id,
-        uid=con.uid,
-        email=con.email,
-        name=con.name,
-        credits_balance=con.credits_balance,
-        created_at=con.created_at,
-        updated_at=con.updated_at,
-    )
-
-
 def _endpoint_fields(e: m.GpuEndpoint) -> dict[str, object]:
     return {
         "id": e.id,

@@ -29,30 +29,6 @@ class Problem(View):
     message: str
 
 
-class DeveloperView(View):
-    """The developer account behind the token."""
-
-    id: uuid.UUID
-    uid: str
-    email: str
-    name: str | None
-    earnings_balance: int
-    created_at: Timestamp
-    updated_at: Timestamp
-
-
-class ConsumerView(View):
-    """The consumer account behind the token."""
-
-    id: uuid.UUID
-    uid: str
-    email: str
-    name: str | None
-    credits_balance: int
-    created_at: Timestamp
-    updated_at: Timestamp
-
-
 class EndpointView(View):
     """A GPU endpoint as admins see it (with the provider's endpoint id)."""
 

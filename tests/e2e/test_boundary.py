@@ -21,6 +21,7 @@ from entrypoints.container import Container, resolve
 from entrypoints.http import schemas
 from entrypoints.http.boundary import CLAIM_LIMITS
 from entrypoints.http.routes_credits import CreditGrant
+from entrypoints.http.schemas_auth import RegisterRequest
 from tarsify.domain.schema import UNUSABLE_SCHEMA
 
 from .boundary_cases import Case, boundary_tokens, cases
@@ -123,7 +124,7 @@ def _cap(model: type[Any], name: str) -> int | None:
 @pytest.mark.parametrize(
     ("model", "field", "column"),
     [
-        (schemas.RegisterRequest, "name", consumers.c.name),
+        (RegisterRequest, "name", consumers.c.name),
         (schemas.EndpointCreate, "runpod_endpoint_id", runpod_endpoints.c.runpod_endpoint_id),
         (schemas.EndpointCreate, "name", runpod_endpoints.c.name),
         (schemas.EndpointCreate, "gpu_type", runpod_endpoints.c.gpu_type),
