@@ -18,10 +18,10 @@ from entrypoints.process.upkeep import purge_forever
 
 from . import (
     openapi,
-    routes_admin,
     routes_api_keys,
     routes_auth,
     routes_callbacks,
+    routes_catalog,
     routes_consumer,
     routes_consumer_webhooks,
     routes_credits,
@@ -60,7 +60,7 @@ TASK_KEYS = {
 ROUTES: list[Route] = [
     *routes_health.ROUTES,
     *routes_auth.ROUTES,
-    *routes_admin.ROUTES,
+    *routes_catalog.ROUTES,
     *routes_developer.ROUTES,
     *routes_marketplace.ROUTES,
     *routes_consumer.ROUTES,

@@ -1,4 +1,4 @@
-"""Developer routes: browse base models, manage own Tars models."""
+"""Developer routes: manage own Tars models."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ from .envelope import ok, ok_page
 from .params import LIST_PARAMS, body, page_request, path_id
 from .routing import Auth, Caller, Route, Services, services
 from .schemas import TarsModelCreate, TarsModelUpdate
-from .views import DeveloperBaseModelView, TarsModelSummary, TarsModelView
+from .views import TarsModelSummary, TarsModelView
 
 
 async def _with_base(svc: Services, studio: StudioModel, status: int = 200) -> web.Response:
@@ -23,14 +23,6 @@ async def _with_base(svc: Services, studio: StudioModel, status: int = 200) -> w
     except BaseModelNotFound:
         base = None
     return ok(serialize.tars_model(studio, base), status=status)
-
-
-async def list_base_models(request: web.Request, _caller: Caller) -> web.Response:
-    """Active base models on active endpoints, newest first."""
-    page_req = page_request(request)
-    page = await services(request).catalog.list_base_models(page_req, browsable_only=True)
-    items = [serialize.developer_base_model(row) for row in page.items]
-    return ok_page(page, items, page_req.limit)
 
 
 async def create_tars_model(request: web.Request, caller: Caller) -> web.Response:
@@ -83,18 +75,6 @@ async def archive_tars_model(request: web.Request, caller: Caller) -> web.Respon
 _TARS = "/api/developer/tars-models"
 
 ROUTES = [
-    Route(
-        "GET",
-        "/api/developer/base-models",
-        list_base_models,
-        "Browse base models",
-        Auth.DEVELOPER,
-        DeveloperBaseModelView,
-        many=True,
-        params=LIST_PARAMS,
-        tag="developer",
-        operation_id="browseBaseModels",
-    ),
     Route(
         "POST",
         _TARS,

@@ -14,15 +14,11 @@ from pydantic_core import PydanticCustomError
 
 from tarsify.domain.credits import MAX_PRICE_PER_RUN
 from tarsify.domain.models import (
-    EndpointSource,
-    ModelCategory,
-    OutputType,
     TarsModelStatus,
 )
 from tarsify.domain.webhooks import MAX_URL_CHARS, WebhookFilter
 
 SLUG_PATTERN = r"^[a-z0-9]+(?:-[a-z0-9]+)*$"
-PROVIDER_ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._-]*$"
 
 
 def _drop_null_defaults(schema: dict[str, Any]) -> None:
@@ -85,60 +81,6 @@ class PageMeta(View):
 
     limit: int
     next_cursor: str | None
-
-
-class EndpointCreate(RequestModel):
-    """Register a GPU endpoint (admin)."""
-
-    runpod_endpoint_id: str = Field(min_length=1, max_length=100, pattern=PROVIDER_ID_PATTERN)
-    name: str = Field(min_length=1, max_length=100)
-    gpu_type: str = Field(min_length=1, max_length=50)
-    source: EndpointSource = EndpointSource.HUB
-    docker_image: str | None = Field(default=None, max_length=500)
-    is_active: bool = True
-
-
-class EndpointUpdate(RequestModel):
-    """Change some fields of a GPU endpoint (admin)."""
-
-    runpod_endpoint_id: str = absent(min_length=1, max_length=100, pattern=PROVIDER_ID_PATTERN)
-    name: str = absent(min_length=1, max_length=100)
-    gpu_type: str = absent(min_length=1, max_length=50)
-    source: EndpointSource = absent()
-    docker_image: str | None = Field(default=None, max_length=500)
-    is_active: bool = absent()
-
-
-class BaseModelCreate(RequestModel):
-    """Register a base model on an endpoint (admin)."""
-
-    endpoint_id: uuid.UUID
-    slug: str = Field(min_length=2, max_length=100, pattern=SLUG_PATTERN)
-    name: str = Field(min_length=1, max_length=200)
-    description: str | None = Field(default=None, max_length=10_000)
-    category: ModelCategory
-    input_schema: dict[str, Any]
-    output_type: OutputType
-    output_format: str = Field(min_length=1, max_length=20)
-    estimated_seconds: int = Field(default=30, ge=1, le=86_400)
-    is_active: bool = True
-    min_price_per_run: int = Field(default=0, ge=0, le=MAX_PRICE_PER_RUN)
-
-
-class BaseModelUpdate(RequestModel):
-    """Change some fields of a base model (admin)."""
-
-    endpoint_id: uuid.UUID = absent()
-    slug: str = absent(min_length=2, max_length=100, pattern=SLUG_PATTERN)
-    name: str = absent(min_length=1, max_length=200)
-    description: str | None = Field(default=None, max_length=10_000)
-    category: ModelCategory = absent()
-    input_schema: dict[str, Any] = absent()
-    output_type: OutputType = absent()
-    output_format: str = absent(min_length=1, max_length=20)
-    estimated_seconds: int = absent(ge=1, le=86_400)
-    is_active: bool = absent()
-    min_price_per_run: int = absent(ge=0, le=MAX_PRICE_PER_RUN)
 
 
 class ConfigOverridesBody(RequestModel):

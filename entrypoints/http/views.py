@@ -12,7 +12,6 @@ from typing import Any, Literal
 from pydantic import Field
 
 from tarsify.domain.models import (
-    EndpointSource,
     ExecutionStatus,
     ModelCategory,
     OutputType,
@@ -27,67 +26,6 @@ class Problem(View):
 
     field: str
     message: str
-
-
-class EndpointView(View):
-    """A GPU endpoint as admins see it (with the provider's endpoint id)."""
-
-    id: uuid.UUID
-    runpod_endpoint_id: str
-    name: str
-    source: EndpointSource
-    docker_image: str | None
-    gpu_type: str
-    is_active: bool
-    created_at: Timestamp
-    updated_at: Timestamp
-
-
-class EndpointListItem(EndpointView):
-    """An endpoint in the admin list, with how many base models use it."""
-
-    base_model_count: int
-
-
-class EndpointSummary(View):
-    """The endpoint embedded in an admin base model."""
-
-    id: uuid.UUID
-    runpod_endpoint_id: str
-    name: str
-    gpu_type: str
-    is_active: bool
-
-
-class BaseModelFields(View):
-    """What every audience that sees base models may see of one."""
-
-    id: uuid.UUID
-    slug: str
-    name: str
-    description: str | None
-    category: ModelCategory
-    input_schema: dict[str, Any]
-    output_type: OutputType
-    output_format: str
-    estimated_seconds: int
-    min_price_per_run: int
-
-
-class AdminBaseModelView(BaseModelFields):
-    """A base model as admins see it, with its endpoint."""
-
-    endpoint_id: uuid.UUID
-    endpoint: EndpointSummary
-    is_active: bool
-    created_at: Timestamp
-    updated_at: Timestamp
-
-
-class DeveloperBaseModelView(BaseModelFields):
-    """A browsable base model for developers (no endpoint identifiers)."""
-
-    gpu_type: str
 
 
 class BaseModelRef(View):
