@@ -25,12 +25,12 @@ from . import (
     routes_consumer,
     routes_consumer_webhooks,
     routes_credits,
-    routes_developer,
     routes_events,
     routes_files,
     routes_health,
     routes_marketplace,
     routes_metrics,
+    routes_studio,
 )
 from .auth import authenticated
 from .boundary import boundary_middleware
@@ -61,7 +61,7 @@ ROUTES: list[Route] = [
     *routes_health.ROUTES,
     *routes_auth.ROUTES,
     *routes_catalog.ROUTES,
-    *routes_developer.ROUTES,
+    *routes_studio.ROUTES,
     *routes_marketplace.ROUTES,
     *routes_consumer.ROUTES,
     *routes_events.ROUTES,

@@ -15,49 +15,9 @@ from tarsify.domain.models import (
     ExecutionStatus,
     ModelCategory,
     OutputType,
-    TarsModelStatus,
 )
 
 from .schemas import Timestamp, View
-
-
-class Problem(View):
-    """One reason a request or a configuration is not acceptable."""
-
-    field: str
-    message: str
-
-
-class BaseModelRef(View):
-    """The base model a Tars model wraps."""
-
-    id: uuid.UUID
-    slug: str
-    name: str
-    category: ModelCategory
-
-
-class TarsModelSummary(View):
-    """A developer's Tars model in their list."""
-
-    id: uuid.UUID
-    slug: str
-    title: str
-    description: str | None
-    status: TarsModelStatus
-    base_model_id: uuid.UUID
-    config_overrides: dict[str, Any] | None
-    price_per_run: int
-    published_at: Timestamp | None
-    created_at: Timestamp
-    updated_at: Timestamp
-
-
-class TarsModelView(TarsModelSummary):
-    """One Tars model with its base model and what stops it from being published."""
-
-    base_model: BaseModelRef | None
-    problems: list[Problem]
 
 
 class MarketplaceItem(View):

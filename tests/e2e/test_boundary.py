@@ -18,7 +18,6 @@ from adapters.sql.tables import (
     tars_models,
 )
 from entrypoints.container import Container, resolve
-from entrypoints.http import schemas
 from entrypoints.http.boundary import CLAIM_LIMITS
 from entrypoints.http.routes_credits import CreditGrant
 from entrypoints.http.schemas_auth import RegisterRequest
@@ -28,6 +27,7 @@ from entrypoints.http.schemas_catalog import (
     EndpointCreate,
     EndpointUpdate,
 )
+from entrypoints.http.schemas_studio import TarsModelCreate, TarsModelUpdate
 from tarsify.domain.schema import UNUSABLE_SCHEMA
 
 from .boundary_cases import Case, boundary_tokens, cases
@@ -139,9 +139,9 @@ def _cap(model: type[Any], name: str) -> int | None:
         (BaseModelCreate, "name", base_models.c.name),
         (BaseModelCreate, "output_format", base_models.c.output_format),
         (BaseModelUpdate, "name", base_models.c.name),
-        (schemas.TarsModelCreate, "title", tars_models.c.title),
-        (schemas.TarsModelCreate, "slug", tars_models.c.slug),
-        (schemas.TarsModelUpdate, "title", tars_models.c.title),
+        (TarsModelCreate, "title", tars_models.c.title),
+        (TarsModelCreate, "slug", tars_models.c.slug),
+        (TarsModelUpdate, "title", tars_models.c.title),
         (CreditGrant, "reason", ledger_entries.c.reason),
     ],
 )
