@@ -1,8 +1,8 @@
-"""The hot responses (executions, the marketplace list): the one representation of each.
+"""The hot response of executions: its one representation.
 
-Built as plain data and written by ``encoding``; the pydantic views
-(``views.ExecutionView``, ``views.MarketplaceItem``) only describe them in the OpenAPI
-document, and ``tests/unit/test_render.py`` validates every rendering against them.
+Built as plain data and written by ``encoding``; the pydantic view
+``views.ExecutionView`` only describes it in the OpenAPI document, and
+``tests/unit/test_render.py`` validates every rendering against it.
 """
 
 from __future__ import annotations
@@ -67,18 +67,3 @@ def execution(shown: ExecutionView | ExecutionSummary, output: Any = None) -> Js
     if omitted:
         document["omitted"] = omitted
     return document
-
-
-def marketplace_item(item: m.MarketplaceListing) -> Json:
-    """A published model in the marketplace list."""
-    return {
-        "slug": item.slug,
-        "title": item.title,
-        "description": item.description,
-        "category": item.category.value,
-        "outputType": item.output_type.value,
-        "estimatedSeconds": item.estimated_seconds,
-        "pricePerRun": item.price,
-        "developerName": item.developer_name,
-        "publishedAt": item.published_at,
-    }

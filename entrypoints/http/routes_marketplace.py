@@ -10,7 +10,6 @@ from tarsify.domain.models import ModelCategory
 from tarsify.domain.webhooks import WebhookRequest
 from tarsify.services.webhooks import ConsumerWebhooks
 
-from . import render, serialize
 from .envelope import ok, ok_fast, ok_page_fast
 from .outputs import execution_json
 from .params import (
@@ -26,7 +25,13 @@ from .prefer import preferred_wait
 from .rate_limits import count_run
 from .routing import Auth, Caller, Param, Route, services
 from .schemas import RunRequest
-from .views import ExecutionView, MarketplaceDetailView, MarketplaceItem
+from .schemas_marketplace import (
+    MarketplaceDetailView,
+    MarketplaceItem,
+    marketplace_detail_view,
+    marketplace_item,
+)
+from .views import ExecutionView
 
 
 async def list_models(request: web.Request, _caller: Caller) -> web.Response:
@@ -34,14 +39,14 @@ async def list_models(request: web.Request, _caller: Caller) -> web.Response:
     page_req = page_request(request)
     category = enum_query(request, "category", ModelCategory)
     page = await services(request).marketplace.list(page_req, category=category)
-    items = [render.marketplace_item(e) for e in page.items]
+    items = [marketplace_item(e) for e in page.items]
     return ok_page_fast(page, items, page_req.limit)
 
 
 async def model_detail(request: web.Request, _caller: Caller) -> web.Response:
     """A published model with its processed input schema."""
     detail = await services(request).marketplace.detail(request.match_info["slug"])
-    return ok(serialize.marketplace_detail(detail))
+    return ok(marketplace_detail_view(detail))
 
 
 def _wait(request: web.Request) -> tuple[float, int | None]:

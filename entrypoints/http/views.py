@@ -13,31 +13,9 @@ from pydantic import Field
 
 from tarsify.domain.models import (
     ExecutionStatus,
-    ModelCategory,
-    OutputType,
 )
 
 from .schemas import Timestamp, View
-
-
-class MarketplaceItem(View):
-    """A published model in the marketplace."""
-
-    slug: str
-    title: str
-    description: str | None
-    category: ModelCategory
-    output_type: OutputType
-    estimated_seconds: int
-    price_per_run: int
-    developer_name: str | None
-    published_at: Timestamp | None
-
-
-class MarketplaceDetailView(MarketplaceItem):
-    """A published model with the input schema consumers fill in."""
-
-    input_schema: dict[str, Any]
 
 
 class ModelRef(View):

@@ -13,6 +13,7 @@ from entrypoints.http import render
 from entrypoints.http import views as v
 from entrypoints.http.envelope import ok_fast, ok_page_fast
 from entrypoints.http.outputs import ExecutionDocuments, render_execution
+from entrypoints.http.schemas_marketplace import MarketplaceItem, marketplace_item
 from tarsify.domain import models as m
 from tarsify.domain.execution import Execution, ExecutionView
 from tarsify.domain.failures import PendingReason
@@ -127,11 +128,11 @@ def _entry(i: int, description: str | None, name: str | None) -> m.MarketplaceLi
 def test_pages_render_as_their_documented_views(cursor: str | None) -> None:
     entries = [_entry(0, None, None), _entry(1, 'with "quotes"', "Dev ✓")]
     page = Page(items=entries, next_cursor=cursor)
-    body = ok_page_fast(page, [render.marketplace_item(e) for e in entries], 20).body
+    body = ok_page_fast(page, [marketplace_item(e) for e in entries], 20).body
     assert body is not None
     document = json.loads(body)
     assert document["meta"] == {"limit": 20, "nextCursor": cursor}
-    items = [v.MarketplaceItem.model_validate(item) for item in document["data"]]
+    items = [MarketplaceItem.model_validate(item) for item in document["data"]]
     assert [i.slug for i in items] == ["model-0", "model-1"]
     assert document["data"][1]["developerName"] == "Dev ✓"
     assert document["data"][1]["description"] == 'with "quotes"'
