@@ -22,10 +22,10 @@ from . import (
     routes_auth,
     routes_callbacks,
     routes_catalog,
-    routes_consumer,
     routes_consumer_webhooks,
     routes_credits,
     routes_events,
+    routes_executions,
     routes_files,
     routes_health,
     routes_marketplace,
@@ -39,9 +39,9 @@ from .middleware import (
     error_middleware,
     request_log_middleware,
 )
-from .outputs import ExecutionDocuments
 from .rate_limits import add_rate_headers, address_limit_middleware
 from .routing import SERVICES, Route, Services
+from .schemas_executions import ExecutionDocuments
 
 log = logging.getLogger("tarsify.http")
 
@@ -63,7 +63,7 @@ ROUTES: list[Route] = [
     *routes_catalog.ROUTES,
     *routes_studio.ROUTES,
     *routes_marketplace.ROUTES,
-    *routes_consumer.ROUTES,
+    *routes_executions.ROUTES,
     *routes_events.ROUTES,
     *routes_consumer_webhooks.ROUTES,
     *routes_api_keys.ROUTES,

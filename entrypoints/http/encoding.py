@@ -2,9 +2,10 @@
 
 Building a pydantic view per item and dumping it costs more than the database read for a
 list page, so the hot answers (an execution, a marketplace list item) are built as plain
-data (``render``, ``schemas_marketplace``) and encoded here. A value orjson cannot
-encode (an integer beyond 64 bits in a worker's output) is encoded by the standard
-library instead, in the same format.
+data by their resource's ``schemas_<resource>.py`` and encoded here; their pydantic
+views only describe them in the OpenAPI document (``tests/unit/test_render.py`` validates
+every rendering against them). A value orjson cannot encode (an integer beyond 64 bits
+in a worker's output) is encoded by the standard library instead, in the same format.
 """
 
 from __future__ import annotations

@@ -23,10 +23,10 @@ from tarsify.domain.jsonsafe import PUSHED_VALUE_MAX_BYTES
 from .encoding import dumps
 from .envelope import error_body
 from .middleware import REQUEST_ID_HEADER, REQUEST_ID_KEY, client_gone, mark_client_gone
-from .outputs import execution_json
 from .params import path_id
 from .routing import Auth, Caller, Route, services
-from .views import ExecutionView as ExecutionDocument
+from .schemas_executions import ExecutionView as ExecutionDocument
+from .schemas_executions import execution_json
 
 HEARTBEAT = b": heartbeat\n\n"
 # Seconds a refused client is asked to wait: a stream ends at most this often when its

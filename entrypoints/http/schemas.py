@@ -1,5 +1,5 @@
-"""Request bodies: pydantic models with camelCase JSON names; unknown fields are refused.
-And what every request body and answer builds on."""
+"""What every resource's request bodies and answers build on (``schemas_<resource>.py``
+holds each resource's own): camelCase JSON names, unknown request fields refused."""
 
 from __future__ import annotations
 
@@ -8,8 +8,6 @@ from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field, PlainSerializer
 from pydantic.alias_generators import to_camel
-
-from tarsify.domain.webhooks import MAX_URL_CHARS, WebhookFilter
 
 SLUG_PATTERN = r"^[a-z0-9]+(?:-[a-z0-9]+)*$"
 
@@ -74,22 +72,3 @@ class PageMeta(View):
 
     limit: int
     next_cursor: str | None
-
-
-class RunRequest(RequestModel):
-    """Run a published Tars model (consumer); optionally be called back."""
-
-    inputs: dict[str, Any] = Field(description="The model's inputs (its inputSchema)")
-    webhook: str | None = Field(
-        default=None,
-        min_length=1,
-        max_length=MAX_URL_CHARS,
-        description="An http(s) URL to POST signed events of this execution to",
-    )
-    webhook_events_filter: list[WebhookFilter] | None = Field(
-        default=None,
-        min_length=1,
-        max_length=len(WebhookFilter),
-        description="Which events to send: start (it runs), completed (it ended, whatever "
-        "the outcome). Default: completed",
-    )

@@ -8,8 +8,8 @@ from typing import Any
 
 import pytest
 
-from entrypoints.http import render
 from entrypoints.http.encoding import dumps
+from entrypoints.http.schemas_executions import execution_document
 from tarsify.domain.execution_summary import NOT_LISTED
 from tarsify.domain.jsonsafe import LISTED_VALUE_MAX_BYTES, Omitted, StoredJson
 from tarsify.domain.models import ExecutionStatus
@@ -73,7 +73,7 @@ async def test_sql_stores_list_stored_text(backend: str, uow_factory: UnitOfWork
 @pytest.mark.parametrize("name", sorted(NOT_LISTED))
 def test_what_a_list_leaves_out_is_never_rendered(name: str) -> None:
     """The consumer's document reads none of the fields a list leaves out."""
-    source = inspect.getsource(render.execution)
+    source = inspect.getsource(execution_document)
     assert f"e.{name}" not in source
 
 
@@ -102,7 +102,7 @@ async def test_a_page_of_100_is_bounded_in_bytes_whatever_the_rows_hold(
     async with uow_factory() as uow:
         page = await uow.executions.list_for_consumer(cat.consumer.id, PageRequest(100))
     assert len(page.items) == 100
-    body = dumps({"data": [render.execution(v) for v in page.items]})
+    body = dumps({"data": [execution_document(v) for v in page.items]})
     assert len(body) < 2_000_000
     views = {v.id: v for v in page.items}
     first = views[made[0].id]
@@ -113,10 +113,10 @@ async def test_a_page_of_100_is_bounded_in_bytes_whatever_the_rows_hold(
     assert isinstance(other.consumer_input, Omitted)
     assert other.consumer_input.size > 200_000
     assert isinstance(other.output_payload, Omitted)
-    document = render.execution(views[made[1].id])
+    document = execution_document(views[made[1].id])
     assert (document["input"], document["output"]) == (None, None)
     assert document["omitted"] == ["input", "output"]
-    kept = render.execution(views[made[0].id])
+    kept = execution_document(views[made[0].id])
     assert (kept["input"], kept["output"], kept["omitted"]) == ({"p": near}, None, ["output"])
-    plain = render.execution(views[made[0].id], output={"small": 1})
+    plain = execution_document(views[made[0].id], output={"small": 1})
     assert "omitted" not in plain

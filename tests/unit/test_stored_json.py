@@ -13,8 +13,8 @@ import pytest
 
 from adapters.blobs.memory import MemoryBlobStore
 from adapters.memory.downloads import FakeDownloader
-from entrypoints.http import render
 from entrypoints.http.encoding import dumps
+from entrypoints.http.schemas_executions import execution_document
 from tarsify.domain.execution import Execution, ExecutionView
 from tarsify.domain.jsonsafe import StoredJson
 from tarsify.domain.models import ExecutionStatus
@@ -66,7 +66,7 @@ def view(output: object, inputs: object = None) -> ExecutionView:
 
 def test_the_answer_carries_the_stored_text_as_it_is() -> None:
     stored_output = StoredJson('{"text": "a \\u00e9 b", "big": 123456789012345678901234567890}')
-    document = render.execution(view(stored_output, StoredJson('{"prompt": "x"}')))
+    document = execution_document(view(stored_output, StoredJson('{"prompt": "x"}')))
     body = dumps(document)
     assert b'"output":{"text": "a \\u00e9 b", "big": 123456789012345678901234567890}' in body
     assert b'"input":{"prompt": "x"}' in body
@@ -77,7 +77,7 @@ def test_the_answer_carries_the_stored_text_as_it_is() -> None:
 def test_the_fallback_encoder_decodes_it() -> None:
     """An integer beyond 64 bits elsewhere sends the document to the standard library,
     which writes the stored documents' values."""
-    document = render.execution(view(StoredJson('{"n": 1}'), {"seed": 2**70}))
+    document = execution_document(view(StoredJson('{"n": 1}'), {"seed": 2**70}))
     assert orjson.loads(dumps(document))["output"] == {"n": 1}
     assert json.loads(dumps(document))["input"] == {"seed": 2**70}
 
