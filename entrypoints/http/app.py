@@ -22,7 +22,6 @@ from . import (
     routes_auth,
     routes_callbacks,
     routes_catalog,
-    routes_consumer_webhooks,
     routes_credits,
     routes_events,
     routes_executions,
@@ -31,6 +30,7 @@ from . import (
     routes_marketplace,
     routes_metrics,
     routes_studio,
+    routes_webhooks,
 )
 from .auth import authenticated
 from .boundary import boundary_middleware
@@ -57,6 +57,7 @@ TASK_KEYS = {
     "tarsify-webhook-delivery": DELIVERY_TASK,
 }
 
+# One module per resource; this order is the OpenAPI document's.
 ROUTES: list[Route] = [
     *routes_health.ROUTES,
     *routes_auth.ROUTES,
@@ -65,7 +66,7 @@ ROUTES: list[Route] = [
     *routes_marketplace.ROUTES,
     *routes_executions.ROUTES,
     *routes_events.ROUTES,
-    *routes_consumer_webhooks.ROUTES,
+    *routes_webhooks.ROUTES,
     *routes_api_keys.ROUTES,
     *routes_callbacks.ROUTES,
     *routes_credits.ROUTES,
