@@ -19,7 +19,6 @@ from adapters.sql.tables import (
 )
 from entrypoints.container import Container, resolve
 from entrypoints.http.boundary import CLAIM_LIMITS
-from entrypoints.http.routes_credits import CreditGrant
 from entrypoints.http.schemas_auth import RegisterRequest
 from entrypoints.http.schemas_catalog import (
     BaseModelCreate,
@@ -27,6 +26,7 @@ from entrypoints.http.schemas_catalog import (
     EndpointCreate,
     EndpointUpdate,
 )
+from entrypoints.http.schemas_credits import CreditGrant
 from entrypoints.http.schemas_studio import TarsModelCreate, TarsModelUpdate
 from tarsify.domain.schema import UNUSABLE_SCHEMA
 
