@@ -16,8 +16,8 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # also runnable as a file
 
 from adapters.sql.engine import create_engine
-from adapters.sql.executions import consumer_history_query
 from adapters.sql.explain import explain, scans_of
+from adapters.sql.history import consumer_history_query
 from adapters.sql.migrate import upgrade
 from bench.history_data import load_history
 from tarsify.domain.pagination import PageRequest

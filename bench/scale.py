@@ -26,8 +26,8 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # also runnable as a file
 
 from adapters.sql.engine import create_engine
-from adapters.sql.executions import consumer_history_query
 from adapters.sql.explain import explain
+from adapters.sql.history import consumer_history_query
 from adapters.sql.mapping import keyset_template
 from bench import dataset
 from bench.stack import JWT_SECRET, Stack, StackOptions

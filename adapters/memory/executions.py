@@ -7,16 +7,10 @@ import dataclasses
 import uuid
 from collections.abc import Callable, Sequence
 from datetime import datetime
-from typing import Any
 
 from adapters.memory.repositories import Repository, keyset
-from tarsify.domain.execution import (
-    NOT_LISTED,
-    SET_AT_CREATION,
-    Admission,
-    Execution,
-    ExecutionView,
-)
+from tarsify.domain.execution import SET_AT_CREATION, Admission, Execution, ExecutionView
+from tarsify.domain.execution_summary import ExecutionSummary
 from tarsify.domain.jsonsafe import LISTED_VALUE_MAX_BYTES, bounded
 from tarsify.domain.models import ExecutionStatus, RunTarget
 from tarsify.domain.pagination import Page, PageRequest
@@ -176,7 +170,7 @@ class MemoryExecutionRepository(Repository):
         *,
         status: ExecutionStatus | None = None,
         tars_model_id: uuid.UUID | None = None,
-    ) -> Page[ExecutionView]:
+    ) -> Page[ExecutionSummary]:
         """The consumer's executions, newest created first, with model slug and title."""
         rows = []
         for x in self._rows():
@@ -184,15 +178,12 @@ class MemoryExecutionRepository(Repository):
                 continue
             if tars_model_id is not None and x.tars_model_id != tars_model_id:
                 continue
-            view = self._view(copy.deepcopy(x))
-            # None where a list leaves a field out, as the SQL store reads it.
-            blanks: dict[str, Any] = dict.fromkeys(NOT_LISTED)
-            e = view.execution
-            blanks["consumer_input"] = bounded(e.consumer_input, LISTED_VALUE_MAX_BYTES)
-            blanks["output_payload"] = bounded(e.output_payload, LISTED_VALUE_MAX_BYTES)
-            listed = dataclasses.replace(e, **blanks)
-            rows.append(ExecutionView(listed, view.model_slug, view.model_title))
-        return keyset(rows, page, lambda v: (v.execution.created_at, v.execution.id))
+            summary = ExecutionSummary.of(self._view(copy.deepcopy(x)))
+            # Values over the bound only as their size, as the SQL store reads them.
+            summary.consumer_input = bounded(summary.consumer_input, LISTED_VALUE_MAX_BYTES)
+            summary.output_payload = bounded(summary.output_payload, LISTED_VALUE_MAX_BYTES)
+            rows.append(summary)
+        return keyset(rows, page, lambda s: (s.created_at, s.id))
 
     async def _locked_write(
         self,

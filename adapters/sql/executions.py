@@ -1,15 +1,15 @@
-"""Execution repository: compare-and-set updates, poll claims, consumer history (the
-statements that write, with their parameters: ``adapters.sql.execution_writes``)."""
+"""Execution repository: admitting inserts, compare-and-set updates, poll claims (the
+statements that write, with their parameters: ``adapters.sql.execution_writes``; the
+consumer's history is read by ``adapters.sql.history``)."""
 
 from __future__ import annotations
 
-import functools
 import uuid
 from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Select, bindparam, select, tuple_
+from sqlalchemy import bindparam, select, tuple_
 
 from adapters.sql.db import Db
 from adapters.sql.errors import guarded
@@ -28,21 +28,20 @@ from adapters.sql.execution_writes import (
     grouped,
     update_params,
 )
+from adapters.sql.history import history_page
 from adapters.sql.mapping import (
     Shape,
     column_of,
     from_row,
-    keyset_params,
-    keyset_template,
     to_values,
 )
 from adapters.sql.query import Query
 from adapters.sql.tables import executions, tars_models
 from adapters.sql.types import UtcDateTime
-from tarsify.domain.execution import NOT_LISTED, Admission, Execution, ExecutionView
-from tarsify.domain.jsonsafe import LISTED_VALUE_MAX_BYTES
+from tarsify.domain.execution import Admission, Execution, ExecutionView
+from tarsify.domain.execution_summary import ExecutionSummary
 from tarsify.domain.models import ExecutionStatus
-from tarsify.domain.pagination import Cursor, Page, PageRequest, page_from_rows
+from tarsify.domain.pagination import Page, PageRequest
 from tarsify.ports.repositories import FollowUp
 
 _EXECUTION = Shape(Execution, executions)
@@ -52,22 +51,7 @@ _VIEW = Shape(Execution, executions, "x_", omit=(column_of(Execution, "input_pay
 _VIEWS = select(*_VIEW.columns, tars_models.c.slug, tars_models.c.title).join(
     tars_models, tars_models.c.id == executions.c.tars_model_id
 )
-# A list shows still less (see NOT_LISTED).
-_LISTED = Shape(
-    Execution, executions, "x_", omit=[column_of(Execution, name) for name in NOT_LISTED]
-)
-# The input and output go from the database to the answer as text, never decoded (JSONB's
-# text on PostgreSQL), and only up to LISTED_VALUE_MAX_BYTES each: a larger one is sent as
-# its size (``Omitted``), so a page holds at most that much of each row whatever it stores.
-_LISTED_TEXT = Shape(
-    Execution,
-    executions,
-    "x_",
-    omit=[column_of(Execution, name) for name in NOT_LISTED],
-    as_text=("consumer_input", "output_payload"),
-    text_limit=LISTED_VALUE_MAX_BYTES,
-)
-_ID, _CONSUMER, _STATUS, _MODEL = "p_id", "p_consumer", "p_status", "p_model"
+_ID, _CONSUMER = "p_id", "p_consumer"
 _GET = Query(select(*_EXECUTION.columns).where(executions.c.id == bindparam(_ID)))
 _GET_VIEW = Query(_VIEWS.where(executions.c.id == bindparam(_ID)))
 _GET_BY_KEY = Query(
@@ -81,66 +65,9 @@ _HOLDER_OF_JOB = Query(
 )
 
 
-def _view_of(row: Sequence[Any], shape: Shape[Execution] = _VIEW) -> ExecutionView:
-    width = shape.width
-    return ExecutionView(shape.load(row), row[width], row[width + 1])
-
-
-@functools.cache
-def _history_template(text: bool, status: bool, model: bool, after: bool, limit: int) -> Query:
-    """The page of the consumer's executions first, then the model of each of its rows.
-
-    Joining first let a plan made for the average consumer (fewer rows than a page) join
-    a heavy consumer's whole history and sort it; the page alone can only be read from
-    the consumer's index in page order, stopping after ``limit`` rows.
-    """
-    shape = _LISTED_TEXT if text else _LISTED
-    page = select(*shape.read(), executions.c.tars_model_id).where(
-        executions.c.consumer_id == bindparam(_CONSUMER)
-    )
-    if status:
-        page = page.where(executions.c.status == bindparam(_STATUS))
-    if model:
-        page = page.where(executions.c.tars_model_id == bindparam(_MODEL))
-    rows = keyset_template(
-        page, executions.c.created_at, executions.c.id, after=after, limit=limit
-    ).subquery("page")
-    stmt = (
-        select(*shape.over(rows), tars_models.c.slug, tars_models.c.title)
-        .join_from(rows, tars_models, tars_models.c.id == rows.c.tars_model_id)
-        .order_by(rows.c.created_at.desc(), rows.c.id.desc())
-    )
-    return Query(stmt)
-
-
-def _history(
-    consumer_id: uuid.UUID,
-    page: PageRequest,
-    status: ExecutionStatus | None,
-    tars_model_id: uuid.UUID | None,
-    text: bool = True,
-) -> tuple[Query, dict[str, Any]]:
-    stmt = _history_template(
-        text, status is not None, tars_model_id is not None, page.after is not None, page.limit + 1
-    )
-    params = keyset_params(page) | {_CONSUMER: consumer_id}
-    if status is not None:
-        params[_STATUS] = status
-    if tars_model_id is not None:
-        params[_MODEL] = tars_model_id
-    return stmt, params
-
-
-def consumer_history_query(
-    consumer_id: uuid.UUID,
-    page: PageRequest,
-    *,
-    status: ExecutionStatus | None = None,
-    tars_model_id: uuid.UUID | None = None,
-) -> Select[Any]:
-    """The statement behind ``list_for_consumer``, with its values bound (for EXPLAIN)."""
-    query, params = _history(consumer_id, page, status, tars_model_id)
-    return query.statement.params(params)
+def _view_of(row: Sequence[Any]) -> ExecutionView:
+    width = _VIEW.width
+    return ExecutionView(_VIEW.load(row), row[width], row[width + 1])
 
 
 class SqlExecutionRepository:
@@ -299,9 +226,6 @@ class SqlExecutionRepository:
         *,
         status: ExecutionStatus | None = None,
         tars_model_id: uuid.UUID | None = None,
-    ) -> Page[ExecutionView]:
+    ) -> Page[ExecutionSummary]:
         """The consumer's executions, newest created first, with model slug and title."""
-        query, params = _history(consumer_id, page, status, tars_model_id)
-        rows = await self._db.fetch(query, params)
-        items = [_view_of(row, _LISTED_TEXT) for row in rows]
-        return page_from_rows(items, page, lambda v: Cursor(v.execution.created_at, v.execution.id))
+        return await history_page(self._db, consumer_id, page, status, tars_model_id)

@@ -102,6 +102,8 @@ class Shape(Generic[E]):
     ``StoredJson``: what is only shown is then never decoded. With ``text_limit``, a
     text longer than that many bytes is not read: the database sends its size instead,
     and the entity holds ``Omitted(size)`` (what a page holds is then bounded in bytes).
+    The fields named in ``after`` are not the table's: they are the row's values right
+    after the table's columns, in that order (a joined table's columns).
     """
 
     def __init__(
@@ -112,6 +114,7 @@ class Shape(Generic[E]):
         omit: Collection[str] = (),
         as_text: Collection[str] = (),
         text_limit: int | None = None,
+        after: Sequence[str] = (),
     ) -> None:
         fields = dataclasses.fields(cls)  # type: ignore[arg-type]
         if not all(f.init and not f.kw_only for f in fields):
@@ -121,10 +124,15 @@ class Shape(Generic[E]):
         self._select = (prefix, frozenset(omit), frozenset(as_text), text_limit)
         self.columns: list[Any] = self.over(table)
         names = [column.name for column in table.columns]
-        self._positions = tuple(names.index(_column_of(cls, f.name)) for f in fields)
         self.width = len(names)
+        self._positions = tuple(
+            self.width + after.index(f.name)
+            if f.name in after
+            else names.index(_column_of(cls, f.name))
+            for f in fields
+        )
         # Rows read through the driver carry enum columns as their text value.
-        types = [table.columns[i].type for i in self._positions]
+        types = [table.columns[i].type if i < self.width else None for i in self._positions]
         # Each enum column's members by stored value (a dict lookup, not the enum call).
         self._enums = tuple(
             (at, {member.value: member for member in type_.enum_class})
@@ -132,7 +140,9 @@ class Shape(Generic[E]):
             if isinstance(type_, Enum) and type_.enum_class is not None
         )
         self._picks: dict[int, Callable[[Sequence[Any]], tuple[Any, ...]]] = {}
-        self._texts = tuple(at for at, i in enumerate(self._positions) if names[i] in as_text)
+        self._texts = tuple(
+            at for at, i in enumerate(self._positions) if i < self.width and names[i] in as_text
+        )
 
     def over(self, source: Any) -> list[Any]:
         """The select's columns taken from ``source``: the table, or a subquery of it that

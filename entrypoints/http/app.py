@@ -18,19 +18,19 @@ from entrypoints.process.upkeep import purge_forever
 
 from . import (
     openapi,
-    routes_admin,
     routes_api_keys,
     routes_auth,
     routes_callbacks,
-    routes_consumer,
-    routes_consumer_webhooks,
+    routes_catalog,
     routes_credits,
-    routes_developer,
     routes_events,
+    routes_executions,
     routes_files,
     routes_health,
     routes_marketplace,
     routes_metrics,
+    routes_studio,
+    routes_webhooks,
 )
 from .auth import authenticated
 from .boundary import boundary_middleware
@@ -39,9 +39,9 @@ from .middleware import (
     error_middleware,
     request_log_middleware,
 )
-from .outputs import ExecutionDocuments
 from .rate_limits import add_rate_headers, address_limit_middleware
 from .routing import SERVICES, Route, Services
+from .schemas_executions import ExecutionDocuments
 
 log = logging.getLogger("tarsify.http")
 
@@ -57,15 +57,16 @@ TASK_KEYS = {
     "tarsify-webhook-delivery": DELIVERY_TASK,
 }
 
+# One module per resource; this order is the OpenAPI document's.
 ROUTES: list[Route] = [
     *routes_health.ROUTES,
     *routes_auth.ROUTES,
-    *routes_admin.ROUTES,
-    *routes_developer.ROUTES,
+    *routes_catalog.ROUTES,
+    *routes_studio.ROUTES,
     *routes_marketplace.ROUTES,
-    *routes_consumer.ROUTES,
+    *routes_executions.ROUTES,
     *routes_events.ROUTES,
-    *routes_consumer_webhooks.ROUTES,
+    *routes_webhooks.ROUTES,
     *routes_api_keys.ROUTES,
     *routes_callbacks.ROUTES,
     *routes_credits.ROUTES,

@@ -13,8 +13,8 @@ from pydantic import BaseModel
 from tarsify.domain.errors import TarsifyError
 from tarsify.domain.pagination import Page
 
-from . import render
-from .views import PageMeta
+from .encoding import Json, dumps
+from .schemas import PageMeta
 
 JSON = "application/json"
 
@@ -85,16 +85,16 @@ def ok_page(page: Page[Any], items: Sequence[BaseModel], limit: int) -> web.Resp
 
 
 def ok_fast(
-    data: render.Json, *, status: int = 200, headers: dict[str, str] | None = None
+    data: Json, *, status: int = 200, headers: dict[str, str] | None = None
 ) -> web.Response:
-    """A success envelope around one resource rendered as plain data (``render``)."""
-    return _respond(render.dumps({"success": True, "data": data}), status, headers)
+    """A success envelope around one resource rendered as plain data (``encoding``)."""
+    return _respond(dumps({"success": True, "data": data}), status, headers)
 
 
-def ok_page_fast(page: Page[Any], items: list[render.Json], limit: int) -> web.Response:
-    """A success envelope for one page of plain-data items (``render``)."""
+def ok_page_fast(page: Page[Any], items: list[Json], limit: int) -> web.Response:
+    """A success envelope for one page of plain-data items (``encoding``)."""
     meta = {"limit": limit, "nextCursor": page.next_cursor}
-    return _respond(render.dumps({"success": True, "data": items, "meta": meta}), 200)
+    return _respond(dumps({"success": True, "data": items, "meta": meta}), 200)
 
 
 def error_body(code: str, message: str, details: Any = None) -> dict[str, Any]:

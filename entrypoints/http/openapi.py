@@ -17,7 +17,7 @@ from pydantic.json_schema import models_json_schema
 from .envelope import STATUS_BY_CODE
 from .middleware import HTTP_ERROR_CODES
 from .routing import Auth, Route
-from .views import PageMeta
+from .schemas import PageMeta
 
 REF = "#/components/schemas/{model}"
 PATH_PARAM_RE = re.compile(r"{(\w+)}")

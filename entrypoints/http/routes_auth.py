@@ -4,12 +4,16 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from . import serialize
 from .envelope import ok
 from .params import body
 from .routing import Auth, Caller, Route, services
-from .schemas import RegisterRequest
-from .views import ConsumerView, DeveloperView
+from .schemas_auth import (
+    ConsumerView,
+    DeveloperView,
+    RegisterRequest,
+    consumer_view,
+    developer_view,
+)
 
 
 async def register_developer(request: web.Request, caller: Caller) -> web.Response:
@@ -17,14 +21,14 @@ async def register_developer(request: web.Request, caller: Caller) -> web.Respon
     identity = caller.identity
     data = await body(request, RegisterRequest, empty_ok=True)
     developer = await services(request).accounts.register_developer(identity, data.name)
-    return ok(serialize.developer(developer), status=201)
+    return ok(developer_view(developer), status=201)
 
 
 async def developer_me(request: web.Request, caller: Caller) -> web.Response:
     """The developer row of this token."""
     identity = caller.identity
     developer = await services(request).accounts.get_developer(identity)
-    return ok(serialize.developer(developer))
+    return ok(developer_view(developer))
 
 
 async def register_consumer(request: web.Request, caller: Caller) -> web.Response:
@@ -32,14 +36,14 @@ async def register_consumer(request: web.Request, caller: Caller) -> web.Respons
     identity = caller.identity
     data = await body(request, RegisterRequest, empty_ok=True)
     consumer = await services(request).accounts.register_consumer(identity, data.name)
-    return ok(serialize.consumer(consumer), status=201)
+    return ok(consumer_view(consumer), status=201)
 
 
 async def consumer_me(request: web.Request, caller: Caller) -> web.Response:
     """The consumer row of this token."""
     identity = caller.identity
     consumer = await services(request).accounts.get_consumer(identity)
-    return ok(serialize.consumer(consumer))
+    return ok(consumer_view(consumer))
 
 
 ROUTES = [

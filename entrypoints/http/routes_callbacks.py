@@ -5,7 +5,6 @@ from __future__ import annotations
 from typing import Any
 
 from aiohttp import web
-from pydantic import BaseModel, ConfigDict
 
 from tarsify.domain.errors import InvalidBody, NotFound
 
@@ -13,22 +12,7 @@ from .boundary import check_json
 from .envelope import ok
 from .params import path_id
 from .routing import Auth, Caller, Route, services
-from .views import View
-
-
-class ProviderNotice(BaseModel):
-    """RunPod's status object as posted to a webhook; only ``id`` is read, as a hint."""
-
-    model_config = ConfigDict(extra="allow")
-
-    id: str | None = None
-    status: str | None = None
-
-
-class NoticeAccepted(View):
-    """The notice was taken: the job's status has been re-read from the provider."""
-
-    accepted: bool
+from .schemas_callbacks import NoticeAccepted, ProviderNotice
 
 
 async def runpod_callback(request: web.Request, _caller: Caller) -> web.Response:

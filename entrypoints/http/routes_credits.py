@@ -3,66 +3,23 @@ and ledger."""
 
 from __future__ import annotations
 
-import uuid
-
 from aiohttp import web
-from pydantic import Field
 
-from tarsify.domain.credits import MAX_GRANT, MAX_REASON_CHARS, AccountType, EntryType, LedgerEntry
+from tarsify.domain.credits import AccountType
 
 from .envelope import ok, ok_page
 from .params import LIST_PARAMS, body, page_request
 from .routing import Auth, Caller, Route, services
-from .schemas import RequestModel
-from .views import Timestamp, View
-
-
-class CreditGrant(RequestModel):
-    """Give credits to a consumer (admin): a positive whole amount and why."""
-
-    amount: int = Field(ge=1, le=MAX_GRANT)
-    reason: str = Field(min_length=1, max_length=MAX_REASON_CHARS)
-
-
-class LedgerEntryView(View):
-    """One movement of credits: amounts are signed (see API.md, Credits)."""
-
-    id: uuid.UUID
-    type: EntryType
-    amount: int
-    execution_id: uuid.UUID | None
-    created_at: Timestamp
-
-
-class CreditsView(View):
-    """A consumer's spendable balance and the credits held by unfinished runs."""
-
-    balance: int
-    held: int
-
-
-class EarningsView(View):
-    """A developer's earnings."""
-
-    balance: int
-
-
-class GrantView(CreditsView):
-    """The consumer's credits after a grant, and the grant's ledger entry."""
-
-    uid: str
-    entry: LedgerEntryView
-
-
-def entry_view(entry: LedgerEntry) -> LedgerEntryView:
-    """The client's view of a ledger entry."""
-    return LedgerEntryView(
-        id=entry.id,
-        type=entry.type,
-        amount=entry.amount,
-        execution_id=entry.execution_id,
-        created_at=entry.created_at,
-    )
+from .schemas_credits import (
+    CreditGrant,
+    CreditsView,
+    EarningsView,
+    GrantView,
+    LedgerEntryView,
+    credits_view,
+    entry_view,
+    grant_view,
+)
 
 
 async def grant_credits(request: web.Request, caller: Caller) -> web.Response:
@@ -71,20 +28,14 @@ async def grant_credits(request: web.Request, caller: Caller) -> web.Response:
     granted = await services(request).credits.grant(
         request.match_info["uid"], data.amount, data.reason
     )
-    view = GrantView(
-        uid=granted.uid,
-        balance=granted.credits.balance,
-        held=granted.credits.held,
-        entry=entry_view(granted.entry),
-    )
-    return ok(view, status=201)
+    return ok(grant_view(granted), status=201)
 
 
 async def consumer_credits(request: web.Request, caller: Caller) -> web.Response:
     """The caller's balance and held credits."""
     owner = caller.account_id
     credits = await services(request).credits.consumer_credits(owner)
-    return ok(CreditsView(balance=credits.balance, held=credits.held))
+    return ok(credits_view(credits))
 
 
 async def consumer_ledger(request: web.Request, caller: Caller) -> web.Response:

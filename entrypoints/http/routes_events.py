@@ -20,13 +20,13 @@ from tarsify.domain.errors import NotFound, TarsifyError, TooManyOpenStreams
 from tarsify.domain.execution import ExecutionView
 from tarsify.domain.jsonsafe import PUSHED_VALUE_MAX_BYTES
 
-from . import render
+from .encoding import dumps
 from .envelope import error_body
 from .middleware import REQUEST_ID_HEADER, REQUEST_ID_KEY, client_gone, mark_client_gone
-from .outputs import execution_json
 from .params import path_id
 from .routing import Auth, Caller, Route, services
-from .views import ExecutionView as ExecutionDocument
+from .schemas_executions import ExecutionView as ExecutionDocument
+from .schemas_executions import execution_json
 
 HEARTBEAT = b": heartbeat\n\n"
 # Seconds a refused client is asked to wait: a stream ends at most this often when its
@@ -60,7 +60,7 @@ ExecutionStream = AsyncGenerator[ExecutionView | None, None]
 
 
 async def _send(response: web.StreamResponse, request: web.Request, view: ExecutionView) -> None:
-    data = render.dumps(await execution_json(request, view, PUSHED_VALUE_MAX_BYTES))
+    data = dumps(await execution_json(request, view, PUSHED_VALUE_MAX_BYTES))
     await response.write(b"event: status\ndata: " + data + b"\n\n")
 
 
@@ -109,7 +109,7 @@ async def _stream(request: web.Request, stream: ExecutionStream) -> web.StreamRe
                         await _send(response, request, view)
             except TarsifyError as exc:
                 # The answer has started: the error becomes the stream's last event.
-                body = render.dumps(error_body(exc.code, exc.message))
+                body = dumps(error_body(exc.code, exc.message))
                 await response.write(b"event: error\ndata: " + body + b"\n\n")
             await response.write_eof()
         except ConnectionError:

@@ -11,7 +11,7 @@ from tarsify.domain.errors import StorageError
 
 from .envelope import ok
 from .routing import Auth, Caller, Route, services
-from .views import Health
+from .schemas_health import Health
 
 log = logging.getLogger("tarsify.http")
 

@@ -1,27 +1,15 @@
-"""Request bodies: pydantic models with camelCase JSON names; unknown fields are refused."""
+"""What every resource's request bodies and answers build on (``schemas_<resource>.py``
+holds each resource's own): camelCase JSON names, unknown request fields refused."""
 
 from __future__ import annotations
 
-import re
-import uuid
-from typing import Any
+from datetime import UTC, datetime
+from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, PlainSerializer
 from pydantic.alias_generators import to_camel
-from pydantic_core import PydanticCustomError
-
-from tarsify.domain.config import ConfigOverrides
-from tarsify.domain.credits import MAX_PRICE_PER_RUN
-from tarsify.domain.models import (
-    EndpointSource,
-    ModelCategory,
-    OutputType,
-    TarsModelStatus,
-)
-from tarsify.domain.webhooks import MAX_URL_CHARS, WebhookFilter
 
 SLUG_PATTERN = r"^[a-z0-9]+(?:-[a-z0-9]+)*$"
-PROVIDER_ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._-]*$"
 
 
 def _drop_null_defaults(schema: dict[str, Any]) -> None:
@@ -54,152 +42,33 @@ def absent(**constraints: Any) -> Any:
     return Field(default=None, **constraints)
 
 
-class RegisterRequest(RequestModel):
-    """Body of ``POST /api/{developer,consumer}/auth/register``; may be empty."""
-
-    name: str | None = Field(default=None, min_length=1, max_length=200)
-
-
-class EndpointCreate(RequestModel):
-    """Register a GPU endpoint (admin)."""
-
-    runpod_endpoint_id: str = Field(min_length=1, max_length=100, pattern=PROVIDER_ID_PATTERN)
-    name: str = Field(min_length=1, max_length=100)
-    gpu_type: str = Field(min_length=1, max_length=50)
-    source: EndpointSource = EndpointSource.HUB
-    docker_image: str | None = Field(default=None, max_length=500)
-    is_active: bool = True
+def iso_timestamp(value: datetime) -> str:
+    """How responses write an instant: ISO 8601 with its UTC offset."""
+    # Rows read back from SQLite may be naive; every stored instant is UTC.
+    aware = value if value.tzinfo is not None else value.replace(tzinfo=UTC)
+    return aware.isoformat()
 
 
-class EndpointUpdate(RequestModel):
-    """Change some fields of a GPU endpoint (admin)."""
-
-    runpod_endpoint_id: str = absent(min_length=1, max_length=100, pattern=PROVIDER_ID_PATTERN)
-    name: str = absent(min_length=1, max_length=100)
-    gpu_type: str = absent(min_length=1, max_length=50)
-    source: EndpointSource = absent()
-    docker_image: str | None = Field(default=None, max_length=500)
-    is_active: bool = absent()
+Timestamp = Annotated[datetime, PlainSerializer(iso_timestamp, return_type=str)]
 
 
-class BaseModelCreate(RequestModel):
-    """Register a base model on an endpoint (admin)."""
+class View(BaseModel):
+    """Base of response bodies.
 
-    endpoint_id: uuid.UUID
-    slug: str = Field(min_length=2, max_length=100, pattern=SLUG_PATTERN)
-    name: str = Field(min_length=1, max_length=200)
-    description: str | None = Field(default=None, max_length=10_000)
-    category: ModelCategory
-    input_schema: dict[str, Any]
-    output_type: OutputType
-    output_format: str = Field(min_length=1, max_length=20)
-    estimated_seconds: int = Field(default=30, ge=1, le=86_400)
-    is_active: bool = True
-    min_price_per_run: int = Field(default=0, ge=0, le=MAX_PRICE_PER_RUN)
+    Developer, consumer and marketplace views never carry the provider's endpoint id or a
+    provider job id; only the admin endpoint views do.
+    """
 
-
-class BaseModelUpdate(RequestModel):
-    """Change some fields of a base model (admin)."""
-
-    endpoint_id: uuid.UUID = absent()
-    slug: str = absent(min_length=2, max_length=100, pattern=SLUG_PATTERN)
-    name: str = absent(min_length=1, max_length=200)
-    description: str | None = Field(default=None, max_length=10_000)
-    category: ModelCategory = absent()
-    input_schema: dict[str, Any] = absent()
-    output_type: OutputType = absent()
-    output_format: str = absent(min_length=1, max_length=20)
-    estimated_seconds: int = absent(ge=1, le=86_400)
-    is_active: bool = absent()
-    min_price_per_run: int = absent(ge=0, le=MAX_PRICE_PER_RUN)
-
-
-class ConfigOverridesBody(RequestModel):
-    """A Tars model's configuration; every key optional, null allowed."""
-
-    default_inputs: dict[str, Any] | None = None
-    locked_inputs: dict[str, Any] | None = None
-    hidden_fields: list[str] | None = None
-    prompt_prefix: str | None = Field(default=None, max_length=10_000)
-    prompt_suffix: str | None = Field(default=None, max_length=10_000)
-
-    def to_json(self) -> dict[str, Any]:
-        """The stored JSON form (camelCase keys), keeping only what was sent."""
-        return self.model_dump(by_alias=True, exclude_unset=True)
-
-
-class TarsModelCreate(RequestModel):
-    """Create a DRAFT Tars model on a base model (developer)."""
-
-    base_model_id: str = Field(
-        min_length=2,
-        max_length=100,
-        description="The base model's id (a UUID) or its slug (`sdxl-image`).",
+    model_config = ConfigDict(
+        alias_generator=to_camel,
+        validate_by_name=True,
+        validate_by_alias=True,
+        serialize_by_alias=True,
     )
-    title: str = Field(min_length=1, max_length=200)
-    slug: str | None = Field(default=None, min_length=2, max_length=200, pattern=SLUG_PATTERN)
-    description: str | None = Field(default=None, max_length=10_000)
-    config_overrides: ConfigOverridesBody | None = None
-    price_per_run: int = Field(default=0, ge=0, le=MAX_PRICE_PER_RUN)
-
-    @field_validator("base_model_id")
-    @classmethod
-    def _id_or_slug(cls, value: str) -> str:
-        if _uuid(value) is None and not re.fullmatch(SLUG_PATTERN, value):
-            raise PydanticCustomError(
-                "base_model_ref", "must be a base model's id (a UUID) or its slug"
-            )
-        return value
-
-    @property
-    def base_model(self) -> uuid.UUID | str:
-        """The base model's id, or its slug: a value shaped like a UUID is an id."""
-        return _uuid(self.base_model_id) or self.base_model_id
 
 
-def _uuid(value: str) -> uuid.UUID | None:
-    try:
-        return uuid.UUID(value)
-    except ValueError:
-        return None
+class PageMeta(View):
+    """``meta`` of list responses."""
 
-
-class TarsModelUpdate(RequestModel):
-    """Change a Tars model; ``status: PUBLISHED`` publishes it (developer)."""
-
-    title: str = absent(min_length=1, max_length=200)
-    slug: str = absent(min_length=2, max_length=200, pattern=SLUG_PATTERN)
-    description: str | None = Field(default=None, max_length=10_000)
-    config_overrides: ConfigOverridesBody | None = None
-    status: TarsModelStatus = absent()
-    price_per_run: int = absent(ge=0, le=MAX_PRICE_PER_RUN)
-
-    def changes(self) -> dict[str, Any]:
-        """The sent fields, with ``configOverrides`` as the core's ``ConfigOverrides``
-        (null: an empty configuration)."""
-        changes = super().changes()
-        if "config_overrides" in changes:
-            config = changes["config_overrides"]
-            changes["config_overrides"] = ConfigOverrides.parse(
-                None if config is None else config.to_json()
-            )
-        return changes
-
-
-class RunRequest(RequestModel):
-    """Run a published Tars model (consumer); optionally be called back."""
-
-    inputs: dict[str, Any] = Field(description="The model's inputs (its inputSchema)")
-    webhook: str | None = Field(
-        default=None,
-        min_length=1,
-        max_length=MAX_URL_CHARS,
-        description="An http(s) URL to POST signed events of this execution to",
-    )
-    webhook_events_filter: list[WebhookFilter] | None = Field(
-        default=None,
-        min_length=1,
-        max_length=len(WebhookFilter),
-        description="Which events to send: start (it runs), completed (it ended, whatever "
-        "the outcome). Default: completed",
-    )
+    limit: int
+    next_cursor: str | None

@@ -12,10 +12,10 @@ from urllib.parse import urlencode
 
 from aiohttp import web
 
-from entrypoints.http import render as api_render
 from entrypoints.http.envelope import error_status
 from entrypoints.http.params import enum_query
 from entrypoints.http.routing import services
+from entrypoints.http.schemas_marketplace import marketplace_item
 from tarsify.domain.errors import TarsifyError
 from tarsify.domain.models import ExecutionStatus, ModelCategory
 from tarsify.domain.pagination import Cursor, PageRequest
@@ -69,7 +69,7 @@ async def marketplace(request: web.Request) -> web.Response:
         return error_page(request, exc)
     chosen = category.value if category else None
     context = _common(request, "marketplace") | {
-        "items": [api_render.marketplace_item(e) for e in page.items],
+        "items": [marketplace_item(e) for e in page.items],
         "categories": [(None, "All"), *CATEGORY_LABELS.items()],
         "category": chosen,
         "category_url": _url,
@@ -86,7 +86,7 @@ async def model_page(request: web.Request) -> web.Response:
     except TarsifyError as exc:
         return error_page(request, exc)
     context = _common(request, "model") | {
-        "item": api_render.marketplace_item(detail.entry.listing()),
+        "item": marketplace_item(detail.entry.listing()),
         "fields": build_form(detail.input_schema),
     }
     return render("model.html", context)

@@ -28,7 +28,7 @@ down_revision: str | None = "0006_webhooks"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
-# Frozen copies of the rules in adapters/sql/tables.py.
+# Frozen copies of the rules in adapters/sql/tables/ledger.py.
 ACTIVE_PREDICATE = "status IN ('PENDING', 'QUEUED', 'RUNNING')"
 SETTLEMENT_PREDICATE = "type IN ('CAPTURE', 'RELEASE')"
 SIGN_RULE = (

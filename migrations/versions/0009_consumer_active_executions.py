@@ -23,7 +23,7 @@ down_revision: str | None = "0008_execution_notify"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
-# Frozen copy of adapters/sql/tables.py's ACTIVE_EXECUTION_PREDICATE.
+# Frozen copy of adapters/sql/tables/runs.py's ACTIVE_EXECUTION_PREDICATE.
 CREATE = """CREATE FUNCTION consumer_active_executions(consumer uuid) RETURNS integer AS $$
 BEGIN
     PERFORM 1 FROM consumers WHERE id = consumer FOR NO KEY UPDATE;

@@ -26,7 +26,7 @@ branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
 NAME = "ix_executions_consumer_active"
-# Frozen copies of adapters/sql/tables.py's UNFINISHED_PREDICATE and of the predicate
+# Frozen copies of adapters/sql/tables/runs.py's UNFINISHED_PREDICATE and of the predicate
 # before it (ACTIVE_EXECUTION_PREDICATE).
 UNFINISHED = "status NOT IN ('COMPLETED', 'FAILED', 'TIMED_OUT', 'CANCELLED')"
 ACTIVE = "status IN ('PENDING', 'QUEUED', 'RUNNING')"

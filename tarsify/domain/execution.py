@@ -47,29 +47,6 @@ SET_AT_CREATION = frozenset(
 )
 
 
-# What a list of executions leaves out (None there): the merged payload and the engine's
-# bookkeeping, none of it shown. A listed execution is for showing, never for storing.
-NOT_LISTED = frozenset(
-    {
-        "input_payload",
-        "provider_job_id",
-        "provider_endpoint_id",
-        "deadline_at",
-        "last_polled_at",
-        "wake_at",
-        "idempotency_key",
-        "request_hash",
-        "consumer_id",
-        "tars_model_id",
-        "endpoint_id",
-        "updated_at",
-        "submit_attempts",
-        "version",
-        "output_repairs",
-    }
-)
-
-
 @dataclass(slots=True, frozen=True)
 class Admission:
     """What must still hold as a new execution is stored, decided with its insert: its

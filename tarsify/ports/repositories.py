@@ -13,6 +13,7 @@ from typing import Protocol
 from tarsify.domain.api_keys import ApiKey, ApiKeyOwner
 from tarsify.domain.credits import AccountType, Credits, LedgerEntry, Posting
 from tarsify.domain.execution import Admission, Execution, ExecutionView
+from tarsify.domain.execution_summary import ExecutionSummary
 from tarsify.domain.files import ExecutionFile
 from tarsify.domain.ledger_audit import AccountTotal, ExecutionCharge, StoredBalances
 from tarsify.domain.models import (
@@ -239,9 +240,9 @@ class ExecutionRepository(Protocol):
         *,
         status: ExecutionStatus | None = None,
         tars_model_id: uuid.UUID | None = None,
-    ) -> Page[ExecutionView]:
-        """The consumer's executions, newest created first, with model slug and title;
-        each without the fields of ``NOT_LISTED`` (None): for showing, never for storing."""
+    ) -> Page[ExecutionSummary]:
+        """The consumer's executions, newest created first, each as what a list shows of
+        it (none of ``NOT_LISTED``) with its model's slug and title."""
         ...
 
 

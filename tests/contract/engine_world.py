@@ -148,7 +148,7 @@ class SqlWorld(World):
         """How many of Alice's executions are in each status."""
         async with self.store.unit_of_work() as uow:
             page = await uow.executions.list_for_consumer(self.alice.id, PageRequest(limit=100))
-        return Counter(v.execution.status for v in page.items)
+        return Counter(v.status for v in page.items)
 
 
 async def sql_world(

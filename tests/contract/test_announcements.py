@@ -15,7 +15,7 @@ from adapters.sql.engine import create_engine
 from adapters.sql.feed import CHANNEL, SHOWN_COLUMNS, listen_dsn
 from adapters.sql.mapping import column_of
 from adapters.sql.uow import SqlUnitOfWork
-from entrypoints.http import render
+from entrypoints.http.schemas_executions import execution_document
 from tarsify.domain.execution import SET_AT_CREATION, Execution
 from tarsify.domain.models import ExecutionStatus
 from tests.contract.factories import add_executions, seed_catalog
@@ -31,7 +31,7 @@ def test_the_migration_and_the_feed_name_the_same_columns() -> None:
 
 
 def test_every_field_the_document_shows_that_can_change_is_watched() -> None:
-    source = inspect.getsource(render.execution)
+    source = inspect.getsource(execution_document)
     fixed = {"id", *SET_AT_CREATION}
     shown = {
         name

@@ -12,7 +12,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from adapters.memory.clock import ManualClock
-from entrypoints.http import render
+from entrypoints.http.encoding import dumps
+from entrypoints.http.schemas_executions import execution_document
 from tarsify.domain.errors import StorageError
 from tarsify.domain.jsonsafe import json_safe
 from tarsify.domain.models import ExecutionStatus
@@ -201,6 +202,6 @@ async def test_whatever_a_worker_returns_is_recorded_and_read_back(db: Db) -> No
         assert stored.status is ExecutionStatus.COMPLETED
         assert as_numbers(stored.output_payload) == as_numbers(json_safe(output))
         view = await w.executions.get(w.alice.id, done.id)
-        body = render.dumps({"data": render.execution(view)})
+        body = dumps({"data": execution_document(view)})
         assert as_numbers(json.loads(body)["data"]["output"]) == as_numbers(json_safe(output))
         assert (await w.stored(failed.id)).status is ExecutionStatus.FAILED

@@ -16,8 +16,8 @@ from adapters.blobs.memory import MemoryBlobStore
 from adapters.blobs.signing import FileUrlSigner
 from adapters.memory.clock import ManualClock
 from adapters.memory.downloads import FakeDownloader
-from entrypoints.http import render
 from entrypoints.http.envelope import ok_page_fast
+from entrypoints.http.schemas_executions import execution_document
 from tarsify.domain.models import ExecutionStatus
 from tarsify.domain.pagination import PageRequest
 from tarsify.ports.files import Download
@@ -66,11 +66,11 @@ async def test_a_history_page_of_sdxl_sized_images_stays_small(db: Db) -> None:
         )
     await w.reconciler.run_once()
     page = await w.executions.list(w.alice.id, PageRequest(limit=20))
-    assert [v.execution.status for v in page.items] == [ExecutionStatus.COMPLETED] * 20
+    assert [v.status for v in page.items] == [ExecutionStatus.COMPLETED] * 20
     documents = []
     for view in page.items:
-        output = await files.render(view.execution.id, view.execution.output_payload)
-        documents.append(render.execution(view, output))
+        output = await files.render(view.id, view.output_payload)
+        documents.append(execution_document(view, output))
     body = ok_page_fast(page, documents, 20).body
     assert body is not None and len(body) < 20_000, len(body)
     shown = json.loads(body)["data"]  # as answered: stored outputs pass through as text
@@ -107,7 +107,7 @@ async def test_a_blob_store_that_is_down_delays_completion_and_loses_nothing(db:
     view = await w.executions.get(w.alice.id, e.id)
     assert view.execution.status is not ExecutionStatus.COMPLETED  # never COMPLETED without files
     # ... but the wait is shown, and recorded once however often it is tried again.
-    waiting = render.execution(view)["pendingReason"]
+    waiting = execution_document(view)["pendingReason"]
     assert waiting is not None and waiting["code"] == "FILES_UNSTORED"
     await w.reconciler.run_once()
     assert (await w.stored(e.id)).version == stored.version
@@ -115,7 +115,7 @@ async def test_a_blob_store_that_is_down_delays_completion_and_loses_nothing(db:
     await w.reconciler.run_once()
     stored = await w.stored(e.id)
     assert stored.status is ExecutionStatus.COMPLETED and stored.pending_reason is None
-    assert render.execution(await w.executions.get(w.alice.id, e.id))["pendingReason"] is None
+    assert execution_document(await w.executions.get(w.alice.id, e.id))["pendingReason"] is None
     assert stored.output_payload == {"images": [{"$file": f"executions/{e.id}/0.png"}]}
     assert await blobs.read(f"executions/{e.id}/0.png") == png
 

@@ -64,7 +64,7 @@ async def test_execution_is_visible_as_pending_while_the_submit_is_in_flight(db:
     await wait_for(lambda: w.gpu.in_flight["submit"] == 1)
     async with outsider.unit_of_work() as uow:
         page = await uow.executions.list_for_consumer(w.alice.id, PageRequest())
-        [listed] = [v.execution for v in page.items]
+        [listed] = page.items
         seen = await uow.executions.get(listed.id)
     assert seen is not None and seen.status is ExecutionStatus.PENDING
     assert seen.submit_attempts == 1  # the claim is committed before the call, too
@@ -93,15 +93,15 @@ async def test_cancel_while_the_submit_is_in_flight_stops_the_new_job(db: Db) ->
     )
     await asyncio.wait_for(arrived.wait(), 5.0)
     [pending] = (await w.executions.list(w.alice.id, PageRequest())).items
-    assert pending.execution.status is ExecutionStatus.PENDING
-    cancelled = await second.executions.cancel(w.alice.id, pending.execution.id)
+    assert pending.status is ExecutionStatus.PENDING
+    cancelled = await second.executions.cancel(w.alice.id, pending.id)
     assert cancelled.execution.status is ExecutionStatus.CANCELLED
     release.set()
     result = await task
     assert result.view.execution.status is ExecutionStatus.CANCELLED
     [job] = w.gpu.jobs.values()
     assert job.status == "CANCELLED"  # the job that started anyway was stopped
-    stored = await w.stored(pending.execution.id)
+    stored = await w.stored(pending.id)
     assert stored.status is ExecutionStatus.CANCELLED
     assert stored.provider_job_id == job.job_id
 
@@ -315,7 +315,7 @@ async def test_crash_between_commit_and_submit_is_sent_once_after_the_grace(db: 
         await w.executions.run(RunRequest(w.alice.id, w.model.slug, {"prompt": "x"}))
     del w.dispatcher.submit  # the restarted process has the real one
     [view] = (await w.executions.list(w.alice.id, PageRequest())).items
-    pending = await w.stored(view.execution.id)
+    pending = await w.stored(view.id)
     assert pending.status is ExecutionStatus.PENDING and pending.submit_attempts == 0
 
     await asyncio.gather(w.reconciler.run_once(), second.reconciler.run_once())
@@ -349,8 +349,8 @@ async def test_a_never_sent_execution_past_its_deadline_is_not_sent(db: Db) -> N
     await w.reconciler.run_once()
     [view] = (await w.executions.list(w.alice.id, PageRequest())).items
     assert w.gpu.calls["submit"] == 0
-    assert view.execution.status is ExecutionStatus.TIMED_OUT
-    assert view.execution.error_code == "DEADLINE_EXCEEDED"
+    assert view.status is ExecutionStatus.TIMED_OUT
+    assert view.error_code == "DEADLINE_EXCEEDED"
 
 
 async def test_an_ambiguous_submit_is_never_resent_and_fails_after_its_wait(db: Db) -> None:

@@ -10,8 +10,9 @@ from datetime import UTC, datetime
 import pytest
 
 from adapters.sql.engine import create_engine
-from adapters.sql.executions import claim_due_query, consumer_history_query
+from adapters.sql.executions import claim_due_query
 from adapters.sql.explain import explain, plan_nodes, scans_of
+from adapters.sql.history import consumer_history_query
 from adapters.sql.migrate import upgrade
 from bench.history_data import History, load_history
 from tarsify.domain.pagination import PageRequest

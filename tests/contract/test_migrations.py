@@ -77,7 +77,7 @@ async def test_stairway(empty_database: str) -> None:
         previous = revision
     tables, diff = await _state(url)
     assert tables == TABLES
-    assert diff == []  # the migrations build exactly what adapters/sql/tables.py declares
+    assert diff == []  # the migrations build exactly what adapters/sql/tables/ declares
     await downgrade(url, "base")
     assert await current(url) is None
     assert (await _state(url))[0] == set()

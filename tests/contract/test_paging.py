@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import dataclasses
 import uuid
 from datetime import timedelta, timezone
 
-from tarsify.domain.execution import NOT_LISTED, Execution
+from tarsify.domain.execution import Execution, ExecutionView
+from tarsify.domain.execution_summary import NOT_LISTED, ExecutionSummary
 from tarsify.domain.models import ExecutionStatus
 from tarsify.domain.pagination import Cursor, PageRequest
 from tarsify.ports.storage import UnitOfWorkFactory
@@ -25,7 +25,7 @@ async def _read_all(
                 cat.consumer.id, PageRequest(limit=limit, after=cursor)
             )
         assert len(page.items) <= limit
-        seen += [view.execution.id for view in page.items]
+        seen += [listed.id for listed in page.items]
         if number == 0:
             await add_executions(uow_factory, *between)
         if page.next_cursor is None:
@@ -57,8 +57,8 @@ async def test_history_exact_multiple_of_limit(uow_factory: UnitOfWorkFactory) -
         second = await uow.executions.list_for_consumer(
             cat.consumer.id, PageRequest(limit=3, after=Cursor.decode(first.next_cursor))
         )
-    assert [v.execution.id for v in first.items] == [r.id for r in reversed(rows[3:])]
-    assert [v.execution.id for v in second.items] == [r.id for r in reversed(rows[:3])]
+    assert [v.id for v in first.items] == [r.id for r in reversed(rows[3:])]
+    assert [v.id for v in second.items] == [r.id for r in reversed(rows[:3])]
     assert second.next_cursor is None
     # The same position written in another zone (clients may send any offset).
     cursor = Cursor.decode(first.next_cursor)
@@ -113,18 +113,19 @@ async def test_history_filters_and_model_fields(uow_factory: UnitOfWorkFactory) 
         none = await uow.executions.list_for_consumer(
             history, PageRequest(), status=ExecutionStatus.CANCELLED
         )
-    assert [v.execution.id for v in everything.items] == [other.id, running.id, done.id]
+    assert [v.id for v in everything.items] == [other.id, running.id, done.id]
     # A list carries what is shown: none of NOT_LISTED (the merged payload, job ids,
     # the engine's bookkeeping); the rest is the row.
-    shown = dataclasses.replace(other, **dict.fromkeys(NOT_LISTED))
-    assert everything.items[0].execution == shown
+    shown = ExecutionSummary.of(ExecutionView(other, other_model.slug, "Other"))
+    assert everything.items[0] == shown
+    assert not [name for name in NOT_LISTED if hasattr(everything.items[0], name)]
     assert shown.error_message == "kept" and shown.execution_time_ms == 1200
     assert (everything.items[0].model_slug, everything.items[0].model_title) == (
         other_model.slug,
         "Other",
     )
     assert everything.items[1].model_slug == cat.tars_model.slug
-    assert [v.execution.id for v in completed.items] == [other.id, done.id]
-    assert [v.execution.id for v in of_model.items] == [running.id, done.id]
-    assert [v.execution.id for v in both.items] == [other.id]
+    assert [v.id for v in completed.items] == [other.id, done.id]
+    assert [v.id for v in of_model.items] == [running.id, done.id]
+    assert [v.id for v in both.items] == [other.id]
     assert none.items == [] and none.next_cursor is None

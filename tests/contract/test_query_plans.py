@@ -16,7 +16,7 @@ from sqlalchemy.dialects.postgresql import asyncpg
 
 from adapters.sql.db import session_factory
 from adapters.sql.engine import create_engine
-from adapters.sql.executions import consumer_history_query
+from adapters.sql.history import consumer_history_query
 from adapters.sql.uow import SqlUnitOfWork
 from tarsify.domain.pagination import Cursor, PageRequest
 from tests.contract.factories import T0, consumer, published, seed_catalog

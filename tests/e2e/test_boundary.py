@@ -18,9 +18,16 @@ from adapters.sql.tables import (
     tars_models,
 )
 from entrypoints.container import Container, resolve
-from entrypoints.http import schemas
 from entrypoints.http.boundary import CLAIM_LIMITS
-from entrypoints.http.routes_credits import CreditGrant
+from entrypoints.http.schemas_auth import RegisterRequest
+from entrypoints.http.schemas_catalog import (
+    BaseModelCreate,
+    BaseModelUpdate,
+    EndpointCreate,
+    EndpointUpdate,
+)
+from entrypoints.http.schemas_credits import CreditGrant
+from entrypoints.http.schemas_studio import TarsModelCreate, TarsModelUpdate
 from tarsify.domain.schema import UNUSABLE_SCHEMA
 
 from .boundary_cases import Case, boundary_tokens, cases
@@ -123,18 +130,18 @@ def _cap(model: type[Any], name: str) -> int | None:
 @pytest.mark.parametrize(
     ("model", "field", "column"),
     [
-        (schemas.RegisterRequest, "name", consumers.c.name),
-        (schemas.EndpointCreate, "runpod_endpoint_id", runpod_endpoints.c.runpod_endpoint_id),
-        (schemas.EndpointCreate, "name", runpod_endpoints.c.name),
-        (schemas.EndpointCreate, "gpu_type", runpod_endpoints.c.gpu_type),
-        (schemas.EndpointUpdate, "name", runpod_endpoints.c.name),
-        (schemas.BaseModelCreate, "slug", base_models.c.slug),
-        (schemas.BaseModelCreate, "name", base_models.c.name),
-        (schemas.BaseModelCreate, "output_format", base_models.c.output_format),
-        (schemas.BaseModelUpdate, "name", base_models.c.name),
-        (schemas.TarsModelCreate, "title", tars_models.c.title),
-        (schemas.TarsModelCreate, "slug", tars_models.c.slug),
-        (schemas.TarsModelUpdate, "title", tars_models.c.title),
+        (RegisterRequest, "name", consumers.c.name),
+        (EndpointCreate, "runpod_endpoint_id", runpod_endpoints.c.runpod_endpoint_id),
+        (EndpointCreate, "name", runpod_endpoints.c.name),
+        (EndpointCreate, "gpu_type", runpod_endpoints.c.gpu_type),
+        (EndpointUpdate, "name", runpod_endpoints.c.name),
+        (BaseModelCreate, "slug", base_models.c.slug),
+        (BaseModelCreate, "name", base_models.c.name),
+        (BaseModelCreate, "output_format", base_models.c.output_format),
+        (BaseModelUpdate, "name", base_models.c.name),
+        (TarsModelCreate, "title", tars_models.c.title),
+        (TarsModelCreate, "slug", tars_models.c.slug),
+        (TarsModelUpdate, "title", tars_models.c.title),
         (CreditGrant, "reason", ledger_entries.c.reason),
     ],
 )

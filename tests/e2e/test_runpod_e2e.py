@@ -158,7 +158,7 @@ class Service:
                 assert consumer is not None
                 page = await uow.executions.list_for_consumer(consumer.id, PageRequest(limit=100))
                 # A list shows no job ids: each execution is read as stored.
-                stored = [await uow.executions.get(v.execution.id) for v in page.items]
+                stored = [await uow.executions.get(v.id) for v in page.items]
         finally:
             await engine.dispose()
         return {str(e.id): e.provider_job_id for e in stored if e and e.provider_job_id}

@@ -152,8 +152,8 @@ async def test_cancel_while_submit_in_flight_stops_the_job() -> None:
     await asyncio.sleep(0.01)
     page = await w.executions.list(w.alice.id, PageRequest())
     [pending] = page.items
-    assert pending.execution.status is ExecutionStatus.PENDING
-    await w.executions.cancel(w.alice.id, pending.execution.id)
+    assert pending.status is ExecutionStatus.PENDING
+    await w.executions.cancel(w.alice.id, pending.id)
     result = await task
     assert result.view.execution.status is ExecutionStatus.CANCELLED
     [job] = w.gpu.jobs.values()

@@ -55,7 +55,7 @@ async def test_execution_is_committed_before_the_provider_is_called() -> None:
             w.alice.id,
             PageRequest(),
         )
-        seen.extend(v.execution.status for v in page.items)
+        seen.extend(v.status for v in page.items)
         return await original(request)
 
     original = w.gpu.submit
@@ -183,13 +183,13 @@ async def test_crash_between_commit_and_submit_is_resubmitted_by_the_reconciler(
     w.dispatcher.submit = real_submit  # type: ignore[method-assign]
     page = await w.executions.list(w.alice.id, PageRequest())
     [view] = page.items
-    assert view.execution.status is ExecutionStatus.PENDING
-    assert (await w.stored(view.execution.id)).submit_attempts == 0
+    assert view.status is ExecutionStatus.PENDING
+    assert (await w.stored(view.id)).submit_attempts == 0
     await w.reconciler.run_once()  # within the grace period: left alone
     assert w.gpu.calls["submit"] == 0
     clock.advance(w.settings.pending_grace_s + 1)
     await w.reconciler.run_once()
-    stored = await w.stored(view.execution.id)
+    stored = await w.stored(view.id)
     assert stored.status is ExecutionStatus.QUEUED and stored.provider_job_id
     assert w.gpu.calls["submit"] == 1
 
@@ -343,7 +343,7 @@ async def test_a_crash_mid_submit_shows_submit_unconfirmed_then_gives_up() -> No
     with pytest.raises(RuntimeError):
         await w.executions.run(RunRequest(w.alice.id, w.model.slug, {"prompt": "x"}))
     [view] = (await w.executions.list(w.alice.id, PageRequest())).items
-    execution_id = view.execution.id
+    execution_id = view.id
     stored = await w.stored(execution_id)
     assert (stored.submit_attempts, stored.pending_reason) == (1, None)
     clock.advance(w.settings.submit_answer_s - 1)

@@ -9,12 +9,18 @@ from typing import Any
 
 import pytest
 
-from entrypoints.http import render
-from entrypoints.http import views as v
 from entrypoints.http.envelope import ok_fast, ok_page_fast
-from entrypoints.http.outputs import ExecutionDocuments, render_execution
+from entrypoints.http.schemas_executions import (
+    ExecutionDocuments,
+    ExecutionView,
+    execution_document,
+    render_execution,
+)
+from entrypoints.http.schemas_marketplace import MarketplaceItem, marketplace_item
+from tarsify.domain import execution as domain
 from tarsify.domain import models as m
-from tarsify.domain.execution import Execution, ExecutionView
+from tarsify.domain.execution import Execution
+from tarsify.domain.execution_summary import ExecutionSummary
 from tarsify.domain.failures import PendingReason
 from tarsify.domain.jsonsafe import PUSHED_VALUE_MAX_BYTES
 from tarsify.domain.pagination import Page
@@ -39,7 +45,7 @@ TRICKY: list[Any] = [
 ]
 
 
-def _execution(output: Any, **changes: Any) -> ExecutionView:
+def _execution(output: Any, **changes: Any) -> domain.ExecutionView:
     e = Execution(
         id=uuid.uuid4(),
         consumer_id=uuid.uuid4(),
@@ -57,7 +63,7 @@ def _execution(output: Any, **changes: Any) -> ExecutionView:
     )
     for key, value in changes.items():
         setattr(e, key, value)
-    return ExecutionView(e, "a-model", "A «model»")
+    return domain.ExecutionView(e, "a-model", "A «model»")
 
 
 def _data(body: bytes | None) -> Any:
@@ -70,8 +76,8 @@ def _data(body: bytes | None) -> Any:
 @pytest.mark.parametrize("output", TRICKY)
 def test_execution_renders_as_its_documented_view(output: Any) -> None:
     view = _execution(output)
-    data = _data(ok_fast(render.execution(view)).body)
-    parsed = v.ExecutionView.model_validate(data)  # the OpenAPI schema of the resource
+    data = _data(ok_fast(execution_document(view)).body)
+    parsed = ExecutionView.model_validate(data)  # the OpenAPI schema of the resource
     assert data["output"] == output  # exact, whatever orjson can or cannot encode
     assert parsed.id == view.execution.id and data["status"] == "COMPLETED"
     assert data["model"] == {"slug": "a-model", "title": "A «model»"}
@@ -103,15 +109,31 @@ def test_execution_renders_as_its_documented_view(output: Any) -> None:
 )  # fmt: skip
 def test_execution_fields(changes: dict[str, Any], field: str, expected: Any) -> None:
     view = _execution({"ok": True}, **changes)
-    response = ok_fast(render.execution(view), status=202)
+    response = ok_fast(execution_document(view), status=202)
     data = _data(response.body)
-    v.ExecutionView.model_validate(data)
+    ExecutionView.model_validate(data)
     assert response.status == 202 and data[field] == expected
+
+
+@pytest.mark.parametrize(
+    "changes",
+    [
+        {},
+        {"status": m.ExecutionStatus.PENDING, "pending_reason": PendingReason.RATE_LIMITED},
+        {"status": m.ExecutionStatus.FAILED, "error_code": "E1", "error_message": "boom"},
+        {"consumer_input": None, "created_at": NOW.replace(tzinfo=None)},
+    ],
+)
+@pytest.mark.parametrize("output", TRICKY)
+def test_a_listed_execution_renders_as_the_whole_one(output: Any, changes: dict[str, Any]) -> None:
+    view = _execution(output, **changes)
+    listed = ExecutionSummary.of(view)
+    assert ok_fast(execution_document(listed)).body == ok_fast(execution_document(view)).body
 
 
 def test_integers_beyond_64_bits_keep_the_same_format() -> None:
     naive = _execution({"big": 2**80}, created_at=NOW.replace(tzinfo=None))
-    data = _data(ok_fast(render.execution(naive)).body)
+    data = _data(ok_fast(execution_document(naive)).body)
     assert data["output"] == {"big": 2**80}
     assert data["createdAt"] == "2026-03-04T05:06:07.891011+00:00"
 
@@ -127,20 +149,20 @@ def _entry(i: int, description: str | None, name: str | None) -> m.MarketplaceLi
 def test_pages_render_as_their_documented_views(cursor: str | None) -> None:
     entries = [_entry(0, None, None), _entry(1, 'with "quotes"', "Dev ✓")]
     page = Page(items=entries, next_cursor=cursor)
-    body = ok_page_fast(page, [render.marketplace_item(e) for e in entries], 20).body
+    body = ok_page_fast(page, [marketplace_item(e) for e in entries], 20).body
     assert body is not None
     document = json.loads(body)
     assert document["meta"] == {"limit": 20, "nextCursor": cursor}
-    items = [v.MarketplaceItem.model_validate(item) for item in document["data"]]
+    items = [MarketplaceItem.model_validate(item) for item in document["data"]]
     assert [i.slug for i in items] == ["model-0", "model-1"]
     assert document["data"][1]["developerName"] == "Dev ✓"
     assert document["data"][1]["description"] == 'with "quotes"'
     assert "inputSchema" not in document["data"][0]
     views = [_execution(o) for o in TRICKY]
     history = Page(items=views, next_cursor=cursor)
-    body = ok_page_fast(history, [render.execution(x) for x in views], 20).body
+    body = ok_page_fast(history, [execution_document(x) for x in views], 20).body
     assert body is not None
-    outputs = [v.ExecutionView.model_validate(d).output for d in json.loads(body)["data"]]
+    outputs = [ExecutionView.model_validate(d).output for d in json.loads(body)["data"]]
     assert outputs == TRICKY
 
 
@@ -152,7 +174,7 @@ async def test_pushed_documents_leave_out_what_is_over_their_bound() -> None:
     view = _execution(big, consumer_input=small)
     pushed = json.loads(await ExecutionDocuments(None)(view))
     assert (pushed["input"], pushed["output"], pushed["omitted"]) == (small, None, ["output"])
-    v.ExecutionView.model_validate(pushed)
+    ExecutionView.model_validate(pushed)
     whole = await render_execution(None, view)
     assert whole["output"] == big and "omitted" not in whole
     both = _execution(big, consumer_input=big)

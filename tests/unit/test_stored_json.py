@@ -13,7 +13,8 @@ import pytest
 
 from adapters.blobs.memory import MemoryBlobStore
 from adapters.memory.downloads import FakeDownloader
-from entrypoints.http import render
+from entrypoints.http.encoding import dumps
+from entrypoints.http.schemas_executions import execution_document
 from tarsify.domain.execution import Execution, ExecutionView
 from tarsify.domain.jsonsafe import StoredJson
 from tarsify.domain.models import ExecutionStatus
@@ -65,8 +66,8 @@ def view(output: object, inputs: object = None) -> ExecutionView:
 
 def test_the_answer_carries_the_stored_text_as_it_is() -> None:
     stored_output = StoredJson('{"text": "a \\u00e9 b", "big": 123456789012345678901234567890}')
-    document = render.execution(view(stored_output, StoredJson('{"prompt": "x"}')))
-    body = render.dumps(document)
+    document = execution_document(view(stored_output, StoredJson('{"prompt": "x"}')))
+    body = dumps(document)
     assert b'"output":{"text": "a \\u00e9 b", "big": 123456789012345678901234567890}' in body
     assert b'"input":{"prompt": "x"}' in body
     decoded = json.loads(body)
@@ -76,9 +77,9 @@ def test_the_answer_carries_the_stored_text_as_it_is() -> None:
 def test_the_fallback_encoder_decodes_it() -> None:
     """An integer beyond 64 bits elsewhere sends the document to the standard library,
     which writes the stored documents' values."""
-    document = render.execution(view(StoredJson('{"n": 1}'), {"seed": 2**70}))
-    assert orjson.loads(render.dumps(document))["output"] == {"n": 1}
-    assert json.loads(render.dumps(document))["input"] == {"seed": 2**70}
+    document = execution_document(view(StoredJson('{"n": 1}'), {"seed": 2**70}))
+    assert orjson.loads(dumps(document))["output"] == {"n": 1}
+    assert json.loads(dumps(document))["input"] == {"seed": 2**70}
 
 
 async def test_links_are_made_only_where_a_reference_may_be() -> None:

@@ -25,6 +25,7 @@ from tarsify.domain.errors import (
     TooManyActiveExecutions,
 )
 from tarsify.domain.execution import Admission, Execution, ExecutionView
+from tarsify.domain.execution_summary import ExecutionSummary
 from tarsify.domain.inputs import stored_inputs
 from tarsify.domain.models import (
     ExecutionStatus,
@@ -331,7 +332,7 @@ class ExecutionService:
         *,
         status: ExecutionStatus | None = None,
         model_slug: str | None = None,
-    ) -> Page[ExecutionView]:
+    ) -> Page[ExecutionSummary]:
         """The consumer's executions, newest first, optionally by status and model slug."""
         async with self._uow() as uow:
             model_id = None

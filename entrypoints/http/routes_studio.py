@@ -1,4 +1,4 @@
-"""Developer routes: browse base models, manage own Tars models."""
+"""Studio routes: a developer's own Tars models."""
 
 from __future__ import annotations
 
@@ -12,12 +12,17 @@ from tarsify.domain.models import BaseModel
 from tarsify.domain.tars_model import TarsModelChanges
 from tarsify.services.studio import NewTarsModel, StudioModel
 
-from . import serialize
 from .envelope import ok, ok_page
 from .params import LIST_PARAMS, body, page_request, path_id
 from .routing import Auth, Caller, Route, Services, services
-from .schemas import TarsModelCreate, TarsModelUpdate
-from .views import DeveloperBaseModelView, TarsModelSummary, TarsModelView
+from .schemas_studio import (
+    TarsModelCreate,
+    TarsModelSummary,
+    TarsModelUpdate,
+    TarsModelView,
+    tars_model_view,
+    tars_summary_view,
+)
 
 
 async def _with_base(svc: Services, studio: StudioModel, status: int = 200) -> web.Response:
@@ -26,15 +31,7 @@ async def _with_base(svc: Services, studio: StudioModel, status: int = 200) -> w
         base = (await svc.catalog.get_base_model(studio.model.base_model_id)).base_model
     except BaseModelNotFound:
         base = None
-    return ok(serialize.tars_model(studio, base), status=status)
-
-
-async def list_base_models(request: web.Request, _caller: Caller) -> web.Response:
-    """Active base models on active endpoints, newest first."""
-    page_req = page_request(request)
-    page = await services(request).catalog.list_base_models(page_req, browsable_only=True)
-    items = [serialize.developer_base_model(row) for row in page.items]
-    return ok_page(page, items, page_req.limit)
+    return ok(tars_model_view(studio, base), status=status)
 
 
 async def create_tars_model(request: web.Request, caller: Caller) -> web.Response:
@@ -60,7 +57,7 @@ async def list_tars_models(request: web.Request, caller: Caller) -> web.Response
     owner = caller.account_id
     page_req = page_request(request)
     page = await services(request).studio.list(owner, page_req)
-    return ok_page(page, [serialize.tars_summary(t) for t in page.items], page_req.limit)
+    return ok_page(page, [tars_summary_view(t) for t in page.items], page_req.limit)
 
 
 async def get_tars_model(request: web.Request, caller: Caller) -> web.Response:
@@ -90,18 +87,6 @@ async def archive_tars_model(request: web.Request, caller: Caller) -> web.Respon
 _TARS = "/api/developer/tars-models"
 
 ROUTES = [
-    Route(
-        "GET",
-        "/api/developer/base-models",
-        list_base_models,
-        "Browse base models",
-        Auth.DEVELOPER,
-        DeveloperBaseModelView,
-        many=True,
-        params=LIST_PARAMS,
-        tag="developer",
-        operation_id="browseBaseModels",
-    ),
     Route(
         "POST",
         _TARS,

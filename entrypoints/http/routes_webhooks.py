@@ -1,4 +1,4 @@
-"""Consumer routes of webhooks: the signing secret, its rotation, an execution's log."""
+"""Consumers' webhook routes: the signing secret, its rotation, an execution's log."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from tarsify.services.webhooks import ConsumerWebhooks
 from .envelope import ok, ok_list
 from .params import path_id
 from .routing import Auth, Caller, Route, services
-from .views_webhooks import WebhookDeliveryView, WebhookSecretView
+from .schemas_webhooks import WebhookDeliveryView, WebhookSecretView, delivery_view
 
 
 def _webhooks(request: web.Request) -> ConsumerWebhooks:
@@ -36,7 +36,7 @@ async def list_webhook_deliveries(request: web.Request, caller: Caller) -> web.R
     """Every attempt to deliver the execution's webhook events, oldest first."""
     owner = caller.account_id
     lines = await _webhooks(request).deliveries(owner, path_id(request))
-    return ok_list([WebhookDeliveryView.of(line) for line in lines])
+    return ok_list([delivery_view(line) for line in lines])
 
 
 _SECRET = "/api/consumer/webhooks/secret"

@@ -1,4 +1,5 @@
-"""Response bodies of consumers' webhooks: the signing secret and the delivery log."""
+"""Consumers' webhooks' answers: the signing secret and the delivery log (a run asks for
+its webhook in ``schemas_executions.RunRequest``)."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ from pydantic import Field
 
 from tarsify.domain.webhooks import DeliveryLine, DeliveryStatus, WebhookEventType
 
-from .views import Timestamp, View
+from .schemas import Timestamp, View
 
 
 class WebhookSecretView(View):
@@ -31,18 +32,18 @@ class WebhookDeliveryView(View):
     created_at: Timestamp
     next_attempt_at: Timestamp | None = Field(description="When the next attempt is due")
 
-    @classmethod
-    def of(cls, line: DeliveryLine) -> WebhookDeliveryView:
-        """The view of one line of the log."""
-        return cls(
-            id=line.id,
-            webhook_id=line.webhook_id,
-            event_type=line.event_type,
-            attempt=line.attempt,
-            status=line.status,
-            response_status=line.response_status,
-            error=line.error,
-            duration_ms=line.duration_ms,
-            created_at=line.created_at,
-            next_attempt_at=line.next_attempt_at,
-        )
+
+def delivery_view(line: DeliveryLine) -> WebhookDeliveryView:
+    """The view of one line of the delivery log."""
+    return WebhookDeliveryView(
+        id=line.id,
+        webhook_id=line.webhook_id,
+        event_type=line.event_type,
+        attempt=line.attempt,
+        status=line.status,
+        response_status=line.response_status,
+        error=line.error,
+        duration_ms=line.duration_ms,
+        created_at=line.created_at,
+        next_attempt_at=line.next_attempt_at,
+    )

@@ -1,0 +1,17 @@
+"""The answers of the liveness and readiness probes."""
+
+from __future__ import annotations
+
+from .schemas import View
+
+
+class Health(View):
+    """Liveness and readiness answers, with the GPU provider in use.
+
+    ``simulated`` is true when executions run on the local GPU simulator: their outputs
+    are generated placeholders, not model results.
+    """
+
+    status: str
+    gpu_provider: str
+    simulated: bool
