@@ -9,7 +9,8 @@ from typing import Any
 
 import pytest
 
-from entrypoints.http.schemas import BaseModelUpdate, EndpointUpdate, TarsModelUpdate
+from entrypoints.http.schemas_catalog import BaseModelUpdate, EndpointUpdate
+from entrypoints.http.schemas_studio import TarsModelUpdate
 from tarsify.domain.catalog import (
     BaseModel,
     BaseModelChanges,
