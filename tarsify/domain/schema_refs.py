@@ -34,6 +34,11 @@ _CHILD_ONE = (
 _CHILD_LISTS = ("prefixItems", "items")
 _CHILD_MAPS = ("properties", "patternProperties", "$defs", "definitions")
 _UNSUPPORTED = ("$dynamicRef", "$recursiveRef")
+# Inputs are checked with the 2020-12 dialect and this process's pattern engine and time
+# budget. jsonschema switches to its stock validator of the dialect a schema names with
+# ``$schema`` when it descends into that schema: no budget, Python's backtracking ``re``.
+DIALECT = "https://json-schema.org/draft/2020-12/schema"
+_DIALECTS = (DIALECT, DIALECT + "#")
 # An array index of a JSON pointer (RFC 6901): ASCII digits, no leading zero.
 _ARRAY_INDEX = re.compile(r"0|[1-9][0-9]{0,8}")
 
@@ -95,6 +100,8 @@ def _walk(root: dict[str, Any]) -> tuple[dict[int, tuple[Any, Path]], list[Viola
     """Every schema reachable from the root (by keyword or reference), and ref problems."""
     seen: dict[int, tuple[Any, Path]] = {}
     problems: list[Violation] = []
+    if "$schema" in root and root["$schema"] not in _DIALECTS:
+        problems.append({"field": _field((), "$schema"), "message": f"must be {DIALECT}"})
     todo: list[tuple[Any, Path]] = [(root, ())]
     while todo:
         node, path = todo.pop()
@@ -103,6 +110,10 @@ def _walk(root: dict[str, Any]) -> tuple[dict[int, tuple[Any, Path]], list[Viola
         seen[id(node)] = (node, path)
         if path and "$id" in node:
             problems.append({"field": _field(path, "$id"), "message": "only the root may set $id"})
+        if path and "$schema" in node:
+            problems.append(
+                {"field": _field(path, "$schema"), "message": "only the root may name a dialect"}
+            )
         for key in _UNSUPPORTED:
             if key in node:
                 problems.append({"field": _field(path, key), "message": "is not supported"})
@@ -111,7 +122,11 @@ def _walk(root: dict[str, Any]) -> tuple[dict[int, tuple[Any, Path]], list[Viola
             try:
                 if not isinstance(ref, str):
                     raise LookupError("must be a string")
-                todo.append(resolve(root, ref))
+                target = resolve(root, ref)
+                if not target[1] and "$schema" in root:
+                    message = "refers to the root, which names a dialect ($schema): remove one"
+                    problems.append({"field": _field(path, "$ref"), "message": message})
+                todo.append(target)
             except LookupError as exc:
                 problems.append({"field": _field(path, "$ref"), "message": str(exc)})
         todo.extend((sub, sub_path) for sub, sub_path, _ in _subschemas(node, path))

@@ -197,3 +197,31 @@ def test_every_reference_accepted_at_save_resolves_when_validating(
     if accepted:
         assert validate_payload(schema, {"a": "hello"}) == []
         assert [v["field"] for v in validate_payload(schema, {"a": "x"})] == ["a"]
+
+
+DRAFT7 = "http://json-schema.org/draft-07/schema#"
+DIALECT_2020 = "https://json-schema.org/draft/2020-12/schema"
+
+
+@pytest.mark.parametrize(
+    ("schema", "field"),
+    [
+        # A nested dialect would make the validator switch to jsonschema's stock class for
+        # that part: Python's backtracking patterns and no time budget.
+        (obj({"a": {"$schema": DRAFT7, "type": "string"}}), "inputSchema.properties.a.$schema"),
+        (obj({}, **{"$defs": {"x": {"$schema": DIALECT_2020}}}), "inputSchema.$defs.x.$schema"),
+        (obj({"a": {"$ref": "#"}}, **{"$schema": DIALECT_2020}), "inputSchema.properties.a.$ref"),
+        (obj({}, **{"$schema": DRAFT7}), "inputSchema.$schema"),
+    ],
+)
+def test_only_the_root_names_the_dialect_inputs_are_checked_with(
+    schema: dict[str, Any], field: str
+) -> None:
+    assert problem_fields(schema) == [field]
+
+
+def test_the_root_may_name_the_2020_12_dialect() -> None:
+    assert problem_fields(obj({"a": TEXT}, **{"$schema": DIALECT_2020})) == []
+    assert problem_fields(obj({"a": TEXT}, **{"$schema": DIALECT_2020 + "#"})) == []
+    # A reference to the root is fine when the root names no dialect.
+    assert problem_fields(obj({"a": {"type": "array", "items": {"$ref": "#"}}})) == []
