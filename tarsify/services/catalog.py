@@ -141,6 +141,11 @@ class CatalogService:
         async with self._uow() as uow:
             return await uow.endpoints.get_by_provider_id(provider, provider_endpoint_id)
 
+    @property
+    def providers(self) -> frozenset[Provider]:
+        """The providers endpoints may be created on."""
+        return frozenset(Provider) if self._providers is None else self._providers
+
     def _check_reachable(self, provider: Provider) -> None:
         """``InvalidBody`` (field ``provider``) for a provider without credentials here."""
         if self._providers is not None and provider not in self._providers:
