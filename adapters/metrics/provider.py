@@ -10,7 +10,7 @@ from collections.abc import Awaitable, Callable
 from typing import TypeVar
 
 from adapters.metrics.registry import Metrics
-from adapters.providers.routing import provider_of
+from tarsify.domain.catalog import split_job_target
 from tarsify.domain.errors import GpuProviderError, ProviderJobNotFound
 from tarsify.ports.provider import GpuProvider, JobReport, JobRequest
 
@@ -48,7 +48,7 @@ class MeteredGpuProvider:
             failure = exc
             raise
         finally:
-            provider = provider_of(target)
+            provider = split_job_target(target)[0].value
             self._metrics.provider_seconds.labels(provider=provider, operation=operation).observe(
                 time.perf_counter() - started
             )

@@ -28,11 +28,6 @@ from tarsify.domain.errors import GpuProviderError, ProviderOutcome
 from tarsify.ports.provider import GpuProvider, JobReport, JobRequest
 
 
-def provider_of(target: str) -> str:
-    """The provider's name of a job target (a metrics and log label)."""
-    return split_job_target(target)[0].value
-
-
 class RoutingGpuProvider:
     """The GpuProvider port over one adapter per provider."""
 
