@@ -22,6 +22,7 @@ from tarsify.domain.models import (
     GpuEndpoint,
     MarketplaceListing,
     ModelCategory,
+    Provider,
     RunTarget,
     TarsModel,
     TarsModelStatus,
@@ -125,10 +126,12 @@ class MemoryEndpointRepository(Repository):
         """By id."""
         return self._get(endpoint_id)  # type: ignore[no-any-return]
 
-    async def get_by_provider_id(self, provider_endpoint_id: str) -> GpuEndpoint | None:
-        """By the provider's endpoint id."""
+    async def get_by_provider_id(
+        self, provider: Provider, provider_endpoint_id: str
+    ) -> GpuEndpoint | None:
+        """By the provider and its own endpoint id."""
         return self._find(  # type: ignore[no-any-return]
-            lambda e: e.provider_endpoint_id == provider_endpoint_id
+            lambda e: e.provider == provider and e.provider_endpoint_id == provider_endpoint_id
         )
 
     async def update(self, endpoint: GpuEndpoint) -> None:

@@ -43,7 +43,7 @@ RowKey = tuple[str, uuid.UUID]
 UNIQUE: dict[str, Callable[[Any], list[tuple[Any, ...]]]] = {
     "developers": lambda d: [("uid", d.uid)],
     "consumers": lambda c: [("uid", c.uid)],
-    "endpoints": lambda e: [("provider_endpoint_id", e.provider_endpoint_id)],
+    "endpoints": lambda e: [("provider_endpoint_id", e.provider, e.provider_endpoint_id)],
     "base_models": lambda b: [("slug", b.slug)],
     "tars_models": lambda t: [("slug", t.slug)],
     "executions": lambda x: [

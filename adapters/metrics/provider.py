@@ -1,4 +1,6 @@
-"""``MeteredGpuProvider``: any ``GpuProvider``, with every call counted and timed."""
+"""``MeteredGpuProvider``: any ``GpuProvider``, with every call counted and timed, labelled
+with the provider the call went to (``runpod`` for a bare endpoint id, as the routing
+provider reads targets)."""
 
 from __future__ import annotations
 
@@ -8,6 +10,7 @@ from collections.abc import Awaitable, Callable
 from typing import TypeVar
 
 from adapters.metrics.registry import Metrics
+from tarsify.domain.catalog import split_job_target
 from tarsify.domain.errors import GpuProviderError, ProviderJobNotFound
 from tarsify.ports.provider import GpuProvider, JobReport, JobRequest
 
@@ -36,7 +39,7 @@ class MeteredGpuProvider:
         self.inner = inner
         self._metrics = metrics
 
-    async def _measure(self, operation: str, call: Callable[[], Awaitable[T]]) -> T:
+    async def _measure(self, operation: str, target: str, call: Callable[[], Awaitable[T]]) -> T:
         started = time.perf_counter()
         failure: BaseException | None = None
         try:
@@ -45,27 +48,36 @@ class MeteredGpuProvider:
             failure = exc
             raise
         finally:
-            self._metrics.provider_seconds.labels(operation=operation).observe(
+            provider = split_job_target(target)[0].value
+            self._metrics.provider_seconds.labels(provider=provider, operation=operation).observe(
                 time.perf_counter() - started
             )
             self._metrics.provider_calls.labels(
-                operation=operation, outcome=outcome_of(failure)
+                provider=provider, operation=operation, outcome=outcome_of(failure)
             ).inc()
 
     async def submit(self, request: JobRequest) -> JobReport:
         """``inner.submit``, measured."""
-        return await self._measure("submit", lambda: self.inner.submit(request))
+        return await self._measure(
+            "submit", request.endpoint_id, lambda: self.inner.submit(request)
+        )
 
     async def submit_and_wait(self, request: JobRequest, wait_ms: int) -> JobReport:
         """``inner.submit_and_wait``, measured."""
         return await self._measure(
-            "submit_and_wait", lambda: self.inner.submit_and_wait(request, wait_ms)
+            "submit_and_wait",
+            request.endpoint_id,
+            lambda: self.inner.submit_and_wait(request, wait_ms),
         )
 
     async def status(self, endpoint_id: str, job_id: str) -> JobReport:
         """``inner.status``, measured."""
-        return await self._measure("status", lambda: self.inner.status(endpoint_id, job_id))
+        return await self._measure(
+            "status", endpoint_id, lambda: self.inner.status(endpoint_id, job_id)
+        )
 
     async def cancel(self, endpoint_id: str, job_id: str) -> JobReport:
         """``inner.cancel``, measured."""
-        return await self._measure("cancel", lambda: self.inner.cancel(endpoint_id, job_id))
+        return await self._measure(
+            "cancel", endpoint_id, lambda: self.inner.cancel(endpoint_id, job_id)
+        )

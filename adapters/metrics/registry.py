@@ -56,14 +56,14 @@ class Metrics:
         self.provider_calls = Counter(
             "tarsify_gpu_provider_calls",
             "GPU provider calls by operation and outcome "
-            "(ok, not_found, not_sent, refused, unknown, cancelled, exception)",
-            ["operation", "outcome"],
+            "(ok, not_found, not_sent, refused, unknown, cancelled, exception), by provider",
+            ["provider", "operation", "outcome"],
             registry=r,
         )
         self.provider_seconds = Histogram(
             "tarsify_gpu_provider_call_seconds",
-            "GPU provider call latency by operation",
-            ["operation"],
+            "GPU provider call latency by provider and operation",
+            ["provider", "operation"],
             buckets=PROVIDER_BUCKETS,
             registry=r,
         )

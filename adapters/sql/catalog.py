@@ -11,7 +11,13 @@ from adapters.sql.errors import guarded
 from adapters.sql.mapping import Shape, from_row, keyset_page, labelled, to_values
 from adapters.sql.query import Query
 from adapters.sql.tables import base_models, runpod_endpoints
-from tarsify.domain.models import BaseModel, BaseModelWithEndpoint, EndpointWithCount, GpuEndpoint
+from tarsify.domain.models import (
+    BaseModel,
+    BaseModelWithEndpoint,
+    EndpointWithCount,
+    GpuEndpoint,
+    Provider,
+)
 from tarsify.domain.pagination import Cursor, Page, PageRequest, page_from_rows
 
 _ENDPOINT = Shape(GpuEndpoint, runpod_endpoints)
@@ -41,10 +47,13 @@ class SqlEndpointRepository:
         return None if row is None else _ENDPOINT.load(row)
 
     @guarded("endpoints.get_by_provider_id")
-    async def get_by_provider_id(self, provider_endpoint_id: str) -> GpuEndpoint | None:
-        """By the provider's endpoint id."""
+    async def get_by_provider_id(
+        self, provider: Provider, provider_endpoint_id: str
+    ) -> GpuEndpoint | None:
+        """By the provider and its own endpoint id."""
         stmt = select(runpod_endpoints).where(
-            runpod_endpoints.c.runpod_endpoint_id == provider_endpoint_id
+            runpod_endpoints.c.provider == provider,
+            runpod_endpoints.c.runpod_endpoint_id == provider_endpoint_id,
         )
         row = (await self._db.execute(stmt)).mappings().first()
         return None if row is None else from_row(GpuEndpoint, row)

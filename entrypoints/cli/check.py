@@ -70,10 +70,13 @@ def check_admins(settings: Settings) -> list[Finding]:
 
 
 def check_provider(settings: Settings) -> list[Finding]:
-    """A real GPU provider with its key (the settings refuse runpod without one)."""
-    if settings.gpu.provider == "simulator":
+    """Real GPU providers with their keys (the settings refuse real ones without any)."""
+    if settings.gpu.simulated:
         return [_problem("GPU_PROVIDER=simulator: every output would be simulated")]
-    return [_ok("GPU_PROVIDER=runpod with RUNPOD_API_KEY set")]
+    keys = {"runpod": "RUNPOD_API_KEY", "fal": "FAL_KEY"}
+    names = sorted(p.value for p in settings.gpu.configured_providers())
+    with_keys = ", ".join(f"{name} ({keys[name]})" for name in names)
+    return [_ok(f"GPU_PROVIDER={settings.gpu.provider}: real providers {with_keys}")]
 
 
 def check_public_url(settings: Settings) -> list[Finding]:
@@ -149,9 +152,36 @@ async def check_database(settings: Settings) -> list[Finding]:
     if at != wanted:
         return [_problem(f"the database is at revision {at}, not {wanted}: tarsify migrate")]
     found = [_ok(f"the database answers and is at revision {at}")]
+    found.append(await _endpoint_providers(settings))
     if settings.database.pooled:
         found.append(await _planner_setting(settings.database.url))
     return found
+
+
+async def _endpoint_providers(settings: Settings) -> Finding:
+    """Every active endpoint is on a provider this configuration can reach."""
+    from sqlalchemy import text
+
+    from adapters.sql.migrate import migration_engine
+
+    engine = migration_engine(settings.database.url, pooled=settings.database.pooled)
+    query = text(
+        "SELECT provider, count(*) FROM runpod_endpoints WHERE is_active GROUP BY provider"
+    )
+    try:
+        async with engine.connect() as connection:
+            rows = await asyncio.wait_for(connection.execute(query), DB_TIMEOUT_S)
+            counts = {str(provider): int(count) for provider, count in rows}
+    except Exception as exc:  # drivers raise many types; the cause is what matters
+        return _problem(f"the endpoints' providers could not be read: {type(exc).__name__}")
+    finally:
+        await engine.dispose()
+    reachable = {p.value for p in settings.gpu.reachable_providers()}
+    missing = {name: n for name, n in sorted(counts.items()) if name not in reachable}
+    if missing:
+        listed = ", ".join(f"{n} on {name}" for name, n in missing.items())
+        return _problem(f"active endpoints on providers without credentials: {listed}")
+    return _ok("every active endpoint is on a provider with credentials")
 
 
 async def _planner_setting(url: str) -> Finding:

@@ -16,7 +16,6 @@ from adapters.memory.stats import MemoryExecutionStats
 from adapters.memory.uow import MemoryHealthCheck, MemoryStore
 from adapters.metrics.provider import MeteredGpuProvider
 from adapters.patterns.re2 import Re2Patterns
-from adapters.providers.runpod.provider import RunPodGpuProvider
 from adapters.providers.simulator.engine import SimulatorEngine
 from adapters.providers.simulator.provider import SimulatedGpuProvider
 from adapters.sql.stats import SqlExecutionStats
@@ -31,7 +30,12 @@ from entrypoints.container.engine import (
     open_offload,
 )
 from entrypoints.container.files import make_file_url_signer, open_blob_store, open_downloader
-from entrypoints.container.gpu import open_runpod_client
+from entrypoints.container.gpu import (
+    open_fal_client,
+    open_runpod_client,
+    real_providers,
+    simulated_providers,
+)
 from entrypoints.container.limits import make_rate_limiter, open_rate_limit_store
 from entrypoints.container.storage import (
     make_execution_feed,
@@ -118,13 +122,20 @@ class Container(containers.DeclarativeContainer):
         run_time_s=settings.provided.gpu.simulator_run_seconds,
     )
     runpod_client = providers.Resource(open_runpod_client, settings)
+    fal_client = providers.Resource(open_fal_client, settings)
+    real_gpu_providers = providers.Singleton(real_providers, runpod_client, fal_client)
+    # Each endpoint's provider picks its adapter: every one the simulator, or each real
+    # provider with credentials (``runpod`` is the older name of ``real``).
     gpu_provider = providers.Selector(
         # Not settings.provided.gpu.provider: ``provider`` is an attribute of the getter.
         providers.Callable(attrgetter("gpu.provider"), settings),
-        simulator=providers.Singleton(SimulatedGpuProvider, simulator_engine),
-        runpod=providers.Singleton(RunPodGpuProvider, runpod_client),
+        simulator=providers.Singleton(
+            simulated_providers, providers.Singleton(SimulatedGpuProvider, simulator_engine)
+        ),
+        real=real_gpu_providers,
+        runpod=real_gpu_providers,
     )
-    # What the engine calls: the chosen provider (or a test's override of gpu_provider),
+    # What the engine calls: the chosen providers (or a test's override of gpu_provider),
     # counted and timed.
     metered_gpu_provider = providers.Singleton(MeteredGpuProvider, gpu_provider, metrics)
 
@@ -182,7 +193,11 @@ class Container(containers.DeclarativeContainer):
         RunTargets, uow_factory, clock, engine_settings.provided.run_target_ttl_s
     )
     catalog_service = providers.Singleton(
-        CatalogService, uow_factory, clock, run_targets.provided.forget
+        CatalogService,
+        uow_factory,
+        clock,
+        run_targets.provided.forget,
+        providers.Callable(lambda s: s.gpu.reachable_providers(), settings),
     )
     studio_service = providers.Singleton(
         StudioService, uow_factory, clock, run_targets.provided.forget

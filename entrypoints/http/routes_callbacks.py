@@ -1,4 +1,7 @@
-"""Provider callbacks: RunPod announces finished jobs; the status is then re-read."""
+"""Provider callbacks: RunPod and fal announce finished jobs; the status is then re-read.
+
+Both post to the URL the job was sent with (``fal_webhook`` for fal); the route's name is
+older than fal."""
 
 from __future__ import annotations
 
@@ -16,14 +19,15 @@ from .schemas_callbacks import NoticeAccepted, ProviderNotice
 
 
 async def runpod_callback(request: web.Request, _caller: Caller) -> web.Response:
-    """A job of this execution finished at RunPod: re-read it (the body is not trusted)."""
+    """A job of this execution finished at RunPod or fal: re-read it (the body is not
+    trusted)."""
     svc = services(request)
     execution_id = path_id(request)
     token = request.match_info["token"]
     if svc.callbacks is None or not svc.callbacks.verify(execution_id, token):
         raise NotFound()
     notice = await _notice(request)
-    if not await svc.executions.notify(execution_id, notice.id):
+    if not await svc.executions.notify(execution_id, notice.job_hint):
         raise NotFound()
     return ok(NoticeAccepted(accepted=True))
 
@@ -43,7 +47,7 @@ ROUTES = [
         "POST",
         "/webhooks/runpod/{id}/{token}",
         runpod_callback,
-        "RunPod job notification (the URL is the credential)",
+        "RunPod or fal job notification (the URL is the credential)",
         Auth.NONE,
         NoticeAccepted,
         tag="webhooks",

@@ -34,7 +34,7 @@ async def create_endpoint(request: web.Request, _caller: Caller) -> web.Response
     """Register a GPU endpoint."""
     data = await body(request, EndpointCreate)
     endpoint = await services(request).catalog.create_endpoint(
-        NewEndpoint(**endpoint_changes(data.model_dump()))
+        NewEndpoint(**endpoint_changes(data.model_dump(), creating=True))
     )
     return ok(endpoint_view(endpoint), status=201)
 

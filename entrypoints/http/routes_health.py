@@ -17,8 +17,13 @@ log = logging.getLogger("tarsify.http")
 
 
 def _health(request: web.Request, status: str) -> Health:
-    provider = services(request).settings.gpu.provider
-    return Health(status=status, gpu_provider=provider, simulated=provider == "simulator")
+    gpu = services(request).settings.gpu
+    return Health(
+        status=status,
+        gpu_provider=gpu.provider,
+        simulated=gpu.simulated,
+        providers=sorted(p.value for p in gpu.reachable_providers()),
+    )
 
 
 async def live(request: web.Request, _caller: Caller) -> web.Response:

@@ -10,19 +10,30 @@ from pydantic import Field
 
 from tarsify.domain import models as m
 from tarsify.domain.credits import MAX_PRICE_PER_RUN
-from tarsify.domain.models import EndpointSource, ModelCategory, OutputType
+from tarsify.domain.errors import InvalidBody
+from tarsify.domain.models import EndpointSource, ModelCategory, OutputType, Provider
 
 from .schemas import SLUG_PATTERN, RequestModel, Timestamp, View, absent
 
-PROVIDER_ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._-]*$"
+RUNPOD_ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._-]*$"
+# Any provider's id: a RunPod endpoint id, a fal model id (``owner/app[/path]``); the
+# shape each provider accepts is the core's check (``check_provider_endpoint_id``).
+PROVIDER_ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._-]*(/[A-Za-z0-9][A-Za-z0-9._-]*)*$"
 
 
 class EndpointCreate(RequestModel):
-    """Register a GPU endpoint (admin)."""
+    """Register a GPU endpoint (admin). ``providerEndpointId`` is the provider's own id;
+    ``runpodEndpointId`` is its older name, accepted for RunPod endpoints."""
 
-    runpod_endpoint_id: str = Field(min_length=1, max_length=100, pattern=PROVIDER_ID_PATTERN)
+    provider: Provider = Provider.RUNPOD
+    provider_endpoint_id: str | None = Field(
+        default=None, min_length=1, max_length=200, pattern=PROVIDER_ID_PATTERN
+    )
+    runpod_endpoint_id: str | None = Field(
+        default=None, min_length=1, max_length=100, pattern=RUNPOD_ID_PATTERN
+    )
     name: str = Field(min_length=1, max_length=100)
-    gpu_type: str = Field(min_length=1, max_length=50)
+    gpu_type: str | None = Field(default=None, min_length=1, max_length=50)
     source: EndpointSource = EndpointSource.HUB
     docker_image: str | None = Field(default=None, max_length=500)
     is_active: bool = True
@@ -31,19 +42,32 @@ class EndpointCreate(RequestModel):
 class EndpointUpdate(RequestModel):
     """Change some fields of a GPU endpoint (admin)."""
 
-    runpod_endpoint_id: str = absent(min_length=1, max_length=100, pattern=PROVIDER_ID_PATTERN)
+    provider: Provider = absent()
+    provider_endpoint_id: str = absent(min_length=1, max_length=200, pattern=PROVIDER_ID_PATTERN)
+    runpod_endpoint_id: str = absent(min_length=1, max_length=100, pattern=RUNPOD_ID_PATTERN)
     name: str = absent(min_length=1, max_length=100)
-    gpu_type: str = absent(min_length=1, max_length=50)
+    gpu_type: str | None = Field(default=None, min_length=1, max_length=50)
     source: EndpointSource = absent()
     docker_image: str | None = Field(default=None, max_length=500)
     is_active: bool = absent()
 
 
-def endpoint_changes(changes: dict[str, Any]) -> dict[str, Any]:
-    """An endpoint body's fields by the core's names."""
-    # The API names the provider's id after RunPod; the core keeps it provider-neutral.
-    if "runpod_endpoint_id" in changes:
-        changes["provider_endpoint_id"] = changes.pop("runpod_endpoint_id")
+def _refused(field: str, message: str) -> InvalidBody:
+    return InvalidBody("Invalid request body", details=[{"field": field, "message": message}])
+
+
+def endpoint_changes(changes: dict[str, Any], *, creating: bool = False) -> dict[str, Any]:
+    """An endpoint body's fields by the core's names: ``runpodEndpointId`` (RunPod only)
+    becomes the provider's id, which a new endpoint must be given."""
+    runpod_id = changes.pop("runpod_endpoint_id", None)
+    if runpod_id is not None:
+        if changes.get("provider", Provider.RUNPOD) is not Provider.RUNPOD:
+            raise _refused("runpodEndpointId", "only for RunPod endpoints: use providerEndpointId")
+        if changes.get("provider_endpoint_id") not in (None, runpod_id):
+            raise _refused("runpodEndpointId", "differs from providerEndpointId")
+        changes["provider_endpoint_id"] = runpod_id
+    if creating and changes.get("provider_endpoint_id") is None:
+        raise _refused("providerEndpointId", "Field required (or runpodEndpointId for RunPod)")
     return changes
 
 
@@ -80,14 +104,17 @@ class BaseModelUpdate(RequestModel):
 
 
 class EndpointView(View):
-    """A GPU endpoint as admins see it (with the provider's endpoint id)."""
+    """A GPU endpoint as admins see it (with the provider's endpoint id;
+    ``runpodEndpointId`` repeats it for RunPod endpoints and is null for others)."""
 
     id: uuid.UUID
-    runpod_endpoint_id: str
+    provider: Provider
+    provider_endpoint_id: str
+    runpod_endpoint_id: str | None
     name: str
     source: EndpointSource
     docker_image: str | None
-    gpu_type: str
+    gpu_type: str | None
     is_active: bool
     created_at: Timestamp
     updated_at: Timestamp
@@ -103,9 +130,11 @@ class EndpointSummary(View):
     """The endpoint embedded in an admin base model."""
 
     id: uuid.UUID
-    runpod_endpoint_id: str
+    provider: Provider
+    provider_endpoint_id: str
+    runpod_endpoint_id: str | None
     name: str
-    gpu_type: str
+    gpu_type: str | None
     is_active: bool
 
 
@@ -137,13 +166,22 @@ class AdminBaseModelView(BaseModelFields):
 class DeveloperBaseModelView(BaseModelFields):
     """A browsable base model for developers (no endpoint identifiers)."""
 
-    gpu_type: str
+    gpu_type: str | None
+
+
+def _provider_fields(e: m.GpuEndpoint) -> dict[str, object]:
+    runpod_id = e.provider_endpoint_id if e.provider is Provider.RUNPOD else None
+    return {
+        "provider": e.provider,
+        "provider_endpoint_id": e.provider_endpoint_id,
+        "runpod_endpoint_id": runpod_id,
+    }
 
 
 def _endpoint_fields(e: m.GpuEndpoint) -> dict[str, object]:
     return {
         "id": e.id,
-        "runpod_endpoint_id": e.provider_endpoint_id,
+        **_provider_fields(e),
         "name": e.name,
         "source": e.source,
         "docker_image": e.docker_image,
@@ -183,12 +221,14 @@ def _base_fields(b: m.BaseModel) -> dict[str, object]:
 def admin_base_model_view(row: m.BaseModelWithEndpoint) -> AdminBaseModelView:
     """A base model for admins, with its endpoint."""
     b, e = row.base_model, row.endpoint
-    summary = EndpointSummary(
-        id=e.id,
-        runpod_endpoint_id=e.provider_endpoint_id,
-        name=e.name,
-        gpu_type=e.gpu_type,
-        is_active=e.is_active,
+    summary = EndpointSummary.model_validate(
+        {
+            "id": e.id,
+            **_provider_fields(e),
+            "name": e.name,
+            "gpu_type": e.gpu_type,
+            "is_active": e.is_active,
+        }
     )
     fields = _base_fields(b) | {
         "endpoint_id": b.endpoint_id,

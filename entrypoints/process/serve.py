@@ -216,6 +216,8 @@ def _print_report(report: SeedReport, settings: Settings | None) -> None:
     )
     for name in report.created + report.updated:
         print(f"  + {name}")
+    for name in report.skipped:
+        print(f"  - {name}")
     for env in report.placeholders:
         print(
             f"  ! {env} is not set: its endpoint has a placeholder id (runs stay simulated "

@@ -14,12 +14,15 @@ PLACEHOLDER_PREFIX = "placeholder-"
 
 @dataclass(frozen=True)
 class SeedEndpoint:
-    """An endpoint to register; ``env`` names the variable holding its real id."""
+    """An endpoint to register; ``env`` names the variable holding its real id, which
+    defaults to ``default_id`` when the provider's ids are public (fal's model ids)."""
 
     env: str
     name: str
-    gpu_type: str
-    docker_image: str
+    gpu_type: str | None
+    docker_image: str | None
+    provider: str = "runpod"
+    default_id: str = ""
 
 
 @dataclass(frozen=True)
@@ -43,7 +46,55 @@ ENDPOINTS = [
     SeedEndpoint(
         "RUNPOD_EP_WHISPER", "Faster Whisper", "NVIDIA RTX A4000", "runpod/ai-api-faster-whisper"
     ),
+    SeedEndpoint(
+        "FAL_MODEL_FLUX", "FLUX.1 schnell", None, None, "fal", default_id="fal-ai/flux/schnell"
+    ),
 ]
+
+FLUX_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "title": "FLUX.1 schnell",
+    "properties": {
+        "prompt": {
+            "type": "string",
+            "title": "Prompt",
+            "description": "What the image shows.",
+            "minLength": 1,
+            "maxLength": 2000,
+        },
+        "image_size": {
+            "type": "string",
+            "title": "Image size",
+            "enum": [
+                "square_hd",
+                "square",
+                "portrait_4_3",
+                "portrait_16_9",
+                "landscape_4_3",
+                "landscape_16_9",
+            ],
+            "default": "landscape_4_3",
+        },
+        "num_inference_steps": {
+            "type": "integer",
+            "title": "Steps",
+            "minimum": 1,
+            "maximum": 12,
+            "default": 4,
+        },
+        "seed": {"type": "integer", "title": "Seed", "minimum": 0},
+        "num_images": {
+            "type": "integer",
+            "title": "Images",
+            "minimum": 1,
+            "maximum": 4,
+            "default": 1,
+        },
+        "enable_safety_checker": {"type": "boolean", "title": "Safety checker", "default": True},
+    },
+    "required": ["prompt"],
+    "additionalProperties": False,
+}
 
 TTS_SCHEMA: dict[str, Any] = {
     "type": "object",
@@ -254,5 +305,16 @@ BASE_MODELS = [
         "txt",
         20,
         WHISPER_SCHEMA,
+    ),
+    SeedBaseModel(
+        "FAL_MODEL_FLUX",
+        "flux-schnell",
+        "Fast Image Generator",
+        "Images from a text prompt in a few steps with FLUX.1 schnell, hosted on fal.",
+        "IMAGE",
+        "IMAGE",
+        "png",
+        5,
+        FLUX_SCHEMA,
     ),
 ]

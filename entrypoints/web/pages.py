@@ -38,7 +38,7 @@ def _common(request: web.Request, page: str) -> dict[str, Any]:
     return {
         "page": page,
         "demo": settings.auth.demo_sign_in,
-        "simulated": settings.gpu.provider == "simulator",
+        "simulated": settings.gpu.simulated,
     }
 
 

@@ -3,6 +3,7 @@ them (an admin's work). ``models`` names these entities too."""
 
 from __future__ import annotations
 
+import re
 import uuid
 from dataclasses import dataclass
 from datetime import datetime
@@ -20,6 +21,56 @@ class EndpointSource(StrEnum):
 
     HUB = "HUB"
     CUSTOM = "CUSTOM"
+
+
+class Provider(StrEnum):
+    """The GPU provider that hosts an endpoint."""
+
+    RUNPOD = "runpod"
+    FAL = "fal"
+
+
+# RunPod's endpoint ids are one segment; fal's model ids are ``owner/app[/path]``.
+_PROVIDER_ID_SHAPES = {
+    Provider.RUNPOD: re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*"),
+    Provider.FAL: re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*(/[A-Za-z0-9][A-Za-z0-9._-]*){1,4}"),
+}
+_PROVIDER_ID_HINTS = {
+    Provider.RUNPOD: "a RunPod endpoint id (letters, digits, '.', '_', '-')",
+    Provider.FAL: "a fal model id such as fal-ai/fast-sdxl or fal-ai/flux/dev",
+}
+
+
+def check_provider_endpoint_id(provider: Provider, provider_endpoint_id: str) -> None:
+    """``InvalidBody`` (field ``providerEndpointId``) when the id cannot be one of
+    ``provider``'s."""
+    if not _PROVIDER_ID_SHAPES[provider].fullmatch(provider_endpoint_id):
+        raise InvalidBody(
+            "providerEndpointId does not fit the provider",
+            details=[
+                {
+                    "field": "providerEndpointId",
+                    "message": f"expected {_PROVIDER_ID_HINTS[provider]}",
+                }
+            ],
+        )
+
+
+def job_target(provider: Provider, provider_endpoint_id: str) -> str:
+    """Where a job is sent, as the engine stores it and the ``GpuProvider`` port receives
+    it: a RunPod endpoint id alone (as stored before other providers existed), another
+    provider's id prefixed with its name (``fal:fal-ai/fast-sdxl``)."""
+    if provider is Provider.RUNPOD:
+        return provider_endpoint_id
+    return f"{provider.value}:{provider_endpoint_id}"
+
+
+def split_job_target(target: str) -> tuple[Provider, str]:
+    """The provider and its own endpoint id of a ``job_target``."""
+    name, sep, rest = target.partition(":")
+    if sep and name in {p.value for p in Provider}:
+        return Provider(name), rest
+    return Provider.RUNPOD, target
 
 
 class ModelCategory(StrEnum):
@@ -45,9 +96,10 @@ class OutputType(StrEnum):
 class EndpointChanges(TypedDict, total=False):
     """An admin's change of a GPU endpoint: only the keys given change."""
 
+    provider: Provider
     provider_endpoint_id: str
     name: str
-    gpu_type: str
+    gpu_type: str | None
     source: EndpointSource
     docker_image: str | None
     is_active: bool
@@ -55,24 +107,36 @@ class EndpointChanges(TypedDict, total=False):
 
 @dataclass(slots=True)
 class GpuEndpoint:
-    """A serverless GPU endpoint at a provider (a RunPod endpoint today).
+    """A serverless GPU endpoint at a provider (RunPod, fal).
 
-    ``provider_endpoint_id`` is the provider's own id (``runpod_endpoint_id``): internal,
-    shown to admins only.
+    ``provider_endpoint_id`` is the provider's own id (RunPod's endpoint id, fal's model
+    id): internal, shown to admins only. ``gpu_type`` is informative (fal names none).
     """
 
     id: uuid.UUID
     provider_endpoint_id: str
     name: str
-    gpu_type: str
+    gpu_type: str | None
     created_at: datetime
     updated_at: datetime
     source: EndpointSource = EndpointSource.HUB
     docker_image: str | None = None
     is_active: bool = True
+    provider: Provider = Provider.RUNPOD
+
+    @property
+    def job_target(self) -> str:
+        """Where its jobs are sent (``job_target``)."""
+        return job_target(self.provider, self.provider_endpoint_id)
 
     def change(self, changes: EndpointChanges, now: datetime) -> None:
-        """Apply ``changes``; a new provider id must be free (the caller's check)."""
+        """Apply ``changes``; a new provider id must be free (the caller's check), and fit
+        the provider (checked here)."""
+        provider = changes.get("provider", self.provider)
+        provider_endpoint_id = changes.get("provider_endpoint_id", self.provider_endpoint_id)
+        if "provider" in changes or "provider_endpoint_id" in changes:
+            check_provider_endpoint_id(provider, provider_endpoint_id)
+        self.provider = provider
         self.provider_endpoint_id = changes.get("provider_endpoint_id", self.provider_endpoint_id)
         self.name = changes.get("name", self.name)
         self.gpu_type = changes.get("gpu_type", self.gpu_type)

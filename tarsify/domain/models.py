@@ -18,6 +18,7 @@ from tarsify.domain.catalog import EndpointSource as EndpointSource
 from tarsify.domain.catalog import GpuEndpoint as GpuEndpoint
 from tarsify.domain.catalog import ModelCategory as ModelCategory
 from tarsify.domain.catalog import OutputType as OutputType
+from tarsify.domain.catalog import Provider as Provider
 from tarsify.domain.credits import effective_price
 from tarsify.domain.errors import (
     BaseModelNotActive,

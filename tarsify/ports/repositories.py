@@ -26,6 +26,7 @@ from tarsify.domain.models import (
     GpuEndpoint,
     MarketplaceListing,
     ModelCategory,
+    Provider,
     RunTarget,
     TarsModel,
 )
@@ -76,8 +77,10 @@ class EndpointRepository(Protocol):
         """By id."""
         ...
 
-    async def get_by_provider_id(self, provider_endpoint_id: str) -> GpuEndpoint | None:
-        """By the provider's endpoint id."""
+    async def get_by_provider_id(
+        self, provider: Provider, provider_endpoint_id: str
+    ) -> GpuEndpoint | None:
+        """By the provider and its own endpoint id."""
         ...
 
     async def update(self, endpoint: GpuEndpoint) -> None:

@@ -7,12 +7,12 @@ check what needs the store (unique ids and slugs, the endpoint exists) and store
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from dataclasses import dataclass
 from datetime import datetime
 
-from tarsify.domain.catalog import BaseModelChanges, EndpointChanges
-from tarsify.domain.errors import AlreadyExists, BaseModelNotFound, NotFound
+from tarsify.domain.catalog import BaseModelChanges, EndpointChanges, check_provider_endpoint_id
+from tarsify.domain.errors import AlreadyExists, BaseModelNotFound, InvalidBody, NotFound
 from tarsify.domain.models import (
     BaseModel,
     BaseModelWithEndpoint,
@@ -22,6 +22,7 @@ from tarsify.domain.models import (
     JsonObject,
     ModelCategory,
     OutputType,
+    Provider,
     new_id,
 )
 from tarsify.domain.pagination import Page, PageRequest
@@ -35,13 +36,15 @@ class NewEndpoint:
 
     provider_endpoint_id: str
     name: str
-    gpu_type: str
+    gpu_type: str | None = None
     source: EndpointSource = EndpointSource.HUB
     docker_image: str | None = None
     is_active: bool = True
+    provider: Provider = Provider.RUNPOD
 
     def entity(self, now: datetime) -> GpuEndpoint:
-        """The endpoint to store."""
+        """The endpoint to store, its provider id checked against the provider."""
+        check_provider_endpoint_id(self.provider, self.provider_endpoint_id)
         return GpuEndpoint(
             id=new_id(),
             provider_endpoint_id=self.provider_endpoint_id,
@@ -52,6 +55,7 @@ class NewEndpoint:
             source=self.source,
             docker_image=self.docker_image,
             is_active=self.is_active,
+            provider=self.provider,
         )
 
 
@@ -94,25 +98,32 @@ class NewBaseModel:
 
 
 class CatalogService:
-    """Registers, lists, changes and retires GPU endpoints and base models."""
+    """Registers, lists, changes and retires GPU endpoints and base models.
+
+    ``providers`` are the providers this deployment can reach (credentials configured,
+    or simulated); an endpoint on another one is refused (None: every provider).
+    """
 
     def __init__(
         self,
         uow: UnitOfWorkFactory,
         clock: Clock,
         catalog_changed: Callable[[], None] = lambda: None,
+        providers: Collection[Provider] | None = None,
     ) -> None:
         self._uow = uow
         self._clock = clock
+        self._providers = None if providers is None else frozenset(providers)
         # Told after each change this service commits (the run targets a process keeps).
         self._catalog_changed = catalog_changed
 
     async def create_endpoint(self, data: NewEndpoint) -> GpuEndpoint:
         """Register an endpoint; ``AlreadyExists`` when its provider id is registered."""
+        self._check_reachable(data.provider)
         endpoint = data.entity(self._clock.now())
         async with self._uow() as uow:
-            if await uow.endpoints.get_by_provider_id(data.provider_endpoint_id):
-                raise AlreadyExists("An endpoint with this runpodEndpointId exists")
+            if await uow.endpoints.get_by_provider_id(data.provider, data.provider_endpoint_id):
+                raise AlreadyExists("An endpoint with this providerEndpointId exists")
             await uow.endpoints.add(endpoint)
             await uow.commit()
             self._catalog_changed()
@@ -123,10 +134,30 @@ class CatalogService:
         async with self._uow() as uow:
             return await uow.endpoints.list(page)
 
-    async def find_endpoint(self, provider_endpoint_id: str) -> GpuEndpoint | None:
+    async def find_endpoint(
+        self, provider_endpoint_id: str, provider: Provider = Provider.RUNPOD
+    ) -> GpuEndpoint | None:
         """The endpoint registered with this provider id, if any."""
         async with self._uow() as uow:
-            return await uow.endpoints.get_by_provider_id(provider_endpoint_id)
+            return await uow.endpoints.get_by_provider_id(provider, provider_endpoint_id)
+
+    @property
+    def providers(self) -> frozenset[Provider]:
+        """The providers endpoints may be created on."""
+        return frozenset(Provider) if self._providers is None else self._providers
+
+    def _check_reachable(self, provider: Provider) -> None:
+        """``InvalidBody`` (field ``provider``) for a provider without credentials here."""
+        if self._providers is not None and provider not in self._providers:
+            raise InvalidBody(
+                f"No credentials are configured for the provider {provider.value}",
+                details=[
+                    {
+                        "field": "provider",
+                        "message": f"{provider.value} is not configured on this deployment",
+                    }
+                ],
+            )
 
     async def find_base_model(self, slug: str) -> BaseModel | None:
         """The base model with this slug, if any."""
@@ -139,10 +170,13 @@ class CatalogService:
         """Change some fields of an endpoint."""
         async with self._uow() as uow:
             endpoint = await _endpoint(uow, endpoint_id)
-            new_provider_id = changes.get("provider_endpoint_id")
-            if new_provider_id and new_provider_id != endpoint.provider_endpoint_id:
-                if await uow.endpoints.get_by_provider_id(new_provider_id):
-                    raise AlreadyExists("An endpoint with this runpodEndpointId exists")
+            provider = changes.get("provider", endpoint.provider)
+            if provider != endpoint.provider:
+                self._check_reachable(provider)
+            provider_id = changes.get("provider_endpoint_id", endpoint.provider_endpoint_id)
+            if (provider, provider_id) != (endpoint.provider, endpoint.provider_endpoint_id):
+                if await uow.endpoints.get_by_provider_id(provider, provider_id):
+                    raise AlreadyExists("An endpoint with this providerEndpointId exists")
             endpoint.change(changes, self._clock.now())
             await uow.endpoints.update(endpoint)
             await uow.commit()

@@ -8,10 +8,12 @@ from typing import Any
 import pytest
 
 from tarsify.domain.errors import AlreadyExists, StorageError
-from tarsify.domain.models import EndpointSource, ModelCategory, OutputType
+from tarsify.domain.models import EndpointSource, ModelCategory, OutputType, Provider
 from tarsify.domain.pagination import Cursor, PageRequest
 from tarsify.ports.storage import UnitOfWorkFactory
 from tests.contract.factories import at, base_model, endpoint
+
+RUNPOD, FAL = Provider.RUNPOD, Provider.FAL
 
 
 async def test_endpoint_round_trip_and_update(uow_factory: UnitOfWorkFactory) -> None:
@@ -21,15 +23,16 @@ async def test_endpoint_round_trip_and_update(uow_factory: UnitOfWorkFactory) ->
         await uow.commit()
     async with uow_factory() as uow:
         assert await uow.endpoints.get(ep.id) == ep
-        assert await uow.endpoints.get_by_provider_id(ep.provider_endpoint_id) == ep
-        assert await uow.endpoints.get_by_provider_id("missing") is None
+        assert await uow.endpoints.get_by_provider_id(RUNPOD, ep.provider_endpoint_id) == ep
+        assert await uow.endpoints.get_by_provider_id(RUNPOD, "missing") is None
+        assert await uow.endpoints.get_by_provider_id(FAL, ep.provider_endpoint_id) is None
         ep.name, ep.is_active, ep.gpu_type, ep.updated_at = "renamed", False, "H100", at(9)
         ep.provider_endpoint_id, ep.docker_image = "rp-new", None
         await uow.endpoints.update(ep)
         await uow.commit()
     async with uow_factory() as uow:
         assert await uow.endpoints.get(ep.id) == ep
-        assert await uow.endpoints.get_by_provider_id("rp-new") == ep
+        assert await uow.endpoints.get_by_provider_id(RUNPOD, "rp-new") == ep
 
 
 async def test_endpoint_provider_id_is_unique(uow_factory: UnitOfWorkFactory) -> None:
@@ -44,6 +47,20 @@ async def test_endpoint_provider_id_is_unique(uow_factory: UnitOfWorkFactory) ->
         second.provider_endpoint_id = "rp-1"
         with pytest.raises(AlreadyExists):
             await uow.endpoints.update(second)
+
+
+async def test_endpoint_provider_id_is_unique_per_provider(uow_factory: UnitOfWorkFactory) -> None:
+    on_runpod = endpoint(provider_endpoint_id="shared/id")
+    on_fal = endpoint(provider_endpoint_id="shared/id", provider=FAL, gpu_type=None)
+    async with uow_factory() as uow:
+        await uow.endpoints.add(on_runpod)
+        await uow.endpoints.add(on_fal)
+        await uow.commit()
+    async with uow_factory() as uow:
+        assert await uow.endpoints.get_by_provider_id(FAL, "shared/id") == on_fal
+        assert await uow.endpoints.get_by_provider_id(RUNPOD, "shared/id") == on_runpod
+        with pytest.raises(AlreadyExists):
+            await uow.endpoints.add(endpoint(provider_endpoint_id="shared/id", provider=FAL))
 
 
 async def test_endpoint_list_counts_base_models_newest_first(

@@ -38,7 +38,40 @@ async def test_endpoint_errors(api: Api) -> None:
     assert (null_name.status, null_name.code) == (400, "ERR_2001")
     missing_fields = await api.call("POST", ENDPOINTS, "admin", {"name": "x"})
     fields = {d["field"] for d in missing_fields.body["error"]["details"]}
-    assert fields == {"runpodEndpointId", "gpuType"}
+    assert fields == {"providerEndpointId"}
+
+
+async def test_endpoints_name_their_provider(api: Api) -> None:
+    runpod = await api.ok("POST", ENDPOINTS, "admin", endpoint_body(), 201)
+    assert (runpod["provider"], runpod["providerEndpointId"]) == ("runpod", PROVIDER_ENDPOINT_ID)
+    body = {"provider": "fal", "providerEndpointId": "fal-ai/flux/schnell", "name": "FLUX"}
+    fal = await api.ok("POST", ENDPOINTS, "admin", body, 201)
+    assert fal["provider"] == "fal" and fal["providerEndpointId"] == "fal-ai/flux/schnell"
+    assert fal["runpodEndpointId"] is None and fal["gpuType"] is None
+    # The same id may be used on another provider; twice on one is a conflict.
+    same = {"providerEndpointId": "fal-ai/flux/schnell", "provider": "runpod", "name": "x"}
+    refused_shape = await api.call("POST", ENDPOINTS, "admin", same)
+    assert (refused_shape.status, refused_shape.code) == (400, "ERR_2001")
+    assert refused_shape.body["error"]["details"][0]["field"] == "providerEndpointId"
+    dup = await api.call("POST", ENDPOINTS, "admin", body)
+    assert (dup.status, dup.code) == (409, "ERR_3002")
+    # runpodEndpointId is RunPod's alone, and must agree with providerEndpointId.
+    wrong = await api.call("POST", ENDPOINTS, "admin", body | {"runpodEndpointId": "rp-x"})
+    assert wrong.body["error"]["details"][0]["field"] == "runpodEndpointId"
+    both = endpoint_body("rp-a", providerEndpointId="rp-b")
+    assert (await api.call("POST", ENDPOINTS, "admin", both)).code == "ERR_2001"
+    agreed = await api.ok(
+        "POST", ENDPOINTS, "admin", endpoint_body("rp-c", providerEndpointId="rp-c"), 201
+    )
+    assert agreed["runpodEndpointId"] == "rp-c"
+    # A change keeps the provider's id shape.
+    path = f"{ENDPOINTS}/{fal['id']}"
+    moved = await api.ok("PATCH", path, "admin", {"providerEndpointId": "fal-ai/fast-sdxl"})
+    assert moved["providerEndpointId"] == "fal-ai/fast-sdxl"
+    bad = await api.call("PATCH", path, "admin", {"provider": "runpod"})
+    assert (bad.status, bad.code) == (400, "ERR_2001")
+    unknown = await api.call("POST", ENDPOINTS, "admin", body | {"provider": "replicate"})
+    assert (unknown.status, unknown.code) == (400, "ERR_2001")
 
 
 async def test_list_pagination(api: Api) -> None:
@@ -78,6 +111,8 @@ async def test_base_model_crud(api: Api) -> None:
     created = await api.ok("POST", BASES, "admin", base_model_body(endpoint["id"]), 201)
     assert created["endpoint"] == {
         "id": endpoint["id"],
+        "provider": "runpod",
+        "providerEndpointId": PROVIDER_ENDPOINT_ID,
         "runpodEndpointId": PROVIDER_ENDPOINT_ID,
         "name": "SDXL",
         "gpuType": "A100",

@@ -16,6 +16,7 @@ from adapters.auth.api_keys import CompositeVerifier
 from adapters.auth.firebase import FirebaseVerifier
 from adapters.auth.jwt import JwtVerifier
 from adapters.memory.uow import MemoryUnitOfWork
+from adapters.providers.routing import RoutingGpuProvider
 from adapters.providers.runpod.client import RunPodClient
 from adapters.providers.runpod.provider import RunPodGpuProvider
 from adapters.providers.simulator.provider import SimulatedGpuProvider
@@ -23,6 +24,7 @@ from adapters.sql.uow import SqlHealthCheck, SqlUnitOfWork
 from entrypoints.config import DEV_JWT_SECRET, Settings, configure_logging
 from entrypoints.container import build_container, resolve
 from entrypoints.container.auth import firebase_verifier
+from tarsify.domain.catalog import Provider
 
 from .conftest import make_settings
 
@@ -32,7 +34,11 @@ async def test_memory_store_and_simulator_by_default_in_tests() -> None:
     await resolve(container.init_resources)
     try:
         assert isinstance((await resolve(container.uow_factory))(), MemoryUnitOfWork)
-        assert isinstance(await resolve(container.gpu_provider), SimulatedGpuProvider)
+        routing = await resolve(container.gpu_provider)
+        assert isinstance(routing, RoutingGpuProvider)
+        # The simulator answers for every provider.
+        assert routing.providers == frozenset(Provider)
+        assert all(isinstance(a, SimulatedGpuProvider) for a in routing.adapters.values())
         assert isinstance(await resolve(container.identity_verifier), CompositeVerifier)
         assert isinstance(await resolve(container.token_verifier), JwtVerifier)
         assert (await resolve(container.engine_settings)).poll_min_interval_s == 0.0
@@ -57,7 +63,12 @@ async def test_sql_runpod_and_firebase_when_configured() -> None:
         assert isinstance((await resolve(container.uow_factory))(), SqlUnitOfWork)
         assert isinstance(await resolve(container.health_check), SqlHealthCheck)
         await (await resolve(container.health_check)).ping()
-        assert isinstance(await resolve(container.gpu_provider), RunPodGpuProvider)
+        routing = await resolve(container.gpu_provider)
+        assert isinstance(routing, RoutingGpuProvider)
+        # RunPod alone: fal has no FAL_KEY here.
+        assert isinstance(routing.adapters[Provider.RUNPOD], RunPodGpuProvider)
+        assert routing.providers == {Provider.RUNPOD}
+        assert await resolve(container.fal_client) is None
         assert isinstance(await resolve(container.runpod_client), RunPodClient)
         assert isinstance(await resolve(container.token_verifier), FirebaseVerifier)
     finally:

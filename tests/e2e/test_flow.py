@@ -116,6 +116,7 @@ async def test_no_provider_ids_reach_developers_or_consumers(
         for secret in secrets:
             assert secret not in reply.text, (method, path, secret)
         assert "runpodEndpointId" not in reply.text and "JobId" not in reply.text
+        assert "providerEndpointId" not in reply.text and 'provider"' not in reply.text
         if not path.startswith("/api/developer"):
             assert "SECRET" not in reply.text, (method, path)  # prompt prefix and suffix
     assert checked >= 15

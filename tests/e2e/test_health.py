@@ -8,7 +8,7 @@ from .support import Api
 
 
 async def test_liveness_and_readiness(api: Api) -> None:
-    simulated = {"gpuProvider": "simulator", "simulated": True}
+    simulated = {"gpuProvider": "simulator", "simulated": True, "providers": ["fal", "runpod"]}
     assert await api.ok("GET", "/health") == {"status": "ok", **simulated}
     assert await api.ok("GET", "/health/ready") == {"status": "ready", **simulated}
 

@@ -42,9 +42,11 @@ async def test_a_run_through_the_simulator_moves_the_counters(api: Api, world: W
         return value(after, name, **labels) - value(before, name, **labels)
 
     calls = "tarsify_gpu_provider_calls_total"
-    assert moved(calls, operation="submit", outcome="ok") == 1
-    assert moved(calls, operation="status", outcome="ok") == 1
-    assert moved("tarsify_gpu_provider_call_seconds_count", operation="submit") == 1
+    assert moved(calls, provider="runpod", operation="submit", outcome="ok") == 1
+    assert moved(calls, provider="runpod", operation="status", outcome="ok") == 1
+    assert (
+        moved("tarsify_gpu_provider_call_seconds_count", provider="runpod", operation="submit") == 1
+    )
     assert value(after, "tarsify_executions", status="COMPLETED") == 1
     for status in ExecutionStatus:
         if status is not ExecutionStatus.COMPLETED:
@@ -65,7 +67,8 @@ async def test_a_cancel_is_counted(api: Api, world: World, container: Container)
     )
     await api.ok("POST", f"/api/consumer/executions/{run['id']}/cancel", "consumer_a")
     text = await scrape(api)
-    assert value(text, "tarsify_gpu_provider_calls_total", operation="cancel", outcome="ok") == 1
+    calls = "tarsify_gpu_provider_calls_total"
+    assert value(text, calls, provider="runpod", operation="cancel", outcome="ok") == 1
     assert value(text, "tarsify_executions", status="CANCELLED") == 1
 
 

@@ -62,6 +62,7 @@ async def test_document_lists_every_route(api: Api) -> None:
         assert answer_headers["Preference-Applied"]["required"] is False
     schemas = doc["components"]["schemas"]
     assert "runpodEndpointId" in schemas["EndpointView"]["properties"]
+    assert "providerEndpointId" in schemas["EndpointView"]["properties"]
     for name in (
         "ExecutionView",
         "TarsModelView",
@@ -69,6 +70,7 @@ async def test_document_lists_every_route(api: Api) -> None:
         "DeveloperBaseModelView",
     ):
         assert "runpodEndpointId" not in schemas[name]["properties"], name
+        assert "providerEndpointId" not in schemas[name]["properties"], name
     assert schemas["EndpointCreate"]["additionalProperties"] is False
 
 

@@ -52,15 +52,21 @@ async def test_every_outcome_is_counted_and_errors_pass_through_unchanged() -> N
         await provider.submit_and_wait(REQUEST, 1000)
     with pytest.raises(ProviderJobNotFound):
         await provider.cancel("ep", "no-such-job")
+    with pytest.raises(ProviderJobNotFound):
+        await provider.status("fal:fal-ai/fast-sdxl", "no-such-job")
 
     text = metrics.render().decode()
-    assert value(text, CALLS, operation="submit", outcome="ok") == 1
-    assert value(text, CALLS, operation="status", outcome="ok") == 1
-    assert value(text, CALLS, operation="submit", outcome="refused") == 1
-    assert value(text, CALLS, operation="submit_and_wait", outcome="unknown") == 1
-    assert value(text, CALLS, operation="status", outcome="not_sent") == 1
-    assert value(text, CALLS, operation="cancel", outcome="not_found") == 1
-    assert value(text, "tarsify_gpu_provider_call_seconds_count", operation="submit") == 2
+    assert value(text, CALLS, provider="runpod", operation="submit", outcome="ok") == 1
+    assert value(text, CALLS, provider="runpod", operation="status", outcome="ok") == 1
+    assert value(text, CALLS, provider="runpod", operation="submit", outcome="refused") == 1
+    assert (
+        value(text, CALLS, provider="runpod", operation="submit_and_wait", outcome="unknown") == 1
+    )
+    assert value(text, CALLS, provider="runpod", operation="status", outcome="not_sent") == 1
+    assert value(text, CALLS, provider="runpod", operation="cancel", outcome="not_found") == 1
+    assert value(text, CALLS, provider="fal", operation="status", outcome="not_found") == 1
+    seconds = "tarsify_gpu_provider_call_seconds_count"
+    assert value(text, seconds, provider="runpod", operation="submit") == 2
     assert fake.calls["submit"] == 2
 
 

@@ -12,6 +12,7 @@ from sqlalchemy import (
     String,
     Table,
     Text,
+    UniqueConstraint,
     Uuid,
     text,
     true,
@@ -19,13 +20,21 @@ from sqlalchemy import (
 
 from adapters.sql.tables.schema import metadata, timestamps
 from adapters.sql.types import UtcDateTime, json_type, str_enum
-from tarsify.domain.models import EndpointSource, ModelCategory, OutputType, TarsModelStatus
+from tarsify.domain.models import (
+    EndpointSource,
+    ModelCategory,
+    OutputType,
+    Provider,
+    TarsModelStatus,
+)
 
 runpod_endpoints = Table(
     "runpod_endpoints",
     metadata,
     Column("id", Uuid(), primary_key=True),
-    Column("runpod_endpoint_id", String(255), nullable=False, unique=True),
+    # The provider's own id: a RunPod endpoint id or a fal model id (the name is older
+    # than fal); unique per provider.
+    Column("runpod_endpoint_id", String(255), nullable=False),
     Column("name", String(100), nullable=False),
     Column(
         "source",
@@ -34,9 +43,16 @@ runpod_endpoints = Table(
         server_default=EndpointSource.HUB.value,
     ),
     Column("docker_image", Text),
-    Column("gpu_type", String(50), nullable=False),
+    Column("gpu_type", String(50)),
     Column("is_active", Boolean(create_constraint=False), nullable=False, server_default=true()),
     *timestamps(),
+    Column(
+        "provider",
+        str_enum(Provider, "endpoint_provider"),
+        nullable=False,
+        server_default=Provider.RUNPOD.value,
+    ),
+    UniqueConstraint("provider", "runpod_endpoint_id"),
 )
 
 base_models = Table(

@@ -90,7 +90,7 @@ class Dispatcher:
             # A view carries no payload (it is never shown): what is sent is what is stored.
             execution = await self._stored(execution)
         now = self._clock.now()
-        endpoint_id = target.endpoint.provider_endpoint_id
+        endpoint_id = target.endpoint.job_target
         answer_by = now + timedelta(seconds=self._settings.submit_answer_s + wait_ms / 1000)
         execution, claimed = await self.store(
             execution.id, lambda e: e.claim_submit(now, endpoint_id, answer_by), known=execution
@@ -234,6 +234,12 @@ class Dispatcher:
                 extra={"execution_id": str(execution.id), "error": exc.message},
             )
             return execution
+        if report.job_id != job_id:
+            # The provider named the job by its own id (fal: a request id's full path).
+            async with self._uow() as uow:
+                holder = await uow.executions.holder_of_job(report.job_id)
+            if holder is not None and holder != execution.id:
+                return execution
         return await self._record(execution, _submit_answer, report)
 
     # --- endings -----------------------------------------------------------------------
@@ -307,7 +313,7 @@ class Dispatcher:
             return execution.provider_endpoint_id
         async with self._uow() as uow:
             endpoint = await uow.endpoints.get(execution.endpoint_id)
-        return endpoint.provider_endpoint_id if endpoint else None
+        return endpoint.job_target if endpoint else None
 
     async def _target_of(self, execution: Execution) -> RunTarget | None:
         async with self._uow() as uow:
@@ -318,7 +324,7 @@ class Dispatcher:
         callback URL when provider callbacks are configured."""
         base = target.base_model
         return JobRequest(
-            endpoint_id=execution.provider_endpoint_id or target.endpoint.provider_endpoint_id,
+            endpoint_id=execution.provider_endpoint_id or target.endpoint.job_target,
             input=dict(execution.input_payload or {}),
             execution_timeout_ms=self._settings.execution_timeout_ms(base),
             ttl_ms=self._settings.ttl_ms(base),

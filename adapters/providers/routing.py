@@ -1,0 +1,83 @@
+"""``RoutingGpuProvider``: one ``GpuProvider`` over several, each endpoint's provider
+picking the adapter.
+
+The engine sends every job to a target (``tarsify.domain.catalog.job_target``): a RunPod
+endpoint id alone, or another provider's id prefixed with its name
+(``fal:fal-ai/fast-sdxl``). The execution stores that target with its job, so status,
+cancel and reconciliation reach the provider the job went to whatever becomes of the
+endpoint. Each adapter receives its own id, without the prefix; its reports pass
+through unchanged. A target whose provider has no adapter here (no credentials) is a
+refusal: nothing was sent. Every log line written during a call carries the provider
+(``provider``), as the metrics do (``adapters.metrics.provider``).
+
+fal's webhook names a request by its bare request id, where the fal adapter's job ids are
+the request's path (``adapters.providers.fal.provider``): ``status`` and ``cancel`` of a
+fal target accept either, and the report names the job by its full id.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Mapping
+
+from structlog.contextvars import bound_contextvars
+
+from adapters.providers.fal.provider import fal_job_id
+from tarsify.domain.catalog import Provider, split_job_target
+from tarsify.domain.errors import GpuProviderError, ProviderOutcome
+from tarsify.ports.provider import GpuProvider, JobReport, JobRequest
+
+
+class RoutingGpuProvider:
+    """The GpuProvider port over one adapter per provider."""
+
+    def __init__(self, adapters: Mapping[Provider, GpuProvider]) -> None:
+        self.adapters = dict(adapters)
+
+    @property
+    def providers(self) -> frozenset[Provider]:
+        """The providers jobs can be sent to."""
+        return frozenset(self.adapters)
+
+    async def submit(self, request: JobRequest) -> JobReport:
+        """``submit`` on the target's provider."""
+        provider, adapter, own = self._route(request.endpoint_id)
+        with bound_contextvars(provider=provider.value):
+            return await adapter.submit(dataclasses.replace(request, endpoint_id=own))
+
+    async def submit_and_wait(self, request: JobRequest, wait_ms: int) -> JobReport:
+        """``submit_and_wait`` on the target's provider."""
+        provider, adapter, own = self._route(request.endpoint_id)
+        with bound_contextvars(provider=provider.value):
+            return await adapter.submit_and_wait(
+                dataclasses.replace(request, endpoint_id=own), wait_ms
+            )
+
+    async def status(self, endpoint_id: str, job_id: str) -> JobReport:
+        """``status`` on the provider the job went to."""
+        provider, adapter, own = self._route(endpoint_id)
+        with bound_contextvars(provider=provider.value):
+            return await adapter.status(own, _job_id(provider, own, job_id))
+
+    async def cancel(self, endpoint_id: str, job_id: str) -> JobReport:
+        """``cancel`` on the provider the job went to."""
+        provider, adapter, own = self._route(endpoint_id)
+        with bound_contextvars(provider=provider.value):
+            return await adapter.cancel(own, _job_id(provider, own, job_id))
+
+    def _route(self, target: str) -> tuple[Provider, GpuProvider, str]:
+        provider, own = split_job_target(target)
+        adapter = self.adapters.get(provider)
+        if adapter is None:
+            raise GpuProviderError(
+                f"No credentials are configured for the provider {provider.value}",
+                outcome=ProviderOutcome.REFUSED,
+            )
+        return provider, adapter, own
+
+
+def _job_id(provider: Provider, own: str, job_id: str) -> str:
+    """The adapter's job id of ``job_id``, which may be fal's bare request id."""
+    if provider is Provider.FAL and job_id and "/" not in job_id and " " not in job_id:
+        return fal_job_id(own, job_id)
+    return job_id
