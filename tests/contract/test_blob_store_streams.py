@@ -31,7 +31,9 @@ async def store(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator
         yield opened
 
 
-async def chunks_of(data: bytes, size: int, *, fail_after: int | None = None) -> AsyncIterator[bytes]:
+async def chunks_of(
+    data: bytes, size: int, *, fail_after: int | None = None
+) -> AsyncIterator[bytes]:
     """``data`` in chunks of ``size``; raises ``Broken`` after ``fail_after`` chunks."""
     for sent, start in enumerate(range(0, len(data), size)):
         if fail_after is not None and sent == fail_after:
@@ -72,7 +74,9 @@ async def test_a_broken_stream_keeps_nothing(store: BlobStore, fail_after: int) 
         await store.read("uploads/s3")
 
 
-async def test_s3_presigned_put_stores_the_bytes(tmp_path: Path, request: pytest.FixtureRequest) -> None:
+async def test_s3_presigned_put_stores_the_bytes(
+    tmp_path: Path, request: pytest.FixtureRequest
+) -> None:
     async with open_store("s3", tmp_path, request) as store:
         url = await store.upload_url("uploads/direct", "image/png", 600)  # type: ignore[attr-defined]
         data = b"\x89PNG\r\n\x1a\n" + os.urandom(5000)
