@@ -19,10 +19,12 @@ from .envelope import ok, ok_page
 from .params import LIST_PARAMS, body, page_request, path_id
 from .routing import Auth, Caller, Route, services
 from .schemas_uploads import (
+    DeletedFileView,
     DirectUploadCreate,
     DirectUploadView,
     FileUploadForm,
     FileView,
+    deleted_file_view,
     direct_upload_view,
     file_view,
 )
@@ -103,8 +105,9 @@ async def list_files(request: web.Request, caller: Caller) -> web.Response:
 async def delete_file(request: web.Request, caller: Caller) -> web.Response:
     """Delete one of the caller's files: its links stop working at once."""
     owner = caller.account_id
-    await _uploads(request).delete(owner, path_id(request))
-    return web.Response(status=204)
+    uploads = _uploads(request)
+    deleted = await uploads.delete(owner, path_id(request))
+    return ok(deleted_file_view(deleted, uploads.now()))
 
 
 _FILES = "/api/consumer/files"
@@ -121,7 +124,6 @@ ROUTES = [
         status=201,
         tag="consumer",
         request_media_type="multipart/form-data",
-        errors=("ERR_5002",),
     ),
     Route(
         "GET",
@@ -151,8 +153,7 @@ ROUTES = [
         delete_file,
         "Delete an own uploaded file",
         Auth.CONSUMER,
-        FileView,
-        status=204,
+        DeletedFileView,
         tag="consumer",
         errors=("ERR_3001",),
     ),

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import uuid
+from datetime import datetime
 from typing import Annotated, Any
 
 from pydantic import Field, StringConstraints
 
 from tarsify.domain.media import CONTENT_TYPE_RE
-from tarsify.domain.uploads import NAME_MAX_CHARS, reference_of
+from tarsify.domain.uploads import NAME_MAX_CHARS, Upload, reference_of
 from tarsify.services.uploads import DirectUpload, UploadedFile
 
 from .schemas import RequestModel, Timestamp, View
@@ -51,6 +52,16 @@ class FileView(View):
     expires_at: Timestamp
 
 
+class DeletedFileView(View):
+    """A file just deleted: its links no longer work."""
+
+    id: uuid.UUID
+    name: str
+    content_type: str
+    size: int
+    deleted_at: Timestamp
+
+
 class DirectUploadView(View):
     """A direct upload started: ``PUT`` the bytes to ``uploadUrl`` (with the same
     ``Content-Type``) before ``uploadExpiresIn`` seconds pass; ``file`` is usable in
@@ -78,6 +89,17 @@ def file_view(uploaded: UploadedFile) -> FileView:
         "expires_at": upload.expires_at,
     }
     return FileView(**fields)
+
+
+def deleted_file_view(upload: Upload, deleted_at: datetime) -> DeletedFileView:
+    """What a deletion answers."""
+    return DeletedFileView(
+        id=upload.id,
+        name=upload.name,
+        content_type=upload.content_type,
+        size=upload.size_bytes,
+        deleted_at=deleted_at,
+    )
 
 
 def direct_upload_view(direct: DirectUpload) -> DirectUploadView:

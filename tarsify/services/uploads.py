@@ -8,7 +8,7 @@ import logging
 import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from tarsify.domain.errors import InvalidBody, NotFound, UploadTooLarge
 from tarsify.domain.models import new_id
@@ -63,6 +63,10 @@ class UploadService:
         self._clock = clock
         self._settings = settings
 
+    def now(self) -> datetime:
+        """The service's clock."""
+        return self._clock.now()
+
     @property
     def settings(self) -> UploadSettings:
         """The settings in force."""
@@ -81,37 +85,10 @@ class UploadService:
         ``UploadTooLarge`` past ``max_bytes``. Nothing is kept when either happens or
         ``chunks`` fails (a client gone in the middle).
         """
-        limit = self._settings.max_bytes
-        head = bytearray()
-        async for chunk in chunks:
-            head += chunk
-            if len(head) >= HEAD_BYTES:
-                break
-        if not head:
-            raise InvalidBody("The file is empty", details=[_field("is empty")])
-        content_type = content_type_of(bytes(head[:HEAD_BYTES]), declared_type)
-        if content_type is None:
-            message = f"its bytes are not {declared_type}"
-            raise InvalidBody("The file is not of its declared type", details=[_field(message)])
-        digest = hashlib.sha256()
-        size = 0
-
-        async def counted() -> AsyncIterator[bytes]:
-            nonlocal size
-            pending: bytes | None = bytes(head)
-            while True:
-                chunk = pending if pending is not None else await anext(chunks, None)
-                pending = None
-                if chunk is None:
-                    return
-                size += len(chunk)
-                if size > limit:
-                    raise UploadTooLarge(f"The file is larger than {limit} bytes")
-                digest.update(chunk)
-                yield chunk
-
+        head, content_type = await _typed_head(chunks, declared_type)
+        counted = _Counted(head, chunks, self._settings.max_bytes)
         upload_id = new_id()
-        stored = await self._blobs.put_stream(upload_key(upload_id), counted(), content_type)
+        stored = await self._blobs.put_stream(upload_key(upload_id), counted, content_type)
         now = self._clock.now()
         upload = Upload(
             id=upload_id,
@@ -119,7 +96,7 @@ class UploadService:
             name=clean_name(name),
             content_type=stored.content_type,
             size_bytes=stored.size,
-            sha256=digest.hexdigest(),
+            sha256=counted.digest.hexdigest(),
             created_at=now,
             expires_at=now + timedelta(seconds=self._settings.retention_s),
         )
@@ -168,9 +145,9 @@ class UploadService:
         items = [UploadedFile(u, await self._url(u)) for u in found.items]
         return Page(items=items, next_cursor=found.next_cursor)
 
-    async def delete(self, consumer_id: uuid.UUID, upload_id: uuid.UUID) -> None:
-        """Delete the consumer's upload, bytes first (its links stop working); another
-        consumer's upload is ``NotFound``, as one that does not exist."""
+    async def delete(self, consumer_id: uuid.UUID, upload_id: uuid.UUID) -> Upload:
+        """Delete the consumer's upload, bytes first (its links stop working), and return
+        it; another consumer's upload is ``NotFound``, as one that does not exist."""
         async with self._uow() as uow:
             upload = await uow.uploads.get(upload_id)
         if upload is None or upload.consumer_id != consumer_id:
@@ -179,6 +156,7 @@ class UploadService:
         async with self._uow() as uow:
             await uow.uploads.delete(upload_id)
             await uow.commit()
+        return upload
 
     async def sweep(self, limit: int = 500) -> int:
         """Delete up to ``limit`` expired uploads (rows, then bytes); their number."""
@@ -202,6 +180,48 @@ class UploadService:
 
     async def _url(self, upload: Upload) -> str:
         return await self._blobs.url(upload.key, self._settings.url_ttl_s)
+
+
+async def _typed_head(chunks: AsyncIterator[bytes], declared: str | None) -> tuple[bytes, str]:
+    """The first bytes of an upload (at least ``HEAD_BYTES`` unless it is shorter) and the
+    type to keep it under; ``InvalidBody`` when it is empty or not of its declared type."""
+    head = bytearray()
+    async for chunk in chunks:
+        head += chunk
+        if len(head) >= HEAD_BYTES:
+            break
+    if not head:
+        raise InvalidBody("The file is empty", details=[_field("is empty")])
+    content_type = content_type_of(bytes(head[:HEAD_BYTES]), declared)
+    if content_type is None:
+        message = f"its bytes are not {declared}"
+        raise InvalidBody("The file is not of its declared type", details=[_field(message)])
+    return bytes(head), content_type
+
+
+class _Counted:
+    """The upload's bytes (``head`` then the rest of ``chunks``), hashed and counted as
+    they pass; ``UploadTooLarge`` as soon as they exceed ``limit``."""
+
+    def __init__(self, head: bytes, chunks: AsyncIterator[bytes], limit: int) -> None:
+        self._head: bytes | None = head
+        self._chunks = chunks
+        self._limit = limit
+        self.size = 0
+        self.digest = hashlib.sha256()
+
+    def __aiter__(self) -> _Counted:
+        return self
+
+    async def __anext__(self) -> bytes:
+        chunk, self._head = self._head, None
+        if chunk is None:
+            chunk = await anext(self._chunks)
+        self.size += len(chunk)
+        if self.size > self._limit:
+            raise UploadTooLarge(f"The file is larger than {self._limit} bytes")
+        self.digest.update(chunk)
+        return chunk
 
 
 def _field(message: str) -> dict[str, str]:
