@@ -17,7 +17,9 @@ import asyncio
 import json
 import os
 import tempfile
+from collections.abc import AsyncIterable
 from pathlib import Path
+from typing import BinaryIO
 
 from adapters.blobs.signing import FileUrlSigner
 from tarsify.domain.errors import BlobNotFound, BlobStoreUnavailable, InvalidFileKey
@@ -51,6 +53,34 @@ class FilesystemBlobStore:
         except OSError as exc:
             raise BlobStoreUnavailable(f"Cannot write file: {exc.strerror}") from exc
         return StoredFile(key, content_type, len(data))
+
+    async def put_stream(
+        self, key: str, chunks: AsyncIterable[bytes], content_type: str
+    ) -> StoredFile:
+        """Write the chunks to a temporary file as they come, then rename it into place
+        and write the metadata; the temporary file is removed when ``chunks`` raises."""
+        blob, meta = self._paths(key)
+        try:
+            handle, temporary = await asyncio.to_thread(_temporary_beside, blob)
+        except OSError as exc:
+            raise BlobStoreUnavailable(f"Cannot write file: {exc.strerror}") from exc
+        size = 0
+        try:
+            async for chunk in chunks:
+                size += len(chunk)
+                await asyncio.to_thread(handle.write, chunk)
+            await asyncio.to_thread(_finish, handle, temporary, blob)
+        except BaseException as exc:
+            await asyncio.to_thread(_discard, handle, temporary)
+            if isinstance(exc, OSError):
+                raise BlobStoreUnavailable(f"Cannot write file: {exc.strerror}") from exc
+            raise
+        info = json.dumps({"contentType": content_type, "size": size}).encode()
+        try:
+            await asyncio.to_thread(_write_atomically, meta, info)
+        except OSError as exc:
+            raise BlobStoreUnavailable(f"Cannot write file: {exc.strerror}") from exc
+        return StoredFile(key, content_type, size)
 
     async def local_path(self, key: str) -> Path:
         """Where the bytes of a stored file lie (served from there, never read whole);
@@ -128,3 +158,21 @@ def _write_atomically(path: Path, data: bytes) -> None:
     except BaseException:
         Path(temporary).unlink(missing_ok=True)
         raise
+
+
+def _temporary_beside(path: Path) -> tuple[BinaryIO, Path]:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=".tmp-")
+    return os.fdopen(handle, "wb"), Path(temporary)
+
+
+def _finish(handle: BinaryIO, temporary: Path, path: Path) -> None:
+    with handle:
+        handle.flush()
+        os.fsync(handle.fileno())
+    os.replace(temporary, path)
+
+
+def _discard(handle: BinaryIO, temporary: Path) -> None:
+    handle.close()
+    temporary.unlink(missing_ok=True)

@@ -6,6 +6,8 @@ filesystem store's. Set ``down`` to make every call raise ``BlobStoreUnavailable
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterable
+
 from adapters.blobs.signing import FileUrlSigner
 from tarsify.domain.errors import BlobNotFound, BlobStoreUnavailable
 from tarsify.domain.files import check_key
@@ -31,6 +33,14 @@ class MemoryBlobStore:
         """Store a copy of ``data``."""
         self.files[self._check(key)] = (bytes(data), content_type)
         return StoredFile(key, content_type, len(data))
+
+    async def put_stream(
+        self, key: str, chunks: AsyncIterable[bytes], content_type: str
+    ) -> StoredFile:
+        """Collect the chunks, then store them (nothing when ``chunks`` raises)."""
+        self._check(key)
+        parts = [bytes(chunk) async for chunk in chunks]
+        return await self.put(key, b"".join(parts), content_type)
 
     async def read(self, key: str) -> bytes:
         """The stored bytes; ``BlobNotFound`` when absent."""

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterable, AsyncIterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -24,6 +24,8 @@ from tarsify.domain.files import check_key
 from tarsify.ports.files import StoredFile
 
 MISSING_CODES = frozenset({"NoSuchKey", "NotFound", "404"})
+# Parts of a streamed upload: S3 wants at least 5 MiB for every part but the last.
+PART_BYTES = 8 * 1024 * 1024
 STORE_FAILURES = (BotoCoreError, aiohttp.ClientError, OSError, asyncio.TimeoutError)
 
 
@@ -56,6 +58,84 @@ class S3BlobStore:
                 Bucket=self._bucket, Key=key, Body=data, ContentType=content_type
             )
         return StoredFile(key, content_type, len(data))
+
+    async def put_stream(
+        self, key: str, chunks: AsyncIterable[bytes], content_type: str
+    ) -> StoredFile:
+        """One PUT when the bytes fit in one part, else a multipart upload of
+        ``PART_BYTES`` parts (at most one part in memory), aborted when ``chunks`` raises."""
+        check_key(key)
+        iterator = aiter(chunks)
+        buffer = bytearray()
+        async for chunk in iterator:
+            buffer += chunk
+            if len(buffer) > PART_BYTES:
+                break
+        else:
+            return await self.put(key, bytes(buffer), content_type)
+        return await self._multipart(key, buffer, iterator, content_type)
+
+    async def _multipart(
+        self, key: str, buffer: bytearray, rest: AsyncIterator[bytes], content_type: str
+    ) -> StoredFile:
+        async with self._translated():
+            started = await self._client.create_multipart_upload(
+                Bucket=self._bucket, Key=key, ContentType=content_type
+            )
+        upload_id = started["UploadId"]
+        parts: list[dict[str, Any]] = []
+        size = 0
+
+        async def send(data: bytes) -> None:
+            async with self._translated():
+                answer = await self._client.upload_part(
+                    Bucket=self._bucket,
+                    Key=key,
+                    UploadId=upload_id,
+                    PartNumber=len(parts) + 1,
+                    Body=data,
+                )
+            parts.append({"ETag": answer["ETag"], "PartNumber": len(parts) + 1})
+
+        try:
+            while True:
+                while len(buffer) >= PART_BYTES:
+                    await send(bytes(buffer[:PART_BYTES]))
+                    size += PART_BYTES
+                    del buffer[:PART_BYTES]
+                chunk = await anext(rest, None)
+                if chunk is None:
+                    break
+                buffer += chunk
+            if buffer or not parts:
+                await send(bytes(buffer))
+                size += len(buffer)
+            async with self._translated():
+                await self._client.complete_multipart_upload(
+                    Bucket=self._bucket,
+                    Key=key,
+                    UploadId=upload_id,
+                    MultipartUpload={"Parts": parts},
+                )
+        except BaseException:
+            with contextlib.suppress(Exception):
+                await self._client.abort_multipart_upload(
+                    Bucket=self._bucket, Key=key, UploadId=upload_id
+                )
+            raise
+        return StoredFile(key, content_type, size)
+
+    async def upload_url(self, key: str, content_type: str, expires_in_s: int) -> str:
+        """A presigned PUT URL that stores the object under ``key`` with ``content_type``
+        (the client sends that ``Content-Type``); signed locally."""
+        check_key(key)
+        async with self._translated():
+            url: str = await self._client.generate_presigned_url(
+                "put_object",
+                Params={"Bucket": self._bucket, "Key": key, "ContentType": content_type},
+                ExpiresIn=max(int(expires_in_s), 1),
+            )
+        return url
 
     async def read(self, key: str) -> bytes:
         """GET the object's bytes."""

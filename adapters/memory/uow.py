@@ -24,6 +24,7 @@ from adapters.memory.repositories import (
     MemoryTarsModelRepository,
 )
 from adapters.memory.transaction import UNIQUE, MemoryTransaction, RowKey
+from adapters.memory.uploads import MemoryUploadRepository
 from adapters.memory.webhooks import MemoryWebhookRepository
 from tarsify.domain.errors import StorageError
 from tarsify.ports.repositories import (
@@ -38,6 +39,7 @@ from tarsify.ports.repositories import (
     TarsModelRepository,
     WebhookRepository,
 )
+from tarsify.ports.uploads import UploadRepository
 
 
 class MemoryStore:
@@ -106,6 +108,7 @@ class MemoryUnitOfWork:
     api_keys: ApiKeyRepository
     webhooks: WebhookRepository
     credits: CreditsRepository
+    uploads: UploadRepository
 
     def __init__(self, store: MemoryStore) -> None:
         self.store = store
@@ -125,6 +128,7 @@ class MemoryUnitOfWork:
         self.api_keys = MemoryApiKeyRepository(tx)
         self.webhooks = MemoryWebhookRepository(tx)
         self.credits = MemoryCreditsRepository(tx)
+        self.uploads = MemoryUploadRepository(tx)
         return self
 
     async def __aexit__(

@@ -18,6 +18,7 @@ from adapters.sql.errors import FOREIGN_ERRORS, guarded, translate
 from adapters.sql.executions import SqlExecutionRepository
 from adapters.sql.files import SqlExecutionFileRepository
 from adapters.sql.studio import SqlTarsModelRepository
+from adapters.sql.uploads import SqlUploadRepository
 from adapters.sql.webhooks import SqlWebhookRepository
 from tarsify.ports.repositories import (
     ApiKeyRepository,
@@ -31,6 +32,7 @@ from tarsify.ports.repositories import (
     TarsModelRepository,
     WebhookRepository,
 )
+from tarsify.ports.uploads import UploadRepository
 
 # Each repository is made when the unit of work first uses it (most use one or two).
 _REPOSITORIES: dict[str, type] = {
@@ -44,6 +46,7 @@ _REPOSITORIES: dict[str, type] = {
     "api_keys": SqlApiKeyRepository,
     "webhooks": SqlWebhookRepository,
     "credits": SqlCreditsRepository,
+    "uploads": SqlUploadRepository,
 }
 
 
@@ -60,6 +63,7 @@ class SqlUnitOfWork:
     api_keys: ApiKeyRepository
     webhooks: WebhookRepository
     credits: CreditsRepository
+    uploads: UploadRepository
 
     def __init__(self, connections: ConnectionSource) -> None:
         self._connections = connections

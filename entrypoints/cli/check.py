@@ -99,6 +99,13 @@ async def check_blob_store(settings: Settings) -> list[Finding]:
             found.append(
                 _problem("file links would point at http://HOST:PORT: set PUBLIC_BASE_URL")
             )
+            if settings.gpu.provider != "simulator":
+                found.append(
+                    _problem(
+                        "GPU workers read uploaded input files from this service: set "
+                        "PUBLIC_BASE_URL to an address they can reach"
+                    )
+                )
         return [*found, _filesystem_root(Path(settings.files.filesystem_root))]
     from entrypoints.container.files import open_blob_store
     from tarsify.domain.errors import TarsifyError

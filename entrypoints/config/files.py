@@ -1,5 +1,5 @@
-"""Output files: the blob store that keeps them, their links, and fetching them from
-where a GPU worker put them."""
+"""Files: the blob store that keeps outputs and uploads, their links, fetching outputs
+from where a GPU worker put them, and the limits of uploads."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from entrypoints.config.common import MIB, Group
 
 class FileConfig(Group):
     """BLOB_STORE, BLOB_FILESYSTEM_ROOT, BLOB_S3_*, FILE_URL_SECRET, FILE_URL_TTL,
-    FILE_RETENTION_DAYS, OUTPUT_DOWNLOAD_*."""
+    FILE_RETENTION_DAYS, OUTPUT_DOWNLOAD_*, MAX_UPLOAD_BYTES, UPLOAD_RETENTION_HOURS."""
 
     store: Literal["filesystem", "s3", "memory"] = Field(
         default="filesystem", validation_alias="BLOB_STORE"
@@ -39,6 +39,13 @@ class FileConfig(Group):
     # this is set (a provider or file server on the service's own network).
     download_allow_private: bool = Field(
         default=False, validation_alias="OUTPUT_DOWNLOAD_ALLOW_PRIVATE"
+    )
+
+    # Consumers' uploads (run inputs): their size, and how long they are kept unless an
+    # execution still needs them.
+    max_upload_bytes: int = Field(default=100 * MIB, ge=1, validation_alias="MAX_UPLOAD_BYTES")
+    upload_retention_hours: int = Field(
+        default=24, ge=1, le=24 * 365, validation_alias="UPLOAD_RETENTION_HOURS"
     )
 
     def problems(self) -> list[str]:

@@ -11,6 +11,7 @@ from adapters.blobs.memory import MemoryBlobStore
 from adapters.blobs.signing import FileUrlSigner
 from entrypoints.config import Settings
 from tarsify.ports.files import BlobStore
+from tarsify.services.uploads import UploadSettings
 
 
 def make_file_url_signer(settings: Settings) -> FileUrlSigner | None:
@@ -57,3 +58,12 @@ async def open_downloader(settings: Settings) -> AsyncIterator[HttpDownloader]:
         yield downloader
     finally:
         await downloader.close()
+
+
+def make_upload_settings(settings: Settings) -> UploadSettings:
+    """The limits of consumers' uploads."""
+    return UploadSettings(
+        max_bytes=settings.files.max_upload_bytes,
+        retention_s=settings.files.upload_retention_hours * 3600,
+        url_ttl_s=settings.files.url_ttl,
+    )

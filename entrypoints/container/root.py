@@ -29,7 +29,12 @@ from entrypoints.container.engine import (
     make_watch_settings,
     open_offload,
 )
-from entrypoints.container.files import make_file_url_signer, open_blob_store, open_downloader
+from entrypoints.container.files import (
+    make_file_url_signer,
+    make_upload_settings,
+    open_blob_store,
+    open_downloader,
+)
 from entrypoints.container.gpu import (
     open_fal_client,
     open_runpod_client,
@@ -65,8 +70,10 @@ from tarsify.services.engine.run_targets import RunTargets
 from tarsify.services.events import ExecutionWatcher
 from tarsify.services.file_upkeep import FileUpkeep
 from tarsify.services.files import OutputFiles
+from tarsify.services.input_files import InputFiles
 from tarsify.services.marketplace import MarketplaceService
 from tarsify.services.studio import StudioService
+from tarsify.services.uploads import UploadService
 from tarsify.services.webhook_delivery import WebhookDeliverer
 from tarsify.services.webhooks import ConsumerWebhooks
 
@@ -160,7 +167,17 @@ class Container(containers.DeclarativeContainer):
         OutputFiles, blob_store, downloader, settings.provided.files.url_ttl
     )
 
-    file_upkeep = providers.Singleton(FileUpkeep, uow_factory, output_files, blob_store, clock)
+    upload_service = providers.Singleton(
+        UploadService,
+        uow_factory,
+        blob_store,
+        clock,
+        providers.Singleton(make_upload_settings, settings),
+    )
+    input_files = providers.Singleton(InputFiles, uow_factory, blob_store, clock)
+    file_upkeep = providers.Singleton(
+        FileUpkeep, uow_factory, output_files, blob_store, clock, upload_service
+    )
 
     engine_settings = providers.Singleton(make_engine_settings, settings)
     callback_urls = providers.Singleton(make_callback_urls, settings)
@@ -187,6 +204,7 @@ class Container(containers.DeclarativeContainer):
         callback_urls,
         output_files,
         execution_listeners,
+        input_files,
     )
     account_service = providers.Singleton(AccountService, uow_factory, clock)
     run_targets = providers.Singleton(
@@ -214,6 +232,7 @@ class Container(containers.DeclarativeContainer):
         execution_listeners,
         run_targets,
         offload,
+        input_files,
     )
     reconciler = providers.Singleton(
         MeteredReconciler, uow_factory, dispatcher, clock, engine_settings, metrics=metrics

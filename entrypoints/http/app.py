@@ -14,7 +14,7 @@ from dependency_injector import providers
 
 from entrypoints import web as web_pages
 from entrypoints.container import Container, resolve
-from entrypoints.process.upkeep import purge_forever
+from entrypoints.process.upkeep import expire_uploads_forever, purge_forever
 
 from . import (
     openapi,
@@ -30,6 +30,7 @@ from . import (
     routes_marketplace,
     routes_metrics,
     routes_studio,
+    routes_uploads,
     routes_webhooks,
 )
 from .auth import authenticated
@@ -48,12 +49,14 @@ log = logging.getLogger("tarsify.http")
 CONTAINER = web.AppKey("container", Container)
 RECONCILER_TASK = web.AppKey("reconciler_task", asyncio.Task[None])
 PURGE_TASK = web.AppKey("purge_task", asyncio.Task[None])
+UPLOAD_SWEEP_TASK = web.AppKey("upload_sweep_task", asyncio.Task[None])
 DELIVERY_TASK = web.AppKey("webhook_delivery_task", asyncio.Task[None])
 # Beyond the webhook timeout, what recording a sent attempt may take while stopping.
 DRAIN_MARGIN_S = 5.0
 TASK_KEYS = {
     "tarsify-reconciler": RECONCILER_TASK,
     "tarsify-purge": PURGE_TASK,
+    "tarsify-upload-sweep": UPLOAD_SWEEP_TASK,
     "tarsify-webhook-delivery": DELIVERY_TASK,
 }
 
@@ -70,6 +73,7 @@ ROUTES: list[Route] = [
     *routes_api_keys.ROUTES,
     *routes_callbacks.ROUTES,
     *routes_credits.ROUTES,
+    *routes_uploads.ROUTES,
 ]
 
 
@@ -91,6 +95,7 @@ async def _services(container: Container) -> Services:
         blobs=await resolve(container.blob_store),
         file_urls=await resolve(container.file_url_signer),
         files=await resolve(container.output_files),
+        uploads=await resolve(container.upload_service),
         consumer_webhooks=await resolve(container.consumer_webhooks),
         watcher=await resolve(container.execution_watcher),
         run_limit=await resolve(container.run_rate_limiter),
@@ -110,8 +115,8 @@ class Background:
 
 
 async def start_background(container: Container) -> Background:
-    """The reconciler (with the file retention sweep) and the webhook delivery worker,
-    as the settings ask."""
+    """The reconciler (with the file retention sweep and the sweep of expired uploads)
+    and the webhook delivery worker, as the settings ask."""
     settings = container.settings()
     background = Background()
     if settings.engine.reconciler_enabled:
@@ -122,8 +127,11 @@ async def start_background(container: Container) -> Background:
                 name="tarsify-reconciler",
             )
         )
+        upkeep = await resolve(container.file_upkeep)
+        background.tasks.append(
+            asyncio.create_task(expire_uploads_forever(upkeep), name="tarsify-upload-sweep")
+        )
         if settings.files.retention_days is not None:
-            upkeep = await resolve(container.file_upkeep)
             background.tasks.append(
                 asyncio.create_task(
                     purge_forever(upkeep, settings.files.retention_days), name="tarsify-purge"

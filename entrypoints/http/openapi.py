@@ -196,7 +196,7 @@ def _operation(route: Route) -> dict[str, Any]:
         optional = not route.request.model_json_schema().get("required")
         op["requestBody"] = {
             "required": not optional,
-            "content": {"application/json": {"schema": _ref(route.request)}},
+            "content": {route.request_media_type: {"schema": _ref(route.request)}},
         }
     op["responses"]["default"] = _error(
         "Any other error: ERR_5001 (500, internal) or ERR_5002 (503, database unavailable)"

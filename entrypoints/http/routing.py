@@ -33,6 +33,7 @@ if TYPE_CHECKING:
     from tarsify.services.files import OutputFiles
     from tarsify.services.marketplace import MarketplaceService
     from tarsify.services.studio import StudioService
+    from tarsify.services.uploads import UploadService
     from tarsify.services.webhooks import ConsumerWebhooks
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
@@ -101,7 +102,8 @@ class Route:
     ``operation_id`` names the operation in OpenAPI (default: the handler's name in
     camelCase); ``paged=False`` makes a ``many`` route a plain list (no ``meta``);
     ``media_type`` is that of its success answer (``text/event-stream`` for a stream
-    whose events carry ``response``).
+    whose events carry ``response``); ``request_media_type`` that of its body
+    (``multipart/form-data`` for an upload).
     The app enforces
     ``auth`` (and ``registered``) before calling ``handler`` with the resolved ``Caller``.
     """
@@ -124,6 +126,7 @@ class Route:
     operation_id: str = ""
     paged: bool = True
     media_type: str = "application/json"
+    request_media_type: str = "application/json"
 
     @property
     def operation(self) -> str:
@@ -162,6 +165,7 @@ class Services:
     blobs: BlobStore | None = None
     file_urls: FileLinks | None = None
     files: OutputFiles | None = None
+    uploads: UploadService | None = None
     consumer_webhooks: ConsumerWebhooks | None = None
     watcher: ExecutionWatcher | None = None
     run_limit: RateLimiter | None = None

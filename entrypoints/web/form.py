@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 from dataclasses import dataclass
 from typing import Any
 
@@ -34,7 +35,9 @@ class Option:
 class FormField:
     """One input of the run form, ready to render.
 
-    ``kind`` is one of text, textarea, url, number, slider, select, switch, json.
+    ``kind`` is one of text, textarea, url, file, number, slider, select, switch, json
+    (``file``: a URI that may also be a file chosen here, uploaded before the run;
+    ``accept`` says which files).
     ``value`` is the initial value as the control's text (empty when unset); ``json_type``
     tells the script how to read the control back (string, integer, number, boolean, json).
     """
@@ -55,6 +58,14 @@ class FormField:
     max_length: int | None = None
     options: tuple[Option, ...] = ()
     limits: str | None = None
+    accept: str | None = None
+
+
+MEDIA_TYPE_RE = re.compile(r"^[a-z]+/(\*|[a-z0-9][a-z0-9.+-]*)$")
+FILE_WORDS = (
+    ("audio/*", re.compile(r"\b(audio|voice|speech|sound|recording)\b")),
+    ("image/*", re.compile(r"\b(image|picture|photo)\b")),
+)
 
 
 def _num(value: Any) -> str:
@@ -155,9 +166,10 @@ def _limits(spec: dict[str, Any]) -> str | None:
 def _string_field(name: str, spec: dict[str, Any], base: dict[str, Any]) -> FormField:
     max_length = spec.get("maxLength")
     max_length = max_length if isinstance(max_length, int) and max_length > 0 else None
-    kind = "text"
+    kind, accept = "text", None
     if spec.get("format") == "uri":
-        kind = "url"
+        accept = file_accept(name, spec)
+        kind = "url" if accept is None else "file"
     elif name in LONG_TEXT_NAMES or (max_length or LONG_TEXT_CHARS + 1) > LONG_TEXT_CHARS:
         kind = "textarea"
     default = spec.get("default")
@@ -169,8 +181,23 @@ def _string_field(name: str, spec: dict[str, Any], base: dict[str, Any]) -> Form
         value=default if isinstance(default, str) else "",
         max_length=max_length,
         limits=limits,
+        accept=accept,
         **base,
     )
+
+
+def file_accept(name: str, spec: dict[str, Any]) -> str | None:
+    """The files a ``format: uri`` field takes (an ``accept`` value): its
+    ``contentMediaType``, else ``audio/*`` or ``image/*`` when its title or description
+    speaks of audio or an image; None when it names none."""
+    media = spec.get("contentMediaType")
+    if isinstance(media, str) and MEDIA_TYPE_RE.match(media):
+        return media
+    words = " ".join(str(spec.get(k) or "") for k in ("title", "description")).lower()
+    for kind, pattern in FILE_WORDS:
+        if pattern.search(words):
+            return kind
+    return None
 
 
 def build_field(name: str, spec: Any, required: bool) -> FormField:

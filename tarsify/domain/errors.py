@@ -204,6 +204,12 @@ class BodyTooLarge(TarsifyError):
     code, default_message = "ERR_4130", "Request body too large"
 
 
+class UploadTooLarge(BodyTooLarge):
+    """An uploaded file over ``MAX_UPLOAD_BYTES``: nothing was kept."""
+
+    default_message = "File too large"
+
+
 class InputsTooLarge(BodyTooLarge):
     """A run's inputs, merged with the model's configuration, are more JSON than
     ``MAX_INPUT_BYTES``: nothing was stored (large data belongs in file inputs)."""

@@ -1,8 +1,9 @@
-"""Files of outputs: the blob store that keeps them and the downloader that fetches
-them from the provider."""
+"""Files of outputs and uploads: the blob store that keeps them and the downloader that
+fetches outputs from the provider."""
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
@@ -30,6 +31,14 @@ class BlobStore(Protocol):
         """Store ``data`` under ``key`` (replacing any previous file), all or nothing."""
         ...
 
+    async def put_stream(
+        self, key: str, chunks: AsyncIterable[bytes], content_type: str
+    ) -> StoredFile:
+        """Store the bytes of ``chunks`` under ``key`` as they come, never holding them
+        all in memory. All or nothing: when ``chunks`` raises, nothing is kept under
+        ``key`` and the exception propagates."""
+        ...
+
     async def read(self, key: str) -> bytes:
         """The exact bytes stored under ``key``."""
         ...
@@ -54,6 +63,15 @@ class BlobStore(Protocol):
         """Where the file's bytes lie on this machine's disk, for a store that keeps them
         there (they can then be sent without being read whole); None for a store that
         does not. ``BlobNotFound`` when a store on disk holds nothing under ``key``."""
+        ...
+
+
+class DirectUploads(Protocol):
+    """A store that clients can write to directly (S3's presigned PUT URLs)."""
+
+    async def upload_url(self, key: str, content_type: str, expires_in_s: int) -> str:
+        """A URL that stores a ``PUT``'s body under ``key`` until ``expires_in_s`` from
+        now; the client sends ``Content-Type: content_type``."""
         ...
 
 

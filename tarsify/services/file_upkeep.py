@@ -1,5 +1,5 @@
-"""Keeping output files in order: moving inline outputs of older rows into the file
-store, and deleting files past their retention."""
+"""Keeping files in order: moving inline outputs of older rows into the file store,
+deleting output files past their retention, and expired uploads."""
 
 from __future__ import annotations
 
@@ -20,6 +20,7 @@ from tarsify.services.engine.changes import Decision, store_change
 from tarsify.services.engine.listeners import Listeners
 from tarsify.services.engine.run_targets import run_target_of
 from tarsify.services.files import OutputFiles
+from tarsify.services.uploads import UploadService
 
 log = logging.getLogger("tarsify.files")
 Progress = Callable[[int, int], None]  # (executions scanned, executions moved)
@@ -35,13 +36,19 @@ class OffloadReport:
 
 
 class FileUpkeep:
-    """``offload_inline`` (the ``tarsify outputs offload`` command) and ``purge`` (the
-    worker's retention sweep)."""
+    """``offload_inline`` (the ``tarsify outputs offload`` command), ``purge`` (the
+    worker's retention sweep) and ``expire_uploads`` (the sweep of expired uploads)."""
 
     def __init__(
-        self, uow: UnitOfWorkFactory, files: OutputFiles, blobs: BlobStore, clock: Clock
+        self,
+        uow: UnitOfWorkFactory,
+        files: OutputFiles,
+        blobs: BlobStore,
+        clock: Clock,
+        uploads: UploadService | None = None,
     ) -> None:
         self._uow = uow
+        self._uploads = uploads
         self._files = files
         self._blobs = blobs
         self._clock = clock
@@ -123,6 +130,11 @@ class FileUpkeep:
         if old:
             log.info("files.purged", extra={"files": len(old), "cutoff": cutoff.isoformat()})
         return len(old)
+
+    async def expire_uploads(self, limit: int = 500) -> int:
+        """Delete up to ``limit`` uploads past their expiry (their bytes too); how many.
+        An upload an execution still needs was kept until its deadline by the run."""
+        return 0 if self._uploads is None else await self._uploads.sweep(limit)
 
 
 def _replaced(output: Any, now: datetime) -> Decision:

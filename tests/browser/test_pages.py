@@ -8,6 +8,7 @@ from typing import Any
 import pytest
 import requests
 from selenium.common.exceptions import NoAlertPresentException
+from selenium.webdriver.common.action_chains import ActionChains
 from selenium.webdriver.common.by import By
 from selenium.webdriver.common.keys import Keys
 
@@ -101,7 +102,9 @@ def test_controls_are_labelled_and_run_is_reachable_by_keyboard(
     for _ in range(40):
         if browser.switch_to.active_element.get_attribute("id") == "run-button":
             break
-        browser.switch_to.active_element.send_keys(Keys.TAB)
+        # Pressed on the page, not typed into the element: Selenium types into a file
+        # input as a path to choose.
+        ActionChains(browser).send_keys(Keys.TAB).perform()
     assert browser.switch_to.active_element.get_attribute("id") == "run-button"
     browser.switch_to.active_element.send_keys(Keys.ENTER)
     status = browser.find_element(By.ID, "run-status")

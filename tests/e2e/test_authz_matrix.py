@@ -5,6 +5,8 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
+from aiohttp import FormData
+
 from entrypoints.container import Container
 from entrypoints.http.app import ROUTES
 
@@ -104,6 +106,12 @@ async def _cases(api: Api, world: World, container: Container) -> list[tuple[Any
         202,
     )
     run_body = {"inputs": {"prompt": "x"}}
+    form = FormData()
+    form.add_field("file", b"matrix", filename="m.txt", content_type="text/plain")
+    auth = {"Authorization": f"Bearer {api.tokens['consumer_a']}"}
+    async with api.client.post("/api/consumer/files", data=form, headers=auth) as answer:
+        assert answer.status == 201
+        file_id = (await answer.json())["data"]["id"]
     e, b, d = world.endpoint_id, world.base_model_id, world.draft_id
     x = execution["id"]
     callbacks = container.callback_urls()
@@ -156,6 +164,23 @@ async def _cases(api: Api, world: World, container: Container) -> list[tuple[Any
         (
             "DELETE",
             f"/api/consumer/api-keys/{key_id}",
+            None,
+            consumer(200, 404) | {"consumer_a_key": 404},
+        ),
+        # Uploads are multipart: a JSON body is refused once the caller is known.
+        ("POST", "/api/consumer/files", {"file": "x"}, consumer(400, 400)),
+        ("GET", "/api/consumer/files", None, consumer(200, 200)),
+        # The memory store takes no direct uploads.
+        (
+            "POST",
+            "/api/consumer/files/uploads",
+            {"name": "a.wav", "contentType": "audio/wav", "size": 10},
+            consumer(400, 400),
+        ),
+        # A deletes it first; after that it is gone for everybody.
+        (
+            "DELETE",
+            f"/api/consumer/files/{file_id}",
             None,
             consumer(200, 404) | {"consumer_a_key": 404},
         ),

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from adapters.providers.simulator.media import simulated_output
+from adapters.providers.simulator.speech import transcript
 from tarsify.domain.models import OutputType
 
 IN_QUEUE = "IN_QUEUE"
@@ -97,6 +98,7 @@ class _Job:
     cancelled_at: float | None = None
     output: Any = None
     retries: int = 0
+    audio: bytes | None = None
 
 
 @dataclass(slots=True, frozen=True)
@@ -191,8 +193,11 @@ class SimulatorEngine:
         execution_timeout_ms: int | None = None,
         ttl_ms: int | None = None,
         sync: bool = False,
+        audio: bytes | None = None,
     ) -> JobView:
-        """Queue a job; ``sync`` jobs keep their result for ``runsync_retention_s`` only."""
+        """Queue a job; ``sync`` jobs keep their result for ``runsync_retention_s`` only.
+        ``audio``: the first bytes of the audio a speech-to-text job was given (read by
+        the caller), which its transcript describes."""
         self._sweep()
         timeout_ms = execution_timeout_ms or DEFAULT_EXECUTION_TIMEOUT_MS
         job = _Job(
@@ -207,6 +212,7 @@ class SimulatorEngine:
             ttl_s=(ttl_ms or DEFAULT_TTL_MS) / 1000,
             retention_s=self.runsync_retention_s if sync else self.retention_s,
             failure=None,
+            audio=audio,
         )
         self._plan(job)
         self._jobs[job.id] = job
@@ -324,7 +330,9 @@ class SimulatorEngine:
             elif t < end:
                 status = IN_PROGRESS
         finished = status in TERMINAL
-        if status == COMPLETED and job.output is None:
+        if status == COMPLETED and job.output is None and job.audio is not None:
+            job.output = transcript(job.audio, job.input)
+        elif status == COMPLETED and job.output is None:
             job.output = simulated_output(job.output_type, job.input, urls=self.file_urls)
         return JobView(
             id=job.id,

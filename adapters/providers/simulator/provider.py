@@ -5,7 +5,9 @@ from __future__ import annotations
 from collections.abc import Collection
 
 from adapters.providers.simulator.engine import IN_QUEUE, JobView, SimulatorEngine
+from adapters.providers.simulator.speech import audio_head
 from tarsify.domain.errors import GpuProviderError, ProviderJobNotFound, ProviderOutcome
+from tarsify.domain.models import OutputType
 from tarsify.ports.provider import JobReport, JobRequest
 
 
@@ -32,12 +34,12 @@ class SimulatedGpuProvider:
 
     async def submit(self, request: JobRequest) -> JobReport:
         """Queue a job; like RunPod's ``/run`` the first status is always IN_QUEUE."""
-        view = self._submit(request, sync=False)
+        view = self._submit(request, sync=False, audio=await self._audio(request))
         return JobReport(job_id=view.id, status=IN_QUEUE)
 
     async def submit_and_wait(self, request: JobRequest, wait_ms: int) -> JobReport:
         """Queue a job and wait up to ``wait_ms`` for it to finish."""
-        view = self._submit(request, sync=True)
+        view = self._submit(request, sync=True, audio=await self._audio(request))
         waited = await self._engine.wait(request.endpoint_id, view.id, max(wait_ms, 0) / 1000)
         if waited is None:
             raise ProviderJobNotFound("The simulated job expired while waiting")
@@ -53,7 +55,14 @@ class SimulatedGpuProvider:
         self._check_endpoint(endpoint_id)
         return snapshot_from_view(self._found(self._engine.cancel(endpoint_id, job_id)))
 
-    def _submit(self, request: JobRequest, *, sync: bool) -> JobView:
+    async def _audio(self, request: JobRequest) -> bytes | None:
+        """What a speech-to-text worker reads of its audio (a text model given one)."""
+        if request.output_type != OutputType.TEXT:
+            return None
+        self._check_endpoint(request.endpoint_id)
+        return await audio_head(request.input)
+
+    def _submit(self, request: JobRequest, *, sync: bool, audio: bytes | None) -> JobView:
         self._check_endpoint(request.endpoint_id)
         return self._engine.submit(
             request.endpoint_id,
@@ -62,6 +71,7 @@ class SimulatedGpuProvider:
             execution_timeout_ms=request.execution_timeout_ms,
             ttl_ms=request.ttl_ms,
             sync=sync,
+            audio=audio,
         )
 
     def _check_endpoint(self, endpoint_id: str) -> None:

@@ -17,6 +17,7 @@ from adapters.sql.tables.runs import (
     executions,
 )
 from adapters.sql.tables.schema import NAMING_CONVENTION, metadata, partial_index
+from adapters.sql.tables.uploads import uploads
 from adapters.sql.tables.webhooks import (
     WEBHOOK_DUE_PREDICATE,
     execution_webhooks,
@@ -46,6 +47,7 @@ __all__ = [
     "partial_index",
     "runpod_endpoints",
     "tars_models",
+    "uploads",
     "webhook_deliveries",
     "webhook_events",
     "webhook_secrets",

@@ -36,6 +36,35 @@
     return raw;
   }
 
+  /* Upload the files chosen in file fields; each field then holds its file's reference.
+     Throws {field, message} when an upload is refused. */
+  async function uploadFiles() {
+    var boxes = fields().filter(function (box) { return box.dataset.kind === "file"; });
+    for (var i = 0; i < boxes.length; i++) {
+      var box = boxes[i];
+      var picker = box.querySelector("input[type=file]");
+      if (!picker || !picker.files.length) continue;
+      var file = picker.files[0];
+      statusLine.textContent = "Uploading " + file.name + "…";
+      var body = new FormData();
+      body.append("file", file, file.name);
+      var response = await fetch("/api/consumer/files", {
+        method: "POST",
+        headers: { Accept: "application/json", Authorization: "Bearer " + T.getKey() },
+        body: body
+      });
+      var parsed = null;
+      try { parsed = await response.json(); } catch (e) { parsed = null; }
+      if (response.status !== 201 || !parsed || !parsed.data) {
+        var error = parsed && parsed.error ? parsed.error.message : "the server answered " + response.status;
+        throw { field: box.dataset.field, message: "could not be uploaded: " + error };
+      }
+      control(box).value = parsed.data.reference;
+      box.dataset.uploaded = parsed.data.name;
+      picker.value = "";
+    }
+  }
+
   function readInputs() {
     var inputs = {};
     var problems = [];
@@ -148,9 +177,19 @@
       document.getElementById("sign-in-notice").hidden = false;
       return;
     }
-    var read = readInputs();
-    if (read.problems.length) return showErrors("Some inputs cannot be read.", read.problems);
     busy(true);
+    try {
+      await uploadFiles();
+    } catch (problem) {
+      busy(false);
+      statusLine.textContent = "Not run.";
+      return showErrors("A file could not be uploaded.", [problem]);
+    }
+    var read = readInputs();
+    if (read.problems.length) {
+      busy(false);
+      return showErrors("Some inputs cannot be read.", read.problems);
+    }
     steps.textContent = "";
     result.textContent = "";
     statusLine.textContent = "Sending…";

@@ -7,6 +7,7 @@ what a provider answer means, and stores the result with a compare-and-set on
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import uuid
 from collections.abc import Sequence
@@ -27,6 +28,7 @@ from tarsify.services.engine.recording import ReportDecision, ReportRecording
 from tarsify.services.engine.run_targets import run_target_of
 from tarsify.services.engine.settings import EngineSettings
 from tarsify.services.files import OutputFiles
+from tarsify.services.input_files import InputFiles
 
 log = logging.getLogger("tarsify.engine")
 
@@ -43,8 +45,10 @@ class Dispatcher:
         callbacks: CallbackUrlBuilder | None = None,
         files: OutputFiles | None = None,
         listeners: Listeners | None = None,
+        input_files: InputFiles | None = None,
     ) -> None:
         self._uow = uow
+        self._input_files = input_files
         self._provider = provider
         self._clock = clock
         self._settings = settings
@@ -98,6 +102,9 @@ class Dispatcher:
         if not claimed:
             return execution
         job = self.job_request(execution, target)
+        if self._input_files is not None:  # uploads: fresh links for the whole deadline
+            signed = await self._input_files.signed(job.input, execution.deadline_at)
+            job = dataclasses.replace(job, input=signed)
         try:
             if wait_ms > 0:
                 report = await self._provider.submit_and_wait(job, wait_ms)

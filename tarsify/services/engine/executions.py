@@ -45,6 +45,7 @@ from tarsify.services.engine.dispatch import Dispatcher
 from tarsify.services.engine.listeners import Listeners, follow_ups
 from tarsify.services.engine.run_targets import PreparedTarget, RunTargets
 from tarsify.services.engine.settings import EngineSettings
+from tarsify.services.input_files import InputFiles
 
 log = logging.getLogger("tarsify.engine")
 MIN_WAIT_STEP_S = 0.05
@@ -93,8 +94,10 @@ class ExecutionService:
         listeners: Listeners | None = None,
         targets: RunTargets | None = None,
         offload: Offload | None = None,
+        input_files: InputFiles | None = None,
     ) -> None:
         self._uow = uow
+        self._input_files = input_files
         self._dispatch = dispatcher
         self._clock = clock
         self._settings = settings
@@ -198,16 +201,23 @@ class ExecutionService:
         """
         target = prepared.target
         settings = self._settings
+        files = self._input_files
+        inputs = new.inputs
+        if files is not None:  # links to uploads become references
+            inputs = await files.named(inputs, target.base_model.input_schema)
 
         def check() -> tuple[JsonObject, list[Violation]]:
             limit = settings.validation_budget_s
             spend = None if limit is None else Budget(limit)
-            return prepared.check(new.inputs, settings.max_input_bytes, spend)
+            return prepared.check(inputs, settings.max_input_bytes, spend)
 
         payload, violations = await self._offload.run(check)
         if violations:
             raise InputValidationFailed(details=violations)
         now = self._clock.now()
+        deadline = now + self._settings.deadline(target.base_model)
+        if files is not None:  # the consumer's own uploads, kept until the deadline
+            await files.claim(new.consumer_id, payload, deadline)
         return Execution(
             id=new_id(),
             consumer_id=new.consumer_id,
@@ -215,9 +225,9 @@ class ExecutionService:
             endpoint_id=target.endpoint.id,
             created_at=now,
             updated_at=now,
-            consumer_input=copy.deepcopy(stored_inputs(new.inputs, prepared.check.config)),
+            consumer_input=copy.deepcopy(stored_inputs(inputs, prepared.check.config)),
             input_payload=payload,
-            deadline_at=now + self._settings.deadline(target.base_model),
+            deadline_at=deadline,
             request_hash=fingerprint,
             idempotency_key=new.idempotency_key,
             price=target.price,
