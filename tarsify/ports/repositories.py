@@ -245,6 +245,13 @@ class ExecutionRepository(Protocol):
         it (none of ``NOT_LISTED``) with its model's slug and title."""
         ...
 
+    async def list_test_runs(
+        self, tars_model_id: uuid.UUID, page: PageRequest
+    ) -> Page[ExecutionSummary]:
+        """The model's test runs (no consumer), newest created first, listed like a
+        consumer's executions."""
+        ...
+
 
 class ExecutionFileRepository(Protocol):
     """The files stored for executions (their bytes live in the ``BlobStore``)."""

@@ -72,6 +72,7 @@ RUN = "POST /api/marketplace/models/{slug}/run"
 CANCEL = "POST /api/consumer/executions/{id}/cancel"
 KEY_CREATE = "POST /api/consumer/api-keys"
 KEY_REVOKE = "DELETE /api/consumer/api-keys/{id}"
+TEST_RUN = "POST /api/developer/tars-models/{id}/test-run"
 DOC_CONSUMER_UID = "kP3nX9vT2aQ8mW4zR6yL1cB5dE7f"
 
 
@@ -357,6 +358,8 @@ async def build_world(api: Api, container: Container) -> dict[str, str]:
     api_key = await api.ok(
         "POST", "/api/consumer/api-keys", "consumer_a", doc_body(KEY_CREATE), 201
     )
+    test_run = f"{tars}/{draft['id']}/test-run?wait=5"
+    tested = await api.ok("POST", test_run, "developer_x", doc_body(TEST_RUN), 200)
     grant = {"amount": 100, "reason": "docs"}
     await api.ok("POST", "/api/admin/consumers/cons-a/credits", "admin", grant, 201)
     return {
@@ -369,6 +372,7 @@ async def build_world(api: Api, container: Container) -> dict[str, str]:
         "running_execution": running["id"],
         "api_key": api_key["id"],
         "consumer_key": api_key["key"],
+        "test_run": tested["id"],
     }
 
 
@@ -382,6 +386,7 @@ def documented_values() -> dict[str, str]:
         doc_data(RUN)["id"]: "execution",
         doc_data(CANCEL)["id"]: "running_execution",
         doc_data(KEY_REVOKE)["id"]: "api_key",
+        doc_data(TEST_RUN)["id"]: "test_run",
     }
 
 
