@@ -43,11 +43,11 @@ class MemoryExecutionRepository(Repository):
 
     async def _admit(self, execution: Execution, admission: Admission) -> bool:
         self._tx.check()
-        if not self._runnable(execution):
+        if not self._runnable(execution, admission.drafts):
             return False
-        if admission.max_active is not None:
-            await self._tx.lock("consumers", execution.consumer_id)
-            consumer = execution.consumer_id
+        consumer = execution.consumer_id
+        if admission.max_active is not None and consumer is not None:
+            await self._tx.lock("consumers", consumer)
             rows = self._tx.rows(self.table).values()
             active = sum(1 for x in rows if x.consumer_id == consumer and not x.is_terminal)
             if active >= admission.max_active:
@@ -55,13 +55,14 @@ class MemoryExecutionRepository(Repository):
         await self._add(execution)
         return True
 
-    def _runnable(self, execution: Execution) -> bool:
+    def _runnable(self, execution: Execution, drafts: bool) -> bool:
         model = self._tx.row("tars_models", execution.tars_model_id)
         base = model and self._tx.row("base_models", model.base_model_id)
         endpoint = base and self._tx.row("endpoints", base.endpoint_id)
         if not endpoint or endpoint.id != execution.endpoint_id:
             return False
-        return RunTarget(model, base, endpoint).runnable_problem() is None
+        tester = model.developer_id if drafts else None
+        return RunTarget(model, base, endpoint).runnable_problem(tester=tester) is None
 
     async def get(self, execution_id: uuid.UUID) -> Execution | None:
         """By id."""
@@ -178,12 +179,26 @@ class MemoryExecutionRepository(Repository):
                 continue
             if tars_model_id is not None and x.tars_model_id != tars_model_id:
                 continue
-            summary = ExecutionSummary.of(self._view(copy.deepcopy(x)))
-            # Values over the bound only as their size, as the SQL store reads them.
-            summary.consumer_input = bounded(summary.consumer_input, LISTED_VALUE_MAX_BYTES)
-            summary.output_payload = bounded(summary.output_payload, LISTED_VALUE_MAX_BYTES)
-            rows.append(summary)
+            rows.append(self._summary(x))
         return keyset(rows, page, lambda s: (s.created_at, s.id))
+
+    async def list_test_runs(
+        self, tars_model_id: uuid.UUID, page: PageRequest
+    ) -> Page[ExecutionSummary]:
+        """The model's test runs, newest created first, with its slug and title."""
+        rows = [
+            self._summary(x)
+            for x in self._rows()
+            if x.consumer_id is None and x.tars_model_id == tars_model_id
+        ]
+        return keyset(rows, page, lambda s: (s.created_at, s.id))
+
+    def _summary(self, execution: Execution) -> ExecutionSummary:
+        summary = ExecutionSummary.of(self._view(copy.deepcopy(execution)))
+        # Values over the bound only as their size, as the SQL store reads them.
+        summary.consumer_input = bounded(summary.consumer_input, LISTED_VALUE_MAX_BYTES)
+        summary.output_payload = bounded(summary.output_payload, LISTED_VALUE_MAX_BYTES)
+        return summary
 
     async def _locked_write(
         self,

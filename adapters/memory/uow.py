@@ -27,19 +27,19 @@ from adapters.memory.transaction import UNIQUE, MemoryTransaction, RowKey
 from adapters.memory.uploads import MemoryUploadRepository
 from adapters.memory.webhooks import MemoryWebhookRepository
 from tarsify.domain.errors import StorageError
+from tarsify.ports.credits import CreditsRepository
 from tarsify.ports.repositories import (
     ApiKeyRepository,
     BaseModelRepository,
     ConsumerRepository,
-    CreditsRepository,
     DeveloperRepository,
     EndpointRepository,
     ExecutionFileRepository,
     ExecutionRepository,
     TarsModelRepository,
-    WebhookRepository,
 )
 from tarsify.ports.uploads import UploadRepository
+from tarsify.ports.webhook_store import WebhookRepository
 
 
 class MemoryStore:

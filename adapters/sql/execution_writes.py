@@ -32,7 +32,7 @@ from adapters.sql.grouped import Grouped, grouped_admissions, grouped_updates
 from adapters.sql.lane import Lane
 from adapters.sql.mapping import column_of, to_values
 from adapters.sql.query import Query
-from adapters.sql.studio import RUNNABLE
+from adapters.sql.studio import RUNNABLE, TESTABLE
 from adapters.sql.tables import (
     ACTIVE_EXECUTION_PREDICATE,
     UNFINISHED_PREDICATE,
@@ -63,19 +63,21 @@ INSERT = Query(insert(executions))
 
 
 @functools.cache
-def admitting_insert(postgresql: bool, limited: bool) -> Query:
+def admitting_insert(postgresql: bool, limited: bool, drafts: bool = False) -> Query:
     """INSERT ... SELECT the new row's values WHERE the admission holds: one statement.
 
     On PostgreSQL ``consumer_active_executions`` (migration 0009) locks the consumer's
     row and counts in a snapshot taken after the lock, so runs of one consumer take
     turns and none counts past another's insert; SQLite runs one writer at a time.
+    With ``drafts`` (a developer's test run) a DRAFT model is admitted too.
     """
+    rules = TESTABLE if drafts else RUNNABLE
     runnable = exists().where(
         tars_models.c.id == bindparam("a_model", type_=tars_models.c.id.type),
         base_models.c.id == tars_models.c.base_model_id,
         runpod_endpoints.c.id == base_models.c.endpoint_id,
         runpod_endpoints.c.id == bindparam("a_endpoint", type_=runpod_endpoints.c.id.type),
-        *RUNNABLE,
+        *rules,
     )
     conditions: list[Any] = [runnable]
     if limited:

@@ -28,7 +28,7 @@ from adapters.sql.execution_writes import (
     grouped,
     update_params,
 )
-from adapters.sql.history import history_page
+from adapters.sql.history import history_page, test_runs_page
 from adapters.sql.mapping import (
     Shape,
     column_of,
@@ -89,11 +89,12 @@ class SqlExecutionRepository:
         whole change (``Db.write``'s ``alone`` when nothing follows)."""
         alone = then is not None and not then
         postgresql = self._db.dialect_name == "postgresql"
-        query = admitting_insert(postgresql, admission.max_active is not None)
+        query = admitting_insert(postgresql, admission.max_active is not None, admission.drafts)
         # Alone and without a key (a clash would fail the whole group), it goes with the
-        # other runs of this process (adapters/sql/grouped.py).
+        # other runs of this process (adapters/sql/grouped.py); a test run goes alone.
         lane = None
-        if alone and postgresql and execution.idempotency_key is None:
+        grouping = execution.idempotency_key is None and not admission.drafts
+        if alone and postgresql and grouping:
             lane = self._db.lane_for_grouping()
         if lane is not None:
             key = ("admit", admission.max_active)
@@ -229,3 +230,10 @@ class SqlExecutionRepository:
     ) -> Page[ExecutionSummary]:
         """The consumer's executions, newest created first, with model slug and title."""
         return await history_page(self._db, consumer_id, page, status, tars_model_id)
+
+    @guarded("executions.list_test_runs")
+    async def list_test_runs(
+        self, tars_model_id: uuid.UUID, page: PageRequest
+    ) -> Page[ExecutionSummary]:
+        """The model's test runs, newest created first, with its slug and title."""
+        return await test_runs_page(self._db, tars_model_id, page)

@@ -37,15 +37,19 @@ _CONSUMER, _STATUS, _MODEL = "p_consumer", "p_status", "p_model"
 
 
 @functools.cache
-def _history_template(status: bool, model: bool, after: bool, limit: int) -> Query:
+def _history_template(
+    status: bool, model: bool, after: bool, limit: int, tests: bool = False
+) -> Query:
     """The page of the consumer's executions first, then the model of each of its rows.
 
     Joining first let a plan made for the average consumer (fewer rows than a page) join
     a heavy consumer's whole history and sort it; the page alone can only be read from
-    the consumer's index in page order, stopping after ``limit`` rows.
+    the consumer's index in page order, stopping after ``limit`` rows. With ``tests``:
+    the model's test runs instead (no consumer; ``ix_executions_test_runs``).
     """
+    owner = executions.c.consumer_id
     page = select(*_LISTED.read(), executions.c.tars_model_id).where(
-        executions.c.consumer_id == bindparam(_CONSUMER)
+        owner.is_(None) if tests else owner == bindparam(_CONSUMER)
     )
     if status:
         page = page.where(executions.c.status == bindparam(_STATUS))
@@ -101,5 +105,15 @@ async def history_page(
     """The consumer's executions, newest created first, with model slug and title."""
     query, params = _history(consumer_id, page, status, tars_model_id)
     rows = await db.fetch(query, params)
+    items = [_LISTED.load(row) for row in rows]
+    return page_from_rows(items, page, lambda s: Cursor(s.created_at, s.id))
+
+
+async def test_runs_page(
+    db: Db, tars_model_id: uuid.UUID, page: PageRequest
+) -> Page[ExecutionSummary]:
+    """The model's test runs, newest created first, with its slug and title."""
+    query = _history_template(False, True, page.after is not None, page.limit + 1, tests=True)
+    rows = await db.fetch(query, keyset_params(page) | {_MODEL: tars_model_id})
     items = [_LISTED.load(row) for row in rows]
     return page_from_rows(items, page, lambda s: Cursor(s.created_at, s.id))

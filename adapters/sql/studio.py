@@ -45,6 +45,12 @@ RUNNABLE = (
     base_models.c.is_active,
     runpod_endpoints.c.is_active,
 )
+# The same rule for a developer's test run: a DRAFT model may run too.
+TESTABLE = (
+    tars_models.c.status != Status.ARCHIVED,
+    base_models.c.is_active,
+    runpod_endpoints.c.is_active,
+)
 _MARKET_TARS = Shape(TarsModel, tars_models, "t_")
 _RUN_ENDPOINT = Shape(GpuEndpoint, runpod_endpoints, "e_")
 _MARKET_BASE = Shape(BaseModel, base_models, "b_")

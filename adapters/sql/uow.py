@@ -20,19 +20,19 @@ from adapters.sql.files import SqlExecutionFileRepository
 from adapters.sql.studio import SqlTarsModelRepository
 from adapters.sql.uploads import SqlUploadRepository
 from adapters.sql.webhooks import SqlWebhookRepository
+from tarsify.ports.credits import CreditsRepository
 from tarsify.ports.repositories import (
     ApiKeyRepository,
     BaseModelRepository,
     ConsumerRepository,
-    CreditsRepository,
     DeveloperRepository,
     EndpointRepository,
     ExecutionFileRepository,
     ExecutionRepository,
     TarsModelRepository,
-    WebhookRepository,
 )
 from tarsify.ports.uploads import UploadRepository
+from tarsify.ports.webhook_store import WebhookRepository
 
 # Each repository is made when the unit of work first uses it (most use one or two).
 _REPOSITORIES: dict[str, type] = {

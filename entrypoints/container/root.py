@@ -12,13 +12,13 @@ from dependency_injector import containers, providers
 from adapters.auth.api_keys import CompositeVerifier
 from adapters.auth.jwt import JwtVerifier
 from adapters.clock import SystemClock
-from adapters.memory.stats import MemoryExecutionStats
+from adapters.memory.stats import MemoryExecutionStats, MemoryStudioFigures
 from adapters.memory.uow import MemoryHealthCheck, MemoryStore
 from adapters.metrics.provider import MeteredGpuProvider
 from adapters.patterns.re2 import Re2Patterns
 from adapters.providers.simulator.engine import SimulatorEngine
 from adapters.providers.simulator.provider import SimulatedGpuProvider
-from adapters.sql.stats import SqlExecutionStats
+from adapters.sql.stats import SqlExecutionStats, SqlStudioFigures
 from adapters.sql.uow import SqlHealthCheck
 from adapters.webhooks.destinations import DestinationGuard
 from entrypoints.config import Settings
@@ -73,6 +73,7 @@ from tarsify.services.files import OutputFiles
 from tarsify.services.input_files import InputFiles
 from tarsify.services.marketplace import MarketplaceService
 from tarsify.services.studio import StudioService
+from tarsify.services.studio_runs import StudioRuns
 from tarsify.services.uploads import UploadService
 from tarsify.services.webhook_delivery import WebhookDeliverer
 from tarsify.services.webhooks import ConsumerWebhooks
@@ -121,6 +122,11 @@ class Container(containers.DeclarativeContainer):
         settings.provided.database.storage_backend,
         memory=providers.Singleton(MemoryExecutionStats, memory_store),
         sql=providers.Singleton(SqlExecutionStats, db_engine),
+    )
+    studio_figures = providers.Selector(
+        settings.provided.database.storage_backend,
+        memory=providers.Singleton(MemoryStudioFigures, memory_store),
+        sql=providers.Singleton(SqlStudioFigures, db_engine),
     )
 
     simulator_engine = providers.Singleton(
@@ -218,7 +224,7 @@ class Container(containers.DeclarativeContainer):
         providers.Callable(lambda s: s.gpu.reachable_providers(), settings),
     )
     studio_service = providers.Singleton(
-        StudioService, uow_factory, clock, run_targets.provided.forget
+        StudioService, uow_factory, clock, run_targets.provided.forget, studio_figures
     )
     marketplace_service = providers.Singleton(MarketplaceService, uow_factory)
     credits_service = providers.Singleton(CreditsService, uow_factory, clock)
@@ -234,6 +240,7 @@ class Container(containers.DeclarativeContainer):
         offload,
         input_files,
     )
+    studio_runs = providers.Singleton(StudioRuns, uow_factory, execution_service)
     reconciler = providers.Singleton(
         MeteredReconciler, uow_factory, dispatcher, clock, engine_settings, metrics=metrics
     )

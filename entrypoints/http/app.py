@@ -84,6 +84,7 @@ async def _services(container: Container) -> Services:
         accounts=await resolve(container.account_service),
         catalog=await resolve(container.catalog_service),
         studio=await resolve(container.studio_service),
+        studio_runs=await resolve(container.studio_runs),
         marketplace=marketplace,
         executions=await resolve(container.execution_service),
         api_keys=await resolve(container.api_key_service),

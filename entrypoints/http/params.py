@@ -126,6 +126,19 @@ def slug_query(request: web.Request, name: str) -> str | None:
     return raw
 
 
+DAYS_RE = re.compile(r"^[0-9]{1,3}$")
+
+
+def days_query(request: web.Request, default: int, maximum: int) -> int:
+    """``?days=``: a whole number of days, 1..``maximum`` (``default`` when absent)."""
+    raw = request.query.get("days")
+    if raw is None:
+        return default
+    if not DAYS_RE.fullmatch(raw) or not 1 <= int(raw) <= maximum:
+        raise _query_error("days", f"must be an integer between 1 and {maximum}")
+    return int(raw)
+
+
 def wait_seconds(request: web.Request) -> float:
     """``?wait=`` seconds to wait for a terminal status (0..60, default 0)."""
     raw = request.query.get("wait")

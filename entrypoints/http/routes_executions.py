@@ -1,5 +1,5 @@
-"""Execution routes: run a published model, and a consumer's own executions (list, read,
-cancel)."""
+"""Execution routes: run a published model, a consumer's own executions (list, read,
+cancel), and a developer's test runs of their own models."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ from tarsify.domain import run_request
 from tarsify.domain.errors import InvalidBody
 from tarsify.domain.models import ExecutionStatus
 from tarsify.domain.webhooks import WebhookRequest
+from tarsify.services.studio_runs import StudioRuns, TestRun
 from tarsify.services.webhooks import ConsumerWebhooks
 
 from .envelope import ok_fast, ok_page_fast
@@ -26,7 +27,13 @@ from .params import (
 from .prefer import preferred_wait
 from .rate_limits import count_run
 from .routing import Auth, Caller, Param, Route, services
-from .schemas_executions import ExecutionView, RunRequest, execution_json
+from .schemas_executions import (
+    ExecutionView,
+    RunRequest,
+    TestRunRequest,
+    TestRunView,
+    execution_json,
+)
 
 
 def _wait(request: web.Request) -> tuple[float, int | None]:
@@ -110,6 +117,58 @@ async def cancel_execution(request: web.Request, caller: Caller) -> web.Response
     return ok_fast(await execution_json(request, view))
 
 
+def _studio_runs(request: web.Request) -> StudioRuns:
+    runs = services(request).studio_runs
+    if runs is None:
+        raise web.HTTPNotFound()
+    return runs
+
+
+async def _test_run_json(request: web.Request, run: TestRun) -> dict[str, object]:
+    document = await execution_json(request, run.view)
+    document["mergedInput"] = run.merged_input
+    return document
+
+
+def _test_run_url(run: TestRun) -> str:
+    execution = run.view.execution
+    return f"{_TARS}/{execution.tars_model_id}/test-runs/{execution.id}"
+
+
+async def test_run_model(request: web.Request, caller: Caller) -> web.Response:
+    """Test-run an own model (DRAFT or PUBLISHED), free: 202, or 200 when a wait saw it
+    finish; always with Location."""
+    owner = caller.account_id
+    model_id = path_id(request)
+    await count_run(request, owner)  # before anything is read or stored
+    wait_s, applied = _wait(request)
+    data = await body(request, TestRunRequest)
+    run = await _studio_runs(request).run(owner, model_id, data.inputs, wait_s)
+    status = 200 if wait_s > 0 and run.view.execution.is_terminal else 202
+    response = ok_fast(await _test_run_json(request, run), status=status)
+    response.headers["Location"] = _test_run_url(run)
+    if applied is not None:
+        response.headers["Preference-Applied"] = f"wait={applied}"
+    return response
+
+
+async def get_test_run(request: web.Request, caller: Caller) -> web.Response:
+    """One test run of an own model, refreshed from the provider when due."""
+    model_id, execution_id = path_id(request), path_id(request, "executionId")
+    run = await _studio_runs(request).get(caller.account_id, model_id, execution_id)
+    return ok_fast(await _test_run_json(request, run))
+
+
+async def list_test_runs(request: web.Request, caller: Caller) -> web.Response:
+    """An own model's test runs, newest first."""
+    model_id = path_id(request)
+    page_req = page_request(request)
+    page = await _studio_runs(request).list(caller.account_id, model_id, page_req)
+    items = [await execution_json(request, v) for v in page.items]
+    return ok_page_fast(page, items, page_req.limit)
+
+
+_TARS = "/api/developer/tars-models"
 _WAIT = Param(
     "wait",
     {"type": "number", "minimum": 0, "maximum": MAX_WAIT_S},
@@ -165,6 +224,16 @@ _MODEL = Param(
     "Only executions of the model with this slug",
 )
 _EXEC = "/api/consumer/executions"
+_TEST_LOCATION = Param(
+    "Location",
+    {
+        "type": "string",
+        "pattern": "^/api/developer/tars-models/[0-9a-f-]{36}/test-runs/[0-9a-f-]{36}$",
+    },
+    "Where the test run is read: GET /api/developer/tars-models/{id}/test-runs/{executionId}",
+    where="header",
+    required=True,
+)
 
 ROUTES = [
     Route(
@@ -224,5 +293,51 @@ ROUTES = [
         ExecutionView,
         tag="consumer",
         errors=("ERR_5505", "ERR_5507", "ERR_5510"),
+    ),
+    Route(
+        "POST",
+        _TARS + "/{id}/test-run",
+        test_run_model,
+        "Test-run an own Tars model (free)",
+        Auth.DEVELOPER,
+        TestRunView,
+        TestRunRequest,
+        status=202,
+        also=(200,),
+        params=(_WAIT, _PREFER),
+        response_headers=(_TEST_LOCATION, _PREFERENCE_APPLIED, _RATELIMIT_POLICY, _RATELIMIT),
+        tag="developer",
+        errors=(
+            "ERR_5500",
+            "ERR_5501",
+            "ERR_5502",
+            "ERR_5509",
+            "ERR_2005",
+            "ERR_4292",
+            "ERR_5510",
+        ),
+        operation_id="testRunModel",
+    ),
+    Route(
+        "GET",
+        _TARS + "/{id}/test-runs",
+        list_test_runs,
+        "List an own model's test runs",
+        Auth.DEVELOPER,
+        ExecutionView,
+        many=True,
+        params=LIST_PARAMS,
+        tag="developer",
+        errors=("ERR_5500",),
+    ),
+    Route(
+        "GET",
+        _TARS + "/{id}/test-runs/{executionId}",
+        get_test_run,
+        "Get a test run of an own model",
+        Auth.DEVELOPER,
+        TestRunView,
+        tag="developer",
+        errors=("ERR_5500", "ERR_5505"),
     ),
 ]

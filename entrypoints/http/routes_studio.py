@@ -1,4 +1,4 @@
-"""Studio routes: a developer's own Tars models."""
+"""Studio routes: a developer's own Tars models and their figures."""
 
 from __future__ import annotations
 
@@ -8,18 +8,23 @@ from aiohttp import web
 
 from tarsify.domain.config import ConfigOverrides
 from tarsify.domain.errors import BaseModelNotFound
+from tarsify.domain.figures import DEFAULT_DAYS, MAX_DAYS
 from tarsify.domain.models import BaseModel
 from tarsify.domain.tars_model import TarsModelChanges
 from tarsify.services.studio import NewTarsModel, StudioModel
 
 from .envelope import ok, ok_page
-from .params import LIST_PARAMS, body, page_request, path_id
-from .routing import Auth, Caller, Route, Services, services
+from .params import LIST_PARAMS, body, days_query, page_request, path_id
+from .routing import Auth, Caller, Param, Route, Services, services
 from .schemas_studio import (
+    DeveloperFiguresView,
+    FiguresView,
     TarsModelCreate,
     TarsModelSummary,
     TarsModelUpdate,
     TarsModelView,
+    developer_figures_view,
+    figures_view,
     tars_model_view,
     tars_summary_view,
 )
@@ -84,7 +89,27 @@ async def archive_tars_model(request: web.Request, caller: Caller) -> web.Respon
     return await _with_base(svc, await svc.studio.archive(owner, path_id(request)))
 
 
+async def model_figures(request: web.Request, caller: Caller) -> web.Response:
+    """An own model's figures over the last ``?days=`` UTC days."""
+    model_id = path_id(request)
+    days = days_query(request, DEFAULT_DAYS, MAX_DAYS)
+    figures = await services(request).studio.model_figures(caller.account_id, model_id, days)
+    return ok(figures_view(figures))
+
+
+async def developer_figures(request: web.Request, caller: Caller) -> web.Response:
+    """The developer's figures over all their models, and each model's line."""
+    days = days_query(request, DEFAULT_DAYS, MAX_DAYS)
+    found = await services(request).studio.developer_figures(caller.account_id, days)
+    return ok(developer_figures_view(found))
+
+
 _TARS = "/api/developer/tars-models"
+_DAYS = Param(
+    "days",
+    {"type": "integer", "minimum": 1, "maximum": MAX_DAYS, "default": DEFAULT_DAYS},
+    "The last N days (UTC, today included)",
+)
 
 ROUTES = [
     Route(
@@ -140,5 +165,27 @@ ROUTES = [
         TarsModelView,
         tag="developer",
         errors=("ERR_5500", "ERR_5504"),
+    ),
+    Route(
+        "GET",
+        _TARS + "/{id}/stats",
+        model_figures,
+        "An own model's figures",
+        Auth.DEVELOPER,
+        FiguresView,
+        params=(_DAYS,),
+        tag="developer",
+        errors=("ERR_5500", "ERR_2002"),
+    ),
+    Route(
+        "GET",
+        "/api/developer/stats",
+        developer_figures,
+        "The developer's figures over all their models",
+        Auth.DEVELOPER,
+        DeveloperFiguresView,
+        params=(_DAYS,),
+        tag="developer",
+        errors=("ERR_2002",),
     ),
 ]

@@ -33,6 +33,7 @@ if TYPE_CHECKING:
     from tarsify.services.files import OutputFiles
     from tarsify.services.marketplace import MarketplaceService
     from tarsify.services.studio import StudioService
+    from tarsify.services.studio_runs import StudioRuns
     from tarsify.services.uploads import UploadService
     from tarsify.services.webhooks import ConsumerWebhooks
 
@@ -171,6 +172,7 @@ class Services:
     run_limit: RateLimiter | None = None
     anon_limit: RateLimiter | None = None
     trusted_proxies: tuple[IPv4Network | IPv6Network, ...] = ()
+    studio_runs: StudioRuns | None = None
 
 
 SERVICES = web.AppKey("services", Services)

@@ -51,6 +51,12 @@ class RunRequest(RequestModel):
     )
 
 
+class TestRunRequest(RequestModel):
+    """Test-run an own Tars model (developer): free, with the model's configuration."""
+
+    inputs: dict[str, Any] = Field(description="The model's inputs (its inputSchema)")
+
+
 class ModelRef(View):
     """The Tars model an execution ran."""
 
@@ -96,6 +102,16 @@ class ExecutionView(View):
         description="Present when the input or output (given as null) was left out for its"
         " size: over 8 KiB of JSON in a list, over 64 KiB in an event stream or webhook body."
         " GET /api/consumer/executions/{id} has them whole.",
+    )
+
+
+class TestRunView(ExecutionView):
+    """A developer's test run: the execution's document, and the payload the worker got."""
+
+    merged_input: dict[str, Any] | None = Field(
+        default=None,
+        description="The inputs merged with the model's configuration (defaults, locked and"
+        " hidden fields, prompt prefix and suffix), as sent to the worker. Absent in lists",
     )
 
 

@@ -1,7 +1,8 @@
-"""The studio's bodies and answers: a developer's own Tars models."""
+"""The studio's bodies and answers: a developer's own Tars models and their figures."""
 
 from __future__ import annotations
 
+import datetime as dt
 import re
 import uuid
 from typing import Any
@@ -12,6 +13,7 @@ from pydantic_core import PydanticCustomError
 from tarsify.domain import models as m
 from tarsify.domain.config import ConfigOverrides
 from tarsify.domain.credits import MAX_PRICE_PER_RUN
+from tarsify.domain.figures import DeveloperFigures, Figures
 from tarsify.domain.models import ModelCategory, TarsModelStatus
 from tarsify.services.studio import StudioModel
 
@@ -165,3 +167,96 @@ def tars_model_view(studio: StudioModel, base: m.BaseModel | None) -> TarsModelV
         ],
     }
     return TarsModelView.model_validate(fields)
+
+
+class PercentilesView(View):
+    """The median and the 90th percentile, in milliseconds (null when no run has one)."""
+
+    p50: float | None
+    p90: float | None
+
+
+class DayView(View):
+    """One UTC day: paid runs created that day by outcome, credits earned that day."""
+
+    date: dt.date
+    runs: int
+    completed: int
+    failed: int
+    earnings: int
+
+
+class FiguresView(View):
+    """Paid runs over the last ``days`` UTC days (test runs never count)."""
+
+    runs: int
+    completed: int
+    failed: int
+    cancelled: int
+    timed_out: int
+    success_rate: float | None = Field(
+        description="completed / finished (0..1); null when no run finished"
+    )
+    queue_ms: PercentilesView
+    run_ms: PercentilesView
+    earnings: int = Field(description="Credits earned (the ledger's EARNING entries)")
+    days: list[DayView] = Field(description="Every day of the window, oldest first")
+
+
+class ModelFiguresView(View):
+    """One model's line in a developer's figures."""
+
+    id: uuid.UUID
+    slug: str
+    title: str
+    runs: int
+    success_rate: float | None
+    earnings: int
+
+
+class DeveloperFiguresView(FiguresView):
+    """A developer's figures over all their models, and each model's line."""
+
+    models: list[ModelFiguresView]
+
+
+def figures_view(figures: Figures) -> FiguresView:
+    """The figures' answer."""
+    return FiguresView(
+        runs=figures.runs,
+        completed=figures.completed,
+        failed=figures.failed,
+        cancelled=figures.cancelled,
+        timed_out=figures.timed_out,
+        success_rate=figures.success_rate,
+        queue_ms=PercentilesView(p50=figures.queue_ms.p50, p90=figures.queue_ms.p90),
+        run_ms=PercentilesView(p50=figures.run_ms.p50, p90=figures.run_ms.p90),
+        earnings=figures.earnings,
+        days=[
+            DayView(
+                date=d.date,
+                runs=d.runs,
+                completed=d.completed,
+                failed=d.failed,
+                earnings=d.earnings,
+            )
+            for d in figures.days
+        ],
+    )
+
+
+def developer_figures_view(found: DeveloperFigures) -> DeveloperFiguresView:
+    """The developer's figures' answer."""
+    lines = [
+        ModelFiguresView(
+            id=line.id,
+            slug=line.slug,
+            title=line.title,
+            runs=line.runs,
+            success_rate=line.success_rate,
+            earnings=line.earnings,
+        )
+        for line in found.models
+    ]
+    totals = figures_view(found.totals)
+    return DeveloperFiguresView(**totals.model_dump(), models=lines)

@@ -56,6 +56,8 @@ class Admission:
     keeps concurrent runs from overrunning the limit together."""
 
     max_active: int | None = None
+    # A developer's test run: a DRAFT model is admitted too (never an ARCHIVED one).
+    drafts: bool = False
 
 
 class Step(StrEnum):
@@ -71,7 +73,8 @@ class Step(StrEnum):
 
 @dataclass(slots=True)
 class Execution:
-    """One run of a Tars model by a consumer.
+    """One run of a Tars model by a consumer, or a developer's test run of their own
+    model (``consumer_id`` None: free, in no consumer's history and no model's figures).
 
     ``consumer_input`` is what the consumer sent (shown back to them); ``input_payload``
     is the merged payload sent to the GPU worker, which may hold the developer's hidden
@@ -84,7 +87,7 @@ class Execution:
     """
 
     id: uuid.UUID
-    consumer_id: uuid.UUID
+    consumer_id: uuid.UUID | None
     tars_model_id: uuid.UUID
     endpoint_id: uuid.UUID
     created_at: datetime
@@ -122,6 +125,11 @@ class Execution:
     def is_terminal(self) -> bool:
         """True once the execution reached a final status."""
         return self.status.is_terminal
+
+    @property
+    def is_test_run(self) -> bool:
+        """True for a developer's test run of their own model (no consumer)."""
+        return self.consumer_id is None
 
     @property
     def was_sent(self) -> bool:

@@ -25,6 +25,7 @@ from tarsify.domain.errors import (
     EndpointNotActive,
     ModelNotPublished,
     TarsifyError,
+    TarsModelNotFound,
 )
 from tarsify.domain.jsonsafe import JsonObject as JsonObject
 from tarsify.domain.tars_model import TarsModel as TarsModel
@@ -160,9 +161,19 @@ class RunTarget:
         """What one run costs, in credits (held when it starts, charged when it completes)."""
         return effective_price(self.tars_model.price_per_run, self.base_model.min_price_per_run)
 
-    def runnable_problem(self) -> TarsifyError | None:
-        """Why this model cannot run now (the one runnable-model rule), or None."""
-        if self.tars_model.status is not TarsModelStatus.PUBLISHED:
+    def runnable_problem(self, *, tester: uuid.UUID | None = None) -> TarsifyError | None:
+        """Why this model cannot run now (the one runnable-model rule), or None.
+
+        With ``tester`` (a developer's test run): the model must be that developer's own
+        (not found otherwise) and may be a DRAFT as well as PUBLISHED.
+        """
+        status = self.tars_model.status
+        if tester is not None:
+            if self.tars_model.developer_id != tester:
+                return TarsModelNotFound()
+            if status is TarsModelStatus.ARCHIVED:
+                return ModelNotPublished("An archived model cannot be test-run")
+        elif status is not TarsModelStatus.PUBLISHED:
             return ModelNotPublished()
         if not self.base_model.is_active:
             return BaseModelNotActive()
@@ -170,9 +181,9 @@ class RunTarget:
             return EndpointNotActive()
         return None
 
-    def check_runnable(self) -> None:
-        """Raise the reason this model cannot run, if any."""
-        problem = self.runnable_problem()
+    def check_runnable(self, *, tester: uuid.UUID | None = None) -> None:
+        """Raise the reason this model cannot run, if any (``runnable_problem``)."""
+        problem = self.runnable_problem(tester=tester)
         if problem is not None:
             raise problem
 

@@ -11,11 +11,9 @@ from datetime import datetime
 from typing import Protocol
 
 from tarsify.domain.api_keys import ApiKey, ApiKeyOwner
-from tarsify.domain.credits import AccountType, Credits, LedgerEntry, Posting
 from tarsify.domain.execution import Admission, Execution, ExecutionView
 from tarsify.domain.execution_summary import ExecutionSummary
 from tarsify.domain.files import ExecutionFile
-from tarsify.domain.ledger_audit import AccountTotal, ExecutionCharge, StoredBalances
 from tarsify.domain.models import (
     BaseModel,
     BaseModelWithEndpoint,
@@ -31,7 +29,6 @@ from tarsify.domain.models import (
     TarsModel,
 )
 from tarsify.domain.pagination import Page, PageRequest
-from tarsify.domain.webhooks import ExecutionWebhook, WebhookDelivery, WebhookEvent, WebhookSecret
 
 
 class DeveloperRepository(Protocol):
@@ -248,6 +245,13 @@ class ExecutionRepository(Protocol):
         it (none of ``NOT_LISTED``) with its model's slug and title."""
         ...
 
+    async def list_test_runs(
+        self, tars_model_id: uuid.UUID, page: PageRequest
+    ) -> Page[ExecutionSummary]:
+        """The model's test runs (no consumer), newest created first, listed like a
+        consumer's executions."""
+        ...
+
 
 class ExecutionFileRepository(Protocol):
     """The files stored for executions (their bytes live in the ``BlobStore``)."""
@@ -301,102 +305,4 @@ class ApiKeyRepository(Protocol):
     async def touch(self, api_key_id: uuid.UUID, now: datetime, used_before: datetime) -> bool:
         """Set ``last_used_at = now`` if it is unset or before ``used_before`` (a
         conditional UPDATE, so most uses write nothing); True when it was written."""
-        ...
-
-
-class WebhookRepository(Protocol):
-    """Consumers' webhooks: what runs asked for, the events to deliver (an outbox), the
-    attempts made, and each consumer's signing secret."""
-
-    async def add_subscription(self, webhook: ExecutionWebhook) -> None:
-        """Insert the webhook of a new execution."""
-        ...
-
-    async def get_subscription(self, execution_id: uuid.UUID) -> ExecutionWebhook | None:
-        """The webhook the execution's run asked for, if any."""
-        ...
-
-    async def add_event(self, event: WebhookEvent) -> None:
-        """Insert an event to deliver."""
-        ...
-
-    async def claim_due(
-        self, now: datetime, lease_until: datetime, limit: int
-    ) -> list[WebhookEvent]:
-        """Claim up to ``limit`` PENDING or RETRYING events whose next attempt is due,
-        oldest first: each gets ``attempts + 1`` and ``next_attempt_at = lease_until``
-        (so nobody else sends it before then). On PostgreSQL rows locked by another
-        claimer are skipped (``FOR UPDATE SKIP LOCKED``)."""
-        ...
-
-    async def release(self, event: WebhookEvent, next_attempt_at: datetime) -> bool:
-        """Give back a claimed attempt that was not made: ``attempts - 1`` and the next
-        attempt at ``next_attempt_at``, only if ``attempts`` still equals the claim's
-        (False otherwise: a later claim holds it)."""
-        ...
-
-    async def record(self, event: WebhookEvent, delivery: WebhookDelivery) -> None:
-        """Insert the attempt; store the event's status, next attempt time and
-        ``updated_at`` only if its ``attempts`` still equals this attempt's number (a
-        later claim, after a lease ran out, decides the event's status instead).
-        ``AlreadyExists`` when that attempt of the event is recorded already."""
-        ...
-
-    async def list_events(self, execution_id: uuid.UUID) -> list[WebhookEvent]:
-        """The execution's events, oldest first."""
-        ...
-
-    async def list_deliveries(self, execution_id: uuid.UUID) -> list[WebhookDelivery]:
-        """Every attempt made for the execution's events, oldest first."""
-        ...
-
-    async def get_secret(self, consumer_id: uuid.UUID) -> WebhookSecret | None:
-        """The consumer's signing secret, if one was made."""
-        ...
-
-    async def add_secret(self, secret: WebhookSecret) -> None:
-        """Insert; ``AlreadyExists`` when the consumer has one already."""
-        ...
-
-    async def replace_secret(self, consumer_id: uuid.UUID, secret: str, now: datetime) -> bool:
-        """Replace the consumer's secret (``rotated_at = now``); False when there is none."""
-        ...
-
-
-class CreditsRepository(Protocol):
-    """The ledger (append-only) and the balances kept beside the accounts.
-
-    Balances change only through ``post``, in the transaction that writes the entries;
-    the database refuses a negative balance (a CHECK constraint), an entry whose sign
-    does not fit its type, a second entry of one type for one execution and a second
-    settlement (CAPTURE or RELEASE) of one execution.
-    """
-
-    async def lock(self, consumer_id: uuid.UUID) -> Credits | None:
-        """The consumer's credits, its row locked until the transaction ends (``SELECT
-        ... FOR NO KEY UPDATE``): this serialises one consumer's runs. None if unknown."""
-        ...
-
-    async def post(self, posting: Posting) -> None:
-        """Add the posting's entries and apply their balance changes; ``AlreadyExists``
-        when an entry of the same execution and type (or a second settlement) exists."""
-        ...
-
-    async def credits(self, consumer_id: uuid.UUID) -> Credits | None:
-        """The consumer's balance and held credits (no lock)."""
-        ...
-
-    async def earnings(self, developer_id: uuid.UUID) -> int | None:
-        """The developer's earnings."""
-        ...
-
-    async def list_entries(
-        self, account_type: AccountType, account_id: uuid.UUID, page: PageRequest
-    ) -> Page[LedgerEntry]:
-        """One account's entries, newest first (cursor over ``created_at, id``)."""
-        ...
-
-    async def audit_data(self) -> tuple[list[AccountTotal], StoredBalances, list[ExecutionCharge]]:
-        """Everything the audit reads: entry sums per account and type, the stored
-        balances, and the entry sums of every execution with a price or entries."""
         ...

@@ -1,5 +1,5 @@
 """Storage: the unit of work over every repository, its factory, and the probes
-operators read (readiness, execution counts).
+operators read (readiness, execution counts), and the figures developers read.
 
 Adapters implement them (``adapters/memory`` for tests, ``adapters/sql``); the
 composition root (``entrypoints/container/``) picks which. Every adapter translates its
@@ -7,25 +7,28 @@ own failures into ``tarsify.domain.errors`` (``StorageError``, ...)."""
 
 from __future__ import annotations
 
+import uuid
+from datetime import datetime
 from types import TracebackType
 from typing import Protocol, Self
 
+from tarsify.domain.figures import DeveloperFigures, Figures
 from tarsify.domain.models import (
     ExecutionStatus,
 )
+from tarsify.ports.credits import CreditsRepository
 from tarsify.ports.repositories import (
     ApiKeyRepository,
     BaseModelRepository,
     ConsumerRepository,
-    CreditsRepository,
     DeveloperRepository,
     EndpointRepository,
     ExecutionFileRepository,
     ExecutionRepository,
     TarsModelRepository,
-    WebhookRepository,
 )
 from tarsify.ports.uploads import UploadRepository
+from tarsify.ports.webhook_store import WebhookRepository
 
 
 class UnitOfWork(Protocol):
@@ -102,4 +105,19 @@ class ExecutionStats(Protocol):
     async def count_by_status(self) -> dict[ExecutionStatus, int]:
         """How many executions are in each status (absent: none); ``StorageError`` when
         the database does not answer."""
+        ...
+
+
+class StudioFigures(Protocol):
+    """A developer's figures (``tarsify.domain.figures``), computed by the storage from
+    consumers' runs and the ledger (never a developer's test run)."""
+
+    async def model_figures(self, tars_model_id: uuid.UUID, since: datetime) -> Figures:
+        """The model's runs created since ``since`` and its developer's earnings from
+        them recorded since then; ``days`` holds only the UTC days with something."""
+        ...
+
+    async def developer_figures(self, developer_id: uuid.UUID, since: datetime) -> DeveloperFigures:
+        """The same over all the developer's models, and a line per model (every model
+        of the developer, newest created first)."""
         ...

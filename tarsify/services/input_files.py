@@ -69,13 +69,19 @@ class InputFiles:
         named = map_top_strings(inputs, to_reference)
         return named if changed else inputs
 
-    async def claim(self, consumer_id: uuid.UUID, payload: JsonObject, until: datetime) -> None:
+    async def claim(
+        self, consumer_id: uuid.UUID | None, payload: JsonObject, until: datetime
+    ) -> None:
         """Check that every upload the payload refers to is the consumer's own, ready and
         unexpired, and keep each at least until ``until``; otherwise
-        ``InputValidationFailed`` naming the fields."""
+        ``InputValidationFailed`` naming the fields. A run without a consumer (a
+        developer's test run) owns no uploads: every reference is refused."""
         wanted = _references(payload)
         if not wanted:
             return
+        if consumer_id is None:
+            details = [{"field": f, "message": NOT_YOURS} for f in sorted(wanted)]
+            raise InputValidationFailed(details=details)
         now = self._clock.now()
         refused: dict[str, str] = {}
         ids = {i for i in wanted.values() if i != NO_SUCH_UPLOAD}

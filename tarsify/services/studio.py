@@ -1,4 +1,5 @@
-"""Developer use cases: Tars models (create, read, configure, publish, archive).
+"""Developer use cases: Tars models (create, read, configure, publish, archive) and
+their figures.
 
 The rules are the entity's (``tarsify.domain.tars_model``); these use cases read what it
 needs (its base model, whether a slug is taken), ask it, and store it.
@@ -12,6 +13,7 @@ from dataclasses import dataclass, field
 
 from tarsify.domain.config import ConfigOverrides
 from tarsify.domain.errors import AlreadyExists, BaseModelNotFound, SlugAlreadyExists
+from tarsify.domain.figures import DEFAULT_DAYS, DeveloperFigures, Figures, Window
 from tarsify.domain.models import BaseModel, TarsModel, TarsModelStatus, new_id
 from tarsify.domain.pagination import Page, PageRequest
 from tarsify.domain.policies import owned_tars_model
@@ -20,7 +22,7 @@ from tarsify.domain.slugs import random_slug, slug_candidates
 from tarsify.domain.tars_model import TarsModelChanges
 from tarsify.ports.clock import Clock
 from tarsify.ports.repositories import TarsModelRepository
-from tarsify.ports.storage import UnitOfWork, UnitOfWorkFactory
+from tarsify.ports.storage import StudioFigures, UnitOfWork, UnitOfWorkFactory
 
 # Tries of a generated slug under concurrent creates of one title (the last one with a
 # random suffix, which cannot clash with the others' sequence).
@@ -55,9 +57,11 @@ class StudioService:
         uow: UnitOfWorkFactory,
         clock: Clock,
         catalog_changed: Callable[[], None] = lambda: None,
+        figures: StudioFigures | None = None,
     ) -> None:
         self._uow = uow
         self._clock = clock
+        self._figures = figures
         # Told after each change this service commits (the run targets a process keeps).
         self._catalog_changed = catalog_changed
 
@@ -147,6 +151,29 @@ class StudioService:
     async def archive(self, developer_id: uuid.UUID, model_id: uuid.UUID) -> StudioModel:
         """DELETE: archive the model; it leaves the marketplace, executions are kept."""
         return await self.update(developer_id, model_id, {"status": TarsModelStatus.ARCHIVED})
+
+    def _figures_port(self) -> StudioFigures:
+        if self._figures is None:
+            raise RuntimeError("StudioService was built without figures")
+        return self._figures
+
+    async def model_figures(
+        self, developer_id: uuid.UUID, model_id: uuid.UUID, days: int = DEFAULT_DAYS
+    ) -> Figures:
+        """One own model's figures over the last ``days`` UTC days (every day a row)."""
+        window = Window.ending(self._clock.now(), days)
+        async with self._uow() as uow:
+            owned_tars_model(await uow.tars_models.get(model_id), developer_id)
+        figures = await self._figures_port().model_figures(model_id, window.since)
+        return figures.over(window)
+
+    async def developer_figures(
+        self, developer_id: uuid.UUID, days: int = DEFAULT_DAYS
+    ) -> DeveloperFigures:
+        """The developer's figures over all their models, and each model's line."""
+        window = Window.ending(self._clock.now(), days)
+        found = await self._figures_port().developer_figures(developer_id, window.since)
+        return DeveloperFigures(found.totals.over(window), found.models)
 
 
 async def _base_model(uow: UnitOfWork, ref: uuid.UUID | str) -> BaseModel:

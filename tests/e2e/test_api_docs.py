@@ -77,6 +77,7 @@ CANCEL = "POST /api/consumer/executions/{id}/cancel"
 KEY_CREATE = "POST /api/consumer/api-keys"
 KEY_REVOKE = "DELETE /api/consumer/api-keys/{id}"
 UPLOAD = "POST /api/consumer/files"
+TEST_RUN = "POST /api/developer/tars-models/{id}/test-run"
 DOC_CONSUMER_UID = "kP3nX9vT2aQ8mW4zR6yL1cB5dE7f"
 
 
@@ -368,6 +369,8 @@ async def build_world(api: Api, container: Container) -> dict[str, str]:
     async with api.client.post("/api/consumer/files", data=form, headers=auth) as answer:
         assert answer.status == 201, await answer.text()
         upload = (await answer.json())["data"]
+    test_run = f"{tars}/{draft['id']}/test-run?wait=5"
+    tested = await api.ok("POST", test_run, "developer_x", doc_body(TEST_RUN), 200)
     grant = {"amount": 100, "reason": "docs"}
     await api.ok("POST", "/api/admin/consumers/cons-a/credits", "admin", grant, 201)
     return {
@@ -381,6 +384,7 @@ async def build_world(api: Api, container: Container) -> dict[str, str]:
         "api_key": api_key["id"],
         "consumer_key": api_key["key"],
         "upload": upload["id"],
+        "test_run": tested["id"],
     }
 
 
@@ -395,6 +399,7 @@ def documented_values() -> dict[str, str]:
         doc_data(CANCEL)["id"]: "running_execution",
         doc_data(KEY_REVOKE)["id"]: "api_key",
         doc_data(UPLOAD)["id"]: "upload",
+        doc_data(TEST_RUN)["id"]: "test_run",
     }
 
 

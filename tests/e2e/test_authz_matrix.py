@@ -113,6 +113,8 @@ async def _cases(api: Api, world: World, container: Container) -> list[tuple[Any
         assert answer.status == 201
         file_id = (await answer.json())["data"]["id"]
     e, b, d = world.endpoint_id, world.base_model_id, world.draft_id
+    tars = f"/api/developer/tars-models/{world.model_id}"
+    test_run = await api.ok("POST", f"{tars}/test-run", "developer_x", run_body, 202)
     x = execution["id"]
     callbacks = container.callback_urls()
     assert callbacks is not None
@@ -141,6 +143,11 @@ async def _cases(api: Api, world: World, container: Container) -> list[tuple[Any
         ("GET", f"/api/developer/tars-models/{d}", None, developer(200, 404)),
         ("PATCH", f"/api/developer/tars-models/{d}", {"title": "T2"}, developer(200, 404)),
         ("DELETE", f"/api/developer/tars-models/{d}", None, developer(200, 404)),
+        ("POST", f"{tars}/test-run", run_body, developer(202, 404)),
+        ("GET", f"{tars}/test-runs", None, developer(200, 404)),
+        ("GET", f"{tars}/test-runs/{test_run['id']}", None, developer(200, 404)),
+        ("GET", f"{tars}/stats", None, developer(200, 404)),
+        ("GET", "/api/developer/stats", None, developer(200, 200)),
         ("GET", "/api/marketplace/models", None, public()),
         ("GET", f"/api/marketplace/models/{world.slug}", None, public()),
         ("POST", f"/api/marketplace/models/{world.slug}/run", run_body, consumer(202, 202)),
@@ -203,6 +210,8 @@ def _template(path: str, world: World) -> str:
         parts[-1] = "{token}"
     if path.startswith("/api/admin/consumers/"):
         parts[4] = "{uid}"
+    if len(parts) > 6 and parts[5] == "test-runs":
+        parts[6] = "{executionId}"
     return "/".join(
         "{slug}" if p == world.slug else "{id}" if len(p) == 36 and p.count("-") == 4 else p
         for p in parts

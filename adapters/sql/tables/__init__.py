@@ -12,6 +12,8 @@ from adapters.sql.tables.ledger import (
 from adapters.sql.tables.runs import (
     ACTIVE_EXECUTION_PREDICATE,
     NON_TERMINAL_STATUSES,
+    PAID_RUN_PREDICATE,
+    TEST_RUN_PREDICATE,
     UNFINISHED_PREDICATE,
     execution_files,
     executions,
@@ -32,7 +34,9 @@ __all__ = [
     "LEDGER_SIGN_RULE",
     "NAMING_CONVENTION",
     "NON_TERMINAL_STATUSES",
+    "PAID_RUN_PREDICATE",
     "SETTLEMENT_PREDICATE",
+    "TEST_RUN_PREDICATE",
     "UNFINISHED_PREDICATE",
     "WEBHOOK_DUE_PREDICATE",
     "api_keys",

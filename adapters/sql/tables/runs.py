@@ -37,11 +37,16 @@ UNFINISHED_PREDICATE = "status NOT IN ({})".format(
     ", ".join(f"'{status.value}'" for status in ExecutionStatus if status.is_terminal)
 )
 
+# A consumer's run, and a developer's test run of their own model (no consumer).
+PAID_RUN_PREDICATE = "consumer_id IS NOT NULL"
+TEST_RUN_PREDICATE = "consumer_id IS NULL"
+
 executions = Table(
     "executions",
     metadata,
     Column("id", Uuid(), primary_key=True),
-    Column("consumer_id", Uuid(), ForeignKey("consumers.id"), nullable=False),
+    # NULL for a developer's test run of their own model (migration 0015).
+    Column("consumer_id", Uuid(), ForeignKey("consumers.id")),
     Column("tars_model_id", Uuid(), ForeignKey("tars_models.id"), nullable=False, index=True),
     Column("endpoint_id", Uuid(), ForeignKey("runpod_endpoints.id"), nullable=False),
     Column(
@@ -105,6 +110,25 @@ partial_index(
     "ix_executions_consumer_active",
     executions.c.consumer_id,
     where=UNFINISHED_PREDICATE,
+)
+
+# A model's figures (adapters/sql/stats.py): its consumers' runs of a window of days, read
+# from the index alone on PostgreSQL (status and times included), never a test run.
+Index(
+    "ix_executions_model_figures",
+    executions.c.tars_model_id,
+    executions.c.created_at,
+    postgresql_include=["status", "queue_time_ms", "execution_time_ms"],
+    postgresql_where=text(PAID_RUN_PREDICATE),
+    sqlite_where=text(PAID_RUN_PREDICATE),
+)
+# A model's test runs, newest first (few: kept apart from every consumer's runs).
+partial_index(
+    "ix_executions_test_runs",
+    executions.c.tars_model_id,
+    executions.c.created_at.desc(),
+    executions.c.id.desc(),
+    where=TEST_RUN_PREDICATE,
 )
 
 # Files stored for executions (the bytes are in the blob store); deleted with them.

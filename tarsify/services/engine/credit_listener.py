@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import functools
 import logging
+import uuid
 from dataclasses import dataclass
 
 from tarsify.domain.credits import (
@@ -52,12 +53,11 @@ class CreditsListener:
     ) -> Write | None:
         """Hold the price, when the run has one: ``InsufficientCredits`` (402) when the
         balance is too low, which refuses the run (nothing is stored)."""
-        if execution.price <= 0:
-            return None  # a free run holds nothing
-        return functools.partial(self._hold, execution)
+        if execution.price <= 0 or execution.consumer_id is None:
+            return None  # a free run (a test run is one) holds nothing
+        return functools.partial(self._hold, execution, execution.consumer_id)
 
-    async def _hold(self, execution: Execution, uow: UnitOfWork) -> None:
-        consumer_id = execution.consumer_id
+    async def _hold(self, execution: Execution, consumer_id: uuid.UUID, uow: UnitOfWork) -> None:
         # The lock makes one consumer's runs take turns: the balance is read after every
         # earlier run of this consumer committed.
         credits = await uow.credits.lock(consumer_id) or Credits(0, 0)
@@ -71,18 +71,20 @@ class CreditsListener:
         released when it FAILED, TIMED_OUT or was CANCELLED."""
         if not after.is_terminal or before.is_terminal or after.price <= 0:
             return None
-        return functools.partial(self._settle, after)
+        if after.consumer_id is None:
+            return None  # nothing was held
+        return functools.partial(self._settle, after, after.consumer_id)
 
-    async def _settle(self, after: Execution, uow: UnitOfWork) -> None:
+    async def _settle(self, after: Execution, consumer_id: uuid.UUID, uow: UnitOfWork) -> None:
         now = self._clock.now()
         posting: Posting
         if after.status is ExecutionStatus.COMPLETED:
             model = await uow.tars_models.get(after.tars_model_id)
             assert model is not None  # a foreign key of the execution
             fee, price = self._settings.platform_fee_percent, after.price
-            posting = capture(after.consumer_id, model.developer_id, price, fee, after.id, now)
+            posting = capture(consumer_id, model.developer_id, price, fee, after.id, now)
         else:
-            posting = release(after.consumer_id, after.price, after.id, now)
+            posting = release(consumer_id, after.price, after.id, now)
         await uow.credits.post(posting)
         what = {"execution_id": str(after.id), "status": after.status.value, "price": after.price}
         log.info("credits.settled", extra=what)

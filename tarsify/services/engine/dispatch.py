@@ -83,8 +83,9 @@ class Dispatcher:
         """
         target = target or await self._target_of(execution)
         # Sent later (a resend, a crash): its model, base model and endpoint must still be
-        # able to run it. Otherwise it fails here, unsent, and its hold is released.
-        if target is None or target.runnable_problem() is not None:
+        # able to run it (a test run: still its developer's, a DRAFT or PUBLISHED).
+        # Otherwise it fails here, unsent, and its hold is released.
+        if target is None or _unrunnable(target, execution):
             now = self._clock.now()
             stored, _ = await self.store(
                 execution.id, lambda e: e.fail(Failure.MODEL_UNAVAILABLE, now)
@@ -343,3 +344,8 @@ class Dispatcher:
 def _submit_answer(execution: Execution, report: JobReport, now: datetime) -> bool:
     """``Execution.apply`` for the submit's own answer (and an adopted job's report)."""
     return execution.apply(report, now, submitted=True)
+
+
+def _unrunnable(target: RunTarget, execution: Execution) -> bool:
+    tester = target.tars_model.developer_id if execution.is_test_run else None
+    return target.runnable_problem(tester=tester) is not None

@@ -50,6 +50,7 @@ from tarsify.services.input_files import InputFiles
 log = logging.getLogger("tarsify.engine")
 MIN_WAIT_STEP_S = 0.05
 MAX_RETRY_AFTER_S = 60
+TEST_RUN = Admission(None, drafts=True)
 
 
 R = TypeVar("R")
@@ -164,15 +165,15 @@ class ExecutionService:
             if prepared is None:
                 raise TarsModelNotFound()
             target = prepared.target
-            target.check_runnable()
+            target.check_runnable(tester=new.tester)
             execution = await self._new_execution(new, fingerprint, prepared)
             if await self._insert(execution, target, new):
                 return execution, target
             fresh = await self._targets.read(new.slug)
             if fresh is None:
                 raise TarsModelNotFound()
-            fresh.target.check_runnable()
-            limit = self._settings.max_active_executions
+            fresh.target.check_runnable(tester=new.tester)
+            limit = None if new.tester else self._settings.max_active_executions
             if limit is not None and _same_route(fresh.target, target):
                 # Still runnable, on the same route: the limit refused it.
                 estimate = target.base_model.estimated_seconds
@@ -184,9 +185,11 @@ class ExecutionService:
         """Insert ``execution`` if admitted, with what the listeners write beside it (a
         hold, ...): one whole change (``UnitOfWork``)."""
         writes = await self._listeners.plan_create(execution, target, request)
+        # A test run (no consumer) counts against no consumer's limit, and may run a DRAFT.
+        admission = TEST_RUN if request.tester else self._admission
         async with self._uow() as uow:
             then = follow_ups(uow, writes)
-            if not await uow.executions.admit(execution, self._admission, then=then):
+            if not await uow.executions.admit(execution, admission, then=then):
                 return False
             await uow.commit()
         return True
@@ -230,14 +233,16 @@ class ExecutionService:
             deadline_at=deadline,
             request_hash=fingerprint,
             idempotency_key=new.idempotency_key,
-            price=target.price,
+            price=0 if new.tester else target.price,  # a test run is free
             # Should this process die before sending it, the reconciler sends it then.
             wake_at=now + timedelta(seconds=self._settings.pending_grace_s),
         )
 
     async def _replay(
-        self, consumer_id: uuid.UUID, key: str, fingerprint: str
+        self, consumer_id: uuid.UUID | None, key: str, fingerprint: str
     ) -> ExecutionView | None:
+        if consumer_id is None:
+            return None  # a test run takes no key
         remembered_since = self._clock.now() - timedelta(
             seconds=self._settings.idempotency_retention_s
         )
@@ -270,8 +275,12 @@ class ExecutionService:
             if remaining <= 0:
                 break
             await asyncio.sleep(min(interval, remaining))
-            view = await self.get(view.execution.consumer_id, view.execution.id)
+            view = await self.refreshed(view.execution.id)
         return view
+
+    async def wait(self, view: ExecutionView, wait_s: float) -> ExecutionView:
+        """``view`` once terminal, or as it is after ``wait_s`` (bounded by the settings)."""
+        return await self._wait(view, wait_s)
 
     async def get(self, consumer_id: uuid.UUID, execution_id: uuid.UUID) -> ExecutionView:
         """The consumer's execution, refreshed from the provider when due.
@@ -284,7 +293,20 @@ class ExecutionService:
             view = await uow.executions.get_view(execution_id)
         if view is None:
             raise ExecutionNotFound()
-        execution = visible_execution(view.execution, consumer_id)
+        visible_execution(view.execution, consumer_id)
+        return await self.refresh(view)
+
+    async def refreshed(self, execution_id: uuid.UUID) -> ExecutionView:
+        """Any execution by id (whoever may see it was checked), refreshed when due."""
+        async with self._uow() as uow:
+            view = await uow.executions.get_view(execution_id)
+        if view is None:
+            raise ExecutionNotFound()
+        return await self.refresh(view)
+
+    async def refresh(self, view: ExecutionView) -> ExecutionView:
+        """``view`` refreshed from the provider when due (``get``)."""
+        execution = view.execution
         if execution.is_terminal or execution.provider_job_id is None:
             return view
         refreshed = await self._refresh(execution)

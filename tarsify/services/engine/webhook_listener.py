@@ -44,7 +44,7 @@ class WebhookListener:
     ) -> Write | None:
         """Store the webhook the run asked for, if any."""
         asked = request.webhook
-        if asked is None:
+        if asked is None or execution.consumer_id is None:
             self._known_without(execution.id)  # its changes here need not read it
             return None
         events = sorted({str(e) for e in asked.events})
@@ -94,7 +94,7 @@ class WebhookListener:
             event = WebhookEvent(
                 new_id(),
                 after.id,
-                after.consumer_id,
+                webhook.consumer_id,
                 new_webhook_id(),
                 event_type,
                 webhook.url,
