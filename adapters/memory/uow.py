@@ -23,6 +23,7 @@ from adapters.memory.repositories import (
     MemoryEndpointRepository,
     MemoryTarsModelRepository,
 )
+from adapters.memory.streams import MemoryStreamChunkRepository
 from adapters.memory.transaction import UNIQUE, MemoryTransaction, RowKey
 from adapters.memory.webhooks import MemoryWebhookRepository
 from tarsify.domain.errors import StorageError
@@ -38,6 +39,7 @@ from tarsify.ports.repositories import (
     TarsModelRepository,
     WebhookRepository,
 )
+from tarsify.ports.streams import StreamChunkRepository
 
 
 class MemoryStore:
@@ -106,6 +108,7 @@ class MemoryUnitOfWork:
     api_keys: ApiKeyRepository
     webhooks: WebhookRepository
     credits: CreditsRepository
+    chunks: StreamChunkRepository
 
     def __init__(self, store: MemoryStore) -> None:
         self.store = store
@@ -125,6 +128,7 @@ class MemoryUnitOfWork:
         self.api_keys = MemoryApiKeyRepository(tx)
         self.webhooks = MemoryWebhookRepository(tx)
         self.credits = MemoryCreditsRepository(tx)
+        self.chunks = MemoryStreamChunkRepository(tx)
         return self
 
     async def __aexit__(

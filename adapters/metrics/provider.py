@@ -9,7 +9,7 @@ from typing import TypeVar
 
 from adapters.metrics.registry import Metrics
 from tarsify.domain.errors import GpuProviderError, ProviderJobNotFound
-from tarsify.ports.provider import GpuProvider, JobReport, JobRequest
+from tarsify.ports.provider import GpuProvider, JobReport, JobRequest, StreamingGpuProvider
 
 T = TypeVar("T")
 
@@ -65,6 +65,14 @@ class MeteredGpuProvider:
     async def status(self, endpoint_id: str, job_id: str) -> JobReport:
         """``inner.status``, measured."""
         return await self._measure("status", lambda: self.inner.status(endpoint_id, job_id))
+
+    async def stream(self, endpoint_id: str, job_id: str) -> JobReport:
+        """``inner.stream``, measured; a provider that cannot stream reports its status
+        (no chunks)."""
+        inner = self.inner
+        if isinstance(inner, StreamingGpuProvider):
+            return await self._measure("stream", lambda: inner.stream(endpoint_id, job_id))
+        return await self.status(endpoint_id, job_id)
 
     async def cancel(self, endpoint_id: str, job_id: str) -> JobReport:
         """``inner.cancel``, measured."""

@@ -17,6 +17,7 @@ from adapters.sql.db import ConnectionSource, Db
 from adapters.sql.errors import FOREIGN_ERRORS, guarded, translate
 from adapters.sql.executions import SqlExecutionRepository
 from adapters.sql.files import SqlExecutionFileRepository
+from adapters.sql.streams import SqlStreamChunkRepository
 from adapters.sql.studio import SqlTarsModelRepository
 from adapters.sql.webhooks import SqlWebhookRepository
 from tarsify.ports.repositories import (
@@ -31,6 +32,7 @@ from tarsify.ports.repositories import (
     TarsModelRepository,
     WebhookRepository,
 )
+from tarsify.ports.streams import StreamChunkRepository
 
 # Each repository is made when the unit of work first uses it (most use one or two).
 _REPOSITORIES: dict[str, type] = {
@@ -44,6 +46,7 @@ _REPOSITORIES: dict[str, type] = {
     "api_keys": SqlApiKeyRepository,
     "webhooks": SqlWebhookRepository,
     "credits": SqlCreditsRepository,
+    "chunks": SqlStreamChunkRepository,
 }
 
 
@@ -60,6 +63,7 @@ class SqlUnitOfWork:
     api_keys: ApiKeyRepository
     webhooks: WebhookRepository
     credits: CreditsRepository
+    chunks: StreamChunkRepository
 
     def __init__(self, connections: ConnectionSource) -> None:
         self._connections = connections

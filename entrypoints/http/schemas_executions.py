@@ -91,6 +91,10 @@ class ExecutionView(View):
     execution_time_ms: int | None
     queue_time_ms: int | None
     cost: int
+    progress: Any = Field(
+        description="The worker's latest progress report while it runs (any JSON, such as"
+        ' {"percent": 40}), or null'
+    )
     omitted: list[Literal["input", "output"]] | None = Field(
         default=None,
         description="Present when the input or output (given as null) was left out for its"
@@ -143,6 +147,8 @@ def execution_document(shown: Shown, output: Any = None) -> Json:
         # Charged so far: nothing until the run completes, then its price; a run that
         # fails, times out or is cancelled is never charged.
         "cost": e.price if e.status is ExecutionStatus.COMPLETED else 0,
+        # The worker's latest progress report (any JSON), or null.
+        "progress": e.progress,
     }
     if omitted:
         document["omitted"] = omitted

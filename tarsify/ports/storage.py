@@ -25,6 +25,7 @@ from tarsify.ports.repositories import (
     TarsModelRepository,
     WebhookRepository,
 )
+from tarsify.ports.streams import StreamChunkRepository
 
 
 class UnitOfWork(Protocol):
@@ -55,6 +56,7 @@ class UnitOfWork(Protocol):
     api_keys: ApiKeyRepository
     webhooks: WebhookRepository
     credits: CreditsRepository
+    chunks: StreamChunkRepository
 
     async def __aenter__(self) -> Self:
         """Begin the transaction."""

@@ -38,6 +38,7 @@ from tarsify.domain.policies import visible_execution
 from tarsify.domain.run_request import RunRequest
 from tarsify.domain.schema import Violation
 from tarsify.domain.schema_guard import Budget
+from tarsify.domain.streams import StreamChunk
 from tarsify.ports.clock import Clock
 from tarsify.ports.offload import Offload
 from tarsify.ports.storage import UnitOfWorkFactory
@@ -103,6 +104,7 @@ class ExecutionService:
         self._admission = Admission(settings.max_active_executions)
         self._offload = offload or Inline()
         self._inflight: dict[uuid.UUID, asyncio.Task[Execution]] = {}
+        self._reading: dict[uuid.UUID, asyncio.Task[Execution]] = {}
 
     @property
     def settings(self) -> EngineSettings:
@@ -299,6 +301,26 @@ class ExecutionService:
             return execution
         # The poll writes the whole row: it must carry the lease just taken.
         return await self._dispatch.poll(dataclasses.replace(execution, last_polled_at=now))
+
+    async def streams_output(self, execution: Execution) -> bool:
+        """True when the execution's chunks are read while it runs (``read_stream``)."""
+        return await self._dispatch.streams_output(execution)
+
+    async def read_stream(self, execution: Execution) -> Execution:
+        """Read and store the chunks of a streaming execution's job (one read in flight
+        per execution in this process; one across processes, ``Dispatcher.read_stream``)."""
+        task = self._reading.get(execution.id)
+        if task is None:
+            task = asyncio.ensure_future(self._dispatch.read_stream(execution))
+            self._reading[execution.id] = task
+            task.add_done_callback(lambda _: self._reading.pop(execution.id, None))
+        return await asyncio.shield(task)
+
+    async def chunks(self, execution_id: uuid.UUID, after: int, limit: int) -> list[StreamChunk]:
+        """The execution's stored chunks whose event id is after ``after``, in order (the
+        caller checked that the execution is its consumer's)."""
+        async with self._uow() as uow:
+            return await uow.chunks.after(execution_id, after, limit)
 
     async def notify(self, execution_id: uuid.UUID, job_id: str | None = None) -> bool:
         """A provider announced that the execution's job changed (a webhook).
