@@ -46,8 +46,9 @@ class RunRequest(RequestModel):
         default=None,
         min_length=1,
         max_length=len(WebhookFilter),
-        description="Which events to send: start (it runs), completed (it ended, whatever "
-        "the outcome). Default: completed",
+        description="Which events to send: start (it runs), output (chunks of a streaming "
+        "model's output arrived; at most one per 500 ms), logs (its logs changed), completed "
+        "(it ended, whatever the outcome). Default: completed",
     )
 
 
