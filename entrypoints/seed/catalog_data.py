@@ -35,6 +35,7 @@ class SeedBaseModel:
     output_format: str
     estimated_seconds: int
     input_schema: dict[str, Any]
+    streaming: bool = False
 
 
 ENDPOINTS = [
@@ -43,7 +44,33 @@ ENDPOINTS = [
     SeedEndpoint(
         "RUNPOD_EP_WHISPER", "Faster Whisper", "NVIDIA RTX A4000", "runpod/ai-api-faster-whisper"
     ),
+    SeedEndpoint("RUNPOD_EP_LLM", "vLLM text generation", "NVIDIA L40S", "runpod/worker-v1-vllm"),
 ]
+
+# A text model whose worker streams its answer token by token (a generator handler).
+LLM_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "title": "Text generation",
+    "properties": {
+        "prompt": {
+            "type": "string",
+            "title": "Prompt",
+            "description": "What to write about.",
+            "minLength": 1,
+            "maxLength": 8000,
+        },
+        "max_tokens": {
+            "type": "integer",
+            "title": "Maximum tokens",
+            "default": 256,
+            "minimum": 1,
+            "maximum": 4096,
+        },
+        "temperature": {"type": "number", "default": 0.7, "minimum": 0, "maximum": 2},
+    },
+    "required": ["prompt"],
+    "additionalProperties": False,
+}
 
 TTS_SCHEMA: dict[str, Any] = {
     "type": "object",
@@ -254,5 +281,17 @@ BASE_MODELS = [
         "txt",
         20,
         WHISPER_SCHEMA,
+    ),
+    SeedBaseModel(
+        "RUNPOD_EP_LLM",
+        "llm-text",
+        "Text Writer",
+        "Text from a prompt with an open LLM on vLLM, streamed token by token.",
+        "TEXT",
+        "TEXT",
+        "txt",
+        10,
+        LLM_SCHEMA,
+        streaming=True,
     ),
 ]

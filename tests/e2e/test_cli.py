@@ -96,7 +96,7 @@ def test_migrate_and_seed_are_idempotent(tmp_path: Path) -> None:
     assert f"database at revision {head_revision()}" in migrated.stdout
     first = tarsify("seed", "--demo", env=env)
     assert first.returncode == 0, first.stderr
-    assert "seed: 10 created, 1 updated" in first.stdout
+    assert "seed: 13 created, 1 updated" in first.stdout
     assert "credits of demo-consumer (0 -> 1000)" in first.stdout
     assert "RUNPOD_EP_TTS is not set" in first.stdout
     assert "RUNPOD_EP_SDXL is not set" not in first.stdout

@@ -355,6 +355,13 @@ def main(argv: list[str] | None = None) -> None:
         metavar="ENDPOINT=TYPE",
         help="simulated output of an endpoint: IMAGE, AUDIO, TEXT, FILE or JSON (repeatable)",
     )
+    parser.add_argument(
+        "--streaming",
+        action="append",
+        default=[],
+        metavar="ENDPOINT",
+        help="an endpoint whose worker is a generator handler (/stream; repeatable)",
+    )
     args = parser.parse_args(argv)
     output_types = {}
     for item in args.output_type:
@@ -367,7 +374,12 @@ def main(argv: list[str] | None = None) -> None:
         failure_rate=args.failure_rate,
     )
     app = create_fake_runpod_app(
-        engine, args.api_key, args.endpoint, output_types=output_types, base_path=args.base_path
+        engine,
+        args.api_key,
+        args.endpoint,
+        output_types=output_types,
+        base_path=args.base_path,
+        streaming=args.streaming,
     )
     web.run_app(app, host=args.host, port=args.port)
 
