@@ -57,6 +57,8 @@ UNIQUE: dict[str, Callable[[Any], list[tuple[Any, ...]]]] = {
     "webhook_events": lambda e: [("webhook_id", e.webhook_id)],
     "webhook_deliveries": lambda d: [("attempt", d.event_id, d.attempt)],
     "webhook_secrets": lambda s: [("consumer_id", s.consumer_id)],
+    "stream_chunks": lambda c: [("seq", c.execution_id, c.seq)],
+    "stream_readers": lambda r: [],
     "ledger_entries": lambda e: [
         ("execution_type", e.execution_id, e.type),
         # One settlement (CAPTURE or RELEASE) per execution, like the partial unique index.
@@ -67,7 +69,8 @@ UNIQUE: dict[str, Callable[[Any], list[tuple[Any, ...]]]] = {
 JSON_FIELDS: dict[str, tuple[str, ...]] = {
     "base_models": ("input_schema",),
     "tars_models": ("config_overrides",),
-    "executions": ("consumer_input", "input_payload", "output_payload"),
+    "executions": ("consumer_input", "input_payload", "output_payload", "progress"),
+    "stream_chunks": ("value",),
     "execution_webhooks": ("events",),
 }
 # Foreign keys per table: (attribute, referenced table).
@@ -87,6 +90,8 @@ FOREIGN_KEYS: dict[str, list[tuple[str, str]]] = {
     "webhook_deliveries": [("event_id", "webhook_events"), ("execution_id", "executions")],
     "webhook_secrets": [("consumer_id", "consumers")],
     "ledger_entries": [("execution_id", "executions")],
+    "stream_chunks": [("execution_id", "executions")],
+    "stream_readers": [("id", "executions")],
 }
 
 

@@ -23,6 +23,7 @@ from adapters.memory.repositories import (
     MemoryEndpointRepository,
     MemoryTarsModelRepository,
 )
+from adapters.memory.streams import MemoryStreamChunkRepository
 from adapters.memory.transaction import UNIQUE, MemoryTransaction, RowKey
 from adapters.memory.uploads import MemoryUploadRepository
 from adapters.memory.webhooks import MemoryWebhookRepository
@@ -38,6 +39,7 @@ from tarsify.ports.repositories import (
     ExecutionRepository,
     TarsModelRepository,
 )
+from tarsify.ports.streams import StreamChunkRepository
 from tarsify.ports.uploads import UploadRepository
 from tarsify.ports.webhook_store import WebhookRepository
 
@@ -109,6 +111,7 @@ class MemoryUnitOfWork:
     webhooks: WebhookRepository
     credits: CreditsRepository
     uploads: UploadRepository
+    chunks: StreamChunkRepository
 
     def __init__(self, store: MemoryStore) -> None:
         self.store = store
@@ -129,6 +132,7 @@ class MemoryUnitOfWork:
         self.webhooks = MemoryWebhookRepository(tx)
         self.credits = MemoryCreditsRepository(tx)
         self.uploads = MemoryUploadRepository(tx)
+        self.chunks = MemoryStreamChunkRepository(tx)
         return self
 
     async def __aexit__(

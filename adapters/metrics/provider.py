@@ -12,7 +12,7 @@ from typing import TypeVar
 from adapters.metrics.registry import Metrics
 from tarsify.domain.catalog import split_job_target
 from tarsify.domain.errors import GpuProviderError, ProviderJobNotFound
-from tarsify.ports.provider import GpuProvider, JobReport, JobRequest
+from tarsify.ports.provider import GpuProvider, JobReport, JobRequest, StreamingGpuProvider
 
 T = TypeVar("T")
 
@@ -75,6 +75,16 @@ class MeteredGpuProvider:
         return await self._measure(
             "status", endpoint_id, lambda: self.inner.status(endpoint_id, job_id)
         )
+
+    async def stream(self, endpoint_id: str, job_id: str) -> JobReport:
+        """``inner.stream``, measured; a provider that cannot stream reports its status
+        (no chunks)."""
+        inner = self.inner
+        if isinstance(inner, StreamingGpuProvider):
+            return await self._measure(
+                "stream", endpoint_id, lambda: inner.stream(endpoint_id, job_id)
+            )
+        return await self.status(endpoint_id, job_id)
 
     async def cancel(self, endpoint_id: str, job_id: str) -> JobReport:
         """``inner.cancel``, measured."""

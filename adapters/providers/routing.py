@@ -25,7 +25,7 @@ from structlog.contextvars import bound_contextvars
 from adapters.providers.fal.provider import fal_job_id
 from tarsify.domain.catalog import Provider, split_job_target
 from tarsify.domain.errors import GpuProviderError, ProviderOutcome
-from tarsify.ports.provider import GpuProvider, JobReport, JobRequest
+from tarsify.ports.provider import GpuProvider, JobReport, JobRequest, StreamingGpuProvider
 
 
 class RoutingGpuProvider:
@@ -57,6 +57,15 @@ class RoutingGpuProvider:
         """``status`` on the provider the job went to."""
         provider, adapter, own = self._route(endpoint_id)
         with bound_contextvars(provider=provider.value):
+            return await adapter.status(own, _job_id(provider, own, job_id))
+
+    async def stream(self, endpoint_id: str, job_id: str) -> JobReport:
+        """``stream`` on the provider the job went to; its ``status`` (no chunks) when
+        that provider cannot stream."""
+        provider, adapter, own = self._route(endpoint_id)
+        with bound_contextvars(provider=provider.value):
+            if isinstance(adapter, StreamingGpuProvider):
+                return await adapter.stream(own, _job_id(provider, own, job_id))
             return await adapter.status(own, _job_id(provider, own, job_id))
 
     async def cancel(self, endpoint_id: str, job_id: str) -> JobReport:

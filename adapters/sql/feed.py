@@ -1,6 +1,6 @@
 """The execution feed on PostgreSQL: NOTIFY from the database, LISTEN once per process.
 
-A trigger (migrations 0008 and 0010) runs ``pg_notify`` for every UPDATE that moves an
+A trigger (migrations 0008, 0010 and 0016) runs ``pg_notify`` for every UPDATE that moves an
 execution's version on and changes something its consumer is shown (``SHOWN_COLUMNS``;
 the submit's claim is not announced), inside the writing transaction, so PostgreSQL
 delivers it when (and only if) the change commits, to every process listening —
@@ -27,7 +27,7 @@ from adapters.fanout import Fanout
 log = logging.getLogger("tarsify.feed")
 CHANNEL = "tarsify_executions"
 # The columns behind what an execution's document shows that a change can move (the
-# rest of it is set when the execution is created). Migration 0010 spells the same.
+# rest of it is set when the execution is created). Migration 0016 spells the same.
 SHOWN_COLUMNS = (
     "status",
     "output_payload",
@@ -38,6 +38,8 @@ SHOWN_COLUMNS = (
     "completed_at",
     "execution_time_ms",
     "queue_time_ms",
+    "chunks",
+    "progress",
 )
 KEEPALIVE_S = 30.0
 

@@ -17,6 +17,7 @@ from adapters.sql.db import ConnectionSource, Db
 from adapters.sql.errors import FOREIGN_ERRORS, guarded, translate
 from adapters.sql.executions import SqlExecutionRepository
 from adapters.sql.files import SqlExecutionFileRepository
+from adapters.sql.streams import SqlStreamChunkRepository
 from adapters.sql.studio import SqlTarsModelRepository
 from adapters.sql.uploads import SqlUploadRepository
 from adapters.sql.webhooks import SqlWebhookRepository
@@ -31,6 +32,7 @@ from tarsify.ports.repositories import (
     ExecutionRepository,
     TarsModelRepository,
 )
+from tarsify.ports.streams import StreamChunkRepository
 from tarsify.ports.uploads import UploadRepository
 from tarsify.ports.webhook_store import WebhookRepository
 
@@ -47,6 +49,7 @@ _REPOSITORIES: dict[str, type] = {
     "webhooks": SqlWebhookRepository,
     "credits": SqlCreditsRepository,
     "uploads": SqlUploadRepository,
+    "chunks": SqlStreamChunkRepository,
 }
 
 
@@ -64,6 +67,7 @@ class SqlUnitOfWork:
     webhooks: WebhookRepository
     credits: CreditsRepository
     uploads: UploadRepository
+    chunks: StreamChunkRepository
 
     def __init__(self, connections: ConnectionSource) -> None:
         self._connections = connections

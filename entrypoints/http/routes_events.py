@@ -1,14 +1,19 @@
 """The event stream of an execution (``text/event-stream``).
 
-``event: status`` with the execution's JSON at once and on every change, a comment line
+Every event has an ``id`` (increasing per execution): ``event: output`` with one chunk of
+a streaming model's output, ``event: progress`` with the worker's latest progress report,
+``event: status`` with the execution's JSON at once and on every change; a comment line
 as a heartbeat when nothing happened for a while, and the end of the stream after a
-terminal status. A client that goes away ends the watch within half a second: nothing
-keeps running for it. A consumer may keep ``MAX_STREAMS_PER_CONSUMER`` streams open per
-server process; one more is 429 ERR_4291 until one ends.
+terminal status. ``Last-Event-ID`` resumes after that event (``ExecutionWatcher``). A
+client that goes away ends the watch within half a second: nothing keeps running for
+it; one that reads too slowly (a write waits longer than ``SLOW_READER_S``) is dropped
+rather than buffered for. A consumer may keep ``MAX_STREAMS_PER_CONSUMER`` streams open
+per server process; one more is 429 ERR_4291 until one ends.
 """
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import uuid
 from collections import Counter
@@ -17,8 +22,8 @@ from collections.abc import AsyncGenerator, Iterator
 from aiohttp import web
 
 from tarsify.domain.errors import NotFound, TarsifyError, TooManyOpenStreams
-from tarsify.domain.execution import ExecutionView
 from tarsify.domain.jsonsafe import PUSHED_VALUE_MAX_BYTES
+from tarsify.services.events import StreamEvent
 
 from .encoding import dumps
 from .envelope import error_body
@@ -32,6 +37,9 @@ HEARTBEAT = b": heartbeat\n\n"
 # Seconds a refused client is asked to wait: a stream ends at most this often when its
 # execution is busy, and a finished one at once.
 STREAM_RETRY_AFTER_S = 5
+# A write of the stream that waits longer than this for the client to read drops it.
+SLOW_READER_S = 10.0
+LAST_EVENT_ID = "Last-Event-ID"
 
 
 class StreamSlots:
@@ -56,12 +64,30 @@ class StreamSlots:
 
 
 STREAM_SLOTS = web.AppKey("stream_slots", StreamSlots)
-ExecutionStream = AsyncGenerator[ExecutionView | None, None]
+ExecutionStream = AsyncGenerator[StreamEvent | None, None]
 
 
-async def _send(response: web.StreamResponse, request: web.Request, view: ExecutionView) -> None:
-    data = dumps(await execution_json(request, view, PUSHED_VALUE_MAX_BYTES))
-    await response.write(b"event: status\ndata: " + data + b"\n\n")
+async def _send(response: web.StreamResponse, request: web.Request, event: StreamEvent) -> None:
+    if event.view is not None:
+        data = dumps(await execution_json(request, event.view, PUSHED_VALUE_MAX_BYTES))
+    else:
+        data = dumps(event.value)
+    head = b"id: %d\nevent: %s\ndata: " % (event.id, event.kind.encode())
+    await _write(response, head + data + b"\n\n")
+
+
+async def _write(response: web.StreamResponse, data: bytes) -> None:
+    """Write, or drop a reader that does not take it within ``SLOW_READER_S``."""
+    try:
+        await asyncio.wait_for(response.write(data), SLOW_READER_S)
+    except TimeoutError:
+        raise ConnectionResetError("the client reads too slowly") from None
+
+
+def last_event_id(request: web.Request) -> int | None:
+    """The ``Last-Event-ID`` a reconnecting client sent (None: absent or not an id)."""
+    raw = request.headers.get(LAST_EVENT_ID, "").strip()
+    return int(raw) if raw.isdigit() and len(raw) < 19 else None
 
 
 def _stream_response(request: web.Request) -> web.StreamResponse:
@@ -89,24 +115,27 @@ async def execution_events(request: web.Request, caller: Caller) -> web.StreamRe
         return request.transport is None or request.transport.is_closing()
 
     with request.app[STREAM_SLOTS].taken(owner):
-        return await _stream(request, watcher.watch(owner, path_id(request), gone))
+        watch = watcher.watch(owner, path_id(request), gone, last_event_id(request))
+        return await _stream(request, watch)
 
 
 async def _stream(request: web.Request, stream: ExecutionStream) -> web.StreamResponse:
     try:
-        # Errors before the first state (unknown execution) are ordinary JSON answers.
-        first = await anext(stream)
-        assert first is not None  # the watch starts with the execution itself
+        # Errors before the first event (unknown execution) are ordinary JSON answers.
+        first = await anext(stream, None)
         response = _stream_response(request)
         try:
             await response.prepare(request)
             try:
-                await _send(response, request, first)
-                async for view in stream:
-                    if view is None:
-                        await response.write(HEARTBEAT)
+                if first is None:
+                    await _write(response, HEARTBEAT)
+                else:
+                    await _send(response, request, first)
+                async for event in stream:
+                    if event is None:
+                        await _write(response, HEARTBEAT)
                     else:
-                        await _send(response, request, view)
+                        await _send(response, request, event)
             except TarsifyError as exc:
                 # The answer has started: the error becomes the stream's last event.
                 body = dumps(error_body(exc.code, exc.message))
@@ -132,7 +161,8 @@ ROUTES = [
         "GET",
         "/api/consumer/executions/{id}/events",
         execution_events,
-        "Stream an own execution's status changes (Server-Sent Events)",
+        "Stream an own execution's events (Server-Sent Events): output chunks, progress,"
+        " status changes; Last-Event-ID resumes",
         Auth.CONSUMER,
         ExecutionDocument,
         tag="consumer",

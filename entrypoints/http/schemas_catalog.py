@@ -85,6 +85,7 @@ class BaseModelCreate(RequestModel):
     estimated_seconds: int = Field(default=30, ge=1, le=86_400)
     is_active: bool = True
     min_price_per_run: int = Field(default=0, ge=0, le=MAX_PRICE_PER_RUN)
+    streaming: bool = False
 
 
 class BaseModelUpdate(RequestModel):
@@ -101,6 +102,7 @@ class BaseModelUpdate(RequestModel):
     estimated_seconds: int = absent(ge=1, le=86_400)
     is_active: bool = absent()
     min_price_per_run: int = absent(ge=0, le=MAX_PRICE_PER_RUN)
+    streaming: bool = absent()
 
 
 class EndpointView(View):
@@ -151,6 +153,7 @@ class BaseModelFields(View):
     output_format: str
     estimated_seconds: int
     min_price_per_run: int
+    streaming: bool
 
 
 class AdminBaseModelView(BaseModelFields):
@@ -215,6 +218,7 @@ def _base_fields(b: m.BaseModel) -> dict[str, object]:
         "output_format": b.output_format,
         "estimated_seconds": b.estimated_seconds,
         "min_price_per_run": b.min_price_per_run,
+        "streaming": b.streaming,
     }
 
 

@@ -46,8 +46,9 @@ class RunRequest(RequestModel):
         default=None,
         min_length=1,
         max_length=len(WebhookFilter),
-        description="Which events to send: start (it runs), completed (it ended, whatever "
-        "the outcome). Default: completed",
+        description="Which events to send: start (it runs), output (chunks of a streaming "
+        "model's output arrived; at most one per 500 ms), logs (its logs changed), completed "
+        "(it ended, whatever the outcome). Default: completed",
     )
 
 
@@ -97,6 +98,10 @@ class ExecutionView(View):
     execution_time_ms: int | None
     queue_time_ms: int | None
     cost: int
+    progress: Any = Field(
+        description="The worker's latest progress report while it runs (any JSON, such as"
+        ' {"percent": 40}), or null'
+    )
     omitted: list[Literal["input", "output"]] | None = Field(
         default=None,
         description="Present when the input or output (given as null) was left out for its"
@@ -159,6 +164,8 @@ def execution_document(shown: Shown, output: Any = None) -> Json:
         # Charged so far: nothing until the run completes, then its price; a run that
         # fails, times out or is cancelled is never charged.
         "cost": e.price if e.status is ExecutionStatus.COMPLETED else 0,
+        # The worker's latest progress report (any JSON), or null.
+        "progress": e.progress,
     }
     if omitted:
         document["omitted"] = omitted

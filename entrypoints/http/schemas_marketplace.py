@@ -34,6 +34,7 @@ class MarketplaceDetailView(MarketplaceItem):
     """A published model with the input schema consumers fill in."""
 
     input_schema: dict[str, Any]
+    streaming: bool
 
 
 def marketplace_item(item: m.MarketplaceListing) -> Json:
@@ -66,4 +67,5 @@ def marketplace_detail_view(detail: MarketplaceDetail) -> MarketplaceDetailView:
         developer_name=entry.developer_name,
         published_at=t.published_at,
         input_schema=detail.input_schema,
+        streaming=b.streaming,
     )

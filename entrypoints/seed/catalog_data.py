@@ -38,6 +38,7 @@ class SeedBaseModel:
     output_format: str
     estimated_seconds: int
     input_schema: dict[str, Any]
+    streaming: bool = False
 
 
 ENDPOINTS = [
@@ -46,6 +47,7 @@ ENDPOINTS = [
     SeedEndpoint(
         "RUNPOD_EP_WHISPER", "Faster Whisper", "NVIDIA RTX A4000", "runpod/ai-api-faster-whisper"
     ),
+    SeedEndpoint("RUNPOD_EP_LLM", "vLLM text generation", "NVIDIA L40S", "runpod/worker-v1-vllm"),
     SeedEndpoint(
         "FAL_MODEL_FLUX", "FLUX.1 schnell", None, None, "fal", default_id="fal-ai/flux/schnell"
     ),
@@ -91,6 +93,31 @@ FLUX_SCHEMA: dict[str, Any] = {
             "default": 1,
         },
         "enable_safety_checker": {"type": "boolean", "title": "Safety checker", "default": True},
+    },
+    "required": ["prompt"],
+    "additionalProperties": False,
+}
+
+# A text model whose worker streams its answer token by token (a generator handler).
+LLM_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "title": "Text generation",
+    "properties": {
+        "prompt": {
+            "type": "string",
+            "title": "Prompt",
+            "description": "What to write about.",
+            "minLength": 1,
+            "maxLength": 8000,
+        },
+        "max_tokens": {
+            "type": "integer",
+            "title": "Maximum tokens",
+            "default": 256,
+            "minimum": 1,
+            "maximum": 4096,
+        },
+        "temperature": {"type": "number", "default": 0.7, "minimum": 0, "maximum": 2},
     },
     "required": ["prompt"],
     "additionalProperties": False,
@@ -316,5 +343,17 @@ BASE_MODELS = [
         "png",
         5,
         FLUX_SCHEMA,
+    ),
+    SeedBaseModel(
+        "RUNPOD_EP_LLM",
+        "llm-text",
+        "Text Writer",
+        "Text from a prompt with an open LLM on vLLM, streamed token by token.",
+        "TEXT",
+        "TEXT",
+        "txt",
+        10,
+        LLM_SCHEMA,
+        streaming=True,
     ),
 ]

@@ -62,6 +62,20 @@ DEMO_MODELS = [
         ),
     ),
     (
+        "llm-text",
+        NewTarsModel(
+            base_model_id=None,  # type: ignore[arg-type]
+            title="Story Writer",
+            slug="story-writer",
+            description="Writes a short story from your idea, word by word as you watch.",
+            config_overrides=ConfigOverrides(
+                default_inputs={"max_tokens": 300},
+                prompt_prefix="Write a short story about ",
+            ),
+            price_per_run=2,
+        ),
+    ),
+    (
         "chatterbox-tts",
         NewTarsModel(
             base_model_id=None,  # type: ignore[arg-type]
@@ -163,6 +177,7 @@ async def seed_catalog(
                     output_type=OutputType(model.output_type),
                     output_format=model.output_format,
                     estimated_seconds=model.estimated_seconds,
+                    streaming=model.streaming,
                 )
             )
             report.created.append(f"base model {model.slug}")
@@ -176,7 +191,7 @@ async def seed_demo(
     report: SeedReport,
     credits: CreditsService,
 ) -> None:
-    """A demo developer with two priced, published Tars models, and a demo consumer whose
+    """A demo developer with three priced, published Tars models, and a demo consumer whose
     credits are topped up to ``DEMO_CREDITS`` (so the walkthrough can run again)."""
     try:
         developer = await accounts.register_developer(DEMO_DEVELOPER, DEMO_DEVELOPER.name)

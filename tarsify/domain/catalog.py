@@ -160,6 +160,7 @@ class BaseModelChanges(TypedDict, total=False):
     estimated_seconds: int
     is_active: bool
     min_price_per_run: int
+    streaming: bool
 
 
 def check_input_schema(schema: Any) -> None:
@@ -187,6 +188,8 @@ class BaseModel:
     estimated_seconds: int = 30
     is_active: bool = True
     min_price_per_run: int = 0
+    # Its worker yields chunks (a RunPod generator handler, a fal streaming app).
+    streaming: bool = False
 
     @staticmethod
     def check_changes(changes: BaseModelChanges) -> None:
@@ -211,4 +214,5 @@ class BaseModel:
         self.estimated_seconds = changes.get("estimated_seconds", self.estimated_seconds)
         self.is_active = changes.get("is_active", self.is_active)
         self.min_price_per_run = changes.get("min_price_per_run", self.min_price_per_run)
+        self.streaming = changes.get("streaming", self.streaming)
         self.updated_at = now

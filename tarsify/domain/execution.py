@@ -115,6 +115,10 @@ class Execution:
     output_repairs: int = 0
     # Credits held when it was created; charged if it completes, released otherwise.
     price: int = 0
+    # Chunks of a streaming model's output stored so far (``tarsify.domain.streams``),
+    # and the worker's latest progress report while it runs.
+    chunks: int = 0
+    progress: Any = None
 
     def __post_init__(self) -> None:
         # Storage hands back the reason as plain text.
@@ -130,6 +134,27 @@ class Execution:
     def is_test_run(self) -> bool:
         """True for a developer's test run of their own model (no consumer)."""
         return self.consumer_id is None
+
+    @property
+    def event_id(self) -> int:
+        """The id of this state in the execution's event stream: every stored change and
+        every stored chunk moves it on by one (``tarsify.domain.streams``)."""
+        return self.version + self.chunks
+
+    def shown_state(self) -> tuple[Any, ...]:
+        """What a ``status`` event shows beyond progress and chunks: a change of it is a
+        new ``status`` event."""
+        return (
+            self.status,
+            self.output_payload,
+            self.error_code,
+            self.error_message,
+            self.pending_reason,
+            self.started_at,
+            self.completed_at,
+            self.execution_time_ms,
+            self.queue_time_ms,
+        )
 
     @property
     def was_sent(self) -> bool:
@@ -224,6 +249,10 @@ class Execution:
             self.updated_at = now
             return True
         changed = self._adopt_job(report.job_id, now)
+        if report.progress is not None and report.progress != self.progress:
+            self.progress = json_safe(report.progress)
+            self.updated_at = now
+            changed = True
         target = report.execution_status
         if target is None and submitted and self.status is _S.PENDING:
             target = _S.QUEUED
@@ -237,6 +266,14 @@ class Execution:
             if report.delay_time_ms is not None:
                 self.queue_time_ms = report.delay_time_ms
         self.updated_at = now
+        return True
+
+    def add_chunks(self, count: int) -> bool:
+        """``count`` more chunks of the output were stored with this change (refused once
+        the execution is terminal: its stream is over)."""
+        if count <= 0 or self.is_terminal:
+            return False
+        self.chunks += count
         return True
 
     def files_unstored(self, job_id: str, now: datetime) -> bool:

@@ -43,6 +43,7 @@ class ExecutionSummary:
     queue_time_ms: int | None
     pending_reason: PendingReason | None
     price: int
+    progress: Any
     model_slug: str
     model_title: str
 
@@ -74,6 +75,7 @@ class ExecutionSummary:
             queue_time_ms=e.queue_time_ms,
             pending_reason=e.pending_reason,
             price=e.price,
+            progress=e.progress,
             model_slug=view.model_slug,
             model_title=view.model_title,
         )

@@ -17,7 +17,8 @@ class JobRequest:
     (queue included) at the provider. ``output_type`` is a hint that only simulated
     providers use to shape their output. ``callback_url``, when set, is where the
     provider may announce that the job finished (the announcement is only a hint to
-    re-read the job's status).
+    re-read the job's status). ``streaming`` says the worker yields chunks (read with
+    ``StreamingGpuProvider.stream``); like ``output_type`` only simulated providers use it.
     """
 
     endpoint_id: str
@@ -26,6 +27,7 @@ class JobRequest:
     ttl_ms: int
     output_type: OutputType = OutputType.JSON
     callback_url: str | None = None
+    streaming: bool = False
 
 
 @dataclass(slots=True, frozen=True)
@@ -36,6 +38,8 @@ class JobReport:
     ``execution_status`` maps it (None when unknown: an unknown status changes nothing).
     Times are milliseconds. ``error`` is a human-readable message, never a traceback.
     ``output`` is whatever the worker returned: ``Execution.apply`` makes it storable.
+    ``progress`` is the worker's latest progress report while the job runs (None when it
+    gave none); ``chunks`` are the output chunks a stream read returned, in order.
     """
 
     job_id: str
@@ -44,6 +48,8 @@ class JobReport:
     error: str | None = None
     delay_time_ms: int | None = None
     execution_time_ms: int | None = None
+    progress: Any = None
+    chunks: tuple[Any, ...] = ()
 
     @property
     def execution_status(self) -> ExecutionStatus | None:

@@ -1,9 +1,11 @@
 """Webhooks to consumers: what a run asks for, the events it produces, and their attempts.
 
 A run may name a URL and the events it wants (Replicate's ``webhookEventsFilter``:
-``start``, ``completed``). Each event that happens is stored once, in the transaction of
-the change that caused it (an outbox row), and delivered at least once by the delivery
-worker, with growing delays between attempts. Every attempt is recorded.
+``start``, ``completed``, ``output`` (chunks of a streaming model's output arrived) and
+``logs`` (the worker's logs changed; no provider reports logs yet)). Each event that
+happens is stored once, in the transaction of the change that caused it (an outbox row),
+and delivered at least once by the delivery worker, with growing delays between
+attempts. Every attempt is recorded.
 """
 
 from __future__ import annotations
@@ -19,6 +21,9 @@ from tarsify.domain.models import ExecutionStatus
 
 MAX_URL_CHARS = 2048
 MAX_ERROR_CHARS = 500
+# ``output`` and ``logs`` events of one execution come at most this often (each carries
+# the execution as it is when sent, so one waiting to be sent covers later changes).
+FREQUENT_EVENT_SPACING_S = 0.5
 # 5 s, 30 s, 2 min, 10 min, 30 min, 1 h, 2 h, 4 h, then 8 h three times: the last attempt
 # comes about 31.7 hours after the first, so a receiver down for a whole day still gets it.
 DEFAULT_RETRY_DELAYS_S: tuple[float, ...] = (
@@ -41,6 +46,8 @@ class WebhookFilter(StrEnum):
 
     START = "start"
     COMPLETED = "completed"
+    OUTPUT = "output"
+    LOGS = "logs"
 
 
 @dataclass(slots=True, frozen=True)
@@ -56,6 +63,13 @@ class WebhookEventType(StrEnum):
 
     STARTED = "execution.started"
     COMPLETED = "execution.completed"
+    OUTPUT = "execution.output"
+    LOGS = "execution.logs"
+
+    @property
+    def is_frequent(self) -> bool:
+        """True for the events a running execution may make many of (spaced out)."""
+        return self in (WebhookEventType.OUTPUT, WebhookEventType.LOGS)
 
 
 class DeliveryStatus(StrEnum):
@@ -79,8 +93,7 @@ class ExecutionWebhook:
 
     def wants(self, event: WebhookEventType) -> bool:
         """True when the run asked for ``event``."""
-        wanted = WebhookFilter.START if event is WebhookEventType.STARTED else "completed"
-        return wanted in self.events
+        return _FILTER_OF[event] in self.events
 
 
 @dataclass(slots=True)
@@ -152,19 +165,29 @@ class WebhookSecret:
     rotated_at: datetime | None = None
 
 
+_FILTER_OF = {
+    WebhookEventType.STARTED: WebhookFilter.START,
+    WebhookEventType.COMPLETED: WebhookFilter.COMPLETED,
+    WebhookEventType.OUTPUT: WebhookFilter.OUTPUT,
+    WebhookEventType.LOGS: WebhookFilter.LOGS,
+}
+
+
 def new_webhook_id() -> str:
     """A Standard Webhooks message id: ``msg_`` and 32 hex characters."""
     return "msg_" + uuid.uuid4().hex
 
 
 def events_of(before: Execution, after: Execution) -> list[WebhookEventType]:
-    """The events a change makes happen: started when it became RUNNING, completed when
-    it became terminal. A job that was never seen running (it finished between two
-    looks) has no started event."""
+    """The events a change makes happen: started when it became RUNNING, output when it
+    stored chunks of the output, completed when it became terminal. A job that was never
+    seen running (it finished between two looks) has no started event."""
     found = []
     running = ExecutionStatus.RUNNING
     if after.status is running and before.status is not running:
         found.append(WebhookEventType.STARTED)
+    if after.chunks > before.chunks:
+        found.append(WebhookEventType.OUTPUT)
     if after.is_terminal and not before.is_terminal:
         found.append(WebhookEventType.COMPLETED)
     return found

@@ -4,11 +4,11 @@
 from __future__ import annotations
 
 import uuid
-from typing import Protocol
+from typing import Protocol, runtime_checkable
 
 from tarsify.domain.jobs import JobReport, JobRequest
 
-__all__ = ["CallbackUrlBuilder", "GpuProvider", "JobReport", "JobRequest"]
+__all__ = ["CallbackUrlBuilder", "GpuProvider", "JobReport", "JobRequest", "StreamingGpuProvider"]
 # JobReport, JobRequest re-exported: adapters implement the port with them
 
 
@@ -33,6 +33,18 @@ class GpuProvider(Protocol):
 
     async def cancel(self, endpoint_id: str, job_id: str) -> JobReport:
         """Ask the provider to cancel a job; returns the status it reports."""
+        ...
+
+
+@runtime_checkable
+class StreamingGpuProvider(GpuProvider, Protocol):
+    """A provider that can read the chunks a streaming worker yields (RunPod's
+    ``/stream``). Providers without it are only asked ``status``."""
+
+    async def stream(self, endpoint_id: str, job_id: str) -> JobReport:
+        """The chunks yielded since the previous call, in order (``JobReport.chunks``;
+        consumed: a second reader does not see them again), and the job's status. A
+        finished job's output is read with ``status``."""
         ...
 
 

@@ -27,6 +27,7 @@ from tarsify.ports.repositories import (
     ExecutionRepository,
     TarsModelRepository,
 )
+from tarsify.ports.streams import StreamChunkRepository
 from tarsify.ports.uploads import UploadRepository
 from tarsify.ports.webhook_store import WebhookRepository
 
@@ -60,6 +61,7 @@ class UnitOfWork(Protocol):
     webhooks: WebhookRepository
     credits: CreditsRepository
     uploads: UploadRepository
+    chunks: StreamChunkRepository
 
     async def __aenter__(self) -> Self:
         """Begin the transaction."""

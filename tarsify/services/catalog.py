@@ -74,6 +74,7 @@ class NewBaseModel:
     estimated_seconds: int = 30
     is_active: bool = True
     min_price_per_run: int = 0
+    streaming: bool = False
 
     def entity(self, now: datetime) -> BaseModel:
         """The base model to store, its slug and input schema checked
@@ -94,6 +95,7 @@ class NewBaseModel:
             estimated_seconds=self.estimated_seconds,
             is_active=self.is_active,
             min_price_per_run=self.min_price_per_run,
+            streaming=self.streaming,
         )
 
 

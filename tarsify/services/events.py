@@ -1,11 +1,16 @@
-"""Watching one execution: its state at once, then every newer state, until it is final.
+"""Watching one execution: its events from the start or after a given id, then every new
+one, until it is final.
 
-``FeedListener`` (``tarsify.services.engine.feed_listener``) announces every stored
-change on the ``ExecutionFeed`` once it is committed;
-``ExecutionWatcher.watch`` waits on the feed and reads the execution again when it may
-have changed. Changes closer together than a read are seen as one (the newest state),
-never out of order: a state is shown only when its version is newer than the last one
-shown.
+An execution's events (``StreamEvent``) are its stored chunks (``output``), the changes of
+its worker's progress (``progress``) and of what its document shows (``status``), each
+with the id ``tarsify.domain.streams`` gives it. ``ExecutionWatcher.watch`` sends the
+stored chunks after the id it starts from (all of them for a new stream), then the
+execution's state, then waits on the ``ExecutionFeed`` and reads again when it may have
+changed: new chunks first, then the new state. Changes closer together than a read are
+seen as one (the newest state), never out of order. While a streaming execution runs,
+the watcher also reads its job's stream every ``stream_s`` (one reader at a time,
+whichever process: ``ExecutionService.read_stream``). Chunks are read from storage a page
+at a time: a stream holds at most a page of them, however many there are.
 """
 
 from __future__ import annotations
@@ -14,8 +19,10 @@ import asyncio
 import uuid
 from collections.abc import AsyncGenerator, Callable
 from dataclasses import dataclass
+from typing import Any
 
 from tarsify.domain.execution import ExecutionView
+from tarsify.domain.streams import CHUNK_PAGE
 from tarsify.ports.feed import ExecutionFeed
 from tarsify.services.engine.executions import ExecutionService
 
@@ -27,16 +34,29 @@ class WatchSettings:
     """A heartbeat after ``heartbeat_s`` of quiet; whether the watcher left is checked
     every ``check_s``; an announced version is awaited at most ``catch_up_s``; with no
     announcement for ``refresh_s`` the execution is read as a status poll does (which
-    asks the provider when due), so a stream moves on even where no reconciler runs."""
+    asks the provider when due), so a stream moves on even where no reconciler runs; a
+    running streaming execution's job is read every ``stream_s``."""
 
     heartbeat_s: float = 15.0
     check_s: float = 0.5
     catch_up_s: float = 1.0
     refresh_s: float = 1.0
+    stream_s: float = 0.25
+
+
+@dataclass(slots=True, frozen=True)
+class StreamEvent:
+    """One event: ``status`` (``view``), ``output`` (``value``: one chunk) or
+    ``progress`` (``value``: the latest report), with its ``id``."""
+
+    kind: str
+    id: int
+    view: ExecutionView | None = None
+    value: Any = None
 
 
 class ExecutionWatcher:
-    """Streams the states of a consumer's execution."""
+    """Streams the events of a consumer's execution."""
 
     def __init__(
         self,
@@ -53,33 +73,76 @@ class ExecutionWatcher:
         consumer_id: uuid.UUID,
         execution_id: uuid.UUID,
         gone: Callable[[], bool] = lambda: False,
-    ) -> AsyncGenerator[ExecutionView | None, None]:
-        """The execution now (``ExecutionNotFound`` if it is not the consumer's), then
-        each newer state, and None as a heartbeat after a quiet ``heartbeat_s``. Ends
-        after a terminal state, or soon after ``gone()`` becomes true."""
+        after: int | None = None,
+    ) -> AsyncGenerator[StreamEvent | None, None]:
+        """The events after ``after`` (from the start when None; ``ExecutionNotFound``
+        if the execution is not the consumer's, before any event), then each new one, and
+        None as a heartbeat after a quiet ``heartbeat_s``. Ends after a terminal state, or
+        soon after ``gone()`` becomes true. A new stream starts with the stored chunks,
+        then a ``status`` event; a resumed one with the chunks after ``after``, then the
+        state if it is newer than ``after``."""
         s = self._settings
         async with self._feed.subscribe(execution_id) as subscription:
             view = await self._executions.get(consumer_id, execution_id)
-            yield view
+            sent = _Sent(after or 0)
+            told = False
+            async for event in self._catch_up(view, sent, resumed=after is not None):
+                told = True
+                yield event
+            if not told:
+                yield None  # resumed with nothing new: the stream starts all the same
+            streams = not view.execution.is_terminal and await self._executions.streams_output(
+                view.execution
+            )
             loop = asyncio.get_running_loop()
-            quiet_since = refreshed = loop.time()
+            quiet_since = refreshed = streamed = loop.time()
             while not view.execution.is_terminal and not gone():
                 left = s.heartbeat_s - (loop.time() - quiet_since)
                 if left <= 0:
                     yield None
                     quiet_since = loop.time()
                     continue
-                woke = await subscription.wait(min(left, s.check_s))
+                if streams and loop.time() - streamed >= s.stream_s:
+                    streamed = loop.time()
+                    await self._executions.read_stream(view.execution)
+                step = min(left, s.check_s, s.stream_s if streams else s.check_s)
+                woke = await subscription.wait(step)
                 if woke is None:
                     if loop.time() - refreshed < s.refresh_s:
                         continue
                     woke = view.execution.version
                 refreshed = loop.time()
                 newer = await self._read(consumer_id, execution_id, woke)
-                if newer.execution.version > view.execution.version:
+                if newer.execution.event_id > view.execution.event_id:
                     view = newer
-                    yield view
-                    quiet_since = loop.time()
+                    async for event in self._catch_up(view, sent, resumed=False):
+                        yield event
+                        quiet_since = loop.time()
+
+    async def _catch_up(
+        self, view: ExecutionView, sent: _Sent, *, resumed: bool
+    ) -> AsyncGenerator[StreamEvent, None]:
+        """The chunks up to ``view`` not sent yet, then its state if it is news (a
+        resumed stream always gets the state, if newer than what the client saw)."""
+        execution = view.execution
+        last = execution.event_id
+        while sent.id < last - 1 and execution.chunks:
+            page = await self._executions.chunks(execution.id, sent.id, CHUNK_PAGE)
+            page = [c for c in page if c.event_id < last]
+            if not page:
+                break
+            for chunk in page:
+                sent.id = chunk.event_id
+                yield StreamEvent("output", chunk.event_id, value=chunk.value)
+        if last <= sent.id:
+            return
+        sent.id = last
+        if resumed or sent.state is None or sent.state != execution.shown_state():
+            sent.state, sent.progress = execution.shown_state(), execution.progress
+            yield StreamEvent("status", last, view=view)
+        elif sent.progress != execution.progress:
+            sent.progress = execution.progress
+            yield StreamEvent("progress", last, value=execution.progress)
 
     async def _read(
         self, consumer_id: uuid.UUID, execution_id: uuid.UUID, announced: int
@@ -93,3 +156,12 @@ class ExecutionWatcher:
             await asyncio.sleep(CATCH_UP_STEP_S)
             view = await self._executions.get(consumer_id, execution_id)
         return view
+
+
+@dataclass(slots=True)
+class _Sent:
+    """What a stream has sent: the last event id, the last state and progress shown."""
+
+    id: int
+    state: tuple[Any, ...] | None = None
+    progress: Any = None

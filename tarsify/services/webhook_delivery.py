@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import json
 import logging
 from collections import Counter, OrderedDict
@@ -28,6 +29,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from urllib.parse import urlsplit
 
+from tarsify.domain.execution import ExecutionView
 from tarsify.domain.models import new_id
 from tarsify.domain.webhook_rules import sign
 from tarsify.domain.webhooks import (
@@ -35,6 +37,7 @@ from tarsify.domain.webhooks import (
     DeliveryStatus,
     WebhookDelivery,
     WebhookEvent,
+    WebhookEventType,
     retry_delay,
     short_error,
 )
@@ -48,6 +51,7 @@ USER_AGENT = "Tarsify-Webhooks/1.0"
 
 
 MAX_CIRCUITS = 10_000  # hosts whose failures are remembered (the oldest are forgotten)
+MAX_CHUNKS_SENT = 10_000  # chunks an output event carries at most
 
 
 @dataclass(slots=True, frozen=True)
@@ -246,11 +250,17 @@ class WebhookDeliverer:
         return result if tried else None
 
     async def _prepare(self, event: WebhookEvent) -> tuple[bytes, str]:
-        """The body (the execution as its consumer reads it now) and the signing secret."""
+        """The body (the execution as its consumer reads it now; for ``output`` while it
+        runs, with the output so far: the list of its chunks) and the signing secret."""
         async with self._uow() as uow:
             view = await uow.executions.get_view(event.execution_id)
-        if view is None:
-            raise LookupError("the execution no longer exists")
+            if view is None:
+                raise LookupError("the execution no longer exists")
+            e = view.execution
+            if event.event_type is WebhookEventType.OUTPUT and e.chunks and not e.is_terminal:
+                chunks = await uow.chunks.after(e.id, 0, MAX_CHUNKS_SENT)
+                so_far = dataclasses.replace(e, output_payload=[c.value for c in chunks])
+                view = ExecutionView(so_far, view.model_slug, view.model_title)
         data = await self._render(view)
         secret = await stored_secret(self._uow, self._clock, event.consumer_id)
         head = json.dumps({"type": event.event_type.value, "timestamp": _iso(event)})

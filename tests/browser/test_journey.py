@@ -46,6 +46,7 @@ def test_browse_run_see_and_hear_then_find_in_history(
     cards = browser.find_elements(By.CSS_SELECTOR, "li.card")
     assert {c.get_attribute("data-slug") for c in cards} == {
         "cartoon-portraits",
+        "story-writer",
         "storyteller-voice",
     }
     browser.find_element(By.LINK_TEXT, "Audio").click()

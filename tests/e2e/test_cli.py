@@ -96,7 +96,7 @@ def test_migrate_and_seed_are_idempotent(tmp_path: Path) -> None:
     assert f"database at revision {head_revision()}" in migrated.stdout
     first = tarsify("seed", "--demo", env=env)
     assert first.returncode == 0, first.stderr
-    assert "seed: 13 created, 1 updated" in first.stdout
+    assert "seed: 16 created, 1 updated" in first.stdout
     # fal's FLUX schnell beside the RunPod models (simulated here), with a demo model.
     assert "+ endpoint FLUX.1 schnell" in first.stdout
     assert "+ tars model quick-sketches (published)" in first.stdout

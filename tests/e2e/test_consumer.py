@@ -41,6 +41,7 @@ async def test_get_polls_until_completed(api: Api, world: World) -> None:
         "executionTimeMs",
         "queueTimeMs",
         "cost",
+        "progress",
     }
 
 

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import AsyncIterator
+from datetime import datetime
 from typing import Any
 
 import pytest
@@ -230,3 +232,39 @@ async def test_a_new_service_on_the_same_database_delivers_what_the_old_one_did_
         (2, "DELIVERED"),
     ]
     assert {line["webhookId"] for line in log} == {webhook_id}
+
+
+async def test_output_events_carry_the_output_so_far_at_most_every_half_second(
+    aiohttp_client: ClientFactory, receiver: Receiver
+) -> None:
+    settings = make_settings(simulator_run_seconds=2.0, **FAST)
+    api = Api(await aiohttp_client(create_app(build_container(settings))), tokens())
+    world = await seed(api)
+    path = f"/api/admin/base-models/{world.base_model_id}"
+    assert (await api.ok("PATCH", path, "admin", {"streaming": True}))["streaming"] is True
+    url = await receiver.start()
+    execution_id = await run(api, world, webhook=url, webhookEventsFilter=["output", "completed"])
+    await until_final(api, execution_id)
+    final = await api.ok("GET", f"/api/consumer/executions/{execution_id}", "consumer_a")
+    assert final["status"] == "COMPLETED" and len(final["output"]) == 16
+    await wait_until(
+        lambda: any(r.json["type"] == "execution.completed" for r in receiver.received),
+        "the completed event",
+    )
+    outputs = [r.json["data"]["output"] for r in receiver.received]
+    types = [r.json["type"] for r in receiver.received]
+    assert types[-1] == "execution.completed" and outputs[-1] == final["output"]
+    so_far = [o for o, t in zip(outputs, types, strict=True) if t == "execution.output"]
+    assert len(so_far) >= 2
+    for output in so_far:  # each the chunks so far, in order
+        assert output and output == final["output"][: len(output)]
+    deliveries = await api.ok(
+        "GET", f"/api/consumer/executions/{execution_id}/webhook-deliveries", "consumer_a"
+    )
+    sent = sorted(
+        datetime.fromisoformat(d["createdAt"])
+        for d in deliveries
+        if d["eventType"] == "execution.output"
+    )
+    gaps = [(b - a).total_seconds() for a, b in itertools.pairwise(sent)]
+    assert gaps and min(gaps) >= 0.45, gaps

@@ -32,6 +32,7 @@ async def test_browse_shows_only_runnable_base_models_without_provider_ids(
         "estimatedSeconds",
         "minPricePerRun",
         "gpuType",
+        "streaming",
     }
     assert PROVIDER_ENDPOINT_ID not in reply.text and world.endpoint_id not in reply.text
     await api.ok("DELETE", f"/api/admin/endpoints/{world.endpoint_id}", "admin")

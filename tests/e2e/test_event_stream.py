@@ -154,3 +154,50 @@ async def test_a_consumer_keeps_a_bounded_number_of_streams_open(
 async def _opens(api: Api, path: str) -> bool:
     async with api.client.get(path, headers=auth(api)) as response:
         return response.status == 200
+
+
+async def test_progress_is_an_event_and_on_the_execution(aiohttp_client: ClientFactory) -> None:
+    # The simulated image worker reports {"percent": ...} while it runs.
+    settings = make_settings(
+        simulator_queue_seconds=0.05,
+        simulator_run_seconds=1.0,
+        reconciler_enabled=True,
+        reconciler_interval=0.05,
+        events_heartbeat_seconds=60,
+    )
+    api = Api(await aiohttp_client(create_app(build_container(settings))), tokens())
+    world = await seed(api)
+    execution_id = await start(api, world)
+    events = []
+    async with api.client.get(stream_path(execution_id), headers=auth(api)) as response:
+        while (event := await next_event(response)) is not None:
+            if event.name == "progress":
+                shown = await api.ok(
+                    "GET", f"/api/consumer/executions/{execution_id}", "consumer_a"
+                )
+                assert shown["progress"] is not None
+            events.append(event)
+    progress = [e.data for e in events if e.name == "progress"]
+    assert progress and all(0 <= p["percent"] <= 100 for p in progress)
+    assert [p["percent"] for p in progress] == sorted({p["percent"] for p in progress})
+    names = [e.name for e in events]
+    assert names.index("progress") > names.index("status") and names[-1] == "status"
+    assert events[-1].data["status"] == "COMPLETED"
+
+
+async def test_every_event_has_an_increasing_id(api: Api, world: World) -> None:
+    execution_id = await start(api, world)
+    async with api.client.get(stream_path(execution_id), headers=auth(api)) as response:
+        text = (await response.read()).decode()
+    ids = [int(line[4:]) for line in text.splitlines() if line.startswith("id: ")]
+    blocks = [b for b in text.split("\n\n") if "event: " in b]
+    assert len(ids) == len(blocks) >= 2
+    assert ids == sorted(set(ids))
+    # Resumed after the last one: nothing more, and the stream ends at once.
+    headers = {**auth(api), "Last-Event-ID": str(ids[-1])}
+    async with api.client.get(stream_path(execution_id), headers=headers) as response:
+        assert await statuses_until_end(response) == []
+    # Resumed after an earlier one: the final status.
+    headers = {**auth(api), "Last-Event-ID": str(ids[0])}
+    async with api.client.get(stream_path(execution_id), headers=headers) as response:
+        assert await statuses_until_end(response) == ["COMPLETED"]

@@ -118,6 +118,7 @@ def test_a_base_model_changes_only_what_is_given() -> None:
         "estimated_seconds": 5,
         "is_active": False,
         "min_price_per_run": 0,
+        "streaming": True,
     }
     b.change(every, T1)
     assert {name: getattr(b, name) for name in BaseModelChanges.__annotations__} == every

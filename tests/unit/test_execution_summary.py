@@ -29,6 +29,7 @@ HIDDEN = {
     "submit_attempts",
     "version",
     "output_repairs",
+    "chunks",
 }
 
 

@@ -153,6 +153,13 @@ class RunPodClient:
         path = f"status/{quote(job_id, safe='')}"
         return await self._call("status", "GET", endpoint_id, job_id, path, idempotent=True)
 
+    async def stream(self, endpoint_id: str, job_id: str) -> dict[str, Any]:
+        """GET ``/stream/{job_id}``: the chunks a generator handler yielded since the last
+        call (consumed: no other reader sees them again) and the job's status; raises
+        ``RunPodJobNotFound`` on 404."""
+        path = f"stream/{quote(job_id, safe='')}"
+        return await self._call("stream", "GET", endpoint_id, job_id, path, idempotent=True)
+
     async def cancel(self, endpoint_id: str, job_id: str) -> dict[str, Any]:
         """POST ``/cancel/{job_id}``; raises ``RunPodJobNotFound`` on 404."""
         path = f"cancel/{quote(job_id, safe='')}"

@@ -18,6 +18,7 @@ KNOWN_STATUSES = frozenset(
     {"IN_QUEUE", "IN_PROGRESS", "RUNNING", "COMPLETED", "FAILED", "CANCELLED", "TIMED_OUT"}
 )
 _FINAL_WITHOUT_RESULT = frozenset({"COMPLETED", "FAILED", "TIMED_OUT"})
+_RUNNING = frozenset({"IN_PROGRESS", "RUNNING"})
 MAX_ERROR_CHARS = 1000
 
 
@@ -66,10 +67,15 @@ def snapshot_from_status(data: dict[str, Any], job_id: str | None = None) -> Job
     if not isinstance(status, str) or status not in KNOWN_STATUSES:
         log.warning("runpod.unknown_status", job_id=found_id, status=status)
         status = status if isinstance(status, str) else "UNKNOWN"
+    output, progress = data.get("output"), None
+    if status in _RUNNING and output is not None:
+        # A worker's progress_update shows as the output while the job runs.
+        output, progress = None, output
     return JobReport(
         job_id=found_id,
         status=status,
-        output=data.get("output"),
+        output=output,
+        progress=progress,
         error=clean_error(data.get("error")),
         delay_time_ms=_ms(data.get("delayTime")),
         execution_time_ms=_ms(data.get("executionTime")),
@@ -96,6 +102,20 @@ class RunPodGpuProvider:
         """Current status with output or error."""
         data = await self._guard(self._client.status(endpoint_id, job_id))
         return snapshot_from_status(data, job_id)
+
+    async def stream(self, endpoint_id: str, job_id: str) -> JobReport:
+        """The chunks yielded since the last read (``/stream``, consumed on read) and the
+        job's status (its output, for a finished job, is on ``/status``)."""
+        data = await self._guard(self._client.stream(endpoint_id, job_id))
+        items = data.get("stream")
+        chunks = tuple(
+            item["output"] if isinstance(item, dict) and "output" in item else item
+            for item in (items if isinstance(items, list) else [])
+        )
+        status = data.get("status")
+        if not isinstance(status, str) or status not in KNOWN_STATUSES:
+            status = status if isinstance(status, str) else "UNKNOWN"
+        return JobReport(job_id=job_id, status=status, chunks=chunks)
 
     async def cancel(self, endpoint_id: str, job_id: str) -> JobReport:
         """Cancel; when the job had already finished, read its full status."""

@@ -17,8 +17,10 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from adapters.providers.simulator.clock import ManualClock as ManualClock
 from adapters.providers.simulator.media import simulated_output
 from adapters.providers.simulator.speech import transcript
+from adapters.providers.simulator.streams import StreamPlan, plan_stream
 from tarsify.domain.models import OutputType
 
 IN_QUEUE = "IN_QUEUE"
@@ -42,22 +44,6 @@ SIMULATED_TRACEBACK = (
 
 class NotRetryable(ValueError):
     """Only FAILED and TIMED_OUT jobs can be retried."""
-
-
-class ManualClock:
-    """A monotonic clock that only moves when a test says so."""
-
-    def __init__(self, start: float = 1000.0) -> None:
-        self.value = start
-
-    def __call__(self) -> float:
-        return self.value
-
-    def advance(self, seconds: float) -> None:
-        """Move the clock forward."""
-        if seconds < 0:
-            raise ValueError("a monotonic clock cannot go back")
-        self.value += seconds
 
 
 @dataclass(slots=True, frozen=True)
@@ -99,6 +85,7 @@ class _Job:
     output: Any = None
     retries: int = 0
     audio: bytes | None = None
+    stream: StreamPlan | None = None  # a generator handler, or a job reporting progress
 
 
 @dataclass(slots=True, frozen=True)
@@ -113,6 +100,7 @@ class JobView:
     output: Any = None
     failure: Failure | None = None
     worker_id: str | None = None
+    progress: Any = None
 
     @property
     def is_terminal(self) -> bool:
@@ -130,6 +118,8 @@ class JobView:
             body["workerId"] = self.worker_id
         if self.status == COMPLETED:
             body["output"] = self.output
+        elif self.status == IN_PROGRESS and self.progress is not None:
+            body["output"] = self.progress  # progress_update shows as the output
         if self.failure is not None and self.status == FAILED:
             body["error"] = self.failure.wire()
         return body
@@ -194,10 +184,12 @@ class SimulatorEngine:
         ttl_ms: int | None = None,
         sync: bool = False,
         audio: bytes | None = None,
+        streaming: bool = False,
     ) -> JobView:
         """Queue a job; ``sync`` jobs keep their result for ``runsync_retention_s`` only.
         ``audio``: the first bytes of the audio a speech-to-text job was given (read by
-        the caller), which its transcript describes."""
+        the caller), which its transcript describes; ``streaming`` jobs yield chunks over
+        their run (``plan_stream``)."""
         self._sweep()
         timeout_ms = execution_timeout_ms or DEFAULT_EXECUTION_TIMEOUT_MS
         job = _Job(
@@ -215,8 +207,21 @@ class SimulatorEngine:
             audio=audio,
         )
         self._plan(job)
+        job.stream = plan_stream(job.input, output_type, job.run_s, streaming)
         self._jobs[job.id] = job
         return self._view(job, job.submitted_at)
+
+    def stream(self, endpoint_id: str, job_id: str) -> tuple[JobView, list[Any]] | None:
+        """The job now and the chunks it yielded since the previous call (consumed, as
+        RunPod's ``/stream``); None when the job is unknown or expired."""
+        job = self._live(endpoint_id, job_id)
+        if job is None:
+            return None
+        view = self._view(job, self.now())
+        if job.stream is None or view.status == IN_QUEUE:
+            return view, []
+        ran_s = min(self.now(), self._finished_at(job)) - job.submitted_at - job.queue_s
+        return view, job.stream.take(job.output_type, view.status == COMPLETED, ran_s, job.run_s)
 
     def get(self, endpoint_id: str, job_id: str) -> JobView | None:
         """The job now, or None when unknown, of another endpoint, or expired."""
@@ -334,6 +339,11 @@ class SimulatorEngine:
             job.output = transcript(job.audio, job.input)
         elif status == COMPLETED and job.output is None:
             job.output = simulated_output(job.output_type, job.input, urls=self.file_urls)
+            if job.stream is not None and job.stream.chunks:
+                job.output = job.stream.output(job.output_type)
+        progress = None
+        if job.stream is not None and status == IN_PROGRESS:
+            progress = job.stream.progress_at(t - start, job.run_s)
         return JobView(
             id=job.id,
             endpoint_id=job.endpoint_id,
@@ -343,6 +353,7 @@ class SimulatorEngine:
             output=job.output if status == COMPLETED else None,
             failure=job.failure if status == FAILED else None,
             worker_id=self.worker_id if started else None,
+            progress=progress,
         )
 
     def _finished_at(self, job: _Job) -> float:
@@ -386,6 +397,3 @@ def _seconds(value: Any, default: float) -> float:
 
 def _ms(seconds: float) -> int:
     return max(0, round(seconds * 1000))
-
-
-# --- simulated outputs ---------------------------------------------------------------

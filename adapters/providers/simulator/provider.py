@@ -20,6 +20,7 @@ def snapshot_from_view(view: JobView) -> JobReport:
         error=view.failure.message if view.failure else None,
         delay_time_ms=view.delay_time_ms,
         execution_time_ms=view.execution_time_ms,
+        progress=view.progress,
     )
 
 
@@ -50,6 +51,16 @@ class SimulatedGpuProvider:
         self._check_endpoint(endpoint_id)
         return snapshot_from_view(self._found(self._engine.get(endpoint_id, job_id)))
 
+    async def stream(self, endpoint_id: str, job_id: str) -> JobReport:
+        """The chunks a streaming job yielded since the last call (consumed) and its
+        status (its output is read with ``status``)."""
+        self._check_endpoint(endpoint_id)
+        read = self._engine.stream(endpoint_id, job_id)
+        if read is None:
+            raise ProviderJobNotFound("The simulator does not know the job (unknown or expired)")
+        view, chunks = read
+        return JobReport(job_id=view.id, status=view.status, chunks=tuple(chunks))
+
     async def cancel(self, endpoint_id: str, job_id: str) -> JobReport:
         """Cancel a job; a finished job keeps its status."""
         self._check_endpoint(endpoint_id)
@@ -72,6 +83,7 @@ class SimulatedGpuProvider:
             ttl_ms=request.ttl_ms,
             sync=sync,
             audio=audio,
+            streaming=request.streaming,
         )
 
     def _check_endpoint(self, endpoint_id: str) -> None:

@@ -29,7 +29,7 @@ RUN_LIMIT_BYTES = 10 * 1024 * 1024
 RUNSYNC_LIMIT_BYTES = 20 * 1024 * 1024
 DEFAULT_WAIT_MS = 90_000
 MAX_WAIT_MS = 300_000
-ROUTES = ("run", "runsync", "status", "cancel", "retry", "health")
+ROUTES = ("run", "runsync", "status", "stream", "cancel", "retry", "health")
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
@@ -114,6 +114,7 @@ FAULTS_KEY = web.AppKey("faults", FaultPlan)
 API_KEY = web.AppKey("api_key", str)
 KNOWN_KEY = web.AppKey[frozenset[str] | None]("known_endpoints")
 OUTPUT_TYPES_KEY = web.AppKey[dict[str, OutputType]]("output_types")
+STREAMING_KEY = web.AppKey[frozenset[str]]("streaming_endpoints")
 
 
 class _ApiError(Exception):
@@ -218,6 +219,7 @@ def _submit(request: web.Request, endpoint_id: str, body: dict[str, Any], sync: 
         execution_timeout_ms=policy.get("executionTimeout"),
         ttl_ms=policy.get("ttl"),
         sync=sync,
+        streaming=endpoint_id in request.app[STREAMING_KEY],
     )
     webhook = body.get("webhook")
     if webhook is not None:
@@ -262,6 +264,17 @@ async def _status(request: web.Request) -> web.Response:
     return _error(404, "job not found") if view is None else _answer(request, view.to_runpod())
 
 
+async def _stream(request: web.Request) -> web.Response:
+    """The chunks yielded since the previous call, consumed on read, and the status."""
+    read = request.app[ENGINE_KEY].stream(_endpoint(request), request.match_info["job_id"])
+    if read is None:
+        return _error(404, "job not found")
+    view, chunks = read
+    return web.json_response(
+        {"id": view.id, "status": view.status, "stream": [{"output": c} for c in chunks]}
+    )
+
+
 async def _cancel(request: web.Request) -> web.Response:
     view = request.app[ENGINE_KEY].cancel(_endpoint(request), request.match_info["job_id"])
     if view is None:
@@ -292,10 +305,12 @@ def create_fake_runpod_app(
     output_types: Mapping[str, OutputType] | None = None,
     base_path: str = "",
     callbacks: CallbackSender | None = None,
+    streaming: Collection[str] = (),
 ) -> web.Application:
     """The fake RunPod API over ``engine``; ``app[FAULTS_KEY]`` is the live fault plan.
 
     ``output_types`` says which simulated output each endpoint returns (default JSON);
+    the workers of the ``streaming`` endpoints are generator handlers (``/stream``);
     ``callbacks`` calls the ``webhook`` of submitted jobs back (``app[SENDER_KEY]``).
     """
     app = web.Application(middlewares=[_faults_and_auth], client_max_size=RUNSYNC_LIMIT_BYTES)
@@ -305,12 +320,15 @@ def create_fake_runpod_app(
     app[API_KEY] = api_key
     app[KNOWN_KEY] = None if known_endpoints is None else frozenset(known_endpoints)
     app[OUTPUT_TYPES_KEY] = dict(output_types or {})
+    app[STREAMING_KEY] = frozenset(streaming)
     install(app, callbacks if callbacks is not None else CallbackSender(engine))
     prefix = base_path.rstrip("/")
     job = prefix + "/{endpoint_id}/{op}/{job_id}"
     app.router.add_post(prefix + "/{endpoint_id}/run", _run, name="run")
     app.router.add_post(prefix + "/{endpoint_id}/runsync", _runsync, name="runsync")
     app.router.add_get(job.replace("{op}", "status"), _status, name="status")
+    app.router.add_get(job.replace("{op}", "stream"), _stream, name="stream")
+    app.router.add_post(job.replace("{op}", "stream"), _stream)
     app.router.add_post(job.replace("{op}", "cancel"), _cancel, name="cancel")
     app.router.add_post(job.replace("{op}", "retry"), _retry, name="retry")
     app.router.add_get(prefix + "/{endpoint_id}/health", _health, name="health")
@@ -337,6 +355,13 @@ def main(argv: list[str] | None = None) -> None:
         metavar="ENDPOINT=TYPE",
         help="simulated output of an endpoint: IMAGE, AUDIO, TEXT, FILE or JSON (repeatable)",
     )
+    parser.add_argument(
+        "--streaming",
+        action="append",
+        default=[],
+        metavar="ENDPOINT",
+        help="an endpoint whose worker is a generator handler (/stream; repeatable)",
+    )
     args = parser.parse_args(argv)
     output_types = {}
     for item in args.output_type:
@@ -349,7 +374,12 @@ def main(argv: list[str] | None = None) -> None:
         failure_rate=args.failure_rate,
     )
     app = create_fake_runpod_app(
-        engine, args.api_key, args.endpoint, output_types=output_types, base_path=args.base_path
+        engine,
+        args.api_key,
+        args.endpoint,
+        output_types=output_types,
+        base_path=args.base_path,
+        streaming=args.streaming,
     )
     web.run_app(app, host=args.host, port=args.port)
 

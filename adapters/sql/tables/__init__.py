@@ -19,6 +19,7 @@ from adapters.sql.tables.runs import (
     executions,
 )
 from adapters.sql.tables.schema import NAMING_CONVENTION, metadata, partial_index
+from adapters.sql.tables.streams import stream_chunks, stream_readers
 from adapters.sql.tables.uploads import uploads
 from adapters.sql.tables.webhooks import (
     WEBHOOK_DUE_PREDICATE,
@@ -50,6 +51,8 @@ __all__ = [
     "metadata",
     "partial_index",
     "runpod_endpoints",
+    "stream_chunks",
+    "stream_readers",
     "tars_models",
     "uploads",
     "webhook_deliveries",

@@ -14,6 +14,7 @@ from sqlalchemy import (
     Text,
     UniqueConstraint,
     Uuid,
+    false,
     text,
     true,
 )
@@ -72,6 +73,7 @@ base_models = Table(
     *timestamps(),
     Column("min_price_per_run", Integer, nullable=False, server_default=text("0")),
     CheckConstraint("min_price_per_run >= 0", name="min_price_per_run_non_negative"),
+    Column("streaming", Boolean(create_constraint=False), nullable=False, server_default=false()),
 )
 
 tars_models = Table(

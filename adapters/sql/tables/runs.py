@@ -79,6 +79,10 @@ executions = Table(
     Column("output_repairs", Integer, nullable=False, server_default=text("0")),
     # Credits held at creation: captured on COMPLETED, released on any other end.
     Column("price", Integer, nullable=False, server_default=text("0")),
+    # Streamed output (migration 0016): chunks stored so far (``stream_chunks``) and the
+    # worker's latest progress.
+    Column("chunks", Integer, nullable=False, server_default=text("0")),
+    Column("progress", json_type()),
 )
 # History pages: equality on consumer, then the keyset order (created_at, id) both DESC.
 Index(

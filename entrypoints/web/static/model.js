@@ -126,8 +126,49 @@
     summary.focus();
   }
 
+  /* The streamed text so far and the progress bar, made on first use. */
+  function live() {
+    var box = document.getElementById("live");
+    if (!box) {
+      box = el("div", { id: "live", class: "live" }, [
+        el("progress", { id: "run-progress", class: "run-progress", max: "100", hidden: true }),
+        el("p", { id: "progress-note", class: "hint", hidden: true }),
+        el("p", { id: "stream-text", class: "output-text stream-text", "aria-live": "polite" })
+      ]);
+      result.appendChild(box);
+    }
+    return box;
+  }
+
+  function showProgress(report) {
+    if (report === null || report === undefined) return;
+    live();
+    var bar = document.getElementById("run-progress");
+    var note = document.getElementById("progress-note");
+    var percent = typeof report === "number" ? report : report && report.percent;
+    if (typeof percent === "number") {
+      bar.hidden = false;
+      bar.value = Math.max(0, Math.min(100, percent));
+      bar.textContent = Math.round(bar.value) + "%";
+    }
+    var message = typeof report === "string" ? report : report && report.message;
+    if (typeof message === "string") {
+      note.hidden = false;
+      note.textContent = message;
+    }
+  }
+
+  function onStreamEvent(name, data) {
+    if (name === "progress") return showProgress(data);
+    var text = T.chunkText(data);
+    live();
+    var box = document.getElementById("stream-text");
+    box.textContent += text === null ? JSON.stringify(data) + "\n" : text;
+  }
+
   function setStatus(execution) {
     var status = execution.status;
+    if (execution.progress && !T.isTerminal(status)) showProgress(execution.progress);
     statusLine.dataset.status = status;
     statusLine.textContent = "Status: " + status.replace("_", " ").toLowerCase();
     if (execution.pendingReason) statusLine.textContent += " — " + execution.pendingReason.message;
@@ -209,7 +250,7 @@
       if (window.matchMedia("(max-width: 760px)").matches) {
         document.getElementById("result-title").scrollIntoView({ block: "start" });
       }
-      var final = T.isTerminal(current.status) ? current : await T.watch(current.id, setStatus);
+      var final = T.isTerminal(current.status) ? current : await T.watch(current.id, setStatus, onStreamEvent);
       showResult(final);
       T.showBalance();
     } catch (problem) {

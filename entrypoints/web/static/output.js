@@ -79,6 +79,10 @@
 
   function textOf(output) {
     if (typeof output === "string") return output;
+    // A streamed answer: the list of its text chunks.
+    if (Array.isArray(output) && output.length && output.every(function (c) { return typeof c === "string"; })) {
+      return output.join("");
+    }
     if (output && typeof output === "object") {
       var keys = ["text", "transcription", "transcript", "caption", "answer"];
       for (var i = 0; i < keys.length; i++) if (typeof output[keys[i]] === "string") return output[keys[i]];
@@ -110,5 +114,12 @@
     return box;
   }
 
+  /* The text a streamed chunk adds (a token, or an object's text), or null. */
+  function chunkText(chunk) {
+    if (typeof chunk === "string") return chunk;
+    return textOf(chunk);
+  }
+
   window.Tarsify.renderOutput = renderOutput;
+  window.Tarsify.chunkText = chunkText;
 })();

@@ -160,8 +160,9 @@
   }
 
   /* The stream of GET /api/consumer/executions/{id}/events; resolves the last execution
-     seen, or null when the server has no stream (404/405) or it broke off. */
-  async function streamExecution(id, onUpdate) {
+     seen, or null when the server has no stream (404/405) or it broke off. ``onEvent``
+     gets the other events: ("output", one chunk) and ("progress", the latest report). */
+  async function streamExecution(id, onUpdate, onEvent) {
     var last = null;
     var response = await fetch("/api/consumer/executions/" + encodeURIComponent(id) + "/events", {
       headers: { Authorization: "Bearer " + getKey(), Accept: "text/event-stream" }
@@ -172,6 +173,10 @@
       return null;
     }
     await readEvents(response.body, function (name, data) {
+      if (name === "output" || name === "progress") {
+        if (onEvent) onEvent(name, JSON.parse(data));
+        return true;
+      }
       if (name !== "status" && name !== "message") return true;
       var parsed = JSON.parse(data);
       last = parsed && parsed.data && parsed.success !== undefined ? parsed.data : parsed;
@@ -191,10 +196,11 @@
     }
   }
 
-  /* Calls onUpdate(execution) on every change until a terminal status; resolves it. */
-  async function watch(id, onUpdate) {
+  /* Calls onUpdate(execution) on every change until a terminal status, and
+     onEvent(name, data) on each streamed chunk and progress report; resolves the end. */
+  async function watch(id, onUpdate, onEvent) {
     var last = null;
-    try { last = await streamExecution(id, onUpdate); } catch (e) { last = null; }
+    try { last = await streamExecution(id, onUpdate, onEvent); } catch (e) { last = null; }
     if (last && isTerminal(last.status)) return last;
     return pollExecution(id, onUpdate);
   }

@@ -13,7 +13,7 @@ from tarsify.domain.execution import Execution
 from tarsify.domain.files import ExecutionFile, FileRecord
 from tarsify.domain.models import ExecutionStatus
 from tarsify.ports.storage import UnitOfWork, UnitOfWorkFactory
-from tarsify.services.engine.listeners import Listeners, follow_ups
+from tarsify.services.engine.listeners import Listeners, Write, follow_ups
 
 log = logging.getLogger("tarsify.engine")
 
@@ -21,6 +21,8 @@ log = logging.getLogger("tarsify.engine")
 # returns False (nothing to change). Typically a closure over an ``Execution`` method:
 # ``lambda e: e.fail(Failure.JOB_LOST, now)``.
 Decision = Callable[[Execution], bool]
+# More writes of the change, planned from the state it starts from (stored chunks).
+Also = Callable[[Execution], Sequence[Write]]
 CAS_ATTEMPTS = 5
 
 
@@ -32,6 +34,7 @@ async def store_change(
     *,
     known: Execution | None = None,
     files: Sequence[FileRecord] = (),
+    also: Also | None = None,
 ) -> tuple[Execution, bool]:
     """Ask ``decide(execution)`` and store its change, with what the listeners write
     about it, as one whole change (``UnitOfWork``); the listeners hear once it is
@@ -39,7 +42,8 @@ async def store_change(
 
     ``known`` is a state just read or stored by this process: the first attempt starts
     from it (the compare-and-set still checks its version) and saves a read. ``files``
-    are recorded when this change completes the execution (its output refers to them).
+    are recorded when this change completes the execution (its output refers to them);
+    ``also(before)`` gives more writes of the change, before the listeners'.
     A writer that lost the compare-and-set re-reads and asks again. Returns the stored
     execution and whether this call changed it.
     """
@@ -53,7 +57,8 @@ async def store_change(
             if attempt == 0 and known is not None:
                 continue  # "no change" decided on a possibly stale state: re-read
             return execution, False
-        writes = await listeners.plan_change(uow_factory, before, execution)
+        writes = list(also(before)) if also is not None else []
+        writes += await listeners.plan_change(uow_factory, before, execution)
         if files and execution.status is ExecutionStatus.COMPLETED:
             writes.append(functools.partial(_record_files, execution, files))
         # The compare-and-set is the whole change, with what follows from it: the store

@@ -20,13 +20,14 @@ from tarsify.domain.files import FileRecord
 from tarsify.domain.jobs import JobReport, JobRequest
 from tarsify.domain.models import ExecutionStatus, RunTarget
 from tarsify.ports.clock import Clock
-from tarsify.ports.provider import CallbackUrlBuilder, GpuProvider
+from tarsify.ports.provider import CallbackUrlBuilder, GpuProvider, StreamingGpuProvider
 from tarsify.ports.storage import UnitOfWorkFactory
-from tarsify.services.engine.changes import Decision, store_change
+from tarsify.services.engine.changes import Also, Decision, store_change
 from tarsify.services.engine.listeners import Listeners
 from tarsify.services.engine.recording import ReportDecision, ReportRecording
 from tarsify.services.engine.run_targets import run_target_of
 from tarsify.services.engine.settings import EngineSettings
+from tarsify.services.engine.streaming import StreamReading
 from tarsify.services.files import OutputFiles
 from tarsify.services.input_files import InputFiles
 
@@ -55,6 +56,15 @@ class Dispatcher:
         self._callbacks = callbacks
         self._listeners = listeners or Listeners()
         self._recording = ReportRecording(uow, clock, settings, files)
+        self._streams: StreamReading | None = None
+        if isinstance(provider, StreamingGpuProvider):
+            self._streams = StreamReading(
+                uow,
+                provider,
+                clock,
+                lambda execution_id, decide, also: self.store(execution_id, decide, also=also),
+                lambda execution, report: self._record(execution, Execution.apply, report),
+            )
 
     async def store(
         self,
@@ -63,11 +73,12 @@ class Dispatcher:
         *,
         known: Execution | None = None,
         files: Sequence[FileRecord] = (),
+        also: Also | None = None,
     ) -> tuple[Execution, bool]:
         """Ask ``decide(execution)`` and store its change (see
         ``tarsify.services.engine.changes.store_change``)."""
         return await store_change(
-            self._uow, self._listeners, execution_id, decide, known=known, files=files
+            self._uow, self._listeners, execution_id, decide, known=known, files=files, also=also
         )
 
     # --- submit ------------------------------------------------------------------------
@@ -195,6 +206,9 @@ class Dispatcher:
         endpoint_id = await self._endpoint_of(execution)
         if endpoint_id is None:
             return execution
+        if await self.streams_output(execution):
+            assert self._streams is not None
+            return await self._streams.read(execution, endpoint_id)
         try:
             report = await self._provider.status(endpoint_id, job_id)
         except ProviderJobNotFound:
@@ -210,6 +224,26 @@ class Dispatcher:
             )
             return execution
         return await self._record(execution, Execution.apply, report, known=execution)
+
+    async def read_stream(self, execution: Execution) -> Execution:
+        """For a running execution of a streaming model: read and store the chunks its
+        worker yielded since the last read (one reader at a time, whichever process);
+        any other execution is returned as it is."""
+        if execution.is_terminal or execution.provider_job_id is None:
+            return execution
+        if not await self.streams_output(execution):
+            return execution
+        endpoint_id = await self._endpoint_of(execution)
+        if endpoint_id is None or self._streams is None:
+            return execution
+        return await self._streams.read(execution, endpoint_id)
+
+    async def streams_output(self, execution: Execution) -> bool:
+        """True when the execution's model streams and the provider can read streams."""
+        if self._streams is None:
+            return False
+        base = await self._recording.base_model_of(execution)
+        return base is not None and base.streaming
 
     async def adopt(self, execution: Execution, job_id: str) -> Execution:
         """Record ``job_id`` for an execution whose submit answer was lost, if the provider
@@ -337,6 +371,7 @@ class Dispatcher:
             execution_timeout_ms=self._settings.execution_timeout_ms(base),
             ttl_ms=self._settings.ttl_ms(base),
             output_type=base.output_type,
+            streaming=base.streaming,
             callback_url=self._callbacks.url_for(execution.id) if self._callbacks else None,
         )
 

@@ -5,14 +5,9 @@ from __future__ import annotations
 import asyncio
 import copy
 import dataclasses
-import hashlib
-import json
 import logging
 import uuid
-from collections.abc import Callable
-from dataclasses import dataclass
 from datetime import timedelta
-from typing import TypeVar
 
 from tarsify.domain.errors import (
     AlreadyExists,
@@ -38,11 +33,13 @@ from tarsify.domain.policies import visible_execution
 from tarsify.domain.run_request import RunRequest
 from tarsify.domain.schema import Violation
 from tarsify.domain.schema_guard import Budget
+from tarsify.domain.streams import StreamChunk
 from tarsify.ports.clock import Clock
 from tarsify.ports.offload import Offload
 from tarsify.ports.storage import UnitOfWorkFactory
 from tarsify.services.engine.dispatch import Dispatcher
 from tarsify.services.engine.listeners import Listeners, follow_ups
+from tarsify.services.engine.run_parts import Inline, RunResult, request_fingerprint, same_route
 from tarsify.services.engine.run_targets import PreparedTarget, RunTargets
 from tarsify.services.engine.settings import EngineSettings
 from tarsify.services.input_files import InputFiles
@@ -51,36 +48,6 @@ log = logging.getLogger("tarsify.engine")
 MIN_WAIT_STEP_S = 0.05
 MAX_RETRY_AFTER_S = 60
 TEST_RUN = Admission(None, drafts=True)
-
-
-R = TypeVar("R")
-
-
-class Inline:
-    """``Offload`` on the event loop itself (tests and tools; servers use threads)."""
-
-    async def run(self, work: Callable[[], R]) -> R:
-        """``work()``, here and now."""
-        return work()
-
-
-@dataclass(slots=True, frozen=True)
-class RunResult:
-    """The execution a run produced (or found, for a repeated idempotency key)."""
-
-    view: ExecutionView
-    replayed: bool = False
-
-
-def _same_route(a: RunTarget, b: RunTarget) -> bool:
-    """True when both send the same model to the same endpoint."""
-    return a.tars_model.id == b.tars_model.id and a.endpoint.id == b.endpoint.id
-
-
-def request_fingerprint(slug: str, inputs: JsonObject) -> str:
-    """A stable hash of what a run asked for, to detect idempotency-key reuse."""
-    canonical = json.dumps({"model": slug, "inputs": inputs}, sort_keys=True, separators=(",", ":"))
-    return hashlib.sha256(canonical.encode()).hexdigest()
 
 
 class ExecutionService:
@@ -107,6 +74,7 @@ class ExecutionService:
         self._admission = Admission(settings.max_active_executions)
         self._offload = offload or Inline()
         self._inflight: dict[uuid.UUID, asyncio.Task[Execution]] = {}
+        self._reading: dict[uuid.UUID, asyncio.Task[Execution]] = {}
 
     @property
     def settings(self) -> EngineSettings:
@@ -174,7 +142,7 @@ class ExecutionService:
                 raise TarsModelNotFound()
             fresh.target.check_runnable(tester=new.tester)
             limit = None if new.tester else self._settings.max_active_executions
-            if limit is not None and _same_route(fresh.target, target):
+            if limit is not None and same_route(fresh.target, target):
                 # Still runnable, on the same route: the limit refused it.
                 estimate = target.base_model.estimated_seconds
                 raise TooManyActiveExecutions(limit, min(max(estimate, 1), MAX_RETRY_AFTER_S))
@@ -331,6 +299,26 @@ class ExecutionService:
             return execution
         # The poll writes the whole row: it must carry the lease just taken.
         return await self._dispatch.poll(dataclasses.replace(execution, last_polled_at=now))
+
+    async def streams_output(self, execution: Execution) -> bool:
+        """True when the execution's chunks are read while it runs (``read_stream``)."""
+        return await self._dispatch.streams_output(execution)
+
+    async def read_stream(self, execution: Execution) -> Execution:
+        """Read and store the chunks of a streaming execution's job (one read in flight
+        per execution in this process; one across processes, ``Dispatcher.read_stream``)."""
+        task = self._reading.get(execution.id)
+        if task is None:
+            task = asyncio.ensure_future(self._dispatch.read_stream(execution))
+            self._reading[execution.id] = task
+            task.add_done_callback(lambda _: self._reading.pop(execution.id, None))
+        return await asyncio.shield(task)
+
+    async def chunks(self, execution_id: uuid.UUID, after: int, limit: int) -> list[StreamChunk]:
+        """The execution's stored chunks whose event id is after ``after``, in order (the
+        caller checked that the execution is its consumer's)."""
+        async with self._uow() as uow:
+            return await uow.chunks.after(execution_id, after, limit)
 
     async def notify(self, execution_id: uuid.UUID, job_id: str | None = None) -> bool:
         """A provider announced that the execution's job changed (a webhook).

@@ -93,6 +93,10 @@ class ReportRecording:
         output, files = await self._files.offload(execution.id, report.output, base)
         return dataclasses.replace(report, output=output), files
 
+    async def base_model_of(self, execution: Execution) -> BaseModel | None:
+        """The base model of the execution's Tars model (kept like ``_base_model_of``)."""
+        return await self._base_model_of(execution)
+
     async def _base_model_of(self, execution: Execution) -> BaseModel | None:
         """The base model of the execution's Tars model (what its output holds), from
         this process's copy while it is fresh."""

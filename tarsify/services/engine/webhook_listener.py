@@ -5,17 +5,24 @@
 the transaction of each change that makes one happen, so an event exists exactly when
 its change does. Later changes read the run's webhook from the store, once per execution
 and process. The events are delivered by ``tarsify.services.webhook_delivery``.
+
+``output`` and ``logs`` events come at most every ``FREQUENT_EVENT_SPACING_S`` per
+execution: each is due that long after the one before it (its ``created_at`` is when it
+is due), and none is added while one is still waiting for its first attempt (sent with
+the execution as it is then, it carries the later change too).
 """
 
 from __future__ import annotations
 
 import functools
 import uuid
+from datetime import datetime, timedelta
 
 from tarsify.domain.execution import Execution
 from tarsify.domain.models import RunTarget, new_id
 from tarsify.domain.run_request import RunRequest
 from tarsify.domain.webhooks import (
+    FREQUENT_EVENT_SPACING_S,
     DeliveryStatus,
     ExecutionWebhook,
     WebhookEvent,
@@ -70,9 +77,32 @@ class WebhookListener:
             self._known_without(after.id)
             return None
         wanted = [event_type for event_type in happened if webhook.wants(event_type)]
-        if not wanted:
+        due = {event_type: self._clock.now() for event_type in wanted}
+        for event_type in [e for e in wanted if e.is_frequent]:
+            at = await self._frequent_due(reads, after, event_type)
+            if at is None:
+                del due[event_type]
+            else:
+                due[event_type] = at
+        if not due:
             return None
-        return functools.partial(self._add_events, webhook, after, wanted)
+        return functools.partial(self._add_events, webhook, after, due)
+
+    async def _frequent_due(
+        self, reads: UnitOfWorkFactory, after: Execution, event_type: WebhookEventType
+    ) -> datetime | None:
+        """When a new ``output`` or ``logs`` event is due, or None when one is still
+        waiting (it will carry this change)."""
+        async with reads() as uow:
+            events = await uow.webhooks.list_events(after.id)
+        earlier = [e for e in events if e.event_type is event_type]
+        if any(e.status is DeliveryStatus.PENDING and e.attempts == 0 for e in earlier):
+            return None
+        now = self._clock.now()
+        if not earlier:
+            return now
+        last = max(e.created_at for e in earlier)
+        return max(now, last + timedelta(seconds=FREQUENT_EVENT_SPACING_S))
 
     async def committed(self, after: Execution) -> None:
         """Nothing to tell: delivery reads the outbox."""
@@ -86,11 +116,11 @@ class WebhookListener:
         self,
         webhook: ExecutionWebhook,
         after: Execution,
-        wanted: list[WebhookEventType],
+        due: dict[WebhookEventType, datetime],
         uow: UnitOfWork,
     ) -> None:
         now = self._clock.now()
-        for event_type in wanted:
+        for event_type, at in due.items():
             event = WebhookEvent(
                 new_id(),
                 after.id,
@@ -100,8 +130,8 @@ class WebhookListener:
                 webhook.url,
                 DeliveryStatus.PENDING,
                 0,
-                now,
-                now,
+                at,
+                at if event_type.is_frequent else now,
                 now,
             )
             await uow.webhooks.add_event(event)

@@ -1,0 +1,90 @@
+"""Simulated generator handlers: the chunks a streaming worker yields over its run, and
+the progress a simulated worker reports."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Any
+
+from tarsify.domain.models import OutputType
+
+CHUNKS_PER_S = 8
+MAX_CHUNKS = 10_000
+# Simulated models of these outputs report their progress while they run.
+PROGRESS_TYPES = frozenset({OutputType.IMAGE})
+STREAM_TEXT = (
+    "Once upon a time a small GPU in a rack far away dreamed of writing stories. "
+    "Every night it turned prompts into words, one token at a time, and the people "
+    "watching saw each word appear as soon as it was written. "
+)
+
+
+@dataclass(slots=True)
+class StreamPlan:
+    """A job's generator: ``chunks`` yielded evenly over its run, ``streamed`` of them
+    read so far (``/stream`` consumes them), whether its output is the list of every
+    chunk (RunPod's ``return_aggregate_stream``), whether it reports progress."""
+
+    chunks: int
+    aggregate: bool
+    progress: bool
+    streamed: int = 0
+
+    def take(
+        self, output_type: OutputType, completed: bool, ran_s: float, run_s: float
+    ) -> list[Any]:
+        """The chunks yielded after ``ran_s`` of the run and not read yet (consumed)."""
+        produced = self.chunks if completed else yielded_by(self.chunks, ran_s, run_s)
+        fresh = [stream_chunk(output_type, i) for i in range(self.streamed, produced)]
+        self.streamed = max(self.streamed, produced)
+        return fresh
+
+    def output(self, output_type: OutputType) -> Any:
+        """The job's final output: the list of its chunks, or nothing without aggregate."""
+        if not self.aggregate:
+            return ""
+        return [stream_chunk(output_type, i) for i in range(self.chunks)]
+
+    def progress_at(self, ran_s: float, run_s: float) -> Any:
+        """The progress report after ``ran_s`` of the run (None if it reports none)."""
+        if not self.progress or not math.isfinite(run_s) or run_s <= 0:
+            return None
+        return {"percent": int(min(1.0, ran_s / run_s) * 10) * 10}
+
+
+def plan_stream(
+    input: dict[str, Any], output_type: OutputType, run_s: float, streaming: bool
+) -> StreamPlan | None:
+    """What a job yields and reports, from its kind and its input's magic:
+    ``simulate_stream`` (a number of chunks, or true), ``simulate_aggregate`` (false: no
+    aggregate output), ``simulate_progress``. None: neither chunks nor progress."""
+    magic = input.get("simulate_stream")
+    chunks = 0
+    if magic is True or (streaming and magic is None):
+        chunks = max(1, round(min(run_s, 60.0) * CHUNKS_PER_S)) if math.isfinite(run_s) else 1
+    elif isinstance(magic, int) and not isinstance(magic, bool) and magic > 0:
+        chunks = min(magic, MAX_CHUNKS)
+    aggregate = input.get("simulate_aggregate") is not False
+    progress = bool(input.get("simulate_progress"))
+    progress = progress or (output_type in PROGRESS_TYPES and not chunks)
+    if not chunks and not progress:
+        return None
+    return StreamPlan(chunks, aggregate, progress)
+
+
+def yielded_by(chunks: int, ran_s: float, run_s: float) -> int:
+    """How many of ``chunks`` a job that runs ``run_s`` has yielded after ``ran_s``."""
+    if not math.isfinite(run_s) or run_s <= 0:
+        return 0
+    return max(0, min(chunks, int(chunks * ran_s / run_s)))
+
+
+def stream_chunk(output_type: OutputType, index: int) -> Any:
+    """The ``index``-th chunk a simulated generator handler yields: a word of a story (a
+    text model's token), else a small object."""
+    words = STREAM_TEXT.split(" ")[:-1]
+    word = words[index % len(words)] + " "
+    if output_type == OutputType.TEXT:
+        return word
+    return {"index": index, "text": word, "simulated": True}

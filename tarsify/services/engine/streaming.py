@@ -1,0 +1,173 @@
+"""Reading a streaming job's output as it is produced: one reader at a time, every chunk
+stored in order.
+
+A provider's stream is consumed on read (RunPod's ``/stream``: a chunk read by one
+caller is gone for every other), so two processes must never read one job's stream at
+once: each read takes a lease on the execution (``StreamChunkRepository.claim_reader``),
+reads, and stores what it got with a change that counts the chunks, in one transaction
+that also gives the lease back — refused (the chunks dropped, never stored out of order)
+when the lease was lost meanwhile. When the stream says the job ended, its final status
+and output are read with ``status``: the output is the worker's aggregate, or else the
+list of the stored chunks.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import uuid
+from collections.abc import Awaitable, Callable, Sequence
+from datetime import timedelta
+from typing import Any
+
+from tarsify.domain.errors import GpuProviderError, ProviderJobNotFound
+from tarsify.domain.execution import Execution
+from tarsify.domain.failures import Failure
+from tarsify.domain.jobs import JobReport
+from tarsify.domain.models import ExecutionStatus
+from tarsify.domain.streams import aggregate, chunks_after
+from tarsify.ports.clock import Clock
+from tarsify.ports.provider import StreamingGpuProvider
+from tarsify.ports.storage import UnitOfWork, UnitOfWorkFactory
+from tarsify.services.engine.changes import Also, Decision
+from tarsify.services.engine.listeners import Write
+
+log = logging.getLogger("tarsify.engine")
+# How long a reader may hold a job's stream: longer than any provider call lasts.
+LEASE_S = 60.0
+MAX_AGGREGATED_CHUNKS = 100_000
+
+Store = Callable[[uuid.UUID, Decision, Also], Awaitable[tuple[Execution, bool]]]
+Record = Callable[[Execution, JobReport], Awaitable[Execution]]
+
+
+class StreamLeaseLost(Exception):
+    """The lease expired and another reader took it: this reader's chunks are dropped."""
+
+
+class StreamReading:
+    """Reads a streaming job's chunks (``read``) and records its end."""
+
+    def __init__(
+        self,
+        uow: UnitOfWorkFactory,
+        provider: StreamingGpuProvider,
+        clock: Clock,
+        store: Store,
+        record: Record,
+    ) -> None:
+        self._uow = uow
+        self._provider = provider
+        self._clock = clock
+        self._store = store
+        self._record = record
+
+    async def read(self, execution: Execution, endpoint_id: str) -> Execution:
+        """Read the chunks yielded since the last read and store them; record the end of
+        the job when the stream says it ended. Another reader at work: nothing happens."""
+        job_id = execution.provider_job_id
+        if execution.is_terminal or job_id is None:
+            return execution
+        token = uuid.uuid4().hex
+        now = self._clock.now()
+        async with self._uow() as uow:
+            claimed = await uow.chunks.claim_reader(
+                execution.id, token, now, now + timedelta(seconds=LEASE_S)
+            )
+            await uow.commit()
+        if not claimed:
+            return execution
+        try:
+            report = await self._provider.stream(endpoint_id, job_id)
+            if report.chunks:
+                execution = await self._store_chunks(execution, report.chunks, token)
+        except ProviderJobNotFound:
+            report = JobReport(job_id=job_id, status="UNKNOWN")
+            now = self._clock.now()
+            stored, _ = await self._store(
+                execution.id, lambda e: e.fail(Failure.JOB_LOST, now), _nothing
+            )
+            return stored
+        except GpuProviderError as exc:
+            log.warning(
+                "execution.stream_failed",
+                extra={"execution_id": str(execution.id), "error": exc.message},
+            )
+            return execution
+        finally:
+            await self._release(execution.id, token)
+        if report.is_final:
+            return await self._finish(execution, endpoint_id, job_id)
+        if report.execution_status not in (None, execution.status):
+            return await self._record(execution, dataclasses.replace(report, chunks=()))
+        return execution
+
+    async def _store_chunks(
+        self, execution: Execution, values: Sequence[Any], token: str
+    ) -> Execution:
+        now = self._clock.now()
+
+        def writes(before: Execution) -> list[Write]:
+            rows = chunks_after(before, values, now)
+
+            async def write(uow: UnitOfWork) -> None:
+                if not await uow.chunks.release_reader(before.id, token):
+                    raise StreamLeaseLost()
+                await uow.chunks.add(rows)
+
+            return [write]
+
+        try:
+            stored, changed = await self._store(
+                execution.id, lambda e: e.add_chunks(len(values)), writes
+            )
+        except StreamLeaseLost:
+            log.warning(
+                "execution.stream_lease_lost",
+                extra={"execution_id": str(execution.id), "chunks": len(values)},
+            )
+            return execution
+        if not changed:
+            log.warning(
+                "execution.chunks_after_end",
+                extra={"execution_id": str(execution.id), "chunks": len(values)},
+            )
+        return stored
+
+    async def _finish(self, execution: Execution, endpoint_id: str, job_id: str) -> Execution:
+        """The job ended: its status and output from ``status``; a completed job's output
+        is the worker's aggregate, or the list of every stored chunk."""
+        try:
+            report = await self._provider.status(endpoint_id, job_id)
+        except ProviderJobNotFound:
+            now = self._clock.now()
+            stored, _ = await self._store(
+                execution.id, lambda e: e.fail(Failure.JOB_LOST, now), _nothing
+            )
+            return stored
+        except GpuProviderError as exc:
+            log.warning(
+                "execution.poll_failed",
+                extra={"execution_id": str(execution.id), "error": exc.message},
+            )
+            return execution
+        if report.execution_status is ExecutionStatus.COMPLETED:
+            async with self._uow() as uow:
+                chunks = await uow.chunks.after(execution.id, 0, MAX_AGGREGATED_CHUNKS)
+            output = aggregate(report.output, [c.value for c in chunks])
+            report = dataclasses.replace(report, output=output)
+        return await self._record(execution, report)
+
+    async def _release(self, execution_id: uuid.UUID, token: str) -> None:
+        try:
+            async with self._uow() as uow:
+                await uow.chunks.release_reader(execution_id, token)
+                await uow.commit()
+        except Exception:  # the lease expires by itself
+            log.warning(
+                "execution.stream_release_failed", extra={"execution_id": str(execution_id)}
+            )
+
+
+def _nothing(before: Execution) -> Sequence[Write]:
+    return ()
