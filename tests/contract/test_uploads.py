@@ -115,3 +115,17 @@ async def test_links_become_references_in_uri_fields_only(
     assert named == {"audio": f"tarsify://files/{mine.upload.id}", "note": mine.url}
     untouched = {"audio": "https://example.com/a.wav"}
     assert await files.named(untouched, schema) is untouched
+
+
+async def test_a_run_without_a_consumer_owns_no_uploads(
+    world: tuple[UploadService, InputFiles, ManualClock, list[uuid.UUID]],
+) -> None:
+    """A developer's test run has no consumer: every upload it names is refused, even one
+    that exists, and nothing is kept for it."""
+    service, files, _clock, (alice, _bob) = world
+    mine = await service.create(alice, "a.wav", None, chunks(WAV))
+    ref = f"tarsify://files/{mine.upload.id}"
+    with pytest.raises(InputValidationFailed) as refused:
+        await files.claim(None, {"audio": ref, "n": 1}, T0 + timedelta(hours=1))
+    assert [d["field"] for d in refused.value.details] == ["audio"]
+    await files.claim(None, {"n": 1}, T0 + timedelta(hours=1))  # no reference: fine
