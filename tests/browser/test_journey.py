@@ -48,6 +48,7 @@ def test_browse_run_see_and_hear_then_find_in_history(
         "cartoon-portraits",
         "story-writer",
         "storyteller-voice",
+        "quick-sketches",  # on fal, simulated like the others
     }
     browser.find_element(By.LINK_TEXT, "Audio").click()
     wait_for(browser, lambda d: d.current_url.endswith("/?category=AUDIO"))
