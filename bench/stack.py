@@ -161,18 +161,26 @@ class Stack:
                 "DATABASE_POOLER": "transaction",
                 "DATABASE_DIRECT_URL": self.url,
             }
-        return {
-            "DATABASE_URL": self.url,
-            "GPU_PROVIDER": "runpod",
-            "RUNPOD_BASE_URL": f"http://127.0.0.1:{self.fake_port}",
-            "RUNPOD_API_KEY": API_KEY,
-            "TARSIFY_JWT_SECRET": JWT_SECRET,
-            "ADMIN_UIDS": ADMIN_UID,
-            # The default store (filesystem), in this run's directory instead of ./data.
-            "BLOB_FILESYSTEM_ROOT": str(self.log_dir / "files"),
-            "PYTHONPATH": str(ROOT),
-            **self.changed_settings(),
-        } | pooled
+        return (
+            {
+                "DATABASE_URL": self.url,
+                "GPU_PROVIDER": "runpod",
+                "RUNPOD_BASE_URL": f"http://127.0.0.1:{self.fake_port}",
+                "RUNPOD_API_KEY": API_KEY,
+                "TARSIFY_JWT_SECRET": JWT_SECRET,
+                "ADMIN_UIDS": ADMIN_UID,
+                # The default store (filesystem), in this run's directory instead of ./data.
+                "BLOB_FILESYSTEM_ROOT": str(self.log_dir / "files"),
+                **self.changed_settings(),
+            }
+            | pooled
+            | self._source()
+        )
+
+    def _source(self) -> dict[str, str]:
+        """This checkout on the import path, unless another install is measured
+        (``--tarsify``): its processes must run its own code, not this checkout's."""
+        return {} if self.options.tarsify else {"PYTHONPATH": str(ROOT)}
 
     def changed_settings(self) -> dict[str, str]:
         """The settings this run changes from the shipped defaults (printed with the
