@@ -107,29 +107,32 @@ def short(exc: BaseException) -> str:
 class RetryingJsonClient:
     """A JSON-over-HTTP client with one long-lived ClientSession and the retry rules above.
 
-    Subclasses set ``log_prefix`` and ``log`` and implement ``auth_headers``, ``interpret`` and
-    ``failure``; they may
-    add log fields from a successful answer with ``success_fields``.
+    Subclasses set ``log_prefix``, ``log`` and ``default_base_url`` and implement
+    ``auth_headers``, ``interpret`` and ``failure``; they may add log fields from a
+    successful answer with ``success_fields``.
     """
 
     log_prefix: ClassVar[str]
     log: ClassVar[Any]  # the provider module's structlog logger, so lines keep its name
+    default_base_url: ClassVar[str]
 
     def __init__(
         self,
         api_key: str,
+        base_url: str | None = None,
         *,
-        session: aiohttp.ClientSession | None,
-        timeout_s: float,
-        retries_5xx: int,
-        retries_network: int,
-        retry_delay_s: float,
-        max_backoff_s: float,
-        deadline_s: float,
-        max_connections: int,
-        max_inline_wait_s: float,
+        session: aiohttp.ClientSession | None = None,
+        timeout_s: float = 30,
+        retries_5xx: int = 2,
+        retries_network: int = 2,
+        retry_delay_s: float = 1.0,
+        max_backoff_s: float = 30.0,
+        deadline_s: float = 60,
+        max_connections: int = 100,
+        max_inline_wait_s: float = 2.0,
     ) -> None:
         self._api_key = api_key
+        self.base_url = (self.default_base_url if base_url is None else base_url).rstrip("/")
         self._session = session
         self._owns_session = session is None
         self._timeout_s = timeout_s
@@ -139,6 +142,9 @@ class RetryingJsonClient:
         self._deadline_s = deadline_s
         self._max_connections = max_connections
         self._max_inline_wait_s = max_inline_wait_s
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}(base_url={self.base_url!r})"
 
     async def close(self) -> None:
         """Close the session if this client created it."""

@@ -22,7 +22,6 @@ from __future__ import annotations
 from typing import Any
 from urllib.parse import quote
 
-import aiohttp
 import structlog
 from yarl import URL
 
@@ -79,39 +78,7 @@ class FalClient(RetryingJsonClient):
 
     log_prefix = "fal"
     log = structlog.get_logger(__name__)
-
-    def __init__(
-        self,
-        api_key: str,
-        base_url: str = DEFAULT_BASE_URL,
-        *,
-        session: aiohttp.ClientSession | None = None,
-        timeout_s: float = 30,
-        retries_5xx: int = 2,
-        retries_network: int = 2,
-        retry_delay_s: float = 1.0,
-        max_backoff_s: float = 30.0,
-        deadline_s: float = 60,
-        max_connections: int = 100,
-        max_inline_wait_s: float = 2.0,
-    ) -> None:
-        super().__init__(
-            api_key,
-            session=session,
-            timeout_s=timeout_s,
-            retries_5xx=retries_5xx,
-            retries_network=retries_network,
-            retry_delay_s=retry_delay_s,
-            max_backoff_s=max_backoff_s,
-            deadline_s=deadline_s,
-            max_connections=max_connections,
-            max_inline_wait_s=max_inline_wait_s,
-        )
-        self.base_url = base_url.rstrip("/")
-        self._origin = URL(self.base_url).origin()
-
-    def __repr__(self) -> str:
-        return f"FalClient(base_url={self.base_url!r})"
+    default_base_url = DEFAULT_BASE_URL
 
     async def submit(
         self,
@@ -185,7 +152,7 @@ class FalClient(RetryingJsonClient):
         headers: dict[str, str] | None = None,
     ) -> dict[str, Any]:
         target = target.removeprefix(self.base_url + "/")
-        if URL(url).origin() != self._origin:
+        if URL(url).origin() != URL(self.base_url).origin():
             # A URL on another host would receive the key: never follow one.
             raise FalError(method, target, None, "URL outside the fal queue", REFUSED)
         try:

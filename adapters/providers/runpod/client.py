@@ -28,7 +28,6 @@ import json
 from typing import Any
 from urllib.parse import quote
 
-import aiohttp
 import structlog
 
 from adapters.providers.http import (
@@ -82,38 +81,7 @@ class RunPodClient(RetryingJsonClient):
 
     log_prefix = "runpod"
     log = structlog.get_logger(__name__)
-
-    def __init__(
-        self,
-        api_key: str,
-        base_url: str = "https://api.runpod.ai/v2",
-        *,
-        session: aiohttp.ClientSession | None = None,
-        timeout_s: float = 30,
-        retries_5xx: int = 2,
-        retries_network: int = 2,
-        retry_delay_s: float = 1.0,
-        max_backoff_s: float = 30.0,
-        deadline_s: float = 60,
-        max_connections: int = 100,
-        max_inline_wait_s: float = 2.0,
-    ) -> None:
-        super().__init__(
-            api_key,
-            session=session,
-            timeout_s=timeout_s,
-            retries_5xx=retries_5xx,
-            retries_network=retries_network,
-            retry_delay_s=retry_delay_s,
-            max_backoff_s=max_backoff_s,
-            deadline_s=deadline_s,
-            max_connections=max_connections,
-            max_inline_wait_s=max_inline_wait_s,
-        )
-        self._base_url = base_url.rstrip("/")
-
-    def __repr__(self) -> str:
-        return f"RunPodClient(base_url={self._base_url!r})"
+    default_base_url = "https://api.runpod.ai/v2"
 
     async def run(self, endpoint_id: str, body: dict[str, Any]) -> dict[str, Any]:
         """POST ``/run``: queue a job; answers ``{"id", "status"}``."""
@@ -206,7 +174,7 @@ class RunPodClient(RetryingJsonClient):
         attempt_timeout_s: float | None = None,
         wait_inline: bool = True,
     ) -> dict[str, Any]:
-        url = f"{self._base_url}/{quote(endpoint_id, safe='')}/{path}"
+        url = f"{self.base_url}/{quote(endpoint_id, safe='')}/{path}"
         try:
             data = encode_body(body)
         except (TypeError, ValueError) as exc:
