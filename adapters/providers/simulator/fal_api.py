@@ -29,6 +29,7 @@ from typing import Any
 
 from aiohttp import web
 
+from adapters.providers.simulator.cli import add_output_type_option, engine_of, output_types
 from adapters.providers.simulator.engine import SimulatorEngine
 from adapters.providers.simulator.fal_faults import FalFaultPlan
 from adapters.providers.simulator.fal_files import CDN_KEY, CdnFiles, serve_cdn_file
@@ -253,26 +254,14 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--run-time", type=float, default=2.0, help="seconds of simulated run")
     parser.add_argument("--failure-rate", type=float, default=0.0)
     parser.add_argument("--file-ttl", type=float, default=3600.0, help="CDN file lifetime (s)")
-    parser.add_argument(
-        "--output-type",
-        action="append",
-        default=[],
-        metavar="MODEL=TYPE",
-        help="simulated output of a model: IMAGE, AUDIO, TEXT, FILE or JSON (repeatable)",
-    )
+    add_output_type_option(parser, "model", "a")
     args = parser.parse_args(argv)
-    output_types = {}
-    for item in args.output_type:
-        model_id, _, kind = item.partition("=")
-        output_types[model_id] = OutputType(kind.upper())
-    engine = SimulatorEngine(
-        queue_delay_s=args.queue_delay,
-        run_time_s=args.run_time,
-        id_suffix="",
-        failure_rate=args.failure_rate,
-    )
     app = create_fake_fal_app(
-        engine, args.api_key, args.model, output_types=output_types, file_ttl_s=args.file_ttl
+        engine_of(args, id_suffix=""),
+        args.api_key,
+        args.model,
+        output_types=output_types(args.output_type),
+        file_ttl_s=args.file_ttl,
     )
     web.run_app(app, host=args.host, port=args.port)
 

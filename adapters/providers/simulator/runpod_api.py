@@ -18,6 +18,7 @@ from typing import Any
 from aiohttp import web
 
 from adapters.providers.simulator.callbacks import SENDER_KEY, CallbackSender, install
+from adapters.providers.simulator.cli import add_output_type_option, engine_of, output_types
 from adapters.providers.simulator.engine import IN_QUEUE, NotRetryable, SimulatorEngine
 from adapters.providers.simulator.faults import RouteFaults, apply_faults
 from adapters.providers.simulator.files import serve_file, with_file_urls
@@ -265,13 +266,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--run-time", type=float, default=2.0, help="seconds of simulated run")
     parser.add_argument("--id-suffix", default="-u1")
     parser.add_argument("--failure-rate", type=float, default=0.0)
-    parser.add_argument(
-        "--output-type",
-        action="append",
-        default=[],
-        metavar="ENDPOINT=TYPE",
-        help="simulated output of an endpoint: IMAGE, AUDIO, TEXT, FILE or JSON (repeatable)",
-    )
+    add_output_type_option(parser, "endpoint", "an")
     parser.add_argument(
         "--streaming",
         action="append",
@@ -280,21 +275,11 @@ def main(argv: list[str] | None = None) -> None:
         help="an endpoint whose worker is a generator handler (/stream; repeatable)",
     )
     args = parser.parse_args(argv)
-    output_types = {}
-    for item in args.output_type:
-        endpoint_id, _, kind = item.partition("=")
-        output_types[endpoint_id] = OutputType(kind.upper())
-    engine = SimulatorEngine(
-        queue_delay_s=args.queue_delay,
-        run_time_s=args.run_time,
-        id_suffix=args.id_suffix,
-        failure_rate=args.failure_rate,
-    )
     app = create_fake_runpod_app(
-        engine,
+        engine_of(args, id_suffix=args.id_suffix),
         args.api_key,
         args.endpoint,
-        output_types=output_types,
+        output_types=output_types(args.output_type),
         base_path=args.base_path,
         streaming=args.streaming,
     )
