@@ -13,32 +13,31 @@ dropped connections are retried. A result answer that names an ``error_type`` is
 stored outcome of a failed request, not a passing error: it is never retried.
 
 Status, result and cancel go to the URLs fal gave back at submit; the key is only ever
-sent to the configured queue's own origin, and never logged.
+sent to the configured queue's own origin, and never logged. The transport, retry and
+backoff rules are shared with the other providers (``adapters.providers.http``).
 """
 
 from __future__ import annotations
 
-import asyncio
-import dataclasses
-import json
-import time
 from typing import Any
 from urllib.parse import quote
 
-import aiohttp
 import structlog
 from yarl import URL
 
+from adapters.providers.http import (
+    MAX_MESSAGE,
+    REFUSED,
+    Answer,
+    Attempt,
+    RetryingJsonClient,
+    encode_body,
+    not_an_object,
+    parse_json,
+    status_failure,
+)
 from tarsify.domain.errors import ProviderOutcome
 
-log = structlog.get_logger(__name__)
-
-_NOT_SENT, _REFUSED, _UNKNOWN = (
-    ProviderOutcome.NOT_SENT,
-    ProviderOutcome.REFUSED,
-    ProviderOutcome.UNKNOWN,
-)
-_MAX_MESSAGE = 300
 DEFAULT_BASE_URL = "https://queue.fal.run"
 
 
@@ -74,51 +73,12 @@ class FalRequestNotFound(FalError):
     """fal answered 404 for a request: unknown id, or its payload expired."""
 
 
-@dataclasses.dataclass(slots=True, frozen=True)
-class _Attempt:
-    """The outcome of one HTTP attempt that did not succeed."""
-
-    http_status: int | None
-    message: str
-    outcome: ProviderOutcome
-    retryable: bool
-    wait_s: float | None = None  # set for 429: how long to wait before the next try
-    error_type: str | None = None
-
-
-class FalClient:
+class FalClient(RetryingJsonClient):
     """Async client for ``https://queue.fal.run``; one long-lived ClientSession."""
 
-    def __init__(
-        self,
-        api_key: str,
-        base_url: str = DEFAULT_BASE_URL,
-        *,
-        session: aiohttp.ClientSession | None = None,
-        timeout_s: float = 30,
-        retries_5xx: int = 2,
-        retries_network: int = 2,
-        retry_delay_s: float = 1.0,
-        max_backoff_s: float = 30.0,
-        deadline_s: float = 60,
-        max_connections: int = 100,
-        max_inline_wait_s: float = 2.0,
-    ) -> None:
-        self._api_key = api_key
-        self.base_url = base_url.rstrip("/")
-        self._origin = URL(self.base_url).origin()
-        self._session = session
-        self._owns_session = session is None
-        self._timeout_s = timeout_s
-        self._retries = {"5xx": retries_5xx, "network": retries_network}
-        self._retry_delay_s = retry_delay_s
-        self._max_backoff_s = max_backoff_s
-        self._deadline_s = deadline_s
-        self._max_connections = max_connections
-        self._max_inline_wait_s = max_inline_wait_s
-
-    def __repr__(self) -> str:
-        return f"FalClient(base_url={self.base_url!r})"
+    log_prefix = "fal"
+    log = structlog.get_logger(__name__)
+    default_base_url = DEFAULT_BASE_URL
 
     async def submit(
         self,
@@ -155,20 +115,30 @@ class FalClient:
         request that had finished, ``{"status": "ALREADY_COMPLETED"}`` (fal's 400)."""
         return await self._call("cancel", "PUT", cancel_url, cancel_url)
 
-    async def close(self) -> None:
-        """Close the session if this client created it."""
-        if self._owns_session and self._session is not None:
-            await self._session.close()
-            self._session = None
+    def auth_headers(self) -> dict[str, str]:
+        return {"Authorization": f"Key {self._api_key}"}
 
-    def _get_session(self) -> aiohttp.ClientSession:
-        # Created lazily so it binds to the running loop, not the one at construction.
-        if self._session is None or self._session.closed:
-            if not self._owns_session:
-                raise RuntimeError("the ClientSession given to FalClient is closed")
-            connector = aiohttp.TCPConnector(limit=self._max_connections)
-            self._session = aiohttp.ClientSession(connector=connector)
-        return self._session
+    def interpret(self, answer: Answer, method: str, idempotent: bool) -> dict[str, Any] | Attempt:
+        return _interpret(answer, method)
+
+    def success_fields(self, result: dict[str, Any], ctx: dict[str, Any]) -> None:
+        if isinstance(result.get("request_id"), str):
+            ctx["request_id"] = result["request_id"]
+
+    def failure(
+        self, method: str, fields: dict[str, Any], result: Attempt, outcome: ProviderOutcome
+    ) -> Exception:
+        idempotent = method != "submit"
+        error_cls = FalRequestNotFound if result.http_status == 404 and idempotent else FalError
+        return error_cls(
+            method,
+            fields["target"],
+            result.http_status,
+            result.message,
+            outcome,
+            result.wait_s,
+            result.error_type,
+        )
 
     async def _call(
         self,
@@ -182,180 +152,57 @@ class FalClient:
         headers: dict[str, str] | None = None,
     ) -> dict[str, Any]:
         target = target.removeprefix(self.base_url + "/")
-        if URL(url).origin() != self._origin:
+        if URL(url).origin() != URL(self.base_url).origin():
             # A URL on another host would receive the key: never follow one.
-            raise FalError(method, target, None, "URL outside the fal queue", _REFUSED)
+            raise FalError(method, target, None, "URL outside the fal queue", REFUSED)
         try:
-            data = None if body is None else json.dumps(body).encode()
+            data = encode_body(body)
         except (TypeError, ValueError) as exc:
-            raise FalError(method, target, None, f"body is not JSON: {exc}", _REFUSED) from exc
-        loop = asyncio.get_running_loop()
-        deadline = loop.time() + self._deadline_s
+            raise FalError(method, target, None, f"body is not JSON: {exc}", REFUSED) from exc
+        # Only a submit is not idempotent: it fails at once instead of being retried.
         idempotent = method != "submit"
-        budget = dict(self._retries)
-        attempt, throttled, reached = 0, 0, False
-        while True:
-            attempt += 1
-            started = time.perf_counter()
-            timeout = max(0.001, min(self._timeout_s, deadline - loop.time()))
-            result = await self._attempt(
-                http_method, url, data, params, headers or {}, timeout, method, idempotent
-            )
-            if isinstance(result, _Attempt) and self._api_key and self._api_key in result.message:
-                # A misbehaving server or proxy could echo the key back in an error body.
-                redacted = result.message.replace(self._api_key, "<redacted>")
-                result = dataclasses.replace(result, message=redacted)
-            ctx = {
-                "method": method,
-                "target": target,
-                "attempt": attempt,
-                "duration_ms": round((time.perf_counter() - started) * 1000, 1),
-            }
-            if isinstance(result, dict):
-                if isinstance(result.get("request_id"), str):
-                    ctx["request_id"] = result["request_id"]
-                log.info("fal.call", **ctx)
-                return result
-            # A submit fails at once instead (the caller sends again later).
-            wait = self._next_wait(result, budget, throttled) if idempotent else None
-            throttled += result.http_status == 429
-            if wait is None or loop.time() + wait >= deadline:
-                log.warning(
-                    "fal.failed", **ctx, http_status=result.http_status, error=result.message
-                )
-                error_cls = FalRequestNotFound if result.http_status == 404 and idempotent else None
-                # An earlier attempt that may have reached fal keeps the outcome ambiguous.
-                outcome = _UNKNOWN if reached else result.outcome
-                raise (error_cls or FalError)(
-                    method,
-                    target,
-                    result.http_status,
-                    result.message,
-                    outcome,
-                    result.wait_s,
-                    result.error_type,
-                )
-            reached = reached or result.outcome is _UNKNOWN
-            log.warning(
-                "fal.retry",
-                **ctx,
-                http_status=result.http_status,
-                error=result.message,
-                retry_in_s=round(wait, 3),
-            )
-            await asyncio.sleep(wait)
-
-    def _next_wait(self, result: _Attempt, budget: dict[str, int], throttled: int) -> float | None:
-        """Seconds to wait before retrying, or None when the failure is final."""
-        if not result.retryable:
-            return None
-        if result.http_status == 429:
-            if result.wait_s is not None:
-                # Honour Retry-After, but never hammer a server that answers "0".
-                wait = max(result.wait_s, self._retry_delay_s)
-            else:
-                wait = min(self._retry_delay_s * 2.0**throttled, self._max_backoff_s)
-            # A long rate limit is the caller's to wait out, not a held request's.
-            return wait if wait <= self._max_inline_wait_s else None
-        kind = "5xx" if result.http_status is not None else "network"
-        if budget[kind] <= 0:
-            return None
-        budget[kind] -= 1
-        return self._retry_delay_s
-
-    async def _attempt(
-        self,
-        http_method: str,
-        url: str,
-        data: bytes | None,
-        params: dict[str, str] | None,
-        extra_headers: dict[str, str],
-        timeout_s: float,
-        method: str,
-        idempotent: bool,
-    ) -> dict[str, Any] | _Attempt:
-        """One HTTP exchange: the JSON object on success, else what went wrong."""
-        headers = {
-            "Authorization": f"Key {self._api_key}",
-            "Accept": "application/json",
-            **extra_headers,
-        }
-        if data is not None:
-            headers["Content-Type"] = "application/json"
-        try:
-            async with self._get_session().request(
-                http_method,
-                URL(url, encoded=True),
-                data=data,
-                params=params,
-                headers=headers,
-                timeout=aiohttp.ClientTimeout(total=timeout_s),
-            ) as response:
-                status = response.status
-                raw = await response.read()
-                retry_after = response.headers.get("Retry-After")
-                error_type = response.headers.get("X-Fal-Error-Type")
-        except (aiohttp.ClientConnectorError, aiohttp.ConnectionTimeoutError) as exc:
-            # The connection was never opened, so nothing reached fal.
-            return _Attempt(None, f"cannot connect: {_short(exc)}", _NOT_SENT, True)
-        except TimeoutError:
-            return _Attempt(None, f"no answer within {timeout_s:g}s", _UNKNOWN, idempotent)
-        except aiohttp.ClientError as exc:
-            return _Attempt(None, f"connection lost: {_short(exc)}", _UNKNOWN, idempotent)
-        return _interpret(status, raw, retry_after, error_type, method)
+        return await self._send(
+            method,
+            http_method,
+            URL(url, encoded=True),
+            data,
+            fields={"target": target},
+            headers=headers or {},
+            params=params,
+            idempotent=idempotent,
+            wait_inline=idempotent,
+        )
 
 
-def _interpret(
-    status: int, raw: bytes, retry_after: str | None, error_type: str | None, method: str
-) -> dict[str, Any] | _Attempt:
+def _interpret(answer: Answer, method: str) -> dict[str, Any] | Attempt:
     """Turn an HTTP answer into the parsed body or a classified failure."""
-    try:
-        parsed: Any = json.loads(raw)
-    except ValueError:
-        parsed = None
+    status, parsed = answer.status, parse_json(answer.body)
     if 200 <= status < 300:
         if isinstance(parsed, dict):
             return parsed
-        return _Attempt(status, "answer is not a JSON object", _UNKNOWN, method != "submit")
+        return not_an_object(status, method != "submit")
     if method == "cancel" and isinstance(parsed, dict) and parsed.get("status"):
         return parsed  # 400 {"status": "ALREADY_COMPLETED"} is an answer, not a failure
-    text = _body_message(parsed, raw)
+    text = _body_message(parsed, answer.body)
+    error_type = answer.headers.get("X-Fal-Error-Type")
     if isinstance(parsed, dict) and isinstance(parsed.get("error_type"), str):
         error_type = error_type or parsed["error_type"]
     if method == "result" and error_type:
         # The stored outcome of a failed request: asking again gives the same answer.
-        return _Attempt(status, text or error_type, _REFUSED, False, error_type=error_type)
-    if status == 429:
-        message = f"HTTP 429 rate limited {text}".strip()
-        return _Attempt(status, message, _NOT_SENT, True, _seconds(retry_after))
-    if status >= 500:
-        return _Attempt(status, f"HTTP {status} {text}".strip(), _NOT_SENT, True)
+        return Attempt(status, text or error_type, REFUSED, False, error_type=error_type)
     if status == 404 and method == "submit":
-        return _Attempt(status, "HTTP 404: unknown model", _REFUSED, False)
-    if 400 <= status < 500:
-        return _Attempt(status, f"HTTP {status} {text}".strip(), _REFUSED, False)
-    return _Attempt(status, f"unexpected HTTP {status}", _UNKNOWN, False)
-
-
-def _seconds(retry_after: str | None) -> float | None:
-    """Retry-After as seconds; HTTP dates are rare here and fall back to backoff."""
-    if retry_after is None:
-        return None
-    try:
-        value = float(retry_after)
-    except ValueError:
-        return None
-    return value if value >= 0 else None
+        return Attempt(status, "HTTP 404: unknown model", REFUSED, False)
+    return status_failure(status, text, answer.headers.get("Retry-After"))
 
 
 def _body_message(parsed: Any, raw: bytes) -> str:
     """A short reason from fal's ``{"detail": ...}``: a string, or the schema errors
     (``[{"loc", "msg", "type"}]``) of a 422."""
     if parsed is None:
-        return raw[:_MAX_MESSAGE].decode(errors="replace")
+        return raw[:MAX_MESSAGE].decode(errors="replace")
     detail = parsed.get("detail") if isinstance(parsed, dict) else None
     if isinstance(detail, str):
-        return detail[:_MAX_MESSAGE]
+        return detail[:MAX_MESSAGE]
     if isinstance(detail, list):
         parts = []
         for item in detail:
@@ -363,9 +210,5 @@ def _body_message(parsed: Any, raw: bytes) -> str:
                 loc = item.get("loc")
                 where = ".".join(str(p) for p in loc) if isinstance(loc, list) else ""
                 parts.append(f"{where}: {item['msg']}" if where else item["msg"])
-        return "; ".join(parts)[:_MAX_MESSAGE]
+        return "; ".join(parts)[:MAX_MESSAGE]
     return ""
-
-
-def _short(exc: BaseException) -> str:
-    return (str(exc) or type(exc).__name__)[:_MAX_MESSAGE]

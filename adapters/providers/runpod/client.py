@@ -18,32 +18,30 @@ is ever held by a provider's retry delay. For the other calls 5xx answers are re
 (``max_inline_wait_s``), otherwise it fails at once with ``retry_after_s``;
 timeouts and dropped connections are retried only for idempotent calls (status, cancel,
 health), because a repeated submit could start a second paid job. A connection that
-could not be opened sent nothing, so it is retried for every call.
+could not be opened sent nothing, so it is retried for every call. These transport, retry
+and backoff rules are shared with the other providers (``adapters.providers.http``).
 """
 
 from __future__ import annotations
 
-import asyncio
-import dataclasses
 import json
-import time
 from typing import Any
 from urllib.parse import quote
 
-import aiohttp
 import structlog
 
-from tarsify.domain.errors import ProviderOutcome
-
-log = structlog.get_logger(__name__)
-
-_NOT_SENT, _REFUSED, _UNKNOWN = (
-    ProviderOutcome.NOT_SENT,
-    ProviderOutcome.REFUSED,
-    ProviderOutcome.UNKNOWN,
+from adapters.providers.http import (
+    MAX_MESSAGE,
+    REFUSED,
+    Answer,
+    Attempt,
+    RetryingJsonClient,
+    encode_body,
+    not_an_object,
+    parse_json,
+    status_failure,
 )
-
-_MAX_MESSAGE = 300
+from tarsify.domain.errors import ProviderOutcome
 
 
 class RunPodError(Exception):
@@ -78,50 +76,12 @@ class RunPodJobNotFound(RunPodError):
     """RunPod answered 404 for a job: unknown id or results already expired."""
 
 
-@dataclasses.dataclass(slots=True, frozen=True)
-class _Attempt:
-    """The outcome of one HTTP attempt that did not succeed."""
-
-    http_status: int | None
-    message: str
-    outcome: ProviderOutcome
-    retryable: bool
-    wait_s: float | None = None  # set for 429: how long to wait before the next try
-
-
-class RunPodClient:
+class RunPodClient(RetryingJsonClient):
     """Async client for ``https://api.runpod.ai/v2``; one long-lived ClientSession."""
 
-    def __init__(
-        self,
-        api_key: str,
-        base_url: str = "https://api.runpod.ai/v2",
-        *,
-        session: aiohttp.ClientSession | None = None,
-        timeout_s: float = 30,
-        retries_5xx: int = 2,
-        retries_network: int = 2,
-        retry_delay_s: float = 1.0,
-        max_backoff_s: float = 30.0,
-        deadline_s: float = 60,
-        max_connections: int = 100,
-        max_inline_wait_s: float = 2.0,
-    ) -> None:
-        self._api_key = api_key
-        self._base_url = base_url.rstrip("/")
-        self._session = session
-        self._owns_session = session is None
-        self._timeout_s = timeout_s
-        self._retries_5xx = retries_5xx
-        self._retries_network = retries_network
-        self._retry_delay_s = retry_delay_s
-        self._max_backoff_s = max_backoff_s
-        self._deadline_s = deadline_s
-        self._max_connections = max_connections
-        self._max_inline_wait_s = max_inline_wait_s
-
-    def __repr__(self) -> str:
-        return f"RunPodClient(base_url={self._base_url!r})"
+    log_prefix = "runpod"
+    log = structlog.get_logger(__name__)
+    default_base_url = "https://api.runpod.ai/v2"
 
     async def run(self, endpoint_id: str, body: dict[str, Any]) -> dict[str, Any]:
         """POST ``/run``: queue a job; answers ``{"id", "status"}``."""
@@ -174,20 +134,31 @@ class RunPodClient:
         """GET ``/health``: job and worker counts of the endpoint."""
         return await self._call("health", "GET", endpoint_id, None, "health", idempotent=True)
 
-    async def close(self) -> None:
-        """Close the session if this client created it."""
-        if self._owns_session and self._session is not None:
-            await self._session.close()
-            self._session = None
+    def auth_headers(self) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self._api_key}"}
 
-    def _get_session(self) -> aiohttp.ClientSession:
-        # Created lazily so it binds to the running loop, not the one at construction.
-        if self._session is None or self._session.closed:
-            if not self._owns_session:
-                raise RuntimeError("the ClientSession given to RunPodClient is closed")
-            connector = aiohttp.TCPConnector(limit=self._max_connections)
-            self._session = aiohttp.ClientSession(connector=connector)
-        return self._session
+    def interpret(self, answer: Answer, method: str, idempotent: bool) -> dict[str, Any] | Attempt:
+        return _interpret(answer, method, idempotent)
+
+    def success_fields(self, result: dict[str, Any], ctx: dict[str, Any]) -> None:
+        if ctx["job_id"] is None and isinstance(result.get("id"), str):
+            ctx["job_id"] = result["id"]
+        ctx["http_status"] = 200
+
+    def failure(
+        self, method: str, fields: dict[str, Any], result: Attempt, outcome: ProviderOutcome
+    ) -> Exception:
+        job_id = fields["job_id"]
+        error_cls = RunPodJobNotFound if result.http_status == 404 and job_id else RunPodError
+        return error_cls(
+            method,
+            fields["endpoint_id"],
+            job_id,
+            result.http_status,
+            result.message,
+            outcome,
+            result.wait_s,
+        )
 
     async def _call(
         self,
@@ -203,164 +174,38 @@ class RunPodClient:
         attempt_timeout_s: float | None = None,
         wait_inline: bool = True,
     ) -> dict[str, Any]:
-        loop = asyncio.get_running_loop()
-        per_attempt = attempt_timeout_s or self._timeout_s
-        # A runsync attempt may legitimately last its whole wait: the deadline covers it.
-        deadline = loop.time() + max(self._deadline_s, attempt_timeout_s or 0)
-        url = f"{self._base_url}/{quote(endpoint_id, safe='')}/{path}"
+        url = f"{self.base_url}/{quote(endpoint_id, safe='')}/{path}"
         try:
-            data = None if body is None else json.dumps(body).encode()
+            data = encode_body(body)
         except (TypeError, ValueError) as exc:
             raise RunPodError(
-                method, endpoint_id, job_id, None, f"body is not JSON: {exc}", _REFUSED
+                method, endpoint_id, job_id, None, f"body is not JSON: {exc}", REFUSED
             ) from exc
-        budget = {"5xx": self._retries_5xx, "network": self._retries_network}
-        attempt, throttled, reached = 0, 0, False
-        while True:
-            attempt += 1
-            started = time.perf_counter()
-            timeout = max(0.001, min(per_attempt, deadline - loop.time()))
-            result = await self._attempt(
-                http_method, url, data, params, timeout, method, idempotent
-            )
-            if isinstance(result, _Attempt) and self._api_key and self._api_key in result.message:
-                # A misbehaving server or proxy could echo the key back in an error body.
-                redacted = result.message.replace(self._api_key, "<redacted>")
-                result = dataclasses.replace(result, message=redacted)
-            ctx = {
-                "method": method,
-                "endpoint_id": endpoint_id,
-                "job_id": job_id,
-                "attempt": attempt,
-                "duration_ms": round((time.perf_counter() - started) * 1000, 1),
-            }
-            if isinstance(result, dict):
-                if job_id is None and isinstance(result.get("id"), str):
-                    ctx["job_id"] = result["id"]
-                log.info("runpod.call", **ctx, http_status=200)
-                return result
-            # A submit fails at once instead (the caller sends again later), so a request
-            # running it is never held by a retry delay.
-            wait = self._next_wait(result, budget, throttled) if wait_inline else None
-            if result.http_status == 429:
-                throttled += 1
-            if wait is None or loop.time() + wait >= deadline:
-                log.warning(
-                    "runpod.failed", **ctx, http_status=result.http_status, error=result.message
-                )
-                error_cls = RunPodJobNotFound if result.http_status == 404 and job_id else None
-                # An earlier attempt that may have reached RunPod keeps the outcome ambiguous.
-                outcome = _UNKNOWN if reached else result.outcome
-                raise (error_cls or RunPodError)(
-                    method,
-                    endpoint_id,
-                    job_id,
-                    result.http_status,
-                    result.message,
-                    outcome,
-                    result.wait_s,
-                )
-            reached = reached or result.outcome is _UNKNOWN
-            log.warning(
-                "runpod.retry",
-                **ctx,
-                http_status=result.http_status,
-                error=result.message,
-                retry_in_s=round(wait, 3),
-            )
-            await asyncio.sleep(wait)
-
-    def _next_wait(self, result: _Attempt, budget: dict[str, int], throttled: int) -> float | None:
-        """Seconds to wait before retrying, or None when the failure is final."""
-        if not result.retryable:
-            return None
-        if result.http_status == 429:
-            if result.wait_s is not None:
-                # Honour Retry-After, but never hammer a server that answers "0".
-                wait = max(result.wait_s, self._retry_delay_s)
-            else:
-                wait = min(self._retry_delay_s * 2.0**throttled, self._max_backoff_s)
-            # A long rate limit is the caller's to wait out, not a held request's.
-            return wait if wait <= self._max_inline_wait_s else None
-        kind = "5xx" if result.http_status is not None else "network"
-        if budget[kind] <= 0:
-            return None
-        budget[kind] -= 1
-        return self._retry_delay_s
-
-    async def _attempt(
-        self,
-        http_method: str,
-        url: str,
-        data: bytes | None,
-        params: dict[str, str] | None,
-        timeout_s: float,
-        method: str,
-        idempotent: bool,
-    ) -> dict[str, Any] | _Attempt:
-        """One HTTP exchange: the JSON object on success, else what went wrong."""
-        headers = {"Authorization": f"Bearer {self._api_key}", "Accept": "application/json"}
-        if data is not None:
-            headers["Content-Type"] = "application/json"
-        try:
-            async with self._get_session().request(
-                http_method,
-                url,
-                data=data,
-                params=params,
-                headers=headers,
-                timeout=aiohttp.ClientTimeout(total=timeout_s),
-            ) as response:
-                status = response.status
-                raw = await response.read()
-                retry_after = response.headers.get("Retry-After")
-        except aiohttp.ClientConnectorError as exc:
-            # The connection was never opened, so nothing reached RunPod.
-            return _Attempt(None, f"cannot connect: {_short(exc)}", _NOT_SENT, True)
-        except aiohttp.ConnectionTimeoutError as exc:
-            return _Attempt(None, f"cannot connect: {_short(exc)}", _NOT_SENT, True)
-        except TimeoutError:
-            return _Attempt(None, f"no answer within {timeout_s:g}s", _UNKNOWN, idempotent)
-        except aiohttp.ClientError as exc:
-            return _Attempt(None, f"connection lost: {_short(exc)}", _UNKNOWN, idempotent)
-        return _interpret(status, raw, retry_after, method, idempotent)
+        return await self._send(
+            method,
+            http_method,
+            url,
+            data,
+            fields={"endpoint_id": endpoint_id, "job_id": job_id},
+            headers={},
+            params=params,
+            idempotent=idempotent,
+            wait_inline=wait_inline,
+            attempt_timeout_s=attempt_timeout_s,
+        )
 
 
-def _interpret(
-    status: int, raw: bytes, retry_after: str | None, method: str, idempotent: bool
-) -> dict[str, Any] | _Attempt:
+def _interpret(answer: Answer, method: str, idempotent: bool) -> dict[str, Any] | Attempt:
     """Turn an HTTP answer into the parsed body or a classified failure."""
+    status = answer.status
     if 200 <= status < 300:
-        try:
-            parsed = json.loads(raw)
-        except ValueError:
-            parsed = None
+        parsed = parse_json(answer.body)
         if isinstance(parsed, dict):
             return parsed
-        return _Attempt(status, "answer is not a JSON object", _UNKNOWN, idempotent)
-    text = _body_message(raw)
-    if status == 429:
-        return _Attempt(
-            status, f"HTTP 429 rate limited {text}".strip(), _NOT_SENT, True, _seconds(retry_after)
-        )
-    if status >= 500:
-        return _Attempt(status, f"HTTP {status} {text}".strip(), _NOT_SENT, True)
+        return not_an_object(status, idempotent)
     if status == 404 and method in ("run", "runsync", "health"):
-        return _Attempt(status, "HTTP 404: unknown endpoint", _REFUSED, False)
-    if 400 <= status < 500:
-        return _Attempt(status, f"HTTP {status} {text}".strip(), _REFUSED, False)
-    return _Attempt(status, f"unexpected HTTP {status}", _UNKNOWN, False)
-
-
-def _seconds(retry_after: str | None) -> float | None:
-    """Retry-After as seconds; HTTP dates are rare here and fall back to backoff."""
-    if retry_after is None:
-        return None
-    try:
-        value = float(retry_after)
-    except ValueError:
-        return None
-    return value if value >= 0 else None
+        return Attempt(status, "HTTP 404: unknown endpoint", REFUSED, False)
+    return status_failure(status, _body_message(answer.body), answer.headers.get("Retry-After"))
 
 
 def _body_message(raw: bytes) -> str:
@@ -368,13 +213,9 @@ def _body_message(raw: bytes) -> str:
     try:
         parsed = json.loads(raw)
     except ValueError:
-        return raw[:_MAX_MESSAGE].decode(errors="replace")
+        return raw[:MAX_MESSAGE].decode(errors="replace")
     if isinstance(parsed, dict):
         for key in ("error", "message", "detail"):
             if isinstance(parsed.get(key), str):
-                return str(parsed[key])[:_MAX_MESSAGE]
+                return str(parsed[key])[:MAX_MESSAGE]
     return ""
-
-
-def _short(exc: BaseException) -> str:
-    return (str(exc) or type(exc).__name__)[:_MAX_MESSAGE]

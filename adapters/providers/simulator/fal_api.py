@@ -22,7 +22,6 @@ late. Run it standalone with ``python -m adapters.providers.simulator.fal_api --
 from __future__ import annotations
 
 import argparse
-import asyncio
 import json
 import os
 from collections.abc import Awaitable, Callable, Collection, Mapping
@@ -30,10 +29,12 @@ from typing import Any
 
 from aiohttp import web
 
+from adapters.providers.simulator.cli import add_output_type_option, engine_of, output_types
 from adapters.providers.simulator.engine import SimulatorEngine
-from adapters.providers.simulator.fal_faults import FalFaultPlan, RequestRecord
+from adapters.providers.simulator.fal_faults import FalFaultPlan
 from adapters.providers.simulator.fal_files import CDN_KEY, CdnFiles, serve_cdn_file
 from adapters.providers.simulator.fal_queue import COMPLETED, IN_QUEUE, FalQueue, FalRequest, State
+from adapters.providers.simulator.faults import apply_faults
 from tarsify.domain.models import OutputType
 
 BODY_LIMIT_BYTES = 20 * 1024 * 1024
@@ -62,37 +63,22 @@ def _detail(status: int, detail: Any, headers: dict[str, str] | None = None) -> 
 async def _faults_and_auth(request: web.Request, handler: Handler) -> web.StreamResponse:
     """Log the request, apply the next fault, then check the key."""
     queue = request.app[QUEUE_KEY]
-    plan = queue.faults
     route = request.match_info.route.name or "other"
     if route == "files":  # CDN objects are public URLs
         return await handler(request)
-    record = RequestRecord.of(request, route)
-    plan.requests.append(record)
-    fault = plan.take(route)
-    if plan.latency_s:
-        await asyncio.sleep(plan.latency_s)
-    if fault is not None and fault.kind == "status":
-        # Like the gateway in front of the queue: refused before any work is done.
-        extra = {} if fault.retry_after is None else {"Retry-After": f"{fault.retry_after:g}"}
-        record.status = fault.status
-        return _detail(fault.status, f"simulated HTTP {fault.status}", extra)
-    response: web.StreamResponse
-    if request.headers.get("Authorization") != f"Key {queue.api_key}":
-        response = _detail(401, "No user found for Key ID and Secret")
-    else:
+
+    def refuse(status: int, headers: dict[str, str]) -> web.StreamResponse:
+        return _detail(status, f"simulated HTTP {status}", headers)
+
+    async def answer() -> web.StreamResponse:
+        if request.headers.get("Authorization") != f"Key {queue.api_key}":
+            return _detail(401, "No user found for Key ID and Secret")
         try:
-            response = await handler(request)
+            return await handler(request)
         except _ApiError as exc:
-            response = _detail(exc.status, exc.detail)
-    if fault is not None and fault.kind == "slow":
-        await asyncio.sleep(fault.delay_s)
-    if fault is not None and fault.kind == "drop":
-        # The work is done (a request may exist) but the caller never hears about it.
-        if request.transport is not None:
-            request.transport.close()
-        return response
-    record.status = response.status
-    return response
+            return _detail(exc.status, exc.detail)
+
+    return await apply_faults(request, queue.faults, route, refuse, answer)
 
 
 def _invalid(loc: list[str], msg: str, kind: str) -> _ApiError:
@@ -268,26 +254,14 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--run-time", type=float, default=2.0, help="seconds of simulated run")
     parser.add_argument("--failure-rate", type=float, default=0.0)
     parser.add_argument("--file-ttl", type=float, default=3600.0, help="CDN file lifetime (s)")
-    parser.add_argument(
-        "--output-type",
-        action="append",
-        default=[],
-        metavar="MODEL=TYPE",
-        help="simulated output of a model: IMAGE, AUDIO, TEXT, FILE or JSON (repeatable)",
-    )
+    add_output_type_option(parser, "model", "a")
     args = parser.parse_args(argv)
-    output_types = {}
-    for item in args.output_type:
-        model_id, _, kind = item.partition("=")
-        output_types[model_id] = OutputType(kind.upper())
-    engine = SimulatorEngine(
-        queue_delay_s=args.queue_delay,
-        run_time_s=args.run_time,
-        id_suffix="",
-        failure_rate=args.failure_rate,
-    )
     app = create_fake_fal_app(
-        engine, args.api_key, args.model, output_types=output_types, file_ttl_s=args.file_ttl
+        engine_of(args, id_suffix=""),
+        args.api_key,
+        args.model,
+        output_types=output_types(args.output_type),
+        file_ttl_s=args.file_ttl,
     )
     web.run_app(app, host=args.host, port=args.port)
 

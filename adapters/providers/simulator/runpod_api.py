@@ -9,19 +9,18 @@ calls. Run it standalone with ``python -m adapters.providers.simulator.runpod_ap
 from __future__ import annotations
 
 import argparse
-import asyncio
 import json
 import os
-import time
-from collections import defaultdict, deque
 from collections.abc import Awaitable, Callable, Collection, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from aiohttp import web
 
 from adapters.providers.simulator.callbacks import SENDER_KEY, CallbackSender, install
+from adapters.providers.simulator.cli import add_output_type_option, engine_of, output_types
 from adapters.providers.simulator.engine import IN_QUEUE, NotRetryable, SimulatorEngine
+from adapters.providers.simulator.faults import RouteFaults, apply_faults
 from adapters.providers.simulator.files import serve_file, with_file_urls
 from tarsify.domain.models import OutputType
 
@@ -34,79 +33,14 @@ ROUTES = ("run", "runsync", "status", "stream", "cancel", "retry", "health")
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 
-@dataclass(slots=True, frozen=True)
-class Fault:
-    """One injected fault: an error status (with optional Retry-After), a delay, or a drop."""
-
-    kind: str  # "status" | "slow" | "drop"
-    status: int = 500
-    retry_after: float | None = None
-    delay_s: float = 0.0
-
-
-@dataclass(slots=True)
-class RequestRecord:
-    """A request the fake received; the Authorization value is never kept."""
-
-    method: str
-    path: str
-    route: str
-    headers: dict[str, str]
-    at: float
-    status: int | None = None
-
-
 @dataclass
-class FaultPlan:
+class FaultPlan(RouteFaults):
     """Faults to inject, consumed in order per route (``"*"`` matches every route).
 
     Tests may change it while the server runs. ``latency_s`` delays every answer.
     """
 
-    latency_s: float = 0.0
-    requests: list[RequestRecord] = field(default_factory=list)
-    _queues: dict[str, deque[Fault]] = field(default_factory=lambda: defaultdict(deque))
-
-    def fail_next(self, route: str = "*", times: int = 1, status: int = 500) -> None:
-        """Answer the next ``times`` requests with ``status`` (500, 502, 503, ...)."""
-        self._add(route, times, Fault("status", status=status))
-
-    def throttle_next(
-        self, route: str = "*", times: int = 1, retry_after: float | None = None
-    ) -> None:
-        """Answer the next ``times`` requests with 429, with Retry-After when given."""
-        self._add(route, times, Fault("status", status=429, retry_after=retry_after))
-
-    def slow_next(self, route: str = "*", times: int = 1, delay_s: float = 1.0) -> None:
-        """Do the work, then wait ``delay_s`` before answering."""
-        self._add(route, times, Fault("slow", delay_s=delay_s))
-
-    def drop_next(self, route: str = "*", times: int = 1) -> None:
-        """Do the work, then close the connection without any response."""
-        self._add(route, times, Fault("drop"))
-
-    def clear(self) -> None:
-        """Forget pending faults and the request log."""
-        self._queues.clear()
-        self.requests.clear()
-        self.latency_s = 0.0
-
-    def calls(self, route: str | None = None) -> int:
-        """How many requests reached the fake, for one route or all."""
-        return sum(1 for r in self.requests if route is None or r.route == route)
-
-    def take(self, route: str) -> Fault | None:
-        """The next fault for this route, if any."""
-        for key in (route, "*"):
-            queue = self._queues.get(key)
-            if queue:
-                return queue.popleft()
-        return None
-
-    def _add(self, route: str, times: int, fault: Fault) -> None:
-        if route != "*" and route not in ROUTES:
-            raise ValueError(f"unknown route {route!r}; use one of {ROUTES} or '*'")
-        self._queues[route].extend([fault] * times)
+    routes = ROUTES
 
 
 ENGINE_KEY = web.AppKey("engine", SimulatorEngine)
@@ -133,39 +67,23 @@ def _error(status: int, message: str, headers: dict[str, str] | None = None) -> 
 @web.middleware
 async def _faults_and_auth(request: web.Request, handler: Handler) -> web.StreamResponse:
     """Log the request, apply the next fault, then check the API key."""
-    plan = request.app[FAULTS_KEY]
     route = request.match_info.route.name or "other"
     if route == "files":  # presigned-style links carry their own credential
         return await handler(request)
-    headers = {
-        k: ("<redacted>" if k.lower() == "authorization" else v) for k, v in request.headers.items()
-    }
-    record = RequestRecord(request.method, request.path, route, headers, time.monotonic())
-    plan.requests.append(record)
-    fault = plan.take(route)
-    if plan.latency_s:
-        await asyncio.sleep(plan.latency_s)
-    if fault is not None and fault.kind == "status":
-        # Like a gateway in front of RunPod: refuse before any work is done.
-        extra = {} if fault.retry_after is None else {"Retry-After": f"{fault.retry_after:g}"}
-        record.status = fault.status
-        return _error(fault.status, f"simulated HTTP {fault.status}", extra)
-    if request.headers.get("Authorization") != f"Bearer {request.app[API_KEY]}":
-        response: web.StreamResponse = _error(401, "Unauthorized")
-    else:
+
+    def refuse(status: int, headers: dict[str, str]) -> web.StreamResponse:
+        # Like a gateway in front of RunPod: refused before any work is done.
+        return _error(status, f"simulated HTTP {status}", headers)
+
+    async def answer() -> web.StreamResponse:
+        if request.headers.get("Authorization") != f"Bearer {request.app[API_KEY]}":
+            return _error(401, "Unauthorized")
         try:
-            response = await handler(request)
+            return await handler(request)
         except _ApiError as exc:
-            response = _error(exc.status, exc.message)
-    if fault is not None and fault.kind == "slow":
-        await asyncio.sleep(fault.delay_s)
-    if fault is not None and fault.kind == "drop":
-        # The work is done (a job may exist) but the caller never hears about it.
-        if request.transport is not None:
-            request.transport.close()
-        return response
-    record.status = response.status
-    return response
+            return _error(exc.status, exc.message)
+
+    return await apply_faults(request, request.app[FAULTS_KEY], route, refuse, answer)
 
 
 def _endpoint(request: web.Request) -> str:
@@ -348,13 +266,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--run-time", type=float, default=2.0, help="seconds of simulated run")
     parser.add_argument("--id-suffix", default="-u1")
     parser.add_argument("--failure-rate", type=float, default=0.0)
-    parser.add_argument(
-        "--output-type",
-        action="append",
-        default=[],
-        metavar="ENDPOINT=TYPE",
-        help="simulated output of an endpoint: IMAGE, AUDIO, TEXT, FILE or JSON (repeatable)",
-    )
+    add_output_type_option(parser, "endpoint", "an")
     parser.add_argument(
         "--streaming",
         action="append",
@@ -363,21 +275,11 @@ def main(argv: list[str] | None = None) -> None:
         help="an endpoint whose worker is a generator handler (/stream; repeatable)",
     )
     args = parser.parse_args(argv)
-    output_types = {}
-    for item in args.output_type:
-        endpoint_id, _, kind = item.partition("=")
-        output_types[endpoint_id] = OutputType(kind.upper())
-    engine = SimulatorEngine(
-        queue_delay_s=args.queue_delay,
-        run_time_s=args.run_time,
-        id_suffix=args.id_suffix,
-        failure_rate=args.failure_rate,
-    )
     app = create_fake_runpod_app(
-        engine,
+        engine_of(args, id_suffix=args.id_suffix),
         args.api_key,
         args.endpoint,
-        output_types=output_types,
+        output_types=output_types(args.output_type),
         base_path=args.base_path,
         streaming=args.streaming,
     )
