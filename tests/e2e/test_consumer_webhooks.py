@@ -195,7 +195,7 @@ async def test_a_new_service_on_the_same_database_delivers_what_the_old_one_did_
     hook = await receiver.start()
     db = {"database_url": url, "blob_store": "filesystem", "blob_filesystem_root": str(tmp_path)}
     # The first service's retry waits long enough to stop it in between.
-    first = build_container(make_settings(**(FAST | db | {"webhook_retry_delays": "0.5"})))
+    first = build_container(make_settings(**(FAST | db | {"webhook_retry_delays": "2"})))
     client: TestClient = await aiohttp_client(create_app(first))
     api = Api(client, tokens())
     world = await seed(api)
