@@ -80,6 +80,7 @@ class MemoryCreditsRepository(Repository):
         """Sums of the entries, the stored balances and every charged execution."""
         groups: dict[tuple[Any, ...], list[int]] = defaultdict(lambda: [0, 0, 0])
         by_execution: dict[uuid.UUID, dict[EntryType, int]] = defaultdict(dict)
+        named: dict[uuid.UUID, set[uuid.UUID | None]] = defaultdict(set)
         for e in self._rows():
             group = groups[(e.account_type, e.account_id, e.type)]
             group[0] += e.amount
@@ -88,13 +89,21 @@ class MemoryCreditsRepository(Repository):
             if e.execution_id is not None:
                 sums = by_execution[e.execution_id]
                 sums[e.type] = sums.get(e.type, 0) + e.amount
+                named[e.execution_id].add(e.tars_model_id)
         totals = [AccountTotal(*key, *values) for key, values in groups.items()]
         stored = StoredBalances(
             {c.id: Credits(c.credits_balance, c.credits_held) for c in self._all("consumers")},
             {d.id: d.earnings_balance for d in self._all("developers")},
         )
         charges = [
-            ExecutionCharge(x.id, ExecutionStatus(x.status), x.price, by_execution.get(x.id, {}))
+            ExecutionCharge(
+                x.id,
+                ExecutionStatus(x.status),
+                x.price,
+                by_execution.get(x.id, {}),
+                x.tars_model_id,
+                frozenset(named.get(x.id, ())),
+            )
             for x in self._all("executions")
             if x.price > 0 or x.id in by_execution
         ]

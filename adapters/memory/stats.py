@@ -96,20 +96,12 @@ class MemoryStudioFigures:
             if e.created_at >= since
         ]
 
-    def _model_of(self, entry: LedgerEntry) -> uuid.UUID | None:
-        if entry.execution_id is None:
-            return None
-        execution: Execution | None = self._store.tables["executions"].get(entry.execution_id)
-        return None if execution is None else execution.tars_model_id
-
     async def model_figures(self, tars_model_id: uuid.UUID, since: datetime) -> Figures:
         """The model's figures since ``since`` (days with something only)."""
         model = self._store.tables["tars_models"].get(tars_model_id)
         if model is None:
             return Figures()
-        earned = [
-            e for e in self._earned(model.developer_id, since) if self._model_of(e) == model.id
-        ]
+        earned = [e for e in self._earned(model.developer_id, since) if e.tars_model_id == model.id]
         return self._figures(self._paid_runs({model.id}, since), earned)
 
     async def developer_figures(self, developer_id: uuid.UUID, since: datetime) -> DeveloperFigures:
@@ -129,7 +121,7 @@ class MemoryStudioFigures:
                     len(mine),
                     sum(1 for x in mine if x.status is _S.COMPLETED),
                     sum(1 for x in mine if x.is_terminal),
-                    sum(e.amount for e in earned if self._model_of(e) == model.id),
+                    sum(e.amount for e in earned if e.tars_model_id == model.id),
                 )
             )
         return DeveloperFigures(self._figures(runs, earned), lines)

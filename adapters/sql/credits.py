@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 import uuid
+from dataclasses import replace
 
 from sqlalchemy import bindparam, case, func, insert, select, update
 
@@ -150,18 +151,23 @@ class SqlCreditsRepository:
     async def _charges(self) -> list[ExecutionCharge]:
         x, e = executions.c, ledger_entries.c
         stmt = (
-            select(x.id, x.status, x.price, e.type, func.sum(e.amount))
+            select(x.id, x.status, x.price, x.tars_model_id, e.type, e.tars_model_id)
+            .add_columns(func.sum(e.amount))
             .select_from(executions.outerjoin(ledger_entries, e.execution_id == x.id))
             .where((x.price > 0) | e.id.is_not(None))
-            .group_by(x.id, x.status, x.price, e.type)
+            .group_by(x.id, x.status, x.price, x.tars_model_id, e.type, e.tars_model_id)
         )
-        charges: dict[uuid.UUID, ExecutionCharge] = {}
-        for execution_id, status, price, entry_type, total in (await self._db.execute(stmt)).all():
-            charge = charges.get(execution_id)
-            if charge is None:
-                charge = charges[execution_id] = ExecutionCharge(
-                    execution_id, ExecutionStatus(status), int(price), {}
+        found: dict[uuid.UUID, tuple[ExecutionCharge, set[uuid.UUID | None]]] = {}
+        for execution_id, status, price, model, entry_type, named, total in (
+            await self._db.execute(stmt)
+        ).all():
+            if execution_id not in found:
+                charge = ExecutionCharge(
+                    execution_id, ExecutionStatus(status), int(price), {}, model
                 )
+                found[execution_id] = (charge, set())
+            charge, models = found[execution_id]
             if entry_type is not None:
                 charge.totals[EntryType(entry_type)] = int(total)
-        return list(charges.values())
+                models.add(named)
+        return [replace(charge, entry_models=frozenset(m)) for charge, m in found.values()]

@@ -1,8 +1,10 @@
 """SQL figures: ``ExecutionStats`` (one ``GROUP BY status``) and ``StudioFigures`` (a
 developer's figures, aggregated by the database: counts, percentiles, days, earnings).
 
-A model's runs of a window are read from ``ix_executions_model_figures`` (an index-only
-scan on PostgreSQL); percentiles are ``percentile_cont`` on PostgreSQL and the same
+A model's runs of a window are read from ``ix_executions_model_figures`` and its
+earnings from ``ix_ledger_entries_model_type_created`` (index-only scans on PostgreSQL:
+an EARNING entry names its run's model, so no entry is joined to its execution);
+percentiles are ``percentile_cont`` on PostgreSQL and the same
 interpolation over ranked rows on SQLite. Only the aggregates leave the database.
 """
 
@@ -154,6 +156,15 @@ class SqlStudioFigures:
             _l.c.created_at >= since,
         ]
 
+    def _earned_by(self, models: Any, since: datetime) -> list[Any]:
+        """EARNING entries of the runs of ``models`` (a condition on the entries' model):
+        each is the model's developer's, so the account need not be read."""
+        return [
+            models,
+            _l.c.type == EntryType.EARNING,
+            _l.c.created_at >= since,
+        ]
+
     async def _earnings(
         self,
         connection: AsyncConnection,
@@ -163,10 +174,12 @@ class SqlStudioFigures:
     ) -> dict[date, int]:
         """Credits the developer earned per UTC day (from the model's runs, if given)."""
         day = _day(_l.c.created_at, self._postgresql).label("day")
-        query = select(day, func.sum(_l.c.amount)).where(*self._earned(developer, since))
-        if model is not None:
-            query = query.join(_x, _x.c.id == _l.c.execution_id).where(_x.c.tars_model_id == model)
-        rows = (await connection.execute(query.group_by(day))).all()
+        if model is None:
+            where = self._earned(developer, since)
+        else:
+            where = self._earned_by(_l.c.tars_model_id == model, since)
+        query = select(day, func.sum(_l.c.amount)).where(*where).group_by(day)
+        rows = (await connection.execute(query)).all()
         return {_as_date(d): int(amount) for d, amount in rows}
 
     async def _figures(
@@ -226,11 +239,11 @@ class SqlStudioFigures:
             .group_by(_x.c.tars_model_id)
             .subquery()
         )
+        mine = select(_t.c.id).where(_t.c.developer_id == developer).scalar_subquery()
         earned = (
-            select(_x.c.tars_model_id.label("model"), func.sum(_l.c.amount).label("earnings"))
-            .join(_x, _x.c.id == _l.c.execution_id)
-            .where(*self._earned(developer, since))
-            .group_by(_x.c.tars_model_id)
+            select(_l.c.tars_model_id.label("model"), func.sum(_l.c.amount).label("earnings"))
+            .where(*self._earned_by(_l.c.tars_model_id.in_(mine), since))
+            .group_by(_l.c.tars_model_id)
             .subquery()
         )
         query = (

@@ -10,6 +10,9 @@ Money is an integer number of credits; nothing here is ever a float. Every movem
 - a developer has ``earnings``: EARNING (positive) adds to them;
 - the platform has ``fees``: FEE (positive) adds to them.
 
+An entry of a run (HOLD, CAPTURE, RELEASE, EARNING, FEE) names the execution and its
+Tars model: a model's earnings are read from the entries alone.
+
 ``CONSUMER_EFFECTS`` is the one rule that turns entries into balances: the services use
 it to update the stored balances and the audit uses it to rebuild them from the ledger.
 At every moment: consumer balances + holds + developer earnings + platform fees = grants.
@@ -87,6 +90,7 @@ class LedgerEntry:
     type: EntryType
     amount: int
     execution_id: uuid.UUID | None
+    tars_model_id: uuid.UUID | None  # the execution's model; None when no execution
     reason: str | None
     created_at: datetime
 
@@ -97,6 +101,14 @@ class Credits:
 
     balance: int
     held: int
+
+
+@dataclass(slots=True, frozen=True)
+class Run:
+    """The execution an entry is for, and the Tars model it ran."""
+
+    execution_id: uuid.UUID
+    tars_model_id: uuid.UUID
 
 
 @dataclass(slots=True, frozen=True)
@@ -130,7 +142,7 @@ def entry(
     magnitude: int,
     now: datetime,
     *,
-    execution_id: uuid.UUID | None = None,
+    run: Run | None = None,
     reason: str | None = None,
 ) -> LedgerEntry:
     """An entry of ``type_`` moving ``magnitude`` (> 0) credits, signed by its type."""
@@ -142,7 +154,8 @@ def entry(
         account_id=account_id,
         type=type_,
         amount=SIGN[type_] * magnitude,
-        execution_id=execution_id,
+        execution_id=None if run is None else run.execution_id,
+        tars_model_id=None if run is None else run.tars_model_id,
         reason=reason,
         created_at=now,
     )
@@ -168,16 +181,14 @@ def grant(consumer_id: uuid.UUID, amount: int, reason: str | None, now: datetime
     return Posting((entry(EntryType.GRANT, consumer_id, amount, now, reason=reason),))
 
 
-def hold(
-    consumer_id: uuid.UUID, credits: Credits, price: int, execution_id: uuid.UUID, now: datetime
-) -> Posting:
+def hold(consumer_id: uuid.UUID, credits: Credits, price: int, run: Run, now: datetime) -> Posting:
     """Reserve ``price`` for a new run; ``InsufficientCredits`` when the balance is lower.
     A free run holds nothing."""
     if price <= 0:
         return Posting()
     if credits.balance < price:
         raise InsufficientCredits(details={"price": price, "balance": credits.balance})
-    return Posting((entry(EntryType.HOLD, consumer_id, price, now, execution_id=execution_id),))
+    return Posting((entry(EntryType.HOLD, consumer_id, price, now, run=run),))
 
 
 def capture(
@@ -185,7 +196,7 @@ def capture(
     developer_id: uuid.UUID,
     price: int,
     fee_percent: int,
-    execution_id: uuid.UUID,
+    run: Run,
     now: datetime,
 ) -> Posting:
     """A completed run is paid: the hold is taken, the developer earns the price less
@@ -193,20 +204,19 @@ def capture(
     if price <= 0:
         return Posting()
     earned, fee = split_price(price, fee_percent)
-    run = execution_id
-    entries = [entry(EntryType.CAPTURE, consumer_id, price, now, execution_id=run)]
+    entries = [entry(EntryType.CAPTURE, consumer_id, price, now, run=run)]
     if earned:
-        entries.append(entry(EntryType.EARNING, developer_id, earned, now, execution_id=run))
+        entries.append(entry(EntryType.EARNING, developer_id, earned, now, run=run))
     if fee:
-        entries.append(entry(EntryType.FEE, None, fee, now, execution_id=run))
+        entries.append(entry(EntryType.FEE, None, fee, now, run=run))
     return Posting(tuple(entries))
 
 
-def release(consumer_id: uuid.UUID, price: int, execution_id: uuid.UUID, now: datetime) -> Posting:
+def release(consumer_id: uuid.UUID, price: int, run: Run, now: datetime) -> Posting:
     """A run that did not complete costs nothing: its hold goes back to the balance."""
     if price <= 0:
         return Posting()
-    return Posting((entry(EntryType.RELEASE, consumer_id, price, now, execution_id=execution_id),))
+    return Posting((entry(EntryType.RELEASE, consumer_id, price, now, run=run),))
 
 
 def check_price(price_per_run: int, min_price_per_run: int) -> None:

@@ -37,12 +37,15 @@ class AccountTotal:
 
 @dataclass(slots=True, frozen=True)
 class ExecutionCharge:
-    """An execution with a price or with entries: its status, price and entry sums."""
+    """An execution with a price or with entries: its status, price and entry sums, and
+    the Tars models its entries name (each must be the execution's)."""
 
     execution_id: uuid.UUID
     status: ExecutionStatus
     price: int
     totals: dict[EntryType, int]
+    tars_model_id: uuid.UUID | None = None
+    entry_models: frozenset[uuid.UUID | None] = frozenset()
 
 
 @dataclass(slots=True)
@@ -128,9 +131,12 @@ def _compare(
 
 
 def _check_execution(charge: ExecutionCharge, problems: list[str]) -> None:
-    """One hold of the price; once terminal exactly one settlement of the right kind."""
+    """Its entries name its model; one hold of the price; once terminal exactly one
+    settlement of the right kind."""
     t = charge.totals
     name = f"execution {charge.execution_id}"
+    if charge.entry_models - {charge.tars_model_id}:
+        problems.append(f"{name}: entries name another Tars model than the execution's")
     held, captured, released = (
         -t.get(EntryType.HOLD, 0),
         -t.get(EntryType.CAPTURE, 0),

@@ -17,6 +17,7 @@ from tarsify.domain.credits import (
     EntryType,
     LedgerEntry,
     Posting,
+    Run,
     capture,
     entry,
     grant,
@@ -53,8 +54,13 @@ async def test_postings_move_balances_and_the_books_agree(uow_factory: UnitOfWor
     await add_executions(uow_factory, done, failed)
     consumer, developer = cat.consumer.id, cat.developer.id
     await post(uow_factory, grant(consumer, 100, "welcome", at(1)))
-    await post(uow_factory, hold(consumer, Credits(100, 0), 10, done.id, at(2)))
-    await post(uow_factory, hold(consumer, Credits(90, 10), 10, failed.id, at(3)))
+    await post(
+        uow_factory, hold(consumer, Credits(100, 0), 10, Run(done.id, done.tars_model_id), at(2))
+    )
+    await post(
+        uow_factory,
+        hold(consumer, Credits(90, 10), 10, Run(failed.id, failed.tars_model_id), at(3)),
+    )
     assert await credits_of(uow_factory, cat) == (Credits(80, 20), 0)
     async with uow_factory() as uow:
         for execution, status in (
@@ -63,8 +69,10 @@ async def test_postings_move_balances_and_the_books_agree(uow_factory: UnitOfWor
         ):
             execution.status = status
             assert await uow.executions.update(execution)
-        await uow.credits.post(capture(consumer, developer, 10, 20, done.id, at(4)))
-        await uow.credits.post(release(consumer, 10, failed.id, at(5)))
+        await uow.credits.post(
+            capture(consumer, developer, 10, 20, Run(done.id, done.tars_model_id), at(4))
+        )
+        await uow.credits.post(release(consumer, 10, Run(failed.id, failed.tars_model_id), at(5)))
         await uow.commit()
     assert await credits_of(uow_factory, cat) == (Credits(90, 0), 8)
     async with uow_factory() as uow:
@@ -104,7 +112,9 @@ async def test_no_balance_can_go_negative(uow_factory: UnitOfWorkFactory) -> Non
     await add_executions(uow_factory, run)
     await post(uow_factory, grant(cat.consumer.id, 5, "few", at(1)))
     # A hold the rules would refuse, written anyway: the storage refuses it.
-    overdraft = Posting((entry(EntryType.HOLD, cat.consumer.id, 6, at(2), execution_id=run.id),))
+    overdraft = Posting(
+        (entry(EntryType.HOLD, cat.consumer.id, 6, at(2), run=Run(run.id, run.tars_model_id)),)
+    )
     with pytest.raises(StorageError):
         await post(uow_factory, overdraft)
     assert await credits_of(uow_factory, cat) == (Credits(5, 0), 0)
@@ -118,14 +128,16 @@ async def test_each_execution_is_held_once_and_settled_once(uow_factory: UnitOfW
     await post(
         uow_factory,
         grant(consumer, 100, "g", at(1)),
-        hold(consumer, Credits(100, 0), 5, run.id, at(2)),
+        hold(consumer, Credits(100, 0), 5, Run(run.id, run.tars_model_id), at(2)),
     )
     with pytest.raises(AlreadyExists):
-        await post(uow_factory, hold(consumer, Credits(95, 5), 5, run.id, at(3)))
-    await post(uow_factory, release(consumer, 5, run.id, at(4)))
+        await post(
+            uow_factory, hold(consumer, Credits(95, 5), 5, Run(run.id, run.tars_model_id), at(3))
+        )
+    await post(uow_factory, release(consumer, 5, Run(run.id, run.tars_model_id), at(4)))
     for again in (
-        release(consumer, 5, run.id, at(5)),
-        capture(consumer, cat.developer.id, 5, 20, run.id, at(5)),
+        release(consumer, 5, Run(run.id, run.tars_model_id), at(5)),
+        capture(consumer, cat.developer.id, 5, 20, Run(run.id, run.tars_model_id), at(5)),
     ):
         with pytest.raises(AlreadyExists):
             await post(uow_factory, again)
@@ -135,7 +147,15 @@ async def test_each_execution_is_held_once_and_settled_once(uow_factory: UnitOfW
 async def test_an_amount_with_the_wrong_sign_is_refused(uow_factory: UnitOfWorkFactory) -> None:
     cat = await seed_catalog(uow_factory)
     backwards = LedgerEntry(
-        uuid.uuid4(), AccountType.CONSUMER, cat.consumer.id, EntryType.HOLD, 5, None, None, at(1)
+        uuid.uuid4(),
+        AccountType.CONSUMER,
+        cat.consumer.id,
+        EntryType.HOLD,
+        5,
+        None,
+        None,
+        None,
+        at(1),
     )
     with pytest.raises(StorageError):
         await post(uow_factory, Posting((backwards,)))

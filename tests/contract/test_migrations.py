@@ -2,21 +2,29 @@
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import AsyncIterator
+from functools import partial
 from pathlib import Path
 from typing import Any
 
 import pytest
+import sqlalchemy as sa
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
-from sqlalchemy import inspect
+from sqlalchemy import Uuid, inspect
 from sqlalchemy.engine import Connection
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import create_async_engine
 from sqlalchemy.pool import NullPool
 
+from adapters.sql.db import session_factory
 from adapters.sql.migrate import current, downgrade, upgrade
-from adapters.sql.tables import metadata
+from adapters.sql.tables import ledger_entries, metadata
+from adapters.sql.types import UtcDateTime
+from adapters.sql.uow import SqlUnitOfWork
 from tests.contract.conftest import sqlite_url
+from tests.contract.factories import T0, add_executions, seed_catalog
 from tests.pg import create_test_database, drop_test_database, require_postgres
 
 TABLES = {table.name for table in metadata.sorted_tables}
@@ -85,3 +93,47 @@ async def test_stairway(empty_database: str) -> None:
     assert await current(url) == revisions[-1]
     tables, diff = await _state(url)
     assert tables == TABLES and diff == []
+
+
+async def test_ledger_entries_get_their_executions_model(empty_database: str) -> None:
+    """0017 fills in the model of the entries written before it, and the ledger stays
+    append-only."""
+    url = empty_database
+    await upgrade(url, "0016_stream_chunks")
+    engine = create_async_engine(url, poolclass=NullPool)
+    try:
+        uow_factory = partial(SqlUnitOfWork, session_factory(engine))
+        cat = await seed_catalog(uow_factory)
+        run = cat.execution(price=5)
+        await add_executions(uow_factory, run)
+        held, granted = uuid.uuid4(), uuid.uuid4()
+        old = sa.table(
+            "ledger_entries",
+            *(sa.column(name, Uuid()) for name in ("id", "account_id", "execution_id")),
+            sa.column("account_type"),
+            sa.column("type"),
+            sa.column("amount"),
+            sa.column("created_at", UtcDateTime()),
+        )
+        entries = [
+            (granted, "GRANT", 5, None),
+            (held, "HOLD", -5, run.id),
+        ]
+        async with engine.begin() as connection:
+            for entry_id, kind, amount, execution_id in entries:
+                values = dict(id=entry_id, account_id=cat.consumer.id, account_type="CONSUMER")
+                values |= dict(type=kind, amount=amount, execution_id=execution_id, created_at=T0)
+                await connection.execute(sa.insert(old).values(**values))
+    finally:
+        await engine.dispose()
+    await upgrade(url, "0017_ledger_model")
+    engine = create_async_engine(url, poolclass=NullPool)
+    try:
+        e = ledger_entries.c
+        async with engine.connect() as connection:
+            named = dict((await connection.execute(sa.select(e.id, e.tars_model_id))).all())
+            assert named == {held: run.tars_model_id, granted: None}
+            with pytest.raises(DBAPIError):
+                await connection.execute(sa.update(ledger_entries).values(tars_model_id=None))
+    finally:
+        await engine.dispose()

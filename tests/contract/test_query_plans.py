@@ -12,11 +12,13 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
+from sqlalchemy import event
 from sqlalchemy.dialects.postgresql import asyncpg
 
 from adapters.sql.db import session_factory
 from adapters.sql.engine import create_engine
 from adapters.sql.history import consumer_history_query
+from adapters.sql.stats import SqlStudioFigures
 from adapters.sql.uow import SqlUnitOfWork
 from tarsify.domain.pagination import Cursor, PageRequest
 from tests.contract.factories import T0, consumer, published, seed_catalog
@@ -197,3 +199,56 @@ async def test_the_active_count_reads_only_the_consumers_unfinished_executions(
     [scan] = [line for line in lines if "Scan" in line]
     assert "rows=0 " in scan + " ", described  # the heavy consumer has none unfinished
     assert "Rows Removed by Filter" not in described, described
+
+
+EARNING_MODELS = 20
+EARNINGS_EACH = 500
+
+
+async def test_a_models_earnings_are_read_from_the_ledger_index_alone(plans_pg_url: str) -> None:
+    """The earnings per day of ``model_figures`` read the model's EARNING entries of the
+    window from ``ix_ledger_entries_model_type_created`` (no execution joined, no heap)."""
+    engine = create_engine(plans_pg_url)
+    source = session_factory(engine)
+    cat = await seed_catalog(lambda **kw: SqlUnitOfWork(source, **kw))
+    models = [cat.tars_model] + [
+        published(cat.developer.id, cat.base_model.id, T0) for _ in range(EARNING_MODELS - 1)
+    ]
+    sent: list[tuple[str, Any]] = []
+
+    def _sent(conn: Any, cursor: Any, statement: str, params: Any, *rest: Any) -> None:
+        if "ledger_entries" in statement:
+            sent.append((statement, params))
+
+    try:
+        async with SqlUnitOfWork(source) as uow:
+            for extra in models[1:]:
+                await uow.tars_models.add(extra)
+            await uow.commit()
+        start = datetime(2026, 1, 1, tzinfo=UTC)
+        records = [
+            (uuid.uuid4(), "DEVELOPER", cat.developer.id, "EARNING", 8, model.id, at)
+            for i, model in enumerate(models * EARNINGS_EACH)
+            for at in [start + timedelta(minutes=i)]
+        ]
+        columns = ["id", "account_type", "account_id", "type", "amount", "tars_model_id"]
+        async with engine.connect() as connection:
+            raw = (await connection.get_raw_connection()).driver_connection
+            await raw.copy_records_to_table(
+                "ledger_entries", records=records, columns=[*columns, "created_at"]
+            )
+            await raw.execute("VACUUM ANALYZE ledger_entries")
+        event.listen(engine.sync_engine, "before_cursor_execute", _sent)
+        figures = await SqlStudioFigures(engine).model_figures(cat.tars_model.id, start)
+        event.remove(engine.sync_engine, "before_cursor_execute", _sent)
+        assert figures.earnings == 8 * EARNINGS_EACH
+        [(statement, params)] = sent
+        async with engine.connect() as connection:
+            raw = (await connection.get_raw_connection()).driver_connection
+            explain = "EXPLAIN (ANALYZE, COSTS OFF, TIMING OFF, SUMMARY OFF) "
+            lines = [r[0] for r in await raw.fetch(explain + statement, *params)]
+    finally:
+        await engine.dispose()
+    described = "\n".join(lines)
+    assert "Index Only Scan using ix_ledger_entries_model_type_created" in described, described
+    assert "executions" not in described and "Heap Fetches: 0" in described, described

@@ -15,7 +15,8 @@ from adapters.memory.uow import MemoryStore, MemoryUnitOfWork
 from adapters.sql.db import session_factory
 from adapters.sql.stats import SqlStudioFigures
 from adapters.sql.uow import SqlUnitOfWork
-from tarsify.domain.credits import Credits, capture, grant, hold
+from tarsify.domain.credits import Credits, Run, capture, grant, hold
+from tarsify.domain.execution import Execution
 from tarsify.domain.figures import Day, Percentiles, Window, percentile
 from tarsify.domain.models import ExecutionStatus
 from tarsify.ports.storage import StudioFigures, UnitOfWorkFactory
@@ -37,8 +38,9 @@ def pair(request: pytest.FixtureRequest) -> Pair:
     return partial(SqlUnitOfWork, session_factory(engine)), SqlStudioFigures(engine)
 
 
-async def _earn(uow_factory: UnitOfWorkFactory, cat: Catalog, run: uuid.UUID, price: int) -> None:
-    """The consumer pays ``price`` for ``run``: granted, held, captured (80 % earned)."""
+async def _earn(uow_factory: UnitOfWorkFactory, cat: Catalog, x: Execution, price: int) -> None:
+    """The consumer pays ``price`` for ``x``: granted, held, captured (80 % earned)."""
+    run = Run(x.id, x.tars_model_id)
     async with uow_factory() as uow:
         await uow.credits.post(grant(cat.consumer.id, price, "t", T0))
         credits = await uow.credits.lock(cat.consumer.id) or Credits(0, 0)
@@ -81,9 +83,9 @@ async def test_figures_of_a_model_and_its_developer(pair: Pair) -> None:
         cat.execution(created_at=today, status=S.COMPLETED, tars_model_id=other.id),
     ]
     await add_executions(uow_factory, *runs)
-    await _earn(uow_factory, cat, runs[0].id, 10)
-    await _earn(uow_factory, cat, runs[1].id, 5)
-    await _earn(uow_factory, cat, runs[8].id, 100)
+    await _earn(uow_factory, cat, runs[0], 10)
+    await _earn(uow_factory, cat, runs[1], 5)
+    await _earn(uow_factory, cat, runs[8], 100)
 
     window = Window.ending(T0, 2)
     found = (await figures.model_figures(cat.tars_model.id, window.since)).over(window)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import UTC, datetime
+from functools import partial
 
 import pytest
 from hypothesis import given
@@ -16,6 +17,7 @@ from tarsify.domain.credits import (
     Credits,
     EntryType,
     Posting,
+    Run,
     capture,
     check_price,
     effective_price,
@@ -35,7 +37,8 @@ from tarsify.domain.ledger_audit import (
 from tarsify.domain.models import ExecutionStatus
 
 NOW = datetime(2026, 1, 1, tzinfo=UTC)
-ALICE, DEV, RUN = uuid.uuid4(), uuid.uuid4(), uuid.uuid4()
+ALICE, DEV, MODEL = uuid.uuid4(), uuid.uuid4(), uuid.uuid4()
+RUN = Run(uuid.uuid4(), MODEL)
 
 
 def test_the_developer_share_is_rounded_down_and_the_platform_gets_the_rest() -> None:
@@ -80,7 +83,7 @@ def test_entries_carry_the_sign_and_account_of_their_type() -> None:
 def test_a_hold_moves_the_price_from_balance_to_held() -> None:
     posting = hold(ALICE, Credits(10, 0), 4, RUN, NOW)
     [held] = posting.entries
-    assert (held.type, held.amount, held.execution_id) == (EntryType.HOLD, -4, RUN)
+    assert (held.type, held.amount, held.execution_id) == (EntryType.HOLD, -4, RUN.execution_id)
     assert posting.consumer_changes() == {ALICE: (-4, 4)}
 
 
@@ -110,6 +113,33 @@ def test_a_capture_pays_the_developer_and_the_platform_from_the_hold() -> None:
     assert capture(ALICE, DEV, 0, 20, RUN, NOW) == Posting()
 
 
+def test_the_entries_of_a_run_name_its_execution_and_its_model() -> None:
+    postings = [
+        hold(ALICE, Credits(10, 0), 10, RUN, NOW),
+        capture(ALICE, DEV, 10, 20, RUN, NOW),
+        release(ALICE, 10, RUN, NOW),
+    ]
+    named = {(e.execution_id, e.tars_model_id) for p in postings for e in p.entries}
+    assert named == {(RUN.execution_id, MODEL)}
+    (granted,) = grant(ALICE, 5, None, NOW).entries
+    assert (granted.execution_id, granted.tars_model_id) == (None, None)
+
+
+def test_the_audit_finds_entries_naming_another_model_than_their_executions() -> None:
+    paid = {EntryType.HOLD: -10, EntryType.CAPTURE: -10, EntryType.EARNING: 8, EntryType.FEE: 2}
+    done = partial(ExecutionCharge, RUN.execution_id, ExecutionStatus.COMPLETED, 10, paid, MODEL)
+    assert _problems(done(frozenset({MODEL}))) == []
+    for wrong in ({MODEL, uuid.uuid4()}, {uuid.uuid4()}, {None}):
+        assert _problems(done(frozenset(wrong))) == [
+            f"execution {RUN.execution_id}: entries name another Tars model than the execution's"
+        ]
+
+
+def _problems(charge: ExecutionCharge) -> list[str]:
+    report = audit([], StoredBalances({}, {}), [charge])
+    return [p for p in report.problems if "Tars model" in p]
+
+
 def test_a_release_gives_the_hold_back() -> None:
     posting = release(ALICE, 10, RUN, NOW)
     assert posting.consumer_changes() == {ALICE: (10, -10)}
@@ -131,7 +161,7 @@ def _totals(*postings: Posting) -> list[AccountTotal]:
 
 def _books() -> tuple[list[AccountTotal], StoredBalances, list[ExecutionCharge]]:
     """Alice got 100, ran two executions of 10: one completed, one still running."""
-    done, running = uuid.uuid4(), uuid.uuid4()
+    done, running = Run(uuid.uuid4(), MODEL), Run(uuid.uuid4(), MODEL)
     postings = [
         grant(ALICE, 100, "welcome", NOW),
         hold(ALICE, Credits(100, 0), 10, done, NOW),
@@ -141,12 +171,12 @@ def _books() -> tuple[list[AccountTotal], StoredBalances, list[ExecutionCharge]]
     stored = StoredBalances({ALICE: Credits(80, 10)}, {DEV: 8})
     charges = [
         ExecutionCharge(
-            done,
+            done.execution_id,
             ExecutionStatus.COMPLETED,
             10,
             {EntryType.HOLD: -10, EntryType.CAPTURE: -10, EntryType.EARNING: 8, EntryType.FEE: 2},
         ),
-        ExecutionCharge(running, ExecutionStatus.RUNNING, 10, {EntryType.HOLD: -10}),
+        ExecutionCharge(running.execution_id, ExecutionStatus.RUNNING, 10, {EntryType.HOLD: -10}),
     ]
     return _totals(*postings), stored, charges
 
@@ -204,7 +234,7 @@ def test_developer_earnings_and_unknown_accounts_are_checked() -> None:
 def test_each_execution_is_held_once_and_settled_by_its_outcome(
     status: ExecutionStatus, totals: dict[EntryType, int], complaint: str
 ) -> None:
-    charge = ExecutionCharge(RUN, status, 10, totals)
+    charge = ExecutionCharge(RUN.execution_id, status, 10, totals)
     problems = audit([], StoredBalances(), [charge]).problems
     assert any(complaint in p for p in problems), problems
 

@@ -20,6 +20,7 @@ from tarsify.domain.credits import (
     DEFAULT_PLATFORM_FEE_PERCENT,
     Credits,
     Posting,
+    Run,
     capture,
     hold,
     release,
@@ -61,7 +62,8 @@ class CreditsListener:
         # The lock makes one consumer's runs take turns: the balance is read after every
         # earlier run of this consumer committed.
         credits = await uow.credits.lock(consumer_id) or Credits(0, 0)
-        posting = hold(consumer_id, credits, execution.price, execution.id, self._clock.now())
+        run = Run(execution.id, execution.tars_model_id)
+        posting = hold(consumer_id, credits, execution.price, run, self._clock.now())
         await uow.credits.post(posting)
 
     async def plan_change(
@@ -76,15 +78,15 @@ class CreditsListener:
         return functools.partial(self._settle, after, after.consumer_id)
 
     async def _settle(self, after: Execution, consumer_id: uuid.UUID, uow: UnitOfWork) -> None:
-        now = self._clock.now()
+        now, run = self._clock.now(), Run(after.id, after.tars_model_id)
         posting: Posting
         if after.status is ExecutionStatus.COMPLETED:
             model = await uow.tars_models.get(after.tars_model_id)
             assert model is not None  # a foreign key of the execution
             fee, price = self._settings.platform_fee_percent, after.price
-            posting = capture(consumer_id, model.developer_id, price, fee, after.id, now)
+            posting = capture(consumer_id, model.developer_id, price, fee, run, now)
         else:
-            posting = release(consumer_id, after.price, after.id, now)
+            posting = release(consumer_id, after.price, run, now)
         await uow.credits.post(posting)
         what = {"execution_id": str(after.id), "status": after.status.value, "price": after.price}
         log.info("credits.settled", extra=what)
