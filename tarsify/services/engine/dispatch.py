@@ -64,6 +64,8 @@ class Dispatcher:
                 clock,
                 lambda execution_id, decide, also: self.store(execution_id, decide, also=also),
                 lambda execution, report: self._record(execution, Execution.apply, report),
+                files,
+                self._recording.base_model_of,
             )
 
     async def store(
