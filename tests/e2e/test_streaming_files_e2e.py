@@ -204,3 +204,18 @@ async def test_image_previews_reach_the_stream_as_our_signed_links(
         assert "base64" not in text_value and "_files" not in text_value
     assert recorded == CHUNKS
     assert len([k for k in blobs.files if k.startswith(f"executions/{execution_id}/")]) == CHUNKS
+
+
+async def test_a_streaming_jobs_progress_reaches_the_stream_and_the_execution(
+    database_url: str, fake_runpod: str, aiohttp_client: ClientFactory
+) -> None:
+    api, _ = await service(database_url, fake_runpod, aiohttp_client)
+    execution_id, seen = await watch(api, await publish(api), "data", progress=True)
+    reports = [e.data for e in seen.events if e.name == "progress"]
+    reports += [e.data["progress"] for e in seen.events if e.name == "status"]
+    percents = [r["percent"] for r in reports if r is not None]
+    assert any(0 < p < 100 for p in percents), seen.events
+    assert percents == sorted(percents)
+    assert len(seen.outputs) == CHUNKS and seen.statuses[-1] == "COMPLETED"
+    final = await api.ok("GET", f"/api/consumer/executions/{execution_id}", "consumer_a")
+    assert final["progress"] is not None

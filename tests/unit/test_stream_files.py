@@ -144,3 +144,29 @@ async def test_a_preview_that_cannot_be_downloaded_is_null_and_the_run_goes_on()
     await w.executions.read_stream(e)
     assert await stored_chunks(w, e.id) == [{"image_url": None, "step": 1}]
     assert (await w.stored(e.id)).status is ExecutionStatus.RUNNING
+
+
+async def test_a_streaming_jobs_progress_is_read_at_each_poll_without_its_end() -> None:
+    w, gpu, _, _ = await streaming_world()
+    e = await start(w, gpu)
+    job = e.provider_job_id
+    assert job is not None
+    gpu.progress[job] = {"percent": 30}
+    gpu.yielded[job] = ["a"]
+    view = await w.executions.get(w.alice.id, e.id)  # a status poll
+    assert view.execution.progress == {"percent": 30}
+    assert view.execution.status is ExecutionStatus.RUNNING
+    assert await stored_chunks(w, e.id) == ["a"]
+    # ``status`` says the job ended while chunks are still unread: only the stream's
+    # read may record the end, with every chunk.
+    gpu.yielded[job] = ["b"]
+    gpu.set_status(job, "COMPLETED", output=None)
+    reads = gpu.stream_reads
+    dispatcher = w.dispatcher
+    assert dispatcher._streams is not None
+    endpoint = w.endpoint.provider_endpoint_id
+    after = await dispatcher._streams.progress(await w.stored(e.id), endpoint)
+    assert after.status is ExecutionStatus.RUNNING and gpu.stream_reads == reads
+    assert gpu.yielded[job] == ["b"]  # nothing consumed
+    done = (await w.executions.get(w.alice.id, e.id)).execution
+    assert done.status is ExecutionStatus.COMPLETED and done.output_payload == ["a", "b"]

@@ -210,7 +210,8 @@ class Dispatcher:
             return execution
         if await self.streams_output(execution):
             assert self._streams is not None
-            return await self._streams.read(execution, endpoint_id)
+            execution = await self._streams.read(execution, endpoint_id)
+            return await self._streams.progress(execution, endpoint_id)
         try:
             report = await self._provider.status(endpoint_id, job_id)
         except ProviderJobNotFound:

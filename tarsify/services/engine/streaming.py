@@ -14,7 +14,10 @@ A chunk that holds files (a data URI, a provider's URL: a diffusion preview) is 
 with references to the blob store in their place, like any output. While the blob store
 is down, the chunks read (gone from the provider) are held with the lease
 (``StreamChunkRepository.held``) and stored before any later chunk; a job that ends with
-chunks held is not recorded as finished until they are stored.
+chunks held is not recorded as finished until they are stored. Progress (RunPod's
+``/status`` while the job runs; ``/status`` consumes nothing) is read at the poll
+cadence by ``progress``, which never records the job's end: that is the stream's to say,
+once every chunk is read.
 """
 
 from __future__ import annotations
@@ -126,6 +129,22 @@ class StreamReading:
         if report.execution_status not in (None, execution.status):
             return await self._record(execution, dataclasses.replace(report, chunks=()))
         return execution
+
+    async def progress(self, execution: Execution, endpoint_id: str) -> Execution:
+        """Record the running job's progress from ``status`` (and its start); its end is
+        left to the stream, which says it once every chunk is read. Provider failures
+        change nothing (the next poll asks again)."""
+        job_id = execution.provider_job_id
+        if execution.is_terminal or job_id is None:
+            return execution
+        try:
+            report = await self._provider.status(endpoint_id, job_id)
+        except GpuProviderError:
+            return execution  # a lost job is the stream read's to tell
+        if report.is_final:
+            # Ended, maybe with chunks still unread: only the progress it last gave.
+            report = JobReport(job_id=report.job_id, status="", progress=report.progress)
+        return await self._record(execution, dataclasses.replace(report, output=None))
 
     async def _store_chunks(
         self, execution: Execution, values: Sequence[Any], token: str
