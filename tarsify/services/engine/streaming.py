@@ -158,16 +158,7 @@ class StreamReading:
                 "execution.chunks_held",
                 extra={"execution_id": str(execution.id), "error": exc.message},
             )
-            async with self._uow() as uow:
-                held = [json_safe(v) for v in values]
-                kept = await uow.chunks.release_reader(execution.id, token, held)
-                await uow.commit()
-            if not kept:
-                log.warning(
-                    "execution.stream_lease_lost",
-                    extra={"execution_id": str(execution.id), "chunks": len(values)},
-                )
-            return execution, kept
+            return execution, await self._hold(execution.id, values, token)
         now = self._clock.now()
 
         def writes(before: Execution) -> list[Write]:
@@ -198,6 +189,20 @@ class StreamReading:
                 extra={"execution_id": str(execution.id), "chunks": len(values)},
             )
         return stored, False
+
+    async def _hold(self, execution_id: uuid.UUID, values: Sequence[Any], token: str) -> bool:
+        """Keep ``values`` unstored with the lease (given back); False when it was lost
+        (the chunks are dropped, never stored out of order)."""
+        async with self._uow() as uow:
+            held = [json_safe(v) for v in values]
+            kept = await uow.chunks.release_reader(execution_id, token, held)
+            await uow.commit()
+        if not kept:
+            log.warning(
+                "execution.stream_lease_lost",
+                extra={"execution_id": str(execution_id), "chunks": len(values)},
+            )
+        return kept
 
     async def _offload(
         self, execution: Execution, values: Sequence[Any]
