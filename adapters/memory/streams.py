@@ -31,6 +31,7 @@ class ReaderLease:
     id: uuid.UUID
     token: str | None
     until: datetime | None
+    held: list[Any] = dataclasses.field(default_factory=list)
 
 
 class MemoryStreamChunkRepository(Repository):
@@ -68,15 +69,26 @@ class MemoryStreamChunkRepository(Repository):
         if lease is not None and lease.token not in (None, token):
             if lease.until is not None and lease.until >= now:
                 return False
-        self._tx.put("stream_readers", ReaderLease(execution_id, token, until), insert=False)
+        held = [] if lease is None else lease.held
+        lease = ReaderLease(execution_id, token, until, held)
+        self._tx.put("stream_readers", lease, insert=False)
         return True
 
-    async def release_reader(self, execution_id: uuid.UUID, token: str) -> bool:
+    async def release_reader(
+        self, execution_id: uuid.UUID, token: str, held: Sequence[Any] | None = None
+    ) -> bool:
         """Give the lease back if ``token`` still holds it."""
         self._tx.check()
         lease = self._tx.row("stream_readers", execution_id)
         if lease is None or lease.token != token:
             return False
         await self._tx.lock("stream_readers", execution_id)
-        self._tx.put("stream_readers", ReaderLease(execution_id, None, None), insert=False)
+        kept = lease.held if held is None else list(held)
+        self._tx.put("stream_readers", ReaderLease(execution_id, None, None, kept), insert=False)
         return True
+
+    async def held(self, execution_id: uuid.UUID) -> list[Any]:
+        """The chunks kept unstored, in order (a copy)."""
+        self._tx.check()
+        lease = self._tx.row("stream_readers", execution_id)
+        return [] if lease is None else list(lease.held)

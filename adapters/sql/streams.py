@@ -42,6 +42,7 @@ _RELEASE = (
     .where(_R.execution_id == bindparam("p_execution_id"), _R.token == bindparam("p_token"))
     .values(token=None, lease_until=None)
 )
+_HELD = select(_R.held).where(_R.execution_id == bindparam("p_execution_id"))
 
 
 class SqlStreamChunkRepository:
@@ -92,7 +93,19 @@ class SqlStreamChunkRepository:
         return int((await self._db.execute(first)).rowcount) == 1
 
     @guarded("stream_readers.release")
-    async def release_reader(self, execution_id: uuid.UUID, token: str) -> bool:
-        """Give the lease back if ``token`` still holds it."""
+    async def release_reader(
+        self, execution_id: uuid.UUID, token: str, held: Sequence[Any] | None = None
+    ) -> bool:
+        """Give the lease back if ``token`` still holds it (and replace the held chunks
+        when ``held`` is given)."""
         params = {"p_execution_id": execution_id, "p_token": token}
-        return int((await self._db.execute(_RELEASE, params)).rowcount) == 1
+        statement = _RELEASE
+        if held is not None:
+            statement = _RELEASE.values(held=list(held) or None)
+        return int((await self._db.execute(statement, params)).rowcount) == 1
+
+    @guarded("stream_readers.held")
+    async def held(self, execution_id: uuid.UUID) -> list[Any]:
+        """The chunks kept unstored, in order."""
+        value = (await self._db.execute(_HELD, {"p_execution_id": execution_id})).scalar()
+        return list(value) if isinstance(value, list) else []

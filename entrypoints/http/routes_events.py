@@ -71,7 +71,10 @@ async def _send(response: web.StreamResponse, request: web.Request, event: Strea
     if event.view is not None:
         data = dumps(await execution_json(request, event.view, PUSHED_VALUE_MAX_BYTES))
     else:
-        data = dumps(event.value)
+        value, files = event.value, services(request).files
+        if event.kind == "output" and files is not None and value is not None:
+            value = await files.render(path_id(request), value)  # a chunk's files: links
+        data = dumps(value)
     head = b"id: %d\nevent: %s\ndata: " % (event.id, event.kind.encode())
     await _write(response, head + data + b"\n\n")
 

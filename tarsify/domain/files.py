@@ -4,7 +4,8 @@ an execution's stored output.
 A stored output never holds file bytes or a provider's short-lived URL. Each file is
 replaced by a *reference*, the JSON object ``{"$file": "<key>"}`` (exactly that one
 member), and ``render_output`` turns references into signed URLs when the execution is
-shown. Keys are ``executions/{execution_id}/{n}.{ext}``.
+shown. Keys are ``executions/{execution_id}/{n}.{ext}``, and for the files of a streamed
+chunk ``executions/{execution_id}/chunks/{seq}-{n}.{ext}``.
 """
 
 from __future__ import annotations
@@ -88,6 +89,12 @@ def file_key(execution_id: uuid.UUID, index: int, extension: str) -> str:
     """The key of an execution's ``index``-th file (deterministic, so a retried offload
     overwrites instead of duplicating)."""
     return check_key(f"{execution_prefix(execution_id)}{index}.{extension}")
+
+
+def chunk_file_key(execution_id: uuid.UUID, seq: int, index: int, extension: str) -> str:
+    """The key of the ``index``-th file of the execution's chunk ``seq`` (deterministic,
+    like ``file_key``)."""
+    return check_key(f"{execution_prefix(execution_id)}chunks/{seq}-{index}.{extension}")
 
 
 def reference(key: str) -> dict[str, str]:

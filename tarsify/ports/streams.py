@@ -6,7 +6,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Sequence
 from datetime import datetime
-from typing import Protocol
+from typing import Any, Protocol
 
 from tarsify.domain.streams import StreamChunk
 
@@ -31,7 +31,15 @@ class StreamChunkRepository(Protocol):
         its own: commit right after."""
         ...
 
-    async def release_reader(self, execution_id: uuid.UUID, token: str) -> bool:
+    async def release_reader(
+        self, execution_id: uuid.UUID, token: str, held: Sequence[Any] | None = None
+    ) -> bool:
         """Give the right back; False when ``token`` no longer held it (it expired and
-        another reader took it)."""
+        another reader took it). ``held`` (when not None) replaces the chunks kept
+        unstored (``held``)."""
+        ...
+
+    async def held(self, execution_id: uuid.UUID) -> list[Any]:
+        """The chunks read from the provider but not stored yet (their files wait for
+        the blob store), in order; they come before any chunk read later."""
         ...

@@ -23,6 +23,7 @@ from tarsify.domain.files import (
     FILE_MARKER,
     FileRecord,
     JsonPath,
+    chunk_file_key,
     execution_prefix,
     file_key,
     reference,
@@ -52,12 +53,19 @@ class OutputFiles:
         self._url_ttl_s = url_ttl_s
 
     async def offload(
-        self, execution_id: uuid.UUID, output: Any, base_model: BaseModel
+        self,
+        execution_id: uuid.UUID,
+        output: Any,
+        base_model: BaseModel,
+        chunk: int | None = None,
     ) -> tuple[Any, list[FileRecord]]:
         """Store every file of ``output`` and return the output with references in
         their place, and the stored files (in document order).
 
-        Raises ``OutputDownloadFailed`` when a file given by URL cannot be fetched and
+        ``chunk`` (a streamed chunk's ``seq``) stores the files of that chunk under keys
+        of their own, and a file given by URL that cannot be fetched becomes null there
+        (a lost preview does not fail the run). Raises ``OutputDownloadFailed`` when a
+        file of a final output given by URL cannot be fetched and
         ``BlobStoreUnavailable`` when the store cannot take a file (retry later).
         """
         found = find_files(output, base_model.output_type, base_model.output_format)
@@ -66,8 +74,18 @@ class OutputFiles:
         replacements: dict[JsonPath, Any] = {}
         records: list[FileRecord] = []
         for index, (path, source) in enumerate(found):
-            data, content_type = await self._bytes_of(execution_id, source)
-            key = file_key(execution_id, index, extension_for(content_type))
+            try:
+                data, content_type = await self._bytes_of(execution_id, source)
+            except OutputDownloadFailed:
+                if chunk is None:
+                    raise
+                replacements[path] = None
+                continue
+            extension = extension_for(content_type)
+            if chunk is None:
+                key = file_key(execution_id, index, extension)
+            else:
+                key = chunk_file_key(execution_id, chunk, index, extension)
             stored = await self._blobs.put(key, data, content_type)
             digest = hashlib.sha256(data).hexdigest()
             records.append(FileRecord(stored.key, stored.content_type, stored.size, digest))

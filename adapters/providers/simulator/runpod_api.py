@@ -188,9 +188,9 @@ async def _stream(request: web.Request) -> web.Response:
     if read is None:
         return _error(404, "job not found")
     view, chunks = read
-    return web.json_response(
-        {"id": view.id, "status": view.status, "stream": [{"output": c} for c in chunks]}
-    )
+    base = str(request.url.origin())
+    stream = [{"output": with_file_urls(c, base)} for c in chunks]
+    return web.json_response({"id": view.id, "status": view.status, "stream": stream})
 
 
 async def _cancel(request: web.Request) -> web.Response:

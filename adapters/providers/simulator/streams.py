@@ -7,6 +7,7 @@ import math
 from dataclasses import dataclass
 from typing import Any
 
+from adapters.providers.simulator.media import FILE_MARK, png_data_uri
 from tarsify.domain.models import OutputType
 
 CHUNKS_PER_S = 8
@@ -24,19 +25,24 @@ STREAM_TEXT = (
 class StreamPlan:
     """A job's generator: ``chunks`` yielded evenly over its run, ``streamed`` of them
     read so far (``/stream`` consumes them), whether its output is the list of every
-    chunk (RunPod's ``return_aggregate_stream``), whether it reports progress."""
+    chunk (RunPod's ``return_aggregate_stream``), whether it reports progress, and
+    whether its chunks are image previews (``data``: data URIs, ``url``: the fake's
+    expiring URLs)."""
 
     chunks: int
     aggregate: bool
     progress: bool
     streamed: int = 0
+    previews: str | None = None
 
     def take(
         self, output_type: OutputType, completed: bool, ran_s: float, run_s: float
     ) -> list[Any]:
         """The chunks yielded after ``ran_s`` of the run and not read yet (consumed)."""
         produced = self.chunks if completed else yielded_by(self.chunks, ran_s, run_s)
-        fresh = [stream_chunk(output_type, i) for i in range(self.streamed, produced)]
+        fresh = [
+            stream_chunk(output_type, i, self.previews) for i in range(self.streamed, produced)
+        ]
         self.streamed = max(self.streamed, produced)
         return fresh
 
@@ -44,7 +50,7 @@ class StreamPlan:
         """The job's final output: the list of its chunks, or nothing without aggregate."""
         if not self.aggregate:
             return ""
-        return [stream_chunk(output_type, i) for i in range(self.chunks)]
+        return [stream_chunk(output_type, i, self.previews) for i in range(self.chunks)]
 
     def progress_at(self, ran_s: float, run_s: float) -> Any:
         """The progress report after ``ran_s`` of the run (None if it reports none)."""
@@ -58,7 +64,9 @@ def plan_stream(
 ) -> StreamPlan | None:
     """What a job yields and reports, from its kind and its input's magic:
     ``simulate_stream`` (a number of chunks, or true), ``simulate_aggregate`` (false: no
-    aggregate output), ``simulate_progress``. None: neither chunks nor progress."""
+    aggregate output), ``simulate_progress``, ``simulate_previews`` (true or ``"data"``:
+    each chunk an image preview as a data URI; ``"url"``: as an expiring URL). None:
+    neither chunks nor progress."""
     magic = input.get("simulate_stream")
     chunks = 0
     if magic is True or (streaming and magic is None):
@@ -70,7 +78,9 @@ def plan_stream(
     progress = progress or (output_type in PROGRESS_TYPES and not chunks)
     if not chunks and not progress:
         return None
-    return StreamPlan(chunks, aggregate, progress)
+    previews = input.get("simulate_previews")
+    kind = "data" if previews is True else previews if previews in ("data", "url") else None
+    return StreamPlan(chunks, aggregate, progress, previews=kind)
 
 
 def yielded_by(chunks: int, ran_s: float, run_s: float) -> int:
@@ -80,9 +90,14 @@ def yielded_by(chunks: int, ran_s: float, run_s: float) -> int:
     return max(0, min(chunks, int(chunks * ran_s / run_s)))
 
 
-def stream_chunk(output_type: OutputType, index: int) -> Any:
+def stream_chunk(output_type: OutputType, index: int, previews: str | None = None) -> Any:
     """The ``index``-th chunk a simulated generator handler yields: a word of a story (a
-    text model's token), else a small object."""
+    text model's token), an image preview (``previews``: the PNG of seed ``index + 1``),
+    else a small object."""
+    if previews == "data":
+        return {"index": index, "image": png_data_uri(index + 1)}
+    if previews == "url":
+        return {"index": index, "image": f"{FILE_MARK}png/{index + 1}"}
     words = STREAM_TEXT.split(" ")[:-1]
     word = words[index % len(words)] + " "
     if output_type == OutputType.TEXT:

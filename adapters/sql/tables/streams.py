@@ -1,5 +1,6 @@
 """Streamed output: the chunks of streaming executions, one row each, in order, and the
-lease of the one process reading an execution's stream at the provider."""
+lease of the one process reading an execution's stream at the provider (with the chunks
+it read but could not store yet)."""
 
 from __future__ import annotations
 
@@ -35,4 +36,6 @@ stream_readers = Table(
     ),
     Column("token", String(36)),
     Column("lease_until", UtcDateTime()),
+    # Chunks read but not stored yet (their files wait for the blob store), in order.
+    Column("held", json_type()),
 )

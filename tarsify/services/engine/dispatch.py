@@ -64,6 +64,8 @@ class Dispatcher:
                 clock,
                 lambda execution_id, decide, also: self.store(execution_id, decide, also=also),
                 lambda execution, report: self._record(execution, Execution.apply, report),
+                files,
+                self._recording.base_model_of,
             )
 
     async def store(
@@ -208,7 +210,8 @@ class Dispatcher:
             return execution
         if await self.streams_output(execution):
             assert self._streams is not None
-            return await self._streams.read(execution, endpoint_id)
+            execution = await self._streams.read(execution, endpoint_id)
+            return await self._streams.progress(execution, endpoint_id)
         try:
             report = await self._provider.status(endpoint_id, job_id)
         except ProviderJobNotFound:

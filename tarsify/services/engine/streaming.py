@@ -9,6 +9,15 @@ that also gives the lease back — refused (the chunks dropped, never stored out
 when the lease was lost meanwhile. When the stream says the job ended, its final status
 and output are read with ``status``: the output is the worker's aggregate, or else the
 list of the stored chunks.
+
+A chunk that holds files (a data URI, a provider's URL: a diffusion preview) is stored
+with references to the blob store in their place, like any output. While the blob store
+is down, the chunks read (gone from the provider) are held with the lease
+(``StreamChunkRepository.held``) and stored before any later chunk; a job that ends with
+chunks held is not recorded as finished until they are stored. Progress (RunPod's
+``/status`` while the job runs; ``/status`` consumes nothing) is read at the poll
+cadence by ``progress``, which never records the job's end: that is the stream's to say,
+once every chunk is read.
 """
 
 from __future__ import annotations
@@ -20,17 +29,21 @@ from collections.abc import Awaitable, Callable, Sequence
 from datetime import timedelta
 from typing import Any
 
-from tarsify.domain.errors import GpuProviderError, ProviderJobNotFound
+from tarsify.domain.errors import BlobStoreUnavailable, GpuProviderError, ProviderJobNotFound
 from tarsify.domain.execution import Execution
 from tarsify.domain.failures import Failure
+from tarsify.domain.file_detect import find_files
+from tarsify.domain.files import ExecutionFile, FileRecord
 from tarsify.domain.jobs import JobReport
-from tarsify.domain.models import ExecutionStatus
+from tarsify.domain.jsonsafe import json_safe
+from tarsify.domain.models import BaseModel, ExecutionStatus
 from tarsify.domain.streams import aggregate, chunks_after
 from tarsify.ports.clock import Clock
 from tarsify.ports.provider import StreamingGpuProvider
 from tarsify.ports.storage import UnitOfWork, UnitOfWorkFactory
 from tarsify.services.engine.changes import Also, Decision
 from tarsify.services.engine.listeners import Write
+from tarsify.services.files import OutputFiles
 
 log = logging.getLogger("tarsify.engine")
 # How long a reader may hold a job's stream: longer than any provider call lasts.
@@ -39,6 +52,7 @@ MAX_AGGREGATED_CHUNKS = 100_000
 
 Store = Callable[[uuid.UUID, Decision, Also], Awaitable[tuple[Execution, bool]]]
 Record = Callable[[Execution, JobReport], Awaitable[Execution]]
+BaseOf = Callable[[Execution], Awaitable[BaseModel | None]]
 
 
 class StreamLeaseLost(Exception):
@@ -55,12 +69,16 @@ class StreamReading:
         clock: Clock,
         store: Store,
         record: Record,
+        files: OutputFiles | None = None,
+        base_of: BaseOf | None = None,
     ) -> None:
         self._uow = uow
         self._provider = provider
         self._clock = clock
         self._store = store
         self._record = record
+        self._files = files
+        self._base_of = base_of
 
     async def read(self, execution: Execution, endpoint_id: str) -> Execution:
         """Read the chunks yielded since the last read and store them; record the end of
@@ -74,13 +92,16 @@ class StreamReading:
             claimed = await uow.chunks.claim_reader(
                 execution.id, token, now, now + timedelta(seconds=LEASE_S)
             )
+            held = await uow.chunks.held(execution.id) if claimed else []
             await uow.commit()
         if not claimed:
             return execution
+        unstored = False
         try:
             report = await self._provider.stream(endpoint_id, job_id)
-            if report.chunks:
-                execution = await self._store_chunks(execution, report.chunks, token)
+            values = [*held, *report.chunks]
+            if values:
+                execution, unstored = await self._store_chunks(execution, values, token)
         except ProviderJobNotFound:
             report = JobReport(job_id=job_id, status="UNKNOWN")
             now = self._clock.now()
@@ -96,24 +117,59 @@ class StreamReading:
             return execution
         finally:
             await self._release(execution.id, token)
+        if report.is_final and unstored:
+            # Not finished until its chunks are stored: shown why it waits.
+            now = self._clock.now()
+            stored, _ = await self._store(
+                execution.id, lambda e: e.files_unstored(job_id, now), _nothing
+            )
+            return stored
         if report.is_final:
             return await self._finish(execution, endpoint_id, job_id)
         if report.execution_status not in (None, execution.status):
             return await self._record(execution, dataclasses.replace(report, chunks=()))
         return execution
 
+    async def progress(self, execution: Execution, endpoint_id: str) -> Execution:
+        """Record the running job's progress from ``status`` (and its start); its end is
+        left to the stream, which says it once every chunk is read. Provider failures
+        change nothing (the next poll asks again)."""
+        job_id = execution.provider_job_id
+        if execution.is_terminal or job_id is None:
+            return execution
+        try:
+            report = await self._provider.status(endpoint_id, job_id)
+        except GpuProviderError:
+            return execution  # a lost job is the stream read's to tell
+        if report.is_final:
+            # Ended, maybe with chunks still unread: only the progress it last gave.
+            report = JobReport(job_id=report.job_id, status="", progress=report.progress)
+        return await self._record(execution, dataclasses.replace(report, output=None))
+
     async def _store_chunks(
         self, execution: Execution, values: Sequence[Any], token: str
-    ) -> Execution:
+    ) -> tuple[Execution, bool]:
+        """Store ``values`` (their files first) and give the lease back; when the blob
+        store is down, hold them with the lease instead. True when they are held."""
+        try:
+            values, files = await self._offload(execution, values)
+        except BlobStoreUnavailable as exc:
+            log.warning(
+                "execution.chunks_held",
+                extra={"execution_id": str(execution.id), "error": exc.message},
+            )
+            return execution, await self._hold(execution.id, values, token)
         now = self._clock.now()
 
         def writes(before: Execution) -> list[Write]:
             rows = chunks_after(before, values, now)
 
             async def write(uow: UnitOfWork) -> None:
-                if not await uow.chunks.release_reader(before.id, token):
+                if not await uow.chunks.release_reader(before.id, token, ()):
                     raise StreamLeaseLost()
                 await uow.chunks.add(rows)
+                for record in files:
+                    await uow.files.add(ExecutionFile.of(before.id, record, now))
 
             return [write]
 
@@ -126,13 +182,49 @@ class StreamReading:
                 "execution.stream_lease_lost",
                 extra={"execution_id": str(execution.id), "chunks": len(values)},
             )
-            return execution
+            return execution, False
         if not changed:
             log.warning(
                 "execution.chunks_after_end",
                 extra={"execution_id": str(execution.id), "chunks": len(values)},
             )
-        return stored
+        return stored, False
+
+    async def _hold(self, execution_id: uuid.UUID, values: Sequence[Any], token: str) -> bool:
+        """Keep ``values`` unstored with the lease (given back); False when it was lost
+        (the chunks are dropped, never stored out of order)."""
+        async with self._uow() as uow:
+            held = [json_safe(v) for v in values]
+            kept = await uow.chunks.release_reader(execution_id, token, held)
+            await uow.commit()
+        if not kept:
+            log.warning(
+                "execution.stream_lease_lost",
+                extra={"execution_id": str(execution_id), "chunks": len(values)},
+            )
+        return kept
+
+    async def _offload(
+        self, execution: Execution, values: Sequence[Any]
+    ) -> tuple[list[Any], list[FileRecord]]:
+        """``values`` with their files in the blob store (references in their place),
+        and the stored files; each chunk's files under keys of its own ``seq``."""
+        base = None
+        if self._files is not None and self._base_of is not None:
+            base = await self._base_of(execution)
+        if base is None or not any(find_files(v, base.output_type) for v in values):
+            return list(values), []
+        assert self._files is not None
+        async with self._uow() as uow:  # the count as stored: no other reader adds to it
+            fresh = await uow.executions.get(execution.id)
+        first = (fresh or execution).chunks + 1
+        stored: list[Any] = []
+        records: list[FileRecord] = []
+        for offset, value in enumerate(values):
+            value, files = await self._files.offload(execution.id, value, base, first + offset)
+            stored.append(value)
+            records += files
+        return stored, records
 
     async def _finish(self, execution: Execution, endpoint_id: str, job_id: str) -> Execution:
         """The job ended: its status and output from ``status``; a completed job's output
