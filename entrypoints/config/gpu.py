@@ -4,8 +4,9 @@ simulator's pace."""
 from __future__ import annotations
 
 from typing import Literal
+from urllib.parse import urlsplit
 
-from pydantic import Field, SecretStr
+from pydantic import Field, SecretStr, field_validator
 
 from entrypoints.config.common import Group, secret_set
 from tarsify.domain.catalog import Provider
@@ -35,6 +36,15 @@ class GpuConfig(Group):
     simulator_run_seconds: float = Field(
         default=1.0, ge=0.0, validation_alias="SIMULATOR_RUN_SECONDS"
     )
+
+    @field_validator("runpod_base_url", "fal_queue_url")
+    @classmethod
+    def _http_url(cls, url: str) -> str:
+        """A provider's API is reached over http(s) at a host."""
+        parts = urlsplit(url)
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            raise ValueError(f"must be an http(s) URL such as https://host/path, not {url!r}")
+        return url
 
     @property
     def simulated(self) -> bool:

@@ -159,8 +159,19 @@ def test_a_directory_that_refuses_writes_is_found_by_trying(
         ({"CORS_ORIGINS": "not a url"}, "CORS_ORIGINS must be * or comma-separated origins"),
         ({"CORS_ORIGINS": "https://ok.example,https://app.example/path"}, "CORS_ORIGINS"),
         ({"PORT": "eighty"}, "PORT"),
+        ({"FAL_QUEUE_URL": "queue.fal.run"}, "FAL_QUEUE_URL: Value error, must be an http(s) URL"),
+        ({"RUNPOD_BASE_URL": "ftp://api.runpod.ai"}, "RUNPOD_BASE_URL: Value error, must be"),
     ],
-    ids=["log-level", "database-garbage", "database-mysql", "cors", "cors-path", "port"],
+    ids=[
+        "log-level",
+        "database-garbage",
+        "database-mysql",
+        "cors",
+        "cors-path",
+        "port",
+        "fal-queue-url",
+        "runpod-base-url",
+    ],
 )
 def test_an_invalid_setting_is_one_line_naming_it(
     tmp_path: Path, env: dict[str, str], variable: str
