@@ -9,7 +9,8 @@ from collections.abc import Callable, Sequence
 from datetime import datetime
 
 from adapters.memory.repositories import Repository, keyset
-from tarsify.domain.execution import SET_AT_CREATION, Admission, Execution, ExecutionView
+from tarsify.domain.admission import Admission
+from tarsify.domain.execution import SET_AT_CREATION, Execution, ExecutionView
 from tarsify.domain.execution_summary import ExecutionSummary
 from tarsify.domain.jsonsafe import LISTED_VALUE_MAX_BYTES, bounded
 from tarsify.domain.models import ExecutionStatus, RunTarget
@@ -198,6 +199,7 @@ class MemoryExecutionRepository(Repository):
         # Values over the bound only as their size, as the SQL store reads them.
         summary.consumer_input = bounded(summary.consumer_input, LISTED_VALUE_MAX_BYTES)
         summary.output_payload = bounded(summary.output_payload, LISTED_VALUE_MAX_BYTES)
+        summary.logs = bounded(summary.logs, LISTED_VALUE_MAX_BYTES)
         return summary
 
     async def _locked_write(

@@ -69,7 +69,7 @@ UNIQUE: dict[str, Callable[[Any], list[tuple[Any, ...]]]] = {
 JSON_FIELDS: dict[str, tuple[str, ...]] = {
     "base_models": ("input_schema",),
     "tars_models": ("config_overrides",),
-    "executions": ("consumer_input", "input_payload", "output_payload", "progress"),
+    "executions": ("consumer_input", "input_payload", "output_payload", "progress", "logs"),
     "stream_chunks": ("value",),
     "execution_webhooks": ("events",),
 }

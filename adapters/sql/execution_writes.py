@@ -42,7 +42,8 @@ from adapters.sql.tables import (
     tars_models,
 )
 from adapters.sql.types import UtcDateTime
-from tarsify.domain.execution import SET_AT_CREATION, Admission, Execution
+from tarsify.domain.admission import Admission
+from tarsify.domain.execution import SET_AT_CREATION, Execution
 
 _ID = "p_id"
 # Spelled exactly like the partial index predicate: with bound parameters instead of

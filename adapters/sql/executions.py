@@ -38,7 +38,8 @@ from adapters.sql.mapping import (
 from adapters.sql.query import Query
 from adapters.sql.tables import executions, tars_models
 from adapters.sql.types import UtcDateTime
-from tarsify.domain.execution import Admission, Execution, ExecutionView
+from tarsify.domain.admission import Admission
+from tarsify.domain.execution import Execution, ExecutionView
 from tarsify.domain.execution_summary import ExecutionSummary
 from tarsify.domain.models import ExecutionStatus
 from tarsify.domain.pagination import Page, PageRequest

@@ -27,7 +27,7 @@ from adapters.fanout import Fanout
 log = logging.getLogger("tarsify.feed")
 CHANNEL = "tarsify_executions"
 # The columns behind what an execution's document shows that a change can move (the
-# rest of it is set when the execution is created). Migration 0016 spells the same.
+# rest of it is set when the execution is created). Migration 0019 spells the same.
 SHOWN_COLUMNS = (
     "status",
     "output_payload",
@@ -40,6 +40,8 @@ SHOWN_COLUMNS = (
     "queue_time_ms",
     "chunks",
     "progress",
+    "logs",
+    "queue_position",
 )
 KEEPALIVE_S = 30.0
 

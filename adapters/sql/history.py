@@ -20,7 +20,7 @@ from tarsify.domain.models import ExecutionStatus
 from tarsify.domain.pagination import Cursor, Page, PageRequest, page_from_rows
 
 # A list reads only what a summary holds (none of NOT_LISTED), with the slug and title of
-# its model after the execution's columns. The input and output go from the database to
+# its model after the execution's columns. The input, output and logs go from the database to
 # the answer as text, never decoded (JSONB's text on PostgreSQL), and only up to
 # LISTED_VALUE_MAX_BYTES each: a larger one is sent as its size (``Omitted``), so a page
 # holds at most that much of each row whatever it stores.
@@ -29,7 +29,7 @@ _LISTED = Shape(
     executions,
     "x_",
     omit=[column_of(Execution, name) for name in NOT_LISTED],
-    as_text=("consumer_input", "output_payload"),
+    as_text=("consumer_input", "output_payload", "logs"),
     text_limit=LISTED_VALUE_MAX_BYTES,
     after=("model_slug", "model_title"),
 )

@@ -4,7 +4,7 @@ The document is built as plain data (``execution_document``, see ``encoding``) a
 documented by ``ExecutionView``. The same document answers a run, ``GET`` by id, a
 cancel, a list (from ``ExecutionSummary``), the event stream and webhook bodies
 (``ExecutionDocuments``); its output's stored file references become signed links, and
-the last two leave out an input or output over ``PUSHED_VALUE_MAX_BYTES``.
+the last two leave out an input, output or logs over ``PUSHED_VALUE_MAX_BYTES``.
 """
 
 from __future__ import annotations
@@ -82,6 +82,15 @@ class PendingReasonView(View):
     message: str
 
 
+class LogLineView(View):
+    """One line of a job's log, as the provider reported it."""
+
+    message: str
+    level: str | None
+    source: str | None
+    timestamp: str | None
+
+
 class ExecutionView(View):
     """An execution as its consumer sees it."""
 
@@ -102,10 +111,19 @@ class ExecutionView(View):
         description="The worker's latest progress report while it runs (any JSON, such as"
         ' {"percent": 40}), or null'
     )
-    omitted: list[Literal["input", "output"]] | None = Field(
+    logs: list[LogLineView] | None = Field(
+        description="The job's newest log lines (at most 100, 16,000 characters of"
+        " messages), where the provider reports them (fal), or null"
+    )
+    queue_position: int | None = Field(
+        description="Its place in the provider's queue while QUEUED (0: next), where the"
+        " provider reports it (fal), or null"
+    )
+    omitted: list[Literal["input", "output", "logs"]] | None = Field(
         default=None,
-        description="Present when the input or output (given as null) was left out for its"
-        " size: over 8 KiB of JSON in a list, over 64 KiB in an event stream or webhook body."
+        description="Present when the input, output or logs (given as null) were left out"
+        " for their size: over 8 KiB of JSON in a list, over 64 KiB in an event stream or"
+        " webhook body."
         " GET /api/consumer/executions/{id} has them whole.",
     )
 
@@ -145,7 +163,7 @@ def execution_document(shown: Shown, output: Any = None) -> Json:
         pending = {"code": e.pending_reason.value, "message": e.pending_reason.message}
     omitted = [
         name
-        for name, value in (("input", e.consumer_input), ("output", output))
+        for name, value in (("input", e.consumer_input), ("output", output), ("logs", e.logs))
         if isinstance(value, Omitted)
     ]
     document: Json = {
@@ -166,6 +184,10 @@ def execution_document(shown: Shown, output: Any = None) -> Json:
         "cost": e.price if e.status is ExecutionStatus.COMPLETED else 0,
         # The worker's latest progress report (any JSON), or null.
         "progress": e.progress,
+        # The job's newest log lines and its place in the provider's queue, where the
+        # provider reports them (fal), or null.
+        "logs": None if isinstance(e.logs, Omitted) else e.logs,
+        "queuePosition": e.queue_position,
     }
     if omitted:
         document["omitted"] = omitted
@@ -186,6 +208,7 @@ async def render_execution(
             summary,
             consumer_input=bounded(summary.consumer_input, max_value_bytes),
             output_payload=bounded(summary.output_payload, max_value_bytes),
+            logs=bounded(summary.logs, max_value_bytes),
         )
     e = shown.execution if isinstance(shown, domain.ExecutionView) else shown
     output = e.output_payload

@@ -19,6 +19,7 @@ from tarsify.domain.jobs import JobReport
 from tarsify.domain.jsonsafe import Repairs, json_safe, safe_text
 from tarsify.domain.models import ExecutionStatus, JsonObject
 from tarsify.domain.states import can_transition
+from tarsify.domain.worker_logs import LogLine, kept_logs, queue_place
 
 MAX_ERROR_CHARS = 1000
 _S = ExecutionStatus
@@ -33,31 +34,9 @@ _DEFAULT_FAILURE = {
 # them again with each change, and what is shown of an execution never needs the merged
 # ``input_payload`` (only sending the job does, from the execution as stored).
 SET_AT_CREATION = frozenset(
-    {
-        "consumer_id",
-        "tars_model_id",
-        "endpoint_id",
-        "created_at",
-        "consumer_input",
-        "input_payload",
-        "idempotency_key",
-        "request_hash",
-        "price",
-    }
+    {"consumer_id", "tars_model_id", "endpoint_id", "created_at", "consumer_input"}
+    | {"input_payload", "idempotency_key", "request_hash", "price"}
 )
-
-
-@dataclass(slots=True, frozen=True)
-class Admission:
-    """What must still hold as a new execution is stored, decided with its insert: its
-    Tars model is published, on an active base model that an active endpoint (the one
-    the execution names) serves, and the consumer has fewer than ``max_active``
-    unfinished executions (None: no limit). Holding the consumer's turn while counting
-    keeps concurrent runs from overrunning the limit together."""
-
-    max_active: int | None = None
-    # A developer's test run: a DRAFT model is admitted too (never an ARCHIVED one).
-    drafts: bool = False
 
 
 class Step(StrEnum):
@@ -119,6 +98,10 @@ class Execution:
     # and the worker's latest progress report while it runs.
     chunks: int = 0
     progress: Any = None
+    # The job's log lines (``tarsify.domain.worker_logs``: bounded) and its place in the
+    # provider's queue while QUEUED, where the provider reports them (fal).
+    logs: list[LogLine] | None = None
+    queue_position: int | None = None
 
     def __post_init__(self) -> None:
         # Storage hands back the reason as plain text.
@@ -142,8 +125,8 @@ class Execution:
         return self.version + self.chunks
 
     def shown_state(self) -> tuple[Any, ...]:
-        """What a ``status`` event shows beyond progress and chunks: a change of it is a
-        new ``status`` event."""
+        """What a ``status`` event shows beyond progress, logs and chunks: a change of it
+        is a new ``status`` event."""
         return (
             self.status,
             self.output_payload,
@@ -154,6 +137,7 @@ class Execution:
             self.completed_at,
             self.execution_time_ms,
             self.queue_time_ms,
+            self.queue_position,
         )
 
     @property
@@ -249,22 +233,37 @@ class Execution:
             self.updated_at = now
             return True
         changed = self._adopt_job(report.job_id, now)
-        if report.progress is not None and report.progress != self.progress:
-            self.progress = json_safe(report.progress)
-            self.updated_at = now
-            changed = True
+        changed = self._take_reports(report, now) or changed
         target = report.execution_status
         if target is None and submitted and self.status is _S.PENDING:
             target = _S.QUEUED
-        if target is None or target is self.status or not can_transition(self.status, target):
-            return changed
-        if target.is_terminal:
-            return self._finish_from(report, target, now) or changed
-        self.status = target
-        if target is _S.RUNNING and self.started_at is None:
-            self.started_at = now
-            if report.delay_time_ms is not None:
-                self.queue_time_ms = report.delay_time_ms
+        if target is not None and target is not self.status and can_transition(self.status, target):
+            if target.is_terminal:
+                return self._finish_from(report, target, now) or changed
+            self.status = target
+            if target is _S.RUNNING and self.started_at is None:
+                self.started_at = now
+                if report.delay_time_ms is not None:
+                    self.queue_time_ms = report.delay_time_ms
+            self.updated_at = now
+            changed = True
+        position = queue_place(report.queue_position) if self.status is _S.QUEUED else None
+        if position != self.queue_position:
+            self.queue_position = position
+            self.updated_at = now
+            changed = True
+        return changed
+
+    def _take_reports(self, report: JobReport, now: datetime) -> bool:
+        """Keep the worker's latest progress and log lines, when they changed."""
+        seen = (self.progress, self.logs)
+        if report.progress is not None:
+            self.progress = json_safe(report.progress)
+        logs = kept_logs(report.logs)
+        if logs:  # a log only grows: an empty report is no news
+            self.logs = logs
+        if (self.progress, self.logs) == seen:
+            return False
         self.updated_at = now
         return True
 
@@ -338,7 +337,7 @@ class Execution:
             return False
         self.status = status
         self.completed_at = now
-        self.wake_at = None
+        self.wake_at = self.queue_position = None
         self.pending_reason = None
         if execution_time_ms is not None:
             self.execution_time_ms = execution_time_ms

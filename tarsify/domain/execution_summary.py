@@ -23,8 +23,8 @@ from tarsify.domain.models import ExecutionStatus, JsonObject
 class ExecutionSummary:
     """One execution of a consumer's list, with the slug and title of its Tars model.
 
-    Each field means what the ``Execution`` field of that name means. ``consumer_input``
-    and ``output_payload`` may come as the stored JSON text (``StoredJson``) and, when
+    Each field means what the ``Execution`` field of that name means. ``consumer_input``,
+    ``output_payload`` and ``logs`` may come as the stored JSON text (``StoredJson``) and, when
     larger than ``LISTED_VALUE_MAX_BYTES``, as their size only (``Omitted``). (Not
     frozen: a page builds one per row, and a frozen dataclass takes several times as
     long to build.)
@@ -44,6 +44,8 @@ class ExecutionSummary:
     pending_reason: PendingReason | None
     price: int
     progress: Any
+    logs: Any
+    queue_position: int | None
     model_slug: str
     model_title: str
 
@@ -76,6 +78,8 @@ class ExecutionSummary:
             pending_reason=e.pending_reason,
             price=e.price,
             progress=e.progress,
+            logs=e.logs,
+            queue_position=e.queue_position,
             model_slug=view.model_slug,
             model_title=view.model_title,
         )

@@ -40,6 +40,9 @@ class JobReport:
     ``output`` is whatever the worker returned: ``Execution.apply`` makes it storable.
     ``progress`` is the worker's latest progress report while the job runs (None when it
     gave none); ``chunks`` are the output chunks a stream read returned, in order.
+    ``logs`` are the job's log lines so far as the provider gives them (None when it
+    reports none: RunPod), ``queue_position`` its place in the provider's queue while it
+    waits (None when not given).
     """
 
     job_id: str
@@ -50,6 +53,8 @@ class JobReport:
     execution_time_ms: int | None = None
     progress: Any = None
     chunks: tuple[Any, ...] = ()
+    logs: Any = None
+    queue_position: int | None = None
 
     @property
     def execution_status(self) -> ExecutionStatus | None:

@@ -2,8 +2,8 @@
 
 A run may name a URL and the events it wants (Replicate's ``webhookEventsFilter``:
 ``start``, ``completed``, ``output`` (chunks of a streaming model's output arrived) and
-``logs`` (the worker's logs changed; no provider reports logs yet)). Each event that
-happens is stored once, in the transaction of the change that caused it (an outbox row),
+``logs`` (the log lines of its job changed, where the provider reports them: fal)). Each
+event that happens is stored once, in the transaction of the change that caused it (an outbox row),
 and delivered at least once by the delivery worker, with growing delays between
 attempts. Every attempt is recorded.
 """
@@ -180,7 +180,8 @@ def new_webhook_id() -> str:
 
 def events_of(before: Execution, after: Execution) -> list[WebhookEventType]:
     """The events a change makes happen: started when it became RUNNING, output when it
-    stored chunks of the output, completed when it became terminal. A job that was never
+    stored chunks of the output, logs when its job's log lines changed, completed when it
+    became terminal. A job that was never
     seen running (it finished between two looks) has no started event."""
     found = []
     running = ExecutionStatus.RUNNING
@@ -188,6 +189,8 @@ def events_of(before: Execution, after: Execution) -> list[WebhookEventType]:
         found.append(WebhookEventType.STARTED)
     if after.chunks > before.chunks:
         found.append(WebhookEventType.OUTPUT)
+    if after.logs and after.logs != before.logs:
+        found.append(WebhookEventType.LOGS)
     if after.is_terminal and not before.is_terminal:
         found.append(WebhookEventType.COMPLETED)
     return found

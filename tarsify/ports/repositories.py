@@ -10,8 +10,9 @@ from collections.abc import Awaitable, Callable, Sequence
 from datetime import datetime
 from typing import Protocol
 
+from tarsify.domain.admission import Admission
 from tarsify.domain.api_keys import ApiKey, ApiKeyOwner
-from tarsify.domain.execution import Admission, Execution, ExecutionView
+from tarsify.domain.execution import Execution, ExecutionView
 from tarsify.domain.execution_summary import ExecutionSummary
 from tarsify.domain.files import ExecutionFile
 from tarsify.domain.models import (

@@ -2,8 +2,10 @@
 one, until it is final.
 
 An execution's events (``StreamEvent``) are its stored chunks (``output``), the changes of
-its worker's progress (``progress``) and of what its document shows (``status``), each
-with the id ``tarsify.domain.streams`` gives it. ``ExecutionWatcher.watch`` sends the
+its worker's progress (``progress``), the lines its job's log gained (``logs``) and the
+changes of what its document shows (``status``), each with the id
+``tarsify.domain.streams`` gives it. A change of both progress and logs is one ``status``
+event (one id, one event). ``ExecutionWatcher.watch`` sends the
 stored chunks after the id it starts from (all of them for a new stream), then the
 execution's state, then waits on the ``ExecutionFeed`` and reads again when it may have
 changed: new chunks first, then the new state. Changes closer together than a read are
@@ -23,6 +25,7 @@ from typing import Any
 
 from tarsify.domain.execution import ExecutionView
 from tarsify.domain.streams import CHUNK_PAGE
+from tarsify.domain.worker_logs import new_lines
 from tarsify.ports.feed import ExecutionFeed
 from tarsify.services.engine.executions import ExecutionService
 
@@ -46,8 +49,9 @@ class WatchSettings:
 
 @dataclass(slots=True, frozen=True)
 class StreamEvent:
-    """One event: ``status`` (``view``), ``output`` (``value``: one chunk) or
-    ``progress`` (``value``: the latest report), with its ``id``."""
+    """One event: ``status`` (``view``), ``output`` (``value``: one chunk), ``progress``
+    (``value``: the latest report) or ``logs`` (``value``: the new lines), with its
+    ``id``."""
 
     kind: str
     id: int
@@ -137,12 +141,22 @@ class ExecutionWatcher:
         if last <= sent.id:
             return
         sent.id = last
-        if resumed or sent.state is None or sent.state != execution.shown_state():
-            sent.state, sent.progress = execution.shown_state(), execution.progress
+        progressed = sent.progress != execution.progress
+        logged = sent.logs != execution.logs
+        before = sent.logs
+        sent.progress, sent.logs = execution.progress, execution.logs
+        if (
+            resumed
+            or sent.state is None
+            or sent.state != execution.shown_state()
+            or (progressed and logged)
+        ):
+            sent.state = execution.shown_state()
             yield StreamEvent("status", last, view=view)
-        elif sent.progress != execution.progress:
-            sent.progress = execution.progress
+        elif progressed:
             yield StreamEvent("progress", last, value=execution.progress)
+        elif logged:
+            yield StreamEvent("logs", last, value=new_lines(before, execution.logs))
 
     async def _read(
         self, consumer_id: uuid.UUID, execution_id: uuid.UUID, announced: int
@@ -160,8 +174,10 @@ class ExecutionWatcher:
 
 @dataclass(slots=True)
 class _Sent:
-    """What a stream has sent: the last event id, the last state and progress shown."""
+    """What a stream has sent: the last event id, the last state, progress and logs
+    shown."""
 
     id: int
     state: tuple[Any, ...] | None = None
     progress: Any = None
+    logs: Any = None

@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 
 from adapters.sql.tables import ACTIVE_EXECUTION_PREDICATE
+from tarsify.domain.admission import Admission
 from tarsify.domain.errors import AlreadyExists
-from tarsify.domain.execution import Admission
 from tarsify.domain.models import ExecutionStatus, TarsModelStatus
 from tarsify.domain.pagination import PageRequest
 from tarsify.ports.storage import UnitOfWorkFactory

@@ -21,7 +21,7 @@ from tarsify.domain.models import ExecutionStatus
 from tests.contract.factories import add_executions, seed_catalog
 from tests.pg import migrated_postgres
 
-MIGRATION = Path(__file__).parents[2] / "migrations/versions/0016_stream_chunks.py"
+MIGRATION = Path(__file__).parents[2] / "migrations/versions/0019_job_logs.py"
 
 
 def test_the_migration_and_the_feed_name_the_same_columns() -> None:

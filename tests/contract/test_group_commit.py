@@ -20,8 +20,9 @@ from adapters.sql.lane import Lane
 from adapters.sql.mapping import to_values
 from adapters.sql.tables import executions
 from adapters.sql.uow import SqlUnitOfWork
+from tarsify.domain.admission import Admission
 from tarsify.domain.errors import AlreadyExists, StorageError
-from tarsify.domain.execution import Admission, Execution
+from tarsify.domain.execution import Execution
 from tarsify.domain.models import ExecutionStatus, TarsModelStatus
 from tarsify.ports.storage import UnitOfWorkFactory
 from tests.contract.factories import Catalog, add_executions, consumer, seed_catalog

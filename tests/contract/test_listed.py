@@ -120,3 +120,28 @@ async def test_a_page_of_100_is_bounded_in_bytes_whatever_the_rows_hold(
     assert (kept["input"], kept["output"], kept["omitted"]) == ({"p": near}, None, ["output"])
     plain = execution_document(views[made[0].id], output={"small": 1})
     assert "omitted" not in plain
+
+
+async def test_a_list_shows_logs_and_queue_place_and_leaves_out_logs_over_the_bound(
+    uow_factory: UnitOfWorkFactory,
+) -> None:
+    cat = await seed_catalog(uow_factory)
+    short = [{"message": "Step 1/10", "level": "INFO", "source": "user", "timestamp": "t"}]
+    long = [{**short[0], "message": "y" * 1000} for _ in range(16)]  # ~17 KB of JSON
+    made = [
+        cat.execution(created_at=at(0), status=ExecutionStatus.QUEUED, queue_position=4),
+        cat.execution(created_at=at(1), status=ExecutionStatus.RUNNING, logs=short),
+        cat.execution(created_at=at(2), status=ExecutionStatus.RUNNING, logs=long),
+    ]
+    await add_executions(uow_factory, *made)
+    async with uow_factory() as uow:
+        page = await uow.executions.list_for_consumer(cat.consumer.id, PageRequest(10))
+        whole = await uow.executions.get_view(made[2].id)
+    views = {v.id: v for v in page.items}
+    queued, logged, over = (execution_document(views[m.id]) for m in made)
+    assert (queued["queuePosition"], queued["logs"]) == (4, None)
+    assert (logged["queuePosition"], logged["logs"]) == (None, short)
+    assert "omitted" not in logged
+    assert over["logs"] is None and over["omitted"] == ["logs"]
+    assert isinstance(views[made[2].id].logs, Omitted)
+    assert whole is not None and whole.execution.logs == long  # GET by id has them whole

@@ -24,7 +24,7 @@ from adapters.sql.tables import ledger_entries, metadata
 from adapters.sql.types import UtcDateTime
 from adapters.sql.uow import SqlUnitOfWork
 from tests.contract.conftest import sqlite_url
-from tests.contract.factories import T0, add_executions, seed_catalog
+from tests.contract.factories import T0, seed_catalog
 from tests.pg import create_test_database, drop_test_database, require_postgres
 
 TABLES = {table.name for table in metadata.sorted_tables}
@@ -105,7 +105,23 @@ async def test_ledger_entries_get_their_executions_model(empty_database: str) ->
         uow_factory = partial(SqlUnitOfWork, session_factory(engine))
         cat = await seed_catalog(uow_factory)
         run = cat.execution(price=5)
-        await add_executions(uow_factory, run)
+        # The execution as 0016 stores it: only columns it had (the table grew since).
+        old_run = sa.table(
+            "executions",
+            *(sa.column(name, Uuid()) for name in ("id", "tars_model_id", "endpoint_id")),
+            sa.column("consumer_id", Uuid()),
+            sa.column("price"),
+        )
+        async with engine.begin() as connection:
+            await connection.execute(
+                sa.insert(old_run).values(
+                    id=run.id,
+                    tars_model_id=run.tars_model_id,
+                    endpoint_id=run.endpoint_id,
+                    consumer_id=run.consumer_id,
+                    price=5,
+                )
+            )
         held, granted = uuid.uuid4(), uuid.uuid4()
         old = sa.table(
             "ledger_entries",

@@ -11,8 +11,8 @@ import dataclasses
 
 import pytest
 
+from tarsify.domain.admission import Admission
 from tarsify.domain.errors import AlreadyExists
-from tarsify.domain.execution import Admission
 from tarsify.domain.models import Consumer, ExecutionStatus
 from tarsify.ports.repositories import FollowUp
 from tarsify.ports.storage import UnitOfWork, UnitOfWorkFactory

@@ -42,6 +42,8 @@ async def test_get_polls_until_completed(api: Api, world: World) -> None:
         "queueTimeMs",
         "cost",
         "progress",
+        "logs",
+        "queuePosition",
     }
 
 

@@ -136,12 +136,21 @@ async def test_status_goes_202_queued_202_running_200_completed(fake: Fake) -> N
     fake.clock.advance(1.5)
     status, running = await fake.call("GET", sub["status_url"], params={"logs": "1"})
     assert status == 202 and running["status"] == "IN_PROGRESS"
-    assert [line["message"] for line in running["logs"]] == ["Simulated runner started the request"]
+    # An image job reports progress: a line per 10% of its run (0.5 s of 2 s here).
+    assert [line["message"] for line in running["logs"]] == [
+        "Simulated runner started the request",
+        "Step 1/10",
+        "Step 2/10",
+    ]
     assert {"level", "source", "timestamp"} <= set(running["logs"][0])
     fake.clock.advance(2)
-    status, done = await fake.call("GET", sub["status_url"])
+    status, done = await fake.call("GET", sub["status_url"], params={"logs": "1"})
     assert status == 200 and done["status"] == "COMPLETED"
     assert done["metrics"] == {"inference_time": 2.0} and "error" not in done
+    messages = [line["message"] for line in done["logs"]]  # every line it printed
+    assert messages[:2] == ["Simulated runner started the request", "Step 1/10"]
+    assert messages[-2:] == ["Step 10/10", "Simulated runner finished the request"]
+    assert len(messages) == 12
 
 
 async def test_result_waits_for_completion_then_gives_fal_shaped_images(fake: Fake) -> None:

@@ -15,8 +15,10 @@ Statuses. IN_QUEUE and IN_PROGRESS pass through. COMPLETED stays COMPLETED (the 
 then read from the result URL) or, when it carries an ``error``, becomes TIMED_OUT
 (``request_timeout``), CANCELLED (``request_cancelled``) or FAILED.
 ``metrics.inference_time`` (seconds) becomes ``execution_time_ms``. fal reports no queue
-time (``delay_time_ms`` stays None); ``queue_position`` and the output's ``timings`` have
-no field in ``JobReport`` (the timings stay in the output).
+time (``delay_time_ms`` stays None); the output's ``timings`` stay in the output. Every
+status read asks for the logs (``?logs=1``): the runner's lines so far become
+``JobReport.logs`` (the execution keeps them bounded), and ``queue_position`` (IN_QUEUE)
+``JobReport.queue_position``.
 
 A ``JobRequest`` on fal's wire: the input is the body; ``ttl_ms`` (the cap on the job's
 whole life) is sent as fal's time-to-start deadline ``X-Fal-Request-Timeout``, the nearest
@@ -38,6 +40,7 @@ import structlog
 
 from adapters.providers.fal.client import FalClient, FalError, FalRequestNotFound
 from tarsify.domain.errors import GpuProviderError, ProviderJobNotFound, ProviderOutcome
+from tarsify.domain.worker_logs import queue_place
 from tarsify.ports.provider import JobReport, JobRequest
 
 log = structlog.get_logger(__name__)
@@ -112,16 +115,22 @@ def ended_report(job_id: str, error_type: Any, error: Any, ms: int | None) -> Jo
 def report_from_status(job_id: str, data: dict[str, Any]) -> JobReport:
     """Map fal's status answer; a COMPLETED one still lacks its output (on the result URL)."""
     status = data.get("status")
+    logs = data.get("logs") if isinstance(data.get("logs"), list) else None
     if status in (IN_QUEUE, IN_PROGRESS):
-        return JobReport(job_id=job_id, status=str(status))
+        position = data.get("queue_position") if status == IN_QUEUE else None
+        return JobReport(
+            job_id=job_id, status=str(status), logs=logs, queue_position=queue_place(position)
+        )
     if status != COMPLETED:
         log.warning("fal.unknown_status", job_id=job_id, status=status)
-        return JobReport(job_id=job_id, status=status if isinstance(status, str) else "UNKNOWN")
+        status = status if isinstance(status, str) else "UNKNOWN"
+        return JobReport(job_id=job_id, status=status, logs=logs)
     metrics = data.get("metrics")
     ms = _ms(metrics.get("inference_time")) if isinstance(metrics, dict) else None
     if data.get("error") or data.get("error_type"):
-        return ended_report(job_id, data.get("error_type"), data.get("error"), ms)
-    return JobReport(job_id=job_id, status=COMPLETED, execution_time_ms=ms)
+        ended = ended_report(job_id, data.get("error_type"), data.get("error"), ms)
+        return dataclasses.replace(ended, logs=logs)
+    return JobReport(job_id=job_id, status=COMPLETED, execution_time_ms=ms, logs=logs)
 
 
 def job_id_of_submit(answer: dict[str, Any], base_url: str, model_id: str) -> str:
@@ -164,6 +173,7 @@ class FalGpuProvider:
         return JobReport(
             job_id=job_id_of_submit(answer, self._client.base_url, request.endpoint_id),
             status=IN_QUEUE,
+            queue_position=queue_place(answer.get("queue_position")),
         )
 
     async def submit_and_wait(self, request: JobRequest, wait_ms: int) -> JobReport:
@@ -188,14 +198,16 @@ class FalGpuProvider:
     async def status(self, endpoint_id: str, job_id: str) -> JobReport:
         """Current status; once COMPLETED, the output read from the result URL."""
         paths = self._paths(endpoint_id, job_id)
-        report = report_from_status(job_id, await self._guard(self._client.status(paths[1])))
+        answer = await self._guard(self._client.status(paths[1], logs=True))
+        report = report_from_status(job_id, answer)
         if report.status != COMPLETED:
             return report
         try:
             output = await self._client.result(paths[0])
         except FalError as exc:
             if exc.error_type is not None:  # the result names how the request failed
-                return ended_report(job_id, exc.error_type, exc.message, report.execution_time_ms)
+                ended = ended_report(job_id, exc.error_type, exc.message, report.execution_time_ms)
+                return dataclasses.replace(ended, logs=report.logs)
             raise _translated(exc) from exc
         return dataclasses.replace(report, output=output)
 

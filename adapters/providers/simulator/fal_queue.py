@@ -11,8 +11,8 @@ from __future__ import annotations
 
 import time
 from collections.abc import Collection, Mapping
-from dataclasses import dataclass
-from datetime import UTC, datetime
+from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from adapters.providers.simulator.engine import (
@@ -28,6 +28,7 @@ from adapters.providers.simulator.engine import (
 )
 from adapters.providers.simulator.fal_faults import FalFaultPlan
 from adapters.providers.simulator.fal_files import CdnFiles, fal_output
+from adapters.providers.simulator.streams import plan_stream
 from tarsify.domain.models import OutputType
 
 IN_QUEUE = "IN_QUEUE"
@@ -52,6 +53,8 @@ class FalRequest:
     no_retry: bool = False
     result_expired: bool = False
     output: dict[str, Any] | None = None
+    # When it was submitted, by the wall clock: its log lines are stamped from it.
+    submitted_wall: datetime = field(default_factory=lambda: datetime.now(UTC))
 
 
 @dataclass(slots=True, frozen=True)
@@ -63,18 +66,30 @@ class State:
     error_type: str | None = None
     inference_s: float | None = None
     started: bool = False
+    # How far the runner got (percent, in steps of 10), for a job that reports progress.
+    percent: int | None = None
+    since: datetime | None = None
 
     def logs(self) -> list[dict[str, Any]]:
-        """The runner's log lines so far, as ``?logs=1`` shows them."""
-        stamp = datetime.now(UTC).isoformat()
+        """The runner's log lines so far, as ``?logs=1`` shows them: every line it printed
+        since it started (a step per 10% of a job that reports progress)."""
+        since = self.since or datetime.now(UTC)
         lines = []
         if self.started:
             lines.append("Simulated runner started the request")
+        if self.percent:
+            lines += [f"Step {p // 10}/10" for p in range(10, self.percent + 1, 10)]
         if self.status == COMPLETED and self.started:
             lines.append("Simulated runner finished the request")
+        # Each line keeps its own time, whenever it is read (one millisecond apart here).
         return [
-            {"message": line, "level": "INFO", "source": "user", "timestamp": stamp}
-            for line in lines
+            {
+                "message": line,
+                "level": "INFO",
+                "source": "user",
+                "timestamp": (since + timedelta(milliseconds=i)).isoformat(),
+            }
+            for i, line in enumerate(lines)
         ]
 
 
@@ -161,6 +176,9 @@ class FalQueue:
 
     def state(self, rec: FalRequest, view: JobView) -> State:
         """fal's view of an engine job (see the module docstring)."""
+        return replace(self._state(rec, view), since=rec.submitted_wall)
+
+    def _state(self, rec: FalRequest, view: JobView) -> State:
         ran = _seconds(view.execution_time_ms)
         started = view.delay_time_ms is not None
         if view.status == CANCELLED:
@@ -173,13 +191,16 @@ class FalQueue:
         ):
             return State(COMPLETED, "Request timed out before a runner took it", "request_timeout")
         if view.status in (ENGINE_IN_QUEUE, IN_PROGRESS):
-            return State(view.status, started=started)
+            percent = view.progress.get("percent") if isinstance(view.progress, dict) else None
+            return State(view.status, started=started, percent=percent)
         if view.status == TIMED_OUT:
             return State(COMPLETED, "Request timed out", "request_timeout", ran, started)
         if view.status == FAILED:
             message = view.failure.message if view.failure else "Internal Server Error"
             return State(COMPLETED, message, "runner_server_error", ran, started)
-        return State(COMPLETED, inference_s=ran, started=started)
+        plan = plan_stream(rec.input, rec.output_type, 1.0, streaming=False)
+        percent = 100 if plan is not None and plan.progress else None
+        return State(COMPLETED, inference_s=ran, started=started, percent=percent)
 
     def cancel(self, rec: FalRequest) -> None:
         """Remove a queued request, or stop a running one (it ends ``request_cancelled``)."""

@@ -83,6 +83,9 @@ executions = Table(
     # worker's latest progress.
     Column("chunks", Integer, nullable=False, server_default=text("0")),
     Column("progress", json_type()),
+    # The job's log lines (bounded) and its place in the provider's queue (migration 0019).
+    Column("logs", json_type()),
+    Column("queue_position", Integer),
 )
 # History pages: equality on consumer, then the keyset order (created_at, id) both DESC.
 Index(

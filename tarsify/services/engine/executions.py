@@ -9,6 +9,7 @@ import logging
 import uuid
 from datetime import timedelta
 
+from tarsify.domain.admission import Admission
 from tarsify.domain.errors import (
     AlreadyExists,
     Conflict,
@@ -19,7 +20,7 @@ from tarsify.domain.errors import (
     TarsModelNotFound,
     TooManyActiveExecutions,
 )
-from tarsify.domain.execution import Admission, Execution, ExecutionView
+from tarsify.domain.execution import Execution, ExecutionView
 from tarsify.domain.execution_summary import ExecutionSummary
 from tarsify.domain.inputs import stored_inputs
 from tarsify.domain.models import (
