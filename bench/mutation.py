@@ -61,7 +61,10 @@ TESTS: dict[str, list[str]] = {
         "tests/unit/test_provider_callbacks.py",
         "tests/unit/test_stored_json.py",
         "tests/unit/test_policies_and_pages.py",
+        "tests/unit/test_streams.py",
+        "tests/unit/test_job_logs.py",
     ],
+    "tarsify/domain/worker_logs.py": ["tests/unit/test_job_logs.py"],
     "tarsify/domain/tars_model.py": [
         "tests/unit/test_tars_model.py",
         "tests/unit/test_studio_catalog.py",

@@ -47,7 +47,19 @@ class MemoryExecutionRepository(Repository):
         if not self._runnable(execution, admission.drafts):
             return False
         consumer = execution.consumer_id
-        if admission.max_active is not None and consumer is not None:
+        if admission.max_active is not None and admission.drafts:
+            owner = self._tx.row("tars_models", execution.tars_model_id).developer_id
+            await self._tx.lock("developers", owner)
+            mine = {m.id for m in self._tx.rows("tars_models").values() if m.developer_id == owner}
+            rows = self._tx.rows(self.table).values()
+            active = sum(
+                1
+                for x in rows
+                if x.consumer_id is None and x.tars_model_id in mine and not x.is_terminal
+            )
+            if active >= admission.max_active:
+                return False
+        elif admission.max_active is not None and consumer is not None:
             await self._tx.lock("consumers", consumer)
             rows = self._tx.rows(self.table).values()
             active = sum(1 for x in rows if x.consumer_id == consumer and not x.is_terminal)

@@ -44,6 +44,7 @@ from adapters.sql.tables import (
 from adapters.sql.types import UtcDateTime
 from tarsify.domain.admission import Admission
 from tarsify.domain.execution import SET_AT_CREATION, Execution
+from tarsify.domain.models import ExecutionStatus
 
 _ID = "p_id"
 # Spelled exactly like the partial index predicate: with bound parameters instead of
@@ -70,7 +71,10 @@ def admitting_insert(postgresql: bool, limited: bool, drafts: bool = False) -> Q
     On PostgreSQL ``consumer_active_executions`` (migration 0009) locks the consumer's
     row and counts in a snapshot taken after the lock, so runs of one consumer take
     turns and none counts past another's insert; SQLite runs one writer at a time.
-    With ``drafts`` (a developer's test run) a DRAFT model is admitted too.
+    With ``drafts`` (a developer's test run) a DRAFT model is admitted too, and the limit
+    counts the developer's unfinished test runs, of all their models
+    (``developer_active_test_runs``, migration 0020: the developer's row locked the same
+    way).
     """
     rules = TESTABLE if drafts else RUNNABLE
     runnable = exists().where(
@@ -81,10 +85,27 @@ def admitting_insert(postgresql: bool, limited: bool, drafts: bool = False) -> Q
         *rules,
     )
     conditions: list[Any] = [runnable]
-    if limited:
+    if limited and drafts:
+        model = bindparam("a_model", type_=tars_models.c.id.type)
+        if postgresql:
+            active: Any = func.developer_active_test_runs(model, type_=Integer())
+        else:
+            owner = select(tars_models.c.developer_id).where(tars_models.c.id == model)
+            active = (
+                select(func.count())
+                .select_from(executions.join(tars_models))
+                .where(
+                    tars_models.c.developer_id == owner.scalar_subquery(),
+                    executions.c.consumer_id.is_(None),
+                    executions.c.status.not_in([s for s in ExecutionStatus if s.is_terminal]),
+                )
+                .scalar_subquery()
+            )
+        conditions.append(active < bindparam("a_limit", type_=Integer()))
+    elif limited:
         consumer = bindparam("a_consumer", type_=executions.c.consumer_id.type)
         if postgresql:
-            active: Any = func.consumer_active_executions(consumer, type_=Integer())
+            active = func.consumer_active_executions(consumer, type_=Integer())
         else:
             active = (
                 select(func.count())
@@ -105,7 +126,9 @@ def admit_params(execution: Execution, admission: Admission) -> dict[str, Any]:
         "a_endpoint": execution.endpoint_id,
     }
     if admission.max_active is not None:
-        params |= {"a_consumer": execution.consumer_id, "a_limit": admission.max_active}
+        params["a_limit"] = admission.max_active
+        if not admission.drafts:
+            params["a_consumer"] = execution.consumer_id
     return params
 
 

@@ -10,12 +10,20 @@ from pathlib import Path
 import pytest
 
 from adapters.sql.tables import ACTIVE_EXECUTION_PREDICATE
+from adapters.sql.tables.runs import UNFINISHED_PREDICATE
 from tarsify.domain.admission import Admission
 from tarsify.domain.errors import AlreadyExists
 from tarsify.domain.models import ExecutionStatus, TarsModelStatus
 from tarsify.domain.pagination import PageRequest
 from tarsify.ports.storage import UnitOfWorkFactory
-from tests.contract.factories import ACTIVE, Catalog, add_executions, endpoint, seed_catalog
+from tests.contract.factories import (
+    ACTIVE,
+    Catalog,
+    add_executions,
+    endpoint,
+    seed_catalog,
+    tars_model,
+)
 
 MIGRATION = Path(__file__).parents[2] / "migrations/versions/0009_consumer_active_executions.py"
 
@@ -117,3 +125,53 @@ async def test_concurrent_admissions_never_pass_the_limit(uow_factory: UnitOfWor
 def test_the_migrations_function_counts_the_unfinished_statuses() -> None:
     """0009 keeps a frozen copy of the predicate: it must still match the table's."""
     assert ACTIVE_EXECUTION_PREDICATE in MIGRATION.read_text()
+
+
+TESTS = Path(__file__).parents[2] / "migrations/versions/0020_developer_active_test_runs.py"
+
+
+async def admit_test_run(uow_factory: UnitOfWorkFactory, cat: Catalog, limit: int | None) -> bool:
+    """Admit a developer's test run (no consumer) of ``cat``'s model under ``limit``."""
+    execution = cat.execution(consumer_id=None)
+    async with uow_factory() as uow:
+        stored = await uow.executions.admit(execution, Admission(limit, drafts=True), then=())
+        await uow.commit()
+    return stored
+
+
+async def test_a_developers_unfinished_test_runs_are_bounded_across_their_models(
+    uow_factory: UnitOfWorkFactory,
+) -> None:
+    cat = await seed_catalog(uow_factory)
+    second = tars_model(cat.developer.id, cat.base_model.id)  # a DRAFT of the same developer
+    async with uow_factory() as uow:
+        await uow.tars_models.add(second)
+        await uow.commit()
+    drafts = dataclasses.replace(cat, tars_model=second)
+    other = await seed_catalog(uow_factory)  # another developer's
+    await add_executions(
+        uow_factory,
+        cat.execution(consumer_id=None, status=ExecutionStatus.RUNNING),
+        cat.execution(consumer_id=None, status=ExecutionStatus.COMPLETED),
+        cat.execution(status=ExecutionStatus.RUNNING),  # a consumer's run: not a test
+        other.execution(consumer_id=None, status=ExecutionStatus.QUEUED),
+    )
+    # One unfinished test run of their own: a limit of 2 admits one more, on either model.
+    assert not await admit_test_run(uow_factory, cat, 1)
+    assert await admit_test_run(uow_factory, drafts, 2)
+    assert not await admit_test_run(uow_factory, cat, 2)
+    assert await admit_test_run(uow_factory, cat, 3)
+    assert await admit_test_run(uow_factory, other, 2)
+    assert await admit_test_run(uow_factory, cat, None)  # no limit
+
+
+async def test_concurrent_test_runs_never_pass_the_developers_limit(
+    uow_factory: UnitOfWorkFactory,
+) -> None:
+    cat = await seed_catalog(uow_factory)
+    outcomes = await asyncio.gather(*(admit_test_run(uow_factory, cat, 4) for _ in range(20)))
+    assert sum(outcomes) == 4
+
+
+def test_the_test_runs_function_counts_the_unfinished_statuses() -> None:
+    assert UNFINISHED_PREDICATE.replace("status", "e.status") in TESTS.read_text()

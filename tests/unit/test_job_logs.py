@@ -74,6 +74,13 @@ def test_text_is_made_valid_and_cut_to_size() -> None:
     assert len(log_line({"message": "m", "level": "L" * 500})["level"] or "") == 64  # type: ignore[index]
 
 
+def test_the_bounds_are_those_documented() -> None:
+    # API.md: at most 100 lines, 16,000 characters of messages, a message cut at 1,000.
+    assert (MAX_LOG_LINES, MAX_LOGS_CHARS, MAX_MESSAGE_CHARS) == (100, 16_000, 1000)
+    exact = "z" * 1000
+    assert log_line(exact) == {"message": exact, "level": None, "source": None, "timestamp": None}
+
+
 def test_only_the_newest_lines_are_kept_within_both_bounds() -> None:
     many = [line(f"line {i}") for i in range(MAX_LOG_LINES + 20)]
     kept = kept_logs(many)
@@ -99,6 +106,7 @@ def test_the_new_lines_are_those_after_the_tail_already_seen() -> None:
     assert new_lines(None, [a, b]) == [a, b]
     assert new_lines([a, b], [a, b, c]) == [c]
     assert new_lines([a, b, c], [b, c, d]) == [d]  # the oldest line fell off the bound
+    assert new_lines([a, b], [b, c]) == [c]
     assert new_lines([a, b], [a, b]) == []
     assert new_lines([a, b], [c, d]) == [c, d]  # nothing in common: all new
     assert new_lines([a, a], [a, a, a]) == [a]

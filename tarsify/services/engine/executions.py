@@ -48,7 +48,6 @@ from tarsify.services.input_files import InputFiles
 log = logging.getLogger("tarsify.engine")
 MIN_WAIT_STEP_S = 0.05
 MAX_RETRY_AFTER_S = 60
-TEST_RUN = Admission(None, drafts=True)
 
 
 class ExecutionService:
@@ -73,6 +72,7 @@ class ExecutionService:
         self._listeners = listeners or Listeners()
         self._targets = targets or RunTargets(uow, clock, settings.run_target_ttl_s)
         self._admission = Admission(settings.max_active_executions)
+        self._test_admission = Admission(settings.max_active_executions, drafts=True)
         self._offload = offload or Inline()
         self._inflight: dict[uuid.UUID, asyncio.Task[Execution]] = {}
         self._reading: dict[uuid.UUID, asyncio.Task[Execution]] = {}
@@ -127,7 +127,8 @@ class ExecutionService:
         The target may be this process's copy (``RunTargets``); when the insert refuses
         the run, the target is read afresh: it tells whether the model stopped being
         runnable (its error), moved to another endpoint (tried once more) or neither
-        (the consumer's limit of unfinished executions was reached).
+        (the consumer's limit of unfinished executions was reached, or the developer's of
+        unfinished test runs).
         """
         prepared = await self._targets.get(new.slug)
         for _ in range(2):
@@ -142,7 +143,7 @@ class ExecutionService:
             if fresh is None:
                 raise TarsModelNotFound()
             fresh.target.check_runnable(tester=new.tester)
-            limit = None if new.tester else self._settings.max_active_executions
+            limit = self._settings.max_active_executions
             if limit is not None and same_route(fresh.target, target):
                 # Still runnable, on the same route: the limit refused it.
                 estimate = target.base_model.estimated_seconds
@@ -154,8 +155,9 @@ class ExecutionService:
         """Insert ``execution`` if admitted, with what the listeners write beside it (a
         hold, ...): one whole change (``UnitOfWork``)."""
         writes = await self._listeners.plan_create(execution, target, request)
-        # A test run (no consumer) counts against no consumer's limit, and may run a DRAFT.
-        admission = TEST_RUN if request.tester else self._admission
+        # A test run (no consumer) counts against its developer's limit of unfinished test
+        # runs instead of a consumer's, and may run a DRAFT.
+        admission = self._test_admission if request.tester else self._admission
         async with self._uow() as uow:
             then = follow_ups(uow, writes)
             if not await uow.executions.admit(execution, admission, then=then):
