@@ -155,6 +155,11 @@ async def request_log_middleware(request: web.Request, handler: Handler) -> web.
         status = CLIENT_CLOSED_STATUS if request.get(CLIENT_GONE_KEY) else response.status
         response.headers[REQUEST_ID_HEADER] = request_id
         return response
+    except asyncio.CancelledError:
+        # A runner that cancels the handler of a client that left: a disconnect, not a 5xx.
+        if client_gone(request):
+            status = CLIENT_CLOSED_STATUS
+        raise
     finally:
         elapsed = time.perf_counter() - started
         record_request(request, status, elapsed)
@@ -187,6 +192,10 @@ def _error_for_http(exc: web.HTTPException) -> web.Response:
     return error_response(exc.status, code, message, details, headers=headers)
 
 
+def _log_client_gone(request: web.Request) -> None:
+    error_log.info("http.client_disconnected", method=request.method, path=loggable_path(request))
+
+
 @web.middleware
 async def error_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
     """Map every failure to the error envelope; unexpected ones are logged, never shown."""
@@ -209,6 +218,8 @@ async def error_middleware(request: web.Request, handler: Handler) -> web.Stream
             raise
         return _error_for_http(exc)
     except asyncio.CancelledError:
+        if client_gone(request):
+            _log_client_gone(request)
         raise
     except ConnectionError:
         # A body cut short, a reset while answering: the client left, nothing failed here.
@@ -219,9 +230,7 @@ async def error_middleware(request: web.Request, handler: Handler) -> web.Stream
             )
             return error_response(500, "ERR_5001", "Internal error")
         mark_client_gone(request)
-        error_log.info(
-            "http.client_disconnected", method=request.method, path=loggable_path(request)
-        )
+        _log_client_gone(request)
         return web.Response(status=CLIENT_CLOSED_STATUS, reason="Client Closed Request")
     except Exception:
         error_log.exception(

@@ -16,6 +16,7 @@ from tarsify.domain.errors import InvalidBody, NotFound
 from tarsify.services.uploads import UploadService
 
 from .envelope import ok, ok_page
+from .middleware import client_gone
 from .params import LIST_PARAMS, body, page_request, path_id
 from .routing import Auth, Caller, Route, services
 from .schemas_uploads import (
@@ -65,14 +66,20 @@ async def _file_part(request: web.Request) -> BodyPartReader:
         raise _invalid("malformed multipart body") from exc
 
 
-async def _chunks(part: BodyPartReader) -> AsyncIterator[bytes]:
-    """The part's bytes as they arrive; a body cut short is ``InvalidBody``."""
+async def _chunks(request: web.Request, part: BodyPartReader) -> AsyncIterator[bytes]:
+    """The part's bytes as they arrive; a body cut short is ``InvalidBody``, unless the
+    client left: then ``ConnectionResetError``, which the error middleware answers as a
+    client disconnect (one info line, 499) since nobody is there to read an answer."""
     try:
         while chunk := await part.read_chunk(CHUNK_BYTES):
             yield chunk
         if not part.at_eof():  # the body ended before the part's closing boundary
             raise _invalid("the upload was cut short")
-    except (ValueError, AssertionError, ConnectionError) as exc:
+    except (ValueError, AssertionError, ConnectionError, InvalidBody) as exc:
+        if client_gone(request):
+            raise ConnectionResetError("the client left during the upload") from exc
+        if isinstance(exc, InvalidBody):
+            raise
         raise _invalid("the upload was cut short") from exc
 
 
@@ -82,7 +89,7 @@ async def upload_file(request: web.Request, caller: Caller) -> web.Response:
     uploads = _uploads(request)
     part = await _file_part(request)
     declared = part.headers.get(hdrs.CONTENT_TYPE)
-    created = await uploads.create(owner, part.filename, declared, _chunks(part))
+    created = await uploads.create(owner, part.filename, declared, _chunks(request, part))
     return ok(file_view(created), status=201)
 
 

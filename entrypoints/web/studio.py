@@ -7,17 +7,16 @@ form consumers would see for a configuration (the marketplace's own form builder
 
 from __future__ import annotations
 
-import json
 import uuid
 from typing import Any
 
 from aiohttp import web
 
 from entrypoints.http.auth import resolve_caller
-from entrypoints.http.envelope import error_status
+from entrypoints.http.boundary import check_json
 from entrypoints.http.params import UUID_RE
 from entrypoints.http.routing import Auth, services
-from tarsify.domain.errors import InvalidBody, TarsifyError, TarsModelNotFound
+from tarsify.domain.errors import InvalidBody, TarsModelNotFound
 from tarsify.domain.merge import processed_input_schema
 
 from .form import build_form
@@ -46,26 +45,30 @@ async def model_page(request: web.Request) -> web.Response:
 
 
 def _preview_body(raw: bytes) -> tuple[uuid.UUID, Any]:
+    """``baseModelId`` and ``configOverrides`` of the body, decoded as the API's bodies
+    are (``check_json``: malformed, too deep, NUL, unpaired surrogates, NaN refused)."""
+    data = check_json(raw if raw.strip() else b"{}")
     try:
-        data = json.loads(raw or b"{}")
         base_id = uuid.UUID(str(data["baseModelId"]))
     except (ValueError, KeyError, TypeError):
-        raise InvalidBody("Send {baseModelId, configOverrides}") from None
+        raise InvalidBody(
+            "Send {baseModelId, configOverrides}",
+            details=[{"field": "baseModelId", "message": "must be a UUID"}],
+        ) from None
     return base_id, data.get("configOverrides")
 
 
 async def preview(request: web.Request) -> web.Response:
     """``POST /studio/preview`` (a developer token): ``{baseModelId, configOverrides}`` ->
-    the HTML of the form consumers would see (its fields only)."""
+    the HTML of the form consumers would see (its fields only). A refusal is raised, so
+    the error middleware answers it in the API's error envelope."""
+    await resolve_caller(request, Auth.DEVELOPER, registered=True)
+    base_id, config = _preview_body(await request.read())
+    base = (await services(request).catalog.get_base_model(base_id)).base_model
     try:
-        await resolve_caller(request, Auth.DEVELOPER, registered=True)
-        base_id, config = _preview_body(await request.read())
-        base = (await services(request).catalog.get_base_model(base_id)).base_model
         schema = processed_input_schema(base.input_schema, config)
-    except TarsifyError as exc:
-        return web.Response(text=exc.message, status=error_status(exc), content_type="text/plain")
     except (ValueError, TypeError) as exc:
-        return web.Response(text=f"Invalid configuration: {exc}", status=400)
+        raise InvalidBody(f"Invalid configuration: {exc}") from None
     html = environment().get_template("studio_form.html").render(fields=build_form(schema))
     return web.Response(text=html, content_type="text/html", headers={"Cache-Control": "no-store"})
 

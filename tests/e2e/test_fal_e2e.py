@@ -23,6 +23,7 @@ from adapters.providers.simulator.engine import SimulatorEngine
 from adapters.providers.simulator.fal_api import QUEUE_KEY, create_fake_fal_app
 from adapters.providers.simulator.fal_faults import FalFaultPlan
 from adapters.providers.simulator.fal_queue import FalQueue
+from adapters.providers.simulator.fal_webhooks import WEBHOOKS_KEY, FalWebhookSender
 from adapters.providers.simulator.runpod_api import FaultPlan, create_fake_runpod_app
 from adapters.sql.db import session_factory
 from adapters.sql.engine import create_engine
@@ -86,13 +87,19 @@ class Fakes:
     def queue(self) -> FalQueue:
         return self.fal.app[QUEUE_KEY]
 
+    @property
+    def webhooks(self) -> FalWebhookSender:
+        return self.fal.app[WEBHOOKS_KEY]
+
     def fal_statuses(self, route: str) -> list[int | None]:
         return [r.status for r in self.fal_faults.requests if r.route == route]
 
 
 @pytest.fixture
 async def fakes() -> AsyncIterator[Fakes]:
-    faults = FalFaultPlan()
+    # The service's public URL here (http://tarsify.test) is served by nobody: the fake
+    # calls no webhook unless a test turns them on (test_fal_webhooks_e2e.py does).
+    faults = FalFaultPlan(webhooks=False)
     fal_app = create_fake_fal_app(
         SimulatorEngine(queue_delay_s=0.05, run_time_s=0.1),
         FAL_KEY,
@@ -303,8 +310,8 @@ async def _async(value: bool) -> bool:
 async def test_fal_callbacks_complete_the_execution_without_any_poll(
     fakes: Fakes, database_url: str
 ) -> None:
-    """No reconciler, an hour between polls: fal's webhook (its own body shape) is the
-    only way the execution learns that the request finished."""
+    """No reconciler, an hour between polls: fal's webhook (its own body shape, posted
+    here by the test) is the only way the execution learns that the request finished."""
     port = unused_port()
     settings = settings_for(
         fakes,

@@ -11,12 +11,14 @@ expire (``fal_files``); before completion 400, unknown or expired 404. ``PUT ...
 answers 202 ``CANCELLATION_REQUESTED`` (a queued request is removed, a running one ends
 ``request_cancelled``) or 400 ``ALREADY_COMPLETED``. ``X-Fal-Request-Timeout`` is a
 time-to-start deadline (missed: ``request_timeout``); a run is capped by its app's own
-timeout (``app_timeout_s``), never by the caller. ``fal_webhook`` URLs are recorded on the
-request, not called.
+timeout (``app_timeout_s``), never by the caller. A ``fal_webhook`` URL is recorded on the
+request and called with fal's webhook body once it completes (``fal_webhooks``;
+``app[WEBHOOKS_KEY]`` shows the deliveries).
 
 A mutable ``FalFaultPlan`` (``fal_faults``) injects 5xx, 429, 401, slow answers and dropped
 connections per route, results whose payload expired and cancellations that come too
-late. Run it standalone with ``python -m adapters.providers.simulator.fal_api --port 8090``.
+late, and no webhook calls (``webhooks = False``). Run it standalone with
+``python -m adapters.providers.simulator.fal_api --port 8090``.
 """
 
 from __future__ import annotations
@@ -33,14 +35,20 @@ from adapters.providers.simulator.cli import add_output_type_option, engine_of, 
 from adapters.providers.simulator.engine import SimulatorEngine
 from adapters.providers.simulator.fal_faults import FalFaultPlan
 from adapters.providers.simulator.fal_files import CDN_KEY, CdnFiles, serve_cdn_file
-from adapters.providers.simulator.fal_queue import COMPLETED, IN_QUEUE, FalQueue, FalRequest, State
+from adapters.providers.simulator.fal_queue import (
+    COMPLETED,
+    IN_QUEUE,
+    RESULT_STATUS,
+    FalQueue,
+    FalRequest,
+    State,
+)
+from adapters.providers.simulator.fal_webhooks import WEBHOOKS_KEY, FalWebhookSender, install
 from adapters.providers.simulator.faults import apply_faults
 from tarsify.domain.models import OutputType
 
 BODY_LIMIT_BYTES = 20 * 1024 * 1024
 PRIORITIES = ("normal", "low")
-# The HTTP status of a failed request's result, by error type (fal answers an error status).
-RESULT_STATUS = {"request_timeout": 504, "request_cancelled": 400}
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 QUEUE_KEY = web.AppKey("fal_queue", FalQueue)
@@ -144,6 +152,9 @@ async def _submit(request: web.Request) -> web.Response:
         priority=priority,
         no_retry=request.headers.get("X-Fal-No-Retry", "").lower() in ("1", "true", "yes"),
     )
+    # A result's CDN links are made under the request's origin (``_result``), as are
+    # the webhook payload's.
+    request.app[WEBHOOKS_KEY].register(rec, str(request.url.origin()))
     return web.json_response(
         {
             "request_id": rec.request_id,
@@ -214,17 +225,19 @@ def create_fake_fal_app(
     app_timeout_s: float = 3600.0,
     file_ttl_s: float = 3600.0,
     public_url: str | None = None,
+    webhook_retry_delay_s: float = 1.0,
 ) -> web.Application:
     """The fake fal queue over ``engine``; ``app[QUEUE_KEY]`` is its live state.
 
     ``known_models`` are full model ids (``owner/app[/path]``; None accepts any);
     ``output_types`` says which simulated output each model returns (default JSON);
-    ``public_url`` is the base of the URLs it answers (default: the request's origin).
+    ``public_url`` is the base of the URLs it answers (default: the request's origin);
+    a webhook that fails is tried again ``webhook_retry_delay_s`` later.
     """
     app = web.Application(middlewares=[_faults_and_auth], client_max_size=BODY_LIMIT_BYTES)
     cdn = CdnFiles(engine.now, file_ttl_s)
     app[CDN_KEY] = cdn
-    app[QUEUE_KEY] = FalQueue(
+    queue = FalQueue(
         engine,
         api_key,
         cdn,
@@ -234,6 +247,8 @@ def create_fake_fal_app(
         app_timeout_s=app_timeout_s,
         public_url=public_url,
     )
+    app[QUEUE_KEY] = queue
+    install(app, FalWebhookSender(queue, retry_delay_s=webhook_retry_delay_s))
     request = "/{owner}/{app}/requests/{request_id}"
     app.router.add_get("/files/{token}/{name}", serve_cdn_file, name="files")
     app.router.add_get(request + "/status", _status, name="status")

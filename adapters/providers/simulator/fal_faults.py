@@ -6,8 +6,9 @@ faults are consumed in order: an error status (5xx, 429 with an optional Retry-A
 dropped connection (the work is done, no answer at all). Two fal-specific knobs act in the
 handlers: a result whose stored payload has expired (404 from then on) and a
 cancellation that comes too late (202 ``CANCELLATION_REQUESTED``, yet the request runs to
-its end). The shared knobs are those of ``faults``. Tests may change the plan while the
-server runs.
+its end). ``webhooks = False`` keeps the fake from calling ``fal_webhook`` URLs (see
+``fal_webhooks``). The shared knobs are those of ``faults``. Tests may change the plan
+while the server runs.
 """
 
 from __future__ import annotations
@@ -29,6 +30,8 @@ class FalFaultPlan(RouteFaults):
 
     late_cancels: int = 0
     expired_results: int = 0
+    # Call the ``fal_webhook`` of a request when it completes (fal does); False: never.
+    webhooks: bool = True
 
     def unauthorize_next(self, route: str = "*", times: int = 1) -> None:
         """Answer the next ``times`` requests with 401, as for a key revoked meanwhile."""
@@ -46,6 +49,7 @@ class FalFaultPlan(RouteFaults):
         """Forget pending faults, the request log and the fal-specific knobs."""
         super().clear()
         self.late_cancels = self.expired_results = 0
+        self.webhooks = True
 
     def take_expired_result(self) -> bool:
         """True (once per knob count) when this result read finds the payload expired."""

@@ -33,6 +33,8 @@ from tarsify.domain.models import OutputType
 
 IN_QUEUE = "IN_QUEUE"
 COMPLETED = "COMPLETED"
+# The HTTP status of a failed request's result, by error type (fal answers an error status).
+RESULT_STATUS = {"request_timeout": 504, "request_cancelled": 400}
 # fal keeps a request for days; the engine's retention (how long after the end) decides.
 _NO_TTL_MS = 365 * 86_400_000
 

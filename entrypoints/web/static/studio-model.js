@@ -89,8 +89,17 @@
       body: JSON.stringify(body)
     });
     var text = await response.text();
-    if (!response.ok) { $("preview").textContent = text; return; }
+    if (!response.ok) { $("preview").textContent = errorMessage(text); return; }
     $("preview").innerHTML = text; // rendered by the server, every value escaped
+  }
+
+  // A refused preview is the API's error envelope: its message, else the raw text.
+  function errorMessage(text) {
+    try {
+      var parsed = JSON.parse(text);
+      if (parsed && parsed.error && parsed.error.message) return parsed.error.message;
+    } catch (problem) { /* not JSON: shown as it came */ }
+    return text;
   }
 
   function schedulePreview() {
