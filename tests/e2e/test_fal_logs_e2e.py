@@ -47,6 +47,7 @@ QUEUE_S = 0.6
 @pytest.fixture
 async def slow_fakes() -> AsyncIterator[Fakes]:
     faults = FalFaultPlan()
+    faults.webhooks = False  # the service's callback URL is not served here: polled
     fal_app = create_fake_fal_app(
         SimulatorEngine(queue_delay_s=QUEUE_S, run_time_s=RUN_S),
         FAL_KEY,

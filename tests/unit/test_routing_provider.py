@@ -11,7 +11,7 @@ from entrypoints.config import Settings
 from tarsify.domain.catalog import Provider, job_target, split_job_target
 from tarsify.domain.errors import GpuProviderError, ProviderJobNotFound, ProviderOutcome
 from tarsify.domain.models import OutputType
-from tarsify.ports.provider import JobRequest
+from tarsify.ports.provider import JobReport, JobRequest
 
 
 def request(target: str) -> JobRequest:
@@ -58,3 +58,24 @@ def test_gpu_provider_real_runs_each_provider_with_credentials() -> None:
     assert both.gpu.fal_queue_url == "https://queue.fal.run"
     with pytest.raises(ValueError, match="RUNPOD_API_KEY or FAL_KEY is required"):
         Settings.from_variables(GPU_PROVIDER="real")
+
+
+class _StatusOnly:
+    """A provider that cannot stream (fal's queue): status, nothing else asked here."""
+
+    def __init__(self) -> None:
+        self.asked: list[tuple[str, str]] = []
+
+    async def status(self, endpoint_id: str, job_id: str) -> JobReport:
+        self.asked.append((endpoint_id, job_id))
+        return JobReport(job_id=job_id, status="IN_PROGRESS", logs=[{"message": "step 1"}])
+
+
+async def test_a_stream_read_of_a_provider_that_cannot_stream_is_its_status() -> None:
+    fal = _StatusOnly()
+    router = RoutingGpuProvider({Provider.FAL: fal})  # type: ignore[dict-item]
+    job = "fal-ai/flux/requests/req-1"
+    report = await router.stream("fal:fal-ai/flux/dev", job)
+    assert fal.asked == [("fal-ai/flux/dev", job)]
+    assert (report.status, report.chunks) == ("IN_PROGRESS", ())
+    assert report.logs == [{"message": "step 1"}]  # what a status read says, logs too
