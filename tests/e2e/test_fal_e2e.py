@@ -10,6 +10,7 @@ and the reconciler on a short interval.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
@@ -97,11 +98,18 @@ class Fakes:
 
 @pytest.fixture
 async def fakes() -> AsyncIterator[Fakes]:
+    async with started_fakes(queue_s=0.05, run_s=0.1) as started:
+        yield started
+
+
+@contextlib.asynccontextmanager
+async def started_fakes(queue_s: float, run_s: float) -> AsyncIterator[Fakes]:
+    """Both fakes on loopback; fal's jobs wait ``queue_s`` and run ``run_s``."""
     # The service's public URL here (http://tarsify.test) is served by nobody: the fake
     # calls no webhook unless a test turns them on (test_fal_webhooks_e2e.py does).
     faults = FalFaultPlan(webhooks=False)
     fal_app = create_fake_fal_app(
-        SimulatorEngine(queue_delay_s=0.05, run_time_s=0.1),
+        SimulatorEngine(queue_delay_s=queue_s, run_time_s=run_s),
         FAL_KEY,
         {FAL_MODEL},
         faults,

@@ -9,25 +9,17 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
-from aiohttp.test_utils import TestServer
 
-from adapters.providers.simulator.engine import SimulatorEngine
-from adapters.providers.simulator.fal_api import create_fake_fal_app
-from adapters.providers.simulator.fal_faults import FalFaultPlan
-from adapters.providers.simulator.runpod_api import FaultPlan, create_fake_runpod_app
 from entrypoints.container import build_container
 from entrypoints.http.app import create_app
-from tarsify.domain.models import OutputType
 
 from .conftest import ClientFactory
 from .receivers import Receiver, wait_until
 from .sse import next_event
 from .support import Api, tokens
 from .test_fal_e2e import (
-    FAL_KEY,
     FAL_MODEL,
     RUNPOD_ENDPOINT,
-    RUNPOD_KEY,
     Fakes,
     database_url,
     e2e_postgres_url,
@@ -35,6 +27,7 @@ from .test_fal_e2e import (
     publish,
     run,
     settings_for,
+    started_fakes,
 )
 
 pytestmark = pytest.mark.postgres
@@ -46,26 +39,8 @@ QUEUE_S = 0.6
 
 @pytest.fixture
 async def slow_fakes() -> AsyncIterator[Fakes]:
-    faults = FalFaultPlan()
-    faults.webhooks = False  # the service's callback URL is not served here: polled
-    fal_app = create_fake_fal_app(
-        SimulatorEngine(queue_delay_s=QUEUE_S, run_time_s=RUN_S),
-        FAL_KEY,
-        {FAL_MODEL},
-        faults,
-        output_types={FAL_MODEL: OutputType.IMAGE},
-    )
-    runpod_app = create_fake_runpod_app(
-        SimulatorEngine(), RUNPOD_KEY, {RUNPOD_ENDPOINT}, FaultPlan()
-    )
-    fal, runpod = TestServer(fal_app, host="127.0.0.1"), TestServer(runpod_app, host="127.0.0.1")
-    await fal.start_server()
-    await runpod.start_server()
-    try:
-        yield Fakes(fal, faults, runpod)
-    finally:
-        await fal.close()
-        await runpod.close()
+    async with started_fakes(queue_s=QUEUE_S, run_s=RUN_S) as started:
+        yield started
 
 
 @pytest.fixture

@@ -11,8 +11,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable, Coroutine
 from dataclasses import dataclass, field
+from typing import Any
 
 import aiohttp
 from aiohttp import web
@@ -91,11 +92,21 @@ SENDER_KEY = web.AppKey("callback_sender", CallbackSender)
 def install(app: web.Application, sender: CallbackSender) -> None:
     """Run ``sender`` for the life of ``app``."""
     app[SENDER_KEY] = sender
+    run_for_life(app, sender.run)
+
+
+def run_for_life(
+    app: web.Application,
+    run: Callable[[aiohttp.ClientSession], Coroutine[Any, Any, None]],
+    timeout_s: float = 10.0,
+) -> None:
+    """Run ``run`` (a loop that posts with the session it is given) in a task for the
+    life of ``app``: cancelled, and its session closed, on the app's cleanup."""
 
     async def lifecycle(_: web.Application) -> AsyncIterator[None]:
-        timeout = aiohttp.ClientTimeout(total=10)
+        timeout = aiohttp.ClientTimeout(total=timeout_s)
         async with aiohttp.ClientSession(timeout=timeout) as session:
-            task = asyncio.create_task(sender.run(session))
+            task = asyncio.create_task(run(session))
             yield
             task.cancel()
             with contextlib.suppress(asyncio.CancelledError):

@@ -17,15 +17,14 @@ due then are recorded as skipped, never sent.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
-from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from typing import Any
 
 import aiohttp
 from aiohttp import web
 
+from adapters.providers.simulator.callbacks import run_for_life
 from adapters.providers.simulator.fal_queue import (
     COMPLETED,
     RESULT_STATUS,
@@ -149,14 +148,4 @@ WEBHOOKS_KEY = web.AppKey("fal_webhooks", FalWebhookSender)
 def install(app: web.Application, sender: FalWebhookSender, timeout_s: float = 10.0) -> None:
     """Run ``sender`` for the life of ``app`` (``app[WEBHOOKS_KEY]``)."""
     app[WEBHOOKS_KEY] = sender
-
-    async def lifecycle(_: web.Application) -> AsyncIterator[None]:
-        timeout = aiohttp.ClientTimeout(total=timeout_s)
-        async with aiohttp.ClientSession(timeout=timeout) as session:
-            task = asyncio.create_task(sender.run(session))
-            yield
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
-
-    app.cleanup_ctx.append(lifecycle)
+    run_for_life(app, sender.run, timeout_s)
