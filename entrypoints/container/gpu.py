@@ -10,6 +10,7 @@ from adapters.providers.fal.provider import FalGpuProvider
 from adapters.providers.routing import RoutingGpuProvider
 from adapters.providers.runpod.client import RunPodClient
 from adapters.providers.runpod.provider import RunPodGpuProvider
+from adapters.providers.simulator.engine import SimulatorEngine
 from adapters.providers.simulator.provider import SimulatedGpuProvider
 from entrypoints.config import Settings
 from tarsify.domain.catalog import Provider
@@ -44,9 +45,12 @@ async def open_fal_client(settings: Settings) -> AsyncIterator[FalClient | None]
         await client.close()
 
 
-def simulated_providers(simulator: SimulatedGpuProvider) -> RoutingGpuProvider:
-    """Every provider answered by the simulator."""
-    return RoutingGpuProvider(dict.fromkeys(Provider, simulator))
+def simulated_providers(engine: SimulatorEngine) -> RoutingGpuProvider:
+    """Every provider answered by the simulator, over one engine: fal's with the runner's
+    log lines and the place in the queue (as fal reports them), the others without."""
+    plain = SimulatedGpuProvider(engine)
+    fal = SimulatedGpuProvider(engine, fal_logs=True)
+    return RoutingGpuProvider({p: fal if p is Provider.FAL else plain for p in Provider})
 
 
 def real_providers(runpod: RunPodClient | None, fal: FalClient | None) -> RoutingGpuProvider:

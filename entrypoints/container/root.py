@@ -17,7 +17,6 @@ from adapters.memory.uow import MemoryHealthCheck, MemoryStore
 from adapters.metrics.provider import MeteredGpuProvider
 from adapters.patterns.re2 import Re2Patterns
 from adapters.providers.simulator.engine import SimulatorEngine
-from adapters.providers.simulator.provider import SimulatedGpuProvider
 from adapters.sql.stats import SqlExecutionStats, SqlStudioFigures
 from adapters.sql.uow import SqlHealthCheck
 from adapters.webhooks.destinations import DestinationGuard
@@ -142,9 +141,7 @@ class Container(containers.DeclarativeContainer):
     gpu_provider = providers.Selector(
         # Not settings.provided.gpu.provider: ``provider`` is an attribute of the getter.
         providers.Callable(attrgetter("gpu.provider"), settings),
-        simulator=providers.Singleton(
-            simulated_providers, providers.Singleton(SimulatedGpuProvider, simulator_engine)
-        ),
+        simulator=providers.Singleton(simulated_providers, simulator_engine),
         real=real_gpu_providers,
         runpod=real_gpu_providers,
     )

@@ -12,7 +12,7 @@ from __future__ import annotations
 import time
 from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field, replace
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Any
 
 from adapters.providers.simulator.engine import (
@@ -28,7 +28,7 @@ from adapters.providers.simulator.engine import (
 )
 from adapters.providers.simulator.fal_faults import FalFaultPlan
 from adapters.providers.simulator.fal_files import CdnFiles, fal_output
-from adapters.providers.simulator.streams import plan_stream
+from adapters.providers.simulator.streams import plan_stream, runner_logs
 from tarsify.domain.models import OutputType
 
 IN_QUEUE = "IN_QUEUE"
@@ -75,24 +75,12 @@ class State:
     def logs(self) -> list[dict[str, Any]]:
         """The runner's log lines so far, as ``?logs=1`` shows them: every line it printed
         since it started (a step per 10% of a job that reports progress)."""
-        since = self.since or datetime.now(UTC)
-        lines = []
-        if self.started:
-            lines.append("Simulated runner started the request")
-        if self.percent:
-            lines += [f"Step {p // 10}/10" for p in range(10, self.percent + 1, 10)]
-        if self.status == COMPLETED and self.started:
-            lines.append("Simulated runner finished the request")
-        # Each line keeps its own time, whenever it is read (one millisecond apart here).
-        return [
-            {
-                "message": line,
-                "level": "INFO",
-                "source": "user",
-                "timestamp": (since + timedelta(milliseconds=i)).isoformat(),
-            }
-            for i, line in enumerate(lines)
-        ]
+        return runner_logs(
+            self.since or datetime.now(UTC),
+            started=self.started,
+            percent=self.percent,
+            finished=self.status == COMPLETED,
+        )
 
 
 def _seconds(ms: int | None) -> float | None:

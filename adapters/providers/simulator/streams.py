@@ -1,10 +1,11 @@
-"""Simulated generator handlers: the chunks a streaming worker yields over its run, and
-the progress a simulated worker reports."""
+"""Simulated generator handlers: the chunks a streaming worker yields over its run, the
+progress a simulated worker reports, and the log lines a simulated fal runner prints."""
 
 from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 from typing import Any
 
 from adapters.providers.simulator.media import FILE_MARK, png_data_uri
@@ -103,3 +104,28 @@ def stream_chunk(output_type: OutputType, index: int, previews: str | None = Non
     if output_type == OutputType.TEXT:
         return word
     return {"index": index, "text": word, "simulated": True}
+
+
+def runner_logs(
+    since: datetime, *, started: bool, percent: int | None, finished: bool
+) -> list[dict[str, Any]]:
+    """A simulated fal runner's log lines so far, as fal's ``?logs=1`` shows them: a line
+    when it started, a step per 10% of a job that reports progress (``percent``: how far
+    it got), a line when it finished. Each line keeps its own time whenever it is read:
+    ``since`` (when the request was submitted) plus a millisecond per line."""
+    lines = []
+    if started:
+        lines.append("Simulated runner started the request")
+    if percent:
+        lines += [f"Step {p // 10}/10" for p in range(10, percent + 1, 10)]
+    if finished and started:
+        lines.append("Simulated runner finished the request")
+    return [
+        {
+            "message": line,
+            "level": "INFO",
+            "source": "user",
+            "timestamp": (since + timedelta(milliseconds=i)).isoformat(),
+        }
+        for i, line in enumerate(lines)
+    ]

@@ -7,6 +7,8 @@
   var el = T.el;
   var form, summary, statusLine, steps, result, runButton, cancelButton;
   var current = null;
+  var logLines = []; // the run's log lines shown so far (at most MAX_LOG_LINES)
+  var MAX_LOG_LINES = 100;
 
   function fields() { return Array.prototype.slice.call(form.querySelectorAll("[data-field]")); }
   function control(box) { return box.querySelector("input, select, textarea"); }
@@ -158,8 +160,49 @@
     }
   }
 
+  /* One log line as text: its time of day (when it has one) and its message. */
+  function logItem(line) {
+    var stamp = typeof line.timestamp === "string" ? /T(\d\d:\d\d:\d\d)/.exec(line.timestamp) : null;
+    var level = typeof line.level === "string" && line.level !== "INFO" ? line.level + " " : "";
+    return el("li", { class: "log-line" }, [
+      stamp ? el("time", { class: "log-time", datetime: line.timestamp, text: stamp[1] }) : null,
+      level + String(line.message)
+    ]);
+  }
+
+  /* The log lines in a small scrolling box under a "Logs" summary: open while the run
+     goes on, collapsed under the result once it ended. */
+  function logDetails(open) {
+    var list = el("ol", { id: "log-lines", class: "log-lines", "aria-label": "Log lines" },
+      logLines.map(logItem));
+    return el("details", { id: "run-logs", class: "run-logs", open: open }, [
+      el("summary", { text: "Logs (" + logLines.length + (logLines.length === 1 ? " line)" : " lines)") }),
+      list
+    ]);
+  }
+
+  /* The whole log (a status: ``append`` false) or the lines printed since (a logs event). */
+  function showLogs(lines, append) {
+    if (!Array.isArray(lines)) return;
+    var all = (append ? logLines.concat(lines) : lines).filter(function (line) {
+      return line && typeof line.message === "string";
+    });
+    if (!all.length) return;
+    logLines = all.slice(-MAX_LOG_LINES);
+    var old = document.getElementById("run-logs");
+    var list = old && old.querySelector(".log-lines");
+    var atEnd = !list || list.scrollTop + list.clientHeight >= list.scrollHeight - 4;
+    var kept = list ? list.scrollTop : 0;
+    var box = logDetails(old ? old.open : true);
+    if (old) old.replaceWith(box);
+    else live().appendChild(box);
+    list = box.querySelector(".log-lines");
+    list.scrollTop = atEnd ? list.scrollHeight : kept; // follow the newest line unless scrolled up
+  }
+
   function onStreamEvent(name, data) {
     if (name === "progress") return showProgress(data);
+    if (name === "logs") return showLogs(data, true);
     var text = T.chunkText(data);
     live();
     var box = document.getElementById("stream-text");
@@ -171,7 +214,16 @@
     if (execution.progress && !T.isTerminal(status)) showProgress(execution.progress);
     statusLine.dataset.status = status;
     statusLine.textContent = "Status: " + status.replace("_", " ").toLowerCase();
+    var ahead = status === "QUEUED" && typeof execution.queuePosition === "number" ? execution.queuePosition : null;
+    if (ahead !== null) {
+      statusLine.dataset.queuePosition = String(ahead);
+      statusLine.textContent += ahead === 0 ? " — next in line"
+        : " — " + ahead + (ahead === 1 ? " run" : " runs") + " ahead of yours";
+    } else {
+      delete statusLine.dataset.queuePosition;
+    }
     if (execution.pendingReason) statusLine.textContent += " — " + execution.pendingReason.message;
+    showLogs(execution.logs, false);
     var last = steps.lastElementChild;
     if (!last || last.dataset.status !== status) {
       steps.appendChild(el("li", { "data-status": status, class: "step step-" + status.toLowerCase(), text: status }));
@@ -190,6 +242,8 @@
     } else if (execution.error) {
       result.appendChild(el("p", { class: "error-title", text: execution.error.message + " (" + execution.error.code + ")" }));
     }
+    if (Array.isArray(execution.logs) && execution.logs.length) logLines = execution.logs.slice(-MAX_LOG_LINES);
+    if (logLines.length) result.appendChild(logDetails(false)); // kept, collapsed
     result.appendChild(el("p", {}, [el("a", { href: "/executions", text: "See all your runs" })]));
     // On a phone the result starts at the top of the screen, so the whole image fits;
     // again once the first image has its height (the page may have been too short).
@@ -233,6 +287,7 @@
     }
     steps.textContent = "";
     result.textContent = "";
+    logLines = [];
     statusLine.textContent = "Sending…";
     try {
       var path = "/api/marketplace/models/" + encodeURIComponent(form.dataset.slug) + "/run";

@@ -161,7 +161,8 @@
 
   /* The stream of GET /api/consumer/executions/{id}/events; resolves the last execution
      seen, or null when the server has no stream (404/405) or it broke off. ``onEvent``
-     gets the other events: ("output", one chunk) and ("progress", the latest report). */
+     gets the other events: ("output", one chunk), ("progress", the latest report) and
+     ("logs", the log lines printed since the last event). */
   async function streamExecution(id, onUpdate, onEvent) {
     var last = null;
     var response = await fetch("/api/consumer/executions/" + encodeURIComponent(id) + "/events", {
@@ -173,7 +174,7 @@
       return null;
     }
     await readEvents(response.body, function (name, data) {
-      if (name === "output" || name === "progress") {
+      if (name === "output" || name === "progress" || name === "logs") {
         if (onEvent) onEvent(name, JSON.parse(data));
         return true;
       }
@@ -197,7 +198,8 @@
   }
 
   /* Calls onUpdate(execution) on every change until a terminal status, and
-     onEvent(name, data) on each streamed chunk and progress report; resolves the end. */
+     onEvent(name, data) on each streamed chunk, progress report and batch of new log
+     lines; resolves the end. */
   async function watch(id, onUpdate, onEvent) {
     var last = null;
     try { last = await streamExecution(id, onUpdate, onEvent); } catch (e) { last = null; }
