@@ -4,11 +4,19 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import AsyncIterator
 from typing import Protocol, runtime_checkable
 
 from tarsify.domain.jobs import JobReport, JobRequest
 
-__all__ = ["CallbackUrlBuilder", "GpuProvider", "JobReport", "JobRequest", "StreamingGpuProvider"]
+__all__ = [
+    "CallbackUrlBuilder",
+    "GpuProvider",
+    "HeldStreamProvider",
+    "JobReport",
+    "JobRequest",
+    "StreamingGpuProvider",
+]
 # JobReport, JobRequest re-exported: adapters implement the port with them
 
 
@@ -46,6 +54,31 @@ class StreamingGpuProvider(GpuProvider, Protocol):
         consumed: a second reader does not see them again), and the job's status. A
         finished job's output is read with ``status``."""
         ...
+
+
+@runtime_checkable
+class HeldStreamProvider(StreamingGpuProvider, Protocol):
+    """A provider some of whose streaming jobs are connections held open by the process
+    that sent them (fal's ``fal.run`` streams: outside any queue, so they end with that
+    process). Only the holder can read, ask or stop such a job: elsewhere ``stream``,
+    ``status`` and ``cancel`` raise ``ProviderJobNotFound``. The engine keeps the job's
+    stream lease while its holder lives (renewed with each read), so no other process asks
+    about it until the lease has expired: the holder is then gone, and so is the job."""
+
+    def holds(self, endpoint_id: str, job_id: str) -> bool:
+        """True when the job is a held connection and this process holds it."""
+        ...
+
+    def news(self) -> AsyncIterator[tuple[str, str]]:
+        """``(endpoint_id, job_id)`` of a held job soon after it yielded chunks or ended,
+        and at least every ``HELD_HEARTBEAT_S`` seconds while it is held; never ends
+        (cancelled with its task)."""
+        ...
+
+
+# A held job is announced at least this often (``HeldStreamProvider.news``): shorter than
+# the stream lease (``tarsify.services.engine.streaming.LEASE_S``), which each read renews.
+HELD_HEARTBEAT_S = 15.0
 
 
 class CallbackUrlBuilder(Protocol):
