@@ -7,7 +7,11 @@ from collections.abc import Iterator
 
 from adapters.offload import ThreadOffload
 from entrypoints.config import Settings
+from tarsify.ports.provider import GpuProvider, HeldStreamProvider
+from tarsify.ports.storage import UnitOfWorkFactory
 from tarsify.services.engine.credit_listener import CreditSettings
+from tarsify.services.engine.executions import ExecutionService
+from tarsify.services.engine.held_streams import HeldStreamPump
 from tarsify.services.engine.settings import EngineSettings
 from tarsify.services.events import WatchSettings
 
@@ -47,3 +51,12 @@ def open_offload(settings: Settings) -> Iterator[ThreadOffload]:
         yield offload
     finally:
         offload.close()
+
+
+def make_held_stream_pump(
+    uow: UnitOfWorkFactory, provider: GpuProvider, executions: ExecutionService
+) -> HeldStreamPump | None:
+    """What reads the jobs this process holds open, when a provider holds any."""
+    if not isinstance(provider, HeldStreamProvider):
+        return None
+    return HeldStreamPump(uow, provider, executions.read_stream)

@@ -25,6 +25,7 @@ from entrypoints.container.auth import firebase_verifier, key_hasher
 from entrypoints.container.engine import (
     make_credit_settings,
     make_engine_settings,
+    make_held_stream_pump,
     make_watch_settings,
     open_offload,
 )
@@ -238,6 +239,9 @@ class Container(containers.DeclarativeContainer):
         input_files,
     )
     studio_runs = providers.Singleton(StudioRuns, uow_factory, execution_service)
+    held_stream_pump = providers.Singleton(
+        make_held_stream_pump, uow_factory, metered_gpu_provider, execution_service
+    )
     reconciler = providers.Singleton(
         MeteredReconciler, uow_factory, dispatcher, clock, engine_settings, metrics=metrics
     )

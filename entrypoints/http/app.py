@@ -51,6 +51,7 @@ RECONCILER_TASK = web.AppKey("reconciler_task", asyncio.Task[None])
 PURGE_TASK = web.AppKey("purge_task", asyncio.Task[None])
 UPLOAD_SWEEP_TASK = web.AppKey("upload_sweep_task", asyncio.Task[None])
 DELIVERY_TASK = web.AppKey("webhook_delivery_task", asyncio.Task[None])
+HELD_STREAMS_TASK = web.AppKey("held_streams_task", asyncio.Task[None])
 # Beyond the webhook timeout, what recording a sent attempt may take while stopping.
 DRAIN_MARGIN_S = 5.0
 TASK_KEYS = {
@@ -58,6 +59,7 @@ TASK_KEYS = {
     "tarsify-purge": PURGE_TASK,
     "tarsify-upload-sweep": UPLOAD_SWEEP_TASK,
     "tarsify-webhook-delivery": DELIVERY_TASK,
+    "tarsify-held-streams": HELD_STREAMS_TASK,
 }
 
 # One module per resource; this order is the OpenAPI document's.
@@ -117,9 +119,13 @@ class Background:
 
 async def start_background(container: Container) -> Background:
     """The reconciler (with the file retention sweep and the sweep of expired uploads)
-    and the webhook delivery worker, as the settings ask."""
+    and the webhook delivery worker, as the settings ask; in every process that sends
+    jobs, the reader of the jobs it holds open (when a provider holds any)."""
     settings = container.settings()
     background = Background()
+    pump = await resolve(container.held_stream_pump)
+    if pump is not None:
+        background.tasks.append(asyncio.create_task(pump.run(), name="tarsify-held-streams"))
     if settings.engine.reconciler_enabled:
         reconciler = await resolve(container.reconciler)
         background.tasks.append(

@@ -126,7 +126,18 @@ class Dispatcher:
                 report = await self._provider.submit(job)
         except GpuProviderError as exc:
             return await self._submit_failed(execution, exc)
+        await self._hold_if_held(execution, endpoint_id, report.job_id)
         return await self._record_submitted(execution, report)
+
+    async def _hold_if_held(self, execution: Execution, endpoint_id: str, job_id: str) -> None:
+        """A job this process holds open: its stream lease, taken before its id is stored
+        (else the first read takes it, a moment later)."""
+        if self._streams is None or not self._streams.holds(endpoint_id, job_id):
+            return
+        try:
+            await self._streams.hold(execution.id)
+        except Exception:
+            log.warning("execution.hold_failed", extra={"execution_id": str(execution.id)})
 
     async def _stored(self, execution: Execution) -> Execution:
         async with self._uow() as uow:

@@ -18,6 +18,13 @@ chunks held is not recorded as finished until they are stored. Progress (RunPod'
 ``/status`` while the job runs; ``/status`` consumes nothing) is read at the poll
 cadence by ``progress``, which never records the job's end: that is the stream's to say,
 once every chunk is read.
+
+A job held open by the process that sent it (``HeldStreamProvider``: fal's ``fal.run``
+streams) can only be read there. That process takes the lease as the job is sent
+(``hold``) and keeps it, renewed by each read (the provider announces a held job at least
+every ``HELD_HEARTBEAT_S``), under a token of its own: no other process asks about the
+job while it lives. Once the holder is gone its lease expires, the next reader takes it,
+the provider does not know the job, and it fails JOB_LOST (never charged).
 """
 
 from __future__ import annotations
@@ -39,7 +46,7 @@ from tarsify.domain.jsonsafe import json_safe
 from tarsify.domain.models import BaseModel, ExecutionStatus
 from tarsify.domain.streams import aggregate, chunks_after
 from tarsify.ports.clock import Clock
-from tarsify.ports.provider import StreamingGpuProvider
+from tarsify.ports.provider import HeldStreamProvider, StreamingGpuProvider
 from tarsify.ports.storage import UnitOfWork, UnitOfWorkFactory
 from tarsify.services.engine.changes import Also, Decision
 from tarsify.services.engine.listeners import Write
@@ -49,6 +56,7 @@ log = logging.getLogger("tarsify.engine")
 # How long a reader may hold a job's stream: longer than any provider call lasts.
 LEASE_S = 60.0
 MAX_AGGREGATED_CHUNKS = 100_000
+_LEASE = timedelta(seconds=LEASE_S)
 
 Store = Callable[[uuid.UUID, Decision, Also], Awaitable[tuple[Execution, bool]]]
 Record = Callable[[Execution, JobReport], Awaitable[Execution]]
@@ -79,29 +87,44 @@ class StreamReading:
         self._record = record
         self._files = files
         self._base_of = base_of
+        # The token of the leases this process keeps on the jobs it holds open.
+        self._holder = uuid.uuid4().hex
+
+    def holds(self, endpoint_id: str, job_id: str) -> bool:
+        """True when the job is a connection this process holds open."""
+        provider = self._provider
+        return isinstance(provider, HeldStreamProvider) and provider.holds(endpoint_id, job_id)
+
+    async def hold(self, execution_id: uuid.UUID) -> bool:
+        """Take the lease of a job this process just opened, before its id is stored (no
+        other process may ask about it first); False if another reader has it."""
+        now = self._clock.now()
+        async with self._uow() as uow:
+            taken = await uow.chunks.claim_reader(
+                execution_id, self._holder, now, now + timedelta(seconds=LEASE_S)
+            )
+            await uow.commit()
+        return taken
 
     async def read(self, execution: Execution, endpoint_id: str) -> Execution:
         """Read the chunks yielded since the last read and store them; record the end of
-        the job when the stream says it ended. Another reader at work: nothing happens."""
+        the job when the stream says it ended. Another reader at work: nothing happens.
+        The lease of a job this process holds open is kept (renewed) until it ends."""
         job_id = execution.provider_job_id
         if execution.is_terminal or job_id is None:
             return execution
-        token = uuid.uuid4().hex
-        now = self._clock.now()
-        async with self._uow() as uow:
-            claimed = await uow.chunks.claim_reader(
-                execution.id, token, now, now + timedelta(seconds=LEASE_S)
-            )
-            held = await uow.chunks.held(execution.id) if claimed else []
-            await uow.commit()
-        if not claimed:
+        keep = self.holds(endpoint_id, job_id)
+        token = self._holder if keep else uuid.uuid4().hex
+        held = await self._claim(execution.id, token)
+        if held is None:
             return execution
         unstored = False
         try:
             report = await self._provider.stream(endpoint_id, job_id)
+            keep = keep and not report.is_final
             values = [*held, *report.chunks]
             if values:
-                execution, unstored = await self._store_chunks(execution, values, token)
+                execution, unstored = await self._store_chunks(execution, values, token, keep)
         except ProviderJobNotFound:
             report = JobReport(job_id=job_id, status="UNKNOWN")
             now = self._clock.now()
@@ -116,7 +139,8 @@ class StreamReading:
             )
             return execution
         finally:
-            await self._release(execution.id, token)
+            if not keep:
+                await self._release(execution.id, token)
         if report.is_final and unstored:
             # Not finished until its chunks are stored: shown why it waits.
             now = self._clock.now()
@@ -146,11 +170,22 @@ class StreamReading:
             report = JobReport(job_id=report.job_id, status="", progress=report.progress)
         return await self._record(execution, dataclasses.replace(report, output=None))
 
+    async def _claim(self, execution_id: uuid.UUID, token: str) -> list[Any] | None:
+        """Take (or renew) the lease as ``token``: the chunks held unstored, or None while
+        another reader has it."""
+        now = self._clock.now()
+        async with self._uow() as uow:
+            claimed = await uow.chunks.claim_reader(execution_id, token, now, now + _LEASE)
+            held = await uow.chunks.held(execution_id) if claimed else None
+            await uow.commit()
+        return held
+
     async def _store_chunks(
-        self, execution: Execution, values: Sequence[Any], token: str
+        self, execution: Execution, values: Sequence[Any], token: str, keep: bool = False
     ) -> tuple[Execution, bool]:
-        """Store ``values`` (their files first) and give the lease back; when the blob
-        store is down, hold them with the lease instead. True when they are held."""
+        """Store ``values`` (their files first) and give the lease back (renew it with
+        ``keep``); when the blob store is down, hold them with the lease instead. True when
+        they are held."""
         try:
             values, files = await self._offload(execution, values)
         except BlobStoreUnavailable as exc:
@@ -158,7 +193,7 @@ class StreamReading:
                 "execution.chunks_held",
                 extra={"execution_id": str(execution.id), "error": exc.message},
             )
-            return execution, await self._hold(execution.id, values, token)
+            return execution, await self._hold(execution.id, values, token, keep)
         now = self._clock.now()
 
         def writes(before: Execution) -> list[Write]:
@@ -167,6 +202,8 @@ class StreamReading:
             async def write(uow: UnitOfWork) -> None:
                 if not await uow.chunks.release_reader(before.id, token, ()):
                     raise StreamLeaseLost()
+                if keep:  # taken again at once, in the same transaction
+                    await uow.chunks.claim_reader(before.id, token, now, now + _LEASE)
                 await uow.chunks.add(rows)
                 for record in files:
                     await uow.files.add(ExecutionFile.of(before.id, record, now))
@@ -190,12 +227,17 @@ class StreamReading:
             )
         return stored, False
 
-    async def _hold(self, execution_id: uuid.UUID, values: Sequence[Any], token: str) -> bool:
-        """Keep ``values`` unstored with the lease (given back); False when it was lost
-        (the chunks are dropped, never stored out of order)."""
+    async def _hold(
+        self, execution_id: uuid.UUID, values: Sequence[Any], token: str, keep: bool
+    ) -> bool:
+        """Keep ``values`` unstored with the lease (given back, or renewed with ``keep``);
+        False when it was lost (the chunks are dropped, never stored out of order)."""
         async with self._uow() as uow:
             held = [json_safe(v) for v in values]
             kept = await uow.chunks.release_reader(execution_id, token, held)
+            if kept and keep:
+                now = self._clock.now()
+                await uow.chunks.claim_reader(execution_id, token, now, now + _LEASE)
             await uow.commit()
         if not kept:
             log.warning(
