@@ -18,8 +18,9 @@ submit's rules, and a timeout waiting for the answer is UNKNOWN. The events are 
 with ``FalStream.events`` (``adapters.providers.fal.sse``).
 
 Status, result and cancel go to the URLs fal gave back at submit; the key is only ever
-sent to the configured queue's and run host's own origins, and never logged. The transport, retry and
-backoff rules are shared with the other providers (``adapters.providers.http``).
+sent to the configured queue's and run host's own origins, and never logged. The
+transport, retry and backoff rules are shared with the other providers
+(``adapters.providers.http``).
 """
 
 from __future__ import annotations
@@ -32,6 +33,7 @@ import aiohttp
 import structlog
 from yarl import URL
 
+from adapters.providers.fal.sse import FalStream
 from adapters.providers.http import (
     MAX_MESSAGE,
     NOT_SENT,
@@ -46,7 +48,6 @@ from adapters.providers.http import (
     short,
     status_failure,
 )
-from adapters.providers.fal.sse import FalStream
 from tarsify.domain.errors import ProviderOutcome
 
 DEFAULT_BASE_URL = "https://queue.fal.run"

@@ -10,7 +10,7 @@ an error event and a connection that breaks off: ``events`` then raises
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator
 from typing import Any
 
 import aiohttp
@@ -42,7 +42,7 @@ class FalStream:
         """Drop the connection (fal then stops the request)."""
         self._response.close()
 
-    async def events(self) -> AsyncIterator[Any]:
+    async def events(self) -> AsyncGenerator[Any, None]:
         """Each event's JSON value, in order, until the stream ends cleanly."""
         buffer = b""
         data: list[bytes] = []
