@@ -275,8 +275,11 @@ class FalGpuProvider:
         fal removes a queued request and signals a running one, which then ends
         ``request_cancelled``: the status read just after shows which. A request that
         finished before the signal reached it is reported as it finished (with its
-        output); one still running is reported CANCELLED, as it was asked to be.
+        output); one still running is reported CANCELLED, as it was asked to be. A held
+        stream's connection is dropped.
         """
+        if holder_of(job_id) is not None:
+            return self._held.cancel(self._held.job(endpoint_id, job_id))
         paths = self._paths(endpoint_id, job_id)
         answer = await self._guard(self._client.cancel(paths[2]))
         if answer.get("status") == "ALREADY_COMPLETED":
