@@ -226,3 +226,26 @@ async def test_the_router_and_the_metrics_pass_held_streams_through(rig: StreamR
         await asyncio.sleep(0.01)
     assert chunks + list(read.chunks) == [{"delta": "Once "}, {"delta": "upon "}]
     assert (await router.status(target, report.job_id)).output["output"] == "Once upon"
+
+
+async def test_an_ended_job_is_forgotten_after_its_end_was_read_or_long_after(
+    rig: StreamRig,
+) -> None:
+    provider = rig.provider()
+    now = [1000.0]
+    provider._held._now = lambda: now[0]
+    provider._held._swept_at = 0.0
+    read = await provider.submit(streaming(simulate_stream=1))
+    unread = await provider.submit(streaming(simulate_stream=1))
+    rig.clock.advance(10)
+    for job_id in (read.job_id, unread.job_id):
+        await eventually(lambda j=job_id: provider._held._jobs[j].ended.is_set(), "the end")
+    assert (await provider.status(LLM, read.job_id)).status == "COMPLETED"
+    now[0] += 30
+    assert provider.holds(LLM, read.job_id)  # read, but ended only 30 s ago
+    now[0] += 31
+    assert not provider.holds(LLM, read.job_id) and provider.holds(LLM, unread.job_id)
+    with pytest.raises(ProviderJobNotFound):
+        await provider.status(LLM, read.job_id)
+    now[0] += 600
+    assert not provider.holds(LLM, unread.job_id)

@@ -124,10 +124,7 @@ class HeldStreams:
         self._now = now
         self._jobs: dict[str, HeldJob] = {}
         self._readers: set[_Reader] = set()
-
-    def __len__(self) -> int:
-        self._forget_old()
-        return len(self._jobs)
+        self._swept_at = now()
 
     def hold(self, endpoint_id: str, stream: FalStream) -> HeldJob:
         """Hold an open stream of ``endpoint_id`` and start reading it."""
@@ -286,7 +283,11 @@ class HeldStreams:
             reader.wake.set()
 
     def _forget_old(self) -> None:
+        """Forget the jobs whose time is up, at most once a second."""
         now = self._now()
+        if now - self._swept_at < 1.0:
+            return
+        self._swept_at = now
         for job_id, job in list(self._jobs.items()):
             if job.ended_at is None:
                 continue
