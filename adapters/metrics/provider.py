@@ -6,13 +6,19 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import TypeVar
 
 from adapters.metrics.registry import Metrics
 from tarsify.domain.catalog import split_job_target
 from tarsify.domain.errors import GpuProviderError, ProviderJobNotFound
-from tarsify.ports.provider import GpuProvider, JobReport, JobRequest, StreamingGpuProvider
+from tarsify.ports.provider import (
+    GpuProvider,
+    HeldStreamProvider,
+    JobReport,
+    JobRequest,
+    StreamingGpuProvider,
+)
 
 T = TypeVar("T")
 
@@ -85,6 +91,20 @@ class MeteredGpuProvider:
                 "stream", endpoint_id, lambda: inner.stream(endpoint_id, job_id)
             )
         return await self.status(endpoint_id, job_id)
+
+    def holds(self, endpoint_id: str, job_id: str) -> bool:
+        """``inner.holds`` (False when the inner provider holds no streams)."""
+        inner = self.inner
+        return isinstance(inner, HeldStreamProvider) and inner.holds(endpoint_id, job_id)
+
+    async def news(self) -> AsyncIterator[tuple[str, str]]:
+        """``inner.news`` (nothing, ever, when the inner provider holds no streams)."""
+        inner = self.inner
+        if not isinstance(inner, HeldStreamProvider):
+            await asyncio.Event().wait()  # never set: held news never come
+        else:
+            async for item in inner.news():
+                yield item
 
     async def cancel(self, endpoint_id: str, job_id: str) -> JobReport:
         """``inner.cancel``, measured."""

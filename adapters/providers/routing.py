@@ -10,6 +10,11 @@ through unchanged. A target whose provider has no adapter here (no credentials) 
 refusal: nothing was sent. Every log line written during a call carries the provider
 (``provider``), as the metrics do (``adapters.metrics.provider``).
 
+Held streams (``HeldStreamProvider``): ``holds`` asks the adapter of the target's
+provider (False when it holds none), ``news`` merges the adapters' announcements, each
+named by its target (``fal:fal-ai/any-llm``) so it can be passed back to ``stream``,
+``status`` and ``cancel``.
+
 fal's webhook names a request by its bare request id, where the fal adapter's job ids are
 the request's path (``adapters.providers.fal.provider``): ``status`` and ``cancel`` of a
 fal target accept either, and the report names the job by its full id.
@@ -17,15 +22,22 @@ fal target accept either, and the report names the job by its full id.
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
-from collections.abc import Mapping
+from collections.abc import AsyncIterator, Mapping
 
 from structlog.contextvars import bound_contextvars
 
 from adapters.providers.fal.provider import fal_job_id
-from tarsify.domain.catalog import Provider, split_job_target
+from tarsify.domain.catalog import Provider, job_target, split_job_target
 from tarsify.domain.errors import GpuProviderError, ProviderOutcome
-from tarsify.ports.provider import GpuProvider, JobReport, JobRequest, StreamingGpuProvider
+from tarsify.ports.provider import (
+    GpuProvider,
+    HeldStreamProvider,
+    JobReport,
+    JobRequest,
+    StreamingGpuProvider,
+)
 
 
 class RoutingGpuProvider:
@@ -73,6 +85,35 @@ class RoutingGpuProvider:
         provider, adapter, own = self._route(endpoint_id)
         with bound_contextvars(provider=provider.value):
             return await adapter.cancel(own, _job_id(provider, own, job_id))
+
+    def holds(self, endpoint_id: str, job_id: str) -> bool:
+        """True when the adapter of the target's provider holds the job."""
+        provider, own = split_job_target(endpoint_id)
+        adapter = self.adapters.get(provider)
+        if not isinstance(adapter, HeldStreamProvider):
+            return False
+        return adapter.holds(own, _job_id(provider, own, job_id))
+
+    async def news(self) -> AsyncIterator[tuple[str, str]]:
+        """Every adapter's held-stream news, each job named by its target; never ends."""
+        found: asyncio.Queue[tuple[str, str]] = asyncio.Queue()
+
+        async def pump(provider: Provider, adapter: HeldStreamProvider) -> None:
+            async for own, job_id in adapter.news():
+                found.put_nowait((job_target(provider, own), job_id))
+
+        held: dict[int, tuple[Provider, HeldStreamProvider]] = {}
+        for provider, adapter in self.adapters.items():
+            if isinstance(adapter, HeldStreamProvider):
+                held.setdefault(id(adapter), (provider, adapter))
+        pumps = [asyncio.create_task(pump(p, a)) for p, a in held.values()]
+        try:
+            while True:
+                yield await found.get()
+        finally:
+            for task in pumps:
+                task.cancel()
+            await asyncio.gather(*pumps, return_exceptions=True)
 
     def _route(self, target: str) -> tuple[Provider, GpuProvider, str]:
         provider, own = split_job_target(target)

@@ -13,7 +13,7 @@ from tarsify.domain.catalog import Provider
 
 
 class GpuConfig(Group):
-    """GPU_PROVIDER, RUNPOD_API_KEY, RUNPOD_BASE_URL, FAL_KEY, FAL_QUEUE_URL,
+    """GPU_PROVIDER, RUNPOD_API_KEY, RUNPOD_BASE_URL, FAL_KEY, FAL_QUEUE_URL, FAL_RUN_URL,
     SIMULATOR_QUEUE_SECONDS, SIMULATOR_RUN_SECONDS.
 
     ``GPU_PROVIDER`` chooses between the simulator (every provider simulated) and the
@@ -30,6 +30,8 @@ class GpuConfig(Group):
     )
     fal_key: SecretStr | None = Field(default=None, validation_alias="FAL_KEY")
     fal_queue_url: str = Field(default="https://queue.fal.run", validation_alias="FAL_QUEUE_URL")
+    # fal's streaming apps (``{model}/stream``), outside the queue.
+    fal_run_url: str = Field(default="https://fal.run", validation_alias="FAL_RUN_URL")
     simulator_queue_seconds: float = Field(
         default=0.5, ge=0.0, validation_alias="SIMULATOR_QUEUE_SECONDS"
     )
@@ -37,7 +39,7 @@ class GpuConfig(Group):
         default=1.0, ge=0.0, validation_alias="SIMULATOR_RUN_SECONDS"
     )
 
-    @field_validator("runpod_base_url", "fal_queue_url")
+    @field_validator("runpod_base_url", "fal_queue_url", "fal_run_url")
     @classmethod
     def _http_url(cls, url: str) -> str:
         """A provider's API is reached over http(s) at a host."""

@@ -38,11 +38,25 @@ async def open_fal_client(settings: Settings) -> AsyncIterator[FalClient | None]
         yield None
         return
     assert gpu.fal_key is not None
-    client = FalClient(gpu.fal_key.get_secret_value(), base_url=gpu.fal_queue_url)
+    client = FalClient(
+        gpu.fal_key.get_secret_value(), base_url=gpu.fal_queue_url, run_url=gpu.fal_run_url
+    )
     try:
         yield client
     finally:
         await client.close()
+
+
+async def open_fal_provider(client: FalClient | None) -> AsyncIterator[FalGpuProvider | None]:
+    """The fal adapter over ``client``; its held streams are dropped on shutdown."""
+    if client is None:
+        yield None
+        return
+    provider = FalGpuProvider(client)
+    try:
+        yield provider
+    finally:
+        await provider.close()
 
 
 def simulated_providers(engine: SimulatorEngine) -> RoutingGpuProvider:
@@ -53,11 +67,11 @@ def simulated_providers(engine: SimulatorEngine) -> RoutingGpuProvider:
     return RoutingGpuProvider({p: fal if p is Provider.FAL else plain for p in Provider})
 
 
-def real_providers(runpod: RunPodClient | None, fal: FalClient | None) -> RoutingGpuProvider:
+def real_providers(runpod: RunPodClient | None, fal: FalGpuProvider | None) -> RoutingGpuProvider:
     """Each real provider with credentials, by its adapter."""
     adapters: dict[Provider, GpuProvider] = {}
     if runpod is not None:
         adapters[Provider.RUNPOD] = RunPodGpuProvider(runpod)
     if fal is not None:
-        adapters[Provider.FAL] = FalGpuProvider(fal)
+        adapters[Provider.FAL] = fal
     return RoutingGpuProvider(adapters)

@@ -37,6 +37,7 @@ from entrypoints.container.files import (
 )
 from entrypoints.container.gpu import (
     open_fal_client,
+    open_fal_provider,
     open_runpod_client,
     real_providers,
     simulated_providers,
@@ -136,7 +137,9 @@ class Container(containers.DeclarativeContainer):
     )
     runpod_client = providers.Resource(open_runpod_client, settings)
     fal_client = providers.Resource(open_fal_client, settings)
-    real_gpu_providers = providers.Singleton(real_providers, runpod_client, fal_client)
+    # The fal adapter holds streams open: a resource, so shutdown drops them.
+    fal_provider = providers.Resource(open_fal_provider, fal_client)
+    real_gpu_providers = providers.Singleton(real_providers, runpod_client, fal_provider)
     # Each endpoint's provider picks its adapter: every one the simulator, or each real
     # provider with credentials (``runpod`` is the older name of ``real``).
     gpu_provider = providers.Selector(

@@ -140,6 +140,7 @@ def settings_for(fakes: Fakes, database_url: str, **overrides: Any) -> Any:
         runpod_api_key=RUNPOD_KEY,
         runpod_base_url=str(fakes.runpod.make_url("")),
         fal_queue_url=str(fakes.fal.make_url("")).rstrip("/"),
+        fal_run_url=str(fakes.fal.make_url("")).rstrip("/"),  # the fake answers streams too
         output_download_allow_private=True,  # the fakes serve their files on loopback
         **overrides,
     )

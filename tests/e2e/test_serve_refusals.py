@@ -160,6 +160,7 @@ def test_a_directory_that_refuses_writes_is_found_by_trying(
         ({"CORS_ORIGINS": "https://ok.example,https://app.example/path"}, "CORS_ORIGINS"),
         ({"PORT": "eighty"}, "PORT"),
         ({"FAL_QUEUE_URL": "queue.fal.run"}, "FAL_QUEUE_URL: Value error, must be an http(s) URL"),
+        ({"FAL_RUN_URL": "fal.run"}, "FAL_RUN_URL: Value error, must be an http(s) URL"),
         ({"RUNPOD_BASE_URL": "ftp://api.runpod.ai"}, "RUNPOD_BASE_URL: Value error, must be"),
     ],
     ids=[
@@ -170,6 +171,7 @@ def test_a_directory_that_refuses_writes_is_found_by_trying(
         "cors-path",
         "port",
         "fal-queue-url",
+        "fal-run-url",
         "runpod-base-url",
     ],
 )

@@ -56,6 +56,7 @@ def test_gpu_provider_real_runs_each_provider_with_credentials() -> None:
     both = Settings.from_variables(GPU_PROVIDER="runpod", RUNPOD_API_KEY="r", FAL_KEY="k")
     assert both.gpu.reachable_providers() == {Provider.RUNPOD, Provider.FAL}
     assert both.gpu.fal_queue_url == "https://queue.fal.run"
+    assert both.gpu.fal_run_url == "https://fal.run"
     with pytest.raises(ValueError, match="RUNPOD_API_KEY or FAL_KEY is required"):
         Settings.from_variables(GPU_PROVIDER="real")
 

@@ -12,33 +12,47 @@ result and cancel are idempotent reads or requests: their 5xx answers are retrie
 dropped connections are retried. A result answer that names an ``error_type`` is the
 stored outcome of a failed request, not a passing error: it is never retried.
 
+Streams (``open_stream``) go to ``fal.run`` (``run_url``), outside the queue: a stream is
+never retried (fal would run it twice); its errors before the first byte follow the
+submit's rules, and a timeout waiting for the answer is UNKNOWN. The events are then read
+with ``FalStream.events`` (``adapters.providers.fal.sse``).
+
 Status, result and cancel go to the URLs fal gave back at submit; the key is only ever
-sent to the configured queue's own origin, and never logged. The transport, retry and
-backoff rules are shared with the other providers (``adapters.providers.http``).
+sent to the configured queue's and run host's own origins, and never logged. The
+transport, retry and backoff rules are shared with the other providers
+(``adapters.providers.http``).
 """
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 from urllib.parse import quote
 
+import aiohttp
 import structlog
 from yarl import URL
 
+from adapters.providers.fal.sse import FalStream
 from adapters.providers.http import (
     MAX_MESSAGE,
+    NOT_SENT,
     REFUSED,
+    UNKNOWN,
     Answer,
     Attempt,
     RetryingJsonClient,
     encode_body,
     not_an_object,
     parse_json,
+    short,
     status_failure,
 )
 from tarsify.domain.errors import ProviderOutcome
 
 DEFAULT_BASE_URL = "https://queue.fal.run"
+DEFAULT_RUN_URL = "https://fal.run"
+_ERROR_BODY_BYTES = 64 * 1024
 
 
 class FalError(Exception):
@@ -74,11 +88,86 @@ class FalRequestNotFound(FalError):
 
 
 class FalClient(RetryingJsonClient):
-    """Async client for ``https://queue.fal.run``; one long-lived ClientSession."""
+    """Async client for ``https://queue.fal.run`` and, for streams, ``https://fal.run``
+    (``run_url``); one long-lived ClientSession."""
 
     log_prefix = "fal"
     log = structlog.get_logger(__name__)
     default_base_url = DEFAULT_BASE_URL
+
+    def __init__(
+        self,
+        api_key: str,
+        base_url: str | None = None,
+        *,
+        run_url: str | None = None,
+        **options: Any,
+    ) -> None:
+        super().__init__(api_key, base_url, **options)
+        self.run_url = (DEFAULT_RUN_URL if run_url is None else run_url).rstrip("/")
+
+    async def open_stream(self, model_id: str, input: dict[str, Any]) -> FalStream:
+        """POST ``{run_url}/{model_id}/stream`` with the input as the body; the open stream
+        once fal answers 2xx. Sent once: never retried (see the module docstring)."""
+        target = f"{model_id.strip('/')}/stream"
+        url = URL(f"{self.run_url}/{quote(target, safe='/')}", encoded=True)
+        try:
+            data = encode_body(input)
+        except (TypeError, ValueError) as exc:
+            raise FalError("stream", target, None, f"body is not JSON: {exc}", REFUSED) from exc
+        headers = {
+            **self.auth_headers(),
+            "Accept": "text/event-stream",
+            "Content-Type": "application/json",
+        }
+        # No total timeout: the stream lasts as long as the request runs (its reader
+        # has its own idle limit); the answer's head must come within ``timeout_s``.
+        no_limit = aiohttp.ClientTimeout(total=None, sock_connect=self._timeout_s)
+        try:
+            async with asyncio.timeout(self._timeout_s):
+                response = await self._get_session().post(
+                    url, data=data, headers=headers, timeout=no_limit
+                )
+        except (aiohttp.ClientConnectorError, aiohttp.ConnectionTimeoutError) as exc:
+            message = f"cannot connect: {short(exc)}"
+            raise self._stream_failed(target, None, message, NOT_SENT) from exc
+        except TimeoutError:
+            message = f"no answer within {self._timeout_s:g}s"
+            raise self._stream_failed(target, None, message, UNKNOWN) from None
+        except aiohttp.ClientError as exc:
+            message = f"connection lost: {short(exc)}"
+            raise self._stream_failed(target, None, message, UNKNOWN) from exc
+        if 200 <= response.status < 300:
+            stream = FalStream(response)
+            self.log.info("fal.call", method="stream", target=target, request_id=stream.request_id)
+            return stream
+        try:
+            async with asyncio.timeout(self._timeout_s):
+                body = await response.content.read(_ERROR_BODY_BYTES)
+        except (TimeoutError, aiohttp.ClientError):
+            body = b""
+        finally:
+            response.close()
+        answer = Answer(response.status, response.headers, body)
+        failed = _interpret(answer, "stream")
+        assert isinstance(failed, Attempt)  # only a 2xx answer is a stream
+        message = failed.message.replace(self._api_key, "<redacted>") if self._api_key else ""
+        raise self._stream_failed(
+            target, response.status, message or failed.message, failed.outcome, failed.wait_s
+        )
+
+    def _stream_failed(
+        self,
+        target: str,
+        http_status: int | None,
+        message: str,
+        outcome: ProviderOutcome,
+        retry_after_s: float | None = None,
+    ) -> FalError:
+        self.log.warning(
+            "fal.failed", method="stream", target=target, http_status=http_status, error=message
+        )
+        return FalError("stream", target, http_status, message, outcome, retry_after_s)
 
     async def submit(
         self,
@@ -177,7 +266,7 @@ class FalClient(RetryingJsonClient):
 def _interpret(answer: Answer, method: str) -> dict[str, Any] | Attempt:
     """Turn an HTTP answer into the parsed body or a classified failure."""
     status, parsed = answer.status, parse_json(answer.body)
-    if 200 <= status < 300:
+    if 200 <= status < 300 and method != "stream":
         if isinstance(parsed, dict):
             return parsed
         return not_an_object(status, method != "submit")
@@ -192,6 +281,8 @@ def _interpret(answer: Answer, method: str) -> dict[str, Any] | Attempt:
         return Attempt(status, text or error_type, REFUSED, False, error_type=error_type)
     if status == 404 and method == "submit":
         return Attempt(status, "HTTP 404: unknown model", REFUSED, False)
+    if status == 404 and method == "stream":
+        return Attempt(status, "HTTP 404: unknown model or no streaming endpoint", REFUSED, False)
     return status_failure(status, text, answer.headers.get("Retry-After"))
 
 

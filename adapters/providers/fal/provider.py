@@ -25,6 +25,11 @@ whole life) is sent as fal's time-to-start deadline ``X-Fal-Request-Timeout``, t
 fal offers; ``execution_timeout_ms`` has no equivalent (an app's own timeout caps its
 runs); ``callback_url`` becomes ``fal_webhook``. fal's queue has no submit-and-wait:
 ``submit_and_wait`` submits, then polls the status until the wait runs out.
+
+A streaming ``JobRequest`` (``streaming``) goes to ``fal.run``'s ``/stream`` instead of the
+queue and is held open by this process (``adapters.providers.fal.held``: its job ids,
+chunks, end and announcements); the provider is a ``HeldStreamProvider``. Such a request
+has no webhook, deadline or retries at fal; ``submit_and_wait`` waits for its end.
 """
 
 from __future__ import annotations
@@ -32,16 +37,18 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import re
-from collections.abc import Awaitable
+from collections.abc import AsyncIterator, Awaitable
 from typing import Any
 from urllib.parse import quote
 
 import structlog
 
 from adapters.providers.fal.client import FalClient, FalError, FalRequestNotFound
+from adapters.providers.fal.held import DEFAULT_IDLE_S, MAX_UNREAD, RETAIN_S, HeldStreams, holder_of
+from adapters.providers.fal.sse import FalStream
 from tarsify.domain.errors import GpuProviderError, ProviderJobNotFound, ProviderOutcome
 from tarsify.domain.worker_logs import queue_place
-from tarsify.ports.provider import JobReport, JobRequest
+from tarsify.ports.provider import HELD_HEARTBEAT_S, JobReport, JobRequest
 
 log = structlog.get_logger(__name__)
 
@@ -153,15 +160,55 @@ def job_id_of_submit(answer: dict[str, Any], base_url: str, model_id: str) -> st
 class FalGpuProvider:
     """The GpuProvider port over a ``FalClient``; every failure becomes GpuProviderError.
 
-    ``poll_interval_s`` paces the status reads of ``submit_and_wait``.
+    ``poll_interval_s`` paces the status reads of ``submit_and_wait``. The held streams'
+    limits (``adapters.providers.fal.held``): ``idle_s`` without an event fails a stream,
+    ``heartbeat_s`` paces ``news``, ``max_unread`` chunks left unread fail it, an ended
+    one is forgotten after ``retain_s``.
     """
 
-    def __init__(self, client: FalClient, *, poll_interval_s: float = 0.5) -> None:
+    def __init__(
+        self,
+        client: FalClient,
+        *,
+        poll_interval_s: float = 0.5,
+        idle_s: float = DEFAULT_IDLE_S,
+        heartbeat_s: float = HELD_HEARTBEAT_S,
+        max_unread: int = MAX_UNREAD,
+        retain_s: float = RETAIN_S,
+    ) -> None:
         self._client = client
         self._poll_interval_s = poll_interval_s
+        self._held = HeldStreams(
+            idle_s=idle_s, heartbeat_s=heartbeat_s, max_unread=max_unread, retain_s=retain_s
+        )
+
+    @property
+    def holder(self) -> str:
+        """This instance's id in the job ids of the streams it holds."""
+        return self._held.holder
+
+    async def close(self) -> None:
+        """Drop every held stream (shutdown)."""
+        await self._held.close()
+
+    def holds(self, endpoint_id: str, job_id: str) -> bool:
+        """True when the job is a stream held by this instance."""
+        return self._held.holds(endpoint_id, job_id)
+
+    def news(self) -> AsyncIterator[tuple[str, str]]:
+        """The held streams that got events or ended, and a heartbeat of each held one."""
+        return self._held.news()
+
+    async def stream(self, endpoint_id: str, job_id: str) -> JobReport:
+        """A held stream's unread chunks and status; a queue request's status (no chunks)."""
+        if holder_of(job_id) is None:
+            return await self.status(endpoint_id, job_id)
+        return self._held.stream(self._held.job(endpoint_id, job_id))
 
     async def submit(self, request: JobRequest) -> JobReport:
-        """Queue a request for the model ``request.endpoint_id``."""
+        """Queue a request for the model ``request.endpoint_id``; hold a streaming one."""
+        if request.streaming:
+            return await self._hold(request)
         answer = await self._guard(
             self._client.submit(
                 request.endpoint_id,
@@ -185,6 +232,14 @@ class FalGpuProvider:
         report = await self.submit(request)
         loop = asyncio.get_running_loop()
         deadline = loop.time() + max(wait_ms, 0) / 1000
+        if request.streaming:
+            job = self._held.job(request.endpoint_id, report.job_id)
+            try:
+                async with asyncio.timeout(max(deadline - loop.time(), 0)):
+                    await job.ended.wait()
+            except TimeoutError:
+                return JobReport(job_id=job.job_id, status=job.status)
+            return self._held.status(job)
         while not report.is_final and (remaining := deadline - loop.time()) > 0:
             await asyncio.sleep(min(self._poll_interval_s, remaining))
             try:
@@ -196,7 +251,10 @@ class FalGpuProvider:
         return report
 
     async def status(self, endpoint_id: str, job_id: str) -> JobReport:
-        """Current status; once COMPLETED, the output read from the result URL."""
+        """Current status; once COMPLETED, the output read from the result URL (a held
+        stream's: its last event)."""
+        if holder_of(job_id) is not None:
+            return self._held.status(self._held.job(endpoint_id, job_id))
         paths = self._paths(endpoint_id, job_id)
         answer = await self._guard(self._client.status(paths[1], logs=True))
         report = report_from_status(job_id, answer)
@@ -217,8 +275,11 @@ class FalGpuProvider:
         fal removes a queued request and signals a running one, which then ends
         ``request_cancelled``: the status read just after shows which. A request that
         finished before the signal reached it is reported as it finished (with its
-        output); one still running is reported CANCELLED, as it was asked to be.
+        output); one still running is reported CANCELLED, as it was asked to be. A held
+        stream's connection is dropped.
         """
+        if holder_of(job_id) is not None:
+            return self._held.cancel(self._held.job(endpoint_id, job_id))
         paths = self._paths(endpoint_id, job_id)
         answer = await self._guard(self._client.cancel(paths[2]))
         if answer.get("status") == "ALREADY_COMPLETED":
@@ -231,6 +292,16 @@ class FalGpuProvider:
             log.warning("fal.cancel_followup_failed", job_id=job_id, error=str(exc))
             return JobReport(job_id=job_id, status="CANCELLED")
         return after if after.is_final else JobReport(job_id=job_id, status="CANCELLED")
+
+    async def _hold(self, request: JobRequest) -> JobReport:
+        """Open the stream of a streaming request and hold it."""
+        stream: FalStream
+        try:
+            stream = await self._client.open_stream(request.endpoint_id, request.input)
+        except FalError as exc:
+            raise _translated(exc) from exc
+        job = self._held.hold(request.endpoint_id, stream)
+        return JobReport(job_id=job.job_id, status=IN_QUEUE)
 
     def _paths(self, endpoint_id: str, job_id: str) -> tuple[str, str, str]:
         """The absolute result, status and cancel URLs of a job id of ``endpoint_id``."""

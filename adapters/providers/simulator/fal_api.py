@@ -13,7 +13,8 @@ answers 202 ``CANCELLATION_REQUESTED`` (a queued request is removed, a running o
 time-to-start deadline (missed: ``request_timeout``); a run is capped by its app's own
 timeout (``app_timeout_s``), never by the caller. A ``fal_webhook`` URL is recorded on the
 request and called with fal's webhook body once it completes (``fal_webhooks``;
-``app[WEBHOOKS_KEY]`` shows the deliveries).
+``app[WEBHOOKS_KEY]`` shows the deliveries). The same server answers fal's streaming
+apps (``https://fal.run/{model}/stream``, ``fal_streams``; ``app[STREAMS_KEY]``).
 
 A mutable ``FalFaultPlan`` (``fal_faults``) injects 5xx, 429, 401, slow answers and dropped
 connections per route, results whose payload expired and cancellations that come too
@@ -38,11 +39,13 @@ from adapters.providers.simulator.fal_files import CDN_KEY, CdnFiles, serve_cdn_
 from adapters.providers.simulator.fal_queue import (
     COMPLETED,
     IN_QUEUE,
+    QUEUE_KEY,
     RESULT_STATUS,
     FalQueue,
     FalRequest,
     State,
 )
+from adapters.providers.simulator.fal_streams import install as install_streams
 from adapters.providers.simulator.fal_webhooks import WEBHOOKS_KEY, FalWebhookSender, install
 from adapters.providers.simulator.faults import apply_faults
 from tarsify.domain.models import OutputType
@@ -51,7 +54,6 @@ BODY_LIMIT_BYTES = 20 * 1024 * 1024
 PRIORITIES = ("normal", "low")
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
-QUEUE_KEY = web.AppKey("fal_queue", FalQueue)
 
 
 class _ApiError(Exception):
@@ -254,6 +256,7 @@ def create_fake_fal_app(
     app.router.add_get(request + "/status", _status, name="status")
     app.router.add_put(request + "/cancel", _cancel, name="cancel")
     app.router.add_get(request, _result, name="result")
+    install_streams(app)  # fal.run's ``/stream`` (the test points the run URL here too)
     app.router.add_post("/{owner}/{app}{path:(?:/.+)?}", _submit, name="submit")
     return app
 

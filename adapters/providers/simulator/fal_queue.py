@@ -15,6 +15,8 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any
 
+from aiohttp import web
+
 from adapters.providers.simulator.engine import (
     CANCELLED,
     FAILED,
@@ -126,8 +128,10 @@ class FalQueue:
         webhook: str | None = None,
         priority: str = "normal",
         no_retry: bool = False,
+        streaming: bool = False,
     ) -> FalRequest:
-        """Queue a request for ``model_id`` (``owner/app[/path]``)."""
+        """Queue a request for ``model_id`` (``owner/app[/path]``); a ``streaming`` one
+        yields chunks over its run (``plan_stream``)."""
         self._sweep()
         app_id = "/".join(model_id.split("/")[:2])
         output_type = self.output_types.get(model_id, OutputType.JSON)
@@ -137,6 +141,7 @@ class FalQueue:
             output_type=output_type,
             execution_timeout_ms=round(self.app_timeout_s * 1000),
             ttl_ms=_NO_TTL_MS,
+            streaming=streaming,
         )
         rec = FalRequest(
             view.id,
@@ -221,3 +226,7 @@ class FalQueue:
         self._last_sweep = now
         for rec in list(self.requests.values()):
             self.find(rec.app_id, rec.request_id)
+
+
+# The fake's live state on its aiohttp app.
+QUEUE_KEY = web.AppKey("fal_queue", FalQueue)
