@@ -18,7 +18,8 @@ class JobRequest:
     providers use to shape their output. ``callback_url``, when set, is where the
     provider may announce that the job finished (the announcement is only a hint to
     re-read the job's status). ``streaming`` says the worker yields chunks (read with
-    ``StreamingGpuProvider.stream``); like ``output_type`` only simulated providers use it.
+    ``StreamingGpuProvider.stream``): simulated providers shape their jobs by it, and fal
+    runs such a job on its ``fal.run`` stream, held open (``HeldStreamProvider``).
     """
 
     endpoint_id: str

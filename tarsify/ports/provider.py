@@ -77,7 +77,7 @@ class HeldStreamProvider(StreamingGpuProvider, Protocol):
 
 
 # A held job is announced at least this often (``HeldStreamProvider.news``): shorter than
-# the stream lease (``tarsify.services.engine.streaming.LEASE_S``), which each read renews.
+# the stream lease (``EngineSettings.stream_lease_s``), which each read renews.
 HELD_HEARTBEAT_S = 15.0
 
 

@@ -103,17 +103,21 @@ async def fakes() -> AsyncIterator[Fakes]:
 
 
 @contextlib.asynccontextmanager
-async def started_fakes(queue_s: float, run_s: float) -> AsyncIterator[Fakes]:
-    """Both fakes on loopback; fal's jobs wait ``queue_s`` and run ``run_s``."""
+async def started_fakes(
+    queue_s: float, run_s: float, fal_models: dict[str, OutputType] | None = None
+) -> AsyncIterator[Fakes]:
+    """Both fakes on loopback; fal's jobs wait ``queue_s`` and run ``run_s``; fal knows
+    ``fal_models`` (default: FLUX schnell, an image model)."""
+    fal_models = fal_models or {FAL_MODEL: OutputType.IMAGE}
     # The service's public URL here (http://tarsify.test) is served by nobody: the fake
     # calls no webhook unless a test turns them on (test_fal_webhooks_e2e.py does).
     faults = FalFaultPlan(webhooks=False)
     fal_app = create_fake_fal_app(
         SimulatorEngine(queue_delay_s=queue_s, run_time_s=run_s),
         FAL_KEY,
-        {FAL_MODEL},
+        set(fal_models),
         faults,
-        output_types={FAL_MODEL: OutputType.IMAGE},
+        output_types=fal_models,
     )
     runpod_app = create_fake_runpod_app(
         SimulatorEngine(queue_delay_s=0.05, run_time_s=0.1),
@@ -146,15 +150,18 @@ def settings_for(fakes: Fakes, database_url: str, **overrides: Any) -> Any:
     )
 
 
-async def publish(api: Api, provider: str, provider_id: str, slug: str, price: int = 0) -> str:
-    """An endpoint on ``provider``, a base model on it, a developer's published model."""
+async def publish(
+    api: Api, provider: str, provider_id: str, slug: str, price: int = 0, **base: Any
+) -> str:
+    """An endpoint on ``provider``, a base model on it (``base``: more of its fields), a
+    developer's published model."""
     body = {"provider": provider, "providerEndpointId": provider_id, "name": slug}
     endpoint = await api.ok("POST", "/api/admin/endpoints", "admin", body, 201)
     base = await api.ok(
         "POST",
         "/api/admin/base-models",
         "admin",
-        base_model_body(endpoint["id"], slug=slug, inputSchema=SCHEMA, estimatedSeconds=5),
+        base_model_body(endpoint["id"], slug=slug, inputSchema=SCHEMA, estimatedSeconds=5, **base),
         201,
     )
     await api.call("POST", "/api/developer/auth/register", "developer_x", {})

@@ -67,13 +67,14 @@ async def test_a_held_stream_yields_each_chunk_once_then_its_result(rig: StreamR
     assert (await provider.stream(LLM, report.job_id)).chunks == ()
 
 
-async def test_submit_and_wait_returns_the_result(rig: StreamRig) -> None:
+async def test_submit_and_wait_of_a_stream_answers_once_it_is_open(rig: StreamRig) -> None:
+    """Its chunks are read as they come: nothing waits for the end with them unread."""
     provider = rig.provider()
-    waiting = asyncio.create_task(provider.submit_and_wait(streaming(simulate_stream=2), 10_000))
-    await eventually(lambda: rig.streams.served, "the stream")
+    report = await provider.submit_and_wait(streaming(simulate_stream=2), 10_000)
+    assert not report.is_final and provider.holds(LLM, report.job_id)
     rig.clock.advance(10)
-    report = await waiting
-    assert report.status == "COMPLETED" and report.output["output"] == "Once upon"
+    final = await _ended(provider, report.job_id)
+    assert final.chunks == ({"delta": "Once "}, {"delta": "upon "})
 
 
 async def test_a_break_fails_the_job_and_keeps_its_partial_outputs(rig: StreamRig) -> None:

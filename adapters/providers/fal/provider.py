@@ -230,16 +230,12 @@ class FalGpuProvider:
         with the last known report, so the request is never lost to its caller.
         """
         report = await self.submit(request)
+        if request.streaming:
+            # A held stream's chunks are read as they come (``news``), not after the
+            # wait: its caller waits for the end itself.
+            return report
         loop = asyncio.get_running_loop()
         deadline = loop.time() + max(wait_ms, 0) / 1000
-        if request.streaming:
-            job = self._held.job(request.endpoint_id, report.job_id)
-            try:
-                async with asyncio.timeout(max(deadline - loop.time(), 0)):
-                    await job.ended.wait()
-            except TimeoutError:
-                return JobReport(job_id=job.job_id, status=job.status)
-            return self._held.status(job)
         while not report.is_final and (remaining := deadline - loop.time()) > 0:
             await asyncio.sleep(min(self._poll_interval_s, remaining))
             try:

@@ -66,6 +66,7 @@ class Dispatcher:
                 lambda execution, report: self._record(execution, Execution.apply, report),
                 files,
                 self._recording.base_model_of,
+                settings.stream_lease_s,
             )
 
     async def store(

@@ -35,7 +35,9 @@ class EngineSettings:
     consumer may have ``max_active_executions`` unfinished executions (None: no limit); a
     process keeps a model's run target ``run_target_ttl_s`` (``RunTargets``). A run's
     inputs, merged, may be ``max_input_bytes`` of JSON (None: no limit), and checking
-    them may take ``validation_budget_s`` (None: no limit).
+    them may take ``validation_budget_s`` (None: no limit). A reader of a job's stream
+    holds its lease ``stream_lease_s`` (longer than any provider call lasts; a job held
+    open by its process is renewed more often than that: ``HELD_HEARTBEAT_S``).
     """
 
     poll_min_interval_s: float = 1.0
@@ -58,6 +60,7 @@ class EngineSettings:
     run_target_ttl_s: float = 1.0
     max_input_bytes: int | None = DEFAULT_MAX_INPUT_BYTES
     validation_budget_s: float | None = 2.0
+    stream_lease_s: float = 60.0
 
     def execution_timeout_ms(self, base_model: BaseModel) -> int:
         """The provider's ``executionTimeout`` for a job of ``base_model``."""

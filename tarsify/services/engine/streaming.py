@@ -53,10 +53,9 @@ from tarsify.services.engine.listeners import Write
 from tarsify.services.files import OutputFiles
 
 log = logging.getLogger("tarsify.engine")
-# How long a reader may hold a job's stream: longer than any provider call lasts.
+# How long a reader may hold a job's stream unless told (``EngineSettings.stream_lease_s``).
 LEASE_S = 60.0
 MAX_AGGREGATED_CHUNKS = 100_000
-_LEASE = timedelta(seconds=LEASE_S)
 
 Store = Callable[[uuid.UUID, Decision, Also], Awaitable[tuple[Execution, bool]]]
 Record = Callable[[Execution, JobReport], Awaitable[Execution]]
@@ -79,6 +78,7 @@ class StreamReading:
         record: Record,
         files: OutputFiles | None = None,
         base_of: BaseOf | None = None,
+        lease_s: float = LEASE_S,
     ) -> None:
         self._uow = uow
         self._provider = provider
@@ -87,6 +87,7 @@ class StreamReading:
         self._record = record
         self._files = files
         self._base_of = base_of
+        self._lease = timedelta(seconds=lease_s)
         # The token of the leases this process keeps on the jobs it holds open.
         self._holder = uuid.uuid4().hex
 
@@ -101,7 +102,7 @@ class StreamReading:
         now = self._clock.now()
         async with self._uow() as uow:
             taken = await uow.chunks.claim_reader(
-                execution_id, self._holder, now, now + timedelta(seconds=LEASE_S)
+                execution_id, self._holder, now, now + self._lease
             )
             await uow.commit()
         return taken
@@ -175,7 +176,7 @@ class StreamReading:
         another reader has it."""
         now = self._clock.now()
         async with self._uow() as uow:
-            claimed = await uow.chunks.claim_reader(execution_id, token, now, now + _LEASE)
+            claimed = await uow.chunks.claim_reader(execution_id, token, now, now + self._lease)
             held = await uow.chunks.held(execution_id) if claimed else None
             await uow.commit()
         return held
@@ -203,7 +204,7 @@ class StreamReading:
                 if not await uow.chunks.release_reader(before.id, token, ()):
                     raise StreamLeaseLost()
                 if keep:  # taken again at once, in the same transaction
-                    await uow.chunks.claim_reader(before.id, token, now, now + _LEASE)
+                    await uow.chunks.claim_reader(before.id, token, now, now + self._lease)
                 await uow.chunks.add(rows)
                 for record in files:
                     await uow.files.add(ExecutionFile.of(before.id, record, now))
@@ -237,7 +238,7 @@ class StreamReading:
             kept = await uow.chunks.release_reader(execution_id, token, held)
             if kept and keep:
                 now = self._clock.now()
-                await uow.chunks.claim_reader(execution_id, token, now, now + _LEASE)
+                await uow.chunks.claim_reader(execution_id, token, now, now + self._lease)
             await uow.commit()
         if not kept:
             log.warning(
