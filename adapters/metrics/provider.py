@@ -43,6 +43,7 @@ class MeteredGpuProvider:
 
     def __init__(self, inner: GpuProvider, metrics: Metrics) -> None:
         self.inner = inner
+        self._holder = inner if isinstance(inner, HeldStreamProvider) else None
         self._metrics = metrics
 
     async def _measure(self, operation: str, target: str, call: Callable[[], Awaitable[T]]) -> T:
@@ -94,8 +95,7 @@ class MeteredGpuProvider:
 
     def holds(self, endpoint_id: str, job_id: str) -> bool:
         """``inner.holds`` (False when the inner provider holds no streams)."""
-        inner = self.inner
-        return isinstance(inner, HeldStreamProvider) and inner.holds(endpoint_id, job_id)
+        return self._holder is not None and self._holder.holds(endpoint_id, job_id)
 
     async def news(self) -> AsyncIterator[tuple[str, str]]:
         """``inner.news`` (nothing, ever, when the inner provider holds no streams)."""

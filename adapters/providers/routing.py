@@ -45,6 +45,10 @@ class RoutingGpuProvider:
 
     def __init__(self, adapters: Mapping[Provider, GpuProvider]) -> None:
         self.adapters = dict(adapters)
+        # The adapters that hold streams, found once (a protocol check is not free).
+        self._holders = {
+            p: a for p, a in self.adapters.items() if isinstance(a, HeldStreamProvider)
+        }
 
     @property
     def providers(self) -> frozenset[Provider]:
@@ -88,11 +92,11 @@ class RoutingGpuProvider:
 
     def holds(self, endpoint_id: str, job_id: str) -> bool:
         """True when the adapter of the target's provider holds the job."""
-        provider, own = split_job_target(endpoint_id)
-        adapter = self.adapters.get(provider)
-        if not isinstance(adapter, HeldStreamProvider):
+        if not self._holders:
             return False
-        return adapter.holds(own, _job_id(provider, own, job_id))
+        provider, own = split_job_target(endpoint_id)
+        adapter = self._holders.get(provider)
+        return adapter is not None and adapter.holds(own, _job_id(provider, own, job_id))
 
     async def news(self) -> AsyncIterator[tuple[str, str]]:
         """Every adapter's held-stream news, each job named by its target; never ends."""

@@ -90,11 +90,13 @@ class StreamReading:
         self._lease = timedelta(seconds=lease_s)
         # The token of the leases this process keeps on the jobs it holds open.
         self._holder = uuid.uuid4().hex
+        held = provider if isinstance(provider, HeldStreamProvider) else None
+        self._held_provider: HeldStreamProvider | None = held
 
     def holds(self, endpoint_id: str, job_id: str) -> bool:
         """True when the job is a connection this process holds open."""
-        provider = self._provider
-        return isinstance(provider, HeldStreamProvider) and provider.holds(endpoint_id, job_id)
+        held = self._held_provider
+        return held is not None and held.holds(endpoint_id, job_id)
 
     async def hold(self, execution_id: uuid.UUID) -> bool:
         """Take the lease of a job this process just opened, before its id is stored (no
