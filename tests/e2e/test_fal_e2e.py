@@ -225,6 +225,11 @@ async def first_png(api: Api, output: dict[str, Any]) -> bytes:
 
 @pytest.fixture
 async def api(fakes: Fakes, database_url: str, aiohttp_client: ClientFactory) -> Api:
+    return await service_api(fakes, database_url, aiohttp_client)
+
+
+async def service_api(fakes: Fakes, database_url: str, aiohttp_client: ClientFactory) -> Api:
+    """The service on the fakes: its reconciler and webhook delivery every few ms."""
     settings = settings_for(
         fakes,
         database_url,

@@ -10,13 +10,10 @@ from typing import Any
 
 import pytest
 
-from entrypoints.container import build_container
-from entrypoints.http.app import create_app
-
 from .conftest import ClientFactory
 from .receivers import Receiver, wait_until
 from .sse import next_event
-from .support import Api, tokens
+from .support import Api
 from .test_fal_e2e import (
     FAL_MODEL,
     RUNPOD_ENDPOINT,
@@ -26,7 +23,7 @@ from .test_fal_e2e import (
     poll,
     publish,
     run,
-    settings_for,
+    service_api,
     started_fakes,
 )
 
@@ -45,17 +42,7 @@ async def slow_fakes() -> AsyncIterator[Fakes]:
 
 @pytest.fixture
 async def api(slow_fakes: Fakes, database_url: str, aiohttp_client: ClientFactory) -> Api:
-    settings = settings_for(
-        slow_fakes,
-        database_url,
-        reconciler_enabled=True,
-        reconciler_interval=0.05,
-        status_poll_min_interval=0.05,
-        webhook_allow_private=True,
-        webhook_delivery_enabled=True,
-        webhook_delivery_interval=0.02,
-    )
-    return Api(await aiohttp_client(create_app(build_container(settings))), tokens())
+    return await service_api(slow_fakes, database_url, aiohttp_client)
 
 
 def messages(lines: list[dict[str, Any]] | None) -> list[str]:
