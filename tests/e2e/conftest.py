@@ -10,9 +10,12 @@ import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestClient
 
+from adapters.sql.engine import create_engine
 from entrypoints.config import Settings
 from entrypoints.container import Container, build_container
 from entrypoints.http.app import create_app
+from tests.contract.conftest import empty_all
+from tests.pg import migrated_postgres
 
 from .support import ADMIN_UID, JWT_SECRET, Api, World, seed, tokens
 
@@ -89,3 +92,18 @@ def procs() -> Iterator[list[subprocess.Popen[str]]]:
         if proc.poll() is None:
             proc.kill()
             proc.wait()
+
+
+@pytest.fixture(scope="module")
+def pg_url() -> Iterator[str]:
+    """A PostgreSQL database of the test module's own, migrated to head."""
+    yield from migrated_postgres()
+
+
+@pytest.fixture
+async def database_url(pg_url: str) -> str:
+    """The module's PostgreSQL database, emptied for the test."""
+    engine = create_engine(pg_url)
+    await empty_all(engine)
+    await engine.dispose()
+    return pg_url

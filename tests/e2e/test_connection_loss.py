@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import collections
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
@@ -18,7 +18,7 @@ from adapters.sql.engine import create_engine
 from entrypoints.container import build_container
 from entrypoints.http.app import create_app
 from tests.contract.conftest import empty_all
-from tests.pg import ADMIN_DSN, migrated_postgres
+from tests.pg import ADMIN_DSN
 from tests.pgbouncer import pgbouncer, through
 
 from .conftest import ClientFactory, make_settings
@@ -27,12 +27,6 @@ from .support import Api, seed, tokens
 pytestmark = pytest.mark.postgres
 STORMS = 6
 CLIENTS = 12
-
-
-@pytest.fixture(scope="module")
-def pg_url() -> Iterator[str]:
-    """A migrated database for this module."""
-    yield from migrated_postgres()
 
 
 async def terminate_every_backend(database: str) -> int:

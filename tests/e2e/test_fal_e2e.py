@@ -12,7 +12,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import uuid
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -33,8 +33,6 @@ from entrypoints.container import build_container
 from entrypoints.http.app import create_app
 from tarsify.domain.execution import Execution
 from tarsify.domain.models import OutputType
-from tests.contract.conftest import empty_all
-from tests.pg import migrated_postgres
 
 from .conftest import ClientFactory, make_settings
 from .receivers import Receiver, wait_until
@@ -61,19 +59,6 @@ SCHEMA: dict[str, Any] = {
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 TERMINAL = ("COMPLETED", "FAILED", "TIMED_OUT", "CANCELLED")
 GRANT = "/api/admin/consumers/cons-a/credits"
-
-
-@pytest.fixture(scope="module")
-def e2e_postgres_url() -> Iterator[str]:
-    yield from migrated_postgres()
-
-
-@pytest.fixture
-async def database_url(e2e_postgres_url: str) -> str:
-    engine = create_engine(e2e_postgres_url)
-    await empty_all(engine)
-    await engine.dispose()
-    return e2e_postgres_url
 
 
 @dataclass

@@ -18,8 +18,6 @@ from .test_fal_e2e import (
     FAL_MODEL,
     RUNPOD_ENDPOINT,
     Fakes,
-    database_url,
-    e2e_postgres_url,
     poll,
     publish,
     run,
@@ -28,7 +26,6 @@ from .test_fal_e2e import (
 )
 
 pytestmark = pytest.mark.postgres
-__all__ = ["database_url", "e2e_postgres_url"]  # fixtures this module uses
 
 RUN_S = 1.5  # each simulated fal job runs this long, reporting a step per 10%
 QUEUE_S = 0.6

@@ -26,8 +26,6 @@ from .support import Api, tokens
 from .test_fal_e2e import (
     GRANT,
     Fakes,
-    database_url,
-    e2e_postgres_url,
     poll,
     publish,
     run,
@@ -36,7 +34,6 @@ from .test_fal_e2e import (
 )
 
 pytestmark = pytest.mark.postgres
-__all__ = ["database_url", "e2e_postgres_url"]  # fixtures this module uses
 
 LLM = "fal-ai/any-llm"
 STREAMING = {"streaming": True, "outputType": "TEXT", "category": "TEXT"}

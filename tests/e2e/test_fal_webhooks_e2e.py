@@ -18,8 +18,6 @@ from .support import Api, tokens
 from .test_fal_e2e import (  # noqa: F401  (fixtures)
     FAL_MODEL,
     Fakes,
-    database_url,
-    e2e_postgres_url,
     fakes,
     publish,
     run,
@@ -58,7 +56,7 @@ def outcome(both: Fakes, request_id: str) -> str | None:
 async def test_fals_webhook_completes_the_execution_without_any_poll(
     api: Api,
     fakes: Fakes,  # noqa: F811
-    database_url: str,  # noqa: F811
+    database_url: str,
 ) -> None:
     fakes.fal_faults.webhooks = True
     slug = await publish(api, "fal", FAL_MODEL, "flux-called-back")
@@ -85,7 +83,7 @@ async def test_fals_webhook_completes_the_execution_without_any_poll(
 async def test_with_the_webhooks_off_the_execution_waits_for_a_poll(
     api: Api,
     fakes: Fakes,  # noqa: F811
-    database_url: str,  # noqa: F811
+    database_url: str,
 ) -> None:
     fakes.fal_faults.webhooks = False
     slug = await publish(api, "fal", FAL_MODEL, "flux-not-called")

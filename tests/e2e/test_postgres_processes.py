@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
@@ -25,7 +25,6 @@ from entrypoints.http.app import create_app, start_background, stop_background
 from tarsify.domain.run_request import RunRequest
 from tarsify.ports.provider import JobReport, JobRequest
 from tests.contract.conftest import empty_all
-from tests.pg import migrated_postgres
 
 from .conftest import ClientFactory, make_settings
 from .receivers import Receiver, wait_until
@@ -34,12 +33,6 @@ from .support import Api, seed, tokens
 
 pytestmark = pytest.mark.postgres
 RUNS = 50
-
-
-@pytest.fixture(scope="module")
-def pg_url() -> Iterator[str]:
-    """A migrated database for this module."""
-    yield from migrated_postgres()
 
 
 @pytest.fixture

@@ -34,8 +34,6 @@ from entrypoints.http.app import RECONCILER_TASK, create_app
 from tarsify.domain.execution import Execution
 from tarsify.domain.models import ExecutionStatus, OutputType
 from tarsify.domain.pagination import PageRequest
-from tests.contract.conftest import empty_all
-from tests.pg import migrated_postgres
 
 from .conftest import ClientFactory, make_settings
 from .support import Api, Reply, base_model_body, endpoint_body, tokens
@@ -69,12 +67,6 @@ TERMINAL = ("COMPLETED", "FAILED", "TIMED_OUT", "CANCELLED")
 
 
 # --- fixtures --------------------------------------------------------------------------
-
-
-@pytest.fixture(scope="module")
-def e2e_postgres_url() -> Iterator[str]:
-    """A fresh PostgreSQL database migrated to head for this module."""
-    yield from migrated_postgres()
 
 
 @pytest.fixture
@@ -127,15 +119,6 @@ async def fake_runpod(logs: pytest.LogCaptureFixture) -> AsyncIterator[FakeRunPo
         yield FakeRunPod(engine, faults, server)
     finally:
         await server.close()
-
-
-@pytest.fixture
-async def database_url(e2e_postgres_url: str) -> str:
-    """This module's database, emptied for the test."""
-    engine = create_engine(e2e_postgres_url)
-    await empty_all(engine)
-    await engine.dispose()
-    return e2e_postgres_url
 
 
 @dataclass

@@ -8,26 +8,22 @@ from __future__ import annotations
 import asyncio
 import json
 import uuid
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from typing import Any
 
 import pytest
 from aiohttp import ClientResponse
-from aiohttp.test_utils import TestServer
 
-from adapters.providers.simulator.engine import SimulatorEngine
-from adapters.providers.simulator.runpod_api import FaultPlan, create_fake_runpod_app
+from adapters.providers.simulator.runpod_api import FaultPlan
 from adapters.providers.simulator.streams import stream_chunk
-from adapters.sql.engine import create_engine
 from entrypoints.container import build_container
 from entrypoints.http.app import create_app
 from tarsify.domain.models import OutputType
-from tests.contract.conftest import empty_all
-from tests.pg import migrated_postgres
 
-from .conftest import ClientFactory, make_settings
-from .support import Api, base_model_body, endpoint_body, tokens
+from .conftest import ClientFactory
+from .streaming_support import publish_streaming, streaming_runpod, streaming_settings
+from .support import Api, tokens
 
 pytestmark = pytest.mark.postgres
 
@@ -51,88 +47,39 @@ SCHEMA: dict[str, Any] = {
 INPUTS = {"prompt": "tell me a story", "simulate_stream": CHUNKS, "simulate_aggregate": False}
 
 
-@pytest.fixture(scope="module")
-def pg_url() -> Iterator[str]:
-    yield from migrated_postgres()
-
-
-@pytest.fixture
-async def database_url(pg_url: str) -> str:
-    engine = create_engine(pg_url)
-    await empty_all(engine)
-    await engine.dispose()
-    return pg_url
-
-
 FAULTS = FaultPlan()
 
 
 @pytest.fixture
 async def fake_runpod() -> AsyncIterator[str]:
     """The fake RunPod API whose endpoint's worker is a generator handler."""
-    engine = SimulatorEngine(queue_delay_s=0.05, run_time_s=RUN_S)
     FAULTS.clear()
-    app = create_fake_runpod_app(
-        engine,
-        API_KEY,
-        {ENDPOINT},
-        FAULTS,
-        output_types={ENDPOINT: OutputType.TEXT},
-        streaming={ENDPOINT},
-    )
-    server = TestServer(app, host="127.0.0.1")
-    await server.start_server()
-    try:
-        yield str(server.make_url(""))
-    finally:
-        await server.close()
+    async with streaming_runpod(API_KEY, ENDPOINT, OutputType.TEXT, RUN_S, FAULTS) as url:
+        yield url
 
 
 async def service(url: str, runpod_url: str, aiohttp_client: ClientFactory) -> Api:
     """One service process: its own container, pool, feed and reconciler."""
-    settings = make_settings(
-        database_url=url,
-        db_pool_size=4,
-        gpu_provider="runpod",
-        runpod_base_url=runpod_url,
-        runpod_api_key=API_KEY,
-        reconciler_enabled=True,
-        reconciler_interval=0.05,
-        status_poll_min_interval=0.05,
-        events_heartbeat_seconds=60,
-    )
+    settings = streaming_settings(url, runpod_url, API_KEY)
     return Api(await aiohttp_client(create_app(build_container(settings))), tokens())
 
 
 async def publish(api: Api) -> str:
     """A streaming text base model on the fake's endpoint, published by a developer."""
-    endpoint = await api.ok("POST", "/api/admin/endpoints", "admin", endpoint_body(ENDPOINT), 201)
-    body = base_model_body(
-        endpoint["id"],
+    base, slug = await publish_streaming(
+        api,
+        ENDPOINT,
+        "Storyteller",
+        SCHEMA,
         slug="storyteller",
         category="TEXT",
         outputType="TEXT",
         outputFormat="txt",
-        inputSchema=SCHEMA,
-        streaming=True,
     )
-    base = await api.ok("POST", "/api/admin/base-models", "admin", body, 201)
     assert base["streaming"] is True
-    await api.ok("POST", "/api/developer/auth/register", "developer_x", {}, 201)
-    model = await api.ok(
-        "POST",
-        "/api/developer/tars-models",
-        "developer_x",
-        {"baseModelId": base["id"], "title": "Storyteller"},
-        201,
-    )
-    await api.ok(
-        "PATCH", f"/api/developer/tars-models/{model['id']}", "developer_x", {"status": "PUBLISHED"}
-    )
-    await api.ok("POST", "/api/consumer/auth/register", "consumer_a", {}, 201)
-    detail = await api.ok("GET", f"/api/marketplace/models/{model['slug']}", "consumer_a")
+    detail = await api.ok("GET", f"/api/marketplace/models/{slug}", "consumer_a")
     assert detail["streaming"] is True
-    return str(model["slug"])
+    return slug
 
 
 @dataclass

@@ -6,27 +6,23 @@ URIs, or the fake's expiring URLs) and reports its progress while it runs.
 from __future__ import annotations
 
 import uuid
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
-from aiohttp.test_utils import TestServer
 from sqlalchemy import text
 from yarl import URL
 
 from adapters.blobs.memory import MemoryBlobStore
-from adapters.providers.simulator.engine import SimulatorEngine
 from adapters.providers.simulator.media import png_bytes
-from adapters.providers.simulator.runpod_api import FaultPlan, create_fake_runpod_app
 from adapters.sql.engine import create_engine
 from entrypoints.container import build_container, resolve
 from entrypoints.http.app import create_app
 from tarsify.domain.models import OutputType
-from tests.contract.conftest import empty_all
-from tests.pg import migrated_postgres
 
-from .conftest import ClientFactory, make_settings
-from .support import Api, base_model_body, endpoint_body, tokens
+from .conftest import ClientFactory
+from .streaming_support import publish_streaming, streaming_runpod, streaming_settings
+from .support import Api, tokens
 from .test_streaming_e2e import Seen, assert_ids_increase, events_path, next_event
 
 pytestmark = pytest.mark.postgres
@@ -49,54 +45,18 @@ SCHEMA: dict[str, Any] = {
 }
 
 
-@pytest.fixture(scope="module")
-def pg_url() -> Iterator[str]:
-    yield from migrated_postgres()
-
-
-@pytest.fixture
-async def database_url(pg_url: str) -> str:
-    engine = create_engine(pg_url)
-    await empty_all(engine)
-    await engine.dispose()
-    return pg_url
-
-
 @pytest.fixture
 async def fake_runpod() -> AsyncIterator[str]:
     """The fake RunPod API whose endpoint's worker yields image previews."""
-    engine = SimulatorEngine(queue_delay_s=0.05, run_time_s=RUN_S)
-    app = create_fake_runpod_app(
-        engine,
-        API_KEY,
-        {ENDPOINT},
-        FaultPlan(),
-        output_types={ENDPOINT: OutputType.IMAGE},
-        streaming={ENDPOINT},
-    )
-    server = TestServer(app, host="127.0.0.1")
-    await server.start_server()
-    try:
-        yield str(server.make_url(""))
-    finally:
-        await server.close()
+    async with streaming_runpod(API_KEY, ENDPOINT, OutputType.IMAGE, RUN_S) as url:
+        yield url
 
 
 async def service(
     url: str, runpod_url: str, aiohttp_client: ClientFactory
 ) -> tuple[Api, MemoryBlobStore]:
-    settings = make_settings(
-        database_url=url,
-        db_pool_size=4,
-        gpu_provider="runpod",
-        runpod_base_url=runpod_url,
-        runpod_api_key=API_KEY,
-        reconciler_enabled=True,
-        reconciler_interval=0.05,
-        status_poll_min_interval=0.05,
-        events_heartbeat_seconds=60,
-        output_download_allow_private=True,  # the fake serves its files on loopback
-    )
+    # The fake serves its files on loopback.
+    settings = streaming_settings(url, runpod_url, API_KEY, output_download_allow_private=True)
     container = build_container(settings)
     blobs = await resolve(container.blob_store)
     assert isinstance(blobs, MemoryBlobStore)
@@ -104,30 +64,17 @@ async def service(
 
 
 async def publish(api: Api) -> str:
-    endpoint = await api.ok("POST", "/api/admin/endpoints", "admin", endpoint_body(ENDPOINT), 201)
-    body = base_model_body(
-        endpoint["id"],
+    _, slug = await publish_streaming(
+        api,
+        ENDPOINT,
+        "Preview Diffusion",
+        SCHEMA,
         slug="preview-diffusion",
         category="IMAGE",
         outputType="IMAGE",
         outputFormat="png",
-        inputSchema=SCHEMA,
-        streaming=True,
     )
-    base = await api.ok("POST", "/api/admin/base-models", "admin", body, 201)
-    await api.ok("POST", "/api/developer/auth/register", "developer_x", {}, 201)
-    model = await api.ok(
-        "POST",
-        "/api/developer/tars-models",
-        "developer_x",
-        {"baseModelId": base["id"], "title": "Preview Diffusion"},
-        201,
-    )
-    await api.ok(
-        "PATCH", f"/api/developer/tars-models/{model['id']}", "developer_x", {"status": "PUBLISHED"}
-    )
-    await api.ok("POST", "/api/consumer/auth/register", "consumer_a", {}, 201)
-    return str(model["slug"])
+    return slug
 
 
 async def watch(api: Api, slug: str, previews: str, progress: bool = False) -> tuple[str, Seen]:

@@ -7,7 +7,7 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import uuid
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
@@ -17,13 +17,10 @@ from aiohttp.test_utils import TestClient, TestServer, unused_port
 
 from adapters.providers.simulator.engine import SimulatorEngine
 from adapters.providers.simulator.runpod_api import FaultPlan, create_fake_runpod_app
-from adapters.sql.engine import create_engine
 from entrypoints.container import build_container
 from entrypoints.http.app import create_app
 from tarsify.domain.models import OutputType
 from tests.contract.blob_stores import BUCKET, moto_url
-from tests.contract.conftest import empty_all
-from tests.pg import migrated_postgres
 
 from .conftest import make_settings
 from .support import Api, endpoint_body, tokens
@@ -36,19 +33,6 @@ API_KEY = "rpa_UPLOADS" + uuid.uuid4().hex.upper()
 ENDPOINT = "whisper-e2e-u5k3"
 WAV = wav_bytes(2.0)
 LIMIT = 300_000
-
-
-@pytest.fixture(scope="module")
-def pg_url() -> Iterator[str]:
-    yield from migrated_postgres()
-
-
-@pytest.fixture
-async def database_url(pg_url: str) -> str:
-    engine = create_engine(pg_url)
-    await empty_all(engine)
-    await engine.dispose()
-    return pg_url
 
 
 @pytest.fixture
