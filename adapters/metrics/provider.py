@@ -98,12 +98,9 @@ class MeteredGpuProvider:
         return self._holder is not None and self._holder.holds(endpoint_id, job_id)
 
     async def news(self) -> AsyncIterator[tuple[str, str]]:
-        """``inner.news`` (nothing, ever, when the inner provider holds no streams)."""
-        inner = self.inner
-        if not isinstance(inner, HeldStreamProvider):
-            await asyncio.Event().wait()  # never set: held news never come
-        else:
-            async for item in inner.news():
+        """``inner.news`` (none, ending at once, when the inner provider holds no streams)."""
+        if self._holder is not None:
+            async for item in self._holder.news():
                 yield item
 
     async def cancel(self, endpoint_id: str, job_id: str) -> JobReport:

@@ -99,17 +99,19 @@ class RoutingGpuProvider:
         return adapter is not None and adapter.holds(own, _job_id(provider, own, job_id))
 
     async def news(self) -> AsyncIterator[tuple[str, str]]:
-        """Every adapter's held-stream news, each job named by its target; never ends."""
+        """Every adapter's held-stream news, each job named by its target; never ends,
+        unless no adapter holds streams (then at once)."""
+        held: dict[int, tuple[Provider, HeldStreamProvider]] = {}
+        for provider, adapter in self._holders.items():  # an adapter once
+            held.setdefault(id(adapter), (provider, adapter))
+        if not held:
+            return
         found: asyncio.Queue[tuple[str, str]] = asyncio.Queue()
 
         async def pump(provider: Provider, adapter: HeldStreamProvider) -> None:
             async for own, job_id in adapter.news():
                 found.put_nowait((job_target(provider, own), job_id))
 
-        held: dict[int, tuple[Provider, HeldStreamProvider]] = {}
-        for provider, adapter in self.adapters.items():
-            if isinstance(adapter, HeldStreamProvider):
-                held.setdefault(id(adapter), (provider, adapter))
         pumps = [asyncio.create_task(pump(p, a)) for p, a in held.values()]
         try:
             while True:

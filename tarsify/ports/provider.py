@@ -72,7 +72,8 @@ class HeldStreamProvider(StreamingGpuProvider, Protocol):
     def news(self) -> AsyncIterator[tuple[str, str]]:
         """``(endpoint_id, job_id)`` of a held job soon after it yielded chunks or ended,
         and at least every ``HELD_HEARTBEAT_S`` seconds while it is held; never ends
-        (cancelled with its task)."""
+        (cancelled with its task), unless the provider holds no streams at all (then at
+        once)."""
         ...
 
 
